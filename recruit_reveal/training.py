@@ -39,6 +39,9 @@ class TrainingResult:
     input_schema: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     validation_warnings: list[str] = field(default_factory=list)
+    #: Median of each numeric input over the training rows: the position's
+    #: "typical athlete", used by insights.top_factors.  Aggregates only.
+    typical_values: dict[str, float] = field(default_factory=dict)
     classes: tuple[str, ...] = DIVISIONS
     oof_proba: np.ndarray | None = field(default=None, repr=False)
 
