@@ -1,0 +1,52 @@
+"""Shared fixtures: a small synthetic CSV, models trained on it, and an exported models/ folder.
+
+Expensive fixtures are session-scoped and treated as read-only; tests that
+change a models folder take ``models_dir``, a private copy.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from recruit_reveal.schema import POSITIONS
+
+SAMPLE_ROWS_PER_POSITION = 240
+SAMPLE_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def sample_csv(tmp_path_factory):
+    """A small synthetic CSV holding all three positions (with its provenance sidecar)."""
+    from recruit_reveal.synthetic import write_sample
+
+    path = tmp_path_factory.mktemp("data") / "training.csv"
+    return write_sample(path, rows_per_position=SAMPLE_ROWS_PER_POSITION, seed=SAMPLE_SEED)
+
+
+@pytest.fixture(scope="session")
+def trained_results(sample_csv):
+    """One TrainingResult per position, trained on ``sample_csv`` with 3 folds."""
+    from recruit_reveal.training import train_position
+
+    return {pos: train_position(sample_csv, pos, seed=0, cv_folds=3) for pos in POSITIONS}
+
+
+@pytest.fixture(scope="session")
+def exported_models_dir(tmp_path_factory, trained_results):
+    """A read-only models/ folder with version 1.0.0 of every position, promoted to latest."""
+    from recruit_reveal.export import save_pipeline
+
+    models = tmp_path_factory.mktemp("exported") / "models"
+    for result in trained_results.values():
+        save_pipeline(result, models, "1.0.0", changelog="fixture model")
+    return models
+
+
+@pytest.fixture
+def models_dir(tmp_path, exported_models_dir):
+    """A private, writable copy of ``exported_models_dir``."""
+    target = tmp_path / "models"
+    shutil.copytree(exported_models_dir, target, symlinks=True)
+    return target
