@@ -1,0 +1,99 @@
+"""``python -m bench [--smoke] [--only NAME ...] [--out PATH]``: run the benchmarks.
+
+The full run rewrites docs/benchmarks.md from what it measured.  ``--smoke``
+uses tiny sizes so the scripts can be exercised by the test suite; it
+writes nowhere unless ``--out`` is given, because tiny sizes say nothing
+about the goals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+from ._common import Goal, Section, machine_facts, table
+
+#: Run order: cheap and self-contained first, the HTTP server last.
+MODULES = (
+    "bayes_ceiling",
+    "training_quality",
+    "learning_curve",
+    "scale",
+    "notebook_vs_direct",
+    "serving",
+)
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def _as_section(value: str | Section) -> Section:
+    return value if isinstance(value, Section) else Section(markdown=value)
+
+
+def _goals_summary(goals: list[Goal]) -> str:
+    if not goals:
+        return "No goal was checked in this run."
+    met = sum(g.met for g in goals)
+    rows = [[g.name, g.target, g.measured, "met" if g.met else "**missed**", g.margin]
+            for g in goals]
+    return (f"{met} of {len(goals)} goals met.\n\n"
+            + table(["goal", "target", "measured", "verdict", "margin"], rows))
+
+
+def render(sections: dict[str, Section], facts: dict[str, str], elapsed: float,
+           smoke: bool) -> str:
+    goals = [g for s in sections.values() for g in s.goals]
+    head = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench`); do not edit by hand."
+        + (" **Smoke run: tiny sizes, the figures mean nothing.**" if smoke else ""),
+        "",
+        f"Measured {facts['date']} on {facts['cores']} cores, {facts['memory']} memory, "
+        f"Python {facts['python']} ({facts['platform']}).",
+        "Libraries: " + ", ".join(f"{k} {v}" for k, v in facts.items()
+                                  if k not in {"date", "cores", "memory", "python", "platform"})
+        + ".",
+        f"The whole run took {elapsed / 60:.1f} minutes.",
+        "",
+        "## Reading the results",
+        "",
+        _goals_summary(goals),
+        "",
+    ]
+    return "\n".join(head + [s.markdown.strip() + "\n" for s in sections.values()])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds not minutes")
+    parser.add_argument("--only", nargs="*", choices=MODULES, help="run only these benchmarks")
+    parser.add_argument("--out", type=Path, help=f"where to write the report (default {DOCS})")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    start = time.perf_counter()
+    sections: dict[str, Section] = {}
+    for name in args.only or MODULES:
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        module = importlib.import_module(f"bench.{name}")
+        sections[name] = _as_section(module.run(smoke=args.smoke))
+        print(f"[bench] {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    report = render(sections, machine_facts(), time.perf_counter() - start, args.smoke)
+
+    out = args.out or (None if args.smoke else DOCS)
+    if out is None:
+        print(report)
+    else:
+        out.write_text(report, encoding="utf-8")
+        print(f"[bench] wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Helpers shared by the benchmark modules: timing, memory, machine facts, goals."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One target from the issues and whether this run met it."""
+
+    name: str
+    target: str
+    measured: str
+    met: bool
+    margin: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """What a benchmark module returns: its markdown and the goals it checked."""
+
+    markdown: str
+    goals: tuple[Goal, ...] = ()
+
+
+def median_time(fn: Callable[[], object], repeats: int = 5) -> tuple[float, list[float]]:
+    """Median wall time of ``fn`` over ``repeats`` runs, and every run's time."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def run_isolated(code: str, *args: str, timeout: float = 600) -> dict:
+    """Run ``code`` in a fresh interpreter; it must print one JSON object last.
+
+    Used for wall time and peak memory, so one measurement cannot inherit
+    another's allocations or warm caches.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark subprocess failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine_facts() -> dict[str, str]:
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    libs = {}
+    for name in ("scikit-learn", "pandas", "numpy", "joblib", "papermill", "fastapi", "uvicorn"):
+        try:
+            libs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            libs[name] = "not installed"
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cores": str(os.cpu_count()),
+        "memory": f"{mem_gib:.0f} GiB",
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **libs,
+    }
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    """A markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
