@@ -76,6 +76,10 @@ class ArtifactIntegrityError(RecruitRevealError):
     """A model file does not match the sha256 recorded in its metadata, or is unreadable."""
 
 
+class ArtifactLockError(RecruitRevealError):
+    """Another export of the same position held the models/ lock for too long."""
+
+
 class IncompatibleModelError(RecruitRevealError):
     """A model was saved with a different scikit-learn version than the one running."""
 
