@@ -1,0 +1,470 @@
+"""What-if and explanation of a prediction, shared by the API and the notebook.
+
+Everything here works on a fitted pipeline that takes the raw canonical
+columns of a position (:func:`recruit_reveal.schema.feature_names`) and whose
+``predict_proba`` returns one column per division in
+:data:`~recruit_reveal.schema.DIVISIONS` order.
+
+* :func:`what_if` finds, for each improvable input (combine results, weight
+  and the key production stats), the smallest improvement that makes the
+  model predict the next division up.  Candidate values stay inside the
+  schema's plausible ranges, and every candidate of every input is scored
+  in one ``predict_proba`` call.
+* :func:`top_factors` ranks the inputs that move this athlete's predicted
+  level most, relative to the position's typical athlete: each input in turn
+  is replaced by its typical value (one vectorized call) and the change in
+  expected division is measured.
+* :func:`explain_frame` does both for many athletes at once, together with
+  the plain prediction, in one ``predict_proba`` call per chunk.  The API's
+  ``/predict`` and ``/predict/batch`` use it; the two single-athlete
+  functions are thin wrappers around it, so the notebook and the API share
+  one code path.
+* :func:`narrative` turns an athlete's explanation into the text fields of
+  the API response (notes, goals, switches, calendar advice).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .schema import DIVISIONS, check_position, column, columns_for, feature_names
+
+logger = logging.getLogger(__name__)
+
+#: Inputs whose improvement the what-if considers: direction (+1 higher is
+#: better, -1 lower is better), the search span from the current value, and
+#: the decimals shown.  The span keeps suggestions within one off-season's
+#: reach; the schema range caps them further.
+_COMMON_LEVERS: dict[str, tuple[int, float, int]] = {
+    "forty_yard_dash": (-1, 0.8, 2),
+    "shuttle": (-1, 0.6, 2),
+    "vertical_jump": (+1, 12.0, 1),
+    "broad_jump": (+1, 30.0, 0),
+    "weight_lbs": (+1, 40.0, 0),
+}
+_PRODUCTION_LEVERS: dict[str, dict[str, tuple[int, float, int]]] = {
+    "qb": {"senior_ypg": (+1, 200.0, 0), "senior_tds": (+1, 30.0, 0),
+           "senior_comp_pct": (+1, 25.0, 1)},
+    "rb": {"senior_ypg": (+1, 150.0, 0), "senior_ypc": (+1, 5.0, 1),
+           "senior_tds": (+1, 25.0, 0)},
+    "wr": {"senior_rec_ypg": (+1, 100.0, 0), "senior_rec": (+1, 50.0, 0),
+           "senior_avg": (+1, 10.0, 1), "senior_tds": (+1, 15.0, 0)},
+}
+
+#: Combine results: the inputs an athlete can go and record at a camp.
+MEASURABLES: tuple[str, ...] = ("forty_yard_dash", "shuttle", "vertical_jump", "broad_jump")
+
+#: Candidates per input for a single athlete and, coarser, for batches.
+DEFAULT_STEPS = 16
+BATCH_STEPS = 6
+#: Athletes per predict_proba call in explain_frame; bounds the grid's memory.
+_CHUNK_ATHLETES = 500
+
+
+def levers(position: str) -> dict[str, tuple[int, float, int]]:
+    """The improvable inputs of a position: name -> (direction, span, decimals)."""
+    return {**_COMMON_LEVERS, **_PRODUCTION_LEVERS[check_position(position)]}
+
+
+def predict_proba(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:
+    """``pipeline.predict_proba`` with columns aligned to DIVISIONS order.
+
+    When the final estimator exposes string ``classes_`` (division labels),
+    its columns are reordered by label; integer classes are taken as the
+    ordinal index, as the training contract says.
+    """
+    proba = np.asarray(pipeline.predict_proba(frame), dtype=float)
+    classes = getattr(pipeline, "classes_", None)
+    if classes is not None and set(map(str, classes)) == set(DIVISIONS) and \
+            list(map(str, classes)) != list(DIVISIONS):
+        order = [list(map(str, classes)).index(d) for d in DIVISIONS]
+        proba = proba[:, order]
+    return proba
+
+
+def expected_division(proba: np.ndarray) -> np.ndarray:
+    """Probability-weighted division index (0 = D3 ... 3 = Power 5)."""
+    return proba @ np.arange(len(DIVISIONS), dtype=float)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Numeric columns of a position as a matrix, plus where each lever lives."""
+
+    position: str
+    features: list[str]
+    numeric: list[str]
+    state_present: bool
+
+    @classmethod
+    def of(cls, position: str) -> _Layout:
+        features = feature_names(position)
+        numeric = [c.name for c in columns_for(position) if c.kind != "state"]
+        return cls(position, features, numeric, "state" in features)
+
+
+def _to_matrix(frame: pd.DataFrame, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
+    """(numeric float matrix with NaN for missing, state object array)."""
+    n = len(frame)
+    x = np.full((n, len(layout.numeric)), np.nan)
+    for j, name in enumerate(layout.numeric):
+        if name in frame.columns:
+            x[:, j] = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+    if layout.state_present and "state" in frame.columns:
+        state = frame["state"].to_numpy(dtype=object)
+    else:
+        state = np.full(n, np.nan, dtype=object)
+    return x, state
+
+
+def _to_frame(x: np.ndarray, state: np.ndarray, layout: _Layout) -> pd.DataFrame:
+    data: dict[str, Any] = {}
+    for name in layout.features:
+        data[name] = state if name == "state" else x[:, layout.numeric.index(name)]
+    return pd.DataFrame(data, columns=layout.features, copy=False)
+
+
+def _round(value: float, decimals: int) -> float:
+    return float(round(value, decimals)) if decimals else float(round(value))
+
+
+def _candidates(base: np.ndarray, name: str, position: str, steps: int,
+                typical: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate values (n x steps) of one lever and which are within range.
+
+    A missing input is searched from the typical value, since the model
+    imputes something close to it anyway.
+    """
+    direction, span, decimals = levers(position)[name]
+    col = column(position, name)
+    start = base.copy()
+    fallback = typical if typical is not None and math.isfinite(typical) else None
+    if fallback is None:
+        fallback = ((col.low or 0.0) + (col.high or 0.0)) / 2
+    start[np.isnan(start)] = fallback
+    offsets = direction * span * np.arange(1, steps + 1, dtype=float) / steps
+    cand = np.round(start[:, None] + offsets[None, :], decimals)
+    valid = np.ones(cand.shape, dtype=bool)
+    if col.low is not None:
+        valid &= cand >= col.low
+    if col.high is not None:
+        valid &= cand <= col.high
+    return cand, valid
+
+
+def explain_frame(pipeline: Any, frame: pd.DataFrame, position: str,
+                  typical_values: dict[str, float] | None = None, *,
+                  steps: int = DEFAULT_STEPS, top_n: int = 5) -> list[dict[str, Any]]:
+    """Prediction, what-if and top factors for every row of ``frame``.
+
+    ``frame`` holds the raw canonical columns of ``position`` (missing
+    columns and NaN allowed).  Returns one dict per row, in order, with keys
+    ``probabilities`` (np.ndarray of 4), ``what_if`` (see :func:`what_if`)
+    and ``top_factors`` (see :func:`top_factors`).  The model is called once
+    per chunk of athletes for the base rows, every what-if candidate and
+    every factor replacement together.
+    """
+    position = check_position(position)
+    typical = {k: float(v) for k, v in (typical_values or {}).items()
+               if v is not None and isinstance(v, int | float) and math.isfinite(v)}
+    results: list[dict[str, Any]] = []
+    for start in range(0, len(frame), _CHUNK_ATHLETES):
+        chunk = frame.iloc[start:start + _CHUNK_ATHLETES]
+        results.extend(_explain_chunk(pipeline, chunk, position, typical, steps, top_n))
+    return results
+
+
+def _explain_chunk(pipeline: Any, frame: pd.DataFrame, position: str,
+                   typical: dict[str, float], steps: int, top_n: int) -> list[dict[str, Any]]:
+    layout = _Layout.of(position)
+    x, state = _to_matrix(frame, layout)
+    n = len(x)
+    lever_names = [name for name in levers(position) if name in layout.numeric]
+
+    # Rows to score: base rows, then each lever's candidates, then factor rows.
+    blocks_x = [x]
+    blocks_s = [state]
+    lever_grids = []
+    for name in lever_names:
+        j = layout.numeric.index(name)
+        cand, valid = _candidates(x[:, j], name, position, steps, typical.get(name))
+        rows, ks = np.nonzero(valid)
+        gx = x[rows].copy()
+        gx[:, j] = cand[rows, ks]
+        blocks_x.append(gx)
+        blocks_s.append(state[rows])
+        lever_grids.append((name, j, cand, valid, rows, ks))
+    factor_cols = [j for j, name in enumerate(layout.numeric) if name in typical]
+    typ_vec = np.array([typical[layout.numeric[j]] for j in factor_cols])
+    if factor_cols:
+        sub = x[:, factor_cols]
+        changed = ~np.isnan(sub) & ~np.isclose(sub, typ_vec[None, :])
+        f_rows, f_idx = np.nonzero(changed)
+    else:
+        f_rows = f_idx = np.zeros(0, dtype=int)
+    fx = x[f_rows].copy()
+    if len(f_rows):
+        fx[np.arange(len(f_rows)), np.asarray(factor_cols)[f_idx]] = typ_vec[f_idx]
+    blocks_x.append(fx)
+    blocks_s.append(state[f_rows])
+
+    proba = predict_proba(pipeline, _to_frame(np.vstack(blocks_x),
+                                             np.concatenate(blocks_s), layout))
+    base = proba[:n]
+    pred = base.argmax(axis=1)
+    base_exp = expected_division(base)
+    target = pred + 1
+    offset = n
+
+    # What-if: per lever, the first candidate (smallest change) that lifts
+    # the argmax to at least the next division.
+    options: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    unreachable: list[list[str]] = [[] for _ in range(n)]
+    for name, j, cand, valid, rows, ks in lever_grids:
+        m = len(rows)
+        p = proba[offset:offset + m]
+        offset += m
+        grid_pred = np.full(cand.shape, -1)
+        grid_pred[rows, ks] = p.argmax(axis=1)
+        grid_tp = np.zeros(cand.shape)
+        safe_target = np.minimum(target, len(DIVISIONS) - 1)
+        grid_tp[rows, ks] = p[np.arange(m), safe_target[rows]]
+        success = valid & (grid_pred >= target[:, None])
+        found = success.any(axis=1)
+        first = success.argmax(axis=1)
+        col = column(position, name)
+        direction, span, decimals = levers(position)[name]
+        rng = (col.high - col.low) if col.low is not None and col.high is not None else span
+        for i in range(n):
+            if pred[i] == len(DIVISIONS) - 1:
+                continue
+            if not found[i]:
+                unreachable[i].append(name)
+                continue
+            current = x[i, j]
+            value = float(cand[i, first[i]])
+            reference = typical.get(name) if math.isnan(current) else current
+            change = None if reference is None or math.isnan(current) else value - current
+            effort = abs(value - reference) / rng if reference is not None else 1.0
+            options[i].append({
+                "input": name,
+                "unit": col.unit,
+                "current": None if math.isnan(current) else _round(current, decimals),
+                "suggested": _round(value, decimals),
+                "change": None if change is None else _round(change, decimals),
+                "direction": "lower" if direction < 0 else "higher",
+                "new_division": DIVISIONS[int(grid_pred[i, first[i]])],
+                "new_probability": float(grid_tp[i, first[i]]),
+                "effort": float(effort),
+            })
+
+    # Top factors: replacing an input by its typical value; the drop in
+    # expected division is how much that input lifts this athlete.
+    fp = proba[offset:offset + len(f_rows)]
+    f_exp = expected_division(fp)
+    f_pred = fp.argmax(axis=1) if len(fp) else np.zeros(0, dtype=int)
+    factors: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for r in range(len(f_rows)):
+        i = int(f_rows[r])
+        name = layout.numeric[factor_cols[f_idx[r]]]
+        effect = float(base_exp[i] - f_exp[r])
+        factors[i].append({
+            "input": name,
+            "value": float(x[i, factor_cols[f_idx[r]]]),
+            "typical": float(typ_vec[f_idx[r]]),
+            "unit": column(position, name).unit,
+            "effect": effect,
+            "direction": "raises" if effect > 0 else "lowers",
+            "division_if_typical": DIVISIONS[int(f_pred[r])],
+        })
+
+    out = []
+    for i in range(n):
+        top = sorted(factors[i], key=lambda f: -abs(f["effect"]))
+        top = [f for f in top if abs(f["effect"]) >= 1e-3][:top_n]
+        out.append({
+            "probabilities": base[i],
+            "what_if": _what_if_result(int(pred[i]), options[i], unreachable[i]),
+            "top_factors": top,
+            "missing": [name for j, name in enumerate(layout.numeric) if math.isnan(x[i, j])],
+        })
+    return out
+
+
+def _what_if_result(pred: int, options: list[dict], unreachable: list[str]) -> dict[str, Any]:
+    current = DIVISIONS[pred]
+    if pred == len(DIVISIONS) - 1:
+        return {
+            "current_division": current, "target_division": None, "at_top": True,
+            "best": None, "options": [], "unreachable": [],
+            "message": f"Already predicted at the top division ({current}); "
+                       "there is no next division up.",
+        }
+    target = DIVISIONS[pred + 1]
+    options = sorted(options, key=lambda o: o["effort"])
+    best = options[0] if options else None
+    if best is None:
+        message = (f"No single improvement within plausible ranges moves the prediction "
+                   f"from {current} to {target}.")
+    else:
+        message = f"Smallest single change to reach {target}: {_describe_option(best)}."
+    return {
+        "current_division": current, "target_division": target, "at_top": False,
+        "best": best, "options": options, "unreachable": unreachable, "message": message,
+    }
+
+
+def _label(name: str) -> str:
+    """Readable name of an input, from the schema's description."""
+    for pos in ("qb", "rb", "wr"):
+        try:
+            text = column(pos, name).description
+        except KeyError:
+            continue
+        return text or name.replace("_", " ")
+    return name.replace("_", " ")
+
+
+def _describe_option(o: dict[str, Any]) -> str:
+    if o["current"] is None:
+        return f"record a {_label(o['input'])} of {o['suggested']:g} {o['unit']}"
+    verb = "cut" if o["direction"] == "lower" else "raise"
+    return (f"{verb} {_label(o['input'])} from {o['current']:g} to {o['suggested']:g} "
+            f"{o['unit']}")
+
+
+def _single_row(athlete: pd.DataFrame | dict) -> pd.DataFrame:
+    frame = pd.DataFrame([athlete]) if isinstance(athlete, dict) else athlete
+    if len(frame) != 1:
+        raise ValueError(f"expected one athlete (1 row), got {len(frame)} rows")
+    return frame
+
+
+def what_if(pipeline: Any, athlete: pd.DataFrame | dict, position: str, *,
+            typical_values: dict[str, float] | None = None,
+            steps: int = DEFAULT_STEPS) -> dict[str, Any]:
+    """Smallest single-input improvement that lifts the prediction one division.
+
+    Returns ``current_division``, ``target_division`` (``None`` at the top),
+    ``at_top``, ``best`` (the option with the least effort, or ``None``),
+    ``options`` (every lever that reaches the target, least effort first:
+    input, unit, current, suggested, change, direction, new_division,
+    new_probability, effort as a fraction of the input's plausible range),
+    ``unreachable`` (levers that cannot reach it within range) and a
+    ``message``.  ``typical_values`` seeds the search for missing inputs.
+    """
+    frame = _single_row(athlete)
+    return explain_frame(pipeline, frame, position, typical_values, steps=steps)[0]["what_if"]
+
+
+def top_factors(pipeline: Any, athlete: pd.DataFrame | dict, position: str,
+                typical_values: dict[str, float], *, top_n: int = 5) -> list[dict[str, Any]]:
+    """Inputs that most move this athlete's predicted level, largest first.
+
+    Each given input is replaced by the position's typical value; ``effect``
+    is the athlete's expected division (0 = D3 ... 3 = Power 5) minus the
+    expected division with that input typical, so a positive effect means
+    the input lifts the athlete above a typical athlete.
+    """
+    frame = _single_row(athlete)
+    return explain_frame(pipeline, frame, position, typical_values, steps=1,
+                         top_n=top_n)[0]["top_factors"]
+
+
+def predicted_tier(proba: np.ndarray) -> str:
+    """"High", "Mid" or "Low" within the predicted division, by where the rest leans."""
+    pred = int(np.argmax(proba))
+    above = float(proba[pred + 1:].sum())
+    below = float(proba[:pred].sum())
+    lean = above - below
+    band = "High" if lean > 0.15 else "Low" if lean < -0.15 else "Mid"
+    return f"{band} {DIVISIONS[pred]}"
+
+
+def confidence(proba: np.ndarray) -> float:
+    """1 minus the normalized entropy: 0 for a uniform guess, 1 for certainty."""
+    p = np.clip(np.asarray(proba, dtype=float), 1e-12, 1.0)
+    entropy = -float((p * np.log(p)).sum())
+    return float(min(1.0, max(0.0, 1.0 - entropy / math.log(len(DIVISIONS)))))
+
+
+def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
+    """Notes, goals, switches and calendar advice from one athlete's explanation.
+
+    Every sentence is built from this athlete's numbers: the predicted
+    probabilities, the what-if options and the top factors.
+    """
+    proba = np.asarray(explanation["probabilities"])
+    pred = int(np.argmax(proba))
+    division = DIVISIONS[pred]
+    wi = explanation["what_if"]
+    factors = explanation["top_factors"]
+    missing = [m for m in explanation.get("missing", []) if m in MEASURABLES]
+
+    notes = [f"The {position.upper()} model predicts {division} "
+             f"(probability {proba[pred]:.2f})."]
+    lifts = [f for f in factors if f["effect"] > 0]
+    drags = [f for f in factors if f["effect"] < 0]
+    if lifts:
+        f = lifts[0]
+        notes.append(f"Strongest asset: {_label(f['input'])} {f['value']:g} {f['unit']} "
+                     f"against a typical {f['typical']:g} (+{f['effect']:.2f} division levels).")
+    if drags:
+        f = drags[0]
+        notes.append(f"Biggest drag: {_label(f['input'])} {f['value']:g} {f['unit']} "
+                     f"against a typical {f['typical']:g} ({f['effect']:.2f} division levels).")
+    notes.append(wi["message"])
+
+    goals: list[str] = []
+    if wi["at_top"]:
+        for f in drags[:3]:
+            goals.append(f"Bring {_label(f['input'])} from {f['value']:g} toward the typical "
+                         f"{f['typical']:g} {f['unit']} to firm up a {division} projection.")
+        for f in lifts[:max(0, 3 - len(goals))]:
+            goals.append(f"Keep {_label(f['input'])} at {f['value']:g} {f['unit']} or better: "
+                         f"it carries the {division} projection.")
+    else:
+        for o in wi["options"][:3]:
+            goals.append(f"{_describe_option(o).capitalize()} to reach {o['new_division']} "
+                         f"(model probability {o['new_probability']:.2f}).")
+    if not goals and drags:
+        f = drags[0]
+        goals.append(f"Work on {_label(f['input'])} ({f['value']:g} {f['unit']}, typical "
+                     f"{f['typical']:g}): it pulls the prediction down most.")
+
+    switches: list[str] = []
+    if wi["best"] is not None:
+        o = wi["best"]
+        sign = "<=" if o["direction"] == "lower" else ">="
+        switches.append(f"Prediction switches up to {o['new_division']} when "
+                        f"{_label(o['input'])} {sign} {o['suggested']:g} {o['unit']}.")
+    for f in lifts:
+        if f["division_if_typical"] != division:
+            switches.append(f"Prediction drops to {f['division_if_typical']} if "
+                            f"{_label(f['input'])} were typical ({f['typical']:g} {f['unit']}).")
+
+    best = wi["best"]
+    if missing:
+        calendar = (f"Record {', '.join(_label(m) for m in missing)} at a verified camp or "
+                    "combine this spring or summer: the model currently imputes them.")
+    elif best is not None and best["input"] in MEASURABLES:
+        calendar = (f"Your quickest lever is the {_label(best['input'])}: train it in the "
+                    "off-season and re-test at spring and summer camps before senior "
+                    "evaluations.")
+    elif best is not None and best["input"] == "weight_lbs":
+        calendar = ("Add weight through an off-season strength block (winter to summer) "
+                    f"toward {best['suggested']:g} lb, then re-measure at camp.")
+    elif best is not None:
+        calendar = (f"Your lever is production ({_label(best['input'])}): it counts during "
+                    "the senior season (August to November); send updated film mid-season.")
+    else:
+        calendar = (f"Hold your {division} level: keep verified testing numbers current "
+                    "and send senior film to coaches early in the season.")
+    return {"notes": " ".join(notes), "goals": goals, "switches": switches,
+            "calendar_advice": calendar}
