@@ -1,0 +1,292 @@
+"""The ``recruit-reveal`` command: train, inspect and promote models, serve them, make data.
+
+Problems the user can fix (:class:`RecruitRevealError`) end with a short
+message on stderr and exit code 2, without a traceback.  A training run in
+which some position failed exits with 1 after printing its summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import RecruitRevealError
+from .schema import POSITIONS
+
+logger = logging.getLogger("recruit_reveal.cli")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _default_models_dir() -> str:
+    return os.environ.get("MODEL_DIR") or "models"
+
+
+def _position(text: str) -> str:
+    value = text.strip().lower()
+    if value not in (*POSITIONS, "all"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(POSITIONS)}, all")
+    return value
+
+
+def _one_position(text: str) -> str:
+    value = _position(text)
+    if value == "all":
+        raise argparse.ArgumentTypeError(f"choose one of {', '.join(POSITIONS)}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recruit-reveal",
+        description="Train, inspect, promote and serve the Recruit Reveal models.")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = sub.add_parser(
+        "train", help="train positions and export versioned models",
+        description="Train one or every position as one release. The notebook engine runs "
+        "notebooks/train_position.ipynb with papermill and keeps each executed notebook in "
+        "runs/v{version}/ as the audit record; latest switches only when every position "
+        "succeeded.")
+    train.add_argument("--csv", required=True, type=Path, help="training CSV")
+    train.add_argument("--position", required=True, type=_position,
+                       help="qb, rb, wr or all")
+    train.add_argument("--version", help="X.Y.Z (default: the next patch version)")
+    train.add_argument("--changelog", help="one line for CHANGELOG_{pos}.md and the metadata")
+    train.add_argument("--engine", choices=("notebook", "direct"), default="notebook",
+                       help="notebook (default, leaves audit records) or direct")
+    train.add_argument("--jobs", type=_positive_int, default=1,
+                       help="positions trained at the same time (default 1)")
+    train.add_argument("--models-dir", default=None,
+                       help="models folder (default: $MODEL_DIR or models)")
+    train.add_argument("--runs-dir", default="runs", help="audit records folder (default runs)")
+    train.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    train.add_argument("--cv-folds", type=_positive_int, default=5,
+                       help="cross-validation folds (default 5)")
+    train.add_argument("--cell-timeout", type=float, default=None,
+                       help="seconds one notebook cell may run (default 600)")
+
+    models = sub.add_parser("models", help="list, show or promote exported models")
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    mlist = msub.add_parser("list", help="every version of every position")
+    mshow = msub.add_parser("show", help="the metadata of one version")
+    mshow.add_argument("position", type=_one_position)
+    mshow.add_argument("version", nargs="?", default="latest", help="X.Y.Z or latest (default)")
+    mshow.add_argument("--json", action="store_true", help="print the full metadata as JSON")
+    mpromote = msub.add_parser("promote", help="point latest at a version (also rollback)")
+    mpromote.add_argument("position", type=_one_position)
+    mpromote.add_argument("version", help="X.Y.Z")
+    for p in (mlist, mshow, mpromote):
+        p.add_argument("--models-dir", default=None,
+                       help="models folder (default: $MODEL_DIR or models)")
+
+    serve = sub.add_parser("serve", help="serve the models over HTTP (uvicorn)")
+    serve.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1",
+                       help="default $HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000),
+                       help="default $PORT or 8000")
+    serve.add_argument("--models-dir", default=None,
+                       help="models folder (default: $MODEL_DIR or models)")
+
+    gen = sub.add_parser("generate-data", help="write the synthetic sample CSV")
+    gen.add_argument("--out", type=Path, default=Path("data/training.csv"),
+                     help="default data/training.csv")
+    gen.add_argument("--rows", type=_positive_int, default=None,
+                     help="rows per position (default: the generator's, 2000)")
+    gen.add_argument("--seed", type=int, default=None, help="default: the generator's, 2026")
+    return parser
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """INFO and up to stderr, one line each; the library itself only logs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # papermill repeats at INFO what the runner already says per position.
+    logging.getLogger("papermill").setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(logging.DEBUG if args.verbose else
+                      logging.WARNING if args.quiet else logging.INFO)
+    try:
+        return _dispatch(args)
+    except RecruitRevealError as exc:
+        print(f"recruit-reveal: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("recruit-reveal: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        return _train(args)
+    if args.command == "models":
+        return {"list": _models_list, "show": _models_show,
+                "promote": _models_promote}[args.models_command](args)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "generate-data":
+        return _generate_data(args)
+    raise AssertionError(args.command)  # argparse only lets known commands through
+
+
+def _train(args: argparse.Namespace) -> int:
+    from . import runner
+
+    summary = runner.train(
+        args.csv, args.position, args.version, engine=args.engine, jobs=args.jobs,
+        models_dir=args.models_dir or _default_models_dir(), runs_dir=args.runs_dir,
+        changelog=args.changelog, seed=args.seed, cv_folds=args.cv_folds,
+        cell_timeout=args.cell_timeout or runner.DEFAULT_CELL_TIMEOUT)
+    print(summary.report())
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from .registry import list_models, resolve_models_dir
+    from .runner import format_table
+
+    rows = list_models(args.models_dir)
+    folder = resolve_models_dir(args.models_dir)
+    if not rows:
+        print(f"No models in {folder}. Train some with: "
+              "recruit-reveal train --csv data/training.csv --position all")
+        return EXIT_OK
+    table = [[
+        r["position"], r["version"], "*" if r["is_latest"] else "",
+        (r["created_at"] or "-")[:19], _num(r["exact_accuracy"]),
+        _num(r["within_one_accuracy"]), _num(r["ceiling_exact_accuracy"]),
+        r["rows"] if r["rows"] is not None else "-", r["sha256"] or "-",
+        "ok" if r["valid"] else f"INVALID: {r['problem']}",
+    ] for r in rows]
+    print(f"Models in {folder} (* = latest):")
+    print(format_table(["position", "version", "latest", "created (UTC)", "exact",
+                        "within-one", "ceiling", "rows", "sha256", "check"], table))
+    return EXIT_OK
+
+
+def _models_show(args: argparse.Namespace) -> int:
+    from .registry import describe
+
+    meta = describe(args.position, args.version, models_dir=args.models_dir)
+    if args.json:
+        print(json.dumps(meta, indent=2, sort_keys=True))
+        return EXIT_OK
+    print(_render_metadata(meta))
+    return EXIT_OK
+
+
+def _render_metadata(meta: dict) -> str:
+    from .runner import format_table
+
+    artifact = meta.get("artifact") or {}
+    fingerprint = meta.get("data_fingerprint") or {}
+    estimator = meta.get("estimator") or {}
+    record = meta.get("audit_record")
+    if isinstance(record, dict):
+        record = record.get("notebook") or json.dumps(record)
+    lines = [
+        f"{str(meta.get('position', '?')).upper()} model v{meta.get('model_version')}",
+        f"  created       {meta.get('created_at')}",
+        f"  artifact      {artifact.get('file')} ({artifact.get('size')} bytes)",
+        f"  sha256        {artifact.get('sha256')}",
+        f"  data          {fingerprint.get('file')} ({fingerprint.get('rows')} rows, "
+        f"sha256 {str(fingerprint.get('sha256'))[:12]})",
+        f"  per division  {fingerprint.get('rows_per_division')}",
+        f"  estimator     {estimator.get('name')} {estimator.get('params')}",
+        f"  seed          {meta.get('seed')}",
+        f"  audit record  {record or '-'}",
+        f"  changelog     {meta.get('changelog') or '-'}",
+        f"  libraries     {meta.get('library_versions')}",
+        f"  git commit    {meta.get('git_commit') or '-'}",
+    ]
+    metrics = meta.get("metrics") or {}
+    columns = {"model (CV)": metrics.get("cv") or {}}
+    for name, values in (metrics.get("baselines") or {}).items():
+        columns[name] = values or {}
+    if metrics.get("bayes_ceiling"):
+        columns["bayes ceiling"] = metrics["bayes_ceiling"]
+    names = ("exact_accuracy", "within_one_accuracy", "macro_f1", "quadratic_weighted_kappa",
+             "log_loss", "expected_calibration_error")
+    rows = [[name] + [_metric(col.get(name)) for col in columns.values()] for name in names
+            if any(name in col for col in columns.values())]
+    if rows:
+        lines += ["", format_table(["metric", *columns], rows)]
+    return "\n".join(lines)
+
+
+def _models_promote(args: argparse.Namespace) -> int:
+    from .registry import promote, resolve_models_dir
+
+    loaded = promote(args.position, args.version, models_dir=args.models_dir)
+    print(f"{args.position}: {loaded.reason} in {resolve_models_dir(args.models_dir)}")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Imported here: the other commands should not pay for FastAPI and uvicorn.
+    import uvicorn
+
+    from .service import create_app
+
+    uvicorn.run(create_app(args.models_dir), host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def _generate_data(args: argparse.Namespace) -> int:
+    from .synthetic import write_sample
+
+    kwargs = {}
+    if args.rows is not None:
+        kwargs["rows_per_position"] = args.rows
+    if args.seed is not None:
+        kwargs["seed"] = args.seed
+    path = write_sample(args.out, **kwargs)
+    print(f"Wrote {path} (and its provenance sidecar {Path(path).with_suffix('')}"
+          ".synthetic.json)")
+    return EXIT_OK
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _metric(value: object) -> str:
+    if isinstance(value, dict):
+        mean, std = value.get("mean"), value.get("std")
+        if mean is None:
+            return "-"
+        return f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
+    if isinstance(value, int | float):
+        return f"{value:.3f}"
+    return "-"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

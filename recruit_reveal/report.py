@@ -1,0 +1,135 @@
+"""Display helpers for the training notebook: small tables and figure rendering.
+
+These only shape what the notebook shows; every number comes from
+:mod:`recruit_reveal.data`, :mod:`recruit_reveal.training` or
+:mod:`recruit_reveal.export`.  Functions return pandas DataFrames (which
+notebooks render as tables) except :func:`show`, which displays a figure.
+"""
+
+from __future__ import annotations
+
+import io
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+import pandas as pd
+
+from .schema import DIVISIONS
+
+
+def show(figure) -> None:
+    """Display a matplotlib Figure as a PNG, whatever the notebook's matplotlib backend.
+
+    The evaluate helpers build Figures without pyplot, so nothing else would
+    render them; the PNG also lands in the audit record and its HTML copy.
+    """
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    display(Image(data=buffer.getvalue(), format="png"))
+
+
+def settings_table(settings) -> pd.DataFrame:
+    """The run's resolved settings (a ``runner.RunSettings``), one row each."""
+    return pd.DataFrame(settings.as_rows(), columns=["setting", "value"]).set_index("setting")
+
+
+def environment() -> pd.DataFrame:
+    """Interpreter and library versions of the kernel: the record shows what trained the model."""
+    rows = [("python", f"{platform.python_version()} ({sys.executable})"),
+            ("environment", sys.prefix)]
+    for name in ("recruit-reveal", "scikit-learn", "pandas", "numpy", "papermill"):
+        try:
+            rows.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            rows.append((name, "not installed"))
+    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
+def validation_report(data) -> pd.DataFrame:
+    """What validation found in a ``data.TrainingData``: file, checksum, rows, findings."""
+    counts = data.rows_per_division
+    rows: list[tuple[str, Any]] = [
+        ("file", str(data.path)),
+        ("sha256", data.sha256),
+        ("position", data.position),
+        ("rows used", len(data.frame)),
+    ]
+    rows += [(f"rows {division}", counts.get(division, 0)) for division in DIVISIONS]
+    missing = data.frame.isna().mean()
+    rows.append(("columns", len(data.frame.columns)))
+    rows.append(("columns with missing values",
+                 ", ".join(f"{c} {share:.0%}" for c, share in missing.items() if share > 0)
+                 or "none"))
+    rows.append(("unknown columns (ignored)", ", ".join(data.unknown_columns) or "none"))
+    rows.append(("warnings", len(data.warnings)))
+    return pd.DataFrame(rows, columns=["check", "result"]).set_index("check")
+
+
+def warnings_table(data) -> pd.DataFrame:
+    """Every recoverable finding of validation, with row and column (empty when clean)."""
+    return pd.DataFrame(
+        [{"row": p.row, "column": p.column, "message": p.message, "expected": p.expected}
+         for p in data.warnings],
+        columns=["row", "column", "message", "expected"])
+
+
+def fit_summary(result) -> pd.DataFrame:
+    """The final model: estimator, parameters, inputs and where the time went."""
+    rows: list[tuple[str, Any]] = [
+        ("estimator", result.estimator),
+        ("parameters", ", ".join(f"{k}={v}" for k, v in sorted(result.params.items()))),
+        ("seed", result.seed),
+        ("CV folds", result.cv_folds),
+        ("rows", result.data_fingerprint.get("rows")),
+        ("raw inputs", ", ".join(result.features)),
+    ]
+    rows += [(f"time: {step}", f"{seconds:.2f}s") for step, seconds in result.timings.items()]
+    rows += [("training warning", message) for message in result.validation_warnings]
+    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
+def export_table(exported, audit_record: str | None = None) -> pd.DataFrame:
+    """Where an ``export.ExportedModel`` went, with the artifact's sha256."""
+    rows: list[tuple[str, Any]] = [
+        ("position", exported.position),
+        ("version", exported.version),
+        ("artifact", str(exported.pkl_path)),
+        ("sha256", exported.sha256),
+        ("size (bytes)", exported.size),
+        ("metadata", str(exported.metadata_path)),
+        ("changelog", str(getattr(exported, "changelog_path", None) or "-")),
+        ("promoted to latest", exported.promoted),
+        ("audit record", audit_record or "- (interactive run, no record)"),
+    ]
+    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
+def run_summary(settings, result, exported) -> pd.DataFrame:
+    """One row per run: the figures quoted everywhere, the artifact and its record."""
+    ceiling = result.bayes_ceiling or {}
+    rule = result.baselines.get("rule_based", {})
+    head = result.headline()
+    row = {
+        "position": settings.position,
+        "version": settings.version,
+        "rows": result.data_fingerprint.get("rows"),
+        "exact": round(head["exact_accuracy"], 3),
+        "within-one": round(head["within_one_accuracy"], 3),
+        "rule-based exact": _mean(rule.get("exact_accuracy")),
+        "ceiling exact": _mean(ceiling.get("exact_accuracy")),
+        "artifact": str(exported.pkl_path),
+        "sha256": exported.sha256,
+        "promoted": exported.promoted,
+        "record": settings.audit_record or "-",
+    }
+    return pd.DataFrame([row]).set_index("position")
+
+
+def _mean(value: Any) -> float | None:
+    if isinstance(value, dict):
+        value = value.get("mean")
+    return None if value is None else round(float(value), 3)

@@ -1,0 +1,1 @@
+"""Command-line shims kept for users of the earlier system."""
