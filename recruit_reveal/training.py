@@ -7,12 +7,19 @@ trained either way predicts identically for the same data and seed.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import schema
+from .errors import TrainingError
 from .schema import DIVISIONS
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,6 +51,9 @@ class TrainingResult:
     typical_values: dict[str, float] = field(default_factory=dict)
     classes: tuple[str, ...] = DIVISIONS
     oof_proba: np.ndarray | None = field(default=None, repr=False)
+    #: Ordinal codes (0 = D3 .. 3 = Power 5) of the rows behind ``oof_proba``,
+    #: for the calibration figure.  Like ``oof_proba``, never written to an artifact.
+    oof_target: np.ndarray | None = field(default=None, repr=False)
 
     def headline(self) -> dict[str, float]:
         """Mean CV exact and within-one accuracy, the two figures quoted everywhere."""
@@ -51,3 +61,171 @@ class TrainingResult:
             "exact_accuracy": self.cv_metrics["exact_accuracy"]["mean"],
             "within_one_accuracy": self.cv_metrics["within_one_accuracy"]["mean"],
         }
+
+
+def _load(data, position: str):
+    """A TrainingData for ``position`` from a CSV path or an existing TrainingData."""
+    if isinstance(data, str | Path):
+        from .data import load_training_data
+
+        return load_training_data(data, position)
+    if not all(hasattr(data, a) for a in ("frame", "target", "position")):
+        raise TrainingError(
+            f"data must be a CSV path or a TrainingData, got {type(data).__name__}")
+    if schema.check_position(data.position) != position:
+        raise TrainingError(
+            f"the TrainingData holds position {data.position!r}, but {position!r} was requested")
+    return data
+
+
+def _check_folds(cv_folds: object, rows_per_division: dict[str, int], file: str) -> int:
+    if isinstance(cv_folds, bool) or not isinstance(cv_folds, int | np.integer):
+        raise TrainingError(f"cv_folds must be an integer >= 2, got {cv_folds!r}")
+    if cv_folds < 2:
+        raise TrainingError(f"cv_folds must be at least 2, got {cv_folds}")
+    present = {d: n for d, n in rows_per_division.items() if n > 0}
+    if not present:
+        raise TrainingError(f"{file}: no rows to train on")
+    smallest = min(present, key=present.get)
+    if present[smallest] < cv_folds:
+        raise TrainingError(
+            f"{file}: cv_folds={cv_folds} needs at least {cv_folds} rows in every division, "
+            f"but {smallest} has {present[smallest]}; lower cv_folds or add rows")
+    if len(present) < 2:
+        raise TrainingError(f"{file}: only one division ({smallest}) present; "
+                            "a classifier needs at least two")
+    return int(cv_folds)
+
+
+def _fingerprint(data, rows_per_division: dict[str, int]) -> dict[str, Any]:
+    path = getattr(data, "path", None)
+    return {
+        "file": Path(path).name if path is not None else None,
+        "sha256": getattr(data, "sha256", None),
+        "rows": int(len(data.frame)),
+        "rows_per_division": rows_per_division,
+    }
+
+
+def _typical_values(frame, position: str) -> dict[str, float]:
+    out = {}
+    for col in schema.numeric_columns(position):
+        if col.name in frame:
+            values = frame[col.name].astype("float64")
+            if values.notna().any():
+                out[col.name] = float(values.median())
+    return out
+
+
+def _is_synthetic(data) -> bool:
+    path = getattr(data, "path", None)
+    if path is None or not Path(path).is_file():
+        return False
+    from . import synthetic
+
+    return bool(synthetic.is_synthetic_sample(path))
+
+
+def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
+                   params: dict[str, Any] | None = None, estimator: str | None = None,
+                   n_jobs: int = 1, bayes: bool | None = None) -> TrainingResult:
+    """Cross-validate, score baselines and the ceiling, then fit the final model of a position.
+
+    ``data`` is a CSV path (loaded with :func:`recruit_reveal.data.load_training_data`)
+    or a ``TrainingData``.  ``params`` overrides the estimator's defaults
+    (see :func:`recruit_reveal.model.build_pipeline`); ``estimator`` defaults
+    to :data:`recruit_reveal.model.DEFAULT_ESTIMATOR`.  ``n_jobs`` runs CV
+    folds in parallel and never changes the results.  ``bayes`` forces
+    (True) or skips (False) the Bayes ceiling; by default it is computed
+    when the CSV is the synthetic sample.
+
+    Raises :class:`TrainingError` for unusable parameters and
+    :class:`DataValidationError` for a bad CSV.
+    """
+    from . import evaluate
+    from .features import DerivedFeatures
+    from .model import DEFAULT_ESTIMATOR, build_pipeline, encode_divisions, resolve_params
+
+    position = schema.check_position(position)
+    estimator = estimator or DEFAULT_ESTIMATOR
+    timings: dict[str, float] = {}
+
+    # Parameters are checked before the (possibly slow) load, so a typo fails fast.
+    resolved = resolve_params(estimator, params)
+    pipeline = build_pipeline(position, estimator, params, seed)
+
+    start = time.perf_counter()
+    data = _load(data, position)
+    timings["load"] = time.perf_counter() - start
+    frame, target = data.frame, data.target
+    rows_per_division = {d: int((target == d).sum()) for d in DIVISIONS}
+    file = getattr(data, "path", None)
+    file = Path(file).name if file is not None else "training data"
+    cv_folds = _check_folds(cv_folds, rows_per_division, file)
+    # The loader has already logged its own findings; only ours are logged below.
+    loader_warnings = [str(p) for p in getattr(data, "warnings", [])]
+    warnings: list[str] = []
+    unknown = list(getattr(data, "unknown_columns", []))
+    if unknown:
+        warnings.append(f"{file}: ignored unknown column(s): {', '.join(unknown)}")
+    for name in frame.columns:
+        if frame[name].isna().all():
+            warnings.append(f"{file}: column '{name}' has no values; the model cannot use it")
+    for division, n in rows_per_division.items():
+        if n == 0:
+            warnings.append(f"{file}: no {division} rows; the model will never predict it")
+    logger.info("training %s on %s rows (%s), %s-fold CV, estimator %s, seed %s",
+                position, len(frame), rows_per_division, cv_folds, estimator, seed)
+
+    start = time.perf_counter()
+    folds = evaluate.stratified_folds(target, cv_folds, seed)
+    cv_metrics, oof_proba = evaluate.cross_validate(pipeline, frame, target, folds,
+                                                    n_jobs=n_jobs)
+    timings["cv"] = time.perf_counter() - start
+    for division, recall in cv_metrics["recall_per_division"].items():
+        if rows_per_division[division] and recall["mean"] == 0:
+            warnings.append(f"the model never predicted {division} correctly in CV "
+                            "(recall 0); consider params={'class_weight': 'balanced'}")
+
+    start = time.perf_counter()
+    baselines = evaluate.run_baselines(frame, target, position, folds)
+    timings["baselines"] = time.perf_counter() - start
+
+    ceiling = None
+    if bayes if bayes is not None else _is_synthetic(data):
+        start = time.perf_counter()
+        ceiling = evaluate.bayes_ceiling(frame, target, position)
+        timings["bayes_ceiling"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    pipeline.fit(frame, target)
+    timings["final_fit"] = time.perf_counter() - start
+
+    features: DerivedFeatures = pipeline.named_steps["features"]
+    for message in warnings:
+        logger.warning(message)
+    warnings = loader_warnings + warnings
+    logger.info("%s: CV exact %.3f, within-one %.3f (rule-based %.3f, majority %.3f)",
+                position, cv_metrics["exact_accuracy"]["mean"],
+                cv_metrics["within_one_accuracy"]["mean"],
+                baselines["rule_based"]["exact_accuracy"]["mean"],
+                baselines["majority"]["exact_accuracy"]["mean"])
+    return TrainingResult(
+        position=position,
+        pipeline=pipeline,
+        estimator=estimator,
+        params=resolved,
+        seed=seed,
+        cv_folds=cv_folds,
+        cv_metrics=cv_metrics,
+        baselines=baselines,
+        bayes_ceiling=ceiling,
+        data_fingerprint=_fingerprint(data, rows_per_division),
+        features=[str(n) for n in features.get_feature_names_out()],
+        input_schema=schema.input_schema(position),
+        timings=timings,
+        validation_warnings=warnings,
+        typical_values=_typical_values(frame, position),
+        oof_proba=oof_proba,
+        oof_target=encode_divisions(target),
+    )

@@ -1,0 +1,262 @@
+"""Derived features: scikit-learn transformers fitted on training folds only.
+
+Every transformer here takes the *raw canonical* frame of a position (the
+columns of :func:`recruit_reveal.schema.feature_names`, missing values and
+even missing columns allowed) and never sees the target.  The earlier system
+imputed combine results from the athlete's own division, which leaked the
+answer into the inputs; here ``fit`` ignores ``y`` entirely, so nothing a
+transformer learns can depend on the division.
+
+Feature groups (names used by ``DerivedFeatures(groups=...)``):
+
+``per_game``
+    fills per-game stats from season totals and games (and totals from
+    per-game x games) when one of the pair is missing; replaces columns in place.
+``bmi``
+    body-mass index, 703 x lb / in^2.
+``speed_score``
+    weight x 200 / forty^4 (the NFL combine "speed score").
+``trajectory``
+    junior -> senior change in production (yards per game and TDs).
+``efficiency``
+    TD rate and per-play efficiency of the position (TDs per game, TD/INT,
+    yards per touch, catches per game, ...).
+``athletic``
+    mean z-score of the available combine results against the position's
+    norms, learned in ``fit`` from the training fold's inputs (never the target).
+``state_tier``
+    recruiting-density tier of the state (1 elite .. 4 other); the raw
+    state code is otherwise dropped, since no model step takes strings.
+``missing``
+    one indicator per combine result plus the count of missing results:
+    at lower levels combine results are missing more often, and that is a
+    real, legitimate signal (it is known before any division is).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from . import schema
+
+logger = logging.getLogger(__name__)
+
+COMBINE_COLUMNS: tuple[str, ...] = ("forty_yard_dash", "vertical_jump", "shuttle", "broad_jump")
+#: Combine results where a lower value is better (times).
+_LOWER_IS_BETTER = frozenset({"forty_yard_dash", "shuttle"})
+
+FEATURE_GROUPS: tuple[str, ...] = (
+    "per_game", "bmi", "speed_score", "trajectory", "efficiency", "athletic", "state_tier",
+    "missing",
+)
+
+# (per-game column, season-total column) pairs per position.  Junior seasons
+# have no games column, so the junior pair falls back to the training fold's
+# typical number of senior games (learned in fit).
+_PER_GAME_PAIRS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "qb": (("senior_ypg", "senior_yds", True), ("junior_ypg", "junior_yds", False)),
+    "rb": (("senior_ypg", "senior_yds", True), ("junior_ypg", "junior_yds", False)),
+    "wr": (("senior_rec_ypg", "senior_rec_yds", True),
+           ("junior_rec_ypg", "junior_rec_yds", False)),
+}
+
+# (senior per-game, junior per-game) production columns per position.
+_PRODUCTION_PAIR: dict[str, tuple[str, str]] = {
+    "qb": ("senior_ypg", "junior_ypg"),
+    "rb": ("senior_ypg", "junior_ypg"),
+    "wr": ("senior_rec_ypg", "junior_rec_ypg"),
+}
+
+
+def canonical_frame(X: object, position: str) -> pd.DataFrame:
+    """The raw canonical columns of ``position`` as a frame, whatever ``X`` held.
+
+    Missing columns become all-NaN, extra columns are dropped, numeric
+    columns are float64 (text that is not a number becomes NaN: validation
+    is the job of :mod:`recruit_reveal.data` and the API, not of the model)
+    and ``state`` is an upper-case string or NaN.  A 2-D array is read as
+    the canonical columns in order.
+    """
+    names = schema.feature_names(position)
+    if isinstance(X, pd.DataFrame):
+        frame = X.reindex(columns=names)
+    else:
+        arr = np.asarray(X, dtype=object)
+        if arr.ndim != 2 or arr.shape[1] != len(names):
+            raise ValueError(
+                f"expected a DataFrame or an array with {len(names)} columns "
+                f"({', '.join(names)}), got shape {arr.shape}")
+        frame = pd.DataFrame(arr, columns=names)
+    out = {}
+    for col in schema.columns_for(position):
+        values = frame[col.name]
+        if col.kind == "state":
+            out[col.name] = values.map(
+                lambda v: v.strip().upper() if isinstance(v, str) and v.strip() else np.nan)
+        else:
+            out[col.name] = pd.to_numeric(values, errors="coerce").astype("float64")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _state_tiers(states: pd.Series) -> np.ndarray:
+    tiers = [schema.state_tier(s) for s in states]
+    return np.array([np.nan if t is None else float(t) for t in tiers], dtype="float64")
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, NaN where den is missing or not positive (never inf)."""
+    out = np.full_like(num, np.nan, dtype="float64")
+    ok = np.isfinite(num) & np.isfinite(den) & (den > 0)
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+class DerivedFeatures(TransformerMixin, BaseEstimator):
+    """Raw canonical columns of a position -> numeric model features.
+
+    Output: the numeric raw columns (after ``per_game`` filling, when that
+    group is on), then the derived features of the selected groups, as a
+    float64 array with NaN for missing values; names from
+    :meth:`get_feature_names_out`.  ``fit`` learns only from ``X``:
+
+    - ``norms_``: mean and std of each combine result over the training rows
+      (for the ``athletic`` composite);
+    - ``typical_games_``: median senior games (to turn junior totals into
+      per-game figures);
+    - ``feature_names_out_``.
+
+    Parameters
+    ----------
+    position : "qb", "rb" or "wr"
+    groups : sequence of names from :data:`FEATURE_GROUPS`, or None for all.
+    """
+
+    def __init__(self, position: str = "qb", groups: Sequence[str] | None = None):
+        self.position = position
+        self.groups = groups
+
+    def _groups(self) -> tuple[str, ...]:
+        groups = FEATURE_GROUPS if self.groups is None else tuple(self.groups)
+        unknown = sorted(set(groups) - set(FEATURE_GROUPS))
+        if unknown:
+            raise ValueError(
+                f"unknown feature group(s) {unknown}; choose from {', '.join(FEATURE_GROUPS)}")
+        return groups
+
+    def fit(self, X, y=None):
+        # y is accepted for API compatibility and deliberately ignored: no
+        # statistic in this transformer may depend on the target.
+        position = schema.check_position(self.position)
+        groups = self._groups()
+        frame = canonical_frame(X, position)
+        self.position_ = position
+        self.groups_ = groups
+        games = frame["games"].to_numpy()
+        finite_games = games[np.isfinite(games)]
+        self.typical_games_ = float(np.median(finite_games)) if finite_games.size else 10.0
+        self.norms_ = {}
+        for name in COMBINE_COLUMNS:
+            values = frame[name].to_numpy()
+            values = values[np.isfinite(values)]
+            if values.size >= 2 and np.std(values) > 0:
+                self.norms_[name] = (float(np.mean(values)), float(np.std(values)))
+            else:
+                # A result never (or once) measured in training carries no norm;
+                # it simply drops out of the composite.
+                self.norms_[name] = (float("nan"), float("nan"))
+        self.n_fit_rows_ = len(frame)
+        self.feature_names_in_ = np.array(schema.feature_names(position), dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        _, names = self._compute(frame)
+        self.feature_names_out_ = np.array(names, dtype=object)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "feature_names_out_")
+        frame = canonical_frame(X, self.position_)
+        values, _ = self._compute(frame)
+        return values
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "feature_names_out_")
+        return self.feature_names_out_.copy()
+
+    # -- the features -------------------------------------------------------
+
+    def _compute(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+        pos = self.position_
+        groups = self.groups_
+        cols = {c.name: frame[c.name].to_numpy(dtype="float64", copy=True)
+                for c in schema.numeric_columns(pos)}
+        games = cols["games"]
+        if "per_game" in groups:
+            for per_game, total, senior in _PER_GAME_PAIRS[pos]:
+                g = games if senior else np.full_like(games, self.typical_games_)
+                if senior:
+                    g = np.where(np.isfinite(g), g, self.typical_games_)
+                fill = _ratio(cols[total], g)
+                cols[per_game] = np.where(np.isfinite(cols[per_game]), cols[per_game], fill)
+                back = cols[per_game] * g
+                cols[total] = np.where(np.isfinite(cols[total]), cols[total], back)
+            if pos == "wr":
+                avg = _ratio(cols["senior_rec_yds"], cols["senior_rec"])
+                cols["senior_avg"] = np.where(np.isfinite(cols["senior_avg"]),
+                                              cols["senior_avg"], avg)
+
+        out: dict[str, np.ndarray] = dict(cols)
+        h, w = cols["height_inches"], cols["weight_lbs"]
+        if "bmi" in groups:
+            out["bmi"] = 703.0 * _ratio(w, h * h)
+        if "speed_score" in groups:
+            out["speed_score"] = 200.0 * _ratio(w, cols["forty_yard_dash"] ** 4)
+        if "trajectory" in groups:
+            senior, junior = _PRODUCTION_PAIR[pos]
+            out["production_growth"] = cols[senior] - cols[junior]
+            out["td_growth"] = cols["senior_tds"] - cols["junior_tds"]
+        if "efficiency" in groups:
+            eff_games = np.where(np.isfinite(games), games, self.typical_games_)
+            out["tds_per_game"] = _ratio(cols["senior_tds"], eff_games)
+            if pos == "qb":
+                out["td_int_ratio"] = _ratio(cols["senior_tds"], cols["senior_int"] + 1.0)
+                out["rush_ypg"] = _ratio(cols["senior_rush_yds"], eff_games)
+            elif pos == "rb":
+                out["scrimmage_ypg"] = _ratio(
+                    cols["senior_yds"] + np.nan_to_num(cols["senior_rec_yds"]), eff_games)
+                out["rec_per_game"] = _ratio(cols["senior_rec"], eff_games)
+            else:
+                out["rec_per_game"] = _ratio(cols["senior_rec"], eff_games)
+                out["td_per_catch"] = _ratio(cols["senior_tds"], cols["senior_rec"])
+        if "athletic" in groups:
+            out["athletic_composite"] = self._athletic(cols)
+        if "state_tier" in groups:
+            out["state_tier"] = _state_tiers(frame["state"])
+        if "missing" in groups:
+            flags = [np.isnan(cols[name]).astype("float64") for name in COMBINE_COLUMNS]
+            for name, flag in zip(COMBINE_COLUMNS, flags, strict=True):
+                out[f"{name}_missing"] = flag
+            out["combine_missing_count"] = np.sum(flags, axis=0)
+        names = list(out)
+        values = np.column_stack([out[n] for n in names]) if len(frame) else np.empty(
+            (0, len(names)))
+        return values.astype("float64"), names
+
+    def _athletic(self, cols: dict[str, np.ndarray]) -> np.ndarray:
+        zs = []
+        for name in COMBINE_COLUMNS:
+            mean, std = self.norms_[name]
+            if not np.isfinite(std):
+                continue
+            z = (cols[name] - mean) / std
+            zs.append(-z if name in _LOWER_IS_BETTER else z)
+        if not zs:
+            return np.full(len(cols["height_inches"]), np.nan)
+        stacked = np.column_stack(zs)
+        counts = np.isfinite(stacked).sum(axis=1)
+        total = np.nansum(stacked, axis=1)
+        return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)

@@ -1,0 +1,256 @@
+"""The estimator pipeline of a position: raw canonical columns -> 4 ordered probabilities.
+
+``build_pipeline(position, estimator, params, seed)`` returns an unfitted
+:class:`sklearn.pipeline.Pipeline`::
+
+    features (DerivedFeatures) -> [impute -> scale] -> classifier (DivisionClassifier)
+
+``predict_proba`` always has four columns in :data:`schema.DIVISIONS` order
+(D3, D2, FCS, Power 5), even when a training fold lacks a division, and
+``predict`` returns division labels.  Every step is a module-level class (no
+lambdas), so a fitted pipeline pickles with joblib, and every random choice
+is seeded, so the same data and seed give the same model.
+
+Estimators (compared in docs/model-card.md):
+
+``logreg``
+    multinomial logistic regression on imputed, standardized features.
+``hgb``
+    HistGradientBoostingClassifier (handles missing values natively).
+``ordinal_logreg`` / ``ordinal_hgb``
+    cumulative-link ordinal models: one binary model per threshold,
+    P(y > k) for k = D3, D2, FCS, combined into class probabilities
+    (Frank & Hall, 2001), with the cumulative probabilities forced monotone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import check_is_fitted
+
+from . import schema
+from .errors import TrainingError
+from .features import FEATURE_GROUPS, DerivedFeatures
+
+logger = logging.getLogger(__name__)
+
+N_CLASSES = len(schema.DIVISIONS)
+
+#: The default estimator, chosen from the comparison in docs/model-card.md.
+DEFAULT_ESTIMATOR = "logreg"
+
+#: Keys of ``params`` that configure the pipeline rather than the estimator.
+PIPELINE_PARAMS = ("feature_groups",)
+
+_HGB_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 0.05,
+    "max_iter": 150,
+    "max_leaf_nodes": 8,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+    "class_weight": None,
+}
+_LOGREG_DEFAULTS: dict[str, Any] = {"C": 1.0, "class_weight": None, "max_iter": 2000}
+
+#: Estimator name -> its default parameters (what ``params`` may override).
+ESTIMATOR_DEFAULTS: dict[str, dict[str, Any]] = {
+    "logreg": _LOGREG_DEFAULTS,
+    "hgb": _HGB_DEFAULTS,
+    "ordinal_logreg": _LOGREG_DEFAULTS,
+    "ordinal_hgb": _HGB_DEFAULTS,
+}
+ESTIMATORS: tuple[str, ...] = tuple(ESTIMATOR_DEFAULTS)
+
+
+def encode_divisions(y) -> np.ndarray:
+    """Division labels (any accepted spelling) or ordinal ints 0..3 -> int array."""
+    values = np.asarray(y, dtype=object).ravel()
+    out = np.empty(len(values), dtype=np.int64)
+    for i, v in enumerate(values):
+        if isinstance(v, int | np.integer) and 0 <= int(v) < N_CLASSES:
+            out[i] = int(v)
+            continue
+        label = schema.normalize_division(v)
+        if label is None:
+            raise ValueError(f"unknown division label {v!r} at position {i}")
+        out[i] = schema.division_index(label)
+    return out
+
+
+def _full_proba(proba: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Spread an estimator's columns (for the classes it saw) over all four divisions."""
+    full = np.zeros((proba.shape[0], N_CLASSES), dtype="float64")
+    full[:, seen] = proba
+    return full
+
+
+class DivisionClassifier(ClassifierMixin, BaseEstimator):
+    """Wraps a classifier so it trains on ordinal codes and speaks division labels.
+
+    ``classes_`` is :data:`schema.DIVISIONS` and ``predict_proba`` has one
+    column per division in that order, zero for a division absent from the
+    training data.  ``class_weight="balanced"`` on the inner estimator is the
+    way to counter imbalance; this wrapper adds nothing there.
+    """
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def fit(self, X, y, sample_weight=None):
+        codes = encode_divisions(y)
+        self.seen_classes_ = np.unique(codes)
+        self.classes_ = np.array(schema.DIVISIONS, dtype=object)
+        self.estimator_ = clone(self.estimator)
+        if len(self.seen_classes_) == 1:
+            # Nothing to learn from a single class; predict it with certainty.
+            self.estimator_ = None
+        elif sample_weight is None:
+            self.estimator_.fit(X, codes)
+        else:
+            self.estimator_.fit(X, codes, sample_weight=sample_weight)
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "classes_")
+        n = np.asarray(X).shape[0]
+        if self.estimator_ is None:
+            return _full_proba(np.ones((n, 1)), self.seen_classes_)
+        proba = self.estimator_.predict_proba(X)
+        return _full_proba(proba, np.asarray(self.estimator_.classes_, dtype=np.int64))
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class CumulativeOrdinalClassifier(ClassifierMixin, BaseEstimator):
+    """Ordinal classifier from K-1 binary models of P(y > k) (Frank & Hall).
+
+    Class probabilities are differences of the cumulative probabilities,
+    which are first made non-increasing in k (a later threshold can never be
+    more likely to be exceeded than an earlier one).  ``class_weight=
+    "balanced"`` weights rows by the inverse frequency of their *class*
+    (not of the binary split), so every division counts equally in every
+    binary model.  Trains on integer codes 0..K-1.
+    """
+
+    def __init__(self, estimator=None, class_weight=None):
+        self.estimator = estimator
+        self.class_weight = class_weight
+
+    def fit(self, X, y, sample_weight=None):
+        y = np.asarray(y, dtype=np.int64)
+        self.classes_ = np.unique(y)
+        if self.class_weight is not None:
+            weights = compute_sample_weight(self.class_weight, y)
+            sample_weight = weights if sample_weight is None else weights * sample_weight
+        self.estimators_ = []
+        for k in self.classes_[:-1]:
+            target = (y > k).astype(np.int64)
+            est = clone(self.estimator)
+            if sample_weight is None:
+                est.fit(X, target)
+            else:
+                est.fit(X, target, sample_weight=sample_weight)
+            self.estimators_.append(est)
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "estimators_")
+        n = np.asarray(X).shape[0]
+        exceed = np.column_stack([est.predict_proba(X)[:, 1] for est in self.estimators_]) \
+            if self.estimators_ else np.empty((n, 0))
+        exceed = np.minimum.accumulate(exceed, axis=1) if exceed.shape[1] else exceed
+        cumulative = np.column_stack([np.ones(n), exceed, np.zeros(n)])
+        proba = np.clip(cumulative[:, :-1] - cumulative[:, 1:], 0.0, 1.0)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def resolve_params(estimator: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults of ``estimator`` overridden by ``params``; raises TrainingError on unknowns."""
+    if estimator not in ESTIMATOR_DEFAULTS:
+        raise TrainingError(
+            f"unknown estimator {estimator!r}; choose from {', '.join(ESTIMATORS)}")
+    params = dict(params or {})
+    merged = dict(ESTIMATOR_DEFAULTS[estimator])
+    allowed = set(merged) | set(_estimator_param_names(estimator)) | set(PIPELINE_PARAMS)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise TrainingError(
+            f"unknown parameter(s) {', '.join(unknown)} for estimator {estimator!r}; "
+            f"allowed: {', '.join(sorted(allowed))}")
+    groups = params.get("feature_groups")
+    if groups is not None:
+        if isinstance(groups, str) or not all(isinstance(g, str) for g in groups):
+            raise TrainingError("parameter feature_groups must be a list of group names")
+        bad = sorted(set(groups) - set(FEATURE_GROUPS))
+        if bad:
+            raise TrainingError(
+                f"unknown feature group(s) {', '.join(bad)}; "
+                f"choose from {', '.join(FEATURE_GROUPS)}")
+        params["feature_groups"] = list(groups)
+    merged.update(params)
+    return merged
+
+
+def _estimator_param_names(estimator: str) -> list[str]:
+    base = HistGradientBoostingClassifier() if estimator.endswith("hgb") else LogisticRegression()
+    # random_state is set from the seed, never from params, so results follow the seed.
+    return [p for p in base.get_params() if p != "random_state"]
+
+
+def build_pipeline(position: str, estimator: str = DEFAULT_ESTIMATOR,
+                   params: dict[str, Any] | None = None, seed: int = 42) -> Pipeline:
+    """An unfitted pipeline for ``position``: raw canonical frame -> division probabilities.
+
+    ``params`` overrides the estimator's defaults (:data:`ESTIMATOR_DEFAULTS`;
+    any parameter of the underlying scikit-learn estimator is accepted) and
+    may hold ``feature_groups`` (a list from :data:`features.FEATURE_GROUPS`).
+    Raises :class:`TrainingError` for an unknown estimator or parameter.
+    """
+    position = schema.check_position(position)
+    resolved = resolve_params(estimator, params)
+    groups = resolved.pop("feature_groups", None)
+    features = DerivedFeatures(position=position, groups=groups)
+    try:
+        steps = [("features", features)] + _model_steps(estimator, resolved, seed)
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"invalid parameters for estimator {estimator!r}: {exc}") from exc
+    return Pipeline(steps)
+
+
+def _model_steps(estimator: str, params: dict[str, Any], seed: int) -> list[tuple[str, Any]]:
+    ordinal = estimator.startswith("ordinal_")
+    class_weight = params.pop("class_weight", None)
+    if estimator.endswith("hgb"):
+        base = HistGradientBoostingClassifier(
+            random_state=seed, class_weight=None if ordinal else class_weight, **params)
+        prep: list[tuple[str, Any]] = []
+    else:
+        base = LogisticRegression(
+            random_state=seed, class_weight=None if ordinal else class_weight, **params)
+        # Indicators are not added here: the "missing" feature group carries
+        # combine missingness explicitly; other gaps are imputed by the median.
+        prep = [("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                ("scale", StandardScaler())]
+    inner = CumulativeOrdinalClassifier(base, class_weight=class_weight) if ordinal else base
+    return prep + [("classifier", DivisionClassifier(inner))]
+
+
+def estimator_description(pipeline: Pipeline) -> dict[str, Any]:
+    """A JSON-ready summary of a built pipeline: step names and classifier type."""
+    inner = pipeline.named_steps["classifier"].estimator
+    return {"steps": [name for name, _ in pipeline.steps], "classifier": type(inner).__name__}
