@@ -1,0 +1,143 @@
+"""The data contract: positions, division labels, columns, heights."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from recruit_reveal import schema
+from recruit_reveal.errors import DataValidationError, RecruitRevealError
+
+DESIGN_SPELLINGS = {
+    "Power 5": ["Power 5", "Power5", "P5", "Power 4", "P4", "FBS", "G5"],
+    "FCS": ["FCS", "FCS (I-AA)"],
+    "D2": ["D2", "DII", "Division II"],
+    "D3": ["D3", "DIII", "Division III", "NAIA", "D3/NAIA"],
+}
+
+SAMPLE_ATHLETES = [
+    {"position": "qb", "height_inches": 72, "weight_lbs": 200, "forty_yard_dash": 4.7,
+     "senior_ypg": 250, "senior_tds": 20, "senior_comp_pct": 65.0},
+    {"position": "rb", "height_inches": 70, "weight_lbs": 190, "forty_yard_dash": 4.4,
+     "senior_ypg": 120, "senior_ypc": 5.2, "senior_tds": 15},
+    {"position": "wr", "height_inches": 71, "weight_lbs": 180, "forty_yard_dash": 4.5,
+     "senior_rec_ypg": 85, "senior_rec": 55, "senior_avg": 15.5},
+]
+
+
+def test_divisions_are_ordered_low_to_high():
+    assert schema.DIVISIONS == ("D3", "D2", "FCS", "Power 5")
+    assert [schema.division_index(d) for d in schema.DIVISIONS] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("canonical,spellings", DESIGN_SPELLINGS.items())
+def test_every_design_spelling_normalizes(canonical, spellings):
+    for spelling in spellings:
+        for variant in (spelling, spelling.lower(), spelling.upper(), f"  {spelling} "):
+            assert schema.normalize_division(variant) == canonical, variant
+
+
+def test_inner_whitespace_in_division_is_collapsed():
+    assert schema.normalize_division("Division   II") == "D2"
+    assert schema.normalize_division("power\t5") == "Power 5"
+
+
+@pytest.mark.parametrize("label", ["", "Juco", "D1", "Power 6", "FCS I-AA x", None, math.nan])
+def test_unknown_or_missing_division_is_none(label):
+    assert schema.normalize_division(label) is None
+
+
+def test_position_normalization_and_check():
+    assert schema.normalize_position(" QB ") == "qb"
+    assert schema.normalize_position("te") is None
+    assert schema.normalize_position(None) is None
+    assert schema.check_position("WR") == "wr"
+    with pytest.raises(DataValidationError, match="one of qb, rb, wr") as info:
+        schema.check_position("kicker")
+    assert isinstance(info.value, RecruitRevealError)
+
+
+@pytest.mark.parametrize("position", schema.POSITIONS)
+def test_columns_per_position(position):
+    names = schema.feature_names(position)
+    assert names[: len(schema.COMMON_COLUMNS)] == [c.name for c in schema.COMMON_COLUMNS]
+    assert len(names) == len(set(names))
+    assert schema.PRODUCTION_COLUMN[position] in names
+    assert schema.required_columns(position) == [
+        "height_inches", "weight_lbs", schema.PRODUCTION_COLUMN[position]]
+    assert "state" not in [c.name for c in schema.numeric_columns(position)]
+    assert schema.TARGET_COLUMN not in names and schema.POSITION_COLUMN not in names
+    assert not schema.IGNORED_COLUMNS & set(names)
+
+
+@pytest.mark.parametrize("position", schema.POSITIONS)
+def test_ranges_are_well_formed(position):
+    for col in schema.numeric_columns(position):
+        assert col.kind in ("float", "int")
+        assert col.low is not None and col.high is not None and col.low < col.high, col.name
+        assert col.unit
+        assert col.check(col.low) and col.check(col.high)
+        assert not col.check(col.high + 1) and not col.check(col.low - 1)
+
+
+def test_ranges_catch_unit_mistakes():
+    height = schema.column("qb", "height_inches")
+    assert height.check(74) and not height.check(188)  # centimetres
+    weight = schema.column("qb", "weight_lbs")
+    assert weight.check(200) and not weight.check(90)  # kilograms
+    ypg = schema.column("wr", "senior_rec_ypg")
+    assert not ypg.check(1200)  # a season total typed as per game
+
+
+@pytest.mark.parametrize("athlete", SAMPLE_ATHLETES, ids=lambda a: a["position"])
+def test_design_sample_athletes_are_plausible(athlete):
+    position = athlete["position"]
+    for name, value in athlete.items():
+        if name != "position":
+            assert schema.column(position, name).check(value), name
+    assert set(schema.required_columns(position)) <= athlete.keys()
+
+
+def test_input_schema_is_json_ready():
+    spec = schema.input_schema("RB")
+    again = json.loads(json.dumps(spec))
+    assert again["position"] == "rb"
+    assert again["target"]["classes"] == list(schema.DIVISIONS)
+    assert [c["name"] for c in again["columns"]] == schema.feature_names("rb")
+    assert again["required"] == schema.required_columns("rb")
+
+
+@pytest.mark.parametrize("raw,canonical", [
+    ("height_inches", "height_inches"),
+    (" Height_Inches ", "height_inches"),
+    ("HEIGHT", "height_inches"),
+    ("Weight", "weight_lbs"),
+    ("Senior YPG", "senior_ypg"),
+    ("Division", "division"),
+])
+def test_canonical_column_name(raw, canonical):
+    assert schema.canonical_column_name(raw) == canonical
+
+
+@pytest.mark.parametrize("text,inches", [
+    ("74", 74.0), ("74.5", 74.5), (74, 74.0), ("6-2", 74.0), ("6'2\"", 74.0), ("6' 2", 74.0),
+    ("6 ft 2 in", 74.0), ("5'11", 71.0), ("6'", 72.0), ("6-0", 72.0), (" 6-2 ", 74.0),
+])
+def test_parse_height_accepts_common_formats(text, inches):
+    assert schema.parse_height(text) == inches
+
+
+@pytest.mark.parametrize("text", ["tall", "6'13", "6-2-1", "six two", "", "74cm", "1.88 m"])
+def test_parse_height_rejects_other_text(text):
+    assert schema.parse_height(text) is None
+
+
+def test_state_codes_and_tiers():
+    assert len(schema.US_STATES) == 51 and "DC" in schema.US_STATES
+    assert schema.state_tier("tx") == 1
+    assert schema.state_tier("OH") == 2
+    assert schema.state_tier("WY") == 4
+    assert schema.state_tier("XX") is None and schema.state_tier(None) is None
+    assert set(schema.STATE_TIERS) <= schema.US_STATES
