@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -67,8 +68,11 @@ BATCH_STEPS = 6
 _CHUNK_ATHLETES = 500
 
 
+@lru_cache(maxsize=8)
 def levers(position: str) -> dict[str, tuple[int, float, int]]:
-    """The improvable inputs of a position: name -> (direction, span, decimals)."""
+    """The improvable inputs of a position: name -> (direction, span, decimals).
+
+    The returned dict is shared: do not modify it."""
     return {**_COMMON_LEVERS, **_PRODUCTION_LEVERS[check_position(position)]}
 
 
@@ -103,6 +107,7 @@ class _Layout:
     state_present: bool
 
     @classmethod
+    @lru_cache(maxsize=8)
     def of(cls, position: str) -> _Layout:
         features = feature_names(position)
         numeric = [c.name for c in columns_for(position) if c.kind != "state"]
@@ -112,10 +117,13 @@ class _Layout:
 def _to_matrix(frame: pd.DataFrame, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
     """(numeric float matrix with NaN for missing, state object array)."""
     n = len(frame)
-    x = np.full((n, len(layout.numeric)), np.nan)
-    for j, name in enumerate(layout.numeric):
-        if name in frame.columns:
-            x[:, j] = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+    sub = frame.reindex(columns=layout.numeric)
+    try:
+        x = sub.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        # Text in a numeric column: coerce column by column (rare; not the API path).
+        x = np.column_stack([pd.to_numeric(sub[c], errors="coerce").to_numpy(dtype=float)
+                             for c in layout.numeric]) if n else np.zeros((0, len(sub.columns)))
     if layout.state_present and "state" in frame.columns:
         state = frame["state"].to_numpy(dtype=object)
     else:
@@ -124,10 +132,21 @@ def _to_matrix(frame: pd.DataFrame, layout: _Layout) -> tuple[np.ndarray, np.nda
 
 
 def _to_frame(x: np.ndarray, state: np.ndarray, layout: _Layout) -> pd.DataFrame:
-    data: dict[str, Any] = {}
-    for name in layout.features:
-        data[name] = state if name == "state" else x[:, layout.numeric.index(name)]
-    return pd.DataFrame(data, columns=layout.features, copy=False)
+    # One float block plus the state column: far cheaper than a dict of columns.
+    frame = pd.DataFrame(x, columns=layout.numeric, copy=False)
+    if layout.state_present:
+        frame.insert(layout.features.index("state"), "state", state)
+    return frame
+
+
+def model_frame(x: np.ndarray, state: np.ndarray, position: str) -> pd.DataFrame:
+    """The pipeline's input frame from numeric columns in schema order and state codes."""
+    return _to_frame(x, state, _Layout.of(check_position(position)))
+
+
+def numeric_names(position: str) -> list[str]:
+    """Numeric input columns of ``position`` in the order explain_arrays expects."""
+    return list(_Layout.of(check_position(position)).numeric)
 
 
 def _round(value: float, decimals: int) -> float:
@@ -171,19 +190,29 @@ def explain_frame(pipeline: Any, frame: pd.DataFrame, position: str,
     every factor replacement together.
     """
     position = check_position(position)
+    x, state = _to_matrix(frame, _Layout.of(position))
+    return explain_arrays(pipeline, x, state, position, typical_values, steps=steps, top_n=top_n)
+
+
+def explain_arrays(pipeline: Any, x: np.ndarray, state: np.ndarray, position: str,
+                   typical_values: dict[str, float] | None = None, *,
+                   steps: int = DEFAULT_STEPS, top_n: int = 5) -> list[dict[str, Any]]:
+    """:func:`explain_frame` on ready arrays: ``x`` holds the numeric columns of
+    ``position`` in schema order (NaN for missing), ``state`` the state codes."""
+    position = check_position(position)
     typical = {k: float(v) for k, v in (typical_values or {}).items()
                if v is not None and isinstance(v, int | float) and math.isfinite(v)}
     results: list[dict[str, Any]] = []
-    for start in range(0, len(frame), _CHUNK_ATHLETES):
-        chunk = frame.iloc[start:start + _CHUNK_ATHLETES]
-        results.extend(_explain_chunk(pipeline, chunk, position, typical, steps, top_n))
+    for start in range(0, len(x), _CHUNK_ATHLETES):
+        stop = start + _CHUNK_ATHLETES
+        results.extend(_explain_chunk(pipeline, x[start:stop], state[start:stop], position,
+                                      typical, steps, top_n))
     return results
 
 
-def _explain_chunk(pipeline: Any, frame: pd.DataFrame, position: str,
+def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: str,
                    typical: dict[str, float], steps: int, top_n: int) -> list[dict[str, Any]]:
     layout = _Layout.of(position)
-    x, state = _to_matrix(frame, layout)
     n = len(x)
     lever_names = [name for name in levers(position) if name in layout.numeric]
 
@@ -270,6 +299,7 @@ def _explain_chunk(pipeline: Any, frame: pd.DataFrame, position: str,
     f_exp = expected_division(fp)
     f_pred = fp.argmax(axis=1) if len(fp) else np.zeros(0, dtype=int)
     factors: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    units = {c.name: c.unit for c in columns_for(position)}
     for r in range(len(f_rows)):
         i = int(f_rows[r])
         name = layout.numeric[factor_cols[f_idx[r]]]
@@ -278,7 +308,7 @@ def _explain_chunk(pipeline: Any, frame: pd.DataFrame, position: str,
             "input": name,
             "value": float(x[i, factor_cols[f_idx[r]]]),
             "typical": float(typ_vec[f_idx[r]]),
-            "unit": column(position, name).unit,
+            "unit": units[name],
             "effect": effect,
             "direction": "raises" if effect > 0 else "lowers",
             "division_if_typical": DIVISIONS[int(f_pred[r])],
@@ -337,6 +367,10 @@ def _describe_option(o: dict[str, Any]) -> str:
     verb = "cut" if o["direction"] == "lower" else "raise"
     return (f"{verb} {_label(o['input'])} from {o['current']:g} to {o['suggested']:g} "
             f"{o['unit']}")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _single_row(athlete: pd.DataFrame | dict) -> pd.DataFrame:
@@ -431,7 +465,7 @@ def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
                          f"it carries the {division} projection.")
     else:
         for o in wi["options"][:3]:
-            goals.append(f"{_describe_option(o).capitalize()} to reach {o['new_division']} "
+            goals.append(f"{_sentence(_describe_option(o))} to reach {o['new_division']} "
                          f"(model probability {o['new_probability']:.2f}).")
     if not goals and drags:
         f = drags[0]

@@ -23,12 +23,11 @@ from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -242,7 +241,7 @@ def _field_type(col: Column) -> Any:
                      Field(description=f"{col.description}; {col.range_text}")]
 
 
-@lru_cache(maxsize=None)
+@cache
 def request_model(position: str) -> type[BaseModel]:
     """The pydantic model of one athlete of ``position``, generated from the schema."""
     fields: dict[str, Any] = {
@@ -513,17 +512,14 @@ class ModelStore:
 
 # --------------------------------------------------------------------------- predictions
 
-def _frame(position: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
-    names = feature_names(position)
-    data = {}
-    for name in names:
-        if name == "state":
-            data[name] = np.array([r.get(name) if r.get(name) is not None else np.nan
-                                   for r in rows], dtype=object)
-        else:
-            data[name] = np.array([np.nan if r.get(name) is None else r[name] for r in rows],
-                                  dtype=float)
-    return pd.DataFrame(data, columns=names)
+def _arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Validated athletes -> (numeric matrix in schema order, state codes)."""
+    names = insights.numeric_names(position)
+    x = np.array([[np.nan if r.get(n) is None else r[n] for n in names] for r in rows],
+                 dtype=float).reshape(len(rows), len(names))
+    state = np.array([np.nan if r.get("state") is None else r["state"] for r in rows],
+                     dtype=object)
+    return x, state
 
 
 def _completeness(position: str, values: dict[str, Any]) -> tuple[dict[str, bool], str | None]:
@@ -584,9 +580,9 @@ def _prediction(position: str, served: ServedModel, athlete: _Athlete,
 
 
 def _predict_one(served: ServedModel, athlete: _Athlete) -> dict[str, Any]:
-    frame = _frame(athlete.position, [athlete.values])
-    explanation = insights.explain_frame(served.pipeline, frame, athlete.position,
-                                         served.typical_values)[0]
+    x, state = _arrays(athlete.position, [athlete.values])
+    explanation = insights.explain_arrays(served.pipeline, x, state, athlete.position,
+                                          served.typical_values)[0]
     return _prediction(athlete.position, served, athlete, explanation,
                        explanation["probabilities"])
 
@@ -599,15 +595,15 @@ def _predict_many(store: ModelStore, athletes: list[_Athlete], explain: bool) ->
     results: list[dict[str, Any] | None] = [None] * len(athletes)
     for pos, idx in by_position.items():
         model = served[pos]
-        frame = _frame(pos, [athletes[i].values for i in idx])
+        x, state = _arrays(pos, [athletes[i].values for i in idx])
         if explain:
-            explanations = insights.explain_frame(model.pipeline, frame, pos,
-                                                  model.typical_values,
-                                                  steps=insights.BATCH_STEPS)
+            explanations = insights.explain_arrays(model.pipeline, x, state, pos,
+                                                   model.typical_values,
+                                                   steps=insights.BATCH_STEPS)
             for i, e in zip(idx, explanations, strict=True):
                 results[i] = _prediction(pos, model, athletes[i], e, e["probabilities"])
         else:
-            proba = insights.predict_proba(model.pipeline, frame)
+            proba = insights.predict_proba(model.pipeline, insights.model_frame(x, state, pos))
             for i, p in zip(idx, proba, strict=True):
                 results[i] = _prediction(pos, model, athletes[i], None, p)
     return results  # type: ignore[return-value]
