@@ -198,7 +198,7 @@ def _decode(raw: bytes, label: str) -> str:
         raise _fail(label, "not a CSV text file: it holds binary data (NUL bytes)",
                     "a CSV text file")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         byte = raw[exc.start: exc.start + 1].hex().upper()
@@ -209,6 +209,9 @@ def _decode(raw: bytes, label: str) -> str:
             "UTF-8 text; re-save the file as 'CSV UTF-8'",
             row=line,
         ) from exc
+    if not text.strip():
+        raise _fail(label, "the file is empty", "a header row and at least one data row")
+    return text
 
 
 def _field_counts(raw: bytes, text: str) -> np.ndarray:
@@ -219,7 +222,9 @@ def _field_counts(raw: bytes, text: str) -> np.ndarray:
     """
     lone_cr = "\r" in text and text.count("\r") != text.count("\r\n")
     if '"' in text or lone_cr:
-        return np.fromiter((len(r) for r in csv.reader(io.StringIO(text))), dtype=np.int64)
+        # newline=None reads old Mac (bare CR) line ends as line breaks.
+        records = csv.reader(io.StringIO(text, newline=None))
+        return np.fromiter((len(r) for r in records), dtype=np.int64)
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     b = np.frombuffer(body, dtype=np.uint8)
     newlines = np.flatnonzero(b == 10)
@@ -244,9 +249,18 @@ def _sniff(text: str, label: str) -> None:
 
 def _parse(raw: bytes, text: str, label: str, cap: int) -> pd.DataFrame:
     """All records as text (header included, as row 0), rejecting ragged rows."""
-    counts = _field_counts(raw, text)
+    try:
+        counts = _field_counts(raw, text)
+    except csv.Error as exc:
+        raise _fail(label, f"cannot be parsed as CSV ({exc})",
+                    "comma-separated values with a header row") from exc
     width = int(counts[0])
     ragged = np.flatnonzero((counts != width) & (counts != 0))
+    data_counts = counts[1:][counts[1:] != 0]
+    if len(ragged) and len(ragged) == len(data_counts) and len(np.unique(data_counts)) == 1:
+        raise _fail(label, f"the header has {width} fields but every data row has "
+                    f"{data_counts[0]}", "one column name in the header per field of the data "
+                    "rows (is a column name missing, or is there a trailing comma?)", row=1)
     if len(ragged):
         findings = _Findings(label, cap)
         for i in ragged[:cap]:
@@ -604,11 +618,13 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
     problems = _Findings(label, max_problems)
     warnings = _Findings(label, max_problems)
     header = _read_header(table, label, problems, warnings)
+    if schema.POSITION_COLUMN in header.duplicated:
+        raise problems.error()  # which rows belong to which position is unknowable
 
     blank = _blank_rows(table)
     if blank.any():
         blank_rows = table.index.to_numpy()[1:][blank] + 1
-        warnings.add(f"{len(blank_rows)} blank row(s) skipped: rows {_rows_text(blank_rows)}",
+        warnings.add(f"skipped {len(blank_rows)} blank row(s): {_rows_text(blank_rows)}",
                      stage=1, row=int(blank_rows[0]))
         table = table.drop(index=table.index[1:][blank])
     if len(table) == 1:

@@ -216,7 +216,7 @@ def test_blank_rows_are_skipped_and_row_numbers_still_match(tmp_path):
     lines.insert(5, "," * lines[0].count(","))
     data = load_training_data(_write(tmp_path, "\n".join(lines) + "\n\n"), "qb")
     assert len(data) == ROWS
-    assert any("blank row" in w.message and "rows 4, 6" in w.message for w in data.warnings)
+    assert any(f"skipped 3 blank row(s): 4, 6, {ROWS + 4}" == w.message for w in data.warnings)
 
     lines[7] = lines[7].replace("QB,NAIA", "QB,Juco")
     error = _fails(_write(tmp_path, "\n".join(lines) + "\n", "bad.csv"))
@@ -271,6 +271,23 @@ def test_ragged_rows_found_with_quoted_fields_too(tmp_path):
     lines[5] += ",extra"
     error = _fails(_write(tmp_path, "\n".join(lines)))
     _problem(error, row=5, contains="fields but the header has")
+
+
+def test_header_narrower_than_every_data_row(tmp_path):
+    lines = _rows("qb", 27).to_csv(index=False).splitlines()
+    lines[0] = lines[0].rsplit(",", 1)[0]
+    error = _fails(_write(tmp_path, "\n".join(lines) + "\n"))
+    width = lines[0].count(",") + 1
+    _problem(error, row=1, contains=f"header has {width} fields but every data row has "
+                                     f"{width + 1}")
+
+
+def test_old_mac_line_ends(tmp_path):
+    frame = _rows("qb", 28).astype(object)
+    frame.loc[1, "height_inches"] = "6'1\""  # a quote forces the csv-module path
+    path = _write(tmp_path, frame.to_csv(index=False, lineterminator="\r"))
+    data = load_training_data(path, "qb")
+    assert len(data) == ROWS and data.frame.loc[1, "height_inches"] == 73.0
 
 
 def test_semicolon_separated_file(tmp_path):
@@ -387,6 +404,14 @@ def test_column_name_appearing_twice(tmp_path, second):
     error = _fails(_write(tmp_path, "\n".join(lines) + "\n"))
     p = _problem(error, row=1, column="height_inches", contains="appears 2 times")
     assert repr(second.strip()) in p.message
+
+
+def test_duplicated_position_column_stops_early(tmp_path):
+    frame = _mixed()
+    frame["Position "] = frame["position"]
+    error = _fails(_write(tmp_path, frame))
+    assert len(error.problems) == 1
+    _problem(error, row=1, column="position", contains="appears 2 times")
 
 
 def test_division_with_too_few_rows(tmp_path):
