@@ -387,7 +387,7 @@ def _position_stats(pos: str, col: dict[str, np.ndarray], games: np.ndarray,
         out["senior_comp_pct"] = col["senior_comp_pct"]
         attempts = senior_total / np.clip(rng.normal(7.5, 1.0, n), 4.5, 11.0)
         out["senior_int"] = clip("senior_int", _poisson_rate(rng, attempts * 0.025, 0.3))
-        out["senior_rush_yds"] = clip("senior_rush_yds", np.round(games * rng.normal(20, 25, n)))
+        out["senior_rush_yds"] = clip("senior_rush_yds", np.round(games * np.maximum(rng.normal(30, 35, n), -8.0)))
     elif pos == "rb":
         out["senior_ypc"] = col["senior_ypc"]
         rec = clip("senior_rec", _poisson_rate(rng, games * 1.3, 0.5))
@@ -397,7 +397,10 @@ def _position_stats(pos: str, col: dict[str, np.ndarray], games: np.ndarray,
     else:
         avg = col["senior_avg"]
         out["senior_avg"] = avg
-        out["senior_rec"] = clip("senior_rec", np.round(senior_total / np.maximum(avg, 1.0)))
+        rec = np.round(senior_total / np.maximum(avg, 1.0))
+        # Past the schema bound the count would contradict the total if clipped, so it is
+        # left blank instead (decided from published values only: no division information).
+        out["senior_rec"] = np.where(rec <= column(pos, "senior_rec").high, rec, np.nan)
         out["senior_rush_yds"] = clip(
             "senior_rush_yds", np.round(games * np.maximum(rng.normal(3.0, 6.0, n), -2.0)))
     return out
