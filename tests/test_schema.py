@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,46 @@ def test_state_codes_and_tiers():
     assert schema.state_tier("WY") == 4
     assert schema.state_tier("XX") is None and schema.state_tier(None) is None
     assert set(schema.STATE_TIERS) <= schema.US_STATES
+
+
+# --------------------------------------------------------------------------- the data card
+
+CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "data-contract.md"
+
+
+def _doc_tables() -> list[list[list[str]]]:
+    """Every markdown table of docs/data-contract.md, as rows of stripped cells (header dropped)."""
+    tables, current = [], []
+    for line in CONTRACT.read_text(encoding="utf-8").splitlines():
+        if line.startswith("|"):
+            current.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif current:
+            tables.append(current[2:])
+            current = []
+    return tables + ([current[2:]] if current else [])
+
+
+def _range_cell(col: schema.Column) -> str:
+    return f"{col.low:g} to {col.high:g}"
+
+
+def test_contract_column_tables_match_schema():
+    tables = _doc_tables()
+    expected = [schema.COMMON_COLUMNS] + [schema.POSITION_COLUMNS[p] for p in schema.POSITIONS]
+    for table, columns in zip(tables[:4], expected, strict=True):
+        assert [row[0] for row in table] == [c.name for c in columns]
+        for row, col in zip(table, columns, strict=True):
+            assert (row[-1] == "required") == col.required, col.name
+            if col.kind != "state":
+                assert row[-2] == _range_cell(col), col.name
+                assert ("(whole)" in row[-3]) == (col.kind == "int"), col.name
+
+
+def test_contract_division_spellings_match_schema():
+    table = _doc_tables()[4]
+    listed = set()
+    for canonical, spellings in table:
+        for spelling in spellings.split(", "):
+            assert schema.normalize_division(spelling) == canonical, spelling
+            listed.add(spelling.lower())
+    assert listed == set(schema._DIVISION_SPELLINGS)
