@@ -457,7 +457,7 @@ def _step(name: str) -> None:
 
 @contextlib.contextmanager
 def position_lock(models_dir: str | os.PathLike, position: str,
-                  timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+                  timeout: float | None = None) -> Iterator[None]:
     """Exclusive lock over the files of one position in ``models_dir``.
 
     ``flock`` locks belong to the open file and die with the process, so a
@@ -467,6 +467,8 @@ def position_lock(models_dir: str | os.PathLike, position: str,
     """
     import fcntl  # POSIX only; see docs/artifacts.md
 
+    if timeout is None:
+        timeout = LOCK_TIMEOUT_SECONDS
     path = lock_path(models_dir, position)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

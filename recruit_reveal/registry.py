@@ -280,8 +280,11 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
     if real and all(isinstance(exc, IncompatibleModelError) for exc in real):
         raise IncompatibleModelError(f"no {pos} model in {folder} can be loaded with this "
                                      f"scikit-learn: {details}")
+    if not real:
+        raise ModelNotFoundError(f"no {pos} model files in {folder} (the position is "
+                                 f"unavailable): {details}")
     raise ModelNotFoundError(f"no valid {pos} model in {folder} (the position is unavailable): "
-                             f"{details or 'the folder holds no model files'}")
+                             f"{details}")
 
 
 def _short(exc: Exception) -> str:
