@@ -343,7 +343,9 @@ def _what_if_result(pred: int, options: list[dict], unreachable: list[str]) -> d
         message = (f"No single improvement within plausible ranges moves the prediction "
                    f"from {current} to {target}.")
     else:
-        message = f"Smallest single change to reach {target}: {_describe_option(best)}."
+        message = f"Smallest single change to reach {target}: {_describe_option(best)}"
+        message += (f" (the model then predicts {best['new_division']})."
+                    if best["new_division"] != target else ".")
     return {
         "current_division": current, "target_division": target, "at_top": False,
         "best": best, "options": options, "unreachable": unreachable, "message": message,

@@ -237,7 +237,8 @@ def _field_type(col: Column) -> Any:
     constraints: dict[str, Any] = {"allow_inf_nan": False} if base is float else {}
     inner = Annotated[base, Field(ge=col.low, le=col.high, **constraints)]
     validator = _height if col.name == "height_inches" else _reject_bool
-    return Annotated[inner | None, BeforeValidator(validator),
+    # A required input may not be null; an optional one may (null = missing).
+    return Annotated[inner if col.required else inner | None, BeforeValidator(validator),
                      Field(description=f"{col.description}; {col.range_text}")]
 
 
