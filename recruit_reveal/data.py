@@ -359,11 +359,10 @@ def _looks_like_values(raw: list[str]) -> bool:
 
 
 class _Cells:
-    """The data rows of one file, as trimmed text, with spreadsheet row numbers."""
+    """The data rows of one file as text, with their spreadsheet row numbers."""
 
-    def __init__(self, cells: pd.DataFrame, header: _Header, label: str):
+    def __init__(self, cells: pd.DataFrame, header: _Header):
         self.header = header
-        self.label = label
         self.body = cells.iloc[1:]
         self.rows = self.body.index.to_numpy() + 1
 
@@ -632,7 +631,7 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
                      expected="at least one data row below the header", stage=0)
         raise problems.error()
 
-    cells = _Cells(table, header, label)
+    cells = _Cells(table, header)
     _required_present(cells, position, problems)
     sel = _select_position(cells, position, problems)
     if not sel.any():
