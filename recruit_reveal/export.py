@@ -281,7 +281,7 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
         "model_version": version,
         "created_at": created_at or _utc_now(),
         "artifact": {"file": f"{stem}.pkl", "sha256": sha256, "size": size, "format": "joblib"},
-        "data_fingerprint": _jsonable(result.data_fingerprint),
+        "data_fingerprint": _fingerprint(result.data_fingerprint),
         "input_schema": _jsonable(result.input_schema),
         "features": _jsonable(list(result.features)),
         "classes": _jsonable(list(result.classes)),
@@ -304,6 +304,14 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
     }
 
 
+def _fingerprint(fingerprint: Mapping[str, Any] | None) -> dict[str, Any]:
+    # The file's name identifies the data; its directory may name a person or machine.
+    doc = _jsonable(dict(fingerprint or {}))
+    if isinstance(doc.get("file"), str):
+        doc["file"] = Path(doc["file"]).name
+    return doc
+
+
 def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -317,7 +325,14 @@ def _dump_json(doc: Mapping[str, Any]) -> bytes:
 
 
 class _RowGuard(pickle.Pickler):
-    """Pickler that only looks: flags any array or frame with as many rows as the training data."""
+    """Pickler that only looks: flags objects shaped like copies of the training rows.
+
+    Flagged: 2-D arrays, sparse matrices and frames with exactly ``rows`` rows
+    (a stored feature matrix), and 1-D text/object arrays or Series of that
+    length (names, labels).  1-D numeric and structured arrays and 3-D arrays
+    are not flagged: tree nodes and values have those shapes, and a tree can
+    have as many nodes as there were rows by coincidence.
+    """
 
     def __init__(self, rows: int):
         super().__init__(_NullSink(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -328,7 +343,9 @@ class _RowGuard(pickle.Pickler):
         shape = getattr(obj, "shape", None)
         if (isinstance(shape, tuple) and shape and shape[0] == self.rows
                 and type(obj).__module__.split(".")[0] in ("numpy", "pandas", "scipy")):
-            self.offenders.append(f"{type(obj).__name__} of shape {shape}")
+            kind = getattr(getattr(obj, "dtype", None), "kind", None)
+            if len(shape) == 2 or (len(shape) == 1 and kind in ("O", "U", "S")):
+                self.offenders.append(f"{type(obj).__name__} of shape {shape}")
         return NotImplemented
 
 

@@ -315,6 +315,25 @@ def test_pipeline_holding_training_rows_is_refused(tmp_path, results):
     assert not (tmp_path / "m").exists()
 
 
+def test_row_guard_flags_row_copies_but_not_tree_shapes():
+    rows = 240
+    export._check_no_training_rows({"nodes": np.zeros(rows, dtype=[("value", "f8")]),
+                                    "values": np.zeros((rows, 1, 4)),
+                                    "leaf": np.zeros(rows), "coef": np.zeros((4, rows))}, rows)
+    for leak in (np.zeros((rows, 3)), pd.DataFrame({"a": range(rows)}),
+                 np.array(SECRET_NAMES[:rows], dtype=object), pd.Series(SECRET_NAMES[:rows])):
+        with pytest.raises(TrainingError, match=f"shape \\({rows}"):
+            export._check_no_training_rows({"kept": leak}, rows)
+
+
+def test_fingerprint_keeps_the_file_name_only(tmp_path, results):
+    result = TrainingResult(**{**results[0].__dict__, "data_fingerprint": {
+        **results[0].data_fingerprint, "file": "/home/coach/private/roster.csv"}})
+    out = export.save_pipeline(result, tmp_path, "1.0.0")
+    assert json.loads(out.metadata_path.read_text())["data_fingerprint"]["file"] == "roster.csv"
+    assert b"/home/coach" not in b"".join(p.read_bytes() for p in final_files(tmp_path))
+
+
 def test_wrong_result_is_refused_before_writing(tmp_path, results):
     bad = TrainingResult(**{**results[0].__dict__, "pipeline": object()})
     with pytest.raises(TrainingError, match="predict_proba"):

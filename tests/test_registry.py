@@ -349,30 +349,34 @@ def test_promote_refuses_missing_or_broken_versions(folder):
     assert registry.latest_version(POS, folder) == "1.0.1"
 
 
-def _flip_latest(folder, rounds):
-    for i in range(rounds):
-        export.promote_version(folder, POS, "1.0.0" if i % 2 else "1.0.1")
+def _flip_latest(folder, stop, flips):
+    while not stop.is_set():
+        export.promote_version(folder, POS, "1.0.0" if flips.value % 2 else "1.0.1")
+        flips.value += 1
     os._exit(0)
 
 
 def test_readers_never_get_a_mismatched_pair_during_promotes(folder, results, frame):
     """A reader racing a process that keeps repointing latest always gets a consistent model."""
-    proc = multiprocessing.get_context("fork").Process(target=_flip_latest, args=(folder, 400))
+    ctx = multiprocessing.get_context("fork")
+    stop, flips = ctx.Event(), ctx.Value("i", 0)
+    proc = ctx.Process(target=_flip_latest, args=(folder, stop, flips))
     proc.start()
     served = set()
     try:
-        while proc.is_alive():
+        for _ in range(80):
             loaded = registry.load(POS, None, folder)
             served.add((loaded.version, loaded.fallback))
             want = results[0] if loaded.version == "1.0.0" else results[1]
             assert same_model(loaded, want, frame), loaded.reason
     finally:
+        stop.set()
         proc.join(30)
         if proc.exitcode is None:
             os.kill(proc.pid, signal.SIGKILL)
-    assert proc.exitcode == 0
+    assert proc.exitcode == 0 and flips.value > 10
     assert {v for v, _ in served} <= {"1.0.0", "1.0.1"}
-    print(f"served during promotes: {sorted(served)}")
+    print(f"{flips.value} promotes; served {sorted(served)}")
 
 
 def test_shared_fixture_models_dir(request):
