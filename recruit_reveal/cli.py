@@ -101,10 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="models folder (default: $MODEL_DIR or models)")
 
     serve = sub.add_parser("serve", help="serve the models over HTTP (uvicorn)")
-    serve.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1",
-                       help="default $HOST or 127.0.0.1")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000),
-                       help="default $PORT or 8000")
+    serve.add_argument("--host", default=None, help="default $HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
     serve.add_argument("--models-dir", default=None,
                        help="models folder (default: $MODEL_DIR or models)")
 
@@ -251,11 +249,9 @@ def _models_promote(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     # Imported here: the other commands should not pay for FastAPI and uvicorn.
-    import uvicorn
+    from .service import run
 
-    from .service import create_app
-
-    uvicorn.run(create_app(args.models_dir), host=args.host, port=args.port)
+    run(args.host, args.port, models_dir=args.models_dir)
     return EXIT_OK
 
 

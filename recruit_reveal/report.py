@@ -19,6 +19,12 @@ import pandas as pd
 from .schema import DIVISIONS
 
 
+def configure_display() -> None:
+    """Show table cells in full: sha256 digests and paths must not be cut to 50 characters."""
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_rows", 200)
+
+
 def show(figure) -> None:
     """Display a matplotlib Figure as a PNG, whatever the notebook's matplotlib backend.
 

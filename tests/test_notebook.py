@@ -1,0 +1,125 @@
+"""The template notebooks/train_position.ipynb: its shape, its safe interactive defaults,
+and a run through papermill's own command line."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from recruit_reveal import registry, runner
+from recruit_reveal.export import artifact_path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "notebooks" / "train_position.ipynb"
+PARAMETERS = {"position", "csv_path", "version", "models_dir", "seed", "cv_folds", "promote",
+              "changelog", "params", "audit_record"}
+
+
+@pytest.fixture(scope="module")
+def template():
+    nb = nbformat.read(TEMPLATE, as_version=4)
+    nbformat.validate(nb)
+    return nb
+
+
+def _parameters_cell(nb):
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    return cells[0]
+
+
+def _defaults(nb) -> dict:
+    tree = ast.parse(_parameters_cell(nb).source)
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+            if isinstance(node, ast.Assign)}
+
+
+def test_template_is_committed_clean_with_the_python3_kernel(template):
+    assert template.metadata.kernelspec.name == "python3"
+    for cell in template.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_parameters_cell_has_every_parameter_and_safe_defaults(template):
+    defaults = _defaults(template)
+    assert set(defaults) == PARAMETERS
+    assert defaults["models_dir"] == "scratch/models"
+    assert defaults["promote"] is False and defaults["audit_record"] is None
+    assert defaults["version"] is None and defaults["position"] in ("qb", "rb", "wr")
+    # The first cell says which safe default was chosen.
+    first = template.cells[0]
+    assert first.cell_type == "markdown" and "scratch/models/" in first.source
+    assert "never" in first.source and "`models/`" in first.source
+
+
+def test_interactive_defaults_resolve_to_the_scratch_folder(template, monkeypatch):
+    defaults = _defaults(template)
+    monkeypatch.chdir(ROOT / "notebooks")  # where JupyterLab starts the kernel
+    settings = runner.prepare(defaults["position"], defaults["csv_path"], "1.0.0",
+                              defaults["models_dir"])
+    assert settings.models_dir == ROOT / "scratch" / "models"
+    assert settings.csv_path == ROOT / "data" / "training.csv"
+    assert "scratch/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+
+
+_ALLOWED_STATEMENTS = (ast.Import, ast.ImportFrom, ast.Assign, ast.Expr)
+
+
+def test_every_code_cell_is_a_library_call_plus_a_display(template):
+    """No logic in the notebook: no functions, loops, branches, or non-library imports."""
+    for cell in template.cells:
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        tree = ast.parse(cell.source)
+        for node in tree.body:
+            assert isinstance(node, _ALLOWED_STATEMENTS), (cell.source, ast.dump(node))
+            if isinstance(node, ast.ImportFrom):
+                assert node.module == "recruit_reveal", cell.source
+            if isinstance(node, ast.Import):
+                raise AssertionError(f"plain import in the template: {cell.source}")
+        for node in ast.walk(tree):
+            assert not isinstance(node, ast.Lambda | ast.ListComp | ast.DictComp
+                                  | ast.GeneratorExp | ast.IfExp), cell.source
+
+
+def test_template_has_the_narrated_sections_in_order(template):
+    headings = [c.source.splitlines()[0].lower() for c in template.cells
+                if c.cell_type == "markdown" and c.source.startswith("## ")]
+    wanted = ["load and validate", "explore", "cross-validated evaluation", "final fit",
+              "export", "summary"]
+    positions = [next(i for i, h in enumerate(headings) if w in h) for w in wanted]
+    assert positions == sorted(positions)
+    source = "\n".join(c.source for c in template.cells if c.cell_type == "code")
+    for call in ("data.load_training_data", "training.train_position", "export.save_pipeline",
+                 "evaluate.metrics_table", "evaluate.plot_class_balance",
+                 "evaluate.plot_inputs_by_division", "evaluate.plot_confusion_matrix",
+                 "evaluate.plot_calibration", "evaluate.plot_permutation_importance",
+                 "report.validation_report", "report.export_table"):
+        assert call in source, call
+
+
+def test_papermills_own_command_line_runs_the_template(sample_csv, tmp_path):
+    papermill = Path(sys.executable).parent / "papermill"
+    out = tmp_path / "out.ipynb"
+    models = tmp_path / "models"
+    proc = subprocess.run(
+        [str(papermill), str(TEMPLATE), str(out), "-p", "position", "rb",
+         "-p", "csv_path", str(sample_csv), "-p", "models_dir", str(models),
+         "-p", "cv_folds", "3", "-p", "version", "2.0.0", "--no-progress-bar"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert artifact_path(models, "rb", "2.0.0").is_file()
+    # promote defaults to False: a single notebook run never switches latest.
+    assert registry.latest_version("rb", models) is None
+    meta = registry.describe("rb", "2.0.0", models_dir=models)
+    outputs = json.dumps([c.get("outputs", []) for c in nbformat.read(out, 4).cells])
+    assert meta["artifact"]["sha256"] in outputs
+    assert '"image/png"' in outputs  # the figures are in the record
+    assert meta["audit_record"] is None  # no runner, no record named
