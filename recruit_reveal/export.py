@@ -206,16 +206,30 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def git_commit() -> str | None:
-    """HEAD of the repository holding this package, or ``None`` (no git, not a repo, timeout)."""
+def _git(*args: str) -> subprocess.CompletedProcess | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+        return subprocess.run(
+            ["git", *args], cwd=Path(__file__).resolve().parent,
             capture_output=True, text=True, timeout=_GIT_TIMEOUT_SECONDS, check=False)
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
+
+
+def git_commit() -> str | None:
+    """HEAD of the repository holding this package, or ``None`` (no git, not a repo, timeout)."""
+    out = _git("rev-parse", "HEAD")
+    if out is None or out.returncode != 0:
+        return None
     commit = out.stdout.strip()
-    return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+    return commit if re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+def git_dirty() -> bool | None:
+    """Whether tracked files differ from HEAD (the model may come from uncommitted code)."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    if out is None or out.returncode != 0:
+        return None
+    return bool(out.stdout.strip())
 
 
 def _jsonable(value: Any) -> Any:
@@ -298,7 +312,8 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
         "timings": _jsonable(result.timings),
         "validation_warning_count": len(result.validation_warnings or []),
         "library_versions": library_versions(),
-        "git_commit": git_commit(),
+        "git_commit": (commit := git_commit()),
+        "git_dirty": git_dirty() if commit else None,
         "audit_record": _audit_record(audit_record),
         "changelog": changelog,
     }
@@ -537,7 +552,8 @@ def changelog_entry(metadata: Mapping[str, Any], *, promoted: bool, replaced: bo
         value, best = head.get(name), ceiling.get(name)
         if not isinstance(value, int | float) or not isinstance(best, int | float):
             return _fmt_metric(value) + " (Bayes ceiling unknown)"
-        return f"{value:.3f} (Bayes ceiling {best:.3f}; {best - value:.3f} below it)"
+        side = "below it" if value <= best else "above it: CV noise"
+        return f"{value:.3f} (Bayes ceiling {best:.3f}; {abs(best - value):.3f} {side})"
 
     text = (metadata.get("changelog") or "").strip() or "(no changelog text)"
     lines = [

@@ -268,6 +268,7 @@ def test_metadata_fields(tmp_path, results):
     assert meta["seed"] == 0
     assert set(meta["library_versions"]) == {"python", "scikit-learn", "pandas", "numpy", "joblib"}
     assert meta["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", meta["git_commit"])
+    assert meta["git_dirty"] in (None, True, False)
     assert meta["audit_record"] == {"notebook": "runs/v2.0.0/qb.ipynb"}
     assert meta["changelog"] == "notes"
     assert meta["validation_warning_count"] == 1
@@ -288,10 +289,17 @@ def test_git_commit_never_crashes(monkeypatch):
         raise subprocess.TimeoutExpired("git", 2)
 
     monkeypatch.setattr(export.subprocess, "run", boom)
-    assert export.git_commit() is None
+    assert export.git_commit() is None and export.git_dirty() is None
     monkeypatch.setattr(export.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
         a, 128, stdout="", stderr="fatal: not a git repository"))
-    assert export.git_commit() is None
+    assert export.git_commit() is None and export.git_dirty() is None
+
+
+def test_changelog_says_above_when_cv_beats_the_ceiling(results):
+    meta = export.build_metadata(results[0], "1.0.0", sha256="0" * 64, size=1)
+    meta["metrics"]["bayes_ceiling"]["exact_accuracy"] = 0.30
+    entry = export.changelog_entry(meta, promoted=False)
+    assert "0.310 (Bayes ceiling 0.300; 0.010 above it: CV noise)" in entry
 
 
 def test_no_athlete_data_in_artifacts(tmp_path):
