@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cache, lru_cache
 from pathlib import Path
@@ -397,9 +397,33 @@ class ServedModel:
         meta = dict(loaded.metadata or {})
         typical = {k: float(v) for k, v in (meta.get("typical_values") or {}).items()
                    if isinstance(v, int | float) and math.isfinite(v)}
+        _self_check(loaded, typical)
         return cls(loaded.position, str(loaded.requested), str(loaded.version), loaded.pipeline,
                    meta, str(loaded.reason or ""), typical,
                    datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _self_check(loaded: Any, typical: dict[str, float]) -> None:
+    """One prediction on the typical athlete before a model is served.
+
+    A pickle can verify and unpickle yet fail on use (e.g. saved by older
+    feature code); that must make the position unavailable, not every request a 500.
+    """
+    names = insights.numeric_names(loaded.position)
+    x = np.array([[typical.get(n, np.nan) for n in names]], dtype=float)
+    try:
+        proba = insights.predict_proba(
+            loaded.pipeline, insights.model_frame(x, np.array([np.nan], dtype=object),
+                                                  loaded.position))
+    except Exception as exc:  # noqa: BLE001 - any failure means "cannot serve this model"
+        raise ModelNotFoundError(
+            f"{loaded.position} {loaded.version} loads but fails a test prediction: "
+            f"{type(exc).__name__}: {exc}") from exc
+    if proba.shape != (1, len(DIVISIONS)) or not np.all(np.isfinite(proba)) \
+            or abs(float(proba.sum()) - 1) > 1e-6:
+        raise ModelNotFoundError(
+            f"{loaded.position} {loaded.version} returns probabilities of shape {proba.shape} "
+            f"that are not {len(DIVISIONS)} finite values summing to 1")
 
 
 @dataclass(frozen=True)
@@ -434,11 +458,26 @@ class ModelStore:
         for pos in POSITIONS:
             requested = self.versions.get(pos, "latest")
             try:
-                served[pos] = ServedModel.from_loaded(
-                    registry.load(pos, requested, models_dir=self.models_dir))
+                served[pos] = self._load_position(pos, requested)
             except RecruitRevealError as exc:
                 served[pos] = Unavailable(pos, requested, str(exc))
         self._served = served
+
+    def _load_position(self, position: str, requested: str) -> ServedModel:
+        loaded = registry.load(position, requested, models_dir=self.models_dir)
+        try:
+            return ServedModel.from_loaded(loaded)
+        except ModelNotFoundError as exc:
+            if requested == "latest":
+                raise
+            # The requested version verified but cannot predict: try latest, as the
+            # registry does for a missing version.
+            fallback = registry.load(position, "latest", models_dir=self.models_dir)
+            if fallback.version == loaded.version:
+                raise
+            model = ServedModel.from_loaded(fallback)
+            return replace(model, reason=f"requested {requested}; serving latest = "
+                                         f"{fallback.version} because {exc}")
 
     def get(self, position: str) -> ServedModel | Unavailable:
         return self._served[position]
@@ -475,7 +514,10 @@ class ModelStore:
         if str(loaded.version) != version:
             raise ApiError(409, f"version: {position} {version} is not loadable "
                            f"({loaded.reason})", field="version")
-        return ServedModel.from_loaded(loaded)
+        try:
+            return ServedModel.from_loaded(loaded)
+        except ModelNotFoundError as exc:
+            raise ApiError(409, f"version: {exc}", field="version") from None
 
     def versioned(self, position: str, version: str) -> ServedModel:
         """A specific version, for /predict/{version}; cached, never served by default."""
@@ -994,6 +1036,9 @@ def run(host: str | None = None, port: int | None = None, *,
     """Serve with uvicorn; HOST/PORT (and everything else) default from the environment."""
     import uvicorn
 
+    if not logging.getLogger().handlers:
+        # So the startup banner shows when nothing configured logging (e.g. `make serve`).
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = ServiceConfig.from_env()
     app = create_app(models_dir, config=config)
     uvicorn.run(app, host=host or config.host, port=port or config.port, log_level=log_level)

@@ -409,6 +409,40 @@ def test_models_load_in_lifespan_not_in_create_app(models_dir):
         assert c.get("/health").json()["models_loaded"] == 3
 
 
+class BrokenPipeline:
+    """Verifies and unpickles like a model, then fails on use (like stale feature code)."""
+
+    classes_ = list(DIVISIONS)
+
+    def predict_proba(self, frame):
+        raise ValueError("X has 37 features, but the model expects 31")
+
+
+@pytest.fixture
+def broken_version(two_versions, trained_results):
+    """qb 1.2.0 is a model that loads but cannot predict."""
+    from dataclasses import replace
+
+    from recruit_reveal.export import save_pipeline
+
+    save_pipeline(replace(trained_results["qb"], pipeline=BrokenPipeline()), two_versions,
+                  "1.2.0", promote=False, changelog="broken on purpose")
+    return two_versions
+
+
+def test_model_that_cannot_predict_is_never_served(broken_version):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    config = _config(admin_token=TOKEN, versions={"qb": "1.2.0"})
+    with TestClient(create_app(broken_version, config=config)) as c:
+        qb = c.get("/health").json()["models"]["qb"]
+        assert qb["version"] == "1.0.0" and qb["requested"] == "1.2.0"
+        assert "1.2.0" in qb["reason"] and "test prediction" in qb["reason"]
+        response = c.post("/models/qb/switch?version=1.2.0", headers=auth)
+        assert response.status_code == 409 and "test prediction" in _detail(response)
+        assert c.post("/predict/1.2.0", json=QB).status_code == 409
+        assert c.post("/predict", json=QB).json()["model_version"] == "1.0.0"
+
+
 # --------------------------------------------------------------------------- switching
 
 def test_switch_auth(two_versions):
