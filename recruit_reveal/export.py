@@ -420,8 +420,12 @@ def _write_tmp(final: Path, data: bytes) -> Path:
         while view:
             view = view[os.write(fd, view):]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # disk full, say: leave no debris behind
+        raise
+    os.close(fd)
     return tmp
 
 

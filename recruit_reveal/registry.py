@@ -194,15 +194,14 @@ def _load_candidate(position: str, version: str, folder: Path,
     return _unpickle(data, pkl_path), doc, note
 
 
-def verify(position: str, version: str = LATEST,
+def verify(position: str, version: str | None = LATEST,
            models_dir: str | os.PathLike | None = None) -> dict:
     """Metadata of ``version`` after checking its pkl's sha256; never unpickles.
 
     Raises ModelNotFoundError (no metadata) or ArtifactIntegrityError.
     """
     pos = check_position(position)
-    version = export._check_version_or_latest(version)
-    return _verified_bytes(pos, version, resolve_models_dir(models_dir))[1]
+    return _verified_bytes(pos, resolve_version(version), resolve_models_dir(models_dir))[1]
 
 
 def describe(position: str, version: str | None = LATEST,
@@ -254,7 +253,7 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
         else:
             reason = f"requested {requested}; serving {candidate}" + (
                 f" = {served}" if candidate == LATEST else "") + " because " + "; ".join(
-                f"{name}: {_short(exc)}" for name, exc in skipped)
+                f"{name}: {exc}" for name, exc in skipped)
         if note:
             reason += f" (loaded despite a version mismatch: {note})"
         loaded = LoadedModel(position=pos, requested=requested, version=served,
@@ -275,7 +274,7 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
         if (loaded := attempt(candidate)) is not None:
             return loaded
 
-    details = "; ".join(f"{name}: {_short(exc)}" for name, exc in skipped)
+    details = "; ".join(f"{name}: {exc}" for name, exc in skipped)
     real = [exc for name, exc in skipped if not isinstance(exc, ModelNotFoundError)]
     if real and all(isinstance(exc, IncompatibleModelError) for exc in real):
         raise IncompatibleModelError(f"no {pos} model in {folder} can be loaded with this "
@@ -285,10 +284,6 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
                                  f"unavailable): {details}")
     raise ModelNotFoundError(f"no valid {pos} model in {folder} (the position is unavailable): "
                              f"{details}")
-
-
-def _short(exc: Exception) -> str:
-    return str(exc)
 
 
 # ---------------------------------------------------------------------------
