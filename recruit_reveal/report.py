@@ -35,7 +35,15 @@ def show(figure) -> None:
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)
-    display(Image(data=buffer.getvalue(), format="png"))
+    display(Image(data=buffer.getvalue(), format="png", alt=_figure_title(figure)))
+
+
+def _figure_title(figure) -> str:
+    """The figure's title, as the image's alternative text in the HTML record."""
+    suptitle = getattr(figure, "_suptitle", None)
+    titles = [suptitle.get_text()] if suptitle is not None else []
+    titles += [ax.get_title() for ax in figure.get_axes()]
+    return next((t for t in titles if t), "figure")
 
 
 def settings_table(settings) -> pd.DataFrame:

@@ -45,6 +45,8 @@ from .errors import (
 from .schema import POSITIONS, normalize_position
 
 logger = logging.getLogger(__name__)
+_NBCONVERT_LOG = logging.getLogger(f"{__name__}.nbconvert")
+_NBCONVERT_LOG.setLevel(logging.ERROR)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = PROJECT_ROOT / "notebooks" / "train_position.ipynb"
@@ -569,7 +571,10 @@ def _finish_record(record: Path, status: str, message: str | None, *,
     tmp = record.with_name(record.name + ".tmp")
     nbformat.write(nb, tmp)
     os.replace(tmp, record)
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    exporter = HTMLExporter()
+    # The lab template ignores the figures' alt text and warns about each image.
+    exporter.log = _NBCONVERT_LOG
+    body, _ = exporter.from_notebook_node(nb)
     html = record.with_suffix(".html")
     tmp = html.with_name(html.name + ".tmp")
     tmp.write_text(body, encoding="utf-8")
