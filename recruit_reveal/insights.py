@@ -352,6 +352,7 @@ def _what_if_result(pred: int, options: list[dict], unreachable: list[str]) -> d
     }
 
 
+@lru_cache(maxsize=256)
 def _label(name: str) -> str:
     """Readable name of an input, from the schema's description."""
     for pos in ("qb", "rb", "wr"):

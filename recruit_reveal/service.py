@@ -476,7 +476,8 @@ class ModelStore:
             if fallback.version == loaded.version:
                 raise
             model = ServedModel.from_loaded(fallback)
-            return replace(model, reason=f"requested {requested}; serving latest = "
+            return replace(model, requested=requested,
+                           reason=f"requested {requested}; serving latest = "
                                          f"{fallback.version} because {exc}")
 
     def get(self, position: str) -> ServedModel | Unavailable:
@@ -565,69 +566,82 @@ def _arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.n
     return x, state
 
 
-def _completeness(position: str, values: dict[str, Any]) -> tuple[dict[str, bool], str | None]:
-    flags = {name: values.get(name) is None for name in feature_names(position)}
-    missing_measurables = [m for m in insights.MEASURABLES if flags.get(m)]
-    optional = [c.name for c in columns_for(position) if not c.required]
-    missing_optional = [n for n in optional if flags[n]]
-    warning = None
-    if missing_measurables or len(missing_optional) > len(optional) / 2:
-        parts = []
-        if missing_measurables:
-            parts.append(f"{len(missing_measurables)} of {len(insights.MEASURABLES)} combine "
-                         f"results missing ({', '.join(missing_measurables)})")
-        parts.append(f"{len(missing_optional)} of {len(optional)} optional inputs missing")
-        warning = ("; ".join(parts) + ": the model imputed them, so the prediction leans on "
-                   "the inputs given")
-    return flags, warning
+def _completeness_warning(missing_measurables: list[str], missing_optional: int,
+                          optional: int) -> str | None:
+    if not missing_measurables and missing_optional <= optional / 2:
+        return None
+    parts = []
+    if missing_measurables:
+        parts.append(f"{len(missing_measurables)} of {len(insights.MEASURABLES)} combine "
+                     f"results missing ({', '.join(missing_measurables)})")
+    parts.append(f"{missing_optional} of {optional} optional inputs missing")
+    return ("; ".join(parts) + ": the model imputed them, so the prediction leans on the "
+            "inputs given")
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars and arrays -> JSON-ready Python values."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.floating | float):
-        value = float(value)
-        return round(value, 6) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+def _predictions(position: str, served: ServedModel, athletes: list[_Athlete],
+                 x: np.ndarray, state: np.ndarray, proba: np.ndarray,
+                 explanations: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Response bodies for athletes of one position; per-row numbers computed vectorized."""
+    n = len(athletes)
+    pred = proba.argmax(axis=1)
+    top = proba[np.arange(n), pred]
+    levels = np.arange(len(DIVISIONS))
+    above = np.where(levels[None, :] > pred[:, None], proba, 0).sum(axis=1)
+    below = np.where(levels[None, :] < pred[:, None], proba, 0).sum(axis=1)
+    lean = above - below
+    clipped = np.clip(proba, 1e-12, 1.0)
+    confidence = np.clip(1 + (clipped * np.log(clipped)).sum(axis=1) / math.log(len(DIVISIONS)),
+                         0, 1)
+    expected = insights.expected_division(proba)
 
+    names = feature_names(position)
+    numeric = insights.numeric_names(position)
+    missing = np.ones((n, len(names)), dtype=bool)
+    for j, name in enumerate(names):
+        missing[:, j] = ([v is None or v != v for v in state] if name == "state"
+                         else np.isnan(x[:, numeric.index(name)]))
+    optional = [j for j, c in enumerate(columns_for(position)) if not c.required]
+    measurable_idx = [names.index(m) for m in insights.MEASURABLES]
+    missing_optional = missing[:, optional].sum(axis=1)
 
-def _prediction(position: str, served: ServedModel, athlete: _Athlete,
-                explanation: dict[str, Any] | None, proba: np.ndarray) -> dict[str, Any]:
-    pred = int(np.argmax(proba))
-    flags, warning = _completeness(position, athlete.values)
-    out: dict[str, Any] = {
-        "position": position,
-        "model_version": served.version,
-        "predicted_division": DIVISIONS[pred],
-        "predicted_tier": insights.predicted_tier(proba),
-        "probability": float(proba[pred]),
-        "confidence_score": insights.confidence(proba),
-        "probabilities": {d: float(p) for d, p in zip(DIVISIONS, proba, strict=True)},
-        "expected_division_index": float(insights.expected_division(proba[None, :])[0]),
-        "imputation_flags": flags,
-        "data_completeness_warning": warning,
-        "ignored_fields": athlete.ignored,
-    }
-    if explanation is not None:
-        out.update(insights.narrative(position, explanation))
-        out["what_if_results"] = explanation["what_if"]
-        out["top_factors"] = explanation["top_factors"]
-    return _plain(out)
+    proba_r = np.round(proba, 6).tolist()
+    top_r, conf_r, exp_r = (np.round(a, 6).tolist() for a in (top, confidence, expected))
+    out = []
+    for i, athlete in enumerate(athletes):
+        flags = missing[i].tolist()
+        division = DIVISIONS[int(pred[i])]
+        band = "High" if lean[i] > 0.15 else "Low" if lean[i] < -0.15 else "Mid"
+        body: dict[str, Any] = {
+            "position": position,
+            "model_version": served.version,
+            "predicted_division": division,
+            "predicted_tier": f"{band} {division}",
+            "probability": top_r[i],
+            "confidence_score": conf_r[i],
+            "probabilities": dict(zip(DIVISIONS, proba_r[i], strict=True)),
+            "expected_division_index": exp_r[i],
+            "imputation_flags": dict(zip(names, flags, strict=True)),
+            "data_completeness_warning": _completeness_warning(
+                [names[j] for j in measurable_idx if flags[j]], int(missing_optional[i]),
+                len(optional)),
+            "ignored_fields": athlete.ignored,
+        }
+        if explanations is not None:
+            e = explanations[i]
+            body.update(insights.narrative(position, e))
+            body["what_if_results"] = e["what_if"]
+            body["top_factors"] = e["top_factors"]
+        out.append(body)
+    return out
 
 
 def _predict_one(served: ServedModel, athlete: _Athlete) -> dict[str, Any]:
     x, state = _arrays(athlete.position, [athlete.values])
-    explanation = insights.explain_arrays(served.pipeline, x, state, athlete.position,
-                                          served.typical_values)[0]
-    return _prediction(athlete.position, served, athlete, explanation,
-                       explanation["probabilities"])
+    explanations = insights.explain_arrays(served.pipeline, x, state, athlete.position,
+                                           served.typical_values)
+    proba = np.asarray([explanations[0]["probabilities"]])
+    return _predictions(athlete.position, served, [athlete], x, state, proba, explanations)[0]
 
 
 def _predict_many(store: ModelStore, athletes: list[_Athlete], explain: bool) -> list[dict]:
@@ -638,17 +652,19 @@ def _predict_many(store: ModelStore, athletes: list[_Athlete], explain: bool) ->
     results: list[dict[str, Any] | None] = [None] * len(athletes)
     for pos, idx in by_position.items():
         model = served[pos]
-        x, state = _arrays(pos, [athletes[i].values for i in idx])
+        group = [athletes[i] for i in idx]
+        x, state = _arrays(pos, [a.values for a in group])
+        explanations = None
         if explain:
             explanations = insights.explain_arrays(model.pipeline, x, state, pos,
                                                    model.typical_values,
                                                    steps=insights.BATCH_STEPS)
-            for i, e in zip(idx, explanations, strict=True):
-                results[i] = _prediction(pos, model, athletes[i], e, e["probabilities"])
+            proba = np.asarray([e["probabilities"] for e in explanations])
         else:
             proba = insights.predict_proba(model.pipeline, insights.model_frame(x, state, pos))
-            for i, p in zip(idx, proba, strict=True):
-                results[i] = _prediction(pos, model, athletes[i], None, p)
+        for i, body in zip(idx, _predictions(pos, model, group, x, state, proba, explanations),
+                           strict=True):
+            results[i] = body
     return results  # type: ignore[return-value]
 
 
