@@ -259,6 +259,11 @@ def _canonical(key: str) -> str:
     return canonical_column_name(key)
 
 
+@cache
+def _feature_set(position: str) -> frozenset[str]:
+    return frozenset(feature_names(position))
+
+
 @dataclass
 class _Athlete:
     position: str
@@ -301,7 +306,7 @@ def _parse_athlete(raw: Any, where: str = "") -> _Athlete:
         problems.insert(0, {"field": where + POSITION_COLUMN, "message": message,
                             "expected": "one of " + ", ".join(POSITIONS)})
         raise ApiError(422, _summary(problems), field=where + POSITION_COLUMN, errors=problems)
-    features = set(feature_names(position))
+    features = _feature_set(position)
     for name in list(canonical):
         if name not in features:
             ignored.append(origin[name])
