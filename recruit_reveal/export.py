@@ -519,6 +519,10 @@ def position_lock(models_dir: str | os.PathLike, position: str,
                         f"{path} has been locked by another export of {position} for more "
                         f"than {timeout:.0f} s; wait for it to finish and retry") from None
                 time.sleep(0.02)
+            except OSError as exc:
+                raise ArtifactLockError(
+                    f"cannot lock {path}: {exc.strerror or exc}; keep models/ on a local "
+                    f"filesystem that supports flock") from None
         _remove_stale_temps(Path(models_dir), check_position(position))
         yield
     finally:

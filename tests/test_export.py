@@ -365,6 +365,18 @@ def test_lock_timeout_names_the_lock(tmp_path, results, monkeypatch):
     assert export.existing_versions(tmp_path, POS) == ["1.0.0"]
 
 
+def test_filesystem_without_flock_is_a_clear_error(tmp_path, results, monkeypatch):
+    import fcntl
+
+    def unsupported(fd, op):
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(fcntl, "flock", unsupported)
+    with pytest.raises(ArtifactLockError, match="supports flock"):
+        export.save_pipeline(results[0], tmp_path, "1.0.0")
+    assert final_files(tmp_path) == []
+
+
 def _child_save(folder, result, version, barrier, kill_at, force=False, notify_fd=None):
     export.git_commit = lambda: None  # keep the child's time in the file steps
 
