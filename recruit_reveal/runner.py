@@ -333,8 +333,12 @@ def train(csv: str | os.PathLike, positions: str | Sequence[str] = "all",
         if run.ok:
             _fill_from_metadata(run, models)
     if summary.ok:
-        from .registry import promote
+        from .registry import promote, verify
 
+        # Check every artifact before switching any alias, so a bad file cannot leave
+        # the release half promoted.
+        for run in summary.runs:
+            verify(run.position, run.version, models_dir=models)
         for run in summary.runs:
             promote(run.position, run.version, models_dir=models)
         summary.promoted = True
@@ -379,9 +383,15 @@ def _map(fn, items: list[str], jobs: int, *, threads: bool) -> list[PositionRun]
     else:
         # Fresh interpreters, like notebook kernels: no state shared between positions.
         pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"))
+            max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"),
+            initializer=_child_logging, initargs=(logging.getLogger().getEffectiveLevel(),))
     with pool:
         return list(pool.map(fn, items))
+
+
+def _child_logging(level: int) -> None:
+    """Give a spawned worker the parent's log level, so its progress lines show."""
+    logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
 
 def _run_direct_position(position: str, *, base: dict[str, Any]) -> PositionRun:
