@@ -108,14 +108,20 @@ def _percentiles(latencies: list[float]) -> tuple[float, float]:
     return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
 
 
-def _sequential(url: str, n: int) -> list[float]:
+def _sequential(url: str, n: int, path: str = "/predict") -> list[float]:
     out = []
+
+    def call(client):
+        if path == "/predict":
+            return client.post(path, json=QB)
+        return client.get(path)
+
     with httpx.Client(base_url=url, timeout=30) as client:
         for _ in range(5):  # warm-up: connections, caches
-            client.post("/predict", json=QB).raise_for_status()
+            call(client).raise_for_status()
         for _ in range(n):
             start = time.perf_counter()
-            response = client.post("/predict", json=QB)
+            response = call(client)
             out.append(time.perf_counter() - start)
             response.raise_for_status()
     return out
@@ -190,6 +196,8 @@ def run(smoke: bool = False) -> Section:
         bare_ms, explained_ms = _bare_predict_ms(models)
         proc, url = _start_server(models)
         try:
+            floor = [_percentiles(_sequential(url, single_n, "/health/live"))
+                     for _ in range(repeats)]
             seq = [_percentiles(_sequential(url, single_n)) for _ in range(repeats)]
             conc_runs = [asyncio.run(_concurrent(url, clients, per_client))
                          for _ in range(repeats)]
@@ -221,6 +229,9 @@ def run(smoke: bool = False) -> Section:
         ["bare `predict_proba`, 1 row (in process)", f"{bare_ms:.2f} ms", "", "1.0x"],
         ["`insights.explain_arrays`, 1 row: prediction + what-if + factors (in process)",
          f"{explained_ms:.2f} ms", "", f"{explained_ms / bare_ms:.1f}x"],
+        ["GET /health/live over HTTP, 1 client (the HTTP floor: no model)",
+         f"{statistics.median(p for p, _ in floor):.2f} ms",
+         f"{statistics.median(p for _, p in floor):.2f} ms", ""],
         ["POST /predict over HTTP, 1 client", f"{p50_1:.2f} ms", f"{p99_1:.2f} ms",
          f"{p50_1 / bare_ms:.1f}x"],
         [f"POST /predict over HTTP, {clients} concurrent clients", f"{p50_32:.2f} ms",
@@ -256,6 +267,9 @@ def run(smoke: bool = False) -> Section:
         "",
         f"Load average when the run ended: {os.getloadavg()[0]:.1f} "
         f"on {os.cpu_count()} cores.",
+        "",
+        "uvicorn runs with its pure-Python HTTP parser and asyncio loop (httptools and "
+        "uvloop are not installed); `uvicorn[standard]` would lower the HTTP floor.",
         "",
         "Reproduce: `python -m bench.serving`",
     ])
