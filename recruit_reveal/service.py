@@ -363,6 +363,10 @@ async def _read_json(request: Request) -> Any:
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"malformed JSON at line {exc.lineno} column {exc.colno}: "
                        f"{exc.msg}", field="body") from None
+    except (ValueError, RecursionError) as exc:
+        # e.g. an integer literal with thousands of digits, or arrays nested thousands deep.
+        raise ApiError(400, f"malformed JSON: {type(exc).__name__}: {str(exc)[:200]}",
+                       field="body") from None
 
 
 def _check_position_path(position: str) -> str:
