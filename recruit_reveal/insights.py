@@ -214,6 +214,8 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
                    typical: dict[str, float], steps: int, top_n: int) -> list[dict[str, Any]]:
     layout = _Layout.of(position)
     n = len(x)
+    if n == 0:
+        return []
     lever_names = [name for name in levers(position) if name in layout.numeric]
 
     # Rows to score: base rows, then each lever's candidates, then factor rows.

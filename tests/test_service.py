@@ -404,6 +404,20 @@ def test_one_position_missing_is_degraded(models_dir):
         assert unavailable.status_code == 503 and "'rb'" in _detail(unavailable)
 
 
+def test_startup_banner_names_version_and_reason(models_dir, caplog, monkeypatch):
+    monkeypatch.setenv("MODEL_VERSION_WR", "9.9.9")
+    for path in models_dir.glob("recruit_reveal_rb_*"):
+        path.unlink()
+    with caplog.at_level("INFO", logger="recruit_reveal.service"):
+        with TestClient(create_app(models_dir)):
+            pass
+    banner = [r.getMessage() for r in caplog.records if r.name == "recruit_reveal.service"]
+    assert any(m.startswith("  qb: version 1.0.0 (requested latest)") for m in banner)
+    assert any(m.startswith("  rb: UNAVAILABLE") for m in banner)
+    wr = next(m for m in banner if m.startswith("  wr:"))
+    assert "version 1.0.0 (requested 9.9.9)" in wr and "9.9.9" in wr.split(" - ", 1)[1]
+
+
 def test_models_load_in_lifespan_not_in_create_app(models_dir):
     app = create_app(models_dir, config=_config())
     assert app.state.store.get("qb").reason == "not loaded yet"
