@@ -272,12 +272,10 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
         col = column(position, name)
         direction, span, decimals = levers(position)[name]
         rng = (col.high - col.low) if col.low is not None and col.high is not None else span
-        for i in range(n):
-            if pred[i] == len(DIVISIONS) - 1:
-                continue
-            if not found[i]:
-                unreachable[i].append(name)
-                continue
+        below_top = pred < len(DIVISIONS) - 1
+        for i in np.nonzero(below_top & ~found)[0]:
+            unreachable[i].append(name)
+        for i in np.nonzero(below_top & found)[0]:
             current = x[i, j]
             value = float(cand[i, first[i]])
             reference = typical.get(name) if math.isnan(current) else current
