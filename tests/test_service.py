@@ -171,6 +171,43 @@ def test_batch_without_explanations(client):
         assert "what_if_results" not in p and "goals" not in p
 
 
+class CountingPipeline:
+    """Wraps a served pipeline and counts predict_proba calls."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.classes_ = getattr(pipeline, "classes_", None)
+        self.calls = 0
+
+    def predict_proba(self, frame):
+        self.calls += 1
+        return self.pipeline.predict_proba(frame)
+
+
+def test_batch_calls_each_model_once_per_position(exported_models_dir):
+    from dataclasses import replace
+
+    app = create_app(exported_models_dir, config=_config())
+    with TestClient(app) as c:
+        store = app.state.store
+        counters = {}
+        for pos in POSITIONS:
+            counters[pos] = CountingPipeline(store.get(pos).pipeline)
+            store._served = {**store._served, pos: replace(store.get(pos),
+                                                           pipeline=counters[pos])}
+        athletes = [SAMPLES[i % 3] for i in range(30)] + [SAMPLES[0]] * 20
+        for explain in ("false", "true"):
+            for counter in counters.values():
+                counter.calls = 0
+            response = c.post(f"/predict/batch?explain={explain}", json=athletes)
+            assert response.status_code == 200
+            assert {p: k.calls for p, k in counters.items()} == {"qb": 1, "rb": 1, "wr": 1}
+        for counter in counters.values():
+            counter.calls = 0
+        c.post("/predict", json=QB)
+        assert counters["qb"].calls == 1  # prediction, what-if and factors together
+
+
 def test_predict_explicit_version(two_versions):
     app = create_app(two_versions, config=_config())
     with TestClient(app) as c:
