@@ -12,6 +12,16 @@ Feature groups (names used by ``DerivedFeatures(groups=...)``):
 ``per_game``
     fills per-game stats from season totals and games (and totals from
     per-game x games) when one of the pair is missing; replaces columns in place.
+``combine_impute``
+    for an athlete with *some* combine results, fills the missing ones with
+    their conditional mean given the recorded ones, under a Gaussian fitted
+    in ``fit`` to the training fold's complete combine rows (no target):
+    a 4.45 forty says something about the missing shuttle.  Athletes with no
+    combine result at all are left missing (the ``missing`` indicators speak
+    for them).
+``log_production``
+    log(1 + yards per game), senior and junior: production spreads more at
+    higher levels, and on a log scale the levels differ by a shift.
 ``bmi``
     body-mass index, 703 x lb / in^2.
 ``speed_score``
@@ -25,10 +35,12 @@ Feature groups (names used by ``DerivedFeatures(groups=...)``):
     mean z-score of the available combine results against the position's
     norms, learned in ``fit`` from the training fold's inputs (never the target).
 ``state_tier``
-    recruiting-density tier of the state (1 elite .. 4 other); the raw
-    state code is otherwise dropped, since no model step takes strings.
+    recruiting-density tier of the state (1 elite .. 4 other), as a number
+    and one-hot; the raw state code is otherwise dropped, since no model
+    step takes strings.
 ``missing``
-    one indicator per combine result plus the count of missing results:
+    one indicator per combine result, the count of missing results, "no
+    combine at all", and "no junior season" (production missing):
     at lower levels combine results are missing more often, and that is a
     real, legitimate signal (it is known before any division is).
 """
@@ -52,8 +64,8 @@ COMBINE_COLUMNS: tuple[str, ...] = ("forty_yard_dash", "vertical_jump", "shuttle
 _LOWER_IS_BETTER = frozenset({"forty_yard_dash", "shuttle"})
 
 FEATURE_GROUPS: tuple[str, ...] = (
-    "per_game", "bmi", "speed_score", "trajectory", "efficiency", "athletic", "state_tier",
-    "missing",
+    "per_game", "combine_impute", "log_production", "bmi", "speed_score", "trajectory", "efficiency", "athletic",
+    "state_tier", "missing",
 )
 
 # (per-game column, season-total column) pairs per position.  Junior seasons
@@ -135,11 +147,14 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
     ----------
     position : "qb", "rb" or "wr"
     groups : sequence of names from :data:`FEATURE_GROUPS`, or None for all.
+    exclude : output feature names to leave out (raw or derived), or None.
     """
 
-    def __init__(self, position: str = "qb", groups: Sequence[str] | None = None):
+    def __init__(self, position: str = "qb", groups: Sequence[str] | None = None,
+                 exclude: Sequence[str] | None = None):
         self.position = position
         self.groups = groups
+        self.exclude = exclude
 
     def _groups(self) -> tuple[str, ...]:
         groups = FEATURE_GROUPS if self.groups is None else tuple(self.groups)
@@ -170,6 +185,14 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
                 # A result never (or once) measured in training carries no norm;
                 # it simply drops out of the composite.
                 self.norms_[name] = (float("nan"), float("nan"))
+        block = frame[list(COMBINE_COLUMNS)].to_numpy()
+        complete = block[np.isfinite(block).all(axis=1)]
+        if len(complete) > 2 * len(COMBINE_COLUMNS):
+            self.combine_mean_ = complete.mean(axis=0)
+            self.combine_cov_ = np.cov(complete, rowvar=False)
+        else:
+            self.combine_mean_ = None
+            self.combine_cov_ = None
         self.n_fit_rows_ = len(frame)
         self.feature_names_in_ = np.array(schema.feature_names(position), dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
@@ -209,8 +232,15 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
                 cols["senior_avg"] = np.where(np.isfinite(cols["senior_avg"]),
                                               cols["senior_avg"], avg)
 
+        if "combine_impute" in groups and self.combine_mean_ is not None:
+            self._impute_combine(cols)
         out: dict[str, np.ndarray] = dict(cols)
         h, w = cols["height_inches"], cols["weight_lbs"]
+        if "log_production" in groups:
+            # Production is multiplicative (its spread grows with its level), so
+            # on a log scale the divisions differ by a shift, which linear models fit.
+            for name in _PRODUCTION_PAIR[pos]:
+                out[f"log_{name}"] = np.log1p(np.clip(cols[name], 0.0, None))
         if "bmi" in groups:
             out["bmi"] = 703.0 * _ratio(w, h * h)
         if "speed_score" in groups:
@@ -235,16 +265,41 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         if "athletic" in groups:
             out["athletic_composite"] = self._athletic(cols)
         if "state_tier" in groups:
-            out["state_tier"] = _state_tiers(frame["state"])
+            tiers = _state_tiers(frame["state"])
+            out["state_tier"] = tiers
+            # One column per tier as well: the share of recruits by tier need
+            # not change by the same step from one tier to the next.
+            for tier in (1, 2, 3, 4):
+                out[f"state_tier_{tier}"] = (tiers == tier).astype("float64")
         if "missing" in groups:
-            flags = [np.isnan(cols[name]).astype("float64") for name in COMBINE_COLUMNS]
+            flags = [np.isnan(frame[name].to_numpy(dtype="float64")).astype("float64") for name in COMBINE_COLUMNS]
             for name, flag in zip(COMBINE_COLUMNS, flags, strict=True):
                 out[f"{name}_missing"] = flag
             out["combine_missing_count"] = np.sum(flags, axis=0)
-        names = list(out)
+            out["no_combine"] = (out["combine_missing_count"] == len(COMBINE_COLUMNS)).astype(
+                "float64")
+            junior = _PRODUCTION_PAIR[pos][1]
+            out["junior_season_missing"] = np.isnan(cols[junior]).astype("float64")
+        names = [n for n in out if n not in set(self.exclude or ())]
         values = np.column_stack([out[n] for n in names]) if len(frame) else np.empty(
             (0, len(names)))
         return values.astype("float64"), names
+
+    def _impute_combine(self, cols: dict[str, np.ndarray]) -> None:
+        block = np.column_stack([cols[name] for name in COMBINE_COLUMNS])
+        observed = np.isfinite(block)
+        partial = observed.any(axis=1) & ~observed.all(axis=1)
+        mean, cov = self.combine_mean_, self.combine_cov_
+        patterns = {tuple(row) for row in observed[partial]}
+        for pattern in sorted(patterns):
+            o = np.array(pattern)
+            m = ~o
+            rows = partial & (observed == o).all(axis=1)
+            # E[x_m | x_o] = mu_m + S_mo S_oo^-1 (x_o - mu_o)
+            coef = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)])
+            block[np.ix_(rows, m)] = mean[m] + (block[np.ix_(rows, o)] - mean[o]) @ coef
+        for j, name in enumerate(COMBINE_COLUMNS):
+            cols[name] = block[:, j]
 
     def _athletic(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         zs = []

@@ -29,6 +29,7 @@ import logging
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -50,7 +51,7 @@ N_CLASSES = len(schema.DIVISIONS)
 DEFAULT_ESTIMATOR = "logreg"
 
 #: Keys of ``params`` that configure the pipeline rather than the estimator.
-PIPELINE_PARAMS = ("feature_groups",)
+PIPELINE_PARAMS = ("feature_groups", "exclude_features")
 
 _HGB_DEFAULTS: dict[str, Any] = {
     "learning_rate": 0.05,
@@ -60,7 +61,21 @@ _HGB_DEFAULTS: dict[str, Any] = {
     "l2_regularization": 1.0,
     "class_weight": None,
 }
-_LOGREG_DEFAULTS: dict[str, Any] = {"C": 1.0, "class_weight": None, "max_iter": 2000}
+_LOGREG_DEFAULTS: dict[str, Any] = {"C": 0.3, "class_weight": None, "max_iter": 2000}
+
+#: Raw columns left out by default (``exclude_features``; pass ``[]`` to keep
+#: them): in cross-validation on data/training.csv they added variance and no
+#: accuracy (docs/model-card.md).  Season totals, games, TDs, INTs and grad
+#: year are still accepted as inputs and still feed the derived features
+#: (per-game filling, TD rate, trajectory); only their raw copies are dropped.
+DEFAULT_EXCLUDED: dict[str, tuple[str, ...]] = {
+    "qb": ("grad_year", "games", "senior_yds", "senior_tds", "senior_int", "senior_rush_yds",
+           "junior_yds", "junior_tds"),
+    "rb": ("grad_year", "games", "senior_yds", "senior_tds", "senior_rec", "senior_rec_yds",
+           "junior_yds", "junior_tds"),
+    "wr": ("grad_year", "games", "senior_rec", "senior_rec_yds", "senior_tds",
+           "senior_rush_yds", "junior_rec_yds", "junior_tds"),
+}
 
 #: Estimator name -> its default parameters (what ``params`` may override).
 ESTIMATOR_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -179,13 +194,20 @@ class CumulativeOrdinalClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
-def resolve_params(estimator: str, params: dict[str, Any] | None) -> dict[str, Any]:
-    """Defaults of ``estimator`` overridden by ``params``; raises TrainingError on unknowns."""
+def resolve_params(estimator: str, params: dict[str, Any] | None,
+                   position: str | None = None) -> dict[str, Any]:
+    """Defaults of ``estimator`` (and of ``position``) overridden by ``params``.
+
+    Raises :class:`TrainingError` for an unknown estimator or parameter.
+    The result is what the pipeline is built from, and JSON-ready.
+    """
     if estimator not in ESTIMATOR_DEFAULTS:
         raise TrainingError(
             f"unknown estimator {estimator!r}; choose from {', '.join(ESTIMATORS)}")
     params = dict(params or {})
     merged = dict(ESTIMATOR_DEFAULTS[estimator])
+    if position is not None:
+        merged["exclude_features"] = list(DEFAULT_EXCLUDED[schema.check_position(position)])
     allowed = set(merged) | set(_estimator_param_names(estimator)) | set(PIPELINE_PARAMS)
     unknown = sorted(set(params) - allowed)
     if unknown:
@@ -202,6 +224,11 @@ def resolve_params(estimator: str, params: dict[str, Any] | None) -> dict[str, A
                 f"unknown feature group(s) {', '.join(bad)}; "
                 f"choose from {', '.join(FEATURE_GROUPS)}")
         params["feature_groups"] = list(groups)
+    exclude = params.get("exclude_features")
+    if exclude is not None:
+        if isinstance(exclude, str) or not all(isinstance(g, str) for g in exclude):
+            raise TrainingError("parameter exclude_features must be a list of feature names")
+        params["exclude_features"] = list(exclude)
     merged.update(params)
     return merged
 
@@ -218,13 +245,23 @@ def build_pipeline(position: str, estimator: str = DEFAULT_ESTIMATOR,
 
     ``params`` overrides the estimator's defaults (:data:`ESTIMATOR_DEFAULTS`;
     any parameter of the underlying scikit-learn estimator is accepted) and
-    may hold ``feature_groups`` (a list from :data:`features.FEATURE_GROUPS`).
+    may hold ``feature_groups`` (a list from :data:`features.FEATURE_GROUPS`)
+    and ``exclude_features`` (output feature names to drop; default
+    :data:`DEFAULT_EXCLUDED` of the position, ``[]`` keeps every feature).
     Raises :class:`TrainingError` for an unknown estimator or parameter.
     """
     position = schema.check_position(position)
-    resolved = resolve_params(estimator, params)
+    resolved = resolve_params(estimator, params, position)
     groups = resolved.pop("feature_groups", None)
-    features = DerivedFeatures(position=position, groups=groups)
+    exclude = resolved.pop("exclude_features", None)
+    if exclude:
+        available = set(DerivedFeatures(position, groups).fit(pd.DataFrame()).feature_names_out_)
+        unknown = sorted(set(exclude) - available)
+        if unknown:
+            raise TrainingError(
+                f"exclude_features names unknown feature(s) {', '.join(unknown)}; "
+                f"features of {position}: {', '.join(sorted(available))}")
+    features = DerivedFeatures(position=position, groups=groups, exclude=exclude)
     try:
         steps = [("features", features)] + _model_steps(estimator, resolved, seed)
     except (TypeError, ValueError) as exc:

@@ -151,7 +151,7 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     timings: dict[str, float] = {}
 
     # Parameters are checked before the (possibly slow) load, so a typo fails fast.
-    resolved = resolve_params(estimator, params)
+    resolved = resolve_params(estimator, params, position)
     pipeline = build_pipeline(position, estimator, params, seed)
 
     start = time.perf_counter()
