@@ -492,6 +492,19 @@ def plot_calibration(result) -> Figure:
     return fig
 
 
+def _neg_log_loss(estimator, X, y) -> float:
+    # sklearn's "neg_log_loss" scorer assumes classes_ sorted alphabetically;
+    # ours are in division order, so the score is computed here instead.
+    return -log_loss(y, estimator.predict_proba(X))
+
+
+def _exact(estimator, X, y) -> float:
+    return exact_accuracy(y, np.asarray(estimator.predict_proba(X)).argmax(axis=1))
+
+
+_SCORERS = {"neg_log_loss": _neg_log_loss, "accuracy": _exact}
+
+
 def permutation_importance_cv(result, data, *, n_repeats: int = 5,
                               scoring: str = "neg_log_loss") -> pd.DataFrame:
     """Permutation importance of each raw input column, on held-out folds only.
@@ -499,15 +512,18 @@ def permutation_importance_cv(result, data, *, n_repeats: int = 5,
     The result's pipeline is re-fitted (a clone: same estimator, params and
     seed) on each training fold of the same stratified split, and each
     column is permuted in that fold's held-out rows; importances are the
-    drop in ``scoring``, averaged over folds and repeats.
+    drop in ``scoring`` (``"neg_log_loss"`` or ``"accuracy"``), averaged
+    over folds and repeats.
     """
+    if scoring not in _SCORERS:
+        raise ValueError(f"scoring must be one of {', '.join(_SCORERS)}, got {scoring!r}")
     frame, target, _ = _data_parts(data)
     folds = stratified_folds(target, result.cv_folds, result.seed)
     per_fold = []
     for i, (train, test) in enumerate(folds):
         fitted = clone(result.pipeline).fit(frame.iloc[train], target.iloc[train])
         imp = permutation_importance(
-            fitted, frame.iloc[test], target.iloc[test], scoring=scoring,
+            fitted, frame.iloc[test], target.iloc[test], scoring=_SCORERS[scoring],
             n_repeats=n_repeats, random_state=result.seed + i, n_jobs=1)
         per_fold.append(imp.importances)
     stacked = np.concatenate(per_fold, axis=1)

@@ -1,0 +1,114 @@
+"""The estimator pipelines: probabilities in division order, errors, pickling, determinism."""
+
+from __future__ import annotations
+
+import io
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from test_features import _frame
+
+from recruit_reveal import schema
+from recruit_reveal.errors import TrainingError
+from recruit_reveal.model import (
+    ESTIMATORS,
+    CumulativeOrdinalClassifier,
+    DivisionClassifier,
+    build_pipeline,
+    encode_divisions,
+    resolve_params,
+)
+
+
+def _labelled(position: str, n: int = 160, seed: int = 0):
+    """Rows whose division follows production, so there is something to learn."""
+    frame = _frame(position, n=n, seed=seed)
+    prod = frame[schema.PRODUCTION_COLUMN[position]]
+    codes = pd.qcut(prod.rank(method="first"), 4, labels=False).to_numpy()
+    return frame, pd.Series(np.array(schema.DIVISIONS, dtype=object)[codes], index=frame.index)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_every_estimator_gives_four_probabilities_in_division_order(estimator):
+    frame, target = _labelled("qb")
+    pipe = build_pipeline("qb", estimator, {"max_iter": 30} if "hgb" in estimator else None,
+                          seed=1).fit(frame, target)
+    proba = pipe.predict_proba(frame)
+    assert proba.shape == (len(frame), 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert list(pipe.classes_) == list(schema.DIVISIONS)
+    pred = pipe.predict(frame)
+    assert set(pred) <= set(schema.DIVISIONS)
+    np.testing.assert_array_equal(pred, np.array(schema.DIVISIONS)[proba.argmax(axis=1)])
+    # Production decides the division here: the model must have learned it.
+    assert np.mean(pred == target) > 0.6
+
+
+def test_a_division_absent_from_training_gets_zero_probability():
+    frame, target = _labelled("rb")
+    keep = target != "FCS"
+    pipe = build_pipeline("rb").fit(frame[keep], target[keep])
+    proba = pipe.predict_proba(frame)
+    assert np.all(proba[:, schema.DIVISIONS.index("FCS")] == 0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_unknown_estimator_and_parameter_raise_training_error():
+    with pytest.raises(TrainingError, match="unknown estimator 'forest'"):
+        build_pipeline("qb", "forest")
+    with pytest.raises(TrainingError, match="unknown parameter.*learning_rat"):
+        build_pipeline("qb", "hgb", {"learning_rat": 0.1})
+    with pytest.raises(TrainingError, match="unknown feature group"):
+        build_pipeline("qb", "logreg", {"feature_groups": ["bmi", "vibes"]})
+    with pytest.raises(TrainingError, match="exclude_features names unknown"):
+        build_pipeline("qb", "logreg", {"exclude_features": ["shoe_size"]})
+
+
+def test_resolved_params_show_the_defaults_and_overrides():
+    params = resolve_params("logreg", {"C": 2.0}, "wr")
+    assert params["C"] == 2.0 and params["class_weight"] is None
+    assert "junior_tds" in params["exclude_features"]
+    assert resolve_params("logreg", {"exclude_features": []}, "wr")["exclude_features"] == []
+
+
+def test_pipeline_pickles_with_joblib_and_predicts_the_same():
+    frame, target = _labelled("wr")
+    pipe = build_pipeline("wr", "ordinal_logreg").fit(frame, target)
+    buffer = io.BytesIO()
+    joblib.dump(pipe, buffer)
+    buffer.seek(0)
+    again = joblib.load(buffer)
+    np.testing.assert_array_equal(again.predict_proba(frame), pipe.predict_proba(frame))
+
+
+def test_same_seed_same_model_for_the_randomized_estimator():
+    frame, target = _labelled("qb", n=200)
+    params = {"max_iter": 40, "early_stopping": True, "validation_fraction": 0.2}
+    a = build_pipeline("qb", "hgb", params, seed=3).fit(frame, target).predict_proba(frame)
+    b = build_pipeline("qb", "hgb", params, seed=3).fit(frame, target).predict_proba(frame)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_cumulative_ordinal_probabilities_are_valid():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = np.digitize(X[:, 0] + 0.5 * rng.normal(size=300), [-1, 0, 1])
+    from sklearn.linear_model import LogisticRegression
+
+    model = CumulativeOrdinalClassifier(LogisticRegression(), class_weight="balanced").fit(X, y)
+    proba = model.predict_proba(X)
+    assert proba.shape == (300, 4)
+    assert np.all(proba >= 0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.mean(model.predict(X) == y) > 0.5
+
+
+def test_division_classifier_accepts_spellings_and_codes():
+    assert list(encode_divisions(["P5", "naia", "FCS", 1])) == [3, 0, 2, 1]
+    with pytest.raises(ValueError, match="unknown division"):
+        encode_divisions(["Division X"])
+    X = np.arange(8, dtype=float).reshape(-1, 1)
+    model = DivisionClassifier(CumulativeOrdinalClassifier()).fit(X, ["D3"] * 8)
+    np.testing.assert_array_equal(model.predict_proba(X)[:, 0], 1.0)
