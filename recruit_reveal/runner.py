@@ -207,6 +207,7 @@ class RunSummary:
     runs: list[PositionRun] = field(default_factory=list)
     promoted: bool = False
     duration: float = 0.0
+    csv: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -228,6 +229,20 @@ class RunSummary:
             f" --models-dir {_display_path(self.models_dir)}")
         return " && ".join(f"recruit-reveal models promote {run.position} {run.version}{option}"
                            for run in self.succeeded)
+
+    def retry_command(self) -> str | None:
+        """The command that re-runs only the failed positions with the same version."""
+        if self.ok or self.csv is None:
+            return None
+        options = "" if _same_path(self.models_dir, Path("models")) else (
+            f" --models-dir {_display_path(self.models_dir)}")
+        if self.runs_dir is not None and not _same_path(self.runs_dir, Path("runs")):
+            options += f" --runs-dir {_display_path(self.runs_dir)}"
+        if self.engine != "notebook":
+            options += f" --engine {self.engine}"
+        return " && ".join(
+            f"recruit-reveal train --csv {_display_path(self.csv)} --position {run.position} "
+            f"--version {run.version}{options}" for run in self.failed)
 
     def rows(self) -> list[list[str]]:
         """The summary table's rows (see :attr:`HEADERS`)."""
@@ -270,6 +285,11 @@ class RunSummary:
             if command:
                 lines.append("To promote the positions that succeeded anyway, run:")
                 lines.append(f"  {command}")
+            retry = self.retry_command()
+            if retry:
+                lines.append("To train the failed position(s) again after fixing the cause "
+                             "(the failed record is kept aside), run:")
+                lines.append(f"  {retry}")
         lines.append(f"Models: {_display_path(self.models_dir)}/"
                      + (f"   records: {_display_path(self.runs_dir / ('v' + self.version))}/"
                         if self.runs_dir is not None and self.engine == "notebook" else ""))
@@ -315,7 +335,7 @@ def train(csv: str | os.PathLike, positions: str | Sequence[str] = "all",
 
     started = time.perf_counter()
     summary = RunSummary(version=version, engine=engine, models_dir=models,
-                         runs_dir=runs_root if engine == "notebook" else None)
+                         runs_dir=runs_root if engine == "notebook" else None, csv=csv_path)
     base = dict(csv_path=csv_path, version=version, models_dir=models, seed=seed,
                 cv_folds=cv_folds, promote=False, changelog=changelog, params=params)
     logger.info("training %s as v%s with the %s engine (%d job(s))",

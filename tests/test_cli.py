@@ -149,6 +149,18 @@ def test_a_failing_position_promotes_nothing_and_says_how_to_promote_the_rest(
     assert registry.latest_version("rb", models_dir) == "1.1.0"
     assert registry.latest_version("wr", models_dir) == "1.0.0"
 
+    # Fix the data and run the printed retry command: the failed record is kept aside.
+    bad.write_bytes(sample_csv.read_bytes())
+    retry = next(line.strip() for line in out.splitlines()
+                 if line.strip().startswith("recruit-reveal train"))
+    assert main([*shlex.split(retry)[1:], "--cv-folds", "3"]) == 0
+    kept = list((runs / "v1.1.0").glob("wr.failed-*.ipynb"))
+    assert len(kept) == 1 and kept[0].with_suffix(".html").is_file()
+    assert "DataValidationError" in kept[0].read_text(encoding="utf-8")
+    assert "DataValidationError" not in (runs / "v1.1.0" / "wr.ipynb").read_text(
+        encoding="utf-8")
+    assert registry.latest_version("wr", models_dir) == "1.1.0"
+
 
 def test_the_earlier_systems_command_still_works(sample_csv, tmp_path):
     models = tmp_path / "models"

@@ -218,3 +218,8 @@ def test_summary_names_failures_and_the_exact_promote_command(tmp_path):
     assert "latest was left unchanged" in text and command in text
     assert text.splitlines()[0].split() == list(runner.RunSummary.HEADERS)
     assert "0.610" in text and "0.950" in text
+    summary.csv = tmp_path / "t.csv"
+    assert summary.retry_command() == (
+        f"recruit-reveal train --csv {tmp_path / 't.csv'} --position wr --version 1.2.0 "
+        f"--models-dir {tmp_path / 'm'} --runs-dir {tmp_path / 'runs'}")
+    assert summary.retry_command() in summary.report()
