@@ -39,15 +39,15 @@ from .schema import DIVISIONS, check_position, column, columns_for, feature_name
 logger = logging.getLogger(__name__)
 
 #: Inputs whose improvement the what-if considers: direction (+1 higher is
-#: better, -1 lower is better), the search span from the current value, and
-#: the decimals shown.  The span keeps suggestions within one off-season's
+#: better, -1 lower is better, 0 either way: searched up and down, nearest
+#: first), the search span from the current value, and the decimals shown.  The span keeps suggestions within one off-season's
 #: reach; the schema range caps them further.
 _COMMON_LEVERS: dict[str, tuple[int, float, int]] = {
     "forty_yard_dash": (-1, 0.8, 2),
     "shuttle": (-1, 0.6, 2),
     "vertical_jump": (+1, 12.0, 1),
     "broad_jump": (+1, 30.0, 0),
-    "weight_lbs": (+1, 40.0, 0),
+    "weight_lbs": (0, 40.0, 0),
 }
 _PRODUCTION_LEVERS: dict[str, dict[str, tuple[int, float, int]]] = {
     "qb": {"senior_ypg": (+1, 200.0, 0), "senior_tds": (+1, 30.0, 0),
@@ -167,7 +167,11 @@ def _candidates(base: np.ndarray, name: str, position: str, steps: int,
     if fallback is None:
         fallback = ((col.low or 0.0) + (col.high or 0.0)) / 2
     start[np.isnan(start)] = fallback
-    offsets = direction * span * np.arange(1, steps + 1, dtype=float) / steps
+    ks = np.arange(1, steps + 1, dtype=float)
+    if direction == 0:
+        # +1, -1, +2, -2, ...: the first success in this order is the smallest change.
+        ks = np.column_stack([ks, -ks]).ravel()
+    offsets = (direction or 1) * span * ks / steps
     cand = np.round(start[:, None] + offsets[None, :], decimals)
     valid = np.ones(cand.shape, dtype=bool)
     if col.low is not None:
@@ -287,7 +291,9 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
                 "current": None if math.isnan(current) else _round(current, decimals),
                 "suggested": _round(value, decimals),
                 "change": None if change is None else _round(change, decimals),
-                "direction": "lower" if direction < 0 else "higher",
+                "direction": "lower" if direction < 0 or (
+                    direction == 0 and reference is not None and value < reference)
+                else "higher",
                 "new_division": DIVISIONS[int(grid_pred[i, first[i]])],
                 "new_probability": float(grid_tp[i, first[i]]),
                 "effort": float(effort),

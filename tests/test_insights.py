@@ -111,6 +111,22 @@ def test_what_if_keeps_candidates_within_schema_ranges():
     assert "No single improvement" in result["message"]
 
 
+def test_weight_is_searched_both_ways_nearest_first():
+    # A model that wants lighter athletes: losing weight is the improvement.
+    model = ThresholdModel(thresholds=(-260.0, -230.0, -195.0), column_name="weight_lbs")
+    model.predict_proba = _negated(model.predict_proba, "weight_lbs")
+    result = insights.what_if(model, _athlete(weight_lbs=200), "qb")
+    assert result["current_division"] == "FCS"
+    best = result["best"]
+    assert best["input"] == "weight_lbs" and best["direction"] == "lower"
+    step = insights.levers("qb")["weight_lbs"][1] / insights.DEFAULT_STEPS
+    assert 195 - step < best["suggested"] <= 195 and best["change"] < 0
+    text = insights.narrative("qb", insights.explain_frame(model, _athlete(weight_lbs=200),
+                                                           "qb")[0])
+    assert text["goals"][0].startswith("Cut weight from 200 to")
+    assert "weight <=" in text["switches"][0]
+
+
 def _negated(predict_proba, name):
     def wrapped(frame):
         frame = frame.copy()
