@@ -321,6 +321,7 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
         })
 
     out = []
+    missing = np.isnan(x)
     for i in range(n):
         top = sorted(factors[i], key=lambda f: -abs(f["effect"]))
         top = [f for f in top if abs(f["effect"]) >= 1e-3][:top_n]
@@ -328,7 +329,7 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
             "probabilities": base[i],
             "what_if": _what_if_result(int(pred[i]), options[i], unreachable[i]),
             "top_factors": top,
-            "missing": [name for j, name in enumerate(layout.numeric) if math.isnan(x[i, j])],
+            "missing": [layout.numeric[j] for j in np.flatnonzero(missing[i])],
         })
     return out
 
