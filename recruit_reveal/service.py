@@ -94,6 +94,16 @@ class ServiceConfig:
         default = env.get("MODEL_VERSION", "").strip() or "latest"
         versions = {pos: env.get(f"MODEL_VERSION_{pos.upper()}", "").strip() or default
                     for pos in POSITIONS}
+        for pos, version in versions.items():
+            if version != "latest":
+                try:
+                    export.parse_version(version)
+                except VersionError as exc:
+                    name = ("MODEL_VERSION_" + pos.upper()
+                            if env.get(f"MODEL_VERSION_{pos.upper()}", "").strip()
+                            else "MODEL_VERSION")
+                    raise VersionError(f"environment variable {name}: {exc} "
+                                       "(or 'latest')") from None
         origins = tuple(o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip())
         return cls(
             models_dir=Path(env.get("MODEL_DIR", "").strip() or "models"),

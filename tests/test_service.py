@@ -455,6 +455,30 @@ def test_startup_banner_names_version_and_reason(models_dir, caplog, monkeypatch
     assert "version 1.0.0 (requested 9.9.9)" in wr and "9.9.9" in wr.split(" - ", 1)[1]
 
 
+@pytest.mark.parametrize("env,name", [({"MODEL_VERSION": "../x"}, "MODEL_VERSION"),
+                                      ({"MODEL_VERSION_RB": "v1"}, "MODEL_VERSION_RB"),
+                                      ({"PORT": "eighty"}, "PORT")])
+def test_bad_configuration_fails_fast_naming_the_variable(env, name):
+    from recruit_reveal.errors import RecruitRevealError
+
+    with pytest.raises(RecruitRevealError, match=name):
+        ServiceConfig.from_env(env)
+
+
+def test_configuration_from_environment():
+    config = ServiceConfig.from_env({
+        "MODEL_DIR": "/srv/models", "MODEL_VERSION": "1.0.0", "MODEL_VERSION_WR": "1.2.3",
+        "HOST": "0.0.0.0", "PORT": "9000", "ALLOWED_ORIGINS": "https://a.example, http://b:3000",
+        "ADMIN_TOKEN": "t"})
+    assert str(config.models_dir) == "/srv/models"
+    assert config.versions == {"qb": "1.0.0", "rb": "1.0.0", "wr": "1.2.3"}
+    assert (config.host, config.port, config.admin_token) == ("0.0.0.0", 9000, "t")
+    assert config.allowed_origins == ("https://a.example", "http://b:3000")
+    defaults = ServiceConfig.from_env({})
+    assert defaults.versions == {"qb": "latest", "rb": "latest", "wr": "latest"}
+    assert (defaults.port, defaults.admin_token, defaults.allowed_origins) == (8000, None, ())
+
+
 def test_models_load_in_lifespan_not_in_create_app(models_dir):
     app = create_app(models_dir, config=_config())
     assert app.state.store.get("qb").reason == "not loaded yet"
