@@ -153,6 +153,17 @@ def confusion_matrix(y_true, y_pred) -> list[list[int]]:
     return _sk_confusion_matrix(t, p, labels=_LABELS).astype(int).tolist()
 
 
+def median_division(proba) -> np.ndarray:
+    """The expected-division decision rule: the median of each predicted distribution.
+
+    The smallest division k with P(y <= k) >= 0.5; it minimizes the expected
+    number of divisions the prediction is off by (an ordinal-aware
+    alternative to the argmax, which maximizes exact accuracy).
+    """
+    cumulative = np.cumsum(np.asarray(proba, dtype="float64"), axis=1)
+    return np.argmax(cumulative >= 0.5 - 1e-12, axis=1)
+
+
 def fold_metrics(y_true, proba, y_pred=None) -> dict[str, Any]:
     """Every metric on one fold.  ``y_pred`` defaults to the argmax of ``proba``."""
     proba = np.asarray(proba, dtype="float64")
@@ -265,8 +276,9 @@ TIER_PASS_SHARE = 0.6
 TIER_BASE_SCORES = {"Power 5": 90, "FCS": 70, "D2": 50, "D3": 30}
 
 
-def _tier_checks(row: dict[str, float], tier: _TierRow, production: str) -> list[bool]:
-    """The checks of one tier that can be evaluated for a row (missing values are skipped).
+def _tier_passes(frame: pd.DataFrame, tier: _TierRow, production: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(checks passed, checks available) per row for one tier; missing inputs are skipped.
 
     Height and weight must fall inside the tier's window, as in the earlier
     system.  The combine windows only bound the *bad* side: a 40 or shuttle
@@ -274,50 +286,58 @@ def _tier_checks(row: dict[str, float], tier: _TierRow, production: str) -> list
     the typical range of the level, and beating it is no reason to demote).
     """
     prod, height, weight, forty, vertical, broad, shuttle = tier
-    checks = []
-
-    def have(name):
-        v = row.get(name)
-        return v is not None and np.isfinite(v)
-
-    if have(production):
-        checks.append(row[production] >= prod)
-    if have("height_inches"):
-        checks.append(height[0] <= row["height_inches"] <= height[1])
-    if have("weight_lbs"):
-        checks.append(weight[0] <= row["weight_lbs"] <= weight[1])
-    if forty is not None and have("forty_yard_dash"):
-        checks.append(row["forty_yard_dash"] <= forty[1])
-    if vertical is not None and have("vertical_jump"):
-        checks.append(row["vertical_jump"] >= vertical[0])
-    if broad is not None and have("broad_jump"):
-        checks.append(row["broad_jump"] >= broad)
-    if shuttle is not None and have("shuttle"):
-        checks.append(row["shuttle"] <= shuttle)
-    return checks
+    inf = np.inf
+    # (column, low, high) per check, inclusive.
+    checks = [(production, prod, inf), ("height_inches", *height), ("weight_lbs", *weight)]
+    if forty is not None:
+        checks.append(("forty_yard_dash", -inf, forty[1]))
+    if vertical is not None:
+        checks.append(("vertical_jump", vertical[0], inf))
+    if broad is not None:
+        checks.append(("broad_jump", broad, inf))
+    if shuttle is not None:
+        checks.append(("shuttle", -inf, shuttle))
+    passed = np.zeros(len(frame))
+    available = np.zeros(len(frame))
+    for name, low, high in checks:
+        values = frame[name].to_numpy(dtype="float64")
+        have = np.isfinite(values)
+        available += have
+        passed += have & (values >= low) & (values <= high)
+    return passed, available
 
 
-def rule_based_tier(row: dict[str, float], position: str) -> str:
-    """The earlier system's tier for one athlete.
+def rule_based_tiers(frame: pd.DataFrame, position: str) -> np.ndarray:
+    """The earlier system's tier (ordinal code) for every row of a raw canonical frame.
 
     Tiers are tried top-down (Power 5, FCS, D2); a tier is assigned when at
     least 60% of its *available* checks pass (a missing input is neither a
-    pass nor a fail).  An athlete who earns no higher tier is D3/NAIA, the
-    bottom tier, whose own checks cannot move anyone anywhere.
+    pass nor a fail; a tier with no available check is not assigned).  An
+    athlete who earns no higher tier is D3/NAIA, the bottom tier, whose own
+    checks cannot move anyone anywhere.
     """
     position = schema.check_position(position)
+    frame = canonical_frame(frame, position)
     production = schema.PRODUCTION_COLUMN[position]
+    codes = np.zeros(len(frame), dtype=np.int64)
+    decided = np.zeros(len(frame), dtype=bool)
     for division, tier in TIER_THRESHOLDS[position].items():
-        checks = _tier_checks(row, tier, production)
-        if checks and sum(checks) >= TIER_PASS_SHARE * len(checks):
-            return division
-    return "D3"
+        passed, available = _tier_passes(frame, tier, production)
+        earns = ~decided & (available > 0) & (passed >= TIER_PASS_SHARE * available)
+        codes[earns] = schema.division_index(division)
+        decided |= earns
+    return codes
+
+
+def rule_based_tier(row: dict[str, float], position: str) -> str:
+    """:func:`rule_based_tiers` for one athlete, as a division label."""
+    return DIVISIONS[int(rule_based_tiers(pd.DataFrame([row]), position)[0])]
 
 
 class RuleBasedTierClassifier(ClassifierMixin, BaseEstimator):
     """The rule-based baseline as an estimator, so it runs on the same folds.
 
-    ``predict`` is :func:`rule_based_tier` and learns nothing.  For the log
+    ``predict`` is :func:`rule_based_tiers` and learns nothing.  For the log
     loss and calibration, ``predict_proba`` returns P(true division | tier)
     estimated on the training fold with add-one smoothing (``tier_table_``):
     the earlier system gave no probabilities, and this is the fairest ones
@@ -328,10 +348,7 @@ class RuleBasedTierClassifier(ClassifierMixin, BaseEstimator):
         self.position = position
 
     def _tiers(self, X) -> np.ndarray:
-        frame = canonical_frame(X, self.position)
-        records = frame.drop(columns=["state"]).to_dict("records")
-        return np.array([schema.division_index(rule_based_tier(r, self.position))
-                         for r in records], dtype=np.int64)
+        return rule_based_tiers(X, self.position)
 
     def fit(self, X, y):
         codes = encode_divisions(y)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -77,9 +78,12 @@ DEFAULT_EXCLUDED: dict[str, tuple[str, ...]] = {
            "senior_rush_yds", "junior_rec_yds", "junior_tds"),
 }
 
+_LDA_DEFAULTS: dict[str, Any] = {"solver": "lsqr", "shrinkage": "auto"}
+
 #: Estimator name -> its default parameters (what ``params`` may override).
 ESTIMATOR_DEFAULTS: dict[str, dict[str, Any]] = {
     "logreg": _LOGREG_DEFAULTS,
+    "lda": _LDA_DEFAULTS,
     "hgb": _HGB_DEFAULTS,
     "ordinal_logreg": _LOGREG_DEFAULTS,
     "ordinal_hgb": _HGB_DEFAULTS,
@@ -233,8 +237,16 @@ def resolve_params(estimator: str, params: dict[str, Any] | None,
     return merged
 
 
+def _base_class(estimator: str) -> type:
+    if estimator.endswith("hgb"):
+        return HistGradientBoostingClassifier
+    if estimator == "lda":
+        return LinearDiscriminantAnalysis
+    return LogisticRegression
+
+
 def _estimator_param_names(estimator: str) -> list[str]:
-    base = HistGradientBoostingClassifier() if estimator.endswith("hgb") else LogisticRegression()
+    base = _base_class(estimator)()
     # random_state is set from the seed, never from params, so results follow the seed.
     return [p for p in base.get_params() if p != "random_state"]
 
@@ -277,8 +289,13 @@ def _model_steps(estimator: str, params: dict[str, Any], seed: int) -> list[tupl
             random_state=seed, class_weight=None if ordinal else class_weight, **params)
         prep: list[tuple[str, Any]] = []
     else:
-        base = LogisticRegression(
-            random_state=seed, class_weight=None if ordinal else class_weight, **params)
+        if estimator == "lda":
+            if class_weight is not None:
+                raise TrainingError("estimator 'lda' takes no class_weight (set priors instead)")
+            base = LinearDiscriminantAnalysis(**params)
+        else:
+            base = LogisticRegression(
+                random_state=seed, class_weight=None if ordinal else class_weight, **params)
         # Indicators are not added here: the "missing" feature group carries
         # combine missingness explicitly; other gaps are imputed by the median.
         prep = [("impute", SimpleImputer(strategy="median", keep_empty_features=True)),

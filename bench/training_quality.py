@@ -1,0 +1,258 @@
+"""Training quality against the Bayes ceiling and the baselines, and training time.
+
+On data/training.csv (the synthetic sample), per position: CV exact and
+within-one accuracy, log loss and calibration of the default model, against
+the exact Bayes posterior on the same rows, the rule-based tier score and the
+majority class, all on the same folds; then the time to train one position
+on 2,000 rows (CV + baselines + final fit, median of 5 runs).
+
+Targets (issue 3): exact >= 97% of the ceiling, within-one >= 99% of the
+ceiling, >= 10 points of exact accuracy over the rule-based baseline,
+ECE <= 0.05, < 10 s per position.
+
+ECE is reported two ways.  The CV metric is the mean over folds (400 rows
+each), where 10 bins are thin: even the *exact* posterior scores about 0.045
+there, so that figure is mostly sampling noise.  The target is checked on the
+pooled out-of-fold predictions (all 2,000 rows, every prediction made by a
+model that never saw the row), next to the exact posterior's ECE on the same
+rows as the noise floor.
+
+``python -m bench.training_quality --compare`` also prints the estimator
+comparison recorded in docs/model-card.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from recruit_reveal import evaluate, synthetic
+from recruit_reveal.data import load_training_data
+from recruit_reveal.model import DEFAULT_ESTIMATOR, build_pipeline
+from recruit_reveal.schema import DIVISIONS, POSITIONS
+from recruit_reveal.training import train_position
+
+from ._common import Goal, Section, median_time, table
+
+CSV = Path(__file__).resolve().parents[1] / "data" / "training.csv"
+SEED = 42
+CV_FOLDS = 5
+REPEATS = 5
+TIMING_POSITION = "qb"
+
+GOAL_EXACT_RATIO = 0.97
+GOAL_WITHIN_ONE_RATIO = 0.99
+GOAL_OVER_RULES = 0.10
+GOAL_ECE = 0.05
+GOAL_SECONDS = 10.0
+
+#: (label, estimator, params) compared for docs/model-card.md.
+COMPARED: tuple[tuple[str, str, dict], ...] = (
+    ("logreg (default)", "logreg", {}),
+    ("logreg, balanced", "logreg", {"class_weight": "balanced"}),
+    ("logreg, all raw columns", "logreg", {"exclude_features": []}),
+    ("ordinal_logreg", "ordinal_logreg", {}),
+    ("lda", "lda", {}),
+    ("hgb", "hgb", {}),
+    ("hgb, balanced", "hgb", {"class_weight": "balanced"}),
+    ("ordinal_hgb", "ordinal_hgb", {}),
+)
+
+
+def _sample(smoke: bool, tmp: Path) -> Path:
+    if not smoke:
+        return CSV
+    return synthetic.write_sample(tmp / "training.csv", rows_per_position=200, seed=3)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _quality(csv: Path, folds: int) -> tuple[list[list[str]], list[Goal], dict]:
+    rows, goals, raw = [], [], {}
+    for position in POSITIONS:
+        data = load_training_data(csv, position)
+        result = train_position(data, position, seed=SEED, cv_folds=folds, bayes=True)
+        m, base, ceil = result.cv_metrics, result.baselines, result.bayes_ceiling
+        exact, w1 = m["exact_accuracy"]["mean"], m["within_one_accuracy"]["mean"]
+        rules = base["rule_based"]["exact_accuracy"]["mean"]
+        pooled_ece = evaluate.expected_calibration_error(result.oof_target, result.oof_proba)
+        floor = ceil["expected_calibration_error"]
+        exact_ratio, w1_ratio = exact / ceil["exact_accuracy"], w1 / ceil["within_one_accuracy"]
+        card = synthetic.BAYES_CEILING[position]["exact_accuracy"]
+        raw[position] = {"exact_ratio": exact_ratio, "w1_ratio": w1_ratio,
+                         "over_rules": exact - rules, "ece": pooled_ece}
+        rows.append([
+            position.upper(),
+            f"{_pct(exact)} ± {_pct(m['exact_accuracy']['std'])}",
+            _pct(ceil["exact_accuracy"]), f"**{exact_ratio:.3f}**",
+            f"{exact / card:.3f}",
+            f"{_pct(w1)}", _pct(ceil["within_one_accuracy"]), f"**{w1_ratio:.3f}**",
+            _pct(rules), _pct(base["majority"]["exact_accuracy"]["mean"]),
+            f"{m['log_loss']['mean']:.3f}", f"{ceil['log_loss']:.3f}",
+            f"{base['rule_based']['log_loss']['mean']:.3f}",
+            f"{base['majority']['log_loss']['mean']:.3f}",
+            f"{m['expected_calibration_error']['mean']:.3f}", f"**{pooled_ece:.3f}**",
+            f"{floor:.3f}",
+            " / ".join(f"{m['recall_per_division'][d]['mean']:.2f}" for d in DIVISIONS),
+        ])
+        goals += [
+            Goal(f"{position.upper()} exact accuracy vs Bayes ceiling",
+                 f">= {GOAL_EXACT_RATIO:.0%}", f"{exact_ratio:.1%}",
+                 exact_ratio >= GOAL_EXACT_RATIO,
+                 f"{100 * (exact_ratio - GOAL_EXACT_RATIO):+.1f} pts"),
+            Goal(f"{position.upper()} within-one accuracy vs ceiling",
+                 f">= {GOAL_WITHIN_ONE_RATIO:.0%}", f"{w1_ratio:.1%}",
+                 w1_ratio >= GOAL_WITHIN_ONE_RATIO,
+                 f"{100 * (w1_ratio - GOAL_WITHIN_ONE_RATIO):+.1f} pts"),
+            Goal(f"{position.upper()} exact accuracy over rule-based",
+                 f">= +{100 * GOAL_OVER_RULES:.0f} pts", f"+{100 * (exact - rules):.1f} pts",
+                 exact - rules >= GOAL_OVER_RULES,
+                 f"{100 * (exact - rules - GOAL_OVER_RULES):+.1f} pts"),
+            Goal(f"{position.upper()} ECE (pooled out-of-fold)", f"<= {GOAL_ECE}",
+                 f"{pooled_ece:.3f}", pooled_ece <= GOAL_ECE, f"{pooled_ece - GOAL_ECE:+.3f}"),
+        ]
+    return rows, goals, raw
+
+
+def _timing(csv: Path, folds: int, repeats: int) -> tuple[float, list[float], dict]:
+    data = load_training_data(csv, TIMING_POSITION)
+    timings: list[dict] = []
+
+    def once():
+        result = train_position(data, TIMING_POSITION, seed=SEED, cv_folds=folds, bayes=False)
+        timings.append(result.timings)
+
+    median, runs = median_time(once, repeats)
+    steps = {k: statistics.median(t[k] for t in timings) for k in ("cv", "baselines",
+                                                                   "final_fit")}
+    return median, runs, steps
+
+
+def run(smoke: bool = False) -> Section:
+    logging.getLogger("recruit_reveal").setLevel(logging.ERROR)
+    folds = 3 if smoke else CV_FOLDS
+    repeats = 1 if smoke else REPEATS
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = _sample(smoke, Path(tmp))
+        rows, goals, _ = _quality(csv, folds)
+        median, runs, steps = _timing(csv, folds, repeats)
+        n_rows = len(load_training_data(csv, TIMING_POSITION))
+    goals.append(Goal(f"train one position ({TIMING_POSITION.upper()}, {n_rows:,} rows), "
+                      "CV + final fit", f"< {GOAL_SECONDS:.0f} s", f"{median:.2f} s",
+                      median < GOAL_SECONDS, f"{median / GOAL_SECONDS:.0%} of budget"))
+    headers = ["position", "exact (CV)", "ceiling", "ratio", "ratio to 50k ceiling",
+               "within-one", "ceiling", "ratio", "rule-based exact", "majority exact",
+               "log loss", "ceiling", "rule-based", "majority", "ECE per fold",
+               "ECE pooled OOF", "ceiling ECE", "recall D3/D2/FCS/P5"]
+    md = "\n".join([
+        "## Training quality (issue 3)",
+        "",
+        f"Default estimator `{DEFAULT_ESTIMATOR}`, {folds}-fold stratified CV (seed {SEED}) on "
+        f"`{'a smoke sample' if smoke else 'data/training.csv'}`; mean ± std over folds.  "
+        "Ceiling = the generator's exact posterior (`synthetic.true_proba`) on the same rows; "
+        "\"ratio to 50k ceiling\" divides by the ceiling measured on 50,000 rows "
+        "(data/README.md) instead, which removes the luck of this one sample.  Baselines are "
+        "fitted and scored on the same folds.  ECE: 10 equal-width bins on the largest "
+        "probability; the target is checked on the pooled out-of-fold predictions, the "
+        "per-fold mean is noisier (the exact posterior scores about 0.045 on 400 rows).",
+        "",
+        table(headers, rows),
+        "",
+        f"Training time, {TIMING_POSITION.upper()} on {n_rows:,} rows (load excluded; CV, "
+        f"baselines and final fit included): median {median:.2f} s of {repeats} runs "
+        f"({', '.join(f'{t:.2f}' for t in runs)}); per step, median: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()) + ".",
+        "",
+        "Reproduce: `python -m bench.training_quality`",
+    ])
+    return Section(md, tuple(goals))
+
+
+def compare(smoke: bool = False) -> str:
+    """The estimator comparison on data/training.csv, as a markdown table."""
+    logging.getLogger("recruit_reveal").setLevel(logging.ERROR)
+    folds = 3 if smoke else CV_FOLDS
+    compared = COMPARED[:2] if smoke else COMPARED
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = _sample(smoke, Path(tmp))
+        datasets = {p: load_training_data(csv, p) for p in POSITIONS}
+        ceilings = {p: evaluate.bayes_ceiling(d.frame, d.target, p) for p, d in datasets.items()}
+        for label, estimator, params in compared:
+            per_pos = []
+            for position, data in datasets.items():
+                split = evaluate.stratified_folds(data.target, folds, SEED)
+                pipeline = build_pipeline(position, estimator, params, SEED)
+                start = time.perf_counter()
+                metrics, oof = evaluate.cross_validate(pipeline, data.frame, data.target, split)
+                per_pos.append((metrics, time.perf_counter() - start, oof, data, position))
+            rows.append(_comparison_row(label, per_pos, ceilings))
+            if label.startswith("logreg (default)"):
+                rows.append(_median_rule_row(per_pos, ceilings, split_folds=folds))
+    headers = ["estimator", "exact / ceiling (QB, RB, WR)", "exact", "within-one", "macro-F1",
+               "QWK", "log loss", "ECE per fold", "min recall", "CV time"]
+    return "\n".join([
+        f"Comparison on `{'a smoke sample' if smoke else 'data/training.csv'}`, {folds}-fold "
+        f"stratified CV, seed {SEED}.  Each cell: mean over the three positions of the CV mean "
+        "(± the mean fold std); \"min recall\" is the lowest per-division recall over positions; "
+        "CV time is the mean per position.",
+        "",
+        table(headers, rows),
+        "",
+        "Reproduce: `python -m bench.training_quality --compare`",
+    ])
+
+
+def _cell(per_pos, name: str, digits: int = 3) -> str:
+    means = [m[name]["mean"] for m, *_ in per_pos]
+    stds = [m[name]["std"] for m, *_ in per_pos]
+    return f"{np.mean(means):.{digits}f} ± {np.mean(stds):.{digits}f}"
+
+
+def _comparison_row(label, per_pos, ceilings) -> list[str]:
+    ratios = [m["exact_accuracy"]["mean"] / ceilings[pos]["exact_accuracy"]
+              for m, _, _, _, pos in per_pos]
+    min_recall = min(m["recall_per_division"][d]["mean"] for m, *_ in per_pos for d in DIVISIONS)
+    return [label, ", ".join(f"{r:.3f}" for r in ratios), _cell(per_pos, "exact_accuracy"),
+            _cell(per_pos, "within_one_accuracy"), _cell(per_pos, "macro_f1"),
+            _cell(per_pos, "quadratic_weighted_kappa"), _cell(per_pos, "log_loss"),
+            _cell(per_pos, "expected_calibration_error"), f"{min_recall:.2f}",
+            f"{np.mean([t for _, t, *_ in per_pos]):.2f} s"]
+
+
+def _median_rule_row(per_pos, ceilings, split_folds: int) -> list[str]:
+    """The default model's probabilities with the expected-division (median) decision rule."""
+    rescored = []
+    for _, t, oof, data, position in per_pos:
+        split = evaluate.stratified_folds(data.target, split_folds, SEED)
+        folds = []
+        for _, test in split:
+            pred = evaluate.median_division(oof[test])
+            folds.append(evaluate.fold_metrics(data.target.iloc[test], oof[test], pred))
+        rescored.append((evaluate.summarize_folds(folds), t, oof, data, position))
+    return _comparison_row("logreg + median-division rule", rescored, ceilings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.training_quality")
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--compare", action="store_true", help="print the estimator comparison")
+    args = parser.parse_args(argv)
+    if args.compare:
+        print(compare(args.smoke))
+    else:
+        print(run(args.smoke).markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
