@@ -92,6 +92,28 @@ def predict_proba(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:
     return proba
 
 
+def decision_rule(pipeline: Any) -> str:
+    """The model's own rule for turning probabilities into a division.
+
+    ``"argmax"`` unless the final step says otherwise (``DivisionClassifier(
+    decision="median")``): insights and the API predict what ``pipeline.predict`` would.
+    """
+    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    rule = getattr(final, "decision", "argmax")
+    return rule if isinstance(rule, str) else "argmax"
+
+
+def decide(proba: np.ndarray, rule: str = "argmax") -> np.ndarray:
+    """Division codes (0 = D3 ... 3 = Power 5) from (n, 4) probabilities.
+
+    ``"median"``: the smallest division whose cumulative probability reaches 0.5.
+    """
+    proba = np.asarray(proba, dtype=float)
+    if rule == "median":
+        return np.argmax(np.cumsum(proba, axis=1) >= 0.5 - 1e-12, axis=1)
+    return np.argmax(proba, axis=1)
+
+
 def expected_division(proba: np.ndarray) -> np.ndarray:
     """Probability-weighted division index (0 = D3 ... 3 = Power 5)."""
     return proba @ np.arange(len(DIVISIONS), dtype=float)
@@ -188,7 +210,8 @@ def explain_frame(pipeline: Any, frame: pd.DataFrame, position: str,
 
     ``frame`` holds the raw canonical columns of ``position`` (missing
     columns and NaN allowed).  Returns one dict per row, in order, with keys
-    ``probabilities`` (np.ndarray of 4), ``what_if`` (see :func:`what_if`)
+    ``probabilities`` (np.ndarray of 4), ``division`` (the predicted division,
+    by the model's own decision rule), ``what_if`` (see :func:`what_if`)
     and ``top_factors`` (see :func:`top_factors`).  The model is called once
     per chunk of athletes for the base rows, every what-if candidate and
     every factor replacement together.
@@ -251,14 +274,15 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
 
     proba = predict_proba(pipeline, _to_frame(np.vstack(blocks_x),
                                              np.concatenate(blocks_s), layout))
+    rule = decision_rule(pipeline)
     base = proba[:n]
-    pred = base.argmax(axis=1)
+    pred = decide(base, rule)
     base_exp = expected_division(base)
     target = pred + 1
     offset = n
 
     # What-if: per lever, the first candidate (smallest change) that lifts
-    # the argmax to at least the next division.
+    # the predicted division to at least the next one up.
     options: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     unreachable: list[list[str]] = [[] for _ in range(n)]
     for name, j, cand, valid, rows, ks in lever_grids:
@@ -266,7 +290,7 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
         p = proba[offset:offset + m]
         offset += m
         grid_pred = np.full(cand.shape, -1)
-        grid_pred[rows, ks] = p.argmax(axis=1)
+        grid_pred[rows, ks] = decide(p, rule)
         grid_tp = np.zeros(cand.shape)
         safe_target = np.minimum(target, len(DIVISIONS) - 1)
         grid_tp[rows, ks] = p[np.arange(m), safe_target[rows]]
@@ -303,7 +327,7 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     # expected division is how much that input lifts this athlete.
     fp = proba[offset:offset + len(f_rows)]
     f_exp = expected_division(fp)
-    f_pred = fp.argmax(axis=1) if len(fp) else np.zeros(0, dtype=int)
+    f_pred = decide(fp, rule) if len(fp) else np.zeros(0, dtype=int)
     factors: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     units = {c.name: c.unit for c in columns_for(position)}
     for r in range(len(f_rows)):
@@ -327,6 +351,7 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
         top = [f for f in top if abs(f["effect"]) >= 1e-3][:top_n]
         out.append({
             "probabilities": base[i],
+            "division": DIVISIONS[int(pred[i])],
             "what_if": _what_if_result(int(pred[i]), options[i], unreachable[i]),
             "top_factors": top,
             "missing": [layout.numeric[j] for j in np.flatnonzero(missing[i])],
@@ -421,9 +446,12 @@ def top_factors(pipeline: Any, athlete: pd.DataFrame | dict, position: str,
                          top_n=top_n)[0]["top_factors"]
 
 
-def predicted_tier(proba: np.ndarray) -> str:
-    """"High", "Mid" or "Low" within the predicted division, by where the rest leans."""
-    pred = int(np.argmax(proba))
+def predicted_tier(proba: np.ndarray, division: str | None = None) -> str:
+    """"High", "Mid" or "Low" within the predicted division, by where the rest leans.
+
+    ``division`` defaults to the most probable one."""
+    proba = np.asarray(proba, dtype=float)
+    pred = int(np.argmax(proba)) if division is None else DIVISIONS.index(division)
     above = float(proba[pred + 1:].sum())
     below = float(proba[:pred].sum())
     lean = above - below
@@ -445,8 +473,8 @@ def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
     probabilities, the what-if options and the top factors.
     """
     proba = np.asarray(explanation["probabilities"])
-    pred = int(np.argmax(proba))
-    division = DIVISIONS[pred]
+    division = explanation.get("division") or DIVISIONS[int(np.argmax(proba))]
+    pred = DIVISIONS.index(division)
     wi = explanation["what_if"]
     factors = explanation["top_factors"]
     missing = [m for m in explanation.get("missing", []) if m in MEASURABLES]

@@ -603,7 +603,7 @@ def _predictions(position: str, served: ServedModel, athletes: list[_Athlete],
                  explanations: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Response bodies for athletes of one position; per-row numbers computed vectorized."""
     n = len(athletes)
-    pred = proba.argmax(axis=1)
+    pred = insights.decide(proba, insights.decision_rule(served.pipeline))
     top = proba[np.arange(n), pred]
     levels = np.arange(len(DIVISIONS))
     above = np.where(levels[None, :] > pred[:, None], proba, 0).sum(axis=1)

@@ -187,6 +187,23 @@ def test_predict_proba_orders_string_classes_by_division():
     assert proba.tolist() == [[0.1, 0.2, 0.3, 0.4]]
 
 
+def test_the_models_own_decision_rule_is_used():
+    class MedianRule(ThresholdModel):
+        decision = "median"
+
+        def predict_proba(self, frame):
+            # Most probable: Power 5 (0.4); median division: FCS (cumulative 0.6).
+            return np.tile([0.2, 0.1, 0.3, 0.4], (len(frame), 1))
+
+    assert insights.decision_rule(MedianRule()) == "median"
+    assert insights.decision_rule(ThresholdModel()) == "argmax"
+    result = insights.explain_frame(MedianRule(), _athlete(), "qb")[0]
+    assert result["division"] == "FCS"
+    assert result["what_if"]["current_division"] == "FCS"
+    assert insights.narrative("qb", result)["notes"].startswith("The QB model predicts FCS")
+    assert insights.predicted_tier(result["probabilities"], "FCS") == "Mid FCS"
+
+
 def test_confidence_and_tier():
     assert insights.confidence(np.full(4, 0.25)) == pytest.approx(0.0, abs=1e-9)
     assert insights.confidence(np.array([0, 0, 0, 1.0])) == pytest.approx(1.0, abs=1e-6)
