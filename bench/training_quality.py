@@ -17,8 +17,9 @@ pooled out-of-fold predictions (all 2,000 rows, every prediction made by a
 model that never saw the row), next to the exact posterior's ECE on the same
 rows as the noise floor.
 
-``python -m bench.training_quality --compare`` also prints the estimator
-comparison recorded in docs/model-card.md.
+``python -m bench.training_quality --compare`` prints the estimator
+comparison and ``--ablation`` the feature-group ablation, both recorded in
+docs/model-card.md.
 """
 
 from __future__ import annotations
@@ -55,10 +56,14 @@ GOAL_SECONDS = 10.0
 
 #: (label, estimator, params) compared for docs/model-card.md.
 COMPARED: tuple[tuple[str, str, dict], ...] = (
-    ("logreg (default)", "logreg", {}),
+    ("ordinal_logreg (default, C=0.05)", "ordinal_logreg", {}),
+    ("ordinal_logreg, median-division rule", "ordinal_logreg", {"decision": "median"}),
+    ("ordinal_logreg, balanced", "ordinal_logreg", {"class_weight": "balanced"}),
+    ("ordinal_logreg, all raw columns", "ordinal_logreg", {"exclude_features": []}),
+    ("ordinal_logreg, C=0.3", "ordinal_logreg", {"C": 0.3}),
+    ("logreg (multinomial, C=0.3)", "logreg", {}),
+    ("logreg, median-division rule", "logreg", {"decision": "median"}),
     ("logreg, balanced", "logreg", {"class_weight": "balanced"}),
-    ("logreg, all raw columns", "logreg", {"exclude_features": []}),
-    ("ordinal_logreg", "ordinal_logreg", {}),
     ("lda", "lda", {}),
     ("hgb", "hgb", {}),
     ("hgb, balanced", "hgb", {"class_weight": "balanced"}),
@@ -196,8 +201,6 @@ def compare(smoke: bool = False) -> str:
                 metrics, oof = evaluate.cross_validate(pipeline, data.frame, data.target, split)
                 per_pos.append((metrics, time.perf_counter() - start, oof, data, position))
             rows.append(_comparison_row(label, per_pos, ceilings))
-            if label.startswith("logreg (default)"):
-                rows.append(_median_rule_row(per_pos, ceilings, split_folds=folds))
     headers = ["estimator", "exact / ceiling (QB, RB, WR)", "exact", "within-one", "macro-F1",
                "QWK", "log loss", "ECE per fold", "min recall", "CV time"]
     return "\n".join([
@@ -229,26 +232,70 @@ def _comparison_row(label, per_pos, ceilings) -> list[str]:
             f"{np.mean([t for _, t, *_ in per_pos]):.2f} s"]
 
 
-def _median_rule_row(per_pos, ceilings, split_folds: int) -> list[str]:
-    """The default model's probabilities with the expected-division (median) decision rule."""
-    rescored = []
-    for _, t, oof, data, position in per_pos:
-        split = evaluate.stratified_folds(data.target, split_folds, SEED)
-        folds = []
-        for _, test in split:
-            pred = evaluate.median_division(oof[test])
-            folds.append(evaluate.fold_metrics(data.target.iloc[test], oof[test], pred))
-        rescored.append((evaluate.summarize_folds(folds), t, oof, data, position))
-    return _comparison_row("logreg + median-division rule", rescored, ceilings)
+ABLATION_SEEDS = (11, 12, 13, 14)
+
+
+def ablation(smoke: bool = False) -> str:
+    """Drop one feature group at a time from the default model; CV on several samples.
+
+    Samples: data/training.csv plus fresh 2,000-row samples from the
+    generator (seeds ABLATION_SEEDS), so a group is judged on more than one
+    draw.  Reported: exact accuracy / same-row ceiling and log loss above the
+    ceiling, each averaged over positions and samples.
+    """
+    from recruit_reveal.features import FEATURE_GROUPS
+    from recruit_reveal.schema import feature_names
+
+    logging.getLogger("recruit_reveal").setLevel(logging.ERROR)
+    folds = 3 if smoke else CV_FOLDS
+    n = 300 if smoke else 2000
+    seeds = ABLATION_SEEDS[:1] if smoke else ABLATION_SEEDS
+    sets = []
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = _sample(smoke, Path(tmp))
+        for position in POSITIONS:
+            data = load_training_data(csv, position)
+            sets.append((position, data.frame, data.target))
+            for seed in seeds:
+                sample = synthetic.generate(position, n, seed=seed)
+                sets.append((position, sample[feature_names(position)], sample["division"]))
+    ceilings = [evaluate.bayes_ceiling(f, t, p) for p, f, t in sets]
+    variants = {"all groups (default)": list(FEATURE_GROUPS), "no derived features": []}
+    variants.update({f"without {g}": [x for x in FEATURE_GROUPS if x != g]
+                     for g in FEATURE_GROUPS})
+    rows = []
+    for label, groups in variants.items():
+        ratios, excess = [], []
+        for (position, frame, target), ceiling in zip(sets, ceilings, strict=True):
+            split = evaluate.stratified_folds(target, folds, SEED)
+            pipeline = build_pipeline(position, params={"feature_groups": groups}, seed=SEED)
+            metrics, _ = evaluate.cross_validate(pipeline, frame, target, split)
+            ratios.append(metrics["exact_accuracy"]["mean"] / ceiling["exact_accuracy"])
+            excess.append(metrics["log_loss"]["mean"] - ceiling["log_loss"])
+        rows.append([label, f"{np.mean(ratios):.4f}", f"{np.min(ratios):.4f}",
+                     f"{np.mean(excess):.4f}"])
+    return "\n".join([
+        f"Feature-group ablation of `{DEFAULT_ESTIMATOR}`, {folds}-fold CV on "
+        f"{len(sets)} samples ({'smoke' if smoke else 'data/training.csv and generator seeds '}"
+        f"{'' if smoke else ', '.join(map(str, seeds))}; every position).",
+        "",
+        table(["variant", "exact / ceiling, mean", "min", "log loss above ceiling, mean"],
+              rows),
+        "",
+        "Reproduce: `python -m bench.training_quality --ablation`",
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.training_quality")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--compare", action="store_true", help="print the estimator comparison")
+    parser.add_argument("--ablation", action="store_true", help="print the feature ablation")
     args = parser.parse_args(argv)
     if args.compare:
         print(compare(args.smoke))
+    elif args.ablation:
+        print(ablation(args.smoke))
     else:
         print(run(args.smoke).markdown)
     return 0

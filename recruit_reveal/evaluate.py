@@ -8,8 +8,9 @@ and ``confusion_matrix`` (rows = true division, columns = predicted, in
 DIVISIONS order, summed over the folds).  Every other metric is
 ``{"mean": float, "std": float}`` over the folds (std with ddof=0).
 
-Predicted labels are the argmax of the predicted probabilities, so every
-metric of a model describes one consistent decision rule.
+Label metrics (accuracy, F1, recall, kappa, confusion) score the model's
+own ``predict``, i.e. its decision rule (argmax by default); log loss and
+ECE score ``predict_proba``.
 
 Expected calibration error: the confidence of a row is its largest predicted
 probability; rows fall into 10 equal-width bins on [0, 1], bin ``b`` holding
@@ -48,7 +49,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import schema
 from .features import canonical_frame
-from .model import DivisionClassifier, encode_divisions
+from .model import DivisionClassifier, decide, encode_divisions
 
 logger = logging.getLogger(__name__)
 
@@ -154,14 +155,8 @@ def confusion_matrix(y_true, y_pred) -> list[list[int]]:
 
 
 def median_division(proba) -> np.ndarray:
-    """The expected-division decision rule: the median of each predicted distribution.
-
-    The smallest division k with P(y <= k) >= 0.5; it minimizes the expected
-    number of divisions the prediction is off by (an ordinal-aware
-    alternative to the argmax, which maximizes exact accuracy).
-    """
-    cumulative = np.cumsum(np.asarray(proba, dtype="float64"), axis=1)
-    return np.argmax(cumulative >= 0.5 - 1e-12, axis=1)
+    """The expected-division (median) decision rule; see :func:`recruit_reveal.model.decide`."""
+    return decide(proba, "median")
 
 
 def fold_metrics(y_true, proba, y_pred=None) -> dict[str, Any]:
@@ -219,16 +214,14 @@ def _fit_predict(model, frame: pd.DataFrame, target: pd.Series, train, test):
 
 
 def cross_validate(model, frame: pd.DataFrame, target: pd.Series,
-                   folds: Sequence[tuple[np.ndarray, np.ndarray]], *, n_jobs: int = 1,
-                   use_predict: bool = False) -> tuple[dict[str, Any], np.ndarray]:
+                   folds: Sequence[tuple[np.ndarray, np.ndarray]], *, n_jobs: int = 1
+                   ) -> tuple[dict[str, Any], np.ndarray]:
     """Fit a clone of ``model`` per fold; return (summary of fold metrics, out-of-fold proba).
 
     Each fold is fitted from scratch on its training rows only, so nothing
     the model (or any transformer in it) learns comes from the held-out
     rows.  Results do not depend on ``n_jobs``: the folds are fixed and
-    every fit is seeded.  ``use_predict`` scores the model's own ``predict``
-    instead of the argmax of its probabilities (for the rule-based baseline,
-    whose label is the tier and whose probabilities are a calibration).
+    every fit is seeded.  Labels come from the model's own ``predict``.
     """
     outputs = Parallel(n_jobs=n_jobs)(
         delayed(_fit_predict)(model, frame, target, tr, te) for tr, te in folds)
@@ -236,8 +229,7 @@ def cross_validate(model, frame: pd.DataFrame, target: pd.Series,
     per_fold = []
     for (_, test), (proba, pred) in zip(folds, outputs, strict=True):
         oof[test] = proba
-        per_fold.append(fold_metrics(target.iloc[test], proba,
-                                     pred if use_predict else None))
+        per_fold.append(fold_metrics(target.iloc[test], proba, pred))
     return summarize_folds(per_fold), oof
 
 
@@ -247,7 +239,7 @@ def cross_validate(model, frame: pd.DataFrame, target: pd.Series,
 
 def majority_baseline() -> DivisionClassifier:
     """Predicts the training fold's most frequent division, with its class shares."""
-    return DivisionClassifier(DummyClassifier(strategy="prior"))
+    return DivisionClassifier(DummyClassifier(strategy="prior"), decision="argmax")
 
 
 # Tier thresholds of the earlier rule-based score (REFERENCE-FIGURES.md).
@@ -372,8 +364,7 @@ def run_baselines(frame: pd.DataFrame, target: pd.Series, position: str,
                   folds: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, dict[str, Any]]:
     """Majority and rule-based baselines on ``folds``: {name: summary of fold metrics}."""
     majority, _ = cross_validate(majority_baseline(), frame, target, folds)
-    rules, _ = cross_validate(RuleBasedTierClassifier(position), frame, target, folds,
-                              use_predict=True)
+    rules, _ = cross_validate(RuleBasedTierClassifier(position), frame, target, folds)
     return {"majority": majority, "rule_based": rules}
 
 
@@ -516,7 +507,7 @@ def _neg_log_loss(estimator, X, y) -> float:
 
 
 def _exact(estimator, X, y) -> float:
-    return exact_accuracy(y, np.asarray(estimator.predict_proba(X)).argmax(axis=1))
+    return exact_accuracy(y, estimator.predict(X))
 
 
 _SCORERS = {"neg_log_loss": _neg_log_loss, "accuracy": _exact}

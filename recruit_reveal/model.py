@@ -49,10 +49,10 @@ logger = logging.getLogger(__name__)
 N_CLASSES = len(schema.DIVISIONS)
 
 #: The default estimator, chosen from the comparison in docs/model-card.md.
-DEFAULT_ESTIMATOR = "logreg"
+DEFAULT_ESTIMATOR = "ordinal_logreg"
 
 #: Keys of ``params`` that configure the pipeline rather than the estimator.
-PIPELINE_PARAMS = ("feature_groups", "exclude_features")
+PIPELINE_PARAMS = ("feature_groups", "exclude_features", "decision")
 
 _HGB_DEFAULTS: dict[str, Any] = {
     "learning_rate": 0.05,
@@ -78,6 +78,10 @@ DEFAULT_EXCLUDED: dict[str, tuple[str, ...]] = {
            "senior_rush_yds", "junior_rec_yds", "junior_tds"),
 }
 
+#: The cumulative binary models are each easier than the 4-class problem and
+#: share their features, so they want stronger regularization (C chosen in CV
+#: over 0.03 .. 1, docs/model-card.md).
+_ORDINAL_LOGREG_DEFAULTS: dict[str, Any] = {**_LOGREG_DEFAULTS, "C": 0.05}
 _LDA_DEFAULTS: dict[str, Any] = {"solver": "lsqr", "shrinkage": "auto"}
 
 #: Estimator name -> its default parameters (what ``params`` may override).
@@ -85,7 +89,7 @@ ESTIMATOR_DEFAULTS: dict[str, dict[str, Any]] = {
     "logreg": _LOGREG_DEFAULTS,
     "lda": _LDA_DEFAULTS,
     "hgb": _HGB_DEFAULTS,
-    "ordinal_logreg": _LOGREG_DEFAULTS,
+    "ordinal_logreg": _ORDINAL_LOGREG_DEFAULTS,
     "ordinal_hgb": _HGB_DEFAULTS,
 }
 ESTIMATORS: tuple[str, ...] = tuple(ESTIMATOR_DEFAULTS)
@@ -113,17 +117,39 @@ def _full_proba(proba: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return full
 
 
+DECISION_RULES = ("argmax", "median")
+
+
+def decide(proba, rule: str = "argmax") -> np.ndarray:
+    """Ordinal codes from (n, 4) probabilities in division order.
+
+    ``"argmax"``: the most probable division (maximizes exact accuracy when
+    the probabilities are right).  ``"median"``: the smallest division k with
+    P(y <= k) >= 0.5, which minimizes the expected number of divisions the
+    prediction is off by (the ordinal-aware rule of docs/model-card.md).
+    """
+    proba = np.asarray(proba, dtype="float64")
+    if rule == "argmax":
+        return np.argmax(proba, axis=1)
+    if rule == "median":
+        return np.argmax(np.cumsum(proba, axis=1) >= 0.5 - 1e-12, axis=1)
+    raise ValueError(f"unknown decision rule {rule!r}; choose from {', '.join(DECISION_RULES)}")
+
+
 class DivisionClassifier(ClassifierMixin, BaseEstimator):
     """Wraps a classifier so it trains on ordinal codes and speaks division labels.
 
-    ``classes_`` is :data:`schema.DIVISIONS` and ``predict_proba`` has one
-    column per division in that order, zero for a division absent from the
-    training data.  ``class_weight="balanced"`` on the inner estimator is the
-    way to counter imbalance; this wrapper adds nothing there.
+    ``classes_`` is :data:`schema.DIVISIONS` (in that order, *not* sorted:
+    pass ``labels`` explicitly to scikit-learn metrics) and ``predict_proba``
+    has one column per division in that order, zero for a division absent
+    from the training data.  ``predict`` applies ``decision`` (see
+    :func:`decide`).  ``class_weight="balanced"`` on the inner estimator is
+    the way to counter imbalance; this wrapper adds nothing there.
     """
 
-    def __init__(self, estimator=None):
+    def __init__(self, estimator=None, decision: str = "argmax"):
         self.estimator = estimator
+        self.decision = decision
 
     def fit(self, X, y, sample_weight=None):
         codes = encode_divisions(y)
@@ -149,7 +175,7 @@ class DivisionClassifier(ClassifierMixin, BaseEstimator):
         return _full_proba(proba, np.asarray(self.estimator_.classes_, dtype=np.int64))
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return self.classes_[decide(self.predict_proba(X), self.decision)]
 
 
 class CumulativeOrdinalClassifier(ClassifierMixin, BaseEstimator):
@@ -233,6 +259,11 @@ def resolve_params(estimator: str, params: dict[str, Any] | None,
         if isinstance(exclude, str) or not all(isinstance(g, str) for g in exclude):
             raise TrainingError("parameter exclude_features must be a list of feature names")
         params["exclude_features"] = list(exclude)
+    decision = params.get("decision", "argmax")
+    if decision not in DECISION_RULES:
+        raise TrainingError(f"parameter decision must be one of {', '.join(DECISION_RULES)}, "
+                            f"got {decision!r}")
+    merged["decision"] = "argmax"
     merged.update(params)
     return merged
 
@@ -258,8 +289,10 @@ def build_pipeline(position: str, estimator: str = DEFAULT_ESTIMATOR,
     ``params`` overrides the estimator's defaults (:data:`ESTIMATOR_DEFAULTS`;
     any parameter of the underlying scikit-learn estimator is accepted) and
     may hold ``feature_groups`` (a list from :data:`features.FEATURE_GROUPS`)
-    and ``exclude_features`` (output feature names to drop; default
-    :data:`DEFAULT_EXCLUDED` of the position, ``[]`` keeps every feature).
+    ``exclude_features`` (output feature names to drop; default
+    :data:`DEFAULT_EXCLUDED` of the position, ``[]`` keeps every feature)
+    and ``decision`` (``"argmax"``, the default, or ``"median"``: how
+    ``predict`` turns probabilities into a division, see :func:`decide`).
     Raises :class:`TrainingError` for an unknown estimator or parameter.
     """
     position = schema.check_position(position)
@@ -284,6 +317,7 @@ def build_pipeline(position: str, estimator: str = DEFAULT_ESTIMATOR,
 def _model_steps(estimator: str, params: dict[str, Any], seed: int) -> list[tuple[str, Any]]:
     ordinal = estimator.startswith("ordinal_")
     class_weight = params.pop("class_weight", None)
+    decision = params.pop("decision", "argmax")
     if estimator.endswith("hgb"):
         base = HistGradientBoostingClassifier(
             random_state=seed, class_weight=None if ordinal else class_weight, **params)
@@ -301,7 +335,7 @@ def _model_steps(estimator: str, params: dict[str, Any], seed: int) -> list[tupl
         prep = [("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                 ("scale", StandardScaler())]
     inner = CumulativeOrdinalClassifier(base, class_weight=class_weight) if ordinal else base
-    return prep + [("classifier", DivisionClassifier(inner))]
+    return prep + [("classifier", DivisionClassifier(inner, decision=decision))]
 
 
 def estimator_description(pipeline: Pipeline) -> dict[str, Any]:

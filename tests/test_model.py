@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_features import _frame
+from threadpoolctl import threadpool_limits
 
 from recruit_reveal import schema
 from recruit_reveal.errors import TrainingError
@@ -17,6 +18,7 @@ from recruit_reveal.model import (
     CumulativeOrdinalClassifier,
     DivisionClassifier,
     build_pipeline,
+    decide,
     encode_divisions,
     resolve_params,
 )
@@ -33,8 +35,11 @@ def _labelled(position: str, n: int = 160, seed: int = 0):
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_every_estimator_gives_four_probabilities_in_division_order(estimator):
     frame, target = _labelled("qb")
-    pipe = build_pipeline("qb", estimator, {"max_iter": 30} if "hgb" in estimator else None,
-                          seed=1).fit(frame, target)
+    params = {"max_iter": 30} if "hgb" in estimator else None
+    # One OpenMP thread: on a busy 2-core machine, HGB's thread pool spins and
+    # a 0.1 s fit can take a minute.
+    with threadpool_limits(1):
+        pipe = build_pipeline("qb", estimator, params, seed=1).fit(frame, target)
     proba = pipe.predict_proba(frame)
     assert proba.shape == (len(frame), 4)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -86,8 +91,11 @@ def test_pipeline_pickles_with_joblib_and_predicts_the_same():
 def test_same_seed_same_model_for_the_randomized_estimator():
     frame, target = _labelled("qb", n=200)
     params = {"max_iter": 40, "early_stopping": True, "validation_fraction": 0.2}
-    a = build_pipeline("qb", "hgb", params, seed=3).fit(frame, target).predict_proba(frame)
-    b = build_pipeline("qb", "hgb", params, seed=3).fit(frame, target).predict_proba(frame)
+    with threadpool_limits(1):
+        a = build_pipeline("qb", "hgb", params, seed=3).fit(frame, target).predict_proba(frame)
+    # Another thread count must not change the model.
+    with threadpool_limits(2):
+        b = build_pipeline("qb", "hgb", params, seed=3).fit(frame, target).predict_proba(frame)
     np.testing.assert_array_equal(a, b)
 
 
@@ -112,3 +120,21 @@ def test_division_classifier_accepts_spellings_and_codes():
     X = np.arange(8, dtype=float).reshape(-1, 1)
     model = DivisionClassifier(CumulativeOrdinalClassifier()).fit(X, ["D3"] * 8)
     np.testing.assert_array_equal(model.predict_proba(X)[:, 0], 1.0)
+
+
+def test_decision_rules_by_hand():
+    proba = np.array([[0.40, 0.05, 0.15, 0.40],   # argmax D3 (first max); median FCS (0.6 at k=2)
+                      [0.10, 0.30, 0.25, 0.35]])  # argmax Power 5; median FCS (0.4, 0.65)
+    np.testing.assert_array_equal(decide(proba, "argmax"), [0, 3])
+    np.testing.assert_array_equal(decide(proba, "median"), [2, 2])
+    with pytest.raises(ValueError, match="unknown decision rule"):
+        decide(proba, "mode")
+    with pytest.raises(TrainingError, match="decision must be one of"):
+        build_pipeline("qb", params={"decision": "mean"})
+
+
+def test_median_decision_is_used_by_predict():
+    frame, target = _labelled("qb")
+    pipe = build_pipeline("qb", params={"decision": "median"}).fit(frame, target)
+    expected = np.array(schema.DIVISIONS)[decide(pipe.predict_proba(frame), "median")]
+    np.testing.assert_array_equal(pipe.predict(frame), expected)
