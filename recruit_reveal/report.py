@@ -53,8 +53,11 @@ def settings_table(settings) -> pd.DataFrame:
 
 def environment() -> pd.DataFrame:
     """Interpreter and library versions of the kernel: the record shows what trained the model."""
+    from pathlib import Path
+
     rows = [("python", f"{platform.python_version()} ({sys.executable})"),
-            ("environment", sys.prefix)]
+            ("environment", sys.prefix),
+            ("recruit_reveal package", str(Path(__file__).resolve().parent))]
     for name in ("recruit-reveal", "scikit-learn", "pandas", "numpy", "papermill"):
         try:
             rows.append((name, metadata.version(name)))

@@ -57,9 +57,13 @@ DEFAULT_CELL_TIMEOUT = 600.0
 KERNEL_NAME = "python3"
 RECORD_METADATA_KEY = "recruit_reveal"
 _PAPERMILL_ENGINE = "recruit_reveal"
-#: IPython's history database is shared by every kernel of a user; parallel
-#: kernels only contend for it, and a record needs no input history.
-_KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"]
+#: ignore_cwd: the kernel must import the same recruit_reveal as the runner, never a
+#: ``recruit_reveal/`` folder that happens to be in the working directory (a second
+#: checkout, say) -- otherwise the two engines would train different code.
+#: History: IPython's database is shared by every kernel of a user; parallel kernels
+#: only contend for it, and a record needs no input history.
+_KERNEL_ARGUMENTS = ["--IPKernelApp.ignore_cwd=True", "--HistoryManager.enabled=False",
+                     "--IPKernelApp.log_level=ERROR"]
 
 
 # --------------------------------------------------------------------------------------
@@ -266,9 +270,17 @@ class RunSummary:
 
     def files(self) -> list[Path]:
         """Every file this run wrote (artifacts, metadata, records), for the closing pointer."""
+        from .export import artifact_path, changelog_path, metadata_path
+
         out: list[Path] = []
         for run in self.runs:
-            out += [p for p in (run.artifact, run.metadata_path, run.record, run.html) if p]
+            out += [p for p in (run.artifact, run.metadata_path) if p]
+            if run.ok and self.promoted:
+                out += [artifact_path(self.models_dir, run.position, "latest"),
+                        metadata_path(self.models_dir, run.position, "latest")]
+            if run.ok:
+                out.append(changelog_path(self.models_dir, run.position))
+            out += [p for p in (run.record, run.html) if p and p.exists()]
         return out
 
     def report(self) -> str:

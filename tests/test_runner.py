@@ -32,8 +32,14 @@ def _outputs_text(path: Path) -> str:
     return json.dumps([c.get("outputs", []) for c in nb.cells] + [c.source for c in nb.cells])
 
 
-def test_successful_notebook_leaves_record_html_and_runs_this_interpreter(tmp_path):
+def test_successful_notebook_leaves_record_html_and_runs_this_interpreter(tmp_path,
+                                                                         monkeypatch):
     record = tmp_path / "runs" / "v1.0.0" / "qb.ipynb"
+    # A stray recruit_reveal/ in the working directory (say a second checkout) must not
+    # shadow the package the runner itself uses.
+    (tmp_path / "recruit_reveal").mkdir()
+    (tmp_path / "recruit_reveal" / "__init__.py").write_text("", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
 
     out = runner.run_notebook(FIXTURES / "ok.ipynb", record, {"position": "rb", "value": 21},
                               position="rb", cell_timeout=60)
@@ -46,6 +52,9 @@ def test_successful_notebook_leaves_record_html_and_runs_this_interpreter(tmp_pa
     # The kernel is this interpreter, so the venv that runs the runner trains the model.
     assert f"interpreter {sys.executable}" in text
     assert f"prefix {sys.prefix}" in text
+    import recruit_reveal
+
+    assert f"package {recruit_reveal.__file__}" in text
 
 
 def test_failing_cell_names_position_and_cell_and_keeps_the_record(tmp_path):
