@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from recruit_reveal import evaluate, synthetic
 from recruit_reveal.data import load_training_data
@@ -188,7 +189,9 @@ def compare(smoke: bool = False) -> str:
     folds = 3 if smoke else CV_FOLDS
     compared = COMPARED[:2] if smoke else COMPARED
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    # One native thread for every estimator: on a shared 2-core machine,
+    # HistGradientBoosting's OpenMP pool otherwise spins and its times mean nothing.
+    with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1):
         csv = _sample(smoke, Path(tmp))
         datasets = {p: load_training_data(csv, p) for p in POSITIONS}
         ceilings = {p: evaluate.bayes_ceiling(d.frame, d.target, p) for p, d in datasets.items()}
@@ -207,7 +210,7 @@ def compare(smoke: bool = False) -> str:
         f"Comparison on `{'a smoke sample' if smoke else 'data/training.csv'}`, {folds}-fold "
         f"stratified CV, seed {SEED}.  Each cell: mean over the three positions of the CV mean "
         "(± the mean fold std); \"min recall\" is the lowest per-division recall over positions; "
-        "CV time is the mean per position.",
+        "CV time is the mean per position (one native thread).",
         "",
         table(headers, rows),
         "",
