@@ -60,10 +60,11 @@ _PAPERMILL_ENGINE = "recruit_reveal"
 #: ignore_cwd: the kernel must import the same recruit_reveal as the runner, never a
 #: ``recruit_reveal/`` folder that happens to be in the working directory (a second
 #: checkout, say) -- otherwise the two engines would train different code.
+#: Kernel log: the record holds what matters; shutdown chatter only confuses.
 #: History: IPython's database is shared by every kernel of a user; parallel kernels
 #: only contend for it, and a record needs no input history.
 _KERNEL_ARGUMENTS = ["--IPKernelApp.ignore_cwd=True", "--HistoryManager.enabled=False",
-                     "--IPKernelApp.log_level=ERROR"]
+                     "--IPKernelApp.log_level=CRITICAL"]
 
 
 # --------------------------------------------------------------------------------------
