@@ -23,6 +23,9 @@ logger = logging.getLogger("recruit_reveal.cli")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+_EXIT_CODES = ("exit codes: 0 success; 1 a training run in which some position failed (the "
+               "summary says which, and how to promote the rest); 2 a problem to fix before "
+               "anything ran (bad input, missing model, existing version)")
 
 
 def _default_models_dir() -> str:
@@ -56,7 +59,8 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recruit-reveal",
-        description="Train, inspect, promote and serve the Recruit Reveal models.")
+        description="Train, inspect, promote and serve the Recruit Reveal models.",
+        epilog=_EXIT_CODES)
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
@@ -67,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train one or every position as one release. The notebook engine runs "
         "notebooks/train_position.ipynb with papermill and keeps each executed notebook in "
         "runs/v{version}/ as the audit record; latest switches only when every position "
-        "succeeded.")
+        "succeeded.", epilog=_EXIT_CODES)
     train.add_argument("--csv", required=True, type=Path, help="training CSV")
     train.add_argument("--position", required=True, type=_position,
                        help="qb, rb, wr or all")
