@@ -37,7 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from recruit_reveal import evaluate, synthetic
 from recruit_reveal.data import load_training_data
-from recruit_reveal.model import DEFAULT_ESTIMATOR, build_pipeline
+from recruit_reveal.model import DEFAULT_ESTIMATOR, DEFAULT_FEATURE_GROUPS, build_pipeline
 from recruit_reveal.schema import DIVISIONS, POSITIONS
 from recruit_reveal.training import train_position
 
@@ -239,7 +239,7 @@ ABLATION_SEEDS = (11, 12, 13, 14)
 
 
 def ablation(smoke: bool = False) -> str:
-    """Drop one feature group at a time from the default model; CV on several samples.
+    """Drop (add) one feature group at a time from (to) the default model; CV on several samples.
 
     Samples: data/training.csv plus fresh 2,000-row samples from the
     generator (seeds ABLATION_SEEDS), so a group is judged on more than one
@@ -263,9 +263,11 @@ def ablation(smoke: bool = False) -> str:
                 sample = synthetic.generate(position, n, seed=seed)
                 sets.append((position, sample[feature_names(position)], sample["division"]))
     ceilings = [evaluate.bayes_ceiling(f, t, p) for p, f, t in sets]
-    variants = {"all groups (default)": list(FEATURE_GROUPS), "no derived features": []}
-    variants.update({f"without {g}": [x for x in FEATURE_GROUPS if x != g]
-                     for g in FEATURE_GROUPS})
+    default = list(DEFAULT_FEATURE_GROUPS)
+    variants = {"default groups": default, "every group": list(FEATURE_GROUPS),
+                "no derived features": []}
+    variants.update({f"without {g}": [x for x in default if x != g] for g in default})
+    variants.update({f"with {g}": default + [g] for g in FEATURE_GROUPS if g not in default})
     rows = []
     for label, groups in variants.items():
         ratios, excess = [], []

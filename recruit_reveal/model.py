@@ -64,6 +64,15 @@ _HGB_DEFAULTS: dict[str, Any] = {
 }
 _LOGREG_DEFAULTS: dict[str, Any] = {"C": 0.3, "class_weight": None, "max_iter": 2000}
 
+#: Feature groups on by default.  ``trajectory``, ``efficiency`` and ``athletic``
+#: are linear combinations of (or noise around) features already present, and
+#: in the CV ablation (docs/model-card.md) they did not improve accuracy and
+#: cost a little log loss; they stay available through ``feature_groups``.
+DEFAULT_FEATURE_GROUPS: tuple[str, ...] = (
+    "per_game", "combine_impute", "log_production", "bmi", "speed_score", "state_tier",
+    "missing",
+)
+
 #: Raw columns left out by default (``exclude_features``; pass ``[]`` to keep
 #: them): in cross-validation on data/training.csv they added variance and no
 #: accuracy (docs/model-card.md).  Season totals, games, TDs, INTs and grad
@@ -236,6 +245,7 @@ def resolve_params(estimator: str, params: dict[str, Any] | None,
             f"unknown estimator {estimator!r}; choose from {', '.join(ESTIMATORS)}")
     params = dict(params or {})
     merged = dict(ESTIMATOR_DEFAULTS[estimator])
+    merged["feature_groups"] = list(DEFAULT_FEATURE_GROUPS)
     if position is not None:
         merged["exclude_features"] = list(DEFAULT_EXCLUDED[schema.check_position(position)])
     allowed = set(merged) | set(_estimator_param_names(estimator)) | set(PIPELINE_PARAMS)
@@ -288,7 +298,8 @@ def build_pipeline(position: str, estimator: str = DEFAULT_ESTIMATOR,
 
     ``params`` overrides the estimator's defaults (:data:`ESTIMATOR_DEFAULTS`;
     any parameter of the underlying scikit-learn estimator is accepted) and
-    may hold ``feature_groups`` (a list from :data:`features.FEATURE_GROUPS`)
+    may hold ``feature_groups`` (a list from :data:`features.FEATURE_GROUPS`;
+    default :data:`DEFAULT_FEATURE_GROUPS`)
     ``exclude_features`` (output feature names to drop; default
     :data:`DEFAULT_EXCLUDED` of the position, ``[]`` keeps every feature)
     and ``decision`` (``"argmax"``, the default, or ``"median"``: how
