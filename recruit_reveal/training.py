@@ -133,8 +133,9 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
 
     ``data`` is a CSV path (loaded with :func:`recruit_reveal.data.load_training_data`)
     or a ``TrainingData``.  ``params`` overrides the estimator's defaults
-    (see :func:`recruit_reveal.model.build_pipeline`); ``estimator`` defaults
-    to :data:`recruit_reveal.model.DEFAULT_ESTIMATOR`.  ``n_jobs`` runs CV
+    (see :func:`recruit_reveal.model.build_pipeline`) and may name the
+    estimator as ``params["estimator"]``; ``estimator`` defaults to
+    :data:`recruit_reveal.model.DEFAULT_ESTIMATOR`.  ``n_jobs`` runs CV
     folds in parallel and never changes the results.  ``bayes`` forces
     (True) or skips (False) the Bayes ceiling; by default it is computed
     when the CSV is the synthetic sample.
@@ -147,7 +148,13 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     from .model import DEFAULT_ESTIMATOR, build_pipeline, encode_divisions, resolve_params
 
     position = schema.check_position(position)
-    estimator = estimator or DEFAULT_ESTIMATOR
+    params = dict(params or {})
+    # The runner and CLI pass only ``params``, so the estimator may ride in there.
+    in_params = params.pop("estimator", None)
+    if in_params is not None and estimator is not None and in_params != estimator:
+        raise TrainingError(f"estimator given twice: {estimator!r} and params['estimator']="
+                            f"{in_params!r}")
+    estimator = estimator or in_params or DEFAULT_ESTIMATOR
     timings: dict[str, float] = {}
 
     # Parameters are checked before the (possibly slow) load, so a typo fails fast.

@@ -173,6 +173,15 @@ def test_unusable_parameters_raise_training_error(qb_data, kwargs, message):
         train_position(qb_data, "qb", **kwargs)
 
 
+def test_estimator_may_be_named_in_params(qb_data):
+    result = train_position(qb_data, "qb", seed=0, cv_folds=2, bayes=False,
+                            params={"estimator": "logreg", "C": 0.5})
+    assert result.estimator == "logreg" and result.params["C"] == 0.5
+    assert "estimator" not in result.params
+    with pytest.raises(TrainingError, match="estimator given twice"):
+        train_position(qb_data, "qb", estimator="lda", params={"estimator": "logreg"})
+
+
 def test_position_mismatch_is_an_error(qb_data):
     with pytest.raises(TrainingError, match="holds position 'qb'"):
         train_position(qb_data, "wr")
