@@ -25,6 +25,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from recruit_reveal.schema import SAMPLE_ATHLETES
+
 from ._common import Goal, Section, median_time, table
 
 REPEATS = 5
@@ -32,15 +34,7 @@ GOAL_P50_MS = 10.0
 GOAL_BATCH_S = 1.0
 ROOT = Path(__file__).resolve().parents[1]
 
-#: The sample athletes of DESIGN.md.
-SAMPLES = [
-    {"position": "qb", "height_inches": 72, "weight_lbs": 200, "forty_yard_dash": 4.7,
-     "senior_ypg": 250, "senior_tds": 20, "senior_comp_pct": 65.0, "name": "Test QB Player"},
-    {"position": "rb", "height_inches": 70, "weight_lbs": 190, "forty_yard_dash": 4.4,
-     "senior_ypg": 120, "senior_ypc": 5.2, "senior_tds": 15, "name": "Test RB Player"},
-    {"position": "wr", "height_inches": 71, "weight_lbs": 180, "forty_yard_dash": 4.5,
-     "senior_rec_ypg": 85, "senior_rec": 55, "senior_avg": 15.5, "name": "Test WR Player"},
-]
+SAMPLES = SAMPLE_ATHLETES
 QB = SAMPLES[0]
 
 

@@ -181,6 +181,16 @@ POSITION_COLUMNS: dict[str, tuple[Column, ...]] = {
 #: The production stat the earlier rule-based tiers used, per position.
 PRODUCTION_COLUMN: dict[str, str] = {"qb": "senior_ypg", "rb": "senior_ypg", "wr": "senior_rec_ypg"}
 
+#: The three sample athletes of DESIGN.md: every model and the API must accept them.
+SAMPLE_ATHLETES: tuple[dict[str, object], ...] = (
+    {"position": "qb", "height_inches": 72, "weight_lbs": 200, "forty_yard_dash": 4.7,
+     "senior_ypg": 250, "senior_tds": 20, "senior_comp_pct": 65.0, "name": "Test QB Player"},
+    {"position": "rb", "height_inches": 70, "weight_lbs": 190, "forty_yard_dash": 4.4,
+     "senior_ypg": 120, "senior_ypc": 5.2, "senior_tds": 15, "name": "Test RB Player"},
+    {"position": "wr", "height_inches": 71, "weight_lbs": 180, "forty_yard_dash": 4.5,
+     "senior_rec_ypg": 85, "senior_rec": 55, "senior_avg": 15.5, "name": "Test WR Player"},
+)
+
 #: Columns that are accepted and dropped; they never reach a model or artifact.
 IGNORED_COLUMNS: frozenset[str] = frozenset({"name", "player_name"})
 

@@ -18,14 +18,6 @@ DESIGN_SPELLINGS = {
     "D3": ["D3", "DIII", "Division III", "NAIA", "D3/NAIA"],
 }
 
-SAMPLE_ATHLETES = [
-    {"position": "qb", "height_inches": 72, "weight_lbs": 200, "forty_yard_dash": 4.7,
-     "senior_ypg": 250, "senior_tds": 20, "senior_comp_pct": 65.0},
-    {"position": "rb", "height_inches": 70, "weight_lbs": 190, "forty_yard_dash": 4.4,
-     "senior_ypg": 120, "senior_ypc": 5.2, "senior_tds": 15},
-    {"position": "wr", "height_inches": 71, "weight_lbs": 180, "forty_yard_dash": 4.5,
-     "senior_rec_ypg": 85, "senior_rec": 55, "senior_avg": 15.5},
-]
 
 
 def test_divisions_are_ordered_low_to_high():
@@ -92,13 +84,22 @@ def test_ranges_catch_unit_mistakes():
     assert not ypg.check(1200)  # a season total typed as per game
 
 
-@pytest.mark.parametrize("athlete", SAMPLE_ATHLETES, ids=lambda a: a["position"])
+@pytest.mark.parametrize("athlete", schema.SAMPLE_ATHLETES, ids=lambda a: a["position"])
 def test_design_sample_athletes_are_plausible(athlete):
     position = athlete["position"]
     for name, value in athlete.items():
-        if name != "position":
+        if name not in {"position", "name"}:
             assert schema.column(position, name).check(value), name
     assert set(schema.required_columns(position)) <= athlete.keys()
+
+
+def test_sample_athletes_are_the_ones_in_the_design():
+    design = Path(__file__).resolve().parents[2] / "shared" / "DESIGN.md"
+    if not design.is_file():
+        pytest.skip(f"{design} is not beside this checkout")
+    quoted = [json.loads(line) for line in design.read_text(encoding="utf-8").splitlines()
+              if line.startswith('{"position"')]
+    assert quoted == list(schema.SAMPLE_ATHLETES)
 
 
 def test_input_schema_is_json_ready():
