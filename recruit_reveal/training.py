@@ -54,6 +54,10 @@ class TrainingResult:
     #: Ordinal codes (0 = D3 .. 3 = Power 5) of the rows behind ``oof_proba``,
     #: for the calibration figure.  Like ``oof_proba``, never written to an artifact.
     oof_target: np.ndarray | None = field(default=None, repr=False)
+    #: The CV fold models (fold order of ``evaluate.stratified_folds(target, cv_folds,
+    #: seed)``), kept so permutation importance scores held-out rows without refitting.
+    #: In memory only: export writes named fields and pickles ``pipeline`` alone.
+    fold_models: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def headline(self) -> dict[str, float]:
         """Mean CV exact and within-one accuracy, the two figures quoted everywhere."""
@@ -186,8 +190,9 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
 
     start = time.perf_counter()
     folds = evaluate.stratified_folds(target, cv_folds, seed)
+    fold_models: list[Any] = []
     cv_metrics, oof_proba = evaluate.cross_validate(pipeline, frame, target, folds,
-                                                    n_jobs=n_jobs)
+                                                    n_jobs=n_jobs, fold_models=fold_models)
     timings["cv"] = time.perf_counter() - start
     for division, recall in cv_metrics["recall_per_division"].items():
         if rows_per_division[division] and recall["mean"] == 0:
@@ -235,4 +240,5 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
         typical_values=_typical_values(frame, position),
         oof_proba=oof_proba,
         oof_target=encode_divisions(target),
+        fold_models=fold_models,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import matplotlib.pyplot as plt
@@ -136,3 +137,43 @@ def test_permutation_importance_on_held_out_folds(trained_results, sample_csv):
     prod = table.set_index("feature").loc["senior_rec_ypg", "importance"]
     assert prod > 0
     assert isinstance(evaluate.plot_permutation_importance(result, data, n_repeats=1), Figure)
+
+
+def test_permutation_importance_reuses_cv_fold_models_without_changing_it(
+        trained_results, sample_csv, monkeypatch):
+    result = trained_results["wr"]
+    data = load_training_data(sample_csv, "wr")
+    assert len(result.fold_models) == result.cv_folds
+    folds = evaluate.stratified_folds(data.target, result.cv_folds, result.seed)
+    for model, (train, _) in zip(result.fold_models, folds, strict=True):
+        # Each kept model was fitted on its training fold only: what its
+        # features learned comes from the training rows, never the held-out ones.
+        features = model.named_steps["features"]
+        assert features.n_fit_rows_ == len(train)
+        forty = data.frame.iloc[train]["forty_yard_dash"].dropna()
+        assert features.norms_["forty_yard_dash"][0] == pytest.approx(forty.mean())
+    reused = evaluate.permutation_importance_cv(result, data, n_repeats=2)
+    refits = []
+    real_clone = evaluate.clone
+    monkeypatch.setattr(evaluate, "clone", lambda m: refits.append(1) or real_clone(m))
+    evaluate.permutation_importance_cv(result, data, n_repeats=1)
+    assert refits == []  # the kept fold models were used, nothing was fitted again
+    # Without the kept models every fold is re-fitted, and the figures are the same.
+    monkeypatch.setattr(result, "fold_models", [])
+    refitted = evaluate.permutation_importance_cv(result, data, n_repeats=2)
+    assert len(refits) == result.cv_folds
+    pd.testing.assert_frame_equal(reused, refitted)
+
+
+def test_permutation_importance_refits_when_data_is_not_the_training_data(
+        trained_results, sample_csv, monkeypatch):
+    result = trained_results["wr"]
+    data = load_training_data(sample_csv, "wr")
+    rows = data.frame.index[: len(data.frame) - 10]
+    other = dataclasses.replace(data, frame=data.frame.loc[rows], target=data.target.loc[rows],
+                                sha256=None)
+    refits = []
+    real_clone = evaluate.clone
+    monkeypatch.setattr(evaluate, "clone", lambda m: refits.append(1) or real_clone(m))
+    evaluate.permutation_importance_cv(result, other, n_repeats=1)
+    assert len(refits) == result.cv_folds
