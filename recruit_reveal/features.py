@@ -86,6 +86,35 @@ _PRODUCTION_PAIR: dict[str, tuple[str, str]] = {
 }
 
 
+def _numeric_and_state(position: str) -> tuple[list[str], str | None, int]:
+    """(numeric column names in order, the state column or None, its place among the names)."""
+    numeric, state, place = [], None, -1
+    for i, col in enumerate(schema.columns_for(position)):
+        if col.kind == "state":
+            state, place = col.name, i
+        else:
+            numeric.append(col.name)
+    return numeric, state, place
+
+
+def _clean_state(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) and value.strip() else np.nan
+
+
+def _by_unique(values: pd.Series, fn) -> np.ndarray:
+    """``fn`` applied to every value, evaluated once per distinct value.
+
+    A column of states holds a few dozen distinct codes however many rows
+    it has, so this keeps the Python-level work off the row count.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    # Code -1 (missing) indexes the appended NaN.
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[:-1] = [fn(u) for u in uniques]
+    mapped[-1] = np.nan
+    return mapped[codes]
+
+
 def canonical_frame(X: object, position: str) -> pd.DataFrame:
     """The raw canonical columns of ``position`` as a frame, whatever ``X`` held.
 
@@ -97,7 +126,9 @@ def canonical_frame(X: object, position: str) -> pd.DataFrame:
     """
     names = schema.feature_names(position)
     if isinstance(X, pd.DataFrame):
-        frame = X.reindex(columns=names)
+        if not X.columns.is_unique:
+            X.reindex(columns=names)  # raises pandas' own error naming the duplicates
+        frame = X
     else:
         arr = np.asarray(X, dtype=object)
         if arr.ndim != 2 or arr.shape[1] != len(names):
@@ -105,20 +136,41 @@ def canonical_frame(X: object, position: str) -> pd.DataFrame:
                 f"expected a DataFrame or an array with {len(names)} columns "
                 f"({', '.join(names)}), got shape {arr.shape}")
         frame = pd.DataFrame(arr, columns=names)
-    out = {}
-    for col in schema.columns_for(position):
-        values = frame[col.name]
-        if col.kind == "state":
-            out[col.name] = values.map(
-                lambda v: v.strip().upper() if isinstance(v, str) and v.strip() else np.nan)
+    numeric, state, place = _numeric_and_state(position)
+    # One float64 block filled column by column without building a Series per
+    # column: serving predicts one row at a time, where pandas' per-column
+    # overhead (to_numeric, astype, a dict-of-Series frame) dominated.
+    block = np.full((len(frame), len(numeric)), np.nan)
+    present = frame.columns
+    for j, name in enumerate(numeric):
+        if name not in present:
+            continue
+        values = frame[name]
+        if values.dtype.kind in "fiub":
+            # Already numbers: a cast, with pandas' missing values as NaN.
+            block[:, j] = values.to_numpy(dtype="float64", na_value=np.nan)
         else:
-            out[col.name] = pd.to_numeric(values, errors="coerce").astype("float64")
-    return pd.DataFrame(out, index=frame.index)
+            block[:, j] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    out = pd.DataFrame(block, columns=numeric, index=frame.index)
+    if state is not None:
+        if state not in present:
+            states = np.full(len(frame), np.nan)
+        else:
+            states = _by_unique(frame[state], _clean_state)
+            if not pd.notna(states).any():
+                # As the column-wise map gave before: no code at all is a float column of NaN.
+                states = np.full(len(frame), np.nan)
+        out.insert(place, state, states)
+    return out
+
+
+def _tier_number(state: object) -> float:
+    tier = schema.state_tier(state)
+    return np.nan if tier is None else float(tier)
 
 
 def _state_tiers(states: pd.Series) -> np.ndarray:
-    tiers = [schema.state_tier(s) for s in states]
-    return np.array([np.nan if t is None else float(t) for t in tiers], dtype="float64")
+    return _by_unique(states, _tier_number).astype("float64")
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -290,11 +342,13 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         observed = np.isfinite(block)
         partial = observed.any(axis=1) & ~observed.all(axis=1)
         mean, cov = self.combine_mean_, self.combine_cov_
-        patterns = {tuple(row) for row in observed[partial]}
-        for pattern in sorted(patterns):
-            o = np.array(pattern)
+        # The distinct missingness patterns (at most 2^4), found without a Python
+        # loop over rows; np.unique sorts them as sorted() did the tuples.
+        patterns, which = np.unique(observed[partial], axis=0, return_inverse=True)
+        partial_rows = np.flatnonzero(partial)
+        for k, o in enumerate(patterns):
             m = ~o
-            rows = partial & (observed == o).all(axis=1)
+            rows = partial_rows[which.reshape(-1) == k]
             # E[x_m | x_o] = mu_m + S_mo S_oo^-1 (x_o - mu_o)
             coef = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)])
             block[np.ix_(rows, m)] = mean[m] + (block[np.ix_(rows, o)] - mean[o]) @ coef

@@ -143,3 +143,44 @@ def test_canonical_frame_coerces_types():
     assert frame.loc[0, "height_inches"] == 72.0
     assert frame.loc[0, "state"] == "TX"
     assert np.isnan(frame.loc[0, "forty_yard_dash"])
+
+
+def _column_by_column(X: pd.DataFrame, position: str) -> pd.DataFrame:
+    """The straightforward per-column conversion the fast canonical_frame must match."""
+    frame = X.reindex(columns=schema.feature_names(position))
+    out = {}
+    for col in schema.columns_for(position):
+        values = frame[col.name]
+        if col.kind == "state":
+            out[col.name] = values.map(
+                lambda v: v.strip().upper() if isinstance(v, str) and v.strip() else np.nan)
+        else:
+            out[col.name] = pd.to_numeric(values, errors="coerce").astype("float64")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def test_canonical_frame_matches_column_by_column_conversion_for_every_input_kind():
+    raw = _frame("wr", n=40, seed=3)
+    raw["state"] = ["tx ", " Oh", "", "  ", None, np.nan, 7, "zz"] * 5
+    raw["games"] = raw["games"].round().astype("int64")  # integers
+    raw["height_inches"] = raw["height_inches"].astype(object)  # Python objects ...
+    raw.loc[raw.index[:5], "height_inches"] = ["72", "x", None, "70.5", True]  # ... and text
+    raw["forty_yard_dash"] = raw["forty_yard_dash"].astype("float32")
+    raw["vertical_jump"] = raw["vertical_jump"] > 30  # booleans
+    raw = raw.drop(columns=["shuttle"]).set_index(pd.Index(range(100, 140)))
+    pd.testing.assert_frame_equal(canonical_frame(raw, "wr"), _column_by_column(raw, "wr"))
+    no_state = raw.assign(state=np.nan)
+    pd.testing.assert_frame_equal(canonical_frame(no_state, "wr"),
+                                  _column_by_column(no_state, "wr"))
+    with pytest.raises(ValueError, match="duplicate"):
+        canonical_frame(pd.concat([raw, raw[["games"]]], axis=1), "wr")
+
+
+def test_state_tier_features_match_schema_row_by_row():
+    raw = _frame("qb", n=30, seed=4)
+    raw["state"] = ["TX", "ca", "IA", "VT", None, "zz", " fl "] * 4 + ["DC", "AK"]
+    model = DerivedFeatures(position="qb").fit(raw)
+    names = list(model.get_feature_names_out())
+    tiers = model.transform(raw)[:, names.index("state_tier")]
+    expected = [schema.state_tier(s) for s in raw["state"]]
+    assert [None if np.isnan(t) else int(t) for t in tiers] == expected
