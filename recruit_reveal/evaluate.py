@@ -561,6 +561,8 @@ def permutation_importance_cv(result, data, *, n_repeats: int = 5,
     frame, target, _ = _data_parts(data)
     folds = stratified_folds(target, result.cv_folds, result.seed)
     reusable = _reusable_fold_models(result, data, len(folds))
+    # Encoded once: the scorer runs once per column and repeat on the same rows.
+    codes = encode_divisions(target)
     per_fold = []
     for i, (train, test) in enumerate(folds):
         if reusable is not None:
@@ -568,7 +570,7 @@ def permutation_importance_cv(result, data, *, n_repeats: int = 5,
         else:
             fitted = clone(result.pipeline).fit(frame.iloc[train], target.iloc[train])
         imp = permutation_importance(
-            fitted, frame.iloc[test], target.iloc[test], scoring=_SCORERS[scoring],
+            fitted, frame.iloc[test], codes[test], scoring=_SCORERS[scoring],
             n_repeats=n_repeats, random_state=result.seed + i, n_jobs=1)
         per_fold.append(imp.importances)
     stacked = np.concatenate(per_fold, axis=1)

@@ -106,7 +106,15 @@ ESTIMATORS: tuple[str, ...] = tuple(ESTIMATOR_DEFAULTS)
 
 def encode_divisions(y) -> np.ndarray:
     """Division labels (any accepted spelling) or ordinal ints 0..3 -> int array."""
+    arr = np.asarray(y)
+    if arr.dtype.kind in "iu":
+        # Codes already: the common case inside evaluation, no per-row work.
+        flat = arr.ravel().astype(np.int64)
+        if flat.size == 0 or (flat.min() >= 0 and flat.max() < N_CLASSES):
+            return flat
     values = np.asarray(y, dtype=object).ravel()
+    if len(values) and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return _encode_labels(values)
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
         if isinstance(v, int | np.integer) and 0 <= int(v) < N_CLASSES:
@@ -117,6 +125,20 @@ def encode_divisions(y) -> np.ndarray:
             raise ValueError(f"unknown division label {v!r} at position {i}")
         out[i] = schema.division_index(label)
     return out
+
+
+def _encode_labels(values: np.ndarray) -> np.ndarray:
+    """:func:`encode_divisions` for text labels, normalizing each distinct spelling once."""
+    codes, uniques = pd.factorize(values)
+    table = np.empty(len(uniques), dtype=np.int64)
+    for k, v in enumerate(uniques):
+        label = schema.normalize_division(v)
+        if label is None:
+            # Distinct values come in order of first appearance, so this is the first bad row.
+            raise ValueError(f"unknown division label {v!r} at position "
+                             f"{int(np.argmax(codes == k))}")
+        table[k] = schema.division_index(label)
+    return table[codes]
 
 
 def _full_proba(proba: np.ndarray, seen: np.ndarray) -> np.ndarray:

@@ -138,3 +138,16 @@ def test_median_decision_is_used_by_predict():
     pipe = build_pipeline("qb", params={"decision": "median"}).fit(frame, target)
     expected = np.array(schema.DIVISIONS)[decide(pipe.predict_proba(frame), "median")]
     np.testing.assert_array_equal(pipe.predict(frame), expected)
+
+
+def test_encode_divisions_text_codes_and_errors_on_every_path():
+    labels = pd.Series(["Power 5", " d2 ", "FCS", "NAIA", "Power 5", "division iii"] * 50)
+    assert encode_divisions(labels)[:6].tolist() == [3, 1, 2, 0, 3, 0]
+    assert encode_divisions(labels).tolist() == encode_divisions(list(labels)).tolist()
+    assert encode_divisions(np.array([[0, 3], [2, 1]])).tolist() == [0, 3, 2, 1]
+    assert encode_divisions(np.array([], dtype=int)).tolist() == []
+    # The first bad row is named, whichever path reads the labels.
+    with pytest.raises(ValueError, match="'D9' at position 3"):
+        encode_divisions(["D3", "D2", "D3", "D9", "D8", "D9"])
+    with pytest.raises(ValueError, match="4 at position 1"):
+        encode_divisions(np.array([0, 4, 1]))
