@@ -49,7 +49,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import schema
 from .features import canonical_frame
-from .model import DivisionClassifier, decide, encode_divisions
+from .model import DivisionClassifier, encode_divisions
 
 logger = logging.getLogger(__name__)
 
@@ -152,11 +152,6 @@ def confusion_matrix(y_true, y_pred) -> list[list[int]]:
     """4x4 counts, rows = true division, columns = predicted, in DIVISIONS order."""
     t, p = encode_divisions(y_true), encode_divisions(y_pred)
     return _sk_confusion_matrix(t, p, labels=_LABELS).astype(int).tolist()
-
-
-def median_division(proba) -> np.ndarray:
-    """The expected-division (median) decision rule; see :func:`recruit_reveal.model.decide`."""
-    return decide(proba, "median")
 
 
 def fold_metrics(y_true, proba, y_pred=None) -> dict[str, Any]:

@@ -34,6 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# model.decide is the one implementation of the decision rules, so what the API
+# explains is always what pipeline.predict would say.
+from .model import DECISION_RULES, decide
 from .schema import DIVISIONS, check_position, column, columns_for, feature_names
 
 logger = logging.getLogger(__name__)
@@ -100,18 +103,7 @@ def decision_rule(pipeline: Any) -> str:
     """
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     rule = getattr(final, "decision", "argmax")
-    return rule if isinstance(rule, str) else "argmax"
-
-
-def decide(proba: np.ndarray, rule: str = "argmax") -> np.ndarray:
-    """Division codes (0 = D3 ... 3 = Power 5) from (n, 4) probabilities.
-
-    ``"median"``: the smallest division whose cumulative probability reaches 0.5.
-    """
-    proba = np.asarray(proba, dtype=float)
-    if rule == "median":
-        return np.argmax(np.cumsum(proba, axis=1) >= 0.5 - 1e-12, axis=1)
-    return np.argmax(proba, axis=1)
+    return rule if rule in DECISION_RULES else "argmax"
 
 
 def expected_division(proba: np.ndarray) -> np.ndarray:

@@ -197,6 +197,15 @@ def test_the_models_own_decision_rule_is_used():
 
     assert insights.decision_rule(MedianRule()) == "median"
     assert insights.decision_rule(ThresholdModel()) == "argmax"
+
+    class UnknownRule(ThresholdModel):
+        decision = "mode"
+
+    assert insights.decision_rule(UnknownRule()) == "argmax"
+    # One implementation of the rules: model.decide, as pipeline.predict uses.
+    from recruit_reveal import model
+
+    assert insights.decide is model.decide
     result = insights.explain_frame(MedianRule(), _athlete(), "qb")[0]
     assert result["division"] == "FCS"
     assert result["what_if"]["current_division"] == "FCS"
