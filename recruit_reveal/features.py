@@ -342,13 +342,16 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         observed = np.isfinite(block)
         partial = observed.any(axis=1) & ~observed.all(axis=1)
         mean, cov = self.combine_mean_, self.combine_cov_
-        # The distinct missingness patterns (at most 2^4), found without a Python
-        # loop over rows; np.unique sorts them as sorted() did the tuples.
-        patterns, which = np.unique(observed[partial], axis=0, return_inverse=True)
-        partial_rows = np.flatnonzero(partial)
-        for k, o in enumerate(patterns):
+        # Each missingness pattern (at most 2^4) as one integer, first column
+        # most significant: the distinct patterns come without a Python loop
+        # over rows (or a row-wise np.unique), in the order sorted() gave the tuples.
+        n_cols = len(COMBINE_COLUMNS)
+        weights = 1 << np.arange(n_cols - 1, -1, -1)
+        keys = observed @ weights
+        for key in np.unique(keys[partial]):
+            o = (int(key) & weights) > 0
             m = ~o
-            rows = partial_rows[which.reshape(-1) == k]
+            rows = partial & (keys == key)
             # E[x_m | x_o] = mu_m + S_mo S_oo^-1 (x_o - mu_o)
             coef = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)])
             block[np.ix_(rows, m)] = mean[m] + (block[np.ix_(rows, o)] - mean[o]) @ coef
