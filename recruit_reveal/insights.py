@@ -320,12 +320,21 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     fp = proba[offset:offset + len(f_rows)]
     f_exp = expected_division(fp)
     f_pred = decide(fp, rule) if len(fp) else np.zeros(0, dtype=int)
+    # Only each athlete's top_n factors become dicts: ranked per athlete by
+    # |effect| (largest first, ties in column order), ignoring effects under 1e-3.
     factors: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     units = {c.name: c.unit for c in columns_for(position)}
-    for r in range(len(f_rows)):
+    effects = base_exp[f_rows] - f_exp if len(f_rows) else np.zeros(0)
+    strength = np.abs(effects)
+    order = np.lexsort((np.arange(len(f_rows)), -strength, f_rows))
+    order = order[strength[order] >= 1e-3]
+    ranked_rows = f_rows[order]
+    first_of_row = np.searchsorted(ranked_rows, ranked_rows, side="left")
+    order = order[np.arange(len(order)) - first_of_row < top_n]
+    for r in order.tolist():
         i = int(f_rows[r])
         name = layout.numeric[factor_cols[f_idx[r]]]
-        effect = float(base_exp[i] - f_exp[r])
+        effect = float(effects[r])
         factors[i].append({
             "input": name,
             "value": float(x[i, factor_cols[f_idx[r]]]),
@@ -339,8 +348,7 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     out = []
     missing = np.isnan(x)
     for i in range(n):
-        top = sorted(factors[i], key=lambda f: -abs(f["effect"]))
-        top = [f for f in top if abs(f["effect"]) >= 1e-3][:top_n]
+        top = factors[i]
         out.append({
             "probabilities": base[i],
             "division": DIVISIONS[int(pred[i])],
