@@ -115,6 +115,64 @@ def _by_unique(values: pd.Series, fn) -> np.ndarray:
     return mapped[codes]
 
 
+class _Canonical:
+    """The canonical columns as arrays: one float64 block plus the state codes.
+
+    What :func:`canonical_frame` holds, without building the frame: the
+    transformer reads these directly, which keeps a one-row prediction free
+    of pandas' per-column overhead.
+    """
+
+    __slots__ = ("block", "numeric", "state", "place", "states", "index")
+
+    def __init__(self, X: object, position: str):
+        names = schema.feature_names(position)
+        if isinstance(X, pd.DataFrame):
+            if not X.columns.is_unique:
+                X.reindex(columns=names)  # raises pandas' own error naming the duplicates
+            frame = X
+        else:
+            arr = np.asarray(X, dtype=object)
+            if arr.ndim != 2 or arr.shape[1] != len(names):
+                raise ValueError(
+                    f"expected a DataFrame or an array with {len(names)} columns "
+                    f"({', '.join(names)}), got shape {arr.shape}")
+            frame = pd.DataFrame(arr, columns=names)
+        numeric, state, place = _numeric_and_state(position)
+        # Column-major, so each column is contiguous for the feature arithmetic.
+        block = np.full((len(frame), len(numeric)), np.nan, order="F")
+        present = frame.columns
+        for j, name in enumerate(numeric):
+            if name not in present:
+                continue
+            values = frame[name]
+            if values.dtype.kind in "fiub":
+                # Already numbers: a cast, with pandas' missing values as NaN.
+                block[:, j] = values.to_numpy(dtype="float64", na_value=np.nan)
+            else:
+                block[:, j] = pd.to_numeric(values, errors="coerce").astype(
+                    "float64").to_numpy()
+        states = None
+        if state is not None:
+            if state not in present:
+                states = np.full(len(frame), np.nan)
+            else:
+                states = _by_unique(frame[state], _clean_state)
+                if not pd.notna(states).any():
+                    # As the column-wise map gave before: no code at all is a float
+                    # column of NaN.
+                    states = np.full(len(frame), np.nan)
+        self.block, self.numeric, self.state, self.place = block, numeric, state, place
+        self.states, self.index = states, frame.index
+
+    def __len__(self) -> int:
+        return self.block.shape[0]
+
+    def column(self, name: str) -> np.ndarray:
+        """A numeric column (a view: callers must not write to it)."""
+        return self.block[:, self.numeric.index(name)]
+
+
 def canonical_frame(X: object, position: str) -> pd.DataFrame:
     """The raw canonical columns of ``position`` as a frame, whatever ``X`` held.
 
@@ -124,43 +182,13 @@ def canonical_frame(X: object, position: str) -> pd.DataFrame:
     and ``state`` is an upper-case string or NaN.  A 2-D array is read as
     the canonical columns in order.
     """
-    names = schema.feature_names(position)
-    if isinstance(X, pd.DataFrame):
-        if not X.columns.is_unique:
-            X.reindex(columns=names)  # raises pandas' own error naming the duplicates
-        frame = X
-    else:
-        arr = np.asarray(X, dtype=object)
-        if arr.ndim != 2 or arr.shape[1] != len(names):
-            raise ValueError(
-                f"expected a DataFrame or an array with {len(names)} columns "
-                f"({', '.join(names)}), got shape {arr.shape}")
-        frame = pd.DataFrame(arr, columns=names)
-    numeric, state, place = _numeric_and_state(position)
     # One float64 block filled column by column without building a Series per
     # column: serving predicts one row at a time, where pandas' per-column
     # overhead (to_numeric, astype, a dict-of-Series frame) dominated.
-    block = np.full((len(frame), len(numeric)), np.nan)
-    present = frame.columns
-    for j, name in enumerate(numeric):
-        if name not in present:
-            continue
-        values = frame[name]
-        if values.dtype.kind in "fiub":
-            # Already numbers: a cast, with pandas' missing values as NaN.
-            block[:, j] = values.to_numpy(dtype="float64", na_value=np.nan)
-        else:
-            block[:, j] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
-    out = pd.DataFrame(block, columns=numeric, index=frame.index)
-    if state is not None:
-        if state not in present:
-            states = np.full(len(frame), np.nan)
-        else:
-            states = _by_unique(frame[state], _clean_state)
-            if not pd.notna(states).any():
-                # As the column-wise map gave before: no code at all is a float column of NaN.
-                states = np.full(len(frame), np.nan)
-        out.insert(place, state, states)
+    canon = _Canonical(X, position)
+    out = pd.DataFrame(canon.block, columns=canon.numeric, index=canon.index)
+    if canon.state is not None:
+        out.insert(canon.place, canon.state, canon.states)
     return out
 
 
@@ -221,15 +249,15 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         # statistic in this transformer may depend on the target.
         position = schema.check_position(self.position)
         groups = self._groups()
-        frame = canonical_frame(X, position)
+        frame = _Canonical(X, position)
         self.position_ = position
         self.groups_ = groups
-        games = frame["games"].to_numpy()
+        games = frame.column("games")
         finite_games = games[np.isfinite(games)]
         self.typical_games_ = float(np.median(finite_games)) if finite_games.size else 10.0
         self.norms_ = {}
         for name in COMBINE_COLUMNS:
-            values = frame[name].to_numpy()
+            values = frame.column(name)
             values = values[np.isfinite(values)]
             if values.size >= 2 and np.std(values) > 0:
                 self.norms_[name] = (float(np.mean(values)), float(np.std(values)))
@@ -237,7 +265,7 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
                 # A result never (or once) measured in training carries no norm;
                 # it simply drops out of the composite.
                 self.norms_[name] = (float("nan"), float("nan"))
-        block = frame[list(COMBINE_COLUMNS)].to_numpy()
+        block = np.column_stack([frame.column(name) for name in COMBINE_COLUMNS])
         complete = block[np.isfinite(block).all(axis=1)]
         if len(complete) > 2 * len(COMBINE_COLUMNS):
             self.combine_mean_ = complete.mean(axis=0)
@@ -254,7 +282,7 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "feature_names_out_")
-        frame = canonical_frame(X, self.position_)
+        frame = _Canonical(X, self.position_)
         values, _ = self._compute(frame)
         return values
 
@@ -264,11 +292,12 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
 
     # -- the features -------------------------------------------------------
 
-    def _compute(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    def _compute(self, frame: _Canonical) -> tuple[np.ndarray, list[str]]:
         pos = self.position_
         groups = self.groups_
-        cols = {c.name: frame[c.name].to_numpy(dtype="float64", copy=True)
-                for c in schema.numeric_columns(pos)}
+        # A private copy: the missing-value flags below read the untouched inputs.
+        own = frame.block.copy(order="F")
+        cols = {name: own[:, j] for j, name in enumerate(frame.numeric)}
         games = cols["games"]
         if "per_game" in groups:
             for per_game, total, senior in _PER_GAME_PAIRS[pos]:
@@ -317,14 +346,14 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         if "athletic" in groups:
             out["athletic_composite"] = self._athletic(cols)
         if "state_tier" in groups:
-            tiers = _state_tiers(frame["state"])
+            tiers = _state_tiers(frame.states)
             out["state_tier"] = tiers
             # One column per tier as well: the share of recruits by tier need
             # not change by the same step from one tier to the next.
             for tier in (1, 2, 3, 4):
                 out[f"state_tier_{tier}"] = (tiers == tier).astype("float64")
         if "missing" in groups:
-            flags = [np.isnan(frame[name].to_numpy(dtype="float64")).astype("float64") for name in COMBINE_COLUMNS]
+            flags = [np.isnan(frame.column(name)).astype("float64") for name in COMBINE_COLUMNS]
             for name, flag in zip(COMBINE_COLUMNS, flags, strict=True):
                 out[f"{name}_missing"] = flag
             out["combine_missing_count"] = np.sum(flags, axis=0)
