@@ -34,9 +34,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# model.decide is the one implementation of the decision rules, so what the API
-# explains is always what pipeline.predict would say.
-from .model import DECISION_RULES, decide
 from .schema import DIVISIONS, check_position, column, columns_for, feature_names
 
 logger = logging.getLogger(__name__)
@@ -95,6 +92,11 @@ def predict_proba(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:
     return proba
 
 
+#: model.DECISION_RULES, repeated so this module need not import scikit-learn
+#: (tests/test_insights.py checks the two agree).
+_DECISION_RULES = ("argmax", "median")
+
+
 def decision_rule(pipeline: Any) -> str:
     """The model's own rule for turning probabilities into a division.
 
@@ -103,7 +105,20 @@ def decision_rule(pipeline: Any) -> str:
     """
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     rule = getattr(final, "decision", "argmax")
-    return rule if rule in DECISION_RULES else "argmax"
+    # An unknown rule falls back to argmax (model.decide would reject it).
+    return rule if rule in _DECISION_RULES else "argmax"
+
+
+def decide(proba: np.ndarray, rule: str = "argmax") -> np.ndarray:
+    """:func:`recruit_reveal.model.decide`, the one implementation of the decision rules.
+
+    So what the API explains is always what ``pipeline.predict`` says.  The
+    import is deferred because ``model`` pulls in scikit-learn, and
+    ``import recruit_reveal`` (the CLI, ``models list``) must stay light.
+    """
+    from .model import decide as model_decide
+
+    return model_decide(proba, rule)
 
 
 def expected_division(proba: np.ndarray) -> np.ndarray:

@@ -44,7 +44,6 @@ from .errors import (
     RecruitRevealError,
     VersionError,
 )
-from .model import decide
 from .schema import (
     DIVISIONS,
     IGNORED_COLUMNS,
@@ -604,7 +603,7 @@ def _predictions(position: str, served: ServedModel, athletes: list[_Athlete],
                  explanations: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Response bodies for athletes of one position; per-row numbers computed vectorized."""
     n = len(athletes)
-    pred = decide(proba, insights.decision_rule(served.pipeline))
+    pred = insights.decide(proba, insights.decision_rule(served.pipeline))
     top = proba[np.arange(n), pred]
     levels = np.arange(len(DIVISIONS))
     above = np.where(levels[None, :] > pred[:, None], proba, 0).sum(axis=1)

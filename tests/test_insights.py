@@ -205,7 +205,12 @@ def test_the_models_own_decision_rule_is_used():
     # One implementation of the rules: model.decide, as pipeline.predict uses.
     from recruit_reveal import model
 
-    assert insights.decide is model.decide
+    assert insights._DECISION_RULES == model.DECISION_RULES
+    proba = np.array([[0.2, 0.1, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3]])
+    for rule in model.DECISION_RULES:
+        np.testing.assert_array_equal(insights.decide(proba, rule), model.decide(proba, rule))
+    with pytest.raises(ValueError, match="unknown decision rule"):
+        insights.decide(proba, "mode")
     result = insights.explain_frame(MedianRule(), _athlete(), "qb")[0]
     assert result["division"] == "FCS"
     assert result["what_if"]["current_division"] == "FCS"
