@@ -177,3 +177,15 @@ def test_permutation_importance_refits_when_data_is_not_the_training_data(
     monkeypatch.setattr(evaluate, "clone", lambda m: refits.append(1) or real_clone(m))
     evaluate.permutation_importance_cv(result, other, n_repeats=1)
     assert len(refits) == result.cv_folds
+
+
+def test_importance_log_loss_is_bit_identical_to_log_loss():
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(rng.integers(1, 300))
+        logits = rng.normal(scale=[0.5, 5.0, 40.0][trial % 3], size=(n, 4))
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        if trial % 4 == 0:  # certain mistakes: the clipping paths
+            proba[: max(1, n // 5)] = [1.0, 0.0, 0.0, 0.0]
+        codes = rng.integers(0, 4, size=n)
+        assert evaluate._log_loss_unchecked(codes, proba) == evaluate.log_loss(codes, proba)
