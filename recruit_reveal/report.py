@@ -150,3 +150,28 @@ def _mean(value: Any) -> float | None:
     if isinstance(value, dict):
         value = value.get("mean")
     return None if value is None else round(float(value), 3)
+
+
+def sample_athlete(result) -> pd.DataFrame:
+    """What the trained model says about DESIGN.md's sample athlete of this position.
+
+    The same prediction, what-if and narrative the API returns, through the
+    same code (:mod:`recruit_reveal.insights`), so the record shows what a
+    client would see from this model.
+    """
+    from . import insights
+    from .schema import SAMPLE_ATHLETES
+
+    athlete = next(a for a in SAMPLE_ATHLETES if a["position"] == result.position)
+    frame = pd.DataFrame([{k: v for k, v in athlete.items() if k not in {"position", "name"}}])
+    explanation = insights.explain_frame(result.pipeline, frame, result.position,
+                                         result.typical_values)[0]
+    story = insights.narrative(result.position, explanation)
+    rows = [("input", ", ".join(f"{k}={v}" for k, v in frame.iloc[0].items())),
+            ("predicted division", explanation["division"])]
+    rows += [(f"P({d})", f"{p:.3f}") for d, p in zip(DIVISIONS, explanation["probabilities"],
+                                                      strict=True)]
+    rows += [("notes", story["notes"])]
+    rows += [("goal", goal) for goal in story["goals"]]
+    rows += [("switch", switch) for switch in story["switches"]]
+    return pd.DataFrame(rows, columns=["", "value"]).set_index("")
