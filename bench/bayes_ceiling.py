@@ -104,7 +104,7 @@ def run(smoke: bool = False) -> Section:
                           f"{r['within_one_accuracy'] - WITHIN_ONE_GOAL:+.1%}"))
         if not smoke:
             quoted = r["quoted"]["exact_accuracy"]
-            goals.append(Goal(f"{pos} quoted ceiling matches", "|quoted − measured| < 0.001",
+            goals.append(Goal(f"{pos} quoted ceiling matches", "abs(quoted − measured) < 0.001",
                               f"{quoted:.4f} vs {r['exact_accuracy']:.4f}",
                               abs(quoted - r["exact_accuracy"]) < 1e-3))
     return Section(md, tuple(goals))
