@@ -12,20 +12,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from recruit_reveal import schema
 from recruit_reveal.schema import DIVISIONS, POSITIONS, feature_names
 from recruit_reveal.service import MAX_BATCH, ServiceConfig, create_app
 
 TOKEN = "test-admin-token"
 
-#: The three sample athletes of DESIGN.md.
-SAMPLES = [
-    {"position": "qb", "height_inches": 72, "weight_lbs": 200, "forty_yard_dash": 4.7,
-     "senior_ypg": 250, "senior_tds": 20, "senior_comp_pct": 65.0, "name": "Test QB Player"},
-    {"position": "rb", "height_inches": 70, "weight_lbs": 190, "forty_yard_dash": 4.4,
-     "senior_ypg": 120, "senior_ypc": 5.2, "senior_tds": 15, "name": "Test RB Player"},
-    {"position": "wr", "height_inches": 71, "weight_lbs": 180, "forty_yard_dash": 4.5,
-     "senior_rec_ypg": 85, "senior_rec": 55, "senior_avg": 15.5, "name": "Test WR Player"},
-]
+SAMPLES = list(schema.SAMPLE_ATHLETES)  # DESIGN.md's three athletes
 QB = SAMPLES[0]
 
 PREDICTION_FIELDS = {

@@ -16,14 +16,7 @@ from recruit_reveal.features import DerivedFeatures
 from recruit_reveal.model import build_pipeline
 from recruit_reveal.training import TrainingResult, train_position
 
-SAMPLE_ATHLETES = [  # DESIGN.md
-    {"position": "qb", "height_inches": 72, "weight_lbs": 200, "forty_yard_dash": 4.7,
-     "senior_ypg": 250, "senior_tds": 20, "senior_comp_pct": 65.0, "name": "Test QB Player"},
-    {"position": "rb", "height_inches": 70, "weight_lbs": 190, "forty_yard_dash": 4.4,
-     "senior_ypg": 120, "senior_ypc": 5.2, "senior_tds": 15, "name": "Test RB Player"},
-    {"position": "wr", "height_inches": 71, "weight_lbs": 180, "forty_yard_dash": 4.5,
-     "senior_rec_ypg": 85, "senior_rec": 55, "senior_avg": 15.5, "name": "Test WR Player"},
-]
+SAMPLE_ATHLETES = list(schema.SAMPLE_ATHLETES)  # DESIGN.md's three athletes
 
 
 @pytest.fixture(scope="module")
