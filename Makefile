@@ -41,8 +41,9 @@ $(LABSTAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,lab]'
 	@touch $@
 
+# Jupyter refuses to run as root without being told; containers often are root.
 lab: $(LABSTAMP) ## Start JupyterLab on the training template
-	$(BIN)/jupyter lab notebooks/train_position.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/train_position.ipynb
 
 serve: $(STAMP) ## Serve the exported models (HOST, PORT, MODEL_DIR, MODEL_VERSION)
 	$(BIN)/recruit-reveal serve
