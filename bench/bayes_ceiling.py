@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from recruit_reveal import synthetic
+from recruit_reveal.data import synthetic
 from recruit_reveal.schema import DIVISIONS, POSITIONS, TARGET_COLUMN
 
 from ._common import Goal, Section, median_time, table

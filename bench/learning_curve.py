@@ -13,9 +13,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from recruit_reveal.data.synthetic import generate
+from recruit_reveal.modeling.training import train_position
 from recruit_reveal.schema import POSITIONS
-from recruit_reveal.synthetic import generate
-from recruit_reveal.training import train_position
 
 from ._common import Section, table
 

@@ -83,7 +83,7 @@ def run(smoke: bool = False) -> Section:
         tmp_path = Path(tmp)
         csv = CSV
         if smoke or not csv.is_file():
-            from recruit_reveal.synthetic import write_sample
+            from recruit_reveal.data.synthetic import write_sample
 
             csv = write_sample(tmp_path / "sample.csv",
                                rows_per_position=SMOKE_ROWS if smoke else 2000)

@@ -22,9 +22,9 @@ GOAL_MEMORY_MB = 2048.0
 _CHILD = r"""
 import json, resource, sys, tempfile, time
 from pathlib import Path
-from recruit_reveal.synthetic import generate
-from recruit_reveal.training import train_position
-from recruit_reveal.export import save_pipeline
+from recruit_reveal.data.synthetic import generate
+from recruit_reveal.modeling.training import train_position
+from recruit_reveal.artifacts.export import save_pipeline
 position, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with tempfile.TemporaryDirectory() as tmp:
     csv = Path(tmp) / "train.csv"

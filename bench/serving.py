@@ -40,7 +40,7 @@ QB = SAMPLES[0]
 
 def _models_dir(tmp: Path, smoke: bool) -> tuple[Path, str]:
     """A folder every position loads from, and where it came from."""
-    from recruit_reveal import registry
+    from recruit_reveal.artifacts import registry
     from recruit_reveal.errors import RecruitRevealError
     from recruit_reveal.schema import POSITIONS
 
@@ -52,9 +52,9 @@ def _models_dir(tmp: Path, smoke: bool) -> tuple[Path, str]:
             return repo_models, f"models/ (versions {', '.join(versions)})"
         except RecruitRevealError:
             pass
-    from recruit_reveal.export import save_pipeline
-    from recruit_reveal.synthetic import write_sample
-    from recruit_reveal.training import train_position
+    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.data.synthetic import write_sample
+    from recruit_reveal.modeling.training import train_position
 
     rows = 200 if smoke else 2000
     csv = write_sample(tmp / "training.csv", rows_per_position=rows, seed=2026)
@@ -78,7 +78,7 @@ def _start_server(models: Path) -> tuple[subprocess.Popen, str]:
     for pos in ("QB", "RB", "WR"):
         env.pop(f"MODEL_VERSION_{pos}", None)
     code = ("import logging; logging.basicConfig(level=logging.WARNING); "
-            "from recruit_reveal.service import run; "
+            "from recruit_reveal.api.app import run; "
             f"run('127.0.0.1', {port}, log_level='warning')")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -152,8 +152,9 @@ def _batch_body(n: int, positions: int) -> bytes:
 
 def _bare_predict_ms(models: Path) -> tuple[float, float]:
     """Median ms of bare predict_proba on one row, and of one explained prediction."""
-    from recruit_reveal import insights, registry
-    from recruit_reveal.service import _arrays, _parse_athlete
+    from recruit_reveal.api.app import _arrays, _parse_athlete
+    from recruit_reveal.artifacts import registry
+    from recruit_reveal.modeling import explanations as insights
 
     loaded = registry.load("qb", "latest", models_dir=models)
     athlete = _parse_athlete(QB)
@@ -245,7 +246,7 @@ def run(smoke: bool = False) -> Section:
     markdown = "\n".join([
         "## Serving",
         "",
-        f"Model: {source}; the QB sample athlete of DESIGN.md (the batch cycles through all "
+        f"Model: {source}; the QB sample athlete (the batch cycles through all "
         "three sample athletes, varying height and 40 time). uvicorn, one worker process, "
         "on localhost; the client runs in the benchmark process. Latency figures are medians "
         f"over {repeats} run(s) of each run's p50 and p99 ({single_n} sequential requests; "

@@ -35,11 +35,16 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from recruit_reveal import evaluate, synthetic
-from recruit_reveal.data import load_training_data
-from recruit_reveal.model import DEFAULT_ESTIMATOR, DEFAULT_FEATURE_GROUPS, build_pipeline
+from recruit_reveal.data import synthetic
+from recruit_reveal.data.loading import load_training_data
+from recruit_reveal.modeling import evaluation as evaluate
+from recruit_reveal.modeling.estimators import (
+    DEFAULT_ESTIMATOR,
+    DEFAULT_FEATURE_GROUPS,
+    build_pipeline,
+)
+from recruit_reveal.modeling.training import train_position
 from recruit_reveal.schema import DIVISIONS, POSITIONS
-from recruit_reveal.training import train_position
 
 from ._common import Goal, Section, median_time, table
 
@@ -246,7 +251,7 @@ def ablation(smoke: bool = False) -> str:
     draw.  Reported: exact accuracy / same-row ceiling and log loss above the
     ceiling, each averaged over positions and samples.
     """
-    from recruit_reveal.features import FEATURE_GROUPS
+    from recruit_reveal.modeling.features import FEATURE_GROUPS
     from recruit_reveal.schema import feature_names
 
     logging.getLogger("recruit_reveal").setLevel(logging.ERROR)

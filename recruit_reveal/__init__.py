@@ -8,6 +8,8 @@ detail that may change.
 from importlib import import_module
 from typing import Any
 
+from .artifacts.registry import LoadedModel, list_versions, promote
+from .artifacts.registry import load as load_model
 from .data import TrainingData, load_training_data
 from .errors import (
     ArtifactExistsError,
@@ -23,16 +25,14 @@ from .errors import (
     VersionError,
 )
 from .export import ExportedModel, next_version, save_pipeline
-from .insights import top_factors, what_if
-from .registry import LoadedModel, list_versions, promote
-from .registry import load as load_model
+from .modeling.explanations import top_factors, what_if
+from .modeling.training import TrainingResult, train_position
 from .schema import DIVISIONS, POSITIONS
-from .training import TrainingResult, train_position
 
 __version__ = "0.1.0"
 
 # papermill and FastAPI are slow to import; load them only when asked for.
-_LAZY = {"train": ("runner", "train"), "create_app": ("service", "create_app")}
+_LAZY = {"train": ("release.runner", "train"), "create_app": ("api.app", "create_app")}
 
 
 def __getattr__(name: str) -> Any:

@@ -163,7 +163,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import runner
+    from recruit_reveal.release import runner
 
     summary = runner.train(
         args.csv, args.position, args.version, engine=args.engine, jobs=args.jobs,
@@ -175,8 +175,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _models_list(args: argparse.Namespace) -> int:
-    from .registry import list_models, resolve_models_dir
-    from .runner import format_table
+    from recruit_reveal.artifacts.registry import list_models, resolve_models_dir
+    from recruit_reveal.release.runner import format_table
 
     rows = list_models(args.models_dir)
     folder = resolve_models_dir(args.models_dir)
@@ -198,7 +198,7 @@ def _models_list(args: argparse.Namespace) -> int:
 
 
 def _models_show(args: argparse.Namespace) -> int:
-    from .registry import describe
+    from recruit_reveal.artifacts.registry import describe
 
     meta = describe(args.position, args.version, models_dir=args.models_dir)
     if args.json:
@@ -209,7 +209,7 @@ def _models_show(args: argparse.Namespace) -> int:
 
 
 def _render_metadata(meta: dict) -> str:
-    from .runner import format_table
+    from recruit_reveal.release.runner import format_table
 
     artifact = meta.get("artifact") or {}
     fingerprint = meta.get("data_fingerprint") or {}
@@ -248,7 +248,7 @@ def _render_metadata(meta: dict) -> str:
 
 
 def _models_promote(args: argparse.Namespace) -> int:
-    from .registry import promote, resolve_models_dir
+    from recruit_reveal.artifacts.registry import promote, resolve_models_dir
 
     loaded = promote(args.position, args.version, models_dir=args.models_dir)
     print(f"{args.position}: {loaded.reason} in {resolve_models_dir(args.models_dir)}")
@@ -257,14 +257,14 @@ def _models_promote(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     # Imported here: the other commands should not pay for FastAPI and uvicorn.
-    from .service import run
+    from recruit_reveal.api.app import run
 
     run(args.host, args.port, models_dir=args.models_dir)
     return EXIT_OK
 
 
 def _generate_data(args: argparse.Namespace) -> int:
-    from .synthetic import write_sample
+    from recruit_reveal.data.synthetic import write_sample
 
     kwargs = {}
     if args.rows is not None:

@@ -1,7 +1,7 @@
 """The data contract: positions, ordered divisions, canonical columns.
 
 This module is the single source of truth for CSV validation
-(:mod:`recruit_reveal.data`), for the model's input schema and for the API's
+(:mod:`recruit_reveal.data.loading`), for the model's input schema and for the API's
 request models.  Ranges are *plausible* bounds: wide enough for real
 record-setting high-school seasons, tight enough to catch unit mistakes
 (centimetres for inches, kilograms for pounds, season totals in a per-game
@@ -181,7 +181,7 @@ POSITION_COLUMNS: dict[str, tuple[Column, ...]] = {
 #: The production stat the earlier rule-based tiers used, per position.
 PRODUCTION_COLUMN: dict[str, str] = {"qb": "senior_ypg", "rb": "senior_ypg", "wr": "senior_rec_ypg"}
 
-#: The three sample athletes of DESIGN.md: every model and the API must accept them.
+#: The three sample athletes: every model and the API must accept them.
 SAMPLE_ATHLETES: tuple[dict[str, object], ...] = (
     {"position": "qb", "height_inches": 72, "weight_lbs": 200, "forty_yard_dash": 4.7,
      "senior_ypg": 250, "senior_tds": 20, "senior_comp_pct": 65.0, "name": "Test QB Player"},

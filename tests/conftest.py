@@ -19,7 +19,7 @@ SAMPLE_SEED = 7
 @pytest.fixture(scope="session")
 def sample_csv(tmp_path_factory):
     """A small synthetic CSV holding all three positions (with its provenance sidecar)."""
-    from recruit_reveal.synthetic import write_sample
+    from recruit_reveal.data.synthetic import write_sample
 
     path = tmp_path_factory.mktemp("data") / "training.csv"
     return write_sample(path, rows_per_position=SAMPLE_ROWS_PER_POSITION, seed=SAMPLE_SEED)
@@ -28,7 +28,7 @@ def sample_csv(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_results(sample_csv):
     """One TrainingResult per position, trained on ``sample_csv`` with 3 folds."""
-    from recruit_reveal.training import train_position
+    from recruit_reveal.modeling.training import train_position
 
     return {pos: train_position(sample_csv, pos, seed=0, cv_folds=3) for pos in POSITIONS}
 
@@ -36,7 +36,7 @@ def trained_results(sample_csv):
 @pytest.fixture(scope="session")
 def exported_models_dir(tmp_path_factory, trained_results):
     """A read-only models/ folder with version 1.0.0 of every position, promoted to latest."""
-    from recruit_reveal.export import save_pipeline
+    from recruit_reveal.artifacts.export import save_pipeline
 
     models = tmp_path_factory.mktemp("exported") / "models"
     for result in trained_results.values():

@@ -14,9 +14,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from recruit_reveal import registry
+from recruit_reveal.artifacts import registry
+from recruit_reveal.artifacts.export import artifact_path, metadata_path
 from recruit_reveal.cli import main
-from recruit_reveal.export import artifact_path, metadata_path
 from recruit_reveal.schema import POSITIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def test_both_engines_make_models_that_predict_identically(notebook_run, sample_
     assert code == 0
     assert not (tmp_path / "runs").exists()  # the direct engine leaves no records
 
-    from recruit_reveal.data import load_training_data
+    from recruit_reveal.data.loading import load_training_data
 
     for pos in POSITIONS:
         rows = load_training_data(sample_csv, pos).frame
@@ -219,7 +219,7 @@ def test_unknown_position_is_a_usage_error(capsys):
 
 
 def test_models_list_show_and_promote(models_dir, trained_results, capsys):
-    from recruit_reveal.export import save_pipeline
+    from recruit_reveal.artifacts.export import save_pipeline
 
     save_pipeline(trained_results["qb"], models_dir, "1.0.1", promote=False, changelog="next")
 
@@ -264,7 +264,7 @@ def test_generate_data_writes_the_sample_byte_identically(tmp_path, capsys):
 
 
 def test_serve_hands_host_port_and_models_dir_to_the_service(monkeypatch, tmp_path):
-    import recruit_reveal.service as service
+    import recruit_reveal.api.app as service
 
     calls = []
     monkeypatch.setattr(service, "run", lambda host, port, **kw: calls.append((host, port, kw)))

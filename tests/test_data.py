@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from recruit_reveal import schema
-from recruit_reveal.data import MAX_PROBLEMS, TrainingData, load_training_data
+from recruit_reveal.data.loading import MAX_PROBLEMS, TrainingData, load_training_data
 from recruit_reveal.errors import DataValidationError, Problem, RecruitRevealError
 
 # Spellings the file uses for each division; the loader must map them to DIVISIONS.
@@ -181,7 +181,7 @@ def test_names_dropped_and_unknown_columns_reported_then_ignored(tmp_path, caplo
     frame = _rows("qb", 9).rename(columns={"name": "Player_Name"})
     frame["coach_notes"] = "good arm"
     frame["hieght_inches"] = 1
-    with caplog.at_level(logging.INFO, logger="recruit_reveal.data"):
+    with caplog.at_level(logging.INFO, logger="recruit_reveal.data.loading"):
         data = load_training_data(_write(tmp_path, frame), "qb")
     assert data.unknown_columns == ["coach_notes", "hieght_inches"]
     assert "coach_notes" not in data.frame.columns
@@ -200,7 +200,7 @@ def _warning(data: TrainingData, column: str) -> Problem:
 def test_duplicated_rows_are_a_warning_naming_the_rows(tmp_path, caplog):
     frame = _rows("qb", 10)
     frame = pd.concat([frame, frame.iloc[[2, 2, 5]]], ignore_index=True)
-    with caplog.at_level(logging.WARNING, logger="recruit_reveal.data"):
+    with caplog.at_level(logging.WARNING, logger="recruit_reveal.data.loading"):
         data = load_training_data(_write(tmp_path, frame), "qb")
     dups = [w for w in data.warnings if "duplicates row" in w.message]
     assert [(w.row, w.message.split()[2]) for w in dups] == [

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from recruit_reveal import evaluate
-from recruit_reveal.data import load_training_data
+from recruit_reveal.data.loading import load_training_data
+from recruit_reveal.modeling import evaluation as evaluate
 
 
 def test_exact_and_within_one_accuracy():

@@ -1,4 +1,4 @@
-"""recruit_reveal.export: versions, atomic publication, crash and concurrency safety, metadata."""
+"""recruit_reveal.artifacts.export: versions, atomic publication, crash and concurrency safety, metadata."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from recruit_reveal import export, registry, schema
+from recruit_reveal import schema
+from recruit_reveal.artifacts import export, registry
 from recruit_reveal.errors import (
     ArtifactExistsError,
     ArtifactIntegrityError,
@@ -31,7 +32,7 @@ from recruit_reveal.errors import (
     TrainingError,
     VersionError,
 )
-from recruit_reveal.training import TrainingResult
+from recruit_reveal.modeling.training import TrainingResult
 
 POS = "qb"
 SECRET_NAMES = [f"Zanzibar Quixote-{i:04d}" for i in range(400)]
@@ -561,19 +562,6 @@ def test_publish_new_refuses_existing_name_even_without_the_lock(tmp_path):
 # Against the real training pipeline (shared fixtures)
 
 
-def _training_available() -> bool:
-    try:
-        from recruit_reveal import synthetic, training  # noqa: F401
-    except ImportError:
-        return False
-    return hasattr(training, "train_position")
-
-
-needs_training = pytest.mark.skipif(not _training_available(),
-                                     reason="training.train_position has not landed yet")
-
-
-@needs_training
 def test_real_pipelines_round_trip_without_athlete_names(exported_models_dir, trained_results,
                                                          sample_csv):
     raw = pd.read_csv(sample_csv)

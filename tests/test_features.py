@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 
 from recruit_reveal import schema
-from recruit_reveal.features import (
+from recruit_reveal.modeling.features import (
     COMBINE_COLUMNS,
     FEATURE_GROUPS,
     DerivedFeatures,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recruit_reveal import insights
+from recruit_reveal.modeling import explanations as insights
 from recruit_reveal.schema import DIVISIONS, column, feature_names
 
 #: senior_ypg thresholds of the hand-made QB model: D3 < 100 <= D2 < 150 <= FCS < 200 <= P5.
@@ -203,7 +203,7 @@ def test_the_models_own_decision_rule_is_used():
 
     assert insights.decision_rule(UnknownRule()) == "argmax"
     # One implementation of the rules: model.decide, as pipeline.predict uses.
-    from recruit_reveal import model
+    from recruit_reveal.modeling import estimators as model
 
     assert insights._DECISION_RULES == model.DECISION_RULES
     proba = np.array([[0.2, 0.1, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3]])
@@ -229,7 +229,7 @@ def test_confidence_and_tier():
 @pytest.mark.parametrize("position", ["qb", "rb", "wr"])
 def test_trained_models_batch_equals_one_by_one(trained_results, position):
     result = trained_results[position]
-    from recruit_reveal.synthetic import generate
+    from recruit_reveal.data.synthetic import generate
 
     frame = generate(position, 12, seed=3)[feature_names(position)]
     batch = insights.explain_frame(result.pipeline, frame, position, result.typical_values)

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from recruit_reveal import schema
 from recruit_reveal.errors import TrainingError
-from recruit_reveal.model import (
+from recruit_reveal.modeling.estimators import (
     ESTIMATORS,
     CumulativeOrdinalClassifier,
     DivisionClassifier,

@@ -1,4 +1,4 @@
-"""recruit_reveal.registry: verified load, fallback, env vars, listing, promote."""
+"""recruit_reveal.artifacts.registry: verified load, fallback, env vars, listing, promote."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import sklearn
 from test_export import POS, make_frame, make_result
 
-from recruit_reveal import export, registry
+from recruit_reveal.artifacts import export, registry
 from recruit_reveal.errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
@@ -76,7 +76,7 @@ class _Trap:
 
 
 def test_load_latest_round_trip(folder, results, frame, caplog):
-    with caplog.at_level(logging.INFO, logger="recruit_reveal.registry"):
+    with caplog.at_level(logging.INFO, logger="recruit_reveal.artifacts.registry"):
         loaded = registry.load(POS, models_dir=folder)
     assert (loaded.position, loaded.requested, loaded.version) == (POS, "latest", "1.0.1")
     assert not loaded.fallback and loaded.reason == "requested latest, which is 1.0.1"
@@ -205,7 +205,7 @@ def test_mismatched_latest_pair_falls_back(folder, results, frame, caplog):
     os.unlink(latest_meta)
     os.symlink("recruit_reveal_qb_pipeline_v1.0.0.metadata.json", latest_meta)
     assert registry.latest_version(POS, folder) is None
-    with caplog.at_level(logging.WARNING, logger="recruit_reveal.registry"):
+    with caplog.at_level(logging.WARNING, logger="recruit_reveal.artifacts.registry"):
         loaded = registry.load(POS, None, folder)
     assert loaded.version == "1.0.1" and loaded.fallback  # the newest valid version
     assert loaded.reason.startswith("requested latest; serving 1.0.1 because latest:")
@@ -385,7 +385,7 @@ def test_readers_never_get_a_mismatched_pair_during_promotes(folder, results, fr
 def test_shared_fixture_models_dir(request):
     """The lead's exported_models_dir fixture loads through the registry (once training lands)."""
     try:
-        from recruit_reveal import training
+        from recruit_reveal.modeling import training
         if not hasattr(training, "train_position"):
             pytest.skip("training.train_position has not landed yet")
     except ImportError:

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from recruit_reveal import insights, report
+from recruit_reveal.modeling import explanations as insights
+from recruit_reveal.reporting import display as report
 from recruit_reveal.schema import DIVISIONS, POSITIONS, SAMPLE_ATHLETES
 
 

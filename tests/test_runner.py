@@ -14,7 +14,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from recruit_reveal import runner
 from recruit_reveal.errors import (
     ArtifactExistsError,
     DataValidationError,
@@ -22,6 +21,7 @@ from recruit_reveal.errors import (
     RecruitRevealError,
     VersionError,
 )
+from recruit_reveal.release import runner
 from recruit_reveal.schema import POSITIONS
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -162,7 +162,7 @@ def test_resolve_version_checks_explicit_versions(tmp_path):
 
 
 def test_resolve_version_takes_the_highest_next_version(models_dir, trained_results):
-    from recruit_reveal.export import save_pipeline
+    from recruit_reveal.artifacts.export import save_pipeline
 
     assert runner.resolve_version(models_dir, POSITIONS) == "1.0.1"
     save_pipeline(trained_results["rb"], models_dir, "1.0.4", promote=False)
@@ -200,7 +200,7 @@ def test_train_rejects_bad_requests(tmp_path, sample_csv, kwargs, error, match):
 
 
 def test_project_path_resolves_from_the_project_root(tmp_path, monkeypatch):
-    root = Path(runner.__file__).resolve().parents[1]
+    root = Path(runner.__file__).resolve().parents[2]
     monkeypatch.chdir(root / "notebooks")  # where Jupyter runs the template
     assert runner.project_path("scratch/models") == root / "scratch" / "models"
     monkeypatch.chdir(tmp_path)

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from recruit_reveal import schema
+from recruit_reveal.api.app import MAX_BATCH, ServiceConfig, create_app
 from recruit_reveal.schema import DIVISIONS, POSITIONS, feature_names
-from recruit_reveal.service import MAX_BATCH, ServiceConfig, create_app
 
 TOKEN = "test-admin-token"
 
@@ -43,7 +43,7 @@ def client(exported_models_dir):
 @pytest.fixture
 def two_versions(models_dir, trained_results):
     """A private models folder with qb 1.0.0 (latest) and 1.1.0 (not promoted)."""
-    from recruit_reveal.export import save_pipeline
+    from recruit_reveal.artifacts.export import save_pipeline
 
     save_pipeline(trained_results["qb"], models_dir, "1.1.0", promote=False,
                   changelog="second version for service tests")
@@ -378,7 +378,7 @@ def test_unknown_version_is_404(client):
 # --------------------------------------------------------------------------- version selection
 
 def test_model_version_pinned(two_versions, monkeypatch):
-    from recruit_reveal.registry import promote
+    from recruit_reveal.artifacts.registry import promote
 
     promote("qb", "1.1.0", models_dir=two_versions)  # latest is now 1.1.0
     monkeypatch.setenv("MODEL_DIR", str(two_versions))
@@ -438,10 +438,10 @@ def test_startup_banner_names_version_and_reason(models_dir, caplog, monkeypatch
     monkeypatch.setenv("MODEL_VERSION_WR", "9.9.9")
     for path in models_dir.glob("recruit_reveal_rb_*"):
         path.unlink()
-    with caplog.at_level("INFO", logger="recruit_reveal.service"):
+    with caplog.at_level("INFO", logger="recruit_reveal.api.app"):
         with TestClient(create_app(models_dir)):
             pass
-    banner = [r.getMessage() for r in caplog.records if r.name == "recruit_reveal.service"]
+    banner = [r.getMessage() for r in caplog.records if r.name == "recruit_reveal.api.app"]
     assert any(m.startswith("  qb: version 1.0.0 (requested latest)") for m in banner)
     assert any(m.startswith("  rb: UNAVAILABLE") for m in banner)
     wr = next(m for m in banner if m.startswith("  wr:"))
@@ -493,7 +493,7 @@ def broken_version(two_versions, trained_results):
     """qb 1.2.0 is a model that loads but cannot predict."""
     from dataclasses import replace
 
-    from recruit_reveal.export import save_pipeline
+    from recruit_reveal.artifacts.export import save_pipeline
 
     save_pipeline(replace(trained_results["qb"], pipeline=BrokenPipeline()), two_versions,
                   "1.2.0", promote=False, changelog="broken on purpose")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
-from recruit_reveal import synthetic
+from recruit_reveal.data import synthetic
 from recruit_reveal.errors import DataValidationError
 from recruit_reveal.schema import (
     DIVISIONS,
@@ -107,7 +107,7 @@ def test_csv_column_order_and_formatting(tmp_path):
 
 
 def test_sample_loads_with_the_loader(tmp_path):
-    from recruit_reveal.data import load_training_data
+    from recruit_reveal.data.loading import load_training_data
 
     path = synthetic.write_sample(tmp_path / "t.csv", rows_per_position=200, seed=11)
     for pos in POSITIONS:

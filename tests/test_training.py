@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recruit_reveal import evaluate, schema
-from recruit_reveal.data import load_training_data
+from recruit_reveal import schema
+from recruit_reveal.data.loading import load_training_data
 from recruit_reveal.errors import TrainingError
-from recruit_reveal.features import DerivedFeatures
-from recruit_reveal.model import build_pipeline
-from recruit_reveal.training import TrainingResult, train_position
+from recruit_reveal.modeling import evaluation as evaluate
+from recruit_reveal.modeling.estimators import build_pipeline
+from recruit_reveal.modeling.features import DerivedFeatures
+from recruit_reveal.modeling.training import TrainingResult, train_position
 
 SAMPLE_ATHLETES = list(schema.SAMPLE_ATHLETES)  # DESIGN.md's three athletes
 

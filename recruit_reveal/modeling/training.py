@@ -15,19 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from . import schema
-from .errors import TrainingError
-from .schema import DIVISIONS
+from .. import schema
+from ..errors import TrainingError
+from ..schema import DIVISIONS
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainingResult:
-    """Everything a training run produced, ready for :mod:`recruit_reveal.export`.
+    """Everything a training run produced, ready for :mod:`recruit_reveal.artifacts.export`.
 
     Metric dictionaries map a metric name to ``{"mean": float, "std": float}``
-    over the CV folds (see :mod:`recruit_reveal.evaluate` for the names).
+    over the CV folds (see :mod:`recruit_reveal.modeling.evaluation` for the names).
     Nothing here holds athlete names or raw rows except ``oof_proba``, which
     is kept for figures and never written to an artifact.
     """
@@ -70,7 +70,7 @@ class TrainingResult:
 def _load(data, position: str):
     """A TrainingData for ``position`` from a CSV path or an existing TrainingData."""
     if isinstance(data, str | Path):
-        from .data import load_training_data
+        from recruit_reveal.data.loading import load_training_data
 
         return load_training_data(data, position)
     if not all(hasattr(data, a) for a in ("frame", "target", "position")):
@@ -125,7 +125,7 @@ def _is_synthetic(data) -> bool:
     path = getattr(data, "path", None)
     if path is None or not Path(path).is_file():
         return False
-    from . import synthetic
+    from recruit_reveal.data import synthetic
 
     return bool(synthetic.is_synthetic_sample(path))
 
@@ -135,11 +135,11 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
                    n_jobs: int = 1, bayes: bool | None = None) -> TrainingResult:
     """Cross-validate, score baselines and the ceiling, then fit the final model of a position.
 
-    ``data`` is a CSV path (loaded with :func:`recruit_reveal.data.load_training_data`)
+    ``data`` is a CSV path (loaded with :func:`recruit_reveal.data.loading.load_training_data`)
     or a ``TrainingData``.  ``params`` overrides the estimator's defaults
-    (see :func:`recruit_reveal.model.build_pipeline`) and may name the
+    (see :func:`recruit_reveal.modeling.estimators.build_pipeline`) and may name the
     estimator as ``params["estimator"]``; ``estimator`` defaults to
-    :data:`recruit_reveal.model.DEFAULT_ESTIMATOR`.  ``n_jobs`` runs CV
+    :data:`recruit_reveal.modeling.estimators.DEFAULT_ESTIMATOR`.  ``n_jobs`` runs CV
     folds in parallel and never changes the results.  ``bayes`` forces
     (True) or skips (False) the Bayes ceiling; by default it is computed
     when the CSV is the synthetic sample.
@@ -147,9 +147,14 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     Raises :class:`TrainingError` for unusable parameters and
     :class:`DataValidationError` for a bad CSV.
     """
-    from . import evaluate
-    from .features import DerivedFeatures
-    from .model import DEFAULT_ESTIMATOR, build_pipeline, encode_divisions, resolve_params
+    from recruit_reveal.modeling import evaluation as evaluate
+    from recruit_reveal.modeling.estimators import (
+        DEFAULT_ESTIMATOR,
+        build_pipeline,
+        encode_divisions,
+        resolve_params,
+    )
+    from recruit_reveal.modeling.features import DerivedFeatures
 
     position = schema.check_position(position)
     params = dict(params or {})

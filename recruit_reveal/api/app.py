@@ -1,7 +1,7 @@
 """The prediction service: a FastAPI app serving the exported models by version.
 
 ``create_app()`` builds the app; models load in its lifespan handler (never
-at import time) through :mod:`recruit_reveal.registry`.  ``run()`` serves it
+at import time) through :mod:`recruit_reveal.artifacts.registry`.  ``run()`` serves it
 with uvicorn; ``recruit-reveal serve`` calls it.  The contract (endpoints,
 fields, error codes, limits, environment) is written down in docs/api.md.
 
@@ -36,15 +36,18 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError, create_
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, export, insights, registry
-from .errors import (
+from recruit_reveal.artifacts import export, registry
+from recruit_reveal.modeling import explanations as insights
+
+from .. import __version__
+from ..errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
     ModelNotFoundError,
     RecruitRevealError,
     VersionError,
 )
-from .schema import (
+from ..schema import (
     DIVISIONS,
     IGNORED_COLUMNS,
     POSITION_COLUMN,

@@ -55,7 +55,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from . import schema
+from .. import schema
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def canonical_frame(X: object, position: str) -> pd.DataFrame:
 
     Missing columns become all-NaN, extra columns are dropped, numeric
     columns are float64 (text that is not a number becomes NaN: validation
-    is the job of :mod:`recruit_reveal.data` and the API, not of the model)
+    is the job of :mod:`recruit_reveal.data.loading` and the API, not of the model)
     and ``state`` is an upper-case string or NaN.  A 2-D array is read as
     the canonical columns in order.
     """

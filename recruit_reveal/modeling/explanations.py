@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .schema import DIVISIONS, check_position, column, columns_for, feature_names
+from ..schema import DIVISIONS, check_position, column, columns_for, feature_names
 
 logger = logging.getLogger(__name__)
 
@@ -110,13 +110,13 @@ def decision_rule(pipeline: Any) -> str:
 
 
 def decide(proba: np.ndarray, rule: str = "argmax") -> np.ndarray:
-    """:func:`recruit_reveal.model.decide`, the one implementation of the decision rules.
+    """:func:`recruit_reveal.modeling.estimators.decide`, the one implementation of the decision rules.
 
     So what the API explains is always what ``pipeline.predict`` says.  The
     import is deferred because ``model`` pulls in scikit-learn, and
     ``import recruit_reveal`` (the CLI, ``models list``) must stay light.
     """
-    from .model import decide as model_decide
+    from recruit_reveal.modeling.estimators import decide as model_decide
 
     return model_decide(proba, rule)
 

@@ -45,8 +45,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataValidationError, Problem
-from .schema import (
+from ..errors import DataValidationError, Problem
+from ..schema import (
     DIVISIONS,
     POSITION_COLUMN,
     POSITIONS,
@@ -460,7 +460,7 @@ def write_sample(path: str | Path, rows_per_position: int = DEFAULT_ROWS_PER_POS
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, payload)
     sidecar = {
-        "generator": "recruit_reveal.synthetic",
+        "generator": "recruit_reveal.data.synthetic",
         "generator_version": GENERATOR_VERSION,
         "seed": int(seed),
         "rows_per_position": int(rows_per_position),

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import (
+from ..errors import (
     ArtifactExistsError,
     DataValidationError,
     NotebookExecutionError,
@@ -42,13 +42,13 @@ from .errors import (
     RecruitRevealError,
     VersionError,
 )
-from .schema import POSITIONS, normalize_position
+from ..schema import POSITIONS, normalize_position
 
 logger = logging.getLogger(__name__)
 _NBCONVERT_LOG = logging.getLogger(f"{__name__}.nbconvert")
 _NBCONVERT_LOG.setLevel(logging.ERROR)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = PROJECT_ROOT / "notebooks" / "train_position.ipynb"
 ENGINES = ("notebook", "direct")
 #: Seconds one notebook cell may run.  Training 100k rows with CV takes well
@@ -141,9 +141,9 @@ def train_one(settings: RunSettings):
 
     Returns the ``export.ExportedModel``.
     """
-    from .data import load_training_data
-    from .export import save_pipeline
-    from .training import train_position
+    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.data.loading import load_training_data
+    from recruit_reveal.modeling.training import train_position
 
     data = load_training_data(settings.csv_path, settings.position)
     result = train_position(data, settings.position, seed=settings.seed,
@@ -160,7 +160,7 @@ def resolve_version(models_dir: str | os.PathLike, positions: Iterable[str],
     Positions share one version, so when they differ the highest next patch
     version wins.
     """
-    from .export import next_version, parse_version
+    from recruit_reveal.artifacts.export import next_version, parse_version
 
     if version is not None:
         text = str(version).strip()
@@ -271,7 +271,7 @@ class RunSummary:
 
     def files(self) -> list[Path]:
         """Every file this run wrote (artifacts, metadata, records), for the closing pointer."""
-        from .export import artifact_path, changelog_path, metadata_path
+        from recruit_reveal.artifacts.export import artifact_path, changelog_path, metadata_path
 
         out: list[Path] = []
         for run in self.runs:
@@ -366,7 +366,7 @@ def train(csv: str | os.PathLike, positions: str | Sequence[str] = "all",
         if run.ok:
             _fill_from_metadata(run, models)
     if summary.ok:
-        from .registry import promote, verify
+        from recruit_reveal.artifacts.registry import promote, verify
 
         # Check every artifact before switching any alias, so a bad file cannot leave
         # the release half promoted.
@@ -398,7 +398,7 @@ def _positions(positions: str | Sequence[str]) -> list[str]:
 
 
 def _refuse_existing_versions(models: Path, positions: list[str], version: str) -> None:
-    from .export import artifact_path
+    from recruit_reveal.artifacts.export import artifact_path
 
     taken = [pos for pos in positions if artifact_path(models, pos, version).exists()]
     if taken:
@@ -479,8 +479,8 @@ def _run_notebook_position(template: Path, runs_root: Path, position: str, *,
 
 
 def _fill_from_metadata(run: PositionRun, models: Path) -> None:
-    from .export import artifact_path, metadata_path
-    from .registry import describe
+    from recruit_reveal.artifacts.export import artifact_path, metadata_path
+    from recruit_reveal.artifacts.registry import describe
 
     meta = describe(run.position, run.version, models_dir=models)
     run.artifact = artifact_path(models, run.position, run.version)

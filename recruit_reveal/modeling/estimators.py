@@ -40,9 +40,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
-from . import schema
-from .errors import TrainingError
-from .features import FEATURE_GROUPS, DerivedFeatures
+from recruit_reveal.modeling.features import FEATURE_GROUPS, DerivedFeatures
+
+from .. import schema
+from ..errors import TrainingError
 
 logger = logging.getLogger(__name__)
 

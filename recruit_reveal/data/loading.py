@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import schema
-from .errors import DataValidationError, Problem
+from .. import schema
+from ..errors import DataValidationError, Problem
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Display helpers for the training notebook: small tables and figure rendering.
 
 These only shape what the notebook shows; every number comes from
-:mod:`recruit_reveal.data`, :mod:`recruit_reveal.training` or
-:mod:`recruit_reveal.export`.  Functions return pandas DataFrames (which
+:mod:`recruit_reveal.data.loading`, :mod:`recruit_reveal.modeling.training` or
+:mod:`recruit_reveal.artifacts.export`.  Functions return pandas DataFrames (which
 notebooks render as tables) except :func:`show`, which displays a figure.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .schema import DIVISIONS
+from ..schema import DIVISIONS
 
 
 def configure_display() -> None:
@@ -57,7 +57,7 @@ def environment() -> pd.DataFrame:
 
     rows = [("python", f"{platform.python_version()} ({sys.executable})"),
             ("environment", sys.prefix),
-            ("recruit_reveal package", str(Path(__file__).resolve().parent))]
+            ("recruit_reveal package", str(Path(__file__).resolve().parents[1]))]
     for name in ("recruit-reveal", "scikit-learn", "pandas", "numpy", "papermill"):
         try:
             rows.append((name, metadata.version(name)))
@@ -153,14 +153,15 @@ def _mean(value: Any) -> float | None:
 
 
 def sample_athlete(result) -> pd.DataFrame:
-    """What the trained model says about DESIGN.md's sample athlete of this position.
+    """What the trained model says about the sample athlete of this position.
 
     The same prediction, what-if and narrative the API returns, through the
-    same code (:mod:`recruit_reveal.insights`), so the record shows what a
+    same code (:mod:`recruit_reveal.modeling.explanations`), so the record shows what a
     client would see from this model.
     """
-    from . import insights
-    from .schema import SAMPLE_ATHLETES
+    from recruit_reveal.modeling import explanations as insights
+
+    from ..schema import SAMPLE_ATHLETES
 
     athlete = next(a for a in SAMPLE_ATHLETES if a["position"] == result.position)
     frame = pd.DataFrame([{k: v for k, v in athlete.items() if k not in {"position", "name"}}])

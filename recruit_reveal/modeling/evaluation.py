@@ -48,9 +48,10 @@ from sklearn.metrics import log_loss as _sk_log_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
-from . import schema
-from .features import canonical_frame
-from .model import DivisionClassifier, encode_divisions
+from recruit_reveal.modeling.estimators import DivisionClassifier, encode_divisions
+from recruit_reveal.modeling.features import canonical_frame
+
+from .. import schema
 
 logger = logging.getLogger(__name__)
 
@@ -378,7 +379,7 @@ def bayes_ceiling(frame: pd.DataFrame, target: pd.Series, position: str) -> dict
     the best any model using argmax can expect on these rows (up to
     sampling noise).
     """
-    from . import synthetic
+    from recruit_reveal.data import synthetic
 
     proba = np.asarray(synthetic.true_proba(frame, position), dtype="float64")
     pred = proba.argmax(axis=1)
@@ -563,7 +564,7 @@ def permutation_importance_cv(result, data, *, n_repeats: int = 5,
     each column is permuted in that fold's held-out rows; importances are
     the drop in ``scoring`` (``"neg_log_loss"`` or ``"accuracy"``),
     averaged over folds and repeats.  The fold models kept by
-    :func:`recruit_reveal.training.train_position` (``result.fold_models``)
+    :func:`recruit_reveal.modeling.training.train_position` (``result.fold_models``)
     are reused when ``data`` is the data they were trained on; otherwise a
     clone of the pipeline (same estimator, params and seed) is re-fitted
     per fold, which gives the same models at a higher cost.

@@ -1,6 +1,6 @@
 """Reading ``models/``: list, describe, resolve, verified load with fallback, promote.
 
-This is the only code that reads model artifacts (:mod:`recruit_reveal.export`
+This is the only code that reads model artifacts (:mod:`recruit_reveal.artifacts.export`
 is the only code that writes them).  A model is *valid* when its metadata
 parses, names the right position and version, and the pkl's sha256 and size
 match the metadata.  The sha256 is checked on the bytes in memory, and those
@@ -25,9 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import export
-from .errors import ArtifactIntegrityError, IncompatibleModelError, ModelNotFoundError, VersionError
-from .schema import POSITIONS, check_position
+from recruit_reveal.artifacts import export
+
+from ..errors import (
+    ArtifactIntegrityError,
+    IncompatibleModelError,
+    ModelNotFoundError,
+    VersionError,
+)
+from ..schema import POSITIONS, check_position
 
 logger = logging.getLogger(__name__)
 
@@ -359,7 +365,7 @@ def promote(position: str, version: str, models_dir: str | os.PathLike | None = 
 
     The version must verify and load with the running scikit-learn (unless
     ``allow_version_mismatch``); the writing is done by
-    :func:`recruit_reveal.export.promote_version`.
+    :func:`recruit_reveal.artifacts.export.promote_version`.
     """
     pos = check_position(position)
     export.parse_version(version)

@@ -1,0 +1,1 @@
+"""Models: derived features, estimators, ``train_position``, metrics, baselines and explanations."""

@@ -1,0 +1,1 @@
+"""Training runs: the notebook and direct engines, audit records and the run summary."""

@@ -1,0 +1,1 @@
+"""What the notebooks show: tables and figures built from library results."""
