@@ -10,7 +10,7 @@ POSITION ?= qb
 JOBS     ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint data train-all train lab serve bench bench-smoke clean
+.PHONY: help install test lint typecheck data train-all train lab serve bench bench-smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,7 +25,10 @@ install: $(STAMP) ## Create .venv and install the project with dev extras
 lint: $(STAMP) ## Ruff over the package, tests, bench and scripts
 	$(BIN)/ruff check recruit_reveal tests bench scripts
 
-test: lint ## Lint, then run the test suite
+typecheck: $(STAMP) ## mypy over the package
+	$(BIN)/mypy
+
+test: lint typecheck ## Lint, type-check, then run the test suite
 	$(BIN)/python -m pytest -q
 
 data: $(STAMP) ## Regenerate data/training.csv (byte-identical on every run)

@@ -37,7 +37,6 @@ import os
 import pickle
 import platform
 import re
-import secrets
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -50,21 +49,27 @@ from ..errors import (
     ArtifactIntegrityError,
     ArtifactLockError,
     TrainingError,
-    VersionError,
 )
 from ..schema import DIVISIONS, check_position
+from .layout import (
+    LATEST,
+    artifact_path,
+    changelog_path,
+    file_stem,
+    lock_path,
+    metadata_path,
+    next_version,
+    parse_version,
+)
+from .storage import TMP_MARK, atomic_create, atomic_symlink, atomic_write, fsync_dir
 
 logger = logging.getLogger(__name__)
 
 #: Version of the metadata JSON layout; bump it when a field changes meaning.
 METADATA_SCHEMA_VERSION = 1
-LATEST = "latest"
 #: How long an export waits for another export of the same position.
 LOCK_TIMEOUT_SECONDS = 120.0
 _GIT_TIMEOUT_SECONDS = 2.0
-# Digits are spelled [0-9] because \d also matches non-ASCII digits.
-_SEMVER = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
-_TMP_MARK = ".tmp."
 
 # Test seam: called with a step name between the steps of an export, so tests
 # can kill the process at every step boundary.  Never set in production.
@@ -83,107 +88,6 @@ class ExportedModel:
     size: int
     promoted: bool
     changelog_path: Path | None = None
-
-
-# ---------------------------------------------------------------------------
-# Versions and names
-
-
-def parse_version(text: object) -> tuple[int, int, int]:
-    """Parse strict semver ``X.Y.Z`` into a tuple of ints.
-
-    Rejects everything else *before* it can reach a path: a leading ``v``,
-    pre-release or build suffixes, leading zeros, whitespace, separators,
-    ``..``, absolute paths, non-ASCII digits and components over 9 digits.
-    """
-    if not isinstance(text, str):
-        raise VersionError(f"version must be a string like '1.0.0', got {type(text).__name__}")
-    match = _SEMVER.fullmatch(text)
-    if match is None:
-        hint = ""
-        if text[:1] in ("v", "V") and _SEMVER.fullmatch(text[1:]):
-            hint = f"; write {text[1:]!r} without the 'v'"
-        raise VersionError(
-            f"invalid version {text!r}: expected strict semver X.Y.Z such as '1.0.0' "
-            f"(digits only, no leading zeros){hint}")
-    return (int(match[1]), int(match[2]), int(match[3]))
-
-
-def format_version(parts: tuple[int, int, int]) -> str:
-    return ".".join(str(p) for p in parts)
-
-
-def _check_version_or_latest(version: object) -> str:
-    if version == LATEST:
-        return LATEST
-    parse_version(version)
-    return str(version)
-
-
-def file_stem(position: str, version: str) -> str:
-    """``recruit_reveal_{pos}_pipeline_vX.Y.Z`` (or ``..._latest``); validates both parts."""
-    pos = check_position(position)
-    version = _check_version_or_latest(version)
-    suffix = LATEST if version == LATEST else f"v{version}"
-    return f"recruit_reveal_{pos}_pipeline_{suffix}"
-
-
-def artifact_path(models_dir: str | os.PathLike, position: str, version: str) -> Path:
-    """Path of the pkl of ``position`` at ``version`` (``"latest"`` allowed)."""
-    return Path(models_dir) / f"{file_stem(position, version)}.pkl"
-
-
-def metadata_path(models_dir: str | os.PathLike, position: str, version: str) -> Path:
-    """Path of the metadata JSON of ``position`` at ``version`` (``"latest"`` allowed)."""
-    return Path(models_dir) / f"{file_stem(position, version)}.metadata.json"
-
-
-def changelog_path(models_dir: str | os.PathLike, position: str) -> Path:
-    return Path(models_dir) / f"CHANGELOG_{check_position(position)}.md"
-
-
-def lock_path(models_dir: str | os.PathLike, position: str) -> Path:
-    return Path(models_dir) / f".recruit_reveal_{check_position(position)}.lock"
-
-
-def versioned_file_pattern(position: str) -> re.Pattern[str]:
-    """Regex matching the versioned pkl/metadata names of a position; group 1 is the version."""
-    pos = check_position(position)
-    return re.compile(
-        rf"recruit_reveal_{pos}_pipeline_v((?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*))"
-        r"\.(?:pkl|metadata\.json)")
-
-
-def existing_versions(models_dir: str | os.PathLike, position: str, *,
-                      with_pkl_only: bool = False) -> list[str]:
-    """Versions with a pkl or a metadata file in ``models_dir``, in semver order.
-
-    With ``with_pkl_only`` only versions whose pkl is published count: those
-    are the versions :func:`save_pipeline` refuses to overwrite.
-    """
-    folder = Path(models_dir)
-    if not folder.is_dir():
-        return []
-    pattern = versioned_file_pattern(position)
-    found: set[str] = set()
-    for entry in os.scandir(folder):
-        match = pattern.fullmatch(entry.name)
-        if match and (not with_pkl_only or entry.name.endswith(".pkl")):
-            found.add(match[1])
-    return sorted(found, key=parse_version)
-
-
-def next_version(models_dir: str | os.PathLike, position: str) -> str:
-    """The next patch version after the newest exported one, or ``1.0.0`` when none exists.
-
-    A version whose export was interrupted (metadata but no pkl) is not
-    counted, so retrying gets the same number and completes it.
-    """
-    versions = existing_versions(models_dir, position, with_pkl_only=True)
-    if not versions:
-        return "1.0.0"
-    major, minor, patch = parse_version(versions[-1])
-    return format_version((major, minor, patch + 1))
 
 
 # ---------------------------------------------------------------------------
@@ -394,96 +298,14 @@ def _serialize(pipeline: Any) -> bytes:
 # Atomic file primitives
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes a rename/link durable; some platforms cannot open a directory.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _tmp_name(final: Path) -> Path:
-    return final.with_name(f".{final.name}{_TMP_MARK}{os.getpid()}.{secrets.token_hex(4)}")
-
-
-def _write_tmp(final: Path, data: bytes) -> Path:
-    tmp = _tmp_name(final)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)  # disk full, say: leave no debris behind
-        raise
-    os.close(fd)
-    return tmp
-
-
-def _publish_replace(final: Path, data: bytes) -> None:
-    """Write ``data`` under ``final`` atomically, replacing whatever is there."""
-    tmp = _write_tmp(final, data)
-    try:
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(final.parent)
-
-
 def _publish_new(final: Path, data: bytes) -> None:
-    """Write ``data`` under ``final`` atomically; fail with ArtifactExistsError if it exists.
-
-    ``os.link`` refuses an existing target, so even a writer that bypassed the
-    lock could not overwrite a published version.
-    """
-    tmp = _write_tmp(final, data)
+    """Publish a versioned file; a version, once written, is never overwritten."""
     try:
-        try:
-            os.link(tmp, final)
-        except FileExistsError:
-            raise ArtifactExistsError(
-                f"{final} already exists; versions are never overwritten "
-                f"(export a new version, or pass force=True)") from None
-        except OSError:
-            # Filesystems without hard links: the position lock still excludes other writers.
-            if final.exists():
-                raise ArtifactExistsError(f"{final} already exists") from None
-            os.replace(tmp, final)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_dir(final.parent)
-
-
-def _publish_symlink(final: Path, target_name: str) -> bool:
-    """Point ``final`` at ``target_name`` (relative, same folder) atomically.
-
-    Returns False when the platform cannot make symlinks; the caller then copies.
-    """
-    tmp = _tmp_name(final)
-    try:
-        os.symlink(target_name, tmp)
-    except (OSError, NotImplementedError):
-        return False
-    try:
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(final.parent)
-    return True
+        atomic_create(final, data)
+    except FileExistsError:
+        raise ArtifactExistsError(
+            f"{final} already exists; versions are never overwritten "
+            f"(export a new version, or pass force=True)") from None
 
 
 def _step(name: str) -> None:
@@ -534,7 +356,7 @@ def _remove_stale_temps(folder: Path, position: str) -> None:
     # of its temp files were left by a writer that died mid-export.
     prefixes = (f".recruit_reveal_{position}_pipeline_", f".CHANGELOG_{position}.md")
     for entry in os.scandir(folder):
-        if entry.name.startswith(prefixes) and _TMP_MARK in entry.name:
+        if entry.name.startswith(prefixes) and TMP_MARK in entry.name:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
                 logger.info("removed %s, left by an interrupted export", entry.name)
@@ -592,7 +414,7 @@ def _append_changelog(models_dir: Path, position: str, entry: str) -> Path:
         old = f"# Changelog: {position} pipeline\n\nOne entry per export, oldest first.\n\n"
     if not old.endswith("\n"):
         old += "\n"
-    _publish_replace(path, (old + entry).encode("utf-8"))
+    atomic_write(path, (old + entry).encode("utf-8"))
     return path
 
 
@@ -607,11 +429,11 @@ def _repoint_latest(models_dir: Path, position: str, version: str,
     latest_meta = metadata_path(models_dir, position, LATEST)
     # The pkl is switched first; until the metadata follows, the pair's sha256
     # disagrees and the registry falls back to the newest valid version.
-    if not _publish_symlink(latest_pkl, f"{stem}.pkl"):
-        _publish_replace(latest_pkl, pkl_bytes)
+    if not atomic_symlink(latest_pkl, f"{stem}.pkl"):
+        atomic_write(latest_pkl, pkl_bytes)
     _step("latest_pkl")
-    if not _publish_symlink(latest_meta, f"{stem}.metadata.json"):
-        _publish_replace(latest_meta, meta_bytes)
+    if not atomic_symlink(latest_meta, f"{stem}.metadata.json"):
+        atomic_write(latest_meta, meta_bytes)
     _step("latest_metadata")
 
 
@@ -654,13 +476,13 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike, version: str, *,
         if replaced:
             # Unpublish the old pkl first so no moment shows it beside the new metadata.
             os.unlink(pkl)
-            _fsync_dir(folder)
+            fsync_dir(folder)
             logger.warning("force=True: replacing %s %s", pos, version)
             _step("unlinked_old")
         elif meta.exists():
             logger.warning("completing %s %s: an earlier export was interrupted after writing "
                            "its metadata", pos, version)
-        _publish_replace(meta, meta_bytes)
+        atomic_write(meta, meta_bytes)
         _step("metadata")
         _publish_new(pkl, pkl_bytes)
         _step("pkl")
