@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from recruit_reveal.artifacts import registry
-from recruit_reveal.artifacts.export import artifact_path, metadata_path
+from recruit_reveal.artifacts.layout import artifact_path, metadata_path
 from recruit_reveal.cli import main
 from recruit_reveal.schema import POSITIONS
 

@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from recruit_reveal import schema
-from recruit_reveal.artifacts import export, registry
+from recruit_reveal.artifacts import export, layout, registry
 from recruit_reveal.errors import (
     ArtifactExistsError,
     ArtifactIntegrityError,
@@ -113,7 +113,7 @@ def frame():
 @pytest.mark.parametrize("text,parts", [("0.0.0", (0, 0, 0)), ("1.2.3", (1, 2, 3)),
                                         ("10.200.3000", (10, 200, 3000))])
 def test_parse_version_accepts_strict_semver(text, parts):
-    assert export.parse_version(text) == parts
+    assert layout.parse_version(text) == parts
 
 
 BAD_VERSIONS = ["../x", "1.0.0/../..", "../../1.0.0", "/etc/passwd", "/tmp/1.0.0", "v1.0.0",
@@ -142,29 +142,29 @@ def test_bad_versions_rejected_before_any_file_is_touched(tmp_path, results, bad
 
 def test_v_prefix_error_says_how_to_fix():
     with pytest.raises(VersionError, match="'1.2.3' without the 'v'"):
-        export.parse_version("v1.2.3")
+        layout.parse_version("v1.2.3")
 
 
 def test_artifact_path_names_and_validation(tmp_path):
-    assert export.artifact_path(tmp_path, "QB", "1.2.3").name == \
+    assert layout.artifact_path(tmp_path, "QB", "1.2.3").name == \
         "recruit_reveal_qb_pipeline_v1.2.3.pkl"
-    assert export.artifact_path(tmp_path, "wr", "latest").name == \
+    assert layout.artifact_path(tmp_path, "wr", "latest").name == \
         "recruit_reveal_wr_pipeline_latest.pkl"
-    assert export.metadata_path(tmp_path, "rb", "0.1.0").name == \
+    assert layout.metadata_path(tmp_path, "rb", "0.1.0").name == \
         "recruit_reveal_rb_pipeline_v0.1.0.metadata.json"
     with pytest.raises(VersionError):
-        export.artifact_path(tmp_path, "qb", "../../etc")
+        layout.artifact_path(tmp_path, "qb", "../../etc")
     with pytest.raises(Exception, match="unknown position"):
-        export.artifact_path(tmp_path, "../qb", "1.0.0")
+        layout.artifact_path(tmp_path, "../qb", "1.0.0")
 
 
 def test_next_version_and_semver_order(tmp_path, results):
-    assert export.next_version(tmp_path / "missing", POS) == "1.0.0"
+    assert layout.next_version(tmp_path / "missing", POS) == "1.0.0"
     for version in ("1.9.0", "1.10.0", "1.2.0"):
         export.save_pipeline(results[0], tmp_path, version)
-    assert export.existing_versions(tmp_path, POS) == ["1.2.0", "1.9.0", "1.10.0"]
-    assert export.next_version(tmp_path, POS) == "1.10.1"
-    assert export.next_version(tmp_path, "rb") == "1.0.0"
+    assert layout.existing_versions(tmp_path, POS) == ["1.2.0", "1.9.0", "1.10.0"]
+    assert layout.next_version(tmp_path, POS) == "1.10.1"
+    assert layout.next_version(tmp_path, "rb") == "1.0.0"
 
 
 # ---------------------------------------------------------------------------
@@ -186,8 +186,8 @@ def test_latest_is_a_relative_symlink_pair(tmp_path, results):
     export.save_pipeline(results[0], tmp_path, "1.0.0")
     export.save_pipeline(results[1], tmp_path, "1.0.1")
     export.save_pipeline(results[2], tmp_path, "1.0.2", promote=False)
-    pkl = export.artifact_path(tmp_path, POS, "latest")
-    meta = export.metadata_path(tmp_path, POS, "latest")
+    pkl = layout.artifact_path(tmp_path, POS, "latest")
+    meta = layout.metadata_path(tmp_path, POS, "latest")
     assert os.readlink(pkl) == "recruit_reveal_qb_pipeline_v1.0.1.pkl"
     assert os.readlink(meta) == "recruit_reveal_qb_pipeline_v1.0.1.metadata.json"
     moved = tmp_path.parent / "moved"
@@ -201,9 +201,9 @@ def test_latest_falls_back_to_copies_without_symlinks(tmp_path, results, monkeyp
 
     monkeypatch.setattr(export.os, "symlink", no_symlinks)
     export.save_pipeline(results[0], tmp_path, "1.0.0")
-    pkl = export.artifact_path(tmp_path, POS, "latest")
+    pkl = layout.artifact_path(tmp_path, POS, "latest")
     assert not pkl.is_symlink()
-    assert pkl.read_bytes() == export.artifact_path(tmp_path, POS, "1.0.0").read_bytes()
+    assert pkl.read_bytes() == layout.artifact_path(tmp_path, POS, "1.0.0").read_bytes()
     assert registry.load(POS, None, tmp_path).version == "1.0.0"
 
 
@@ -223,20 +223,20 @@ def test_force_overwrites(tmp_path, results, frame):
     assert loaded.metadata["artifact"]["sha256"] == out.sha256
     np.testing.assert_array_equal(loaded.pipeline.predict_proba(frame),
                                   results[1].pipeline.predict_proba(frame))
-    log = export.changelog_path(tmp_path, POS).read_text()
+    log = layout.changelog_path(tmp_path, POS).read_text()
     assert log.count("## 1.0.0 (") == 2 and "re-exported with force=True" in log
 
 
 def test_models_dir_is_created(tmp_path, results):
     target = tmp_path / "deep" / "er" / "models"
     export.save_pipeline(results[0], target, "0.1.0")
-    assert export.existing_versions(target, POS) == ["0.1.0"]
+    assert layout.existing_versions(target, POS) == ["0.1.0"]
 
 
 def test_changelog_gets_one_entry_per_export(tmp_path, results):
     export.save_pipeline(results[0], tmp_path, "1.0.0", changelog="Initial model.")
     export.save_pipeline(results[1], tmp_path, "1.1.0", promote=False)
-    log = export.changelog_path(tmp_path, POS).read_text()
+    log = layout.changelog_path(tmp_path, POS).read_text()
     entries = re.findall(r"^## (\S+) \((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\)$", log, re.M)
     assert [v for v, _ in entries] == ["1.0.0", "1.1.0"]
     assert "Initial model." in log and "(no changelog text)" in log
@@ -363,7 +363,7 @@ def test_lock_timeout_names_the_lock(tmp_path, results, monkeypatch):
         with pytest.raises(ArtifactLockError, match=r"\.recruit_reveal_qb\.lock"):
             export.save_pipeline(results[1], tmp_path, "1.0.1")
         export.save_pipeline(make_result("rb"), tmp_path, "1.0.0")  # other positions proceed
-    assert export.existing_versions(tmp_path, POS) == ["1.0.0"]
+    assert layout.existing_versions(tmp_path, POS) == ["1.0.0"]
 
 
 def test_filesystem_without_flock_is_a_clear_error(tmp_path, results, monkeypatch):
@@ -407,7 +407,7 @@ def check_folder(folder: Path, models: dict[str, TrainingResult], frame,
             json.loads(path.read_text())  # no half-written JSON under a final name
     status = {}
     for version in registry.list_versions(POS, folder):
-        pkl = export.artifact_path(folder, POS, version)
+        pkl = layout.artifact_path(folder, POS, version)
         try:
             registry.verify(POS, version, folder)
             status[version] = True
@@ -421,7 +421,7 @@ def check_folder(folder: Path, models: dict[str, TrainingResult], frame,
     assert latest.version in models
     np.testing.assert_array_equal(latest.pipeline.predict_proba(frame),
                                   models[latest.version].pipeline.predict_proba(frame))
-    log = export.changelog_path(folder, POS).read_text()
+    log = layout.changelog_path(folder, POS).read_text()
     assert log.startswith("# Changelog: qb pipeline\n") and log.count("## 1.0.0 (") == 1
     assert log.count("## 1.0.1 (") <= changelog_max
     return status
@@ -532,7 +532,7 @@ def test_concurrent_exports_of_one_version(tmp_path, base, results, frame):
         winner = results[1 + [p.exitcode for p in procs].index(0)]
         status = check_folder(folder, {"1.0.0": results[0], "1.0.1": winner}, frame)
         assert status == {"1.0.0": True, "1.0.1": True}
-        assert export.changelog_path(folder, POS).read_text().count("## 1.0.1 (") == 1
+        assert layout.changelog_path(folder, POS).read_text().count("## 1.0.1 (") == 1
 
 
 def test_concurrent_exports_of_different_versions_all_land(tmp_path, base, results):
@@ -544,7 +544,7 @@ def test_concurrent_exports_of_different_versions_all_land(tmp_path, base, resul
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0]
-    log = export.changelog_path(base, POS).read_text()
+    log = layout.changelog_path(base, POS).read_text()
     assert all(log.count(f"## 1.1.{i} (") == 1 for i in range(3))  # no lost update
     assert all(r["valid"] for r in registry.list_models(base, POS))
 

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from recruit_reveal.artifacts import registry
-from recruit_reveal.artifacts.export import artifact_path
+from recruit_reveal.artifacts.layout import artifact_path
 from recruit_reveal.release import runner
 
 ROOT = Path(__file__).resolve().parents[1]

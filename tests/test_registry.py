@@ -16,7 +16,7 @@ import pytest
 import sklearn
 from test_export import POS, make_frame, make_result
 
-from recruit_reveal.artifacts import export, registry
+from recruit_reveal.artifacts import export, layout, registry
 from recruit_reveal.errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
@@ -133,7 +133,7 @@ def test_traversal_versions_rejected_by_every_reader(folder, bad):
 
 def test_tampered_pkl_is_refused_without_unpickling(folder, results, frame, tmp_path):
     marker = tmp_path / "unpickled"
-    pkl = export.artifact_path(folder, POS, "1.0.1")
+    pkl = layout.artifact_path(folder, POS, "1.0.1")
     pkl.write_bytes(pickle.dumps(_Trap(str(marker))))
     with pytest.raises(ArtifactIntegrityError, match="sha256"):
         registry.verify(POS, "1.0.1", folder)
@@ -146,7 +146,7 @@ def test_tampered_pkl_is_refused_without_unpickling(folder, results, frame, tmp_
 
 
 def test_same_size_bit_flip_is_refused(folder):
-    pkl = export.artifact_path(folder, POS, "1.0.0")
+    pkl = layout.artifact_path(folder, POS, "1.0.0")
     data = bytearray(pkl.read_bytes())
     data[len(data) // 2] ^= 0x01
     pkl.write_bytes(bytes(data))
@@ -157,7 +157,7 @@ def test_same_size_bit_flip_is_refused(folder):
 
 
 def test_truncated_pkl_is_refused(folder, results, frame):
-    pkl = export.artifact_path(folder, POS, "1.0.1")
+    pkl = layout.artifact_path(folder, POS, "1.0.1")
     pkl.write_bytes(pkl.read_bytes()[:100])
     with pytest.raises(ArtifactIntegrityError):
         registry.verify(POS, "1.0.1", folder)
@@ -170,7 +170,7 @@ def test_truncated_pkl_is_refused(folder, results, frame):
 
 def test_no_valid_model_is_model_not_found(folder, tmp_path):
     for version in ("1.0.0", "1.0.1"):
-        pkl = export.artifact_path(folder, POS, version)
+        pkl = layout.artifact_path(folder, POS, version)
         pkl.write_bytes(b"garbage")
     with pytest.raises(ModelNotFoundError, match="unavailable") as info:
         registry.load(POS, None, folder)
@@ -182,7 +182,7 @@ def test_no_valid_model_is_model_not_found(folder, tmp_path):
 
 
 def test_corrupt_or_foreign_metadata_is_refused(folder):
-    meta = export.metadata_path(folder, POS, "1.0.0")
+    meta = layout.metadata_path(folder, POS, "1.0.0")
     good = meta.read_text()
     for bad, match in [("{not json", "not valid JSON"), ("[]", "not a JSON object")]:
         meta.write_text(bad)
@@ -201,7 +201,7 @@ def test_corrupt_or_foreign_metadata_is_refused(folder):
 def test_mismatched_latest_pair_falls_back(folder, results, frame, caplog):
     # latest.pkl -> 1.0.1 but latest.metadata.json -> 1.0.0: the state a crash
     # between the two switches of a promote leaves.
-    latest_meta = export.metadata_path(folder, POS, "latest")
+    latest_meta = layout.metadata_path(folder, POS, "latest")
     os.unlink(latest_meta)
     os.symlink("recruit_reveal_qb_pipeline_v1.0.0.metadata.json", latest_meta)
     assert registry.latest_version(POS, folder) is None
@@ -222,8 +222,8 @@ def test_mismatched_latest_copies_fall_back(tmp_path, results, frame, monkeypatc
     folder = tmp_path / "copies"
     export.save_pipeline(results[0], folder, "1.0.0")
     export.save_pipeline(results[1], folder, "1.0.1", promote=False)
-    latest_pkl = export.artifact_path(folder, POS, "latest")
-    latest_pkl.write_bytes(export.artifact_path(folder, POS, "1.0.1").read_bytes())
+    latest_pkl = layout.artifact_path(folder, POS, "latest")
+    latest_pkl.write_bytes(layout.artifact_path(folder, POS, "1.0.1").read_bytes())
     loaded = registry.load(POS, None, folder)
     assert loaded.version == "1.0.1" and loaded.fallback  # newest valid, not the stale pair
     assert same_model(loaded, results[1], frame)
@@ -237,10 +237,10 @@ def test_missing_requested_version_falls_back_to_latest(folder, results, frame):
 
 
 def test_missing_latest_falls_back_to_newest_valid(folder, results, frame):
-    os.unlink(export.artifact_path(folder, POS, "latest"))
-    os.unlink(export.metadata_path(folder, POS, "latest"))
+    os.unlink(layout.artifact_path(folder, POS, "latest"))
+    os.unlink(layout.metadata_path(folder, POS, "latest"))
     export.save_pipeline(results[2], folder, "1.0.2", promote=False)
-    export.artifact_path(folder, POS, "1.0.2").write_bytes(b"broken")
+    layout.artifact_path(folder, POS, "1.0.2").write_bytes(b"broken")
     loaded = registry.load(POS, None, folder)
     assert loaded.version == "1.0.1" and loaded.fallback
     assert "latest:" in loaded.reason and "1.0.2:" in loaded.reason
@@ -248,7 +248,7 @@ def test_missing_latest_falls_back_to_newest_valid(folder, results, frame):
 
 
 def test_interrupted_export_is_reported_invalid(folder):
-    export.artifact_path(folder, POS, "1.0.1").unlink()
+    layout.artifact_path(folder, POS, "1.0.1").unlink()
     with pytest.raises(ArtifactIntegrityError, match="interrupted export"):
         registry.verify(POS, "1.0.1", folder)
     assert registry.load(POS, None, folder).version == "1.0.0"
@@ -261,7 +261,7 @@ def test_interrupted_export_is_reported_invalid(folder):
 def test_sklearn_mismatch_is_refused_unless_allowed(tmp_path, results, frame):
     folder = tmp_path / "old"
     export.save_pipeline(results[0], folder, "1.0.0")
-    set_metadata(export.metadata_path(folder, POS, "1.0.0"),
+    set_metadata(layout.metadata_path(folder, POS, "1.0.0"),
                  **{"library_versions__scikit-learn": "0.24.2"})
     with pytest.raises(IncompatibleModelError) as info:
         registry.load(POS, "1.0.0", folder)
@@ -274,7 +274,7 @@ def test_sklearn_mismatch_is_refused_unless_allowed(tmp_path, results, frame):
 
 
 def test_sklearn_mismatch_falls_back_to_a_compatible_version(folder, results, frame):
-    set_metadata(export.metadata_path(folder, POS, "1.0.1"),
+    set_metadata(layout.metadata_path(folder, POS, "1.0.1"),
                  **{"library_versions__scikit-learn": "0.24.2"})
     loaded = registry.load(POS, None, folder)
     assert loaded.version == "1.0.0" and "0.24.2" in loaded.reason
@@ -342,7 +342,7 @@ def test_promote_rolls_back_and_forward(folder, results, frame):
 def test_promote_refuses_missing_or_broken_versions(folder):
     with pytest.raises(ModelNotFoundError, match="versions: 1.0.0, 1.0.1"):
         registry.promote(POS, "2.0.0", folder)
-    export.artifact_path(folder, POS, "1.0.0").write_bytes(b"broken")
+    layout.artifact_path(folder, POS, "1.0.0").write_bytes(b"broken")
     with pytest.raises(ArtifactIntegrityError):
         registry.promote(POS, "1.0.0", folder)
     with pytest.raises(ArtifactIntegrityError):

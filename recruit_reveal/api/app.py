@@ -36,7 +36,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError, create_
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from recruit_reveal.artifacts import export, registry
+from recruit_reveal.artifacts import layout, registry
 from recruit_reveal.modeling import explanations as insights
 
 from .. import __version__
@@ -100,7 +100,7 @@ class ServiceConfig:
         for pos, version in versions.items():
             if version != "latest":
                 try:
-                    export.parse_version(version)
+                    layout.parse_version(version)
                 except VersionError as exc:
                     name = ("MODEL_VERSION_" + pos.upper()
                             if env.get(f"MODEL_VERSION_{pos.upper()}", "").strip()
@@ -392,7 +392,7 @@ def _check_position_path(position: str) -> str:
 
 def _check_version(version: str, field_name: str = "version") -> str:
     try:
-        export.parse_version(version)
+        layout.parse_version(version)
     except VersionError as exc:
         raise ApiError(422, f"{field_name}: malformed version {version!r}: {exc}",
                        field=field_name) from None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recruit_reveal.artifacts import export
+from recruit_reveal.artifacts import export, layout
 
 from ..errors import (
     ArtifactIntegrityError,
@@ -37,7 +37,7 @@ from ..schema import POSITIONS, check_position
 
 logger = logging.getLogger(__name__)
 
-LATEST = export.LATEST
+LATEST = layout.LATEST
 ENV_MODEL_DIR = "MODEL_DIR"
 ENV_MODEL_VERSION = "MODEL_VERSION"
 DEFAULT_MODELS_DIR = "models"
@@ -75,7 +75,7 @@ def resolve_version(version: str | None = None) -> str:
     if version == LATEST:
         return LATEST
     try:
-        export.parse_version(version)
+        layout.parse_version(version)
     except VersionError as exc:
         raise VersionError(f"{source}: {exc} (or 'latest')") from None
     return version
@@ -86,7 +86,7 @@ def list_versions(position: str, models_dir: str | os.PathLike | None = None) ->
 
     Includes versions that fail verification; :func:`list_models` says which.
     """
-    return export.existing_versions(resolve_models_dir(models_dir), check_position(position))
+    return layout.existing_versions(resolve_models_dir(models_dir), check_position(position))
 
 
 # ---------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def _check_metadata(doc: dict, path: Path, position: str, version: str) -> None:
                                      f"expected {position!r}")
     found = doc.get("model_version")
     try:
-        export.parse_version(found)
+        layout.parse_version(found)
     except VersionError:
         raise ArtifactIntegrityError(f"{path}: model_version {found!r} is not X.Y.Z") from None
     if version != LATEST and found != version:
@@ -128,15 +128,15 @@ def _check_metadata(doc: dict, path: Path, position: str, version: str) -> None:
     art = doc.get("artifact")
     if not isinstance(art, dict) or not isinstance(art.get("sha256"), str):
         raise ArtifactIntegrityError(f"{path}: artifact.sha256 is missing")
-    if art.get("file") != f"{export.file_stem(position, found)}.pkl":
+    if art.get("file") != f"{layout.file_stem(position, found)}.pkl":
         raise ArtifactIntegrityError(f"{path}: artifact.file {art.get('file')!r} does not belong "
                                      f"to {position} {found}")
 
 
 def _verified_bytes(position: str, version: str, folder: Path) -> tuple[bytes, dict]:
     """Metadata and pkl bytes of one candidate; raises unless the sha256 and size match."""
-    meta_path = export.metadata_path(folder, position, version)
-    pkl_path = export.artifact_path(folder, position, version)
+    meta_path = layout.metadata_path(folder, position, version)
+    pkl_path = layout.artifact_path(folder, position, version)
     doc = _read_metadata(meta_path)
     _check_metadata(doc, meta_path, position, version)
     try:
@@ -195,7 +195,7 @@ def _unpickle(data: bytes, path: Path) -> Any:
 def _load_candidate(position: str, version: str, folder: Path,
                     allow_version_mismatch: bool) -> tuple[Any, dict, str | None]:
     data, doc = _verified_bytes(position, version, folder)
-    pkl_path = export.artifact_path(folder, position, version)
+    pkl_path = layout.artifact_path(folder, position, version)
     note = _check_sklearn(doc, pkl_path, allow_version_mismatch)
     return _unpickle(data, pkl_path), doc, note
 
@@ -215,7 +215,7 @@ def describe(position: str, version: str | None = LATEST,
     """The metadata of one version (``latest`` by default) as stored; does not verify the pkl."""
     pos = check_position(position)
     version = resolve_version(version)
-    path = export.metadata_path(resolve_models_dir(models_dir), pos, version)
+    path = layout.metadata_path(resolve_models_dir(models_dir), pos, version)
     try:
         return _read_metadata(path)
     except ModelNotFoundError:
@@ -273,7 +273,7 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
         tried.add(candidate)
         if (loaded := attempt(candidate)) is not None:
             return loaded
-    for candidate in reversed(export.existing_versions(folder, pos, with_pkl_only=True)):
+    for candidate in reversed(layout.existing_versions(folder, pos, with_pkl_only=True)):
         if candidate in tried:
             continue
         tried.add(candidate)
@@ -322,7 +322,7 @@ def list_models(models_dir: str | os.PathLike | None = None,
     rows: list[dict] = []
     for pos in (check_position(p) for p in positions):
         latest, _ = _latest_version(folder, pos)
-        for version in export.existing_versions(folder, pos):
+        for version in layout.existing_versions(folder, pos):
             row = {"position": pos, "version": version, "created_at": None,
                    "exact_accuracy": None, "within_one_accuracy": None,
                    "ceiling_exact_accuracy": None, "ceiling_within_one_accuracy": None,
@@ -334,7 +334,7 @@ def list_models(models_dir: str | os.PathLike | None = None,
             except (ModelNotFoundError, ArtifactIntegrityError) as exc:
                 row["problem"] = str(exc)
                 try:
-                    doc = _read_metadata(export.metadata_path(folder, pos, version))
+                    doc = _read_metadata(layout.metadata_path(folder, pos, version))
                 except (ModelNotFoundError, ArtifactIntegrityError):
                     doc = {}
             metrics = doc.get("metrics") or {}
@@ -368,7 +368,7 @@ def promote(position: str, version: str, models_dir: str | os.PathLike | None = 
     :func:`recruit_reveal.artifacts.export.promote_version`.
     """
     pos = check_position(position)
-    export.parse_version(version)
+    layout.parse_version(version)
     folder = resolve_models_dir(models_dir)
     try:
         pipeline, doc, note = _load_candidate(pos, version, folder, allow_version_mismatch)

@@ -160,7 +160,7 @@ def resolve_version(models_dir: str | os.PathLike, positions: Iterable[str],
     Positions share one version, so when they differ the highest next patch
     version wins.
     """
-    from recruit_reveal.artifacts.export import next_version, parse_version
+    from recruit_reveal.artifacts.layout import next_version, parse_version
 
     if version is not None:
         text = str(version).strip()
@@ -271,7 +271,7 @@ class RunSummary:
 
     def files(self) -> list[Path]:
         """Every file this run wrote (artifacts, metadata, records), for the closing pointer."""
-        from recruit_reveal.artifacts.export import artifact_path, changelog_path, metadata_path
+        from recruit_reveal.artifacts.layout import artifact_path, changelog_path, metadata_path
 
         out: list[Path] = []
         for run in self.runs:
@@ -398,7 +398,7 @@ def _positions(positions: str | Sequence[str]) -> list[str]:
 
 
 def _refuse_existing_versions(models: Path, positions: list[str], version: str) -> None:
-    from recruit_reveal.artifacts.export import artifact_path
+    from recruit_reveal.artifacts.layout import artifact_path
 
     taken = [pos for pos in positions if artifact_path(models, pos, version).exists()]
     if taken:
@@ -479,7 +479,7 @@ def _run_notebook_position(template: Path, runs_root: Path, position: str, *,
 
 
 def _fill_from_metadata(run: PositionRun, models: Path) -> None:
-    from recruit_reveal.artifacts.export import artifact_path, metadata_path
+    from recruit_reveal.artifacts.layout import artifact_path, metadata_path
     from recruit_reveal.artifacts.registry import describe
 
     meta = describe(run.position, run.version, models_dir=models)
