@@ -14,9 +14,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import RecruitRevealError
 from .schema import POSITIONS
+
+if TYPE_CHECKING:
+    from .artifacts.metadata import ModelMetadata
 
 logger = logging.getLogger("recruit_reveal.cli")
 
@@ -176,7 +180,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _models_list(args: argparse.Namespace) -> int:
     from recruit_reveal.artifacts.registry import list_models, resolve_models_dir
-    from recruit_reveal.release.runner import format_table
+    from recruit_reveal.reporting.tables import format_metric, format_table
 
     rows = list_models(args.models_dir)
     folder = resolve_models_dir(args.models_dir)
@@ -186,8 +190,8 @@ def _models_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     table = [[
         r["position"], r["version"], "*" if r["is_latest"] else "",
-        (r["created_at"] or "-")[:19], _num(r["exact_accuracy"]),
-        _num(r["within_one_accuracy"]), _num(r["ceiling_exact_accuracy"]),
+        (r["created_at"] or "-")[:19], format_metric(r["exact_accuracy"]),
+        format_metric(r["within_one_accuracy"]), format_metric(r["ceiling_exact_accuracy"]),
         r["rows"] if r["rows"] is not None else "-", r["sha256"] or "-",
         "ok" if r["valid"] else f"INVALID: {r['problem']}",
     ] for r in rows]
@@ -202,45 +206,41 @@ def _models_show(args: argparse.Namespace) -> int:
 
     meta = describe(args.position, args.version, models_dir=args.models_dir)
     if args.json:
-        print(json.dumps(meta, indent=2, sort_keys=True))
+        print(json.dumps(meta.model_dump(mode="json"), indent=2, sort_keys=True))
         return EXIT_OK
     print(_render_metadata(meta))
     return EXIT_OK
 
 
-def _render_metadata(meta: dict) -> str:
-    from recruit_reveal.release.runner import format_table
+def _render_metadata(meta: ModelMetadata) -> str:
+    from recruit_reveal.reporting.tables import format_metric, format_table
 
-    artifact = meta.get("artifact") or {}
-    fingerprint = meta.get("data_fingerprint") or {}
-    estimator = meta.get("estimator") or {}
-    record = meta.get("audit_record")
-    if isinstance(record, dict):
-        record = record.get("notebook") or json.dumps(record)
+    artifact, fingerprint, estimator = meta.artifact, meta.data_fingerprint, meta.estimator
+    record = meta.audit_record.notebook if meta.audit_record else None
     lines = [
-        f"{str(meta.get('position', '?')).upper()} model v{meta.get('model_version')}",
-        f"  created       {meta.get('created_at')}",
-        f"  artifact      {artifact.get('file')} ({artifact.get('size')} bytes)",
-        f"  sha256        {artifact.get('sha256')}",
-        f"  data          {fingerprint.get('file')} ({fingerprint.get('rows')} rows, "
-        f"sha256 {str(fingerprint.get('sha256'))[:12]})",
-        f"  per division  {fingerprint.get('rows_per_division')}",
-        f"  estimator     {estimator.get('name')} {estimator.get('params')}",
-        f"  seed          {meta.get('seed')}",
+        f"{meta.position.upper()} model v{meta.model_version}",
+        f"  created       {meta.created_at}",
+        f"  artifact      {artifact.file} ({artifact.size} bytes)",
+        f"  sha256        {artifact.sha256}",
+        f"  data          {fingerprint.file} ({fingerprint.rows} rows, "
+        f"sha256 {str(fingerprint.sha256)[:12]})",
+        f"  per division  {fingerprint.rows_per_division}",
+        f"  estimator     {estimator.name} {estimator.params}",
+        f"  seed          {meta.seed}",
         f"  audit record  {record or '-'}",
-        f"  changelog     {meta.get('changelog') or '-'}",
-        f"  libraries     {meta.get('library_versions')}",
-        f"  git commit    {meta.get('git_commit') or '-'}",
+        f"  changelog     {meta.changelog or '-'}",
+        f"  libraries     {meta.library_versions}",
+        f"  git commit    {meta.git_commit or '-'}",
     ]
-    metrics = meta.get("metrics") or {}
-    columns = {"model (CV)": metrics.get("cv") or {}}
-    for name, values in (metrics.get("baselines") or {}).items():
-        columns[name] = values or {}
-    if metrics.get("bayes_ceiling"):
-        columns["bayes ceiling"] = metrics["bayes_ceiling"]
+    metrics = meta.metrics
+    columns: dict[str, dict[str, Any]] = {"model (CV)": dict(metrics.cv)}
+    for name, values in metrics.baselines.items():
+        columns[name] = dict(values)
+    if metrics.bayes_ceiling:
+        columns["bayes ceiling"] = dict(metrics.bayes_ceiling)
     names = ("exact_accuracy", "within_one_accuracy", "macro_f1", "quadratic_weighted_kappa",
              "log_loss", "expected_calibration_error")
-    rows = [[name] + [_metric(col.get(name)) for col in columns.values()] for name in names
+    rows = [[name] + [format_metric(col.get(name)) for col in columns.values()] for name in names
             if any(name in col for col in columns.values())]
     if rows:
         lines += ["", format_table(["metric", *columns], rows)]
@@ -275,21 +275,6 @@ def _generate_data(args: argparse.Namespace) -> int:
     print(f"Wrote {path} (and its provenance sidecar {Path(path).with_suffix('')}"
           ".synthetic.json)")
     return EXIT_OK
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def _metric(value: object) -> str:
-    if isinstance(value, dict):
-        mean, std = value.get("mean"), value.get("std")
-        if mean is None:
-            return "-"
-        return f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
-    if isinstance(value, int | float):
-        return f"{value:.3f}"
-    return "-"
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def test_notebook_engine_trains_every_position_and_leaves_exactly_the_expected_f
         assert meta["artifact"]["sha256"] in outputs
         assert sys.prefix in outputs  # the environment table: the kernel ran this venv
         assert meta["changelog"] == "first release" and meta["seed"] == 5
-        assert registry.describe(pos, "latest", models_dir=models)["model_version"] == "1.0.0"
+        assert registry.describe(pos, "latest", models_dir=models).model_version == "1.0.0"
         assert meta["artifact"]["sha256"] in (runs / "v1.0.0" / f"{pos}.html").read_text(
             encoding="utf-8")
 
@@ -232,7 +232,7 @@ def test_models_list_show_and_promote(models_dir, trained_results, capsys):
 
     assert main(["models", "show", "qb", "1.0.1", "--models-dir", str(models_dir)]) == 0
     out = capsys.readouterr().out
-    sha = registry.describe("qb", "1.0.1", models_dir=models_dir)["artifact"]["sha256"]
+    sha = registry.describe("qb", "1.0.1", models_dir=models_dir).artifact.sha256
     assert "QB model v1.0.1" in out and sha in out and "exact_accuracy" in out
     assert "rule_based" in out and "majority" in out
 

@@ -220,7 +220,7 @@ def test_force_overwrites(tmp_path, results, frame):
     export.save_pipeline(results[0], tmp_path, "1.0.0")
     out = export.save_pipeline(results[1], tmp_path, "1.0.0", force=True, changelog="redo")
     loaded = registry.load(POS, "1.0.0", tmp_path)
-    assert loaded.metadata["artifact"]["sha256"] == out.sha256
+    assert loaded.metadata.artifact.sha256 == out.sha256
     np.testing.assert_array_equal(loaded.pipeline.predict_proba(frame),
                                   results[1].pipeline.predict_proba(frame))
     log = layout.changelog_path(tmp_path, POS).read_text()
@@ -298,7 +298,9 @@ def test_git_commit_never_crashes(monkeypatch):
 
 def test_changelog_says_above_when_cv_beats_the_ceiling(results):
     meta = export.build_metadata(results[0], "1.0.0", sha256="0" * 64, size=1)
-    meta["metrics"]["bayes_ceiling"]["exact_accuracy"] = 0.30
+    ceiling = {**(meta.metrics.bayes_ceiling or {}), "exact_accuracy": 0.30}
+    meta = meta.model_copy(update={"metrics": meta.metrics.model_copy(
+        update={"bayes_ceiling": ceiling})})
     entry = export.changelog_entry(meta, promoted=False)
     assert "0.310 (Bayes ceiling 0.300; 0.010 above it: CV noise)" in entry
 

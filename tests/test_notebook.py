@@ -121,6 +121,6 @@ def test_papermills_own_command_line_runs_the_template(sample_csv, tmp_path):
     assert registry.latest_version("rb", models) is None
     meta = registry.describe("rb", "2.0.0", models_dir=models)
     outputs = json.dumps([c.get("outputs", []) for c in nbformat.read(out, 4).cells])
-    assert meta["artifact"]["sha256"] in outputs
+    assert meta.artifact.sha256 in outputs
     assert '"image/png"' in outputs  # the figures are in the record
-    assert meta["audit_record"] is None  # no runner, no record named
+    assert meta.audit_record is None  # no runner, no record named

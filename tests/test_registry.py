@@ -81,7 +81,7 @@ def test_load_latest_round_trip(folder, results, frame, caplog):
     assert (loaded.position, loaded.requested, loaded.version) == (POS, "latest", "1.0.1")
     assert not loaded.fallback and loaded.reason == "requested latest, which is 1.0.1"
     assert same_model(loaded, results[1], frame)
-    assert loaded.metadata["model_version"] == "1.0.1"
+    assert loaded.metadata.model_version == "1.0.1"
     assert "serving qb model 1.0.1" in caplog.text
 
 
@@ -324,8 +324,8 @@ def test_list_models_rows(folder, results):
 
 def test_describe(folder):
     meta = registry.describe(POS, models_dir=folder)
-    assert meta["model_version"] == "1.0.1"
-    assert registry.describe(POS, "1.0.0", folder)["model_version"] == "1.0.0"
+    assert meta.model_version == "1.0.1"
+    assert registry.describe(POS, "1.0.0", folder).model_version == "1.0.0"
     with pytest.raises(ModelNotFoundError, match="no metadata for qb 7.0.0"):
         registry.describe(POS, "7.0.0", folder)
 
@@ -394,4 +394,4 @@ def test_shared_fixture_models_dir(request):
     for pos in ("qb", "rb", "wr"):
         loaded = registry.load(pos, None, models_dir)
         assert loaded.version == "1.0.0" and not loaded.fallback
-        assert loaded.metadata["changelog"] == "fixture model"
+        assert loaded.metadata.changelog == "fixture model"

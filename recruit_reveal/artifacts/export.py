@@ -30,7 +30,6 @@ import contextlib
 import datetime as _dt
 import hashlib
 import io
-import json
 import logging
 import math
 import os
@@ -50,6 +49,7 @@ from ..errors import (
     ArtifactLockError,
     TrainingError,
 )
+from ..reporting.tables import format_metric
 from ..schema import DIVISIONS, check_position
 from .layout import (
     LATEST,
@@ -61,12 +61,11 @@ from .layout import (
     next_version,
     parse_version,
 )
+from .metadata import METADATA_SCHEMA_VERSION, ModelMetadata
 from .storage import TMP_MARK, atomic_create, atomic_symlink, atomic_write, fsync_dir
 
 logger = logging.getLogger(__name__)
 
-#: Version of the metadata JSON layout; bump it when a field changes meaning.
-METADATA_SCHEMA_VERSION = 1
 #: How long an export waits for another export of the same position.
 LOCK_TIMEOUT_SECONDS = 120.0
 _GIT_TIMEOUT_SECONDS = 2.0
@@ -172,20 +171,10 @@ def _audit_record(audit_record: Any) -> Any:
         f"got {type(audit_record).__name__}")
 
 
-def _headline(metrics: Mapping[str, Any]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for name in ("exact_accuracy", "within_one_accuracy"):
-        value = metrics.get(name)
-        if isinstance(value, Mapping):
-            value = value.get("mean")
-        out[name] = _jsonable(value) if value is not None else None
-    return out
-
-
 def build_metadata(result: Any, version: str, *, sha256: str, size: int,
                    changelog: str | None = None, audit_record: Any = None,
-                   created_at: str | None = None) -> dict[str, Any]:
-    """The metadata document of one export (documented field by field in docs/artifacts.md).
+                   created_at: str | None = None) -> ModelMetadata:
+    """The metadata of one export (documented field by field in docs/artifacts.md).
 
     Only aggregates go in: no athlete names, no rows, no per-row warnings.
     """
@@ -193,7 +182,8 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
     parse_version(version)
     stem = file_stem(pos, version)
     cv = _jsonable(result.cv_metrics)
-    return {
+    commit = git_commit()
+    return ModelMetadata.model_validate({
         "schema_version": METADATA_SCHEMA_VERSION,
         "position": pos,
         "model_version": version,
@@ -204,7 +194,8 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
         "features": _jsonable(list(result.features)),
         "classes": _jsonable(list(result.classes)),
         "metrics": {
-            "headline": _headline(result.cv_metrics),
+            "headline": {name: (cv.get(name) or {}).get("mean")
+                         for name in ("exact_accuracy", "within_one_accuracy")},
             "cv": cv,
             "cv_folds": _jsonable(result.cv_folds),
             "baselines": _jsonable(result.baselines),
@@ -216,11 +207,11 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
         "timings": _jsonable(result.timings),
         "validation_warning_count": len(result.validation_warnings or []),
         "library_versions": library_versions(),
-        "git_commit": (commit := git_commit()),
+        "git_commit": commit,
         "git_dirty": git_dirty() if commit else None,
         "audit_record": _audit_record(audit_record),
         "changelog": changelog,
-    }
+    })
 
 
 def _fingerprint(fingerprint: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -233,10 +224,6 @@ def _fingerprint(fingerprint: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _dump_json(doc: Mapping[str, Any]) -> bytes:
-    return (json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -366,36 +353,31 @@ def _remove_stale_temps(folder: Path, position: str) -> None:
 # Changelog
 
 
-def _fmt_metric(value: object) -> str:
-    return f"{value:.3f}" if isinstance(value, int | float) and not isinstance(value, bool) else "n/a"
-
-
-def changelog_entry(metadata: Mapping[str, Any], *, promoted: bool, replaced: bool = False) -> str:
+def changelog_entry(metadata: ModelMetadata, *, promoted: bool, replaced: bool = False) -> str:
     """Markdown entry for one export, built from its metadata (aggregates only)."""
-    fp = metadata.get("data_fingerprint") or {}
-    per_div = fp.get("rows_per_division") or {}
-    divs = ", ".join(f"{d} {per_div[d]}" for d in DIVISIONS if d in per_div) or "n/a"
-    head = metadata["metrics"]["headline"]
-    ceiling = metadata["metrics"].get("bayes_ceiling") or {}
+    fp = metadata.data_fingerprint
+    divs = ", ".join(f"{d} {fp.rows_per_division[d]}" for d in DIVISIONS
+                     if d in fp.rows_per_division) or "n/a"
+    head, metrics = metadata.metrics.headline, metadata.metrics
 
     def vs_ceiling(name: str) -> str:
-        value, best = head.get(name), ceiling.get(name)
-        if not isinstance(value, int | float) or not isinstance(best, int | float):
-            return _fmt_metric(value) + " (Bayes ceiling unknown)"
+        value, best = getattr(head, name), metrics.ceiling(name)
+        if value is None or best is None:
+            return format_metric(value, missing="n/a") + " (Bayes ceiling unknown)"
         side = "below it" if value <= best else "above it: CV noise"
         return f"{value:.3f} (Bayes ceiling {best:.3f}; {abs(best - value):.3f} {side})"
 
-    text = (metadata.get("changelog") or "").strip() or "(no changelog text)"
+    text = (metadata.changelog or "").strip() or "(no changelog text)"
     lines = [
-        f"## {metadata['model_version']} ({metadata['created_at']})",
+        f"## {metadata.model_version} ({metadata.created_at})",
         "",
-        f"- Data: {fp.get('file', 'n/a')}, sha256 {fp.get('sha256', 'n/a')}, "
-        f"{fp.get('rows', 'n/a')} rows ({divs})",
+        f"- Data: {fp.file or 'n/a'}, sha256 {fp.sha256 or 'n/a'}, "
+        f"{fp.rows if fp.rows is not None else 'n/a'} rows ({divs})",
         f"- CV exact accuracy: {vs_ceiling('exact_accuracy')}",
         f"- CV within-one accuracy: {vs_ceiling('within_one_accuracy')}",
-        f"- Estimator: {metadata['estimator']['name']}, seed {metadata.get('seed')}, "
-        f"{metadata['metrics'].get('cv_folds')} folds",
-        f"- Artifact: {metadata['artifact']['file']}, sha256 {metadata['artifact']['sha256']}",
+        f"- Estimator: {metadata.estimator.name}, seed {metadata.seed}, "
+        f"{metrics.cv_folds} folds",
+        f"- Artifact: {metadata.artifact.file}, sha256 {metadata.artifact.sha256}",
         f"- Promoted to latest: {'yes' if promoted else 'no'}"
         + ("; re-exported with force=True, replacing the earlier files of this version"
            if replaced else ""),
@@ -460,7 +442,7 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike, version: str, *,
     sha = hashlib.sha256(pkl_bytes).hexdigest()
     metadata = build_metadata(result, version, sha256=sha, size=len(pkl_bytes),
                               changelog=changelog, audit_record=audit_record)
-    meta_bytes = _dump_json(metadata)
+    meta_bytes = metadata.to_json_bytes()
 
     folder = Path(models_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -517,13 +499,12 @@ def promote_version(models_dir: str | os.PathLike, position: str, version: str) 
             raise ArtifactIntegrityError(
                 f"cannot promote {pos} {version}: {exc.filename} is missing") from None
         try:
-            doc = json.loads(meta_bytes)
-            expected = doc["artifact"]["sha256"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ArtifactIntegrityError(f"cannot promote: {meta} is not valid metadata "
-                                         f"({exc})") from None
+            doc = ModelMetadata.from_json_bytes(meta_bytes, source=meta)
+        except ArtifactIntegrityError as exc:
+            raise ArtifactIntegrityError(f"cannot promote: {exc}") from None
+        expected = doc.artifact.sha256
         sha = hashlib.sha256(pkl_bytes).hexdigest()
-        if sha != expected or doc.get("model_version") != version or doc.get("position") != pos:
+        if sha != expected or doc.model_version != version or doc.position != pos:
             raise ArtifactIntegrityError(
                 f"cannot promote {pos} {version}: {pkl.name} does not match {meta.name} "
                 f"(sha256 {sha[:12]}, expected {str(expected)[:12]})")

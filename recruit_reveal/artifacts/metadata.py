@@ -135,9 +135,9 @@ class ModelMetadata(_Doc):
         try:
             doc = json.loads(data)
         except (UnicodeDecodeError, ValueError) as exc:
-            raise ArtifactIntegrityError(f"{source} is not valid JSON ({exc})") from None
+            raise ArtifactIntegrityError(f"{source} is not valid JSON: {exc}") from None
         if not isinstance(doc, dict):
-            raise ArtifactIntegrityError(f"{source} is not a metadata object")
+            raise ArtifactIntegrityError(f"{source} is not a JSON object")
         version = doc.get("schema_version")
         if not isinstance(version, int) or version > METADATA_SCHEMA_VERSION:
             raise ArtifactIntegrityError(

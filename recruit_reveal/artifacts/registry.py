@@ -15,9 +15,9 @@ the log say which one and why.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
-import json
 import logging
 import os
 import warnings
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from recruit_reveal.artifacts import export, layout
+from recruit_reveal.artifacts.metadata import ModelMetadata
 
 from ..errors import (
     ArtifactIntegrityError,
@@ -51,7 +52,7 @@ class LoadedModel:
     requested: str
     version: str
     pipeline: Any
-    metadata: dict
+    metadata: ModelMetadata
     reason: str
     #: True when the served version is not the one requested.
     fallback: bool = False
@@ -93,47 +94,33 @@ def list_versions(position: str, models_dir: str | os.PathLike | None = None) ->
 # Verification
 
 
-def _read_metadata(path: Path) -> dict:
+def _read_metadata(path: Path) -> ModelMetadata:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ModelNotFoundError(f"{path} does not exist") from None
     except OSError as exc:
         raise ArtifactIntegrityError(f"{path} cannot be read: {exc}") from None
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise ArtifactIntegrityError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ArtifactIntegrityError(f"{path} is not a JSON object")
-    return doc
+    return ModelMetadata.from_json_bytes(raw, source=path)
 
 
-def _check_metadata(doc: dict, path: Path, position: str, version: str) -> None:
-    schema = doc.get("schema_version")
-    if not isinstance(schema, int) or schema < 1 or schema > export.METADATA_SCHEMA_VERSION:
-        raise ArtifactIntegrityError(
-            f"{path}: schema_version {schema!r} is not supported "
-            f"(this code reads 1 to {export.METADATA_SCHEMA_VERSION})")
-    if doc.get("position") != position:
-        raise ArtifactIntegrityError(f"{path}: position is {doc.get('position')!r}, "
+def _check_metadata(meta: ModelMetadata, path: Path, position: str, version: str) -> None:
+    if meta.position != position:
+        raise ArtifactIntegrityError(f"{path}: position is {meta.position!r}, "
                                      f"expected {position!r}")
-    found = doc.get("model_version")
+    found = meta.model_version
     try:
         layout.parse_version(found)
     except VersionError:
         raise ArtifactIntegrityError(f"{path}: model_version {found!r} is not X.Y.Z") from None
     if version != LATEST and found != version:
         raise ArtifactIntegrityError(f"{path}: model_version is {found!r}, expected {version!r}")
-    art = doc.get("artifact")
-    if not isinstance(art, dict) or not isinstance(art.get("sha256"), str):
-        raise ArtifactIntegrityError(f"{path}: artifact.sha256 is missing")
-    if art.get("file") != f"{layout.file_stem(position, found)}.pkl":
-        raise ArtifactIntegrityError(f"{path}: artifact.file {art.get('file')!r} does not belong "
-                                     f"to {position} {found}")
+    if meta.artifact.file != f"{layout.file_stem(position, found)}.pkl":
+        raise ArtifactIntegrityError(f"{path}: artifact.file {meta.artifact.file!r} does not "
+                                     f"belong to {position} {found}")
 
 
-def _verified_bytes(position: str, version: str, folder: Path) -> tuple[bytes, dict]:
+def _verified_bytes(position: str, version: str, folder: Path) -> tuple[bytes, ModelMetadata]:
     """Metadata and pkl bytes of one candidate; raises unless the sha256 and size match."""
     meta_path = layout.metadata_path(folder, position, version)
     pkl_path = layout.artifact_path(folder, position, version)
@@ -144,24 +131,24 @@ def _verified_bytes(position: str, version: str, folder: Path) -> tuple[bytes, d
     except FileNotFoundError:
         raise ArtifactIntegrityError(
             f"{pkl_path} is missing although {meta_path.name} exists "
-            f"(an interrupted export; exporting {doc['model_version']} again completes it)"
+            f"(an interrupted export; exporting {doc.model_version} again completes it)"
         ) from None
     except OSError as exc:
         raise ArtifactIntegrityError(f"{pkl_path} cannot be read: {exc}") from None
-    expected = doc["artifact"]["sha256"]
+    expected = doc.artifact.sha256
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         raise ArtifactIntegrityError(
             f"{pkl_path} does not match {meta_path.name}: sha256 {actual[:12]}..., "
             f"expected {expected[:12]}... ({len(data)} bytes, expected "
-            f"{doc['artifact'].get('size')}); refusing to unpickle it")
+            f"{doc.artifact.size}); refusing to unpickle it")
     return data, doc
 
 
-def _check_sklearn(doc: dict, path: Path, allow_version_mismatch: bool) -> str | None:
+def _check_sklearn(doc: ModelMetadata, path: Path, allow_version_mismatch: bool) -> str | None:
     import sklearn
 
-    saved = (doc.get("library_versions") or {}).get("scikit-learn")
+    saved = doc.sklearn_version
     running = sklearn.__version__
     if saved == running:
         return None
@@ -193,7 +180,7 @@ def _unpickle(data: bytes, path: Path) -> Any:
 
 
 def _load_candidate(position: str, version: str, folder: Path,
-                    allow_version_mismatch: bool) -> tuple[Any, dict, str | None]:
+                    allow_version_mismatch: bool) -> tuple[Any, ModelMetadata, str | None]:
     data, doc = _verified_bytes(position, version, folder)
     pkl_path = layout.artifact_path(folder, position, version)
     note = _check_sklearn(doc, pkl_path, allow_version_mismatch)
@@ -201,7 +188,7 @@ def _load_candidate(position: str, version: str, folder: Path,
 
 
 def verify(position: str, version: str | None = LATEST,
-           models_dir: str | os.PathLike | None = None) -> dict:
+           models_dir: str | os.PathLike | None = None) -> ModelMetadata:
     """Metadata of ``version`` after checking its pkl's sha256; never unpickles.
 
     Raises ModelNotFoundError (no metadata) or ArtifactIntegrityError.
@@ -211,7 +198,7 @@ def verify(position: str, version: str | None = LATEST,
 
 
 def describe(position: str, version: str | None = LATEST,
-             models_dir: str | os.PathLike | None = None) -> dict:
+             models_dir: str | os.PathLike | None = None) -> ModelMetadata:
     """The metadata of one version (``latest`` by default) as stored; does not verify the pkl."""
     pos = check_position(position)
     version = resolve_version(version)
@@ -252,7 +239,7 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
         except (ModelNotFoundError, ArtifactIntegrityError, IncompatibleModelError) as exc:
             skipped.append((candidate, exc))
             return None
-        served = doc["model_version"]
+        served = doc.model_version
         if candidate == requested and not skipped:
             reason = (f"requested {requested}, which is {served}" if requested == LATEST
                       else f"requested version {served}")
@@ -302,7 +289,7 @@ def _latest_version(folder: Path, position: str) -> tuple[str | None, str | None
         doc = _verified_bytes(position, LATEST, folder)[1]
     except (ModelNotFoundError, ArtifactIntegrityError) as exc:
         return None, str(exc)
-    return doc["model_version"], None
+    return doc.model_version, None
 
 
 def list_models(models_dir: str | os.PathLike | None = None,
@@ -323,33 +310,31 @@ def list_models(models_dir: str | os.PathLike | None = None,
     for pos in (check_position(p) for p in positions):
         latest, _ = _latest_version(folder, pos)
         for version in layout.existing_versions(folder, pos):
-            row = {"position": pos, "version": version, "created_at": None,
+            row: dict[str, Any] = {"position": pos, "version": version, "created_at": None,
                    "exact_accuracy": None, "within_one_accuracy": None,
                    "ceiling_exact_accuracy": None, "ceiling_within_one_accuracy": None,
                    "rows": None, "sklearn": None, "sha256": None, "valid": False,
                    "problem": None, "is_latest": version == latest}
+            doc: ModelMetadata | None = None
             try:
                 doc = _verified_bytes(pos, version, folder)[1]
                 row["valid"] = True
             except (ModelNotFoundError, ArtifactIntegrityError) as exc:
                 row["problem"] = str(exc)
-                try:
+                with contextlib.suppress(ModelNotFoundError, ArtifactIntegrityError):
                     doc = _read_metadata(layout.metadata_path(folder, pos, version))
-                except (ModelNotFoundError, ArtifactIntegrityError):
-                    doc = {}
-            metrics = doc.get("metrics") or {}
-            head = metrics.get("headline") or {}
-            ceiling = metrics.get("bayes_ceiling") or {}
-            row.update(
-                created_at=doc.get("created_at"),
-                exact_accuracy=head.get("exact_accuracy"),
-                within_one_accuracy=head.get("within_one_accuracy"),
-                ceiling_exact_accuracy=ceiling.get("exact_accuracy"),
-                ceiling_within_one_accuracy=ceiling.get("within_one_accuracy"),
-                rows=(doc.get("data_fingerprint") or {}).get("rows"),
-                sklearn=(doc.get("library_versions") or {}).get("scikit-learn"),
-                sha256=((doc.get("artifact") or {}).get("sha256") or "")[:12] or None,
-            )
+            if doc is not None:
+                head, metrics = doc.metrics.headline, doc.metrics
+                row.update(
+                    created_at=doc.created_at,
+                    exact_accuracy=head.exact_accuracy,
+                    within_one_accuracy=head.within_one_accuracy,
+                    ceiling_exact_accuracy=metrics.ceiling("exact_accuracy"),
+                    ceiling_within_one_accuracy=metrics.ceiling("within_one_accuracy"),
+                    rows=doc.data_fingerprint.rows,
+                    sklearn=doc.sklearn_version,
+                    sha256=doc.artifact.sha256[:12] or None,
+                )
             rows.append(row)
     return rows
 

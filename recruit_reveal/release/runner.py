@@ -42,6 +42,7 @@ from ..errors import (
     RecruitRevealError,
     VersionError,
 )
+from ..reporting.tables import format_table
 from ..schema import POSITIONS, normalize_position
 
 logger = logging.getLogger(__name__)
@@ -485,13 +486,9 @@ def _fill_from_metadata(run: PositionRun, models: Path) -> None:
     meta = describe(run.position, run.version, models_dir=models)
     run.artifact = artifact_path(models, run.position, run.version)
     run.metadata_path = metadata_path(models, run.position, run.version)
-    run.sha256 = (meta.get("artifact") or {}).get("sha256", run.sha256)
-    metrics = meta.get("metrics") or {}
-    head = metrics.get("headline") or {}
-    cv = metrics.get("cv") or {}
-    run.exact_accuracy = _mean(head.get("exact_accuracy", cv.get("exact_accuracy")))
-    run.within_one_accuracy = _mean(head.get("within_one_accuracy",
-                                             cv.get("within_one_accuracy")))
+    run.sha256 = meta.artifact.sha256
+    run.exact_accuracy = meta.metrics.headline.exact_accuracy
+    run.within_one_accuracy = meta.metrics.headline.within_one_accuracy
 
 
 # --------------------------------------------------------------------------------------
@@ -729,15 +726,6 @@ def check_kernel(kernel_name: str = KERNEL_NAME) -> str:
 # --------------------------------------------------------------------------------------
 # Small formatting helpers
 # --------------------------------------------------------------------------------------
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table with aligned columns."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _mean(value: Any) -> float | None:
