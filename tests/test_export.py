@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from recruit_reveal import schema
-from recruit_reveal.artifacts import export, layout, registry
+from recruit_reveal.artifacts import export, layout, metadata, registry
 from recruit_reveal.errors import (
     ArtifactExistsError,
     ArtifactIntegrityError,
@@ -289,15 +289,15 @@ def test_git_commit_never_crashes(monkeypatch):
     def boom(*args, **kwargs):
         raise subprocess.TimeoutExpired("git", 2)
 
-    monkeypatch.setattr(export.subprocess, "run", boom)
-    assert export.git_commit() is None and export.git_dirty() is None
-    monkeypatch.setattr(export.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+    monkeypatch.setattr(metadata.subprocess, "run", boom)
+    assert metadata.git_commit() is None and metadata.git_dirty() is None
+    monkeypatch.setattr(metadata.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
         a, 128, stdout="", stderr="fatal: not a git repository"))
-    assert export.git_commit() is None and export.git_dirty() is None
+    assert metadata.git_commit() is None and metadata.git_dirty() is None
 
 
 def test_changelog_says_above_when_cv_beats_the_ceiling(results):
-    meta = export.build_metadata(results[0], "1.0.0", sha256="0" * 64, size=1)
+    meta = metadata.build_metadata(results[0], "1.0.0", sha256="0" * 64, size=1)
     ceiling = {**(meta.metrics.bayes_ceiling or {}), "exact_accuracy": 0.30}
     meta = meta.model_copy(update={"metrics": meta.metrics.model_copy(
         update={"bayes_ceiling": ceiling})})
@@ -381,7 +381,7 @@ def test_filesystem_without_flock_is_a_clear_error(tmp_path, results, monkeypatc
 
 
 def _child_save(folder, result, version, barrier, kill_at, force=False, notify_fd=None):
-    export.git_commit = lambda: None  # keep the child's time in the file steps
+    metadata.git_commit = lambda: None  # keep the child's time in the file steps
 
     def hook(step):
         if step == "locked" and notify_fd is not None:

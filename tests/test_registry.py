@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -12,10 +13,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import sklearn
 from test_export import POS, make_frame, make_result
 
+from recruit_reveal import schema
 from recruit_reveal.artifacts import export, layout, registry
 from recruit_reveal.errors import (
     ArtifactIntegrityError,
@@ -23,6 +26,7 @@ from recruit_reveal.errors import (
     ModelNotFoundError,
     VersionError,
 )
+from recruit_reveal.schema import SAMPLE_ATHLETES
 
 
 @pytest.fixture(scope="module")
@@ -395,3 +399,36 @@ def test_shared_fixture_models_dir(request):
         loaded = registry.load(pos, None, models_dir)
         assert loaded.version == "1.0.0" and not loaded.fallback
         assert loaded.metadata.changelog == "fixture model"
+
+
+def test_a_model_pickled_before_the_package_split_still_loads(models_dir):
+    """Pickles made by the first release name recruit_reveal.model / recruit_reveal.features."""
+    import subprocess
+    import sys
+
+    pkl = layout.artifact_path(models_dir, "qb", "1.0.0")
+    # Re-pickle the pipeline in a child process in which the classes live under the old
+    # module names, as they did when the first release exported its models.
+    script = (
+        "import io, sys, joblib\n"
+        "from recruit_reveal.modeling import estimators, features\n"
+        "sys.modules['recruit_reveal.model'] = estimators\n"
+        "sys.modules['recruit_reveal.features'] = features\n"
+        "for cls in (estimators.DivisionClassifier, estimators.CumulativeOrdinalClassifier):\n"
+        "    cls.__module__ = 'recruit_reveal.model'\n"
+        "features.DerivedFeatures.__module__ = 'recruit_reveal.features'\n"
+        "pipe = joblib.load(sys.argv[1])\n"
+        "buf = io.BytesIO(); joblib.dump(pipe, buf); sys.stdout.buffer.write(buf.getvalue())\n")
+    old = subprocess.run([sys.executable, "-c", script, str(pkl)], capture_output=True,
+                         check=True).stdout
+    assert b"recruit_reveal.model" in old
+    assert b"recruit_reveal.modeling" not in old
+    pkl.unlink()
+    pkl.write_bytes(old)
+    set_metadata(layout.metadata_path(models_dir, "qb", "1.0.0"),
+                 artifact__sha256=hashlib.sha256(old).hexdigest(), artifact__size=len(old))
+    loaded = registry.load("qb", "1.0.0", models_dir)
+    assert loaded.version == "1.0.0" and not loaded.fallback
+    assert type(loaded.pipeline[-1]).__module__ == "recruit_reveal.modeling.estimators"
+    frame = pd.DataFrame([SAMPLE_ATHLETES[0]]).reindex(columns=schema.feature_names("qb"))
+    assert loaded.pipeline.predict_proba(frame).shape == (1, 4)

@@ -13,7 +13,7 @@ The file protocol (docs/artifacts.md explains it in full):
 * Every argument, including the version string, is validated and the pickle
   and metadata are built in memory *before* any file is touched.
 * Writers of one position serialise on ``.recruit_reveal_{pos}.lock`` with
-  ``flock``; the kernel drops the lock when its holder dies, even on SIGKILL,
+  ``filelock`` (an ``flock``); the kernel drops the lock when its holder dies, even on SIGKILL,
   so a stale lock cannot block anyone.
 * Each file is written to a hidden temp file in the same folder, fsynced, then
   published under its final name (``os.link`` for a new versioned pkl, which
@@ -27,21 +27,17 @@ The file protocol (docs/artifacts.md explains it in full):
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import hashlib
 import io
 import logging
-import math
 import os
 import pickle
-import platform
-import re
-import subprocess
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from ..errors import (
     ArtifactExistsError,
@@ -61,14 +57,13 @@ from .layout import (
     next_version,
     parse_version,
 )
-from .metadata import METADATA_SCHEMA_VERSION, ModelMetadata
+from .metadata import ModelMetadata, build_metadata
 from .storage import TMP_MARK, atomic_create, atomic_symlink, atomic_write, fsync_dir
 
 logger = logging.getLogger(__name__)
 
 #: How long an export waits for another export of the same position.
 LOCK_TIMEOUT_SECONDS = 120.0
-_GIT_TIMEOUT_SECONDS = 2.0
 
 # Test seam: called with a step name between the steps of an export, so tests
 # can kill the process at every step boundary.  Never set in production.
@@ -87,143 +82,6 @@ class ExportedModel:
     size: int
     promoted: bool
     changelog_path: Path | None = None
-
-
-# ---------------------------------------------------------------------------
-# Metadata
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries a pickled pipeline depends on."""
-    import joblib
-    import numpy
-    import pandas
-    import sklearn
-
-    return {
-        "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "pandas": pandas.__version__,
-        "numpy": numpy.__version__,
-        "joblib": joblib.__version__,
-    }
-
-
-def _git(*args: str) -> subprocess.CompletedProcess | None:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=Path(__file__).resolve().parent,
-            capture_output=True, text=True, timeout=_GIT_TIMEOUT_SECONDS, check=False)
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return None
-
-
-def git_commit() -> str | None:
-    """HEAD of the repository holding this package, or ``None`` (no git, not a repo, timeout)."""
-    out = _git("rev-parse", "HEAD")
-    if out is None or out.returncode != 0:
-        return None
-    commit = out.stdout.strip()
-    return commit if re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
-
-
-def git_dirty() -> bool | None:
-    """Whether tracked files differ from HEAD (the model may come from uncommitted code)."""
-    out = _git("status", "--porcelain", "--untracked-files=no")
-    if out is None or out.returncode != 0:
-        return None
-    return bool(out.stdout.strip())
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars/arrays unwrapped, NaN/inf -> None, tuples -> lists.
-
-    Objects JSON cannot hold (a nested estimator in params, say) become their
-    ``repr`` so the metadata still says what they were.
-    """
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
-        return [_jsonable(v) for v in items]
-    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy scalar or array
-        return _jsonable(value.tolist())
-    return repr(value)
-
-
-def _audit_record(audit_record: Any) -> Any:
-    if audit_record is None:
-        return None
-    if isinstance(audit_record, str | os.PathLike):
-        return {"notebook": str(audit_record)}
-    if isinstance(audit_record, Mapping):
-        return _jsonable(audit_record)
-    raise TypeError(
-        f"audit_record must be a path to the executed notebook or a dict, "
-        f"got {type(audit_record).__name__}")
-
-
-def build_metadata(result: Any, version: str, *, sha256: str, size: int,
-                   changelog: str | None = None, audit_record: Any = None,
-                   created_at: str | None = None) -> ModelMetadata:
-    """The metadata of one export (documented field by field in docs/artifacts.md).
-
-    Only aggregates go in: no athlete names, no rows, no per-row warnings.
-    """
-    pos = check_position(result.position)
-    parse_version(version)
-    stem = file_stem(pos, version)
-    cv = _jsonable(result.cv_metrics)
-    commit = git_commit()
-    return ModelMetadata.model_validate({
-        "schema_version": METADATA_SCHEMA_VERSION,
-        "position": pos,
-        "model_version": version,
-        "created_at": created_at or _utc_now(),
-        "artifact": {"file": f"{stem}.pkl", "sha256": sha256, "size": size, "format": "joblib"},
-        "data_fingerprint": _fingerprint(result.data_fingerprint),
-        "input_schema": _jsonable(result.input_schema),
-        "features": _jsonable(list(result.features)),
-        "classes": _jsonable(list(result.classes)),
-        "metrics": {
-            "headline": {name: (cv.get(name) or {}).get("mean")
-                         for name in ("exact_accuracy", "within_one_accuracy")},
-            "cv": cv,
-            "cv_folds": _jsonable(result.cv_folds),
-            "baselines": _jsonable(result.baselines),
-            "bayes_ceiling": _jsonable(result.bayes_ceiling),
-        },
-        "typical_values": _jsonable(result.typical_values),
-        "estimator": {"name": str(result.estimator), "params": _jsonable(result.params)},
-        "seed": _jsonable(result.seed),
-        "timings": _jsonable(result.timings),
-        "validation_warning_count": len(result.validation_warnings or []),
-        "library_versions": library_versions(),
-        "git_commit": commit,
-        "git_dirty": git_dirty() if commit else None,
-        "audit_record": _audit_record(audit_record),
-        "changelog": changelog,
-    })
-
-
-def _fingerprint(fingerprint: Mapping[str, Any] | None) -> dict[str, Any]:
-    # The file's name identifies the data; its directory may name a person or machine.
-    doc = _jsonable(dict(fingerprint or {}))
-    if isinstance(doc.get("file"), str):
-        doc["file"] = Path(doc["file"]).name
-    return doc
-
-
-def _utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------
@@ -305,37 +163,31 @@ def position_lock(models_dir: str | os.PathLike, position: str,
                   timeout: float | None = None) -> Iterator[None]:
     """Exclusive lock over the files of one position in ``models_dir``.
 
-    ``flock`` locks belong to the open file and die with the process, so a
-    writer killed by SIGKILL never leaves a lock that blocks others.  The lock
-    file itself is left in place on purpose: deleting it would let two writers
-    lock two different files of the same name.
+    ``filelock`` takes an ``flock`` on ``.recruit_reveal_{pos}.lock``: the lock
+    belongs to the open file and dies with the process, so a writer killed by
+    SIGKILL never leaves a lock that blocks others.  The lock file stays in
+    place, so every writer locks the same inode.
     """
-    import fcntl  # POSIX only; see docs/artifacts.md
-
-    if timeout is None:
-        timeout = LOCK_TIMEOUT_SECONDS
     path = lock_path(models_dir, position)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    wait = LOCK_TIMEOUT_SECONDS if timeout is None else timeout
+    # fallback_to_soft=False: a filesystem without flock is an error, not a
+    # pid-file lock that a killed writer would leave behind.
+    lock = FileLock(path, timeout=wait, fallback_to_soft=False)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise ArtifactLockError(
-                        f"{path} has been locked by another export of {position} for more "
-                        f"than {timeout:.0f} s; wait for it to finish and retry") from None
-                time.sleep(0.02)
-            except OSError as exc:
-                raise ArtifactLockError(
-                    f"cannot lock {path}: {exc.strerror or exc}; keep models/ on a local "
-                    f"filesystem that supports flock") from None
+        lock.acquire(poll_interval=0.02)
+    except Timeout:
+        raise ArtifactLockError(
+            f"{path} has been locked by another export of {position} for more "
+            f"than {wait:.0f} s; wait for it to finish and retry") from None
+    except OSError as exc:
+        raise ArtifactLockError(
+            f"cannot lock {path}: {exc.strerror or exc}; keep models/ on a local "
+            f"filesystem that supports flock") from None
+    try:
         _remove_stale_temps(Path(models_dir), check_position(position))
         yield
     finally:
-        os.close(fd)  # releases the flock
+        lock.release()
 
 
 def _remove_stale_temps(folder: Path, position: str) -> None:

@@ -11,15 +11,26 @@ release still loads, and a round trip loses nothing.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import math
+import os
+import platform
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ArtifactIntegrityError
+from ..schema import check_position
+from .layout import file_stem, parse_version
 
 #: Bumped when a field changes meaning; readers accept every version up to this one.
 METADATA_SCHEMA_VERSION = 1
+_GIT_TIMEOUT_SECONDS = 2.0
 
 
 class _Doc(BaseModel):
@@ -152,3 +163,140 @@ class ModelMetadata(_Doc):
                 f"{source}: field {where}: {first['msg']}"
                 + (f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else "")
             ) from None
+
+
+# ---------------------------------------------------------------------------
+# Building the metadata of an export
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a pickled pipeline depends on."""
+    import joblib
+    import numpy
+    import pandas
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "pandas": pandas.__version__,
+        "numpy": numpy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def _git(*args: str) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=Path(__file__).resolve().parent,
+            capture_output=True, text=True, timeout=_GIT_TIMEOUT_SECONDS, check=False)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def git_commit() -> str | None:
+    """HEAD of the repository holding this package, or ``None`` (no git, not a repo, timeout)."""
+    out = _git("rev-parse", "HEAD")
+    if out is None or out.returncode != 0:
+        return None
+    commit = out.stdout.strip()
+    return commit if re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+def git_dirty() -> bool | None:
+    """Whether tracked files differ from HEAD (the model may come from uncommitted code)."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    if out is None or out.returncode != 0:
+        return None
+    return bool(out.stdout.strip())
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars/arrays unwrapped, NaN/inf -> None, tuples -> lists.
+
+    Objects JSON cannot hold (a nested estimator in params, say) become their
+    ``repr`` so the metadata still says what they were.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
+        return [_jsonable(v) for v in items]
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy scalar or array
+        return _jsonable(value.tolist())
+    return repr(value)
+
+
+def _audit_record(audit_record: Any) -> Any:
+    if audit_record is None:
+        return None
+    if isinstance(audit_record, str | os.PathLike):
+        return {"notebook": str(audit_record)}
+    if isinstance(audit_record, Mapping):
+        return _jsonable(audit_record)
+    raise TypeError(
+        f"audit_record must be a path to the executed notebook or a dict, "
+        f"got {type(audit_record).__name__}")
+
+
+def build_metadata(result: Any, version: str, *, sha256: str, size: int,
+                   changelog: str | None = None, audit_record: Any = None,
+                   created_at: str | None = None) -> ModelMetadata:
+    """The metadata of one export (documented field by field in docs/artifacts.md).
+
+    Only aggregates go in: no athlete names, no rows, no per-row warnings.
+    """
+    pos = check_position(result.position)
+    parse_version(version)
+    stem = file_stem(pos, version)
+    cv = _jsonable(result.cv_metrics)
+    commit = git_commit()
+    return ModelMetadata.model_validate({
+        "schema_version": METADATA_SCHEMA_VERSION,
+        "position": pos,
+        "model_version": version,
+        "created_at": created_at or _utc_now(),
+        "artifact": {"file": f"{stem}.pkl", "sha256": sha256, "size": size, "format": "joblib"},
+        "data_fingerprint": _fingerprint(result.data_fingerprint),
+        "input_schema": _jsonable(result.input_schema),
+        "features": _jsonable(list(result.features)),
+        "classes": _jsonable(list(result.classes)),
+        "metrics": {
+            "headline": {name: (cv.get(name) or {}).get("mean")
+                         for name in ("exact_accuracy", "within_one_accuracy")},
+            "cv": cv,
+            "cv_folds": _jsonable(result.cv_folds),
+            "baselines": _jsonable(result.baselines),
+            "bayes_ceiling": _jsonable(result.bayes_ceiling),
+        },
+        "typical_values": _jsonable(result.typical_values),
+        "estimator": {"name": str(result.estimator), "params": _jsonable(result.params)},
+        "seed": _jsonable(result.seed),
+        "timings": _jsonable(result.timings),
+        "validation_warning_count": len(result.validation_warnings or []),
+        "library_versions": library_versions(),
+        "git_commit": commit,
+        "git_dirty": git_dirty() if commit else None,
+        "audit_record": _audit_record(audit_record),
+        "changelog": changelog,
+    })
+
+
+def _fingerprint(fingerprint: Mapping[str, Any] | None) -> dict[str, Any]:
+    # The file's name identifies the data; its directory may name a person or machine.
+    doc = _jsonable(dict(fingerprint or {}))
+    if isinstance(doc.get("file"), str):
+        doc["file"] = Path(doc["file"]).name
+    return doc
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import io
 import logging
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,9 +163,22 @@ def _check_sklearn(doc: ModelMetadata, path: Path, allow_version_mismatch: bool)
     return message
 
 
+#: Modules that held pickled classes before the package was split by concern.
+#: Models exported then name the old modules; they resolve to the new homes.
+_MOVED_MODULES = {"recruit_reveal.model": "recruit_reveal.modeling.estimators",
+                  "recruit_reveal.features": "recruit_reveal.modeling.features"}
+
+
+def _alias_moved_modules() -> None:
+    for old, new in _MOVED_MODULES.items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
+
+
 def _unpickle(data: bytes, path: Path) -> Any:
     import joblib
 
+    _alias_moved_modules()
     try:
         with warnings.catch_warnings():
             # A version mismatch has been decided on already; don't warn twice.
