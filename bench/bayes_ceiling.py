@@ -1,10 +1,10 @@
 """The Bayes ceiling of the synthetic sample, and how exact its posterior is.
 
-For each position: 50,000 fresh rows (seed ``synthetic.CEILING_SEED``), the
-accuracy of the argmax of ``synthetic.true_proba`` (the best any model can do
+For each position: 50,000 fresh rows (seed ``posterior.CEILING_SEED``), the
+accuracy of the argmax of ``posterior.true_proba`` (the best any model can do
 on this data), its calibration, the effect of publishing rounded values (the
 posterior treats them as exact), and the time to generate and to score.
-The figures are quoted in data/README.md and in ``synthetic.BAYES_CEILING``.
+The figures are quoted in data/README.md and in ``posterior.BAYES_CEILING``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from recruit_reveal.data import synthetic
+from recruit_reveal.data import generative_model, posterior, synthetic
 from recruit_reveal.schema import DIVISIONS, POSITIONS, TARGET_COLUMN
 
 from ._common import Goal, Section, median_time, table
@@ -28,24 +28,24 @@ WITHIN_ONE_GOAL = 0.93
 def _unrounded_proba(position: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Posterior from the published (rounded) values and from the exact latent values."""
     frame, exact = synthetic._generate(position, n, seed)
-    model = synthetic._model(position)
+    model = generative_model.position_model(position)
     unrounded = frame.copy()
     for j, name in enumerate(model.columns):
         unrounded[name] = np.where(frame[name].isna(), np.nan, exact[:, j])
-    return synthetic.true_proba(frame, position), synthetic.true_proba(unrounded, position)
+    return posterior.true_proba(frame, position), posterior.true_proba(unrounded, position)
 
 
 def measure(position: str, n: int, repeats: int) -> dict:
-    seed = synthetic.CEILING_SEED
+    seed = posterior.CEILING_SEED
     frame = synthetic.generate(position, n, seed)
-    proba = synthetic.true_proba(frame, position)
-    metrics = synthetic.ceiling_metrics(proba, frame[TARGET_COLUMN])
+    proba = posterior.true_proba(frame, position)
+    metrics = posterior.ceiling_metrics(proba, frame[TARGET_COLUMN])
     y = np.array([DIVISIONS.index(d) for d in frame[TARGET_COLUMN]])
     freq = np.bincount(y, minlength=4) / n
     calib_gap = float(np.abs(proba.mean(axis=0) - freq).max())
     rounded, unrounded = _unrounded_proba(position, n, seed)
     gen_time, _ = median_time(lambda: synthetic.generate(position, n, seed), repeats)
-    proba_time, _ = median_time(lambda: synthetic.true_proba(frame, position), repeats)
+    proba_time, _ = median_time(lambda: posterior.true_proba(frame, position), repeats)
     p_un = np.clip(unrounded[np.arange(n), y], 1e-15, 1)
     return {
         **metrics,
@@ -58,7 +58,7 @@ def measure(position: str, n: int, repeats: int) -> dict:
         "unrounded_log_loss": float(-np.log(p_un).mean()),
         "generate_s": gen_time,
         "true_proba_s": proba_time,
-        "quoted": synthetic.BAYES_CEILING[position],
+        "quoted": posterior.BAYES_CEILING[position],
     }
 
 
@@ -77,8 +77,8 @@ def run(smoke: bool = False) -> Section:
     md = "\n".join([
         "## Bayes ceiling of the synthetic sample",
         "",
-        f"{n:,} generated rows per position (seed {synthetic.CEILING_SEED}); the Bayes-optimal "
-        "classifier is the argmax of `synthetic.true_proba`. ± is one binomial standard error. "
+        f"{n:,} generated rows per position (seed {posterior.CEILING_SEED}); the Bayes-optimal "
+        "classifier is the argmax of `posterior.true_proba`. ± is one binomial standard error. "
         "Calibration gap: largest |mean predicted probability − empirical frequency| over the "
         f"four divisions. Times are medians of {repeats} runs on {n:,} rows.",
         "",

@@ -3,8 +3,8 @@
 Each run is the real command, ``recruit-reveal train --csv data/training.csv
 --position all --jobs 2`` with ``--engine notebook`` or ``--engine direct``,
 in a fresh process writing to an empty temporary models/runs folder.  The two
-engines alternate run by run, so both see the same machine load.  Goal
-(issue 5): median notebook / median direct <= 1.3.
+engines alternate run by run, so both see the same machine load.  Goal:
+median notebook / median direct <= 1.3.
 
 The notebook records keep papermill's per-cell durations; the breakdown table
 shows where the notebook's extra time goes (figures, kernel start, HTML).

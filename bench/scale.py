@@ -1,7 +1,7 @@
 """Training speed and scale: the direct engine on one position at growing sizes.
 
 Each measurement runs in a fresh interpreter so its wall time and peak
-memory (ru_maxrss) belong to that run alone.  Goal (issue 7): 100,000 rows
+memory (ru_maxrss) belong to that run alone.  Goal: 100,000 rows
 per position, CV included, in <= 60 s and <= 2 GB on two cores.
 """
 

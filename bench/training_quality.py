@@ -6,7 +6,7 @@ the exact Bayes posterior on the same rows, the rule-based tier score and the
 majority class, all on the same folds; then the time to train one position
 on 2,000 rows (CV + baselines + final fit, median of 5 runs).
 
-Targets (issue 3): exact >= 97% of the ceiling, within-one >= 99% of the
+Targets: exact >= 97% of the ceiling, within-one >= 99% of the
 ceiling, >= 10 points of exact accuracy over the rule-based baseline,
 ECE <= 0.05, < 10 s per position.
 
@@ -35,14 +35,15 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from recruit_reveal.data import synthetic
+from recruit_reveal.data import posterior, synthetic
 from recruit_reveal.data.loading import load_training_data
-from recruit_reveal.modeling import evaluation as evaluate
+from recruit_reveal.modeling import baselines, cross_validation
 from recruit_reveal.modeling.estimators import (
     DEFAULT_ESTIMATOR,
     DEFAULT_FEATURE_GROUPS,
     build_pipeline,
 )
+from recruit_reveal.modeling.metrics import expected_calibration_error
 from recruit_reveal.modeling.training import train_position
 from recruit_reveal.schema import DIVISIONS, POSITIONS
 
@@ -95,10 +96,10 @@ def _quality(csv: Path, folds: int) -> tuple[list[list[str]], list[Goal], dict]:
         m, base, ceil = result.cv_metrics, result.baselines, result.bayes_ceiling
         exact, w1 = m["exact_accuracy"]["mean"], m["within_one_accuracy"]["mean"]
         rules = base["rule_based"]["exact_accuracy"]["mean"]
-        pooled_ece = evaluate.expected_calibration_error(result.oof_target, result.oof_proba)
+        pooled_ece = expected_calibration_error(result.oof_target, result.oof_proba)
         floor = ceil["expected_calibration_error"]
         exact_ratio, w1_ratio = exact / ceil["exact_accuracy"], w1 / ceil["within_one_accuracy"]
-        card = synthetic.BAYES_CEILING[position]["exact_accuracy"]
+        card = posterior.BAYES_CEILING[position]["exact_accuracy"]
         raw[position] = {"exact_ratio": exact_ratio, "w1_ratio": w1_ratio,
                          "over_rules": exact - rules, "ece": pooled_ece}
         rows.append([
@@ -165,11 +166,11 @@ def run(smoke: bool = False) -> Section:
                "log loss", "ceiling", "rule-based", "majority", "ECE per fold",
                "ECE pooled OOF", "ceiling ECE", "recall D3/D2/FCS/P5"]
     md = "\n".join([
-        "## Training quality (issue 3)",
+        "## Training quality",
         "",
         f"Default estimator `{DEFAULT_ESTIMATOR}`, {folds}-fold stratified CV (seed {SEED}) on "
         f"`{'a smoke sample' if smoke else 'data/training.csv'}`; mean ± std over folds.  "
-        "Ceiling = the generator's exact posterior (`synthetic.true_proba`) on the same rows; "
+        "Ceiling = the generator's exact posterior (`posterior.true_proba`) on the same rows; "
         "\"ratio to 50k ceiling\" divides by the ceiling measured on 50,000 rows "
         "(data/README.md) instead, which removes the luck of this one sample.  Baselines are "
         "fitted and scored on the same folds.  ECE: 10 equal-width bins on the largest "
@@ -199,14 +200,14 @@ def compare(smoke: bool = False) -> str:
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1):
         csv = _sample(smoke, Path(tmp))
         datasets = {p: load_training_data(csv, p) for p in POSITIONS}
-        ceilings = {p: evaluate.bayes_ceiling(d.frame, d.target, p) for p, d in datasets.items()}
+        ceilings = {p: baselines.bayes_ceiling(d.frame, d.target, p) for p, d in datasets.items()}
         for label, estimator, params in compared:
             per_pos = []
             for position, data in datasets.items():
-                split = evaluate.stratified_folds(data.target, folds, SEED)
+                split = cross_validation.stratified_folds(data.target, folds, SEED)
                 pipeline = build_pipeline(position, estimator, params, SEED)
                 start = time.perf_counter()
-                metrics, oof = evaluate.cross_validate(pipeline, data.frame, data.target, split)
+                metrics, oof = cross_validation.cross_validate(pipeline, data.frame, data.target, split)
                 per_pos.append((metrics, time.perf_counter() - start, oof, data, position))
             rows.append(_comparison_row(label, per_pos, ceilings))
     headers = ["estimator", "exact / ceiling (QB, RB, WR)", "exact", "within-one", "macro-F1",
@@ -267,7 +268,7 @@ def ablation(smoke: bool = False) -> str:
             for seed in seeds:
                 sample = synthetic.generate(position, n, seed=seed)
                 sets.append((position, sample[feature_names(position)], sample["division"]))
-    ceilings = [evaluate.bayes_ceiling(f, t, p) for p, f, t in sets]
+    ceilings = [baselines.bayes_ceiling(f, t, p) for p, f, t in sets]
     default = list(DEFAULT_FEATURE_GROUPS)
     variants = {"default groups": default, "every group": list(FEATURE_GROUPS),
                 "no derived features": []}
@@ -277,9 +278,9 @@ def ablation(smoke: bool = False) -> str:
     for label, groups in variants.items():
         ratios, excess = [], []
         for (position, frame, target), ceiling in zip(sets, ceilings, strict=True):
-            split = evaluate.stratified_folds(target, folds, SEED)
+            split = cross_validation.stratified_folds(target, folds, SEED)
             pipeline = build_pipeline(position, params={"feature_groups": groups}, seed=SEED)
-            metrics, _ = evaluate.cross_validate(pipeline, frame, target, split)
+            metrics, _ = cross_validation.cross_validate(pipeline, frame, target, split)
             ratios.append(metrics["exact_accuracy"]["mean"] / ceiling["exact_accuracy"])
             excess.append(metrics["log_loss"]["mean"] - ceiling["log_loss"])
         rows.append([label, f"{np.mean(ratios):.4f}", f"{np.min(ratios):.4f}",

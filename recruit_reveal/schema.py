@@ -75,12 +75,6 @@ class Column:
     required: bool = False
     description: str = ""
 
-    def check(self, value: float) -> bool:
-        """True when ``value`` lies within the plausible range (inclusive)."""
-        if self.low is not None and value < self.low:
-            return False
-        return not (self.high is not None and value > self.high)
-
     @property
     def range_text(self) -> str:
         return f"{self.unit} between {_fmt(self.low)} and {_fmt(self.high)}"
@@ -95,8 +89,8 @@ US_STATES: frozenset[str] = frozenset(
     "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
 )
 
-#: Recruiting-density tiers from the earlier system (REFERENCE-FIGURES.md);
-#: every state not listed, and DC, is tier 4.
+#: Recruiting-density tiers from the earlier system; every state not listed,
+#: and DC, is tier 4.
 STATE_TIERS: dict[str, int] = {
     **{s: 1 for s in ("TX", "FL", "CA", "GA")},
     **{s: 2 for s in ("OH", "PA", "NC", "VA", "MI", "IL", "LA", "AL", "TN", "SC", "AZ", "NJ", "MD")},

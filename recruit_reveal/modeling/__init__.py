@@ -1,1 +1,1 @@
-"""Models: derived features, estimators, ``train_position``, metrics, baselines and explanations."""
+"""Models: derived features, estimators, ``train_position``, metrics, cross-validation, baselines and explanations."""

@@ -370,9 +370,3 @@ def _model_steps(estimator: str, params: dict[str, Any], seed: int) -> list[tupl
                 ("scale", StandardScaler())]
     inner = CumulativeOrdinalClassifier(base, class_weight=class_weight) if ordinal else base
     return prep + [("classifier", DivisionClassifier(inner, decision=decision))]
-
-
-def estimator_description(pipeline: Pipeline) -> dict[str, Any]:
-    """A JSON-ready summary of a built pipeline: step names and classifier type."""
-    inner = pipeline.named_steps["classifier"].estimator
-    return {"steps": [name for name, _ in pipeline.steps], "classifier": type(inner).__name__}

@@ -7,9 +7,9 @@ columns of a position (:func:`recruit_reveal.schema.feature_names`) and whose
 
 * :func:`what_if` finds, for each improvable input (combine results, weight
   and the key production stats), the smallest improvement that makes the
-  model predict the next division up.  Candidate values stay inside the
-  schema's plausible ranges, and every candidate of every input is scored
-  in one ``predict_proba`` call.
+  model predict the next division up (the search itself is
+  :mod:`recruit_reveal.modeling.levers`).  Every candidate of every input is
+  scored in one ``predict_proba`` call.
 * :func:`top_factors` ranks the inputs that move this athlete's predicted
   level most, relative to the position's typical athlete: each input in turn
   is replaced by its typical value (one vectorized call) and the change in
@@ -25,7 +25,6 @@ columns of a position (:func:`recruit_reveal.schema.feature_names`) and whose
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,29 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..schema import DIVISIONS, check_position, column, columns_for, feature_names
-
-logger = logging.getLogger(__name__)
-
-#: Inputs whose improvement the what-if considers: direction (+1 higher is
-#: better, -1 lower is better, 0 either way: searched up and down, nearest
-#: first), the search span from the current value, and the decimals shown.  The span keeps suggestions within one off-season's
-#: reach; the schema range caps them further.
-_COMMON_LEVERS: dict[str, tuple[int, float, int]] = {
-    "forty_yard_dash": (-1, 0.8, 2),
-    "shuttle": (-1, 0.6, 2),
-    "vertical_jump": (+1, 12.0, 1),
-    "broad_jump": (+1, 30.0, 0),
-    "weight_lbs": (0, 40.0, 0),
-}
-_PRODUCTION_LEVERS: dict[str, dict[str, tuple[int, float, int]]] = {
-    "qb": {"senior_ypg": (+1, 200.0, 0), "senior_tds": (+1, 30.0, 0),
-           "senior_comp_pct": (+1, 25.0, 1)},
-    "rb": {"senior_ypg": (+1, 150.0, 0), "senior_ypc": (+1, 5.0, 1),
-           "senior_tds": (+1, 25.0, 0)},
-    "wr": {"senior_rec_ypg": (+1, 100.0, 0), "senior_rec": (+1, 50.0, 0),
-           "senior_avg": (+1, 10.0, 1), "senior_tds": (+1, 15.0, 0)},
-}
+from ..schema import DIVISIONS, check_position, columns_for, feature_names
+from .levers import collect_options, describe_option, input_label, lever_grids, what_if_result
 
 #: Combine results: the inputs an athlete can go and record at a camp.
 MEASURABLES: tuple[str, ...] = ("forty_yard_dash", "shuttle", "vertical_jump", "broad_jump")
@@ -66,14 +44,6 @@ DEFAULT_STEPS = 16
 BATCH_STEPS = 6
 #: Athletes per predict_proba call in explain_frame; bounds the grid's memory.
 _CHUNK_ATHLETES = 500
-
-
-@lru_cache(maxsize=8)
-def levers(position: str) -> dict[str, tuple[int, float, int]]:
-    """The improvable inputs of a position: name -> (direction, span, decimals).
-
-    The returned dict is shared: do not modify it."""
-    return {**_COMMON_LEVERS, **_PRODUCTION_LEVERS[check_position(position)]}
 
 
 def predict_proba(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:
@@ -92,8 +62,8 @@ def predict_proba(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:
     return proba
 
 
-#: model.DECISION_RULES, repeated so this module need not import scikit-learn
-#: (tests/test_insights.py checks the two agree).
+#: estimators.DECISION_RULES, repeated so this module need not import scikit-learn
+#: (a test checks the two agree).
 _DECISION_RULES = ("argmax", "median")
 
 
@@ -101,11 +71,11 @@ def decision_rule(pipeline: Any) -> str:
     """The model's own rule for turning probabilities into a division.
 
     ``"argmax"`` unless the final step says otherwise (``DivisionClassifier(
-    decision="median")``): insights and the API predict what ``pipeline.predict`` would.
+    decision="median")``): explanations and the API predict what ``pipeline.predict`` would.
     """
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     rule = getattr(final, "decision", "argmax")
-    # An unknown rule falls back to argmax (model.decide would reject it).
+    # An unknown rule falls back to argmax (estimators.decide would reject it).
     return rule if rule in _DECISION_RULES else "argmax"
 
 
@@ -113,7 +83,7 @@ def decide(proba: np.ndarray, rule: str = "argmax") -> np.ndarray:
     """:func:`recruit_reveal.modeling.estimators.decide`, the one implementation of the decision rules.
 
     So what the API explains is always what ``pipeline.predict`` says.  The
-    import is deferred because ``model`` pulls in scikit-learn, and
+    import is deferred because ``estimators`` pulls in scikit-learn, and
     ``import recruit_reveal`` (the CLI, ``models list``) must stay light.
     """
     from recruit_reveal.modeling.estimators import decide as model_decide
@@ -178,38 +148,6 @@ def numeric_names(position: str) -> list[str]:
     return list(_Layout.of(check_position(position)).numeric)
 
 
-def _round(value: float, decimals: int) -> float:
-    return float(round(value, decimals)) if decimals else float(round(value))
-
-
-def _candidates(base: np.ndarray, name: str, position: str, steps: int,
-                typical: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate values (n x steps) of one lever and which are within range.
-
-    A missing input is searched from the typical value, since the model
-    imputes something close to it anyway.
-    """
-    direction, span, decimals = levers(position)[name]
-    col = column(position, name)
-    start = base.copy()
-    fallback = typical if typical is not None and math.isfinite(typical) else None
-    if fallback is None:
-        fallback = ((col.low or 0.0) + (col.high or 0.0)) / 2
-    start[np.isnan(start)] = fallback
-    ks = np.arange(1, steps + 1, dtype=float)
-    if direction == 0:
-        # +1, -1, +2, -2, ...: the first success in this order is the smallest change.
-        ks = np.column_stack([ks, -ks]).ravel()
-    offsets = (direction or 1) * span * ks / steps
-    cand = np.round(start[:, None] + offsets[None, :], decimals)
-    valid = np.ones(cand.shape, dtype=bool)
-    if col.low is not None:
-        valid &= cand >= col.low
-    if col.high is not None:
-        valid &= cand <= col.high
-    return cand, valid
-
-
 def explain_frame(pipeline: Any, frame: pd.DataFrame, position: str,
                   typical_values: dict[str, float] | None = None, *,
                   steps: int = DEFAULT_STEPS, top_n: int = 5) -> list[dict[str, Any]]:
@@ -250,21 +188,11 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     n = len(x)
     if n == 0:
         return []
-    lever_names = [name for name in levers(position) if name in layout.numeric]
+    grids = lever_grids(x, layout.numeric, position, steps, typical)
 
     # Rows to score: base rows, then each lever's candidates, then factor rows.
-    blocks_x = [x]
-    blocks_s = [state]
-    lever_grids = []
-    for name in lever_names:
-        j = layout.numeric.index(name)
-        cand, valid = _candidates(x[:, j], name, position, steps, typical.get(name))
-        rows, ks = np.nonzero(valid)
-        gx = x[rows].copy()
-        gx[:, j] = cand[rows, ks]
-        blocks_x.append(gx)
-        blocks_s.append(state[rows])
-        lever_grids.append((name, j, cand, valid, rows, ks))
+    blocks_x = [x] + [grid.inputs(x) for grid in grids]
+    blocks_s = [state] + [state[grid.rows] for grid in grids]
     factor_cols = [j for j, name in enumerate(layout.numeric) if name in typical]
     typ_vec = np.array([typical[layout.numeric[j]] for j in factor_cols])
     if factor_cols:
@@ -280,55 +208,22 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     blocks_s.append(state[f_rows])
 
     proba = predict_proba(pipeline, _to_frame(np.vstack(blocks_x),
-                                             np.concatenate(blocks_s), layout))
+                                              np.concatenate(blocks_s), layout))
     rule = decision_rule(pipeline)
     base = proba[:n]
     pred = decide(base, rule)
     base_exp = expected_division(base)
-    target = pred + 1
     offset = n
 
     # What-if: per lever, the first candidate (smallest change) that lifts
     # the predicted division to at least the next one up.
     options: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     unreachable: list[list[str]] = [[] for _ in range(n)]
-    for name, j, cand, valid, rows, ks in lever_grids:
-        m = len(rows)
-        p = proba[offset:offset + m]
-        offset += m
-        grid_pred = np.full(cand.shape, -1)
-        grid_pred[rows, ks] = decide(p, rule)
-        grid_tp = np.zeros(cand.shape)
-        safe_target = np.minimum(target, len(DIVISIONS) - 1)
-        grid_tp[rows, ks] = p[np.arange(m), safe_target[rows]]
-        success = valid & (grid_pred >= target[:, None])
-        found = success.any(axis=1)
-        first = success.argmax(axis=1)
-        col = column(position, name)
-        direction, span, decimals = levers(position)[name]
-        rng = (col.high - col.low) if col.low is not None and col.high is not None else span
-        below_top = pred < len(DIVISIONS) - 1
-        for i in np.nonzero(below_top & ~found)[0]:
-            unreachable[i].append(name)
-        for i in np.nonzero(below_top & found)[0]:
-            current = x[i, j]
-            value = float(cand[i, first[i]])
-            reference = typical.get(name) if math.isnan(current) else current
-            change = None if reference is None or math.isnan(current) else value - current
-            effort = abs(value - reference) / rng if reference is not None else 1.0
-            options[i].append({
-                "input": name,
-                "unit": col.unit,
-                "current": None if math.isnan(current) else _round(current, decimals),
-                "suggested": _round(value, decimals),
-                "change": None if change is None else _round(change, decimals),
-                "direction": "lower" if direction < 0 or (
-                    direction == 0 and reference is not None and value < reference)
-                else "higher",
-                "new_division": DIVISIONS[int(grid_pred[i, first[i]])],
-                "new_probability": float(grid_tp[i, first[i]]),
-                "effort": float(effort),
-            })
+    for grid in grids:
+        p = proba[offset:offset + grid.size]
+        offset += grid.size
+        collect_options(grid, p, decide(p, rule), pred, x, position, typical, options,
+                        unreachable)
 
     # Top factors: replacing an input by its typical value; the drop in
     # expected division is how much that input lifts this athlete.
@@ -367,56 +262,11 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
         out.append({
             "probabilities": base[i],
             "division": DIVISIONS[int(pred[i])],
-            "what_if": _what_if_result(int(pred[i]), options[i], unreachable[i]),
+            "what_if": what_if_result(int(pred[i]), options[i], unreachable[i]),
             "top_factors": top,
             "missing": [layout.numeric[j] for j in np.flatnonzero(missing[i])],
         })
     return out
-
-
-def _what_if_result(pred: int, options: list[dict], unreachable: list[str]) -> dict[str, Any]:
-    current = DIVISIONS[pred]
-    if pred == len(DIVISIONS) - 1:
-        return {
-            "current_division": current, "target_division": None, "at_top": True,
-            "best": None, "options": [], "unreachable": [],
-            "message": f"Already predicted at the top division ({current}); "
-                       "there is no next division up.",
-        }
-    target = DIVISIONS[pred + 1]
-    options = sorted(options, key=lambda o: o["effort"])
-    best = options[0] if options else None
-    if best is None:
-        message = (f"No single improvement within plausible ranges moves the prediction "
-                   f"from {current} to {target}.")
-    else:
-        message = f"Smallest single change to reach {target}: {_describe_option(best)}"
-        message += (f" (the model then predicts {best['new_division']})."
-                    if best["new_division"] != target else ".")
-    return {
-        "current_division": current, "target_division": target, "at_top": False,
-        "best": best, "options": options, "unreachable": unreachable, "message": message,
-    }
-
-
-@lru_cache(maxsize=256)
-def _label(name: str) -> str:
-    """Readable name of an input, from the schema's description."""
-    for pos in ("qb", "rb", "wr"):
-        try:
-            text = column(pos, name).description
-        except KeyError:
-            continue
-        return text or name.replace("_", " ")
-    return name.replace("_", " ")
-
-
-def _describe_option(o: dict[str, Any]) -> str:
-    if o["current"] is None:
-        return f"record a {_label(o['input'])} of {o['suggested']:g} {o['unit']}"
-    verb = "cut" if o["direction"] == "lower" else "raise"
-    return (f"{verb} {_label(o['input'])} from {o['current']:g} to {o['suggested']:g} "
-            f"{o['unit']}")
 
 
 def _sentence(text: str) -> str:
@@ -500,29 +350,29 @@ def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
     drags = [f for f in factors if f["effect"] < 0]
     if lifts:
         f = lifts[0]
-        notes.append(f"Strongest asset: {_label(f['input'])} {f['value']:g} {f['unit']} "
+        notes.append(f"Strongest asset: {input_label(f['input'])} {f['value']:g} {f['unit']} "
                      f"against a typical {f['typical']:g} (+{f['effect']:.2f} division levels).")
     if drags:
         f = drags[0]
-        notes.append(f"Biggest drag: {_label(f['input'])} {f['value']:g} {f['unit']} "
+        notes.append(f"Biggest drag: {input_label(f['input'])} {f['value']:g} {f['unit']} "
                      f"against a typical {f['typical']:g} ({f['effect']:.2f} division levels).")
     notes.append(wi["message"])
 
     goals: list[str] = []
     if wi["at_top"]:
         for f in drags[:3]:
-            goals.append(f"Bring {_label(f['input'])} from {f['value']:g} toward the typical "
+            goals.append(f"Bring {input_label(f['input'])} from {f['value']:g} toward the typical "
                          f"{f['typical']:g} {f['unit']} to firm up a {division} projection.")
         for f in lifts[:max(0, 3 - len(goals))]:
-            goals.append(f"Keep {_label(f['input'])} at {f['value']:g} {f['unit']} or better: "
+            goals.append(f"Keep {input_label(f['input'])} at {f['value']:g} {f['unit']} or better: "
                          f"it carries the {division} projection.")
     else:
         for o in wi["options"][:3]:
-            goals.append(f"{_sentence(_describe_option(o))} to reach {o['new_division']} "
+            goals.append(f"{_sentence(describe_option(o))} to reach {o['new_division']} "
                          f"(model probability {o['new_probability']:.2f}).")
     if not goals and drags:
         f = drags[0]
-        goals.append(f"Work on {_label(f['input'])} ({f['value']:g} {f['unit']}, typical "
+        goals.append(f"Work on {input_label(f['input'])} ({f['value']:g} {f['unit']}, typical "
                      f"{f['typical']:g}): it pulls the prediction down most.")
 
     switches: list[str] = []
@@ -530,25 +380,25 @@ def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
         o = wi["best"]
         sign = "<=" if o["direction"] == "lower" else ">="
         switches.append(f"Prediction switches up to {o['new_division']} when "
-                        f"{_label(o['input'])} {sign} {o['suggested']:g} {o['unit']}.")
+                        f"{input_label(o['input'])} {sign} {o['suggested']:g} {o['unit']}.")
     for f in lifts:
         if f["division_if_typical"] != division:
             switches.append(f"Prediction drops to {f['division_if_typical']} if "
-                            f"{_label(f['input'])} were typical ({f['typical']:g} {f['unit']}).")
+                            f"{input_label(f['input'])} were typical ({f['typical']:g} {f['unit']}).")
 
     best = wi["best"]
     if missing:
-        calendar = (f"Record {', '.join(_label(m) for m in missing)} at a verified camp or "
+        calendar = (f"Record {', '.join(input_label(m) for m in missing)} at a verified camp or "
                     "combine this spring or summer: the model currently imputes them.")
     elif best is not None and best["input"] in MEASURABLES:
-        calendar = (f"Your quickest lever is the {_label(best['input'])}: train it in the "
+        calendar = (f"Your quickest lever is the {input_label(best['input'])}: train it in the "
                     "off-season and re-test at spring and summer camps before senior "
                     "evaluations.")
     elif best is not None and best["input"] == "weight_lbs":
         calendar = ("Add weight through an off-season strength block (winter to summer) "
                     f"toward {best['suggested']:g} lb, then re-measure at camp.")
     elif best is not None:
-        calendar = (f"Your lever is production ({_label(best['input'])}): it counts during "
+        calendar = (f"Your lever is production ({input_label(best['input'])}): it counts during "
                     "the senior season (August to November); send updated film mid-season.")
     else:
         calendar = (f"Hold your {division} level: keep verified testing numbers current "

@@ -48,7 +48,7 @@ Feature groups (names used by ``DerivedFeatures(groups=...)``):
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -101,7 +101,7 @@ def _clean_state(value: object) -> object:
     return value.strip().upper() if isinstance(value, str) and value.strip() else np.nan
 
 
-def _by_unique(values: pd.Series, fn) -> np.ndarray:
+def _by_unique(values: pd.Series | np.ndarray, fn: Callable[[object], object]) -> np.ndarray:
     """``fn`` applied to every value, evaluated once per distinct value.
 
     A column of states holds a few dozen distinct codes however many rows
@@ -197,7 +197,7 @@ def _tier_number(state: object) -> float:
     return np.nan if tier is None else float(tier)
 
 
-def _state_tiers(states: pd.Series) -> np.ndarray:
+def _state_tiers(states: np.ndarray) -> np.ndarray:
     return _by_unique(states, _tier_number).astype("float64")
 
 
@@ -207,6 +207,28 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     ok = np.isfinite(num) & np.isfinite(den) & (den > 0)
     out[ok] = num[ok] / den[ok]
     return out
+
+
+def _impute_combine(cols: dict[str, np.ndarray], mean: np.ndarray, cov: np.ndarray) -> None:
+    """Fill partly recorded combine rows in ``cols`` with their conditional Gaussian mean."""
+    block = np.column_stack([cols[name] for name in COMBINE_COLUMNS])
+    observed = np.isfinite(block)
+    partial = observed.any(axis=1) & ~observed.all(axis=1)
+    # Each missingness pattern (at most 2^4) as one integer, first column
+    # most significant: the distinct patterns come without a Python loop
+    # over rows (or a row-wise np.unique), in the order sorted() gave the tuples.
+    n_cols = len(COMBINE_COLUMNS)
+    weights = 1 << np.arange(n_cols - 1, -1, -1)
+    keys = observed @ weights
+    for key in np.unique(keys[partial]):
+        o = (int(key) & weights) > 0
+        m = ~o
+        rows = partial & (keys == key)
+        # E[x_m | x_o] = mu_m + S_mo S_oo^-1 (x_o - mu_o)
+        coef = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)])
+        block[np.ix_(rows, m)] = mean[m] + (block[np.ix_(rows, o)] - mean[o]) @ coef
+    for j, name in enumerate(COMBINE_COLUMNS):
+        cols[name] = block[:, j]
 
 
 class DerivedFeatures(TransformerMixin, BaseEstimator):
@@ -267,6 +289,8 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
                 self.norms_[name] = (float("nan"), float("nan"))
         block = np.column_stack([frame.column(name) for name in COMBINE_COLUMNS])
         complete = block[np.isfinite(block).all(axis=1)]
+        self.combine_mean_: np.ndarray | None
+        self.combine_cov_: np.ndarray | None
         if len(complete) > 2 * len(COMBINE_COLUMNS):
             self.combine_mean_ = complete.mean(axis=0)
             self.combine_cov_ = np.cov(complete, rowvar=False)
@@ -313,8 +337,9 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
                 cols["senior_avg"] = np.where(np.isfinite(cols["senior_avg"]),
                                               cols["senior_avg"], avg)
 
-        if "combine_impute" in groups and self.combine_mean_ is not None:
-            self._impute_combine(cols)
+        mean, cov = self.combine_mean_, self.combine_cov_
+        if "combine_impute" in groups and mean is not None and cov is not None:
+            _impute_combine(cols, mean, cov)
         out: dict[str, np.ndarray] = dict(cols)
         h, w = cols["height_inches"], cols["weight_lbs"]
         if "log_production" in groups:
@@ -327,8 +352,8 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         if "speed_score" in groups:
             out["speed_score"] = 200.0 * _ratio(w, cols["forty_yard_dash"] ** 4)
         if "trajectory" in groups:
-            senior, junior = _PRODUCTION_PAIR[pos]
-            out["production_growth"] = cols[senior] - cols[junior]
+            senior_prod, junior_prod = _PRODUCTION_PAIR[pos]
+            out["production_growth"] = cols[senior_prod] - cols[junior_prod]
             out["td_growth"] = cols["senior_tds"] - cols["junior_tds"]
         if "efficiency" in groups:
             eff_games = np.where(np.isfinite(games), games, self.typical_games_)
@@ -346,7 +371,8 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         if "athletic" in groups:
             out["athletic_composite"] = self._athletic(cols)
         if "state_tier" in groups:
-            tiers = _state_tiers(frame.states)
+            tiers = (_state_tiers(frame.states) if frame.states is not None
+                     else np.full(len(frame), np.nan))
             out["state_tier"] = tiers
             # One column per tier as well: the share of recruits by tier need
             # not change by the same step from one tier to the next.
@@ -365,27 +391,6 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         values = np.column_stack([out[n] for n in names]) if len(frame) else np.empty(
             (0, len(names)))
         return values.astype("float64"), names
-
-    def _impute_combine(self, cols: dict[str, np.ndarray]) -> None:
-        block = np.column_stack([cols[name] for name in COMBINE_COLUMNS])
-        observed = np.isfinite(block)
-        partial = observed.any(axis=1) & ~observed.all(axis=1)
-        mean, cov = self.combine_mean_, self.combine_cov_
-        # Each missingness pattern (at most 2^4) as one integer, first column
-        # most significant: the distinct patterns come without a Python loop
-        # over rows (or a row-wise np.unique), in the order sorted() gave the tuples.
-        n_cols = len(COMBINE_COLUMNS)
-        weights = 1 << np.arange(n_cols - 1, -1, -1)
-        keys = observed @ weights
-        for key in np.unique(keys[partial]):
-            o = (int(key) & weights) > 0
-            m = ~o
-            rows = partial & (keys == key)
-            # E[x_m | x_o] = mu_m + S_mo S_oo^-1 (x_o - mu_o)
-            coef = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)])
-            block[np.ix_(rows, m)] = mean[m] + (block[np.ix_(rows, o)] - mean[o]) @ coef
-        for j, name in enumerate(COMBINE_COLUMNS):
-            cols[name] = block[:, j]
 
     def _athletic(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         zs = []

@@ -18,6 +18,7 @@ import numpy as np
 from .. import schema
 from ..errors import TrainingError
 from ..schema import DIVISIONS
+from .summaries import metric_mean
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class TrainingResult:
     """Everything a training run produced, ready for :mod:`recruit_reveal.artifacts.export`.
 
     Metric dictionaries map a metric name to ``{"mean": float, "std": float}``
-    over the CV folds (see :mod:`recruit_reveal.modeling.evaluation` for the names).
+    over the CV folds (see :mod:`recruit_reveal.modeling.summaries` for the names).
     Nothing here holds athlete names or raw rows except ``oof_proba``, which
     is kept for figures and never written to an artifact.
     """
@@ -47,23 +48,24 @@ class TrainingResult:
     timings: dict[str, float] = field(default_factory=dict)
     validation_warnings: list[str] = field(default_factory=list)
     #: Median of each numeric input over the training rows: the position's
-    #: "typical athlete", used by insights.top_factors.  Aggregates only.
+    #: "typical athlete", used by explanations.top_factors.  Aggregates only.
     typical_values: dict[str, float] = field(default_factory=dict)
     classes: tuple[str, ...] = DIVISIONS
     oof_proba: np.ndarray | None = field(default=None, repr=False)
     #: Ordinal codes (0 = D3 .. 3 = Power 5) of the rows behind ``oof_proba``,
     #: for the calibration figure.  Like ``oof_proba``, never written to an artifact.
     oof_target: np.ndarray | None = field(default=None, repr=False)
-    #: The CV fold models (fold order of ``evaluate.stratified_folds(target, cv_folds,
-    #: seed)``), kept so permutation importance scores held-out rows without refitting.
+    #: The CV fold models (fold order of ``cross_validation.stratified_folds(target,
+    #: cv_folds, seed)``), kept so permutation importance scores held-out rows without
+    #: refitting.
     #: In memory only: export writes named fields and pickles ``pipeline`` alone.
     fold_models: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def headline(self) -> dict[str, float]:
         """Mean CV exact and within-one accuracy, the two figures quoted everywhere."""
         return {
-            "exact_accuracy": self.cv_metrics["exact_accuracy"]["mean"],
-            "within_one_accuracy": self.cv_metrics["within_one_accuracy"]["mean"],
+            "exact_accuracy": metric_mean(self.cv_metrics, "exact_accuracy"),
+            "within_one_accuracy": metric_mean(self.cv_metrics, "within_one_accuracy"),
         }
 
 
@@ -90,7 +92,7 @@ def _check_folds(cv_folds: object, rows_per_division: dict[str, int], file: str)
     present = {d: n for d, n in rows_per_division.items() if n > 0}
     if not present:
         raise TrainingError(f"{file}: no rows to train on")
-    smallest = min(present, key=present.get)
+    smallest = min(present, key=lambda division: present[division])
     if present[smallest] < cv_folds:
         raise TrainingError(
             f"{file}: cv_folds={cv_folds} needs at least {cv_folds} rows in every division, "
@@ -147,7 +149,8 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     Raises :class:`TrainingError` for unusable parameters and
     :class:`DataValidationError` for a bad CSV.
     """
-    from recruit_reveal.modeling import evaluation as evaluate
+    from recruit_reveal.modeling.baselines import bayes_ceiling, run_baselines
+    from recruit_reveal.modeling.cross_validation import cross_validate, stratified_folds
     from recruit_reveal.modeling.estimators import (
         DEFAULT_ESTIMATOR,
         build_pipeline,
@@ -194,24 +197,25 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
                 position, len(frame), rows_per_division, cv_folds, estimator, seed)
 
     start = time.perf_counter()
-    folds = evaluate.stratified_folds(target, cv_folds, seed)
+    folds = stratified_folds(target, cv_folds, seed)
     fold_models: list[Any] = []
-    cv_metrics, oof_proba = evaluate.cross_validate(pipeline, frame, target, folds,
-                                                    n_jobs=n_jobs, fold_models=fold_models)
+    cv_metrics, oof_proba = cross_validate(pipeline, frame, target, folds,
+                                           n_jobs=n_jobs, fold_models=fold_models)
     timings["cv"] = time.perf_counter() - start
-    for division, recall in cv_metrics["recall_per_division"].items():
-        if rows_per_division[division] and recall["mean"] == 0:
+    for division in DIVISIONS:
+        if rows_per_division[division] and metric_mean(
+                cv_metrics["recall_per_division"], division) == 0:
             warnings.append(f"the model never predicted {division} correctly in CV "
                             "(recall 0); consider params={'class_weight': 'balanced'}")
 
     start = time.perf_counter()
-    baselines = evaluate.run_baselines(frame, target, position, folds)
+    baselines = run_baselines(frame, target, position, folds)
     timings["baselines"] = time.perf_counter() - start
 
     ceiling = None
     if bayes if bayes is not None else _is_synthetic(data):
         start = time.perf_counter()
-        ceiling = evaluate.bayes_ceiling(frame, target, position)
+        ceiling = bayes_ceiling(frame, target, position)
         timings["bayes_ceiling"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -223,10 +227,10 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
         logger.warning(message)
     warnings = loader_warnings + warnings
     logger.info("%s: CV exact %.3f, within-one %.3f (rule-based %.3f, majority %.3f)",
-                position, cv_metrics["exact_accuracy"]["mean"],
-                cv_metrics["within_one_accuracy"]["mean"],
-                baselines["rule_based"]["exact_accuracy"]["mean"],
-                baselines["majority"]["exact_accuracy"]["mean"])
+                position, metric_mean(cv_metrics, "exact_accuracy"),
+                metric_mean(cv_metrics, "within_one_accuracy"),
+                metric_mean(baselines["rule_based"], "exact_accuracy"),
+                metric_mean(baselines["majority"], "exact_accuracy"))
     return TrainingResult(
         position=position,
         pipeline=pipeline,

@@ -8,7 +8,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from test_features import _frame
+from test_modeling_features import _frame
 from threadpoolctl import threadpool_limits
 
 from recruit_reveal import schema

@@ -12,12 +12,13 @@ import pytest
 from recruit_reveal import schema
 from recruit_reveal.data.loading import load_training_data
 from recruit_reveal.errors import TrainingError
-from recruit_reveal.modeling import evaluation as evaluate
+from recruit_reveal.modeling import cross_validation
 from recruit_reveal.modeling.estimators import build_pipeline
 from recruit_reveal.modeling.features import DerivedFeatures
+from recruit_reveal.modeling.summaries import METRIC_NAMES
 from recruit_reveal.modeling.training import TrainingResult, train_position
 
-SAMPLE_ATHLETES = list(schema.SAMPLE_ATHLETES)  # DESIGN.md's three athletes
+SAMPLE_ATHLETES = list(schema.SAMPLE_ATHLETES)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def test_result_carries_everything_export_needs(trained_results, sample_csv):
     for position, result in trained_results.items():
         assert isinstance(result, TrainingResult)
         assert result.position == position and result.cv_folds == 3 and result.seed == 0
-        for metric in evaluate.METRIC_NAMES:
+        for metric in METRIC_NAMES:
             assert metric in result.cv_metrics
             for baseline in ("majority", "rule_based"):
                 assert metric in result.baselines[baseline]
@@ -95,9 +96,9 @@ class _RecordingFeatures(DerivedFeatures):
 def test_transformers_are_fitted_on_training_folds_only(qb_data):
     pipeline = build_pipeline("qb")
     pipeline.steps[0] = ("features", _RecordingFeatures(**pipeline.steps[0][1].get_params()))
-    folds = evaluate.stratified_folds(qb_data.target, 3, seed=0)
+    folds = cross_validation.stratified_folds(qb_data.target, 3, seed=0)
     _RecordingFeatures.fitted_on.clear()
-    evaluate.cross_validate(pipeline, qb_data.frame, qb_data.target, folds)
+    cross_validation.cross_validate(pipeline, qb_data.frame, qb_data.target, folds)
     index = qb_data.frame.index
     assert len(_RecordingFeatures.fitted_on) == 3
     for seen, (train, test) in zip(_RecordingFeatures.fitted_on, folds, strict=True):

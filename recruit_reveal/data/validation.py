@@ -1,0 +1,238 @@
+"""Validating the cells of a training CSV: conversion, plausible ranges, positions, targets.
+
+Every rule comes from :mod:`recruit_reveal.schema`; this module only applies
+them and reports what it finds by spreadsheet row and column.  Columns are
+converted with vectorized checks; only the cells being reported are visited
+one by one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from .findings import Findings
+from .reading import Cells
+
+#: Cell texts read as a missing value (compared case-insensitively, after
+#: trimming).  Spreadsheets and pandas write these for empty cells.
+MISSING_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a"})
+
+
+def _signature_columns() -> dict[str, frozenset[str]]:
+    """Columns that belong to exactly one position: they tell a file's position."""
+    own = {p: {c.name for c in schema.POSITION_COLUMNS[p]} for p in schema.POSITIONS}
+    return {
+        p: frozenset(cols - set().union(*(own[q] for q in schema.POSITIONS if q != p)))
+        for p, cols in own.items()
+    }
+
+
+_SIGNATURE_COLUMNS = _signature_columns()
+_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_DIVISION_EXPECTED = (
+    "one of " + ", ".join(schema.DIVISIONS)
+    + " or a common spelling (P5, Power 4, FBS, G5, FCS (I-AA), DII, Division III, NAIA, ...)"
+)
+_POSITION_EXPECTED = "one of " + ", ".join(schema.POSITIONS) + " (any case)"
+
+
+def _missing(text: pd.Series) -> np.ndarray:
+    return text.str.lower().isin(MISSING_TOKENS).to_numpy()
+
+
+def select_position(cells: Cells, position: str, problems: Findings) -> np.ndarray:
+    """Mask of the data rows of ``position``; reports unknown position values in every row."""
+    n = len(cells.rows)
+    if schema.POSITION_COLUMN not in cells.header.index:
+        if schema.POSITION_COLUMN not in cells.header.duplicated:
+            _check_single_position(cells, position, problems)
+        return np.ones(n, dtype=bool)
+    text = cells.text(schema.POSITION_COLUMN)
+    lowered = text.str.lower()
+    valid = lowered.isin(schema.POSITIONS).to_numpy()
+    if not valid.all():
+        bad = ~valid
+        missing = bad & _missing(text)
+        name = cells.raw_name(schema.POSITION_COLUMN)
+        problems.add_cells(cells.rows[missing], None, column=name, message="missing position",
+                           expected=_POSITION_EXPECTED, order=cells.order(schema.POSITION_COLUMN))
+        unknown = bad & ~missing
+        problems.add_cells(cells.rows[unknown], text[unknown], column=name,
+                           message="unknown position {value}", expected=_POSITION_EXPECTED,
+                           order=cells.order(schema.POSITION_COLUMN))
+    selected = (lowered == position).to_numpy()
+    if not selected.any():
+        present = lowered[valid].value_counts()
+        listing = ", ".join(f"{p} ({int(present[p])} rows)" for p in schema.POSITIONS
+                            if p in present) or "none"
+        problems.add(f"the file holds no {position} rows; positions present: {listing}",
+                     column=cells.raw_name(schema.POSITION_COLUMN),
+                     expected=f"rows whose position is {position!r}", stage=2)
+    return selected
+
+
+def _check_single_position(cells: Cells, position: str, problems: Findings) -> None:
+    """Without a position column the file must hold one position: the requested one."""
+    looks_like: dict[str, list[str]] = {}
+    for pos, names in _SIGNATURE_COLUMNS.items():
+        used = [n for n in sorted(names) if n in cells.header.index
+                and (~_missing(cells.text(n))).any()]
+        if used:
+            looks_like[pos] = used
+    evidence = "; ".join(f"{p}: {', '.join(c)}" for p, c in looks_like.items())
+    if len(looks_like) > 1:
+        problems.add(f"the file has no '{schema.POSITION_COLUMN}' column but holds columns of "
+                     f"several positions ({evidence})", column=schema.POSITION_COLUMN,
+                     expected="a 'position' column (qb, rb or wr) when a file holds several "
+                              "positions", stage=0)
+    elif looks_like and position not in looks_like:
+        other = next(iter(looks_like))
+        problems.add(f"the file has no '{schema.POSITION_COLUMN}' column and its columns look "
+                     f"like {other} data ({evidence}), not {position}",
+                     column=schema.POSITION_COLUMN,
+                     expected=f"a {position} file, or a 'position' column", stage=0)
+
+
+def required_present(cells: Cells, position: str, problems: Findings) -> None:
+    needed = [schema.TARGET_COLUMN] + schema.required_columns(position)
+    for name in needed:
+        if name in cells.header.index or name in cells.header.duplicated:
+            continue
+        if name == schema.TARGET_COLUMN:
+            what = "the division each athlete plays at (the training target)"
+        else:
+            col = schema.column(position, name)
+            what = f"{col.description} in {col.unit}"
+        problems.add(f"required column is missing for {position}", column=name,
+                     expected=f"a column named {name!r}: {what}", stage=0,
+                     order=len(needed))
+
+
+def convert_target(cells: Cells, sel: np.ndarray, problems: Findings) -> pd.Series | None:
+    if schema.TARGET_COLUMN not in cells.header.index:
+        return None
+    text = cells.text(schema.TARGET_COLUMN, sel)
+    mapping = {v: schema.normalize_division(v) for v in text.unique()}
+    labels = text.map(mapping)
+    bad = labels.isna().to_numpy()
+    if bad.any():
+        rows = cells.rows[sel]
+        missing = bad & _missing(text)
+        name = cells.raw_name(schema.TARGET_COLUMN)
+        order = cells.order(schema.TARGET_COLUMN)
+        problems.add_cells(rows[missing], None, column=name, order=order,
+                           message="missing target: the division is empty",
+                           expected=_DIVISION_EXPECTED)
+        unknown = bad & ~missing
+        problems.add_cells(rows[unknown], text[unknown], column=name, order=order,
+                           message="unknown division {value}", expected=_DIVISION_EXPECTED)
+    return labels
+
+
+def _height_hint(value: float) -> str:
+    if value < 8:
+        return " (feet? write 6-2 or 74)"
+    if 150 <= value <= 215:
+        return " (centimetres? convert to inches)"
+    return ""
+
+
+def convert_numeric(cells: Cells, sel: np.ndarray, col: schema.Column,
+                    problems: Findings) -> np.ndarray:
+    n = int(sel.sum())
+    if col.name not in cells.header.index:
+        return np.full(n, np.nan)
+    # to_numeric accepts surrounding spaces; only the cells it rejects are
+    # trimmed and looked at again, which keeps the clean path fast.
+    text = cells.text(col.name, sel, strip=False)
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    rows = cells.rows[sel]
+    name = cells.raw_name(col.name)
+    order = cells.order(col.name)
+    is_height = col.name == "height_inches"
+
+    unparsed = np.isnan(values)
+    if unparsed.any():
+        text = text.str.strip()
+        missing = unparsed & _missing(text)
+        todo = unparsed & ~missing
+        if todo.any():
+            pending = text[todo]
+            if is_height:
+                recovered = pending.map({v: schema.parse_height(v) for v in pending.unique()})
+            else:
+                recovered = pending.map(lambda v: float(v.replace(",", ""))
+                                        if _THOUSANDS.match(v) else None)
+            values[todo] = recovered.to_numpy(dtype=np.float64, na_value=np.nan)
+        text_bad = np.isnan(values) & ~missing
+        expected = (f"{col.range_text}, e.g. 74, 6-2, 6'2\", 6' 2 or 6 ft 2 in" if is_height
+                    else f"a number: {col.range_text}")
+        problems.add_cells(rows[text_bad], text[text_bad], column=name, order=order,
+                           message="not a number: {value}" if not is_height
+                           else "not a height: {value}", expected=expected)
+        if col.required:
+            problems.add_cells(rows[missing], None, column=name, order=order,
+                               message="missing value in a required column",
+                               expected=col.range_text)
+
+    with np.errstate(invalid="ignore"):
+        low = values < col.low if col.low is not None else np.zeros(n, dtype=bool)
+        high = values > col.high if col.high is not None else np.zeros(n, dtype=bool)
+    out_of_range = low | high
+    if out_of_range.any():
+        shown = values[out_of_range]
+        hints = [_height_hint(v) for v in shown] if is_height else [""] * len(shown)
+        problems.add_cells(
+            rows[out_of_range], (f"{v:g}{h}" for v, h in zip(shown, hints, strict=True)),
+            column=name, order=order, message="value {value} is outside the plausible range",
+            expected=col.range_text, quote=False)
+    if col.kind == "int":
+        fractional = ~out_of_range & ~np.isnan(values) & (values != np.floor(values))
+        problems.add_cells(rows[fractional], text[fractional], column=name, order=order,
+                           message="{value} is not a whole number",
+                           expected=f"a whole number of {col.unit}")
+    return values
+
+
+def convert_state(cells: Cells, sel: np.ndarray, col: schema.Column,
+                  problems: Findings) -> pd.Series:
+    n = int(sel.sum())
+    if col.name not in cells.header.index:
+        return pd.Series(np.full(n, np.nan, dtype=object))
+    text = cells.text(col.name, sel)
+    codes = text.str.upper()
+    missing = _missing(text)
+    bad = ~missing & ~codes.isin(schema.US_STATES).to_numpy()
+    problems.add_cells(cells.rows[sel][bad], text[bad], column=cells.raw_name(col.name),
+                       order=cells.order(col.name), message="unknown state code {value}",
+                       expected="a two-letter US state code (50 states and DC), e.g. TX")
+    return pd.Series(np.where(missing, np.nan, codes.to_numpy(dtype=object)), dtype=object)
+
+
+def warn_duplicates(cells: Cells, sel: np.ndarray, warnings: Findings) -> None:
+    body = cells.body[sel]
+    repeats = body.duplicated(keep="first").to_numpy()
+    if not repeats.any():
+        return
+    rows = cells.rows[sel]
+    hashes = pd.util.hash_pandas_object(body, index=False).to_numpy()
+    first = pd.Series(rows).groupby(hashes).transform("first").to_numpy()
+    warnings.add_cells(rows[repeats], first[repeats], column=None, order=0,
+                       message="duplicates row {value} (kept; remove it if it is the same "
+                               "athlete entered twice)", expected=None, quote=False)
+
+
+def check_division_counts(target: pd.Series, position: str, minimum: int,
+                          problems: Findings) -> None:
+    counts = target.value_counts()
+    for division in schema.DIVISIONS:
+        n = int(counts.get(division, 0))
+        if n < minimum:
+            problems.add(f"division {division!r} has {'only ' if n else ''}{n} valid {position} "
+                         f"row(s), too few to cross-validate", column=schema.TARGET_COLUMN,
+                         expected=f"at least {minimum} rows per division", stage=2,
+                         order=schema.DIVISIONS.index(division))

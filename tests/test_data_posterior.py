@@ -1,0 +1,140 @@
+"""The exact Bayes posterior of the generator, and the ceiling it sets."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import multivariate_normal
+
+from recruit_reveal.data import generative_model, posterior, synthetic
+from recruit_reveal.schema import DIVISIONS, POSITIONS, TARGET_COLUMN, state_tier
+
+ROOT = Path(__file__).resolve().parents[1]
+LARGE = 20_000
+LARGE_SEED = 31337  # not CEILING_SEED: the check must be on fresh rows
+
+
+def _labels(frame: pd.DataFrame) -> np.ndarray:
+    return np.array([DIVISIONS.index(d) for d in frame[TARGET_COLUMN]])
+
+
+@pytest.fixture(scope="module")
+def large():
+    """20,000 rows per position with their posterior."""
+    out = {}
+    for pos in POSITIONS:
+        frame = synthetic.generate(pos, LARGE, LARGE_SEED)
+        out[pos] = (frame, posterior.true_proba(frame, pos))
+    return out
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_true_proba_is_a_valid_distribution(large, position):
+    frame, proba = large[position]
+    assert proba.shape == (len(frame), len(DIVISIONS))
+    assert np.isfinite(proba).all() and (proba >= 0).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_true_proba_ignores_division_and_hidden_columns(position):
+    frame = synthetic.generate(position, 500, 4)
+    reference = posterior.true_proba(frame, position)
+    dropped = frame.drop(columns=[TARGET_COLUMN, "name", "position"])
+    shuffled = frame.assign(division=frame[TARGET_COLUMN].sample(frac=1, random_state=0).values)
+    np.testing.assert_array_equal(posterior.true_proba(dropped, position), reference)
+    np.testing.assert_array_equal(posterior.true_proba(shuffled, position), reference)
+
+
+def test_true_proba_accepts_sparse_frames():
+    # Only the required columns, a missing state, and one row at a range bound.
+    frame = pd.DataFrame({"height_inches": [72.0, 84.0], "weight_lbs": [200.0, 120.0],
+                          "senior_ypg": [250.0, 0.0], "state": [np.nan, "tx"]})
+    proba = posterior.true_proba(frame, "qb")
+    assert proba.shape == (2, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_argmax_accuracy_matches_the_quoted_ceiling(large, position):
+    frame, proba = large[position]
+    measured = posterior.ceiling_metrics(proba, frame[TARGET_COLUMN])
+    quoted = posterior.BAYES_CEILING[position]
+    for key in ("exact_accuracy", "within_one_accuracy"):
+        p = quoted[key]
+        # Both figures are estimates: 20,000 rows here, 50,000 for the quoted one.
+        se = math.sqrt(p * (1 - p) * (1 / LARGE + 1 / 50_000))
+        assert abs(measured[key] - p) < 4 * se, (key, measured[key], p)
+    assert abs(measured["log_loss"] - quoted["log_loss"]) < 0.02
+    # The brief's realism band.
+    assert 0.60 <= quoted["exact_accuracy"] <= 0.75
+    assert quoted["within_one_accuracy"] >= 0.93
+
+
+def test_data_card_quotes_the_ceiling():
+    card = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    for pos in POSITIONS:
+        row = re.search(rf"^\|\s*{pos.upper()}\s*\|(.+)$", card, flags=re.MULTILINE)
+        assert row, f"data card has no ceiling row for {pos}"
+        cells = [c.strip() for c in row.group(1).split("|")]
+        quoted = posterior.BAYES_CEILING[pos]
+        assert cells[0] == f"{quoted['exact_accuracy']:.1%}"
+        assert cells[1] == f"{quoted['within_one_accuracy']:.1%}"
+        assert cells[2] == f"{quoted['log_loss']:.3f}"
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_posterior_is_calibrated(large, position):
+    frame, proba = large[position]
+    y = _labels(frame)
+    for k in range(4):
+        freq = (y == k).mean()
+        se = math.sqrt(freq * (1 - freq) / len(y))
+        assert abs(proba[:, k].mean() - freq) < 4 * se
+    # Reliability of the top prediction, by confidence band.
+    top, pred = proba.max(axis=1), proba.argmax(axis=1)
+    for lo, hi in ((0.25, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)):
+        sel = (top >= lo) & (top < hi)
+        assert sel.sum() > 500
+        conf = top[sel].mean()
+        se = math.sqrt(conf * (1 - conf) / sel.sum())
+        assert abs((pred[sel] == y[sel]).mean() - conf) < 4 * se, (lo, hi)
+
+
+def _posterior_by_hand(row: pd.Series, position: str) -> np.ndarray:
+    """The posterior written out the slow way, one row, with scipy's Gaussian."""
+    model = generative_model.position_model(position)
+    x = np.array([row.get(c, np.nan) for c in model.columns], dtype=float)
+    obs = ~np.isnan(x)
+    u = generative_model.to_latent(x[obs], model.low[obs], model.high[obs])
+    combine = [row[c] == row[c] for c in generative_model.COMBINE]
+    tier = state_tier(row.get("state"))
+    post = []
+    for k in range(4):
+        p = generative_model.DIVISION_PRIORS[k]
+        each = [r if seen else 1 - r for r, seen in zip(generative_model.TEST_RECORDED, combine,
+                                                         strict=True)]
+        att = generative_model.COMBINE_ATTENDANCE[k]
+        p *= att * np.prod(each) + (0 if any(combine) else 1 - att)
+        jm = generative_model.JUNIOR_MISSING[k]
+        p *= (1 - jm) if obs[model.junior_idx] else jm
+        if tier is not None:
+            p *= generative_model.STATE_TIER_PROBS[k, tier - 1]
+        mean, cov = model.mean[k][obs], model.cov[k][np.ix_(obs, obs)]
+        p *= multivariate_normal(mean, cov).pdf(u)
+        post.append(p)
+    post = np.array(post)
+    return post / post.sum()
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_vectorised_posterior_matches_the_formula(position):
+    frame = synthetic.generate(position, 60, 8)
+    fast = posterior.true_proba(frame, position)
+    slow = np.array([_posterior_by_hand(r, position) for _, r in frame.iterrows()])
+    np.testing.assert_allclose(fast, slow, rtol=1e-7, atol=1e-12)

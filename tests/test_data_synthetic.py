@@ -1,0 +1,139 @@
+"""The synthetic generator: determinism, the sample file and the values it writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recruit_reveal.data import posterior, synthetic
+from recruit_reveal.errors import DataValidationError
+from recruit_reveal.schema import DIVISIONS, POSITIONS, columns_for, feature_names, state_tier
+
+ROOT = Path(__file__).resolve().parents[1]
+LARGE = 20_000
+LARGE_SEED = 31337  # not CEILING_SEED: the check must be on fresh rows
+
+
+@pytest.fixture(scope="module")
+def large():
+    """20,000 rows per position."""
+    return {pos: synthetic.generate(pos, LARGE, LARGE_SEED) for pos in POSITIONS}
+
+
+def test_same_seed_same_bytes_and_sidecar(tmp_path):
+    a = synthetic.write_sample(tmp_path / "a" / "training.csv", rows_per_position=150, seed=5)
+    b = synthetic.write_sample(tmp_path / "b" / "training.csv", rows_per_position=150, seed=5)
+    assert a.read_bytes() == b.read_bytes()
+    meta = json.loads((a.parent / "training.synthetic.json").read_text())
+    assert meta["csv_sha256"] == hashlib.sha256(a.read_bytes()).hexdigest()
+    assert meta["seed"] == 5 and meta["rows"] == 450
+    assert meta["generator_version"] == synthetic.GENERATOR_VERSION
+    assert synthetic.is_synthetic_sample(a)
+
+
+def test_different_seed_different_data():
+    a = synthetic.generate("qb", 300, seed=1)
+    b = synthetic.generate("qb", 300, seed=2)
+    assert not a.equals(b)
+    assert not np.allclose(a["height_inches"], b["height_inches"])
+
+
+def test_positions_use_independent_streams():
+    frame = synthetic.generate_all(rows_per_position=100, seed=3)
+    assert list(frame["position"].unique()) == list(POSITIONS)
+    assert frame["name"].is_unique
+    qb = synthetic.generate("qb", 100, seed=3)
+    rb = synthetic.generate("rb", 100, seed=3)
+    assert not np.allclose(qb["weight_lbs"], rb["weight_lbs"])
+
+
+def test_is_synthetic_sample_rejects_edited_or_unmarked_files(tmp_path):
+    path = synthetic.write_sample(tmp_path / "t.csv", rows_per_position=50, seed=1)
+    assert synthetic.is_synthetic_sample(path)
+    path.write_bytes(path.read_bytes().replace(b"Athlete 00001", b"Athlete 99999"))
+    assert not synthetic.is_synthetic_sample(path)
+    other = tmp_path / "real.csv"
+    other.write_text("a,b\n1,2\n")
+    assert not synthetic.is_synthetic_sample(other)
+    (tmp_path / "real.synthetic.json").write_text("not json")
+    assert not synthetic.is_synthetic_sample(other)
+
+
+def test_committed_sample_is_reproduced_byte_for_byte(tmp_path):
+    committed = ROOT / "data" / "training.csv"
+    fresh = synthetic.write_sample(tmp_path / "training.csv")  # the defaults `make data` uses
+    assert fresh.read_bytes() == committed.read_bytes(), (
+        "data/training.csv is stale: run `make data` and commit it "
+        "(and bump GENERATOR_VERSION if the generator changed)")
+    assert synthetic.is_synthetic_sample(committed)
+
+
+def test_csv_column_order_and_formatting(tmp_path):
+    path = synthetic.write_sample(tmp_path / "t.csv", rows_per_position=40, seed=9)
+    header = path.read_text().splitlines()[0].split(",")
+    assert header[:3] == ["name", "position", "division"]
+    # The union of every position's columns, each in the order it first appears.
+    union = [c for pos in POSITIONS for c in feature_names(pos)]
+    assert header[3:] == list(dict.fromkeys(union))
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert raw["forty_yard_dash"].str.fullmatch(r"(\d\.\d\d)?").all()
+    assert raw["senior_yds"].str.fullmatch(r"(-?\d+)?").all()
+    assert set(raw["division"]) <= set(DIVISIONS)
+
+
+def test_sample_loads_with_the_loader(tmp_path):
+    from recruit_reveal.data.loading import load_training_data
+
+    path = synthetic.write_sample(tmp_path / "t.csv", rows_per_position=200, seed=11)
+    for pos in POSITIONS:
+        data = load_training_data(path, pos)
+        assert list(data.frame.columns) == feature_names(pos)
+        assert len(data.frame) == 200
+        proba = posterior.true_proba(data.frame, pos)
+        expected = posterior.true_proba(synthetic.generate(pos, 200, 11), pos)
+        np.testing.assert_allclose(proba, expected, atol=1e-9)
+
+
+def test_bad_position_is_a_validation_error():
+    with pytest.raises(DataValidationError, match="position"):
+        synthetic.generate("ol", 10, 1)
+    with pytest.raises(DataValidationError, match="position"):
+        posterior.true_proba(pd.DataFrame({"height_inches": [70.0]}), "kicker")
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_values_lie_within_schema_ranges(large, position):
+    frame = large[position]
+    for col in columns_for(position):
+        values = frame[col.name].dropna()
+        if col.kind == "state":
+            assert values.map(lambda s: state_tier(s) is not None).all()
+            continue
+        assert values.between(col.low, col.high).all(), col.name
+        if col.kind == "int":
+            assert (values == values.round()).all(), col.name
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_per_game_stats_agree_with_totals(large, position):
+    frame = large[position]
+    if position == "wr":
+        ypg, total, jypg, jtotal = ("senior_rec_ypg", "senior_rec_yds",
+                                    "junior_rec_ypg", "junior_rec_yds")
+        both = frame.dropna(subset=["senior_rec", "senior_avg"])
+        assert (abs(both["senior_rec"] * both["senior_avg"] - both["senior_rec_yds"])
+                <= 0.5 * both["senior_avg"] + 0.05 * both["senior_rec"] + 0.5).all()
+    else:
+        ypg, total, jypg, jtotal = "senior_ypg", "senior_yds", "junior_ypg", "junior_yds"
+    s = frame.dropna(subset=["games"])
+    assert (abs(s[ypg] * s["games"] - s[total]) <= 0.5 + 1e-6).all()
+    j = frame.dropna(subset=[jypg])
+    assert frame[jtotal].isna().equals(frame[jypg].isna())
+    games = (j[jtotal] / j[jypg]).round()
+    assert games.between(7, 13).all()
+    assert (abs(j[jypg] * games - j[jtotal]) <= 0.5 + 1e-6).all()

@@ -1,0 +1,137 @@
+"""explanations: prediction, what-if, top factors and narrative in one scoring call, on a
+hand-made model with known thresholds and on the models trained by the shared fixtures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from threshold_model import TYPICAL, ThresholdModel, athlete
+
+from recruit_reveal.modeling import explanations as insights
+from recruit_reveal.modeling import levers
+from recruit_reveal.schema import DIVISIONS, column, feature_names
+
+
+def test_what_if_scores_every_candidate_in_one_call():
+    model = ThresholdModel()
+    insights.what_if(model, athlete(), "qb", typical_values=TYPICAL)
+    assert model.calls == 1
+    assert model.rows > len(levers.levers("qb"))  # a real grid, not one row per lever
+
+    model = ThresholdModel()
+    frame = pd.concat([athlete(senior_ypg=v) for v in (50, 120, 170, 250)], ignore_index=True)
+    insights.explain_frame(model, frame, "qb", TYPICAL)
+    assert model.calls == 1
+
+
+def test_top_factors_rank_by_change_in_expected_division():
+    factors = insights.top_factors(ThresholdModel(), athlete(senior_ypg=210), "qb", TYPICAL)
+    # Only senior_ypg moves the model: 210 (Power 5) vs typical 180 (FCS) -> +~0.92 levels.
+    assert [f["input"] for f in factors] == ["senior_ypg"]
+    f = factors[0]
+    assert f["effect"] == pytest.approx(0.92 * 1, abs=1e-6)
+    assert f["direction"] == "raises" and f["division_if_typical"] == "FCS"
+    assert f["value"] == 210 and f["typical"] == 180
+
+    factors = insights.top_factors(ThresholdModel(), athlete(senior_ypg=120), "qb", TYPICAL)
+    assert factors[0]["effect"] < 0 and factors[0]["direction"] == "lowers"
+
+
+def test_narrative_is_built_from_this_athletes_numbers():
+    model = ThresholdModel()
+    a = insights.explain_frame(model, athlete(senior_ypg=140), "qb", TYPICAL)[0]
+    b = insights.explain_frame(model, athlete(senior_ypg=110), "qb", TYPICAL)[0]
+    ta, tb = insights.narrative("qb", a), insights.narrative("qb", b)
+    # Same division (D2), different athletes: different text.
+    assert np.argmax(a["probabilities"]) == np.argmax(b["probabilities"]) == 1
+    assert ta["goals"] != tb["goals"] and ta["notes"] != tb["notes"]
+    assert str(int(a["what_if"]["best"]["suggested"])) in ta["goals"][0]
+    assert "140" in ta["goals"][0]
+    assert ta["switches"] and "FCS" in ta["switches"][0]
+    assert isinstance(ta["calendar_advice"], str) and ta["calendar_advice"]
+    top = insights.narrative("qb", insights.explain_frame(model, athlete(senior_ypg=320), "qb",
+                                                          TYPICAL)[0])
+    assert "Power 5" in top["notes"] and all("reach" not in g for g in top["goals"])
+
+
+def test_predict_proba_orders_string_classes_by_division():
+    class Shuffled(ThresholdModel):
+        classes_ = np.array(["FCS", "D3", "Power 5", "D2"])
+
+        def predict_proba(self, frame):
+            return np.array([[0.3, 0.1, 0.4, 0.2]])
+
+    proba = insights.predict_proba(Shuffled(), athlete())
+    assert proba.tolist() == [[0.1, 0.2, 0.3, 0.4]]
+
+
+def test_the_models_own_decision_rule_is_used():
+    class MedianRule(ThresholdModel):
+        decision = "median"
+
+        def predict_proba(self, frame):
+            # Most probable: Power 5 (0.4); median division: FCS (cumulative 0.6).
+            return np.tile([0.2, 0.1, 0.3, 0.4], (len(frame), 1))
+
+    assert insights.decision_rule(MedianRule()) == "median"
+    assert insights.decision_rule(ThresholdModel()) == "argmax"
+
+    class UnknownRule(ThresholdModel):
+        decision = "mode"
+
+    assert insights.decision_rule(UnknownRule()) == "argmax"
+    # One implementation of the rules: estimators.decide, as pipeline.predict uses.
+    from recruit_reveal.modeling import estimators as model
+
+    assert insights._DECISION_RULES == model.DECISION_RULES
+    proba = np.array([[0.2, 0.1, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3]])
+    for rule in model.DECISION_RULES:
+        np.testing.assert_array_equal(insights.decide(proba, rule), model.decide(proba, rule))
+    with pytest.raises(ValueError, match="unknown decision rule"):
+        insights.decide(proba, "mode")
+    result = insights.explain_frame(MedianRule(), athlete(), "qb")[0]
+    assert result["division"] == "FCS"
+    assert result["what_if"]["current_division"] == "FCS"
+    assert insights.narrative("qb", result)["notes"].startswith("The QB model predicts FCS")
+    assert insights.predicted_tier(result["probabilities"], "FCS") == "Mid FCS"
+
+
+def test_confidence_and_tier():
+    assert insights.confidence(np.full(4, 0.25)) == pytest.approx(0.0, abs=1e-9)
+    assert insights.confidence(np.array([0, 0, 0, 1.0])) == pytest.approx(1.0, abs=1e-6)
+    assert insights.predicted_tier(np.array([0.0, 0.1, 0.6, 0.3])) == "High FCS"
+    assert insights.predicted_tier(np.array([0.0, 0.3, 0.6, 0.1])) == "Low FCS"
+    assert insights.predicted_tier(np.array([0.1, 0.1, 0.7, 0.1])) == "Mid FCS"
+
+
+@pytest.mark.parametrize("position", ["qb", "rb", "wr"])
+def test_trained_models_batch_equals_one_by_one(trained_results, position):
+    result = trained_results[position]
+    from recruit_reveal.data.synthetic import generate
+
+    frame = generate(position, 12, seed=3)[feature_names(position)]
+    batch = insights.explain_frame(result.pipeline, frame, position, result.typical_values)
+    for i in range(len(frame)):
+        one = insights.what_if(result.pipeline, frame.iloc[[i]], position,
+                               typical_values=result.typical_values)
+        _assert_same_what_if(one, batch[i]["what_if"])
+        proba = insights.predict_proba(result.pipeline, frame.iloc[[i]])[0]
+        np.testing.assert_allclose(batch[i]["probabilities"], proba, rtol=1e-9, atol=1e-12)
+        pred = int(np.argmax(proba))
+        wi = batch[i]["what_if"]
+        assert wi["current_division"] == DIVISIONS[pred]
+        for option in wi["options"]:
+            col = column(position, option["input"])
+            assert col.low <= option["suggested"] <= col.high
+            assert DIVISIONS.index(option["new_division"]) > pred
+
+
+def _assert_same_what_if(a: dict, b: dict) -> None:
+    """Equal up to float noise between different-sized predict_proba calls."""
+    assert {k: v for k, v in a.items() if k not in ("options", "best")} == \
+        {k: v for k, v in b.items() if k not in ("options", "best")}
+    assert [(o["input"], o["suggested"]) for o in a["options"]] == \
+        [(o["input"], o["suggested"]) for o in b["options"]]
+    for x, y in zip(a["options"], b["options"], strict=True):
+        assert x["new_probability"] == pytest.approx(y["new_probability"], abs=1e-9)
