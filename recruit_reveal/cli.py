@@ -17,12 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import RecruitRevealError
+from .release.contract import NotebookParams
 from .schema import POSITIONS
 
 if TYPE_CHECKING:
     from .artifacts.metadata import ModelMetadata
 
 logger = logging.getLogger("recruit_reveal.cli")
+
+#: The training flags' defaults are the notebook run's.
+_RUN_DEFAULTS = NotebookParams()
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -88,9 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--models-dir", default=None,
                        help="models folder (default: $MODEL_DIR or models)")
     train.add_argument("--runs-dir", default="runs", help="audit records folder (default runs)")
-    train.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    train.add_argument("--cv-folds", type=_positive_int, default=5,
-                       help="cross-validation folds (default 5)")
+    train.add_argument("--seed", type=int, default=_RUN_DEFAULTS.seed,
+                       help="random seed (default %(default)s)")
+    train.add_argument("--cv-folds", type=_positive_int, default=_RUN_DEFAULTS.cv_folds,
+                       help="cross-validation folds (default %(default)s)")
     train.add_argument("--cell-timeout", type=float, default=None,
                        help="seconds one notebook cell may run (default 600)")
 
@@ -167,13 +172,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from recruit_reveal.release import runner
+    from recruit_reveal.release.engines import DEFAULT_CELL_TIMEOUT
+    from recruit_reveal.release.runner import train
 
-    summary = runner.train(
+    summary = train(
         args.csv, args.position, args.version, engine=args.engine, jobs=args.jobs,
         models_dir=args.models_dir or _default_models_dir(), runs_dir=args.runs_dir,
         changelog=args.changelog, seed=args.seed, cv_folds=args.cv_folds,
-        cell_timeout=args.cell_timeout or runner.DEFAULT_CELL_TIMEOUT)
+        cell_timeout=args.cell_timeout or DEFAULT_CELL_TIMEOUT)
     print(summary.report())
     return EXIT_OK if summary.ok else EXIT_FAILED
 

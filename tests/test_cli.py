@@ -95,7 +95,7 @@ def test_both_engines_make_models_that_predict_identically(notebook_run, sample_
         assert list(by_notebook.predict(rows)) == list(by_direct.predict(rows))
         meta_nb = registry.describe(pos, "1.0.0", models_dir=base / "models")
         meta_direct = registry.describe(pos, "1.0.0", models_dir=direct)
-        assert meta_nb["metrics"]["cv"] == meta_direct["metrics"]["cv"]
+        assert meta_nb.metrics.cv == meta_direct.metrics.cv
 
 
 def _csv_with_invalid_wr_rows(source: Path, target: Path) -> None:

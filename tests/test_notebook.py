@@ -4,6 +4,7 @@ and a run through papermill's own command line."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,12 +15,10 @@ import pytest
 
 from recruit_reveal.artifacts import registry
 from recruit_reveal.artifacts.layout import artifact_path
-from recruit_reveal.release import runner
+from recruit_reveal.release.contract import RESULT_MIME, NotebookParams
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "notebooks" / "train_position.ipynb"
-PARAMETERS = {"position", "csv_path", "version", "models_dir", "seed", "cv_folds", "promote",
-              "changelog", "params", "audit_record"}
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +47,18 @@ def test_template_is_committed_clean_with_the_python3_kernel(template):
             assert cell.outputs == [] and cell.execution_count is None
 
 
-def test_parameters_cell_has_every_parameter_and_safe_defaults(template):
+def test_parameters_cell_is_exactly_the_notebook_params(template):
+    """The dataclass is the one definition: the cell assigns its fields, with its defaults."""
+    tree = ast.parse(_parameters_cell(template).source)
+    assigned = [target.id for node in tree.body if isinstance(node, ast.Assign)
+                for target in node.targets if isinstance(target, ast.Name)]
+    assert all(isinstance(node, ast.Assign) for node in tree.body)
+    assert assigned == list(NotebookParams.names())
+    assert _defaults(template) == dataclasses.asdict(NotebookParams())
+
+
+def test_parameters_cell_has_safe_defaults(template):
     defaults = _defaults(template)
-    assert set(defaults) == PARAMETERS
     assert defaults["models_dir"] == "scratch/models"
     assert defaults["promote"] is False and defaults["audit_record"] is None
     assert defaults["version"] is None and defaults["position"] in ("qb", "rb", "wr")
@@ -63,10 +71,9 @@ def test_parameters_cell_has_every_parameter_and_safe_defaults(template):
 def test_interactive_defaults_resolve_to_the_scratch_folder(template, monkeypatch):
     defaults = _defaults(template)
     monkeypatch.chdir(ROOT / "notebooks")  # where JupyterLab starts the kernel
-    settings = runner.prepare(defaults["position"], defaults["csv_path"], "1.0.0",
-                              defaults["models_dir"])
-    assert settings.models_dir == ROOT / "scratch" / "models"
-    assert settings.csv_path == ROOT / "data" / "training.csv"
+    settings = NotebookParams.from_namespace({**defaults, "version": "1.0.0"}).resolve()
+    assert Path(settings.models_dir) == ROOT / "scratch" / "models"
+    assert Path(settings.csv_path) == ROOT / "data" / "training.csv"
     assert "scratch/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
 
 
@@ -98,12 +105,17 @@ def test_template_has_the_narrated_sections_in_order(template):
     positions = [next(i for i, h in enumerate(headings) if w in h) for w in wanted]
     assert positions == sorted(positions)
     source = "\n".join(c.source for c in template.cells if c.cell_type == "code")
-    for call in ("data.load_training_data", "training.train_position", "export.save_pipeline",
-                 "evaluate.metrics_table", "evaluate.plot_class_balance",
-                 "evaluate.plot_inputs_by_division", "evaluate.plot_confusion_matrix",
-                 "evaluate.plot_calibration", "evaluate.plot_permutation_importance",
+    for call in ("contract.NotebookParams.from_namespace(globals()).resolve()",
+                 "data.load_training_data", "training.train_position", "export.save_pipeline",
+                 "figures.metrics_table", "figures.plot_class_balance",
+                 "figures.plot_inputs_by_division", "figures.plot_confusion_matrix",
+                 "figures.plot_calibration", "figures.plot_permutation_importance",
                  "report.validation_report", "report.export_table"):
         assert call in source, call
+    # Every model is saved through recruit_reveal.export.
+    assert "from recruit_reveal import data, export" in source
+    # The last cell displays the run's result, which the runner reads.
+    assert template.cells[-1].source == "contract.PositionResult.of(settings, result, exported)"
 
 
 def test_papermills_own_command_line_runs_the_template(sample_csv, tmp_path):
@@ -124,3 +136,8 @@ def test_papermills_own_command_line_runs_the_template(sample_csv, tmp_path):
     assert meta.artifact.sha256 in outputs
     assert '"image/png"' in outputs  # the figures are in the record
     assert meta.audit_record is None  # no runner, no record named
+    # The run's result, as the runner reads it, matches what was exported.
+    (result,) = [o["data"][RESULT_MIME] for c in nbformat.read(out, 4).cells
+                 for o in c.get("outputs", []) if RESULT_MIME in o.get("data", {})]
+    assert result["sha256"] == meta.artifact.sha256 and result["version"] == "2.0.0"
+    assert result["exact_accuracy"] == meta.metrics.headline.exact_accuracy

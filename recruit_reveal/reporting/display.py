@@ -8,6 +8,7 @@ notebooks render as tables) except :func:`show`, which displays a figure.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import platform
 import sys
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ..schema import DIVISIONS
+from .tables import format_metric
 
 
 def configure_display() -> None:
@@ -47,8 +49,10 @@ def _figure_title(figure) -> str:
 
 
 def settings_table(settings) -> pd.DataFrame:
-    """The run's resolved settings (a ``runner.RunSettings``), one row each."""
-    return pd.DataFrame(settings.as_rows(), columns=["setting", "value"]).set_index("setting")
+    """The run's resolved settings (a ``release.contract.NotebookParams``), one row each."""
+    rows = [(name, "" if value is None else str(value))
+            for name, value in dataclasses.asdict(settings).items()]
+    return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
 
 
 def environment() -> pd.DataFrame:
@@ -125,31 +129,23 @@ def export_table(exported, audit_record: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
 
 
-def run_summary(settings, result, exported) -> pd.DataFrame:
-    """One row per run: the figures quoted everywhere, the artifact and its record."""
-    ceiling = result.bayes_ceiling or {}
-    rule = result.baselines.get("rule_based", {})
-    head = result.headline()
+def run_summary(outcome) -> pd.DataFrame:
+    """One row per run (a ``release.contract.PositionResult``): the figures quoted everywhere,
+    the artifact and its record."""
     row = {
-        "position": settings.position,
-        "version": settings.version,
-        "rows": result.data_fingerprint.get("rows"),
-        "exact": round(head["exact_accuracy"], 3),
-        "within-one": round(head["within_one_accuracy"], 3),
-        "rule-based exact": _mean(rule.get("exact_accuracy")),
-        "ceiling exact": _mean(ceiling.get("exact_accuracy")),
-        "artifact": str(exported.pkl_path),
-        "sha256": exported.sha256,
-        "promoted": exported.promoted,
-        "record": settings.audit_record or "-",
+        "position": outcome.position,
+        "version": outcome.version,
+        "rows": outcome.rows,
+        "exact": format_metric(outcome.exact_accuracy),
+        "within-one": format_metric(outcome.within_one_accuracy),
+        "rule-based exact": format_metric(outcome.rule_based_exact_accuracy),
+        "ceiling exact": format_metric(outcome.ceiling_exact_accuracy),
+        "artifact": outcome.artifact,
+        "sha256": outcome.sha256,
+        "promoted": outcome.promoted,
+        "record": outcome.record or "-",
     }
     return pd.DataFrame([row]).set_index("position")
-
-
-def _mean(value: Any) -> float | None:
-    if isinstance(value, dict):
-        value = value.get("mean")
-    return None if value is None else round(float(value), 3)
 
 
 def sample_athlete(result) -> pd.DataFrame:

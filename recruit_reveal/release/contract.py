@@ -1,0 +1,204 @@
+"""The contract of one position's training run: what goes in, what comes out.
+
+:class:`NotebookParams` is the one definition of the template's parameters:
+``dataclasses.asdict`` of it is exactly what papermill injects into
+``notebooks/train_position.ipynb``, the template's tagged parameters cell
+assigns exactly its fields (with its defaults, a test checks both), and the
+direct engine trains from the same object.
+
+:class:`PositionResult` is what a run hands back: the notebook displays it as
+its last output (a table for the reader, JSON under :data:`RESULT_MIME` for
+the runner) and the direct engine returns it, so the runner never has to
+re-read the exported files to learn what a run made.
+
+This module imports nothing heavy: the notebook kernel and the runner's worker
+processes both load it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotebookExecutionError, VersionError
+from ..schema import check_position
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = PROJECT_ROOT / "notebooks" / "train_position.ipynb"
+#: The MIME type of the run's result in the template's outputs.
+RESULT_MIME = "application/vnd.recruit-reveal.position-result+json"
+
+
+@dataclass(frozen=True)
+class NotebookParams:
+    """The template's parameters; the defaults are its safe interactive ones.
+
+    Only JSON-like values (str, int, bool, None, dict), so papermill can write
+    them into the injected parameters cell.  :meth:`resolve` turns them into
+    the settings a run trains with.
+    """
+
+    position: str = "qb"
+    csv_path: str = "data/training.csv"
+    version: str | None = None
+    models_dir: str = "scratch/models"
+    seed: int = 42
+    cv_folds: int = 5
+    promote: bool = False
+    changelog: str | None = "interactive run of notebooks/train_position.ipynb"
+    params: dict[str, Any] | None = None
+    audit_record: str | None = None
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> NotebookParams:
+        """The parameters as a notebook holds them: ``from_namespace(globals())``."""
+        missing = [name for name in cls.names() if name not in namespace]
+        if missing:
+            raise NotebookExecutionError(
+                f"the notebook does not define the parameter(s) {', '.join(missing)}; "
+                "run its parameters cell first")
+        return cls(**{name: namespace[name] for name in cls.names()})
+
+    def resolve(self) -> NotebookParams:
+        """Check and resolve: position known, paths absolute, the version fixed.
+
+        ``version=None`` takes the next patch version in ``models_dir``.
+        """
+        position = check_position(self.position)
+        models = project_path(self.models_dir)
+        return NotebookParams(
+            position=position,
+            csv_path=str(project_path(self.csv_path)),
+            version=resolve_version(models, [position], self.version),
+            models_dir=str(models),
+            seed=int(self.seed),
+            cv_folds=int(self.cv_folds),
+            promote=bool(self.promote),
+            changelog=self.changelog,
+            params=dict(self.params) if self.params else None,
+            audit_record=None if self.audit_record is None else str(self.audit_record),
+        )
+
+
+@dataclass(frozen=True)
+class PositionResult:
+    """What one position's run made: the model, its checksum and the figures quoted everywhere."""
+
+    position: str
+    version: str
+    artifact: str
+    metadata: str
+    sha256: str
+    exact_accuracy: float | None
+    within_one_accuracy: float | None
+    rule_based_exact_accuracy: float | None
+    ceiling_exact_accuracy: float | None
+    rows: int | None
+    promoted: bool
+    record: str | None
+
+    @classmethod
+    def of(cls, settings: NotebookParams, result: Any, exported: Any) -> PositionResult:
+        """The result of a run from its settings, ``TrainingResult`` and ``ExportedModel``."""
+        from ..modeling.summaries import metric_mean
+
+        head = result.headline()
+        rule = result.baselines.get("rule_based")
+        return cls(
+            position=exported.position,
+            version=exported.version,
+            artifact=str(exported.pkl_path),
+            metadata=str(exported.metadata_path),
+            sha256=exported.sha256,
+            exact_accuracy=head["exact_accuracy"],
+            within_one_accuracy=head["within_one_accuracy"],
+            rule_based_exact_accuracy=metric_mean(rule, "exact_accuracy") if rule else None,
+            ceiling_exact_accuracy=(result.bayes_ceiling or {}).get("exact_accuracy"),
+            rows=result.data_fingerprint.get("rows"),
+            promoted=exported.promoted,
+            record=settings.audit_record,
+        )
+
+    @classmethod
+    def from_notebook(cls, nb: Any) -> PositionResult:
+        """The result an executed template displayed (its last one under :data:`RESULT_MIME`)."""
+        found = [output["data"][RESULT_MIME] for cell in nb.cells
+                 for output in cell.get("outputs", []) if RESULT_MIME in output.get("data", {})]
+        if not found:
+            raise NotebookExecutionError(
+                "the executed notebook shows no run result; its summary cell must display "
+                "contract.PositionResult.of(settings, result, exported)")
+        doc = dict(found[-1])
+        try:
+            return cls(**{name: doc[name] for name in (f.name for f in dataclasses.fields(cls))})
+        except KeyError as exc:
+            raise NotebookExecutionError(f"the notebook's run result lacks {exc}") from None
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        # The reader sees the summary table; the runner reads the JSON.
+        from ..reporting.display import run_summary
+
+        table = run_summary(self)
+        return {"text/plain": table.to_string(), "text/html": table.to_html(),
+                RESULT_MIME: dataclasses.asdict(self)}
+
+
+def project_path(path: str | os.PathLike[str]) -> Path:
+    """Resolve a path the way the template's defaults mean it.
+
+    Absolute paths are kept.  A relative path is taken from the project root
+    (the folder holding ``notebooks/train_position.ipynb``) when the working
+    directory is that root or one of its subfolders -- Jupyter runs a notebook
+    in ``notebooks/`` -- and from the working directory otherwise.
+    """
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / "notebooks" / "train_position.ipynb").is_file():
+            return folder / path
+    return cwd / path
+
+
+def resolve_version(models_dir: str | os.PathLike[str], positions: Iterable[str],
+                    version: str | None = None) -> str:
+    """The version a run uses: ``version`` checked, or the next one for every position.
+
+    Positions share one version, so when they differ the highest next patch
+    version wins.
+    """
+    from ..artifacts.layout import format_version, next_version, parse_version
+
+    if version is not None:
+        text = str(version).strip().removeprefix("v")
+        if text == "latest":
+            raise VersionError("a training run needs a version X.Y.Z, not 'latest'")
+        return format_version(parse_version(text))
+    candidates = [next_version(models_dir, pos) for pos in positions]
+    return max(candidates, key=parse_version)
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path relative to the working directory when it is inside it, else absolute."""
+    absolute = Path(path).absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd().absolute()))
+    except ValueError:
+        return str(absolute)
+
+
+def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one file or folder (by their spelling when one is missing)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)

@@ -1,0 +1,121 @@
+"""The two ways to train one position from its :class:`~.contract.NotebookParams`.
+
+* :class:`NotebookEngine` (the default) executes ``notebooks/train_position.ipynb``
+  with papermill; the executed notebook is the audit record
+  ``runs/v{version}/{position}.ipynb`` plus an HTML copy beside it, and the
+  result is the one the notebook displayed.
+* :class:`DirectEngine` calls :func:`train_one`, the very sequence the
+  template's cells call, without a notebook, and returns the same result.
+
+Both return a :class:`~.contract.PositionResult`; neither promotes anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import NotebookExecutionError
+from .contract import TEMPLATE, NotebookParams, PositionResult
+from .records import prepare_record_slot, record_path
+
+ENGINES = ("notebook", "direct")
+#: Seconds one notebook cell may run.  Training 100k rows with CV takes well
+#: under a minute on two cores, so ten minutes only ever stops a hung kernel.
+DEFAULT_CELL_TIMEOUT = 600.0
+
+
+class Engine(Protocol):
+    """What the runner needs of an engine."""
+
+    name: str
+    #: True: positions run in threads of this process; False: in spawned processes.
+    threads: bool
+
+    def preflight(self, version: str, positions: Sequence[str]) -> None:
+        """Refuse before anything trains (raise a RecruitRevealError) when a run cannot work."""
+
+    def record(self, version: str, position: str) -> Path | None:
+        """The audit record a run of ``position`` leaves (None: no record)."""
+
+    def run(self, params: NotebookParams) -> PositionResult:
+        """Train and export one position (``promote`` is the caller's choice) and say what."""
+
+
+def train_one(settings: NotebookParams) -> PositionResult:
+    """Load, validate, train and export one position: the template's calls, in order."""
+    from .. import data, export
+    from ..modeling import training
+
+    training_data = data.load_training_data(settings.csv_path, settings.position)
+    result = training.train_position(
+        training_data, settings.position, seed=settings.seed, cv_folds=settings.cv_folds,
+        params=settings.params)
+    exported = export.save_pipeline(
+        result, settings.models_dir, str(settings.version), promote=settings.promote,
+        changelog=settings.changelog, audit_record=settings.audit_record)
+    return PositionResult.of(settings, result, exported)
+
+
+@dataclass(frozen=True)
+class DirectEngine:
+    """Training without a notebook, in fresh worker processes when several run at once."""
+
+    name = "direct"
+    #: Positions run in processes: training holds the interpreter.
+    threads = False
+
+    def preflight(self, version: str, positions: Sequence[str]) -> None:
+        """Nothing to check before training."""
+
+    def record(self, version: str, position: str) -> Path | None:
+        return None
+
+    def run(self, params: NotebookParams) -> PositionResult:
+        return train_one(params.resolve())
+
+
+@dataclass(frozen=True)
+class NotebookEngine:
+    """The template through papermill, one kernel per position, a record each."""
+
+    runs_dir: Path
+    template: Path = TEMPLATE
+    cell_timeout: float | None = DEFAULT_CELL_TIMEOUT
+
+    name = "notebook"
+    #: Threads suffice: each notebook runs in its own kernel process anyway.
+    threads = True
+
+    def preflight(self, version: str, positions: Sequence[str]) -> None:
+        """Template and kernel usable, and room for every record, before anything trains."""
+        from .notebook import check_kernel
+
+        if not self.template.is_file():
+            raise NotebookExecutionError(f"notebook template not found: {self.template}")
+        check_kernel()
+        for position in positions:
+            prepare_record_slot(record_path(self.runs_dir, version, position))
+
+    def record(self, version: str, position: str) -> Path | None:
+        return record_path(self.runs_dir, version, position)
+
+    def run(self, params: NotebookParams) -> PositionResult:
+        from .notebook import run_notebook
+
+        record = record_path(self.runs_dir, str(params.version), params.position)
+        nb = run_notebook(self.template, record, dataclasses.asdict(params),
+                          position=params.position, cell_timeout=self.cell_timeout)
+        return PositionResult.from_notebook(nb)
+
+
+def make_engine(name: str, *, runs_dir: Path, template: Path | None = None,
+                cell_timeout: float | None = DEFAULT_CELL_TIMEOUT) -> Engine:
+    """The engine called ``name`` (one of :data:`ENGINES`)."""
+    if name == "direct":
+        return DirectEngine()
+    return NotebookEngine(runs_dir=runs_dir, template=template or TEMPLATE,
+                          cell_timeout=cell_timeout)
