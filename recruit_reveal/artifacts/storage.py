@@ -54,10 +54,8 @@ def _write_temp(final: Path, data: bytes) -> Path:
     return tmp
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write ``data`` (text is UTF-8 encoded) under ``path`` atomically, replacing what is there."""
-    final = Path(path)
-    tmp = _write_temp(final, data.encode("utf-8") if isinstance(data, str) else data)
+def _replace(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` onto ``final`` (removing ``tmp`` if that fails) and make it durable."""
     try:
         os.replace(tmp, final)
     except BaseException:
@@ -65,6 +63,12 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
             os.unlink(tmp)
         raise
     fsync_dir(final.parent)
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
+    """Write ``data`` (text is UTF-8 encoded) under ``path`` atomically, replacing what is there."""
+    final = Path(path)
+    _replace(_write_temp(final, data.encode("utf-8") if isinstance(data, str) else data), final)
     return final
 
 
@@ -104,11 +108,5 @@ def atomic_symlink(path: str | os.PathLike[str], target_name: str) -> bool:
         os.symlink(target_name, tmp)
     except (OSError, NotImplementedError):
         return False
-    try:
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(final.parent)
+    _replace(tmp, final)
     return True

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
-from test_export import POS, make_frame, make_result
+from test_artifacts_export import POS, make_frame, make_result
 
 from recruit_reveal import schema
 from recruit_reveal.artifacts import export, layout, registry
