@@ -1,0 +1,56 @@
+"""release.contract: the notebook-run parameters, version resolution and project-relative paths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from recruit_reveal.errors import (
+    NotebookExecutionError,
+    VersionError,
+)
+from recruit_reveal.release import contract
+from recruit_reveal.schema import POSITIONS
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_params_resolve_and_read_back_from_a_namespace(tmp_path):
+    namespace = {**dataclasses.asdict(contract.NotebookParams()), "position": "WR",
+                 "models_dir": str(tmp_path), "version": "v1.2.3", "unrelated": 1}
+    params = contract.NotebookParams.from_namespace(namespace).resolve()
+    assert params.position == "wr" and params.version == "1.2.3"
+    assert params.models_dir == str(tmp_path) and Path(params.csv_path).is_absolute()
+    assert contract.NotebookParams.from_namespace(dataclasses.asdict(params)) == params
+    with pytest.raises(NotebookExecutionError, match="cv_folds"):
+        contract.NotebookParams.from_namespace({"position": "qb"})
+
+
+def test_resolve_version_checks_explicit_versions(tmp_path):
+    assert contract.resolve_version(tmp_path, ["qb"], "2.3.4") == "2.3.4"
+    assert contract.resolve_version(tmp_path, ["qb"], "v2.3.4") == "2.3.4"
+    for bad in ("latest", "1.0", "../1.0.0", "1.0.0/../..", "/abs/1.0.0"):
+        with pytest.raises(VersionError):
+            contract.resolve_version(tmp_path, ["qb"], bad)
+
+
+def test_resolve_version_takes_the_highest_next_version(models_dir, trained_results):
+    from recruit_reveal.artifacts.export import save_pipeline
+
+    assert contract.resolve_version(models_dir, POSITIONS) == "1.0.1"
+    save_pipeline(trained_results["rb"], models_dir, "1.0.4", promote=False)
+    # One version for the whole release: the highest next one among the positions.
+    assert contract.resolve_version(models_dir, POSITIONS) == "1.0.5"
+    assert contract.resolve_version(models_dir, ["qb"]) == "1.0.1"
+
+
+def test_project_path_resolves_from_the_project_root(tmp_path, monkeypatch):
+    root = Path(contract.__file__).resolve().parents[2]
+    monkeypatch.chdir(root / "notebooks")  # where Jupyter runs the template
+    assert contract.project_path("scratch/models") == root / "scratch" / "models"
+    monkeypatch.chdir(tmp_path)
+    assert contract.project_path("scratch/models") == tmp_path / "scratch" / "models"
+    assert contract.project_path("/x/y") == Path("/x/y")

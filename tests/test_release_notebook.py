@@ -1,0 +1,142 @@
+"""release.notebook: papermill execution of small fixture notebooks, progress lines, timeouts and the kernel check.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from recruit_reveal.errors import (
+    NotebookExecutionError,
+)
+from recruit_reveal.release import notebook, records
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _kernelspec(tmp_path, monkeypatch, command: str) -> None:
+    spec = tmp_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [command, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "spec", "language": "python"}), encoding="utf-8")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+
+
+def _outputs_text(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return json.dumps([c.get("outputs", []) for c in nb.cells] + [c.source for c in nb.cells])
+
+
+def test_successful_notebook_leaves_record_html_and_runs_this_interpreter(tmp_path,
+                                                                         monkeypatch):
+    record = tmp_path / "runs" / "v1.0.0" / "qb.ipynb"
+    # A stray recruit_reveal/ in the working directory (say a second checkout) must not
+    # shadow the package the runner itself uses.
+    (tmp_path / "recruit_reveal").mkdir()
+    (tmp_path / "recruit_reveal" / "__init__.py").write_text("", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    executed = notebook.run_notebook(FIXTURES / "ok.ipynb", record,
+                                     {"position": "rb", "value": 21}, position="rb",
+                                     cell_timeout=60)
+
+    # The executed notebook comes back, and it is what the record holds.
+    assert executed.cells[-1].outputs[0]["text"] == "rb: value=42\n"
+    assert nbformat.read(record, as_version=4).cells == executed.cells
+    assert record.with_suffix(".html").is_file()
+    assert records.record_status(record) == "succeeded"
+    text = _outputs_text(record)
+    assert "rb: value=42" in text  # the injected parameters were used
+    # The kernel is this interpreter, so the venv that runs the runner trains the model.
+    assert f"interpreter {sys.executable}" in text
+    assert f"prefix {sys.prefix}" in text
+    import recruit_reveal
+
+    assert f"package {recruit_reveal.__file__}" in text
+
+
+def test_each_finished_cell_logs_one_progress_line(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="recruit_reveal.release.notebook")
+    notebook.run_notebook(FIXTURES / "ok.ipynb", tmp_path / "wr.ipynb", {"position": "wr"},
+                          position="wr", cell_timeout=60)
+
+    lines = [r.getMessage() for r in caplog.records if ": cell " in r.getMessage()]
+    # markdown, parameters, injected parameters, then three code cells: six in all
+    assert [line.split(" done in ")[0] for line in lines] == [
+        "wr: cell 2/6", "wr: cell 3/6", "wr: cell 4/6", "wr: cell 5/6", "wr: cell 6/6"]
+    assert lines[-1].endswith('print(f"{position}: value={value * 2}")')
+    # Records are written atomically: no temp file is left beside them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wr.html", "wr.ipynb"]
+
+
+def test_failing_cell_names_position_and_cell_and_keeps_the_record(tmp_path):
+    record = tmp_path / "wr.ipynb"
+
+    with pytest.raises(NotebookExecutionError) as info:
+        notebook.run_notebook(FIXTURES / "fails.ipynb", record, {"position": "wr"},
+                            position="wr", cell_timeout=60)
+
+    message = str(info.value)
+    assert message.startswith("wr: cell ")
+    assert "raise ValueError" in message and "boom in wr" in message
+    assert str(record.name) in message
+    assert records.record_status(record) == "failed"
+    nb = nbformat.read(record, as_version=4)
+    # papermill's own error banner and traceback stay in the record.
+    assert "An Exception was encountered" in nb.cells[0].source
+    assert any(o.get("ename") == "ValueError" for c in nb.cells for o in c.get("outputs", []))
+    assert "boom in wr" in record.with_suffix(".html").read_text(encoding="utf-8")
+
+
+def test_hanging_cell_is_stopped_by_the_cell_timeout(tmp_path):
+    record = tmp_path / "rb.ipynb"
+
+    with pytest.raises(NotebookExecutionError) as info:
+        notebook.run_notebook(FIXTURES / "hangs.ipynb", record, {"position": "rb"},
+                            position="rb", cell_timeout=2)
+
+    message = str(info.value)
+    assert "rb: cell" in message and "time.sleep(600)" in message
+    assert "timed out after 2s" in message
+    assert records.record_status(record) == "failed"
+    nb = nbformat.read(record, as_version=4)
+    assert "Execution stopped" in nb.cells[0].source
+    assert record.with_suffix(".html").is_file()
+
+
+def test_kernel_check_refuses_a_kernelspec_of_another_interpreter(tmp_path, monkeypatch):
+    spec = tmp_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": ["/opt/other/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "other", "language": "python"}), encoding="utf-8")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+
+    with pytest.raises(NotebookExecutionError, match="/opt/other/bin/python3"):
+        notebook.check_kernel()
+
+
+def test_kernel_check_accepts_this_interpreter():
+    assert notebook.check_kernel() == sys.executable
+
+
+def test_kernel_check_accepts_this_interpreter_however_spelled(tmp_path, monkeypatch):
+    # The venv's bin folder through a symlink: another spelling, the same interpreter.
+    (tmp_path / "bin-link").symlink_to(Path(sys.executable).parent, target_is_directory=True)
+    _kernelspec(tmp_path, monkeypatch, str(tmp_path / "bin-link" / Path(sys.executable).name))
+    assert notebook.check_kernel() == sys.executable
+
+
+@pytest.mark.skipif(Path(sys.executable).resolve().parent == Path(sys.executable).parent,
+                    reason="the interpreter is not a venv's symlink")
+def test_kernel_check_refuses_the_base_interpreter_of_the_venv(tmp_path, monkeypatch):
+    # The same file as the venv's python, but started outside the venv: other libraries.
+    _kernelspec(tmp_path, monkeypatch, str(Path(sys.executable).resolve()))
+    with pytest.raises(NotebookExecutionError, match="not"):
+        notebook.check_kernel()

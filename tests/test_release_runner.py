@@ -1,0 +1,73 @@
+"""release.runner: the pre-flight rules of ``train`` and the straight flow from runs to the summary.
+
+The end-to-end runs of the real template are in tests/test_cli.py and tests/test_notebook.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from test_release_records import fake_record
+
+from recruit_reveal.errors import (
+    ArtifactExistsError,
+    DataValidationError,
+    RecruitRevealError,
+)
+from recruit_reveal.release import runner
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_the_runner_takes_results_from_the_runs_not_from_models(sample_csv, tmp_path,
+                                                                monkeypatch):
+    from recruit_reveal.artifacts import registry
+    from recruit_reveal.artifacts.layout import artifact_path
+
+    def no_reading_back(*args, **kwargs):
+        raise AssertionError("the runner read the exported metadata back")
+
+    monkeypatch.setattr(registry, "describe", no_reading_back)
+    summary = runner.train(sample_csv, "qb", "2.0.0", engine="direct",
+                           models_dir=tmp_path / "models", cv_folds=3)
+
+    assert summary.ok and summary.promoted
+    (run,) = summary.runs
+    pkl = artifact_path(tmp_path / "models", "qb", "2.0.0")
+    assert run.artifact == pkl
+    assert run.sha256 == hashlib.sha256(pkl.read_bytes()).hexdigest()
+    assert run.exact_accuracy is not None and 0 < run.exact_accuracy < 1
+    stem = "recruit_reveal_qb_pipeline"
+    assert {p.name for p in (tmp_path / "models").iterdir() if not p.name.startswith(".")} == {
+        f"{stem}_v2.0.0.pkl", f"{stem}_v2.0.0.metadata.json", f"{stem}_latest.pkl",
+        f"{stem}_latest.metadata.json", "CHANGELOG_qb.md"}
+
+
+def test_train_refuses_an_existing_version_before_training(models_dir, sample_csv, tmp_path):
+    with pytest.raises(ArtifactExistsError, match="1.0.0 already exists for qb, rb, wr"):
+        runner.train(sample_csv, "all", "1.0.0", models_dir=models_dir,
+                     runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_train_refuses_a_successful_record_before_training(tmp_path, sample_csv):
+    fake_record(tmp_path / "runs" / "v3.0.0" / "wr.ipynb", "succeeded")
+    with pytest.raises(ArtifactExistsError, match="wr.ipynb"):
+        runner.train(sample_csv, "all", "3.0.0", models_dir=tmp_path / "models",
+                     runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"positions": "te"}, DataValidationError, "unknown position 'te'"),
+    ({"engine": "spark"}, RecruitRevealError, "unknown engine"),
+    ({"jobs": 0}, RecruitRevealError, "at least 1"),
+    ({"csv": "missing.csv"}, DataValidationError, "missing.csv"),
+])
+def test_train_rejects_bad_requests(tmp_path, sample_csv, kwargs, error, match):
+    args = {"csv": sample_csv, "positions": "qb", **kwargs}
+    with pytest.raises(error, match=match):
+        runner.train(args.pop("csv"), args.pop("positions"), "1.0.0",
+                     models_dir=tmp_path / "m", runs_dir=tmp_path / "r", **args)
