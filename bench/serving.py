@@ -2,7 +2,7 @@
 
 The service runs in its own process (uvicorn on a free localhost port), so
 client and server do not share an interpreter; on two cores they still share
-the CPU, as they would on a small host.  Goals (issue 6): p50 <= 10 ms for
+the CPU, as they would on a small host.  Goals: p50 <= 10 ms for
 one /predict including what-if, and a 10,000-row batch in <= 1 s.
 
 Models come from ``models/`` when every position loads from it; otherwise
@@ -152,7 +152,8 @@ def _batch_body(n: int, positions: int) -> bytes:
 
 def _bare_predict_ms(models: Path) -> tuple[float, float]:
     """Median ms of bare predict_proba on one row, and of one explained prediction."""
-    from recruit_reveal.api.app import _arrays, _parse_athlete
+    from recruit_reveal.api.parsing import parse_athlete as _parse_athlete
+    from recruit_reveal.api.predictions import arrays as _arrays
     from recruit_reveal.artifacts import registry
     from recruit_reveal.modeling import explanations as insights
 
@@ -160,7 +161,7 @@ def _bare_predict_ms(models: Path) -> tuple[float, float]:
     athlete = _parse_athlete(QB)
     x, state = _arrays("qb", [athlete.values])
     frame = insights.model_frame(x, state, "qb")
-    typical = loaded.metadata.get("typical_values") or {}
+    typical = loaded.metadata.typical_values or {}
 
     def many(fn, n=200):
         times = []

@@ -37,7 +37,10 @@ _EXIT_CODES = ("exit codes: 0 success; 1 a training run in which some position f
 
 
 def _default_models_dir() -> str:
-    return os.environ.get("MODEL_DIR") or "models"
+    """$MODEL_DIR or ``models``, read (and reported when bad) as every command reads it."""
+    from .settings import load_setting
+
+    return str(load_setting("model_dir"))
 
 
 def _position(text: str) -> str:
@@ -265,6 +268,8 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here: the other commands should not pay for FastAPI and uvicorn.
     from recruit_reveal.api.app import run
 
+    # run() reads the Settings once, these options over the environment; a bad value
+    # is a RecruitRevealError naming the variable (exit code 2), as everywhere else.
     run(args.host, args.port, models_dir=args.models_dir)
     return EXIT_OK
 

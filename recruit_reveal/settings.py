@@ -6,16 +6,17 @@ fails the same way everywhere, with a message naming the variable.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .artifacts.layout import LATEST, check_version_or_latest
 from .errors import RecruitRevealError, VersionError
-from .schema import POSITIONS
+from .schema import POSITIONS, check_position
 
 #: Most athletes in one /predict/batch request.
 MAX_BATCH = 10_000
@@ -51,6 +52,11 @@ class Settings(BaseSettings):
     def _version(cls, value: str | None) -> str | None:
         return None if value is None else _version_or_latest(value)
 
+    @field_validator("model_dir", "host", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _origins(cls, value: Any) -> Any:
@@ -63,6 +69,23 @@ class Settings(BaseSettings):
         """The version each position serves: MODEL_VERSION_{POS}, else MODEL_VERSION."""
         return {pos: getattr(self, f"model_version_{pos}") or self.model_version
                 for pos in POSITIONS}
+
+    def replace(self, **overrides: Any) -> Settings:
+        """A validated copy with ``overrides`` (field names) applied.
+
+        ``versions={"qb": "1.0.0"}`` sets ``model_version_qb``.  A bad value
+        raises as :func:`load_settings` does, naming the argument.
+        """
+        versions = overrides.pop("versions", None) or {}
+        for pos, version in versions.items():
+            overrides[f"model_version_{check_position(pos)}"] = version
+        unknown = sorted(set(overrides) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(unknown)}")
+        try:
+            return type(self).model_validate({**self.model_dump(), **overrides})
+        except ValidationError as exc:
+            _raise_readable(exc, overrides)
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -79,12 +102,30 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
                                   if k.lower() in fields and str(v).strip()}
         return Settings.model_validate({**values, **overrides})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "?"
-        source = "argument" if name in overrides else "environment variable"
-        message = f"{source} {name.upper()}={first.get('input')!r}: {first['msg']}"
-        if name.startswith("model_version"):
-            cause = (first.get("ctx") or {}).get("error")
-            raise VersionError(f"{source} {name.upper()}: {cause or first['msg']} "
-                               f"(or 'latest')") from None
-        raise RecruitRevealError(message) from None
+        _raise_readable(exc, overrides)
+
+
+def load_setting(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """One setting (a field name such as ``"model_dir"``) read from ``env`` alone.
+
+    Validated and reported exactly as :func:`load_settings` does, but a bad
+    value of another variable does not fail it: the registry reads
+    ``MODEL_DIR`` and ``MODEL_VERSION`` this way.
+    """
+    field = name.lower()
+    if field not in Settings.model_fields:
+        raise KeyError(name)
+    env = os.environ if env is None else env
+    return getattr(load_settings({k: v for k, v in env.items() if k.lower() == field}), field)
+
+
+def _raise_readable(exc: ValidationError, overrides: Mapping[str, Any]) -> NoReturn:
+    first = exc.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else "?"
+    source = "argument" if name in overrides else "environment variable"
+    message = f"{source} {name.upper()}={first.get('input')!r}: {first['msg']}"
+    if name.startswith("model_version"):
+        cause = (first.get("ctx") or {}).get("error")
+        raise VersionError(f"{source} {name.upper()}: {cause or first['msg']} "
+                           f"(or 'latest')") from None
+    raise RecruitRevealError(message) from None

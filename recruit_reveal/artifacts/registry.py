@@ -37,13 +37,11 @@ from ..errors import (
     VersionError,
 )
 from ..schema import POSITIONS, check_position
+from ..settings import load_setting
 
 logger = logging.getLogger(__name__)
 
 LATEST = layout.LATEST
-ENV_MODEL_DIR = "MODEL_DIR"
-ENV_MODEL_VERSION = "MODEL_VERSION"
-DEFAULT_MODELS_DIR = "models"
 
 
 @dataclass(frozen=True)
@@ -61,26 +59,26 @@ class LoadedModel:
 
 
 def resolve_models_dir(models_dir: str | os.PathLike | None = None) -> Path:
-    """``models_dir``, else ``$MODEL_DIR``, else ``models``."""
+    """``models_dir``, else ``$MODEL_DIR`` (via :mod:`recruit_reveal.settings`), else ``models``."""
     if models_dir is None:
-        models_dir = os.environ.get(ENV_MODEL_DIR) or DEFAULT_MODELS_DIR
+        return Path(load_setting("model_dir"))
     return Path(models_dir)
 
 
 def resolve_version(version: str | None = None) -> str:
-    """``version``, else ``$MODEL_VERSION``, else ``latest``; validated (VersionError)."""
-    source = "version"
+    """``version``, else ``$MODEL_VERSION``, else ``latest``; validated (VersionError).
+
+    A bad ``MODEL_VERSION`` is reported by :mod:`recruit_reveal.settings`, in the
+    same words as the CLI and the API use.
+    """
     if version is None:
-        version = os.environ.get(ENV_MODEL_VERSION) or LATEST
-        source = ENV_MODEL_VERSION
-    if isinstance(version, str):
-        version = version.strip() if source == ENV_MODEL_VERSION else version
+        return str(load_setting("model_version"))
     if version == LATEST:
         return LATEST
     try:
         layout.parse_version(version)
     except VersionError as exc:
-        raise VersionError(f"{source}: {exc} (or 'latest')") from None
+        raise VersionError(f"version: {exc} (or 'latest')") from None
     return version
 
 

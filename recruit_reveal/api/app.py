@@ -1,0 +1,125 @@
+"""The prediction service: a FastAPI app serving the exported models by version.
+
+``create_app()`` builds the app from :class:`recruit_reveal.settings.Settings`;
+models load in its lifespan handler (never at import time) through
+:mod:`recruit_reveal.artifacts.registry`.  ``run()`` serves it with uvicorn;
+``recruit-reveal serve`` calls it.  The contract (endpoints, fields, error
+codes, limits, environment) is written down in docs/api.md, and /openapi.json
+says exactly what is accepted.
+
+Layout: :mod:`.schemas` (request and response models generated from
+:mod:`recruit_reveal.schema`), :mod:`.parsing` (bodies), :mod:`.store` (models),
+:mod:`.predictions` and :mod:`.listings` (answers), :mod:`.errors`,
+:mod:`.middleware`, :mod:`.dependencies`, and one router per concern in
+:mod:`.routers`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
+from .errors import install_error_handlers
+from .middleware import BodyLimitMiddleware
+from .routers import health, models, predict
+from .store import ModelStore, ServedModel
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "create_app", "run"]
+
+
+def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
+               models_dir: str | os.PathLike[str] | None = None,
+               versions: Mapping[str, str] | None = None, **overrides: Any) -> FastAPI:
+    """Build the service.
+
+    ``settings`` defaults to :func:`~recruit_reveal.settings.load_settings` (the
+    environment); a path in its place is taken as ``models_dir`` (the earlier
+    ``create_app("models")``).  ``models_dir``, ``versions`` (e.g.
+    ``{"qb": "1.0.0"}``) and keyword ``overrides`` (any Settings field, e.g.
+    ``admin_token=``) replace what the settings say.  Models are loaded when the
+    app starts (its lifespan), not here.
+    """
+    if settings is not None and not isinstance(settings, Settings):
+        if models_dir is not None:
+            raise TypeError("create_app: give the models folder once (positionally or as "
+                            "models_dir=)")
+        settings, models_dir = None, settings
+    settings = settings if settings is not None else load_settings()
+    if models_dir is not None:
+        overrides["model_dir"] = Path(models_dir)
+    if versions:
+        overrides["versions"] = versions
+    if overrides:
+        settings = settings.replace(**overrides)
+    store = ModelStore(settings.model_dir, settings.versions)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(store.load_all)
+        _log_banner(store, settings)
+        yield
+
+    app = FastAPI(
+        title="Recruit Reveal",
+        version=__version__,
+        description="Predicts the college football division a high-school QB, RB or WR is "
+                    "likely to reach, with a what-if and the factors behind it. "
+                    "See docs/api.md.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    if settings.allowed_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(predict.build_router(settings.max_batch))
+    app.include_router(models.router)
+    return app
+
+
+def _log_banner(store: ModelStore, settings: Settings) -> None:
+    logger.info("Recruit Reveal %s serving models from %s", __version__,
+                settings.model_dir.resolve())
+    for pos, served in store.snapshot().items():
+        if isinstance(served, ServedModel):
+            logger.info("  %s: version %s (requested %s) - %s", pos, served.version,
+                        served.requested, served.reason)
+        else:
+            logger.warning("  %s: UNAVAILABLE (requested %s) - %s", pos, served.requested,
+                           served.reason)
+    logger.info("  switch endpoint %s", "enabled" if settings.admin_token
+                else "disabled (no ADMIN_TOKEN)")
+
+
+def run(host: str | None = None, port: int | None = None, *,
+        models_dir: str | os.PathLike[str] | None = None, log_level: str = "info") -> None:
+    """Serve with uvicorn; HOST/PORT (and everything else) default from the environment.
+
+    The settings are read once, here: a bad value raises a RecruitRevealError
+    naming the variable before anything is served.
+    """
+    import uvicorn
+
+    if not logging.getLogger().handlers:
+        # So the startup banner shows when nothing configured logging (e.g. `make serve`).
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    given: dict[str, Any] = {"host": host, "port": port, "model_dir": models_dir}
+    settings = load_settings(None, **{k: v for k, v in given.items() if v is not None})
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=log_level)

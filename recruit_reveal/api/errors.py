@@ -1,0 +1,109 @@
+"""Error answers: every problem with a request is a 4xx whose ``detail`` names the field.
+
+The body is always ``{"detail": "...", "errors": [{"field", "message", ...}]}``
+(:class:`~recruit_reveal.api.schemas.ErrorResponse`); ``errors`` lists every
+problem found, ``detail`` summarises the first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import RecruitRevealError
+
+#: Problems listed in one error response; the rest are counted.
+MAX_PROBLEMS = 50
+
+
+class ApiError(Exception):
+    """A request problem answered with ``status`` and a message naming the field."""
+
+    def __init__(self, status: int, message: str, *, field: str | None = None,
+                 errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        if errors is None and field:
+            text = message[len(field) + 2:] if message.startswith(f"{field}: ") else message
+            errors = [{"field": field, "message": text}]
+        self.errors = errors or []
+        self.headers = headers
+
+
+def error_response(status: int, message: str, errors: list[dict[str, Any]] | None = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": message, "errors": errors or []}, status_code=status,
+                        headers=headers)
+
+
+def clean_message(err: Mapping[str, object], *, with_input: bool = True) -> str:
+    """A pydantic error in words, with the value given (unless ``with_input`` is false)."""
+    if err.get("type") == "missing":
+        return "missing required field"
+    msg = str(err.get("msg", "invalid value"))
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if with_input and "input" in err:
+        return f"{msg} (got {json.dumps(err['input'], default=str)})"
+    return msg
+
+
+def _parameter_message(err: Mapping[str, object]) -> str:
+    loc = err.get("loc")
+    parts = loc if isinstance(loc, tuple) else ()
+    name = str(parts[-1]) if parts else "parameter"
+    if err.get("type") == "missing" and parts[:1] == ("query",):
+        return f"missing query parameter (?{name}=X.Y.Z)" if name == "version" \
+            else f"missing query parameter ?{name}"
+    # Our own validators (e.g. the version check) quote the value already.
+    return clean_message(err, with_input=err.get("type") != "value_error")
+
+
+def summary(problems: list[dict[str, Any]]) -> str:
+    """``detail``: the first problem, its expectation, and how many more there are."""
+    first = problems[0]
+    text = f"{first['field']}: {first['message']}"
+    if first.get("expected"):
+        text += f" (expected {first['expected']})"
+    if len(problems) > 1:
+        text += f"; and {len(problems) - 1} more problem(s)"
+    return text
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.message, exc.errors, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        problems.append({"field": ".".join(loc) or "request", "message": _parameter_message(err)})
+    return error_response(422, summary(problems) if problems else "invalid request", problems)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail), [], exc.headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(400, str(exc), [])
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RecruitRevealError, _domain_error)

@@ -1,0 +1,144 @@
+"""Reading request bodies: JSON, then athletes validated by the generated request models.
+
+Field names are matched case-insensitively with the earlier aliases applied
+(:func:`recruit_reveal.schema.canonical_column_name`); ``name`` is dropped;
+unknown fields are ignored and reported.  Every problem is collected and
+raised as one :class:`~recruit_reveal.api.errors.ApiError` naming the fields.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+
+from ..schema import (
+    IGNORED_COLUMNS,
+    POSITION_COLUMN,
+    POSITIONS,
+    canonical_column_name,
+    feature_names,
+)
+from .errors import MAX_PROBLEMS, ApiError, clean_message, summary
+from .schemas import POSITION_CASINGS, range_hint, request_model
+
+
+@dataclass
+class Athlete:
+    """One validated athlete: canonical position, canonical values, fields ignored."""
+
+    position: str
+    values: dict[str, Any]
+    ignored: list[str]
+
+
+@lru_cache(maxsize=4096)
+def _canonical(key: str) -> str:
+    return canonical_column_name(key)
+
+
+@cache
+def _feature_set(position: str) -> frozenset[str]:
+    return frozenset(feature_names(position))
+
+
+def parse_athlete(raw: Any, where: str = "") -> Athlete:
+    """Validate one athlete object; raise ApiError(422) naming every bad field."""
+    if not isinstance(raw, dict):
+        name = where.rstrip(".") or "body"
+        raise ApiError(422, f"{name}: expected a JSON object describing one athlete, "
+                       f"got {type(raw).__name__}", field=name)
+    canonical: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    ignored: list[str] = []
+    problems: list[dict[str, Any]] = []
+    for key, value in raw.items():
+        name = _canonical(key)
+        if name in IGNORED_COLUMNS:
+            continue
+        if name in canonical:
+            problems.append({"field": where + name,
+                             "message": f"given twice (as {origin[name]!r} and {key!r})"})
+            continue
+        canonical[name] = value
+        origin[name] = key
+    pos_raw = canonical.pop(POSITION_COLUMN, None)
+    position = POSITION_CASINGS.get(pos_raw) if isinstance(pos_raw, str) else None
+    if position is None:
+        message = ("missing required field" if pos_raw is None
+                   else f"unknown position {pos_raw!r}")
+        problems.insert(0, {"field": where + POSITION_COLUMN, "message": message,
+                            "expected": "one of " + ", ".join(POSITIONS)})
+        raise ApiError(422, summary(problems), field=where + POSITION_COLUMN, errors=problems)
+    features = _feature_set(position)
+    for name in list(canonical):
+        if name not in features:
+            ignored.append(origin[name])
+            del canonical[name]
+    try:
+        model = request_model(position).model_validate({POSITION_COLUMN: position, **canonical})
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            name = str(err["loc"][0]) if err["loc"] else "body"
+            problem = {"field": where + name, "message": clean_message(err)}
+            hint = range_hint(position, name)
+            if hint:
+                problem["expected"] = hint
+            if name in origin and origin[name] != name:
+                problem["given_as"] = origin[name]
+            problems.append(problem)
+    if problems:
+        raise ApiError(422, summary(problems), field=problems[0]["field"], errors=problems)
+    values = model.model_dump(exclude={POSITION_COLUMN})
+    return Athlete(position, values, ignored)
+
+
+def parse_batch(payload: Any, max_batch: int) -> list[Athlete]:
+    """A JSON list of athletes, or ``{"athletes": [...]}``; every bad athlete reported."""
+    if isinstance(payload, dict) and "athletes" in payload:
+        payload = payload["athletes"]
+    if not isinstance(payload, list):
+        raise ApiError(422, "athletes: expected a JSON list of athletes (or an object "
+                       "with an 'athletes' list)", field="athletes")
+    if not payload:
+        raise ApiError(422, "athletes: the batch is empty", field="athletes")
+    if len(payload) > max_batch:
+        raise ApiError(413, f"athletes: {len(payload)} athletes is more than the limit of "
+                       f"{max_batch} per batch", field="athletes")
+    athletes: list[Athlete] = []
+    problems: list[dict[str, Any]] = []
+    for i, raw in enumerate(payload):
+        try:
+            athletes.append(parse_athlete(raw, where=f"athletes[{i}]."))
+        except ApiError as exc:
+            problems.extend(exc.errors)
+            if len(problems) >= MAX_PROBLEMS:
+                break
+    if problems:
+        raise ApiError(422, summary(problems), field=problems[0]["field"],
+                       errors=problems[:MAX_PROBLEMS])
+    return athletes
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON; 422 when empty, 400 (with line and column) when malformed."""
+    body = await request.body()
+    if not body.strip():
+        raise ApiError(422, "request body is empty: expected JSON", field="body")
+    try:
+        # NaN/Infinity literals parse to float here and are then refused by
+        # the per-field validation, which can name the field.
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise ApiError(400, "malformed JSON: body is not UTF-8 text", field="body") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"malformed JSON at line {exc.lineno} column {exc.colno}: "
+                       f"{exc.msg}", field="body") from None
+    except (ValueError, RecursionError) as exc:
+        # e.g. an integer literal with thousands of digits, or arrays nested thousands deep.
+        raise ApiError(400, f"malformed JSON: {type(exc).__name__}: {str(exc)[:200]}",
+                       field="body") from None

@@ -1,0 +1,63 @@
+"""Liveness, readiness and the served model of every position."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ... import __version__
+from ...schema import POSITIONS
+from ..dependencies import StoreDep
+from ..schemas import HealthResponse, LiveResponse, ReadyResponse, RootResponse
+from ..store import ModelStore, ServedModel
+
+SERVICE_NAME = "recruit-reveal"
+
+router = APIRouter(tags=["health"])
+
+
+def health_body(store: ModelStore) -> dict[str, Any]:
+    snap = store.snapshot()
+    available = [p for p, s in snap.items() if isinstance(s, ServedModel)]
+    return {
+        "status": "healthy" if len(available) == len(POSITIONS) else "degraded",
+        "service": SERVICE_NAME,
+        "version": __version__,
+        "models_loaded": len(available),
+        "available_positions": available,
+        "models": {p: {"loaded": isinstance(s, ServedModel), "version": s.version,
+                       "requested": s.requested, "reason": s.reason}
+                   for p, s in snap.items()},
+    }
+
+
+@router.get("/", response_model=RootResponse)
+async def root() -> dict[str, Any]:
+    """Service name and version; "healthy" means the process answers."""
+    return {"status": "healthy", "service": SERVICE_NAME, "version": __version__,
+            "docs": "/docs"}
+
+
+@router.get("/health", response_model=HealthResponse)
+async def health(store: StoreDep) -> dict[str, Any]:
+    """healthy when every position is served, degraded otherwise."""
+    return health_body(store)
+
+
+@router.get("/health/live", response_model=LiveResponse)
+async def live() -> dict[str, str]:
+    """The process is up (always 200 while it answers)."""
+    return {"status": "alive"}
+
+
+@router.get("/health/ready", response_model=ReadyResponse,
+            responses={503: {"model": ReadyResponse, "description": "no position is served"}})
+async def ready(store: StoreDep) -> ReadyResponse | JSONResponse:
+    """200 when at least one position has a model loaded, 503 otherwise."""
+    body = health_body(store)
+    answer = ReadyResponse.model_validate({**body, "ready": body["models_loaded"] > 0})
+    if not answer.ready:
+        return JSONResponse(answer.model_dump(mode="json"), status_code=503)
+    return answer

@@ -1,0 +1,66 @@
+"""Predictions: one athlete, a batch, or one athlete with an explicit model version.
+
+The router is built per app (:func:`build_router`) because the batch body's
+``maxItems`` in /openapi.json is that app's MAX_BATCH.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
+
+from ..dependencies import AthleteBody, AthletesBody, StoreDep
+from ..predictions import predict_many, predict_one
+from ..schemas import (
+    BatchResponse,
+    ExplainedPrediction,
+    Version,
+    athlete_body,
+    error_responses,
+)
+
+
+async def predict(athlete: AthleteBody, store: StoreDep) -> ExplainedPrediction:
+    """Predict one athlete with the served model of its position."""
+    return predict_one(store.require(athlete.position), athlete)
+
+
+async def predict_batch(athletes: AthletesBody, store: StoreDep, explain: Annotated[bool, Query(
+        description="false skips what-if, factors and text, for bulk scoring")] = True,
+                        ) -> BatchResponse:
+    """Predict many athletes (positions mixed), in input order.
+
+    Body: a JSON list of athletes, or ``{"athletes": [...]}``; at most
+    MAX_BATCH (10,000 by default) athletes.
+    """
+    return await run_in_threadpool(predict_many, store, athletes, explain)
+
+
+async def predict_version(version: Annotated[Version, Path()], athlete: AthleteBody,
+                          store: StoreDep) -> ExplainedPrediction:
+    """/predict with an explicit model version X.Y.Z for the athlete's position.
+
+    The served default does not change; unknown version: 404.
+    """
+    served = await run_in_threadpool(store.versioned, athlete.position, version)
+    return predict_one(served, athlete)
+
+
+def build_router(max_batch: int) -> APIRouter:
+    """The /predict routes, declaring batches of at most ``max_batch`` athletes."""
+    router = APIRouter(tags=["predict"])
+    one = athlete_body(batch=False, max_batch=max_batch)
+    router.add_api_route("/predict", predict, methods=["POST"],
+                         response_model=ExplainedPrediction,
+                         responses=error_responses(400, 413, 422, 503), openapi_extra=one)
+    router.add_api_route("/predict/batch", predict_batch, methods=["POST"],
+                         response_model=BatchResponse,
+                         responses=error_responses(400, 413, 422, 503),
+                         openapi_extra=athlete_body(batch=True, max_batch=max_batch))
+    router.add_api_route("/predict/{version:path}", predict_version, methods=["POST"],
+                         response_model=ExplainedPrediction,
+                         responses=error_responses(400, 404, 409, 413, 422, 503),
+                         openapi_extra=one)
+    return router

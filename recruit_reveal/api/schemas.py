@@ -1,0 +1,368 @@
+"""Request and response models of the API, generated from :mod:`recruit_reveal.schema`.
+
+Everything /openapi.json says comes from here, and the server accepts exactly
+what it calls valid: the athlete models (position spellings, state codes,
+numeric ranges, required fields), the version pattern of path and query
+parameters, and the shape of every answer.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema, create_model
+
+from ..artifacts import layout
+from ..artifacts.metadata import DataFingerprint
+from ..errors import VersionError
+from ..schema import (
+    DIVISIONS,
+    POSITION_COLUMN,
+    POSITIONS,
+    US_STATES,
+    Column,
+    column,
+    columns_for,
+    parse_height,
+)
+
+#: Strict semver X.Y.Z as :func:`recruit_reveal.artifacts.layout.parse_version` reads it.
+VERSION_PATTERN = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$"
+
+
+def _casings(code: str) -> list[str]:
+    """Every upper/lower-case spelling of ``code`` ("qb" -> qb, qB, Qb, QB)."""
+    out = [""]
+    for ch in code:
+        out = [s + c for s in out for c in dict.fromkeys((ch.lower(), ch.upper()))]
+    return out
+
+
+#: Position as a request may spell it (any case, no spaces) -> canonical position.
+POSITION_CASINGS: dict[str, str] = {s: pos for pos in POSITIONS for s in _casings(pos)}
+#: State codes a request may send: upper or lower case; "" means missing.
+STATE_SPELLINGS: tuple[str, ...] = (*sorted(US_STATES), *sorted(s.lower() for s in US_STATES), "")
+
+if TYPE_CHECKING:
+    Division = str
+    Position = str
+else:
+    Division = Literal[DIVISIONS]
+    Position = Literal[POSITIONS]
+
+
+# --------------------------------------------------------------------------- parameters
+
+def check_version(value: str) -> str:
+    """A strict X.Y.Z version (``latest`` is not one) or ValueError naming the problem."""
+    try:
+        layout.parse_version(value)
+    except VersionError as exc:
+        raise ValueError(f"malformed version {value!r}: {exc}") from None
+    return value
+
+
+_VERSION_SCHEMA = {"type": "string", "pattern": VERSION_PATTERN, "examples": ["1.0.0"],
+                   "description": "model version X.Y.Z (digits only, no leading zeros)"}
+
+#: A model version in a path or query parameter.
+Version = Annotated[str, AfterValidator(check_version), WithJsonSchema(_VERSION_SCHEMA)]
+
+#: The position in a /models/{position} path (unknown: 404, see dependencies).
+POSITION_PATH_SCHEMA = {"type": "string", "enum": list(POSITION_CASINGS),
+                        "description": "qb, rb or wr, any case"}
+
+
+# --------------------------------------------------------------------------- athletes
+
+def _height_text(low: float, high: float) -> str:
+    """Regex of feet-inches text whose height lies in [low, high] inches: 6-2, 6'2", 6 ft 2 in.
+
+    Every match is read by :func:`recruit_reveal.schema.parse_height`.
+    """
+    forms = []
+    for feet in range(int(low) // 12, int(high) // 12 + 1):
+        whole = [i for i in range(12) if low <= 12 * feet + i and 12 * feet + i + 1 <= high]
+        exact = [i for i in range(12) if 12 * feet + i == high and i not in whole]
+        inches = []
+        if whole:
+            inches.append(f"(?:{'|'.join(map(str, whole))})(?:\\.[0-9]+)?")
+        if exact:
+            inches.append("|".join(map(str, exact)))
+        if inches:
+            forms.append(f"{feet}(?:-|' ?| ?ft ?)(?:{'|'.join(inches)})")
+    return f"(?:{'|'.join(forms)})(?:\"|''| ?in)?"
+
+
+def _reject_non_numbers(value: Any) -> Any:
+    # JSON true/false would otherwise pass as 1/0, and "20" as 20.
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, str):
+        raise ValueError(f"expected a number, got text {value!r}")
+    return value
+
+
+def _height_validator(col: Column) -> Any:
+    pattern = re.compile(_height_text(col.low or 0, col.high or 0))
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, str):
+            parsed = parse_height(value) if pattern.fullmatch(value) else None
+            if parsed is None:
+                raise ValueError(f"unrecognised height {value!r}; give inches or feet-inches "
+                                 "like 6-2")
+            return parsed
+        return _reject_non_numbers(value)
+    return parse
+
+
+def _state(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or value not in STATE_SPELLINGS:
+        raise ValueError(f"unknown US state code {value!r}")
+    return value.upper()
+
+
+def _field_type(col: Column) -> Any:
+    description = f"{col.description}; {col.range_text}"
+    if col.kind == "state":
+        states = {"type": "string", "enum": list(STATE_SPELLINGS)}
+        return Annotated[str | None, BeforeValidator(_state), WithJsonSchema(
+            {"anyOf": [states, {"type": "null"}], "default": None,
+             "description": f"{col.description}, upper or lower case; \"\" or null: missing"})]
+    inner: Any = (Annotated[int, Field(ge=col.low, le=col.high)] if col.kind == "int" else
+                  Annotated[float, Field(ge=col.low, le=col.high, allow_inf_nan=False)])
+    annotated = inner if col.required else inner | None
+    if col.name != "height_inches":
+        return Annotated[annotated, BeforeValidator(_reject_non_numbers),
+                         Field(description=description)]
+    text = {"type": "string", "pattern": f"^{_height_text(col.low or 0, col.high or 0)}$"}
+    numeric = {"type": "number", "minimum": col.low, "maximum": col.high}
+    choices = [numeric, text] if col.required else [numeric, text, {"type": "null"}]
+    return Annotated[annotated, BeforeValidator(_height_validator(col)), WithJsonSchema(
+        {"anyOf": choices, "description": f"{description}, or feet-inches text like 6-2"})]
+
+
+@cache
+def request_model(position: str) -> type[BaseModel]:
+    """The pydantic model of one athlete of ``position``, generated from the schema."""
+    casings = [s for s, pos in POSITION_CASINGS.items() if pos == position]
+    fields: dict[str, Any] = {
+        POSITION_COLUMN: (Literal.__getitem__(tuple(casings)),  # Literal["qb", "qB", ...]
+                          Field(description=f"{position}, any case")),
+    }
+    for col in columns_for(position):
+        fields[col.name] = (_field_type(col), ... if col.required else None)
+    return create_model(
+        f"{position.capitalize()}Athlete",
+        __doc__=f"One {position.upper()}. Other fields are ignored and listed in "
+                "ignored_fields; names match case-insensitively, and height/weight are "
+                "accepted for height_inches/weight_lbs.",
+        **fields)
+
+
+def range_hint(position: str, name: str) -> str | None:
+    """What a field of ``position`` expects, for error messages."""
+    try:
+        col = column(position, name)
+    except KeyError:
+        return None
+    return col.unit if col.kind == "state" else col.range_text
+
+
+def athlete_body(*, batch: bool, max_batch: int) -> dict[str, Any]:
+    """``openapi_extra`` declaring the request body of /predict (or /predict/batch)."""
+    one = {"oneOf": [request_model(p).model_json_schema() for p in POSITIONS]}
+    schema: dict[str, Any] = one
+    if batch:
+        items = {"type": "array", "items": one, "minItems": 1, "maxItems": max_batch}
+        schema = {"oneOf": [items, {"type": "object", "properties": {"athletes": items},
+                                    "required": ["athletes"]}]}
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": schema}}}}
+
+
+# --------------------------------------------------------------------------- answers
+
+class ErrorItem(BaseModel):
+    field: str = Field(description="the field (or body, or a parameter) at fault")
+    message: str
+    expected: str | None = None
+    given_as: str | None = Field(None, description="the name the field was sent under")
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="the first problem, starting with the field's name")
+    errors: list[ErrorItem] = Field(description="every problem found (up to 50)")
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route: these statuses answer an :class:`ErrorResponse`."""
+    return {code: {"model": ErrorResponse} for code in codes}
+
+
+class WhatIfOption(BaseModel):
+    input: str
+    unit: str
+    current: float | None
+    suggested: float
+    change: float | None
+    direction: Literal["higher", "lower"]
+    new_division: Division
+    new_probability: float
+    effort: float
+
+
+class WhatIfResult(BaseModel):
+    current_division: Division
+    target_division: Division | None
+    at_top: bool
+    best: WhatIfOption | None
+    options: list[WhatIfOption]
+    unreachable: list[str]
+    message: str
+
+
+class Factor(BaseModel):
+    input: str
+    value: float
+    typical: float
+    unit: str
+    effect: float = Field(description="expected division of this athlete minus that with this "
+                                      "input at its typical value (division levels)")
+    direction: Literal["raises", "lowers"]
+    division_if_typical: Division
+
+
+class Prediction(BaseModel):
+    """One athlete's prediction (what /predict/batch?explain=false returns)."""
+
+    position: Position
+    model_version: str
+    predicted_division: Division
+    predicted_tier: str
+    probability: float
+    confidence_score: float
+    probabilities: dict[str, float]
+    expected_division_index: float
+    imputation_flags: dict[str, bool]
+    data_completeness_warning: str | None
+    ignored_fields: list[str]
+
+
+class ExplainedPrediction(Prediction):
+    """A prediction with its what-if, factors and text (/predict, and batches by default)."""
+
+    notes: str
+    goals: list[str]
+    switches: list[str]
+    calendar_advice: str
+    what_if_results: WhatIfResult
+    top_factors: list[Factor]
+
+
+class BatchResponse(BaseModel):
+    count: int
+    model_versions: dict[str, str]
+    predictions: list[ExplainedPrediction] | list[Prediction]
+
+
+class RootResponse(BaseModel):
+    status: Literal["healthy"]
+    service: str
+    version: str
+    docs: str
+
+
+class LiveResponse(BaseModel):
+    status: Literal["alive"]
+
+
+class PositionHealth(BaseModel):
+    loaded: bool
+    version: str | None
+    requested: str
+    reason: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy", "degraded"]
+    service: str
+    version: str
+    models_loaded: int
+    available_positions: list[Position]
+    models: dict[str, PositionHealth]
+
+
+class ReadyResponse(HealthResponse):
+    ready: bool
+
+
+class Metrics(BaseModel):
+    """Cross-validated means from the model's metadata."""
+
+    exact_accuracy: float | None
+    within_one_accuracy: float | None
+    macro_f1: float | None
+    log_loss: float | None
+
+
+class VersionEntry(BaseModel):
+    """One exported version; a version whose metadata cannot be read has only ``error``."""
+
+    version: str
+    created_at: str | None = None
+    served: bool | None = None
+    metrics: Metrics | None = None
+    training_rows: int | None = None
+    estimator: str | None = None
+    error: str | None = None
+
+
+class PositionSummary(BaseModel):
+    """The served model of a position; the fields after ``reason`` only when one is loaded."""
+
+    position: Position
+    loaded: bool
+    version: str | None
+    requested: str
+    reason: str
+    created_at: str | None = None
+    loaded_at: str | None = None
+    metrics: Metrics | None = None
+    estimator: str | None = None
+    available_versions: list[str]
+
+
+class PositionListing(PositionSummary):
+    versions: list[VersionEntry]
+
+
+class PositionDetail(PositionSummary):
+    input_schema: dict[str, Any] | None = None
+    data_fingerprint: DataFingerprint | None = None
+    classes: list[str] | None = None
+
+
+class ModelsResponse(BaseModel):
+    available_models: dict[str, PositionListing]
+    total_models: int
+    total_versions: int
+
+
+class VersionsResponse(BaseModel):
+    position: Position
+    served_version: str | None
+    versions: list[VersionEntry]
+    total_versions: int
+
+
+class SwitchResponse(BaseModel):
+    position: Position
+    previous_version: str | None
+    version: str
+    reason: str

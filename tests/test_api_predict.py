@@ -1,0 +1,203 @@
+"""api.routers.predict and api.predictions: the three sample athletes, text, aliases,
+batches, one model call per position, and explicit versions."""
+
+from __future__ import annotations
+
+import pytest
+from api_support import PREDICTION_FIELDS, QB, SAMPLES, TOKEN, add_version, detail, settings
+from fastapi.testclient import TestClient
+
+from recruit_reveal.api.app import create_app
+from recruit_reveal.schema import DIVISIONS, POSITIONS, feature_names
+
+
+@pytest.fixture(scope="module")
+def client(exported_models_dir):
+    app = create_app(settings(admin_token=TOKEN), models_dir=exported_models_dir)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def two_versions(models_dir, trained_results):
+    """A private models folder with qb 1.0.0 (latest) and 1.1.0 (not promoted)."""
+    add_version(models_dir, trained_results["qb"], "1.1.0", "second version for service tests")
+    return models_dir
+
+
+@pytest.mark.parametrize("athlete", SAMPLES, ids=[s["position"] for s in SAMPLES])
+def test_predict_sample_athletes(client, athlete):
+    response = client.post("/predict", json=athlete)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert PREDICTION_FIELDS <= set(body)
+    assert body["position"] == athlete["position"]
+    assert body["model_version"] == "1.0.0"
+    assert body["predicted_division"] in DIVISIONS
+    assert body["predicted_tier"].endswith(body["predicted_division"])
+    assert 0 <= body["probability"] <= 1 and 0 <= body["confidence_score"] <= 1
+    assert list(body["probabilities"]) == list(DIVISIONS)
+    assert sum(body["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert body["probability"] == body["probabilities"][body["predicted_division"]]
+    assert isinstance(body["goals"], list) and all(isinstance(g, str) for g in body["goals"])
+    assert isinstance(body["switches"], list) and isinstance(body["calendar_advice"], str)
+    assert body["notes"].startswith(f"The {athlete['position'].upper()} model predicts "
+                                    f"{body['predicted_division']}")
+    assert set(body["imputation_flags"]) == set(feature_names(athlete["position"]))
+    assert body["imputation_flags"]["height_inches"] is False
+    assert body["imputation_flags"]["shuttle"] is True
+    assert "shuttle" in body["data_completeness_warning"]
+    wi = body["what_if_results"]
+    assert wi["current_division"] == body["predicted_division"]
+    assert wi["at_top"] == (body["predicted_division"] == "Power 5")
+    for factor in body["top_factors"]:
+        assert factor["input"] in feature_names(athlete["position"])
+    assert body["ignored_fields"] == []
+
+
+def test_prediction_fields_in_order(client):
+    body = client.post("/predict", json=QB).json()
+    assert list(body) == [
+        "position", "model_version", "predicted_division", "predicted_tier", "probability",
+        "confidence_score", "probabilities", "expected_division_index", "imputation_flags",
+        "data_completeness_warning", "ignored_fields", "notes", "goals", "switches",
+        "calendar_advice", "what_if_results", "top_factors"]
+
+
+def test_predict_text_comes_from_the_athletes_what_if(client):
+    body = client.post("/predict", json=QB).json()
+    best = body["what_if_results"]["best"]
+    if best is None:
+        assert body["what_if_results"]["message"] in body["notes"]
+    else:
+        assert f"{best['suggested']:g}" in body["goals"][0]
+        assert f"{best['suggested']:g}" in body["switches"][0]
+    # A slower version of the same athlete gets different advice.
+    slower = client.post("/predict", json={**QB, "forty_yard_dash": 5.6}).json()
+    assert slower["notes"] != body["notes"]
+
+
+def test_predict_accepts_aliases_any_case_and_ignores_names(client):
+    athlete = {"Position": "QB", "height": 72, "WEIGHT": 200, "Forty_Yard_Dash": 4.7,
+               "senior_ypg": 250, "senior_tds": 20, "senior_comp_pct": 65.0,
+               "Player_Name": "Someone", "name": "Someone", "favourite_colour": "blue"}
+    response = client.post("/predict", json=athlete)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    reference = client.post("/predict", json=QB).json()
+    assert body["probabilities"] == reference["probabilities"]
+    assert body["ignored_fields"] == ["favourite_colour"]
+    assert "Someone" not in response.text
+
+
+def test_predict_height_in_feet_and_inches(client):
+    a = client.post("/predict", json={**QB, "height_inches": "6-0"}).json()
+    b = client.post("/predict", json=QB).json()
+    assert a["probabilities"] == b["probabilities"]
+
+
+def test_empty_state_means_missing(client):
+    a = client.post("/predict", json={**QB, "state": ""})
+    assert a.status_code == 200, a.text
+    assert a.json()["imputation_flags"]["state"] is True
+    assert a.json()["probabilities"] == client.post("/predict", json=QB).json()["probabilities"]
+    tx = client.post("/predict", json={**QB, "state": "tx"}).json()
+    assert tx["probabilities"] == client.post("/predict", json={**QB, "state": "TX"}).json()[
+        "probabilities"]
+
+
+def test_batch_mixed_positions_in_input_order(client):
+    athletes = [SAMPLES[2], SAMPLES[0], SAMPLES[1], SAMPLES[0]]
+    response = client.post("/predict/batch", json=athletes)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == 4 and body["model_versions"] == {p: "1.0.0" for p in POSITIONS}
+    assert [p["position"] for p in body["predictions"]] == ["wr", "qb", "rb", "qb"]
+    for athlete, prediction in zip(athletes, body["predictions"], strict=True):
+        single = client.post("/predict", json=athlete).json()
+        assert prediction["predicted_division"] == single["predicted_division"]
+        for d in DIVISIONS:
+            assert prediction["probabilities"][d] == pytest.approx(single["probabilities"][d],
+                                                                   abs=1e-6)
+        assert PREDICTION_FIELDS <= set(prediction)
+    wrapped = client.post("/predict/batch", json={"athletes": athletes}).json()
+    assert [p["probabilities"] for p in wrapped["predictions"]] == \
+        [p["probabilities"] for p in body["predictions"]]
+
+
+def test_batch_without_explanations(client):
+    body = client.post("/predict/batch?explain=false", json=SAMPLES).json()
+    assert body["count"] == 3
+    for p in body["predictions"]:
+        assert p["predicted_division"] in DIVISIONS
+        assert "what_if_results" not in p and "goals" not in p
+
+
+class CountingPipeline:
+    """Wraps a served pipeline and counts predict_proba calls."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.classes_ = getattr(pipeline, "classes_", None)
+        self.calls = 0
+
+    def predict_proba(self, frame):
+        self.calls += 1
+        return self.pipeline.predict_proba(frame)
+
+
+def test_batch_calls_each_model_once_per_position(exported_models_dir):
+    from dataclasses import replace
+
+    app = create_app(settings(), models_dir=exported_models_dir)
+    with TestClient(app) as c:
+        store = app.state.store
+        counters = {}
+        for pos in POSITIONS:
+            counters[pos] = CountingPipeline(store.get(pos).pipeline)
+            store._served = {**store._served, pos: replace(store.get(pos),
+                                                           pipeline=counters[pos])}
+        athletes = [SAMPLES[i % 3] for i in range(30)] + [SAMPLES[0]] * 20
+        for explain in ("false", "true"):
+            for counter in counters.values():
+                counter.calls = 0
+            response = c.post(f"/predict/batch?explain={explain}", json=athletes)
+            assert response.status_code == 200
+            assert {p: k.calls for p, k in counters.items()} == {"qb": 1, "rb": 1, "wr": 1}
+        for counter in counters.values():
+            counter.calls = 0
+        c.post("/predict", json=QB)
+        assert counters["qb"].calls == 1  # prediction, what-if and factors together
+
+
+# --------------------------------------------------------------------------- explicit versions
+
+def test_predict_explicit_version(two_versions):
+    app = create_app(settings(), models_dir=two_versions)
+    with TestClient(app) as c:
+        assert c.post("/predict/1.1.0", json=QB).json()["model_version"] == "1.1.0"
+        assert c.post("/predict/1.0.0", json=QB).json()["model_version"] == "1.0.0"
+        # The served default did not change.
+        assert c.post("/predict", json=QB).json()["model_version"] == "1.0.0"
+        missing = c.post("/predict/1.2.0", json=QB)
+        assert missing.status_code == 404 and "1.2.0" in detail(missing)
+        rb_only_has_one = c.post("/predict/1.1.0", json=SAMPLES[1])
+        assert rb_only_has_one.status_code == 404 and "rb" in detail(rb_only_has_one)
+
+
+# Raw "../" segments are resolved by the HTTP client before sending; the encoded
+# forms below reach the server, which decodes them into the path parameter.
+@pytest.mark.parametrize("version", ["1.0", "v1.0.0", "1.0.0-rc1", "latest", "%2e%2e",
+                                     "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "1.0.0%2F..%2F..",
+                                     "%2Fetc%2Fpasswd", "01.0.0", "1.0.0%00", "0"])
+def test_malformed_versions_are_rejected_before_any_file(client, version):
+    response = client.post(f"/predict/{version}", json=QB)
+    assert response.status_code == 422, response.text
+    assert detail(response).startswith("version")
+    assert response.json()["errors"][0]["field"] == "version"
+    assert client.get("/health").json()["status"] == "healthy"
+
+
+def test_unknown_version_is_404(client):
+    response = client.post("/predict/7.7.7", json=QB)
+    assert response.status_code == 404 and "7.7.7" in detail(response)
