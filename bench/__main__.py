@@ -23,6 +23,7 @@ MODULES = (
     "training_quality",
     "learning_curve",
     "scale",
+    "data_loading",
     "notebook_vs_direct",
     "serving",
 )

@@ -7,6 +7,7 @@ that is *not* a ``RecruitRevealError`` is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -20,6 +21,10 @@ class Problem:
 
     ``row`` is the row number as a spreadsheet shows it (the header is row 1),
     or ``None`` when the problem concerns the whole file or a whole column.
+    ``rule`` names the check a cell failed (``"outside the plausible range"``)
+    and ``value`` holds the cell's text, so that findings can be grouped by
+    (column, rule) with :func:`group_problems`; both are ``None`` for findings
+    about a whole file or column.
     """
 
     message: str
@@ -27,10 +32,16 @@ class Problem:
     row: int | None = None
     column: str | None = None
     expected: str | None = None
+    rule: str | None = None
+    value: str | None = None
 
     def __str__(self) -> str:
+        return self.describe(with_file=True)
+
+    def describe(self, *, with_file: bool = True) -> str:
+        """The finding on one line; ``with_file=False`` leaves the file out."""
         where = [part for part in (
-            self.file,
+            self.file if with_file else None,
             f"row {self.row}" if self.row is not None else None,
             f"column '{self.column}'" if self.column is not None else None,
         ) if part]
@@ -40,10 +51,126 @@ class Problem:
         return text
 
 
+#: How many row numbers and example values a grouped line shows.
+SHOWN_ROWS = 5
+SHOWN_EXAMPLES = 3
+#: At most this many groups are listed in an error message; the rest are counted.
+MAX_GROUPS_SHOWN = 30
+
+
+@dataclass(frozen=True)
+class ProblemGroup:
+    """Every finding of one rule in one column: how many, the first rows, example values.
+
+    ``rows`` holds the first :data:`SHOWN_ROWS` row numbers (in the order the
+    findings are listed), ``examples`` up to :data:`SHOWN_EXAMPLES` distinct
+    cell texts.  A finding without a ``rule`` (about a whole file or column) is
+    a group of its own, kept in ``first``.
+    """
+
+    column: str | None
+    rule: str
+    count: int
+    rows: tuple[int, ...]
+    examples: tuple[str, ...]
+    expected: str | None
+    file: str | None
+    first: Problem
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: column, rule, count, first rows, examples, expected."""
+        return {"column": self.column, "rule": self.rule, "count": self.count,
+                "rows": list(self.rows), "examples": list(self.examples),
+                "expected": self.expected}
+
+    def describe(self, *, with_file: bool = False) -> str:
+        """One line: the problem itself when it is alone, else count, rows and examples."""
+        if self.count == 1:
+            return self.first.describe(with_file=with_file)
+        where = [part for part in (self.file if with_file else None,
+                                   f"column '{self.column}'" if self.column else None) if part]
+        rows = ", ".join(str(r) for r in self.rows)
+        if self.count > len(self.rows):
+            rows += ", ..."
+        text = f"{', '.join(where)}: " if where else ""
+        text += f"{self.rule}: {self.count:,} rows ({rows})" if self.rows else \
+            f"{self.rule}: {self.count:,} times"
+        if self.examples:
+            text += ", e.g. " + ", ".join(_quote(e) for e in self.examples)
+        if self.expected:
+            text += f" (expected {self.expected})"
+        return text
+
+
+def _quote(value: str, limit: int = 40) -> str:
+    if len(value) > limit:
+        value = value[: limit - 3] + "..."
+    return repr(value)
+
+
+def group_problems(problems: Iterable[Problem]) -> list[ProblemGroup]:
+    """Findings grouped by (file, column, rule), in the order each group first appears.
+
+    A finding without a ``rule`` is grouped with identical messages only.  The
+    same grouping serves error messages, the notebook's validation table and
+    the counts of rejected rows.
+    """
+    acc: dict[tuple[str | None, str | None, str], list] = {}
+    for p in problems:
+        key = (p.file, p.column, p.rule if p.rule is not None else "\0" + p.message)
+        entry = acc.get(key)
+        if entry is None:
+            acc[key] = [p, 1, [] if p.row is None else [p.row], [] if not p.value else [p.value]]
+            continue
+        entry[1] += 1
+        if p.row is not None and len(entry[2]) < SHOWN_ROWS:
+            entry[2].append(p.row)
+        if p.value and len(entry[3]) < SHOWN_EXAMPLES and p.value not in entry[3]:
+            entry[3].append(p.value)
+    return [ProblemGroup(column=first.column, rule=first.rule or first.message, count=count,
+                         rows=tuple(rows), examples=tuple(examples), expected=first.expected,
+                         file=first.file, first=first)
+            for first, count, rows, examples in acc.values()]
+
+
+def format_problems(problems: list[Problem], groups: list[ProblemGroup] | None = None, *,
+                    truncated: int = 0, max_groups: int = MAX_GROUPS_SHOWN) -> str:
+    """A message a person can read: the file once, then one line per (column, rule).
+
+    One finding alone is its own one-line message.  However many findings there
+    are, at most ``max_groups`` lines are listed, so the message stays short.
+    """
+    if len(problems) == 1 and not truncated:
+        return str(problems[0])
+    groups = group_problems(problems) if groups is None else groups
+    files = {g.file for g in groups}
+    single_file = len(files) == 1 and None not in files
+    total = len(problems) + truncated
+    rows = {p.row for p in problems if p.row is not None and p.rule is not None}
+    head = f"{total:,} problem(s) found"
+    if rows:
+        head += f" in {len(rows):,} row(s)"
+    if single_file:
+        head += f" {'of' if rows else 'in'} {next(iter(files))}"
+    lines = [head + ":"]
+    lines += ["  " + g.describe(with_file=not single_file) for g in groups[:max_groups]]
+    if len(groups) > max_groups:
+        rest = groups[max_groups:]
+        lines.append(f"  ... and {len(rest)} more kind(s) of problem "
+                     f"({sum(g.count for g in rest):,} problem(s)) not listed")
+    if truncated:
+        lines.append(f"  ... and {truncated:,} more problem(s) not listed")
+    return "\n".join(lines)
+
+
 class DataValidationError(RecruitRevealError, ValueError):
     """A training CSV or a request failed validation.
 
-    ``problems`` holds every finding (up to a cap), not just the first.
+    ``problems`` holds every finding, not just the first (``truncated`` counts
+    any a caller chose not to list); ``groups`` holds them grouped by (column,
+    rule) as :func:`group_problems` does, which is what the message shows: the
+    file once at the top, then one line per group with its count, first rows
+    and example values, however many findings there are.
     """
 
     def __init__(self, problems: list[Problem] | Problem | str, *, truncated: int = 0):
@@ -53,11 +180,8 @@ class DataValidationError(RecruitRevealError, ValueError):
             problems = [problems]
         self.problems: list[Problem] = list(problems)
         self.truncated = truncated
-        lines = [str(p) for p in self.problems]
-        if truncated:
-            lines.append(f"... and {truncated} more problem(s) not shown")
-        head = f"{len(self.problems) + truncated} problem(s) found"
-        super().__init__(head + ":\n  " + "\n  ".join(lines) if len(lines) > 1 else lines[0])
+        self.groups: list[ProblemGroup] = group_problems(self.problems)
+        super().__init__(format_problems(self.problems, self.groups, truncated=truncated))
 
 
 class VersionError(RecruitRevealError, ValueError):

@@ -45,8 +45,56 @@ def normalize_division(label: object) -> str | None:
     return _DIVISION_SPELLINGS.get(key)
 
 
+#: Spellings of football positions in recruiting exports, by the label rows
+#: are counted under.  Only ``qb``, ``rb`` and ``wr`` have models; rows of the
+#: others are skipped when a position is trained.  Keys are compared after
+#: :func:`_position_key` (lower case, punctuation and spaces collapsed).
+POSITION_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "qb": ("qb", "quarterback", "pro", "dual", "pro style qb", "dual threat qb",
+           "pro style quarterback", "dual threat quarterback"),
+    "rb": ("rb", "running back", "runningback", "apb", "all purpose back", "hb", "halfback",
+           "tb", "tailback"),
+    "wr": ("wr", "wide receiver", "receiver", "wideout"),
+    "te": ("te", "tight end"),
+    "ol": ("ol", "offensive line", "offensive lineman", "iol", "interior offensive line"),
+    "ot": ("ot", "offensive tackle"),
+    "og": ("og", "offensive guard", "guard"),
+    "c": ("c", "oc", "center", "centre"),
+    "dl": ("dl", "defensive line", "defensive lineman"),
+    "dt": ("dt", "defensive tackle"),
+    "de": ("de", "defensive end", "sde", "wde", "edge"),
+    "lb": ("lb", "linebacker", "ilb", "olb", "mlb", "inside linebacker", "outside linebacker"),
+    "db": ("db", "defensive back"),
+    "cb": ("cb", "cornerback", "corner"),
+    "s": ("s", "saf", "safety", "fs", "ss", "free safety", "strong safety"),
+    "k": ("k", "pk", "kicker", "place kicker"),
+    "p": ("p", "punter"),
+    "ls": ("ls", "long snapper"),
+    "ath": ("ath", "athlete"),
+    "fb": ("fb", "fullback"),
+}
+_POSITION_LABELS: dict[str, str] = {
+    spelling: label for label, spellings in POSITION_SPELLINGS.items() for spelling in spellings
+}
+
+
+def _position_key(value: object) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", str(value).lower()).strip()
+
+
+def position_label(value: object) -> str | None:
+    """The label of any football position spelling (``'Tight End'`` -> ``'te'``), else ``None``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return _POSITION_LABELS.get(_position_key(value))
+
+
 def normalize_position(value: object) -> str | None:
-    """``'QB'``, ``' qb '`` -> ``'qb'``; anything else -> ``None``."""
+    """``'QB'``, ``' qb '`` -> ``'qb'``; anything else -> ``None``.
+
+    Strict on purpose: positions name files and routes.  Spellings found in
+    data files (``'Quarterback'``) are :func:`position_label`'s business.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     key = str(value).strip().lower()
@@ -191,8 +239,52 @@ IGNORED_COLUMNS: frozenset[str] = frozenset({"name", "player_name"})
 TARGET_COLUMN = "division"
 POSITION_COLUMN = "position"
 
-#: Earlier API/CSV spellings accepted as aliases of canonical columns.
+#: Earlier API/CSV spellings accepted as aliases of canonical columns (API field names).
 COLUMN_ALIASES: dict[str, str] = {"height": "height_inches", "weight": "weight_lbs"}
+
+#: Every column a training file may name: the inputs of every position, the
+#: target, the position and the dropped name columns.
+CANONICAL_COLUMNS: frozenset[str] = frozenset(
+    {c.name for c in COMMON_COLUMNS}
+    | {c.name for cols in POSITION_COLUMNS.values() for c in cols}
+    | {TARGET_COLUMN, POSITION_COLUMN} | IGNORED_COLUMNS
+)
+
+#: Header spellings of real exports, by canonical column.  Headers are compared
+#: after :func:`header_key` (lower case, runs of spaces and punctuation as one
+#: ``_``), so ``40 Time``, ``40-time`` and ``40_TIME`` are one spelling.
+HEADER_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "height_inches": ("height", "ht", "hgt", "height_in", "height_inch", "height_ft_in"),
+    "weight_lbs": ("weight", "wt", "wgt", "weight_lb", "weight_pounds", "lbs"),
+    "forty_yard_dash": ("40", "forty", "fourty", "40_time", "forty_time", "40_yard",
+                        "40_yard_dash", "40_yd", "40_yd_dash", "40yd", "40_dash", "forty_yard"),
+    "vertical_jump": ("vertical", "vert", "vertical_in"),
+    "shuttle": ("short_shuttle", "5_10_5", "pro_agility", "20_yard_shuttle"),
+    "broad_jump": ("broad", "standing_broad_jump", "broad_jump_in"),
+    "state": ("st", "home_state", "hs_state", "state_code"),
+    "grad_year": ("class", "grad", "graduation_year", "hs_class", "class_year", "recruiting_class"),
+    "games": ("gp", "games_played"),
+    TARGET_COLUMN: ("level", "college_level", "college_division", "div", "division_level"),
+    POSITION_COLUMN: ("pos", "primary_position"),
+    "name": ("player", "athlete", "athlete_name", "full_name", "player_full_name"),
+}
+HEADER_ALIASES: dict[str, str] = {
+    spelling: canonical for canonical, spellings in HEADER_SPELLINGS.items()
+    for spelling in spellings
+}
+
+
+def header_key(raw: object) -> str:
+    """A header as matched: lower case, surrounding spaces gone, inner runs of spaces and
+    punctuation as one ``_`` (``' Home State '`` -> ``'home_state'``)."""
+    text = str(raw).strip().lower()
+    return re.sub(r"[^0-9a-z]+", "_", text).strip("_") or text
+
+
+def resolve_header(raw: object) -> str:
+    """The canonical column a file header names through a built-in spelling, else its key."""
+    key = header_key(raw)
+    return HEADER_ALIASES.get(key, key)
 
 
 def check_position(position: str) -> str:
@@ -255,14 +347,20 @@ _HEIGHT_FEET_INCHES = re.compile(
 )
 
 
+#: Typographic quotes (as word processors and some exports write them) read as plain ones.
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u2032": "'", "\u00b4": "'",
+                         "\u201d": '"', "\u201c": '"', "\u2033": '"'})
+
+
 def parse_height(value: object) -> float | None:
-    """Parse a height in inches: ``74``, ``74.5``, ``6-2``, ``6'2"``, ``6' 2``, ``6 ft 2 in``.
+    """Parse a height in inches: ``74``, ``74.5``, ``6-2``, ``6'2"``, ``6' 2``, ``6 ft 2 in``,
+    ``6’2”`` (typographic quotes).
 
     Returns ``None`` when the text is not a recognised height format.
     """
     if isinstance(value, int | float):
         return float(value)
-    text = str(value).strip()
+    text = str(value).strip().translate(_QUOTES)
     try:
         return float(text)
     except ValueError:

@@ -50,3 +50,14 @@ def models_dir(tmp_path, exported_models_dir):
     target = tmp_path / "models"
     shutil.copytree(exported_models_dir, target, symlinks=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def messy_export(tmp_path_factory):
+    """A generated 20,000-row recruiting export of 11 positions (see tests/messy_export.py).
+
+    Read-only: UTF-8 with BOM, CRLF, other header names, zero heights in ~10% of rows.
+    """
+    from messy_export import write_messy_export
+
+    return write_messy_export(tmp_path_factory.mktemp("messy") / "export.csv")

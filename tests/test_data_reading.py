@@ -125,10 +125,13 @@ def test_old_mac_line_ends(tmp_path):
     assert len(data) == ROWS and data.frame.loc[1, "height_inches"] == 73.0
 
 
-def test_semicolon_separated_file(tmp_path):
-    text = valid_rows("qb", 14).to_csv(index=False, sep=";")
-    error = load_fails(write_csv(tmp_path, text))
-    one_problem(error, row=1, contains="semicolons")
+def test_semicolon_and_tab_separated_files(tmp_path):
+    frame = valid_rows("qb", 14)
+    for sep in (";", "\t"):
+        path = write_csv(tmp_path, frame.to_csv(index=False, sep=sep, lineterminator="\r\n"))
+        data = load_training_data(path, "qb")
+        assert len(data) == ROWS and data.separator == sep
+        assert data.frame["height_inches"].tolist() == frame["height_inches"].tolist()
 
 
 def test_no_header_row(tmp_path):
@@ -157,14 +160,34 @@ def test_duplicated_position_column_stops_early(tmp_path):
     one_problem(error, row=1, column="position", contains="appears 2 times")
 
 
-def test_file_not_utf8(tmp_path):
-    text = valid_rows("qb", 23).to_csv(index=False).replace("Athlete qb003", "André Müller")
-    error = load_fails(write_csv(tmp_path, text.encode("cp1252")))
-    p = one_problem(error, row=5, contains="not UTF-8")
-    assert "re-save" in p.expected and "UTF-8" in p.expected
+def test_file_not_utf8_is_read_as_windows_1252_with_a_warning(tmp_path):
+    frame = valid_rows("qb", 23)
+    frame["coach_note"] = "ok"
+    frame.loc[3, "coach_note"] = "André Müller’s pick"
+    data = load_training_data(write_csv(tmp_path, frame.to_csv(index=False).encode("cp1252")),
+                              "qb")
+    assert len(data) == ROWS and data.encoding == "Windows-1252"
+    note = [w for w in data.warnings if "not UTF-8" in w.message]
+    assert len(note) == 1 and note[0].row == 5 and "Windows-1252" in note[0].message
+
+
+def test_latin1_bytes_that_windows_1252_leaves_undefined(tmp_path):
+    text = valid_rows("qb", 29).to_csv(index=False).replace("Athlete qb003", "Ath\x81ete")
+    data = load_training_data(write_csv(tmp_path, text.encode("latin-1")), "qb")
+    assert len(data) == ROWS and data.encoding == "Latin-1"
 
 
 def test_utf16_file(tmp_path):
     text = valid_rows("qb", 24).to_csv(index=False)
     error = load_fails(write_csv(tmp_path, text.encode("utf-16")))
     one_problem(error, contains="UTF-16")
+
+
+def test_windows_1252_semicolons_and_crlf_together(tmp_path):
+    frame = valid_rows("qb", 32).astype(object)
+    frame.loc[0, "height_inches"] = "6\u20192\u201d"  # typographic quotes: bytes 0x92, 0x94
+    frame.loc[1, "name"] = "José Núñez"
+    text = frame.to_csv(index=False, sep=";", lineterminator="\r\n")
+    data = load_training_data(write_csv(tmp_path, text.encode("cp1252")), "qb")
+    assert (data.encoding, data.separator, len(data)) == ("Windows-1252", ";", ROWS)
+    assert data.frame.loc[0, "height_inches"] == 74.0

@@ -172,7 +172,9 @@ def test_requested_position_absent(tmp_path):
     assert f"qb ({ROWS} rows), wr ({ROWS} rows)" in p.message
 
 
-def test_other_positions_are_not_validated_but_unknown_positions_are(tmp_path):
+def test_other_positions_are_skipped_and_counted_but_blank_positions_are_errors(tmp_path):
+    # Formerly an unknown position ('TE') was an error; now any other position is skipped and
+    # counted, and only a blank position (a row of no known position) is an error.
     frame = mixed_rows()
     wr = frame.index[frame["position"] == "WR"]
     frame.loc[wr[0], "height_inches"] = "tall"
@@ -183,7 +185,48 @@ def test_other_positions_are_not_validated_but_unknown_positions_are(tmp_path):
     load_fails(path, "wr")
 
     frame.loc[3, "position"] = "TE"
+    frame.loc[6, "position"] = "Tight End"
+    frame.loc[9, "position"] = "Quarterback"
+    data = load_training_data(write_csv(tmp_path, frame, "te.csv"), "qb", min_rows_per_division=1)
+    assert len(data) == ROWS - 2  # rows 3 and 6 were QB rows; row 9 is one still
+    assert data.row_counts.other_positions == {"rb": ROWS, "wr": ROWS, "te": 2}
+    assert data.row_counts.adds_up
+
     frame.loc[4, "position"] = ""
-    error = load_fails(write_csv(tmp_path, frame, "te.csv"), "qb")
-    one_problem(error, row=5, column="position", contains="unknown position 'TE'")
+    error = load_fails(write_csv(tmp_path, frame, "blank.csv"), "qb", min_rows_per_division=1)
     one_problem(error, row=6, column="position", contains="missing position")
+    assert not [p for p in error.problems if "TE" in p.message]
+
+
+def test_what_real_exports_write(tmp_path):
+    frame = valid_rows("qb", 30).astype(object)
+    frame.loc[0:3, "height_inches"] = ["6\u20192\u201d", "6\u20192", " 74 ", "6'2\"  "]
+    frame.loc[0:4, "weight_lbs"] = ["205 lbs", "205lb", "205 LBS.", "205 pounds", "205 "]
+    frame.loc[0:6, "forty_yard_dash"] = ["-", "--", "N/A", "NA", "null", "", "4.61s"]
+    frame.loc[0:1, "senior_yds"] = ["1,234", " 3,200 "]
+    frame.loc[0, "senior_comp_pct"] = "61.5%"
+    frame.loc[0, "broad_jump"] = "9'6\""
+    frame.loc[0, "vertical_jump"] = '31.5"'
+    frame.loc[0:1, "state"] = ["tx ", " oh"]
+    data = load_training_data(write_csv(tmp_path, frame), "qb")
+    f = data.frame
+    assert f["height_inches"].tolist()[:4] == [74.0] * 4
+    assert f["weight_lbs"].tolist()[:5] == [205.0] * 5
+    assert f["forty_yard_dash"].isna().tolist()[:7] == [True] * 6 + [False]
+    assert f.loc[6, "forty_yard_dash"] == 4.61
+    assert f["senior_yds"].tolist()[:2] == [1234.0, 3200.0]
+    assert f.loc[0, "senior_comp_pct"] == 61.5 and f.loc[0, "broad_jump"] == 114.0
+    assert f.loc[0, "vertical_jump"] == 31.5
+    assert f["state"].tolist()[:2] == ["TX", "OH"]
+
+
+@pytest.mark.parametrize("column,text", [
+    ("weight_lbs", "205 kg"), ("senior_yds", "1,23"), ("senior_ypg", "250 lbs"),
+    ("forty_yard_dash", "4.6 mins"), ("height_inches", "188cm"),
+])
+def test_units_a_column_does_not_take_are_not_numbers(tmp_path, column, text):
+    frame = valid_rows("qb", 31).astype(object)
+    frame.loc[2, column] = text
+    error = load_fails(write_csv(tmp_path, frame))
+    problem = one_problem(error, row=4, column=column, contains=repr(text))
+    assert problem.rule in ("not a number", "not a height") and problem.value == text

@@ -1,11 +1,13 @@
 """Read and validate a training CSV into a clean frame plus target.
 
 :func:`load_training_data` reads the file (:mod:`recruit_reveal.data.reading`),
-validates every cell against :mod:`recruit_reveal.schema`
+names its columns (:mod:`recruit_reveal.data.mapping`), validates every cell
+of the requested position's rows against :mod:`recruit_reveal.schema`
 (:mod:`recruit_reveal.data.validation`) and reports what it finds by file,
 spreadsheet row (the header is row 1) and column
 (:mod:`recruit_reveal.data.findings`).  Problems are collected, not raised one
-at a time, so a user fixes a file in one pass.
+at a time, so a user fixes a file in one pass; with ``invalid_rows="quarantine"``
+the rows with problems are set aside instead (:mod:`recruit_reveal.data.quarantine`).
 """
 
 from __future__ import annotations
@@ -20,15 +22,35 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..errors import Problem
-from . import validation
+from ..errors import DataValidationError, Problem, ProblemGroup, group_problems
+from . import quarantine, validation
 from .findings import Findings
-from .reading import Cells, blank_rows, decode, parse, read_bytes, read_header, sniff
+from .mapping import ColumnsSpec, read_column_mapping
+from .quarantine import (
+    DEFAULT_MAX_INVALID_FRACTION,
+    INVALID_ROWS_POLICIES,
+    InvalidRows,
+    RowCounts,
+)
+from .reading import (
+    Cells,
+    blank_rows,
+    decode,
+    detect_separator,
+    parse,
+    read_bytes,
+    read_header,
+    sniff,
+)
 
 logger = logging.getLogger(__name__)
 
-#: At most this many problems (and warnings) are listed; the rest are counted.
+#: At most this many warnings are listed; the rest are counted.
 MAX_PROBLEMS = 50
+
+
+def _no_rejected() -> pd.DataFrame:
+    return pd.DataFrame(columns=[quarantine.ROW_COLUMN, quarantine.PROBLEMS_COLUMN])
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +62,15 @@ class TrainingData:
     code or NaN.  ``target`` holds canonical division labels on the same index.
     ``source_rows`` gives, for each row of ``frame``, its row number in the
     file as a spreadsheet shows it, so any later finding can be traced back.
+
+    How the file was read: ``encoding`` and ``separator``; ``column_mapping``
+    (each header read through the explicit mapping or a built-in spelling ->
+    its canonical column) and ``mapping_file``; ``invalid_rows``, the policy.
+    Where every row went: ``row_counts`` (used + rejected + skipped = the
+    file's data rows).  Rows set aside by ``invalid_rows="quarantine"``:
+    ``rejected`` (spreadsheet row, every column as written, ``problems``),
+    ``rejected_problems`` (every finding, structured) and ``problem_groups``
+    (those findings counted per column and rule).
     """
 
     frame: pd.DataFrame
@@ -51,6 +82,15 @@ class TrainingData:
     unknown_columns: list[str] = field(default_factory=list)
     source_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64),
                                     repr=False)
+    encoding: str = "UTF-8"
+    separator: str = ","
+    column_mapping: dict[str, str] = field(default_factory=dict)
+    mapping_file: str | None = None
+    invalid_rows: str = "fail"
+    row_counts: RowCounts = field(default_factory=lambda: RowCounts(0, 0))
+    rejected: pd.DataFrame = field(default_factory=_no_rejected, repr=False)
+    rejected_problems: list[Problem] = field(default_factory=list, repr=False)
+    problem_groups: list[ProblemGroup] = field(default_factory=list)
 
     @property
     def rows_per_division(self) -> dict[str, int]:
@@ -58,9 +98,16 @@ class TrainingData:
         counts = self.target.value_counts()
         return {d: int(counts.get(d, 0)) for d in schema.DIVISIONS}
 
+    def validation_summary(self) -> dict[str, object]:
+        """JSON-ready account of the reading, for metadata (see :mod:`.quarantine`)."""
+        return quarantine.validation_summary(self)
+
+    def report_rows(self) -> list[tuple[str, object]]:
+        """(check, result) rows for a validation report (see :mod:`.quarantine`)."""
+        return quarantine.report_rows(self)
+
     def __len__(self) -> int:
         return len(self.frame)
-
 
 
 def _rows_text(rows: Iterable[int], limit: int = 10) -> str:
@@ -69,37 +116,69 @@ def _rows_text(rows: Iterable[int], limit: int = 10) -> str:
     return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
+def _check_policy(invalid_rows: str, max_invalid_fraction: float) -> None:
+    if invalid_rows not in INVALID_ROWS_POLICIES:
+        raise DataValidationError(Problem(f"invalid_rows is {invalid_rows!r}",
+                                          expected="'fail' or 'quarantine'"))
+    if not 0.0 <= float(max_invalid_fraction) <= 1.0:
+        raise DataValidationError(Problem(f"max_invalid_fraction is {max_invalid_fraction!r}",
+                                          expected="a fraction between 0 and 1, e.g. 0.2"))
+
+
 def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_division: int = 5,
-                       max_problems: int = MAX_PROBLEMS) -> TrainingData:
+                       max_problems: int | None = None, columns: ColumnsSpec = None,
+                       invalid_rows: InvalidRows = "fail",
+                       max_invalid_fraction: float = DEFAULT_MAX_INVALID_FRACTION
+                       ) -> TrainingData:
     """Read a training CSV and return the validated rows of one position.
 
-    The file may hold several positions, told apart by a ``position`` column,
-    or a single position without one.  Rows of other positions are not
-    validated; a row with an unknown position is an error.  Every problem is
-    collected (up to ``max_problems``, the rest counted) and raised as one
-    :class:`DataValidationError` whose ``problems`` name the file, the row as a
-    spreadsheet shows it (header = row 1), the column and what was expected.
-    Recoverable findings (duplicated rows, unknown or ignored columns, blank
-    rows) are returned in ``warnings`` and logged.
+    The file may hold several positions, told apart by a ``position`` column
+    (any spelling: ``QB``, ``Quarterback``, ``Running Back``): rows of other
+    positions (``TE``, ``ATH``, ...) are skipped and counted, never validated.
+    A file without a position column holds the requested position only.
+    Headers are matched ignoring case, spaces and punctuation, through the
+    built-in spellings (``Ht``, ``40 Time``, ``Level``) and ``columns``, an
+    explicit mapping ``{"their header": "canonical column"}`` (a dict, or a
+    JSON file) that wins over the built-in spellings.
+
+    Every problem is collected and raised as one :class:`DataValidationError`
+    whose ``problems`` name the file, the row as a spreadsheet shows it
+    (header = row 1), the column, the rule and the cell, and whose message
+    groups them per column and rule.  ``max_problems`` caps how many are
+    listed (``None``: all; quarantine always looks at all).  With ``invalid_rows="quarantine"``, rows with an
+    invalid value are set aside in ``TrainingData.rejected`` instead, unless
+    more than ``max_invalid_fraction`` of the position's rows are invalid;
+    problems about the file as a whole (no header, a required column missing,
+    too few rows per division) still raise.  Recoverable findings (duplicated
+    rows, unknown or ignored columns, blank rows, a file read as Windows-1252)
+    are returned in ``warnings`` and logged.
 
     ``min_rows_per_division`` is the fewest rows each of the four divisions
     needs for cross-validation.
     """
     position = schema.check_position(position)
+    _check_policy(invalid_rows, max_invalid_fraction)
+    mapping = read_column_mapping(columns)
     path = Path(csv_path)
     label = str(csv_path)
     raw = read_bytes(path, label)
     digest = hashlib.sha256(raw).hexdigest()
-    text = decode(raw, label)
-    sniff(text, label)
-    table = parse(raw, text, label, max_problems)
+    decoded = decode(raw, label)
+    sniff(decoded.text, label)
+    sep = detect_separator(decoded.text)
+    table = parse(raw, decoded.text, label, max_problems, sep)
 
-    problems = Findings(label, max_problems)
-    warnings = Findings(label, max_problems)
-    header = read_header(table, label, problems, warnings)
+    # Quarantine must see every invalid cell to set every invalid row aside.
+    problems = Findings(label, None if invalid_rows == "quarantine" else max_problems)
+    warnings = Findings(label, MAX_PROBLEMS)
+    if decoded.note():
+        warnings.add(decoded.note() or "", row=decoded.line,
+                     expected="UTF-8 text ('CSV UTF-8' in Excel)")
+    header = read_header(table, label, problems, warnings, mapping)
     if schema.POSITION_COLUMN in header.duplicated:
         raise problems.error()  # which rows belong to which position is unknowable
 
+    data_rows = len(table) - 1
     blank = blank_rows(table)
     if blank.any():
         skipped = table.index.to_numpy()[1:][blank] + 1
@@ -113,43 +192,98 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
 
     cells = Cells(table, header)
     validation.required_present(cells, position, problems)
-    sel = validation.select_position(cells, position, problems)
+    selection = validation.select_position(cells, position, problems, warnings)
+    sel = selection.mask
     if not sel.any():
         raise problems.error()
 
     target = validation.convert_target(cells, sel, problems)
-    columns: dict[str, object] = {}
+    converted: dict[str, object] = {}
     for col in schema.columns_for(position):
         if col.kind == "state":
-            columns[col.name] = validation.convert_state(cells, sel, col, problems).to_numpy()
+            converted[col.name] = validation.convert_state(cells, sel, col, problems).to_numpy()
         else:
-            columns[col.name] = validation.convert_numeric(cells, sel, col, problems)
-    if target is not None:
-        validation.check_division_counts(target, position, min_rows_per_division, problems)
-    validation.warn_duplicates(cells, sel, warnings)
+            converted[col.name] = validation.convert_numeric(cells, sel, col, problems)
 
-    if problems or target is None:  # a missing target column is always among the problems
-        error = problems.error()
-        logger.debug("validation of %s failed with %d problem(s)", label,
-                     len(error.problems) + error.truncated)
-        raise error
+    keep = np.ones(int(sel.sum()), dtype=bool)  # of the position's rows
+    rejected = _no_rejected()
+    rejected_problems: list[Problem] = []
+    if invalid_rows == "fail" or problems.about_file() or target is None:
+        if target is not None:
+            validation.check_division_counts(target, position, min_rows_per_division, problems)
+        validation.warn_duplicates(cells, sel, warnings)
+        if problems or target is None:  # a missing target column is always among the problems
+            _raise(problems, label)
+    else:
+        bad_rows = problems.cell_rows()
+        bad = np.isin(cells.rows, bad_rows)
+        keep = ~bad[sel]
+        _guard(problems, int(bad.sum()), int(sel.sum() + selection.unattributed.sum()),
+               position, max_invalid_fraction)
+        rejected_problems, _ = problems.problems()
+        rejected = quarantine.rejected_frame(cells.body, cells.rows, header.original, bad,
+                                             rejected_problems)
+        target = target[keep]
+        after = Findings(label)
+        validation.check_division_counts(target, position, min_rows_per_division, after)
+        validation.warn_duplicates(cells, _subset(sel, keep), warnings)
+        if after:
+            after.add(f"counted after setting aside {len(rejected):,} invalid row(s) "
+                      "(invalid_rows='quarantine')", stage=3)
+            _raise(after, label)
+        if len(rejected):
+            logger.warning("%s: %d %s row(s) set aside as invalid", label, len(rejected),
+                           position)
 
     shown, more = warnings.problems()
     if more:
         shown.append(Problem(f"... and {more} more warning(s) not shown", label))
     for w in shown:
         ignored = w.column is not None and (
-            schema.canonical_column_name(w.column) in schema.IGNORED_COLUMNS)
+            schema.resolve_header(w.column) in schema.IGNORED_COLUMNS)
         logger.log(logging.INFO if ignored else logging.WARNING, "%s", w)
 
-    frame = pd.DataFrame(columns, columns=schema.feature_names(position))
+    assert target is not None  # a missing target column raised above
+    frame = pd.DataFrame({name: np.asarray(values)[keep] for name, values in converted.items()},
+                         columns=schema.feature_names(position))
     target_series = pd.Series(target.to_numpy(dtype=object), name=schema.TARGET_COLUMN,
                               index=frame.index, dtype=object)
-    logger.info("loaded %d %s rows from %s (%s)", len(frame), position, label,
+    counts = RowCounts(data_rows=data_rows, used=len(frame), rejected=len(rejected),
+                       blank=int(blank.sum()), other_positions=selection.other)
+    logger.info("loaded %d %s rows from %s (%s); %s", len(frame), position, label,
                 ", ".join(f"{d}: {n}" for d, n in
                           target_series.value_counts().reindex(schema.DIVISIONS, fill_value=0)
-                          .items()))
+                          .items()), counts)
     return TrainingData(
         frame=frame, target=target_series, position=position, path=path, sha256=digest,
-        warnings=shown, unknown_columns=list(header.unknown), source_rows=cells.rows[sel].copy(),
+        warnings=shown, unknown_columns=list(header.unknown),
+        source_rows=cells.rows[sel][keep].copy(), encoding=decoded.encoding, separator=sep,
+        column_mapping=dict(header.applied), mapping_file=mapping.source,
+        invalid_rows=invalid_rows, row_counts=counts, rejected=rejected,
+        rejected_problems=rejected_problems, problem_groups=group_problems(rejected_problems),
     )
+
+
+def _subset(sel: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``sel`` narrowed to the selected rows ``keep`` marks."""
+    out = sel.copy()
+    out[np.flatnonzero(sel)[~keep]] = False
+    return out
+
+
+def _guard(problems: Findings, invalid: int, total: int, position: str,
+           max_fraction: float) -> None:
+    """Refuse to quarantine more than ``max_fraction`` of the position's rows."""
+    if total and invalid / total > max_fraction:
+        problems.add(f"{invalid:,} of {total:,} {position} rows ({invalid / total:.0%}) are "
+                     f"invalid, more than max_invalid_fraction allows ({max_fraction:.0%}); "
+                     "nothing was set aside", expected="a file whose rows are mostly valid, "
+                     "or a higher max_invalid_fraction", stage=-1)
+        _raise(problems, problems.file)
+
+
+def _raise(problems: Findings, label: str) -> None:
+    error = problems.error()
+    logger.debug("validation of %s failed with %d problem(s)", label,
+                 len(error.problems) + error.truncated)
+    raise error

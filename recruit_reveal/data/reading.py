@@ -1,30 +1,30 @@
 """Reading a training CSV: bytes, text, records, the header row and the cells as text.
 
 Everything here works on text: cells are kept exactly as the file holds them,
-so that a message can quote the exact cell.  File-level problems (missing,
-binary, not UTF-8, not CSV, ragged rows, no header) stop at once; header
-findings are added to the caller's :class:`~recruit_reveal.data.findings.Findings`.
+so that a message can quote the exact cell.  A file may be UTF-8 (with or
+without a byte-order mark) or Windows-1252/Latin-1, and separated by commas,
+semicolons or tabs (the header row tells which).  File-level problems
+(missing, binary, UTF-16, not CSV, ragged rows, no header) stop at once;
+header findings are added to the caller's
+:class:`~recruit_reveal.data.findings.Findings`.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
 import io
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import schema
+from . import mapping
 from .findings import Findings, fail, quote_cell
 
-KNOWN_COLUMNS: frozenset[str] = frozenset(
-    {c.name for pos in schema.POSITIONS for c in schema.columns_for(pos)}
-    | {schema.TARGET_COLUMN, schema.POSITION_COLUMN}
-    | schema.IGNORED_COLUMNS
-)
+KNOWN_COLUMNS: frozenset[str] = schema.CANONICAL_COLUMNS
 
 
 def _column_letter(index: int) -> str:
@@ -59,8 +59,31 @@ _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
-def decode(raw: bytes, label: str) -> str:
-    """Bytes to text, rejecting empty, binary and non-UTF-8 files with a clear reason."""
+@dataclass(frozen=True)
+class Text:
+    """A file's text, the encoding it was read with and, for a fallback, the first byte
+    that is not UTF-8 (``line`` counts from 1)."""
+
+    text: str
+    encoding: str
+    line: int | None = None
+    byte: str | None = None
+
+    def note(self) -> str | None:
+        """Why the file was not read as UTF-8, for a warning (``None`` when it was)."""
+        if self.line is None:
+            return None
+        return (f"the file is not UTF-8 (byte 0x{self.byte} on line {self.line}): it was read "
+                f"as {self.encoding}, as Excel's plain 'CSV' writes it")
+
+
+def decode(raw: bytes, label: str) -> Text:
+    """Bytes to text, rejecting empty, binary and UTF-16 files with a clear reason.
+
+    UTF-8 (with or without a byte-order mark) is read as such; any other file
+    is read as Windows-1252, or Latin-1 when it holds a byte Windows-1252
+    leaves undefined (Latin-1 decodes any byte).
+    """
     if not raw.strip():
         raise fail(label, "the file is empty", "a header row and at least one data row")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -73,39 +96,51 @@ def decode(raw: bytes, label: str) -> str:
         raise fail(label, "not a CSV text file: it holds binary data (NUL bytes)",
                    "a CSV text file")
     try:
-        text = raw.decode("utf-8-sig")
+        decoded = Text(raw.decode("utf-8-sig"), "UTF-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         byte = raw[exc.start: exc.start + 1].hex().upper()
-        raise fail(
-            label,
-            f"the file is not UTF-8: byte 0x{byte} on line {line} cannot be decoded"
-            " (Excel's plain 'CSV' often writes Windows-1252)",
-            "UTF-8 text; re-save the file as 'CSV UTF-8'",
-            row=line,
-        ) from exc
-    if not text.strip():
+        try:
+            decoded = Text(raw.decode("cp1252"), "Windows-1252", line, byte)
+        except UnicodeDecodeError:
+            decoded = Text(raw.decode("latin-1"), "Latin-1", line, byte)
+    if not decoded.text.strip():
         raise fail(label, "the file is empty", "a header row and at least one data row")
-    return text
+    return decoded
 
 
-def _field_counts(raw: bytes, text: str) -> np.ndarray:
+#: Field separators a file may use, by name; the header row tells which one it does.
+SEPARATORS: dict[str, str] = {",": "commas", ";": "semicolons", "\t": "tabs"}
+
+
+def detect_separator(text: str) -> str:
+    """The separator of the header row: the most frequent of comma, semicolon and tab
+    (a comma when none is, or on a tie)."""
+    match = re.match(r"[\r\n]*([^\r\n]*)", text)
+    header = match.group(1) if match else ""
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(counts.values())
+    return "," if best == 0 or counts[","] == best else max(counts, key=lambda k: counts[k])
+
+
+def _field_counts(raw: bytes, text: str, sep: str) -> np.ndarray:
     """Fields per record, in the record numbering pandas uses (0 for a blank line).
 
-    The fast path counts commas per line with numpy; quoted fields (which may
-    hold commas and newlines) and bare-CR line ends go through the csv module.
+    The fast path counts separators per line with numpy; quoted fields (which
+    may hold separators and newlines) and bare-CR line ends go through the csv
+    module.
     """
     lone_cr = "\r" in text and text.count("\r") != text.count("\r\n")
     if '"' in text or lone_cr:
         # newline=None reads old Mac (bare CR) line ends as line breaks.
-        records = csv.reader(io.StringIO(text, newline=None))
+        records = csv.reader(io.StringIO(text, newline=None), delimiter=sep)
         return np.fromiter((len(r) for r in records), dtype=np.int64)
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     b = np.frombuffer(body, dtype=np.uint8)
     newlines = np.flatnonzero(b == 10)
     ends = newlines if body.endswith(b"\n") else np.append(newlines, len(b))
     starts = np.concatenate(([0], newlines + 1))[: len(ends)]
-    commas = np.bincount(np.searchsorted(newlines, np.flatnonzero(b == 44)),
+    commas = np.bincount(np.searchsorted(newlines, np.flatnonzero(b == ord(sep))),
                          minlength=len(ends))[: len(ends)]
     length = ends - starts
     blank = (length == 0) | ((length == 1) & (b[np.minimum(starts, len(b) - 1)] == 13))
@@ -113,6 +148,7 @@ def _field_counts(raw: bytes, text: str) -> np.ndarray:
 
 
 def sniff(text: str, label: str) -> None:
+    """Reject JSON, HTML and XML at once, naming what the file looks like."""
     head = text.lstrip()[:1]
     if head in ("{", "["):
         raise fail(label, "not a CSV file: it looks like JSON",
@@ -122,13 +158,14 @@ def sniff(text: str, label: str) -> None:
                    "comma-separated values with a header row")
 
 
-def parse(raw: bytes, text: str, label: str, cap: int) -> pd.DataFrame:
+def parse(raw: bytes, text: str, label: str, cap: int | None, sep: str = ",") -> pd.DataFrame:
     """All records as text (header included, as row 0), rejecting ragged rows."""
+    fields = f"fields separated by {SEPARATORS[sep]}"
     try:
-        counts = _field_counts(raw, text)
+        counts = _field_counts(raw, text, sep)
     except csv.Error as exc:
         raise fail(label, f"cannot be parsed as CSV ({exc})",
-                   "comma-separated values with a header row") from exc
+                   f"{fields} with a header row") from exc
     width = int(counts[0])
     ragged = np.flatnonzero((counts != width) & (counts != 0))
     data_counts = counts[1:][counts[1:] != 0]
@@ -138,18 +175,18 @@ def parse(raw: bytes, text: str, label: str, cap: int) -> pd.DataFrame:
                    "rows (is a column name missing, or is there a trailing comma?)", row=1)
     if len(ragged):
         findings = Findings(label, cap)
-        for i in ragged[:cap]:
+        for i in ragged if cap is None else ragged[:cap]:
             findings.add(f"has {counts[i]} fields but the header has {width}", row=int(i) + 1,
-                         expected="the same number of comma-separated fields on every row",
-                         stage=1)
-        findings.uncounted = max(0, len(ragged) - cap)
+                         expected=f"the same number of {fields} on every row", stage=1)
+        findings.uncounted = 0 if cap is None else max(0, len(ragged) - cap)
         raise findings.error()
     try:
-        cells = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False,
-                            na_values=[], skip_blank_lines=False, engine="c")
+        cells = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
+                            keep_default_na=False, na_values=[], skip_blank_lines=False,
+                            engine="c")
     except (pd.errors.ParserError, ValueError) as exc:
         raise fail(label, f"cannot be parsed as CSV ({exc})",
-                   "comma-separated values with a header row") from exc
+                   f"{fields} with a header row") from exc
     return cells
 
 
@@ -159,9 +196,11 @@ def parse(raw: bytes, text: str, label: str, cap: int) -> pd.DataFrame:
 @dataclass
 class Header:
     index: dict[str, int]  # canonical name -> column position, usable columns only
-    raw: list[str]
+    raw: list[str]  # header cells, trimmed
     unknown: list[str]
     duplicated: set[str]
+    applied: dict[str, str] = field(default_factory=dict)  # header -> canonical, see mapping
+    original: list[str] = field(default_factory=list)  # header cells exactly as written
 
 
 def _looks_numeric(text: str) -> bool:
@@ -172,15 +211,16 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def read_header(cells: pd.DataFrame, label: str, problems: Findings,
-                warnings: Findings) -> Header:
-    raw = [str(v).strip() for v in cells.iloc[0].tolist()]
-    canonical = [schema.canonical_column_name(h) if h else "" for h in raw]
+def read_header(cells: pd.DataFrame, label: str, problems: Findings, warnings: Findings,
+                columns: mapping.ColumnMapping | None = None) -> Header:
+    """Which column is which, through ``columns`` (an explicit mapping) and the built-in
+    spellings; duplicated columns are problems, unknown and unused ones warnings."""
+    columns = columns or mapping.ColumnMapping()
+    original = [str(v) for v in cells.iloc[0].tolist()]
+    raw = [h.strip() for h in original]
+    resolved = mapping.resolve(raw, columns)
+    canonical = resolved.names
 
-    if len(raw) == 1 and (";" in raw[0] or "\t" in raw[0]):
-        sep = "semicolons" if ";" in raw[0] else "tabs"
-        raise fail(label, f"the header is separated by {sep}, not commas", "comma-separated "
-                   "values; in Excel save as 'CSV UTF-8 (Comma delimited)'", row=1)
     if not any(c in KNOWN_COLUMNS for c in canonical):
         sample = ", ".join(quote_cell(h) for h in raw[:5])
         numeric = sum(_looks_numeric(h) for h in raw if h)
@@ -188,7 +228,7 @@ def read_header(cells: pd.DataFrame, label: str, problems: Findings,
                   else "no cell of row 1 names a known column")
         raise fail(label, f"no header row: {reason} (it reads {sample})",
                    "row 1 to name the columns, e.g. position,division,height_inches,"
-                   "weight_lbs,senior_ypg", row=1)
+                   "weight_lbs,senior_ypg (or a column mapping for the file's names)", row=1)
 
     index: dict[str, int] = {}
     seen: dict[str, list[int]] = {}
@@ -205,24 +245,31 @@ def read_header(cells: pd.DataFrame, label: str, problems: Findings,
         if len(where) > 1:
             spots = ", ".join(f"{raw[i]!r} (column {_column_letter(i)})" for i in where)
             problems.add(f"column name appears {len(where)} times: {spots}", row=1, column=name,
-                         expected="each column exactly once (names are matched ignoring case "
-                                  "and surrounding spaces)")
+                         expected="each column exactly once (names are matched ignoring case, "
+                                  "surrounding spaces and punctuation, and through the built-in "
+                                  "spellings and the column mapping)")
             duplicated.add(name)
             continue
         index[name] = where[0]
 
     for i in seen.get("", []):
-        if cells.iloc[1:, i].str.strip().ne("").any():
+        if i in resolved.displaced:
+            warnings.add(f"not used: the column mapping takes {resolved.displaced[i]!r} from "
+                         "another column", row=1, column=raw[i])
+        elif cells.iloc[1:, i].str.strip().ne("").any():
             warnings.add(f"column {_column_letter(i)} has no name but holds values; it is ignored",
                          row=1)
+    for name in resolved.unused:
+        source = f" {columns.source}" if columns.source else ""
+        warnings.add(f"the column mapping{source} names {name!r}, which is not a column of this "
+                     "file", row=1)
     for name in unknown:
-        close = difflib.get_close_matches(schema.canonical_column_name(name),
-                                          sorted(KNOWN_COLUMNS), n=1, cutoff=0.8)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = mapping.suggest(name)
+        hint = f" (did you mean {close!r}?)" if close else ""
         warnings.add(f"unknown column is ignored{hint}", row=1, column=name)
     for name in sorted(schema.IGNORED_COLUMNS & index.keys()):
         warnings.add("dropped: athlete names are never kept", row=1, column=raw[index[name]])
-    return Header(index, raw, unknown, duplicated)
+    return Header(index, raw, unknown, duplicated, resolved.applied, original)
 
 
 def _looks_like_values(raw: list[str]) -> bool:

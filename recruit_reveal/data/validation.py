@@ -9,17 +9,32 @@ one by one.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .. import schema
-from .findings import Findings
+from .findings import Findings, quote_cell
 from .reading import Cells
 
 #: Cell texts read as a missing value (compared case-insensitively, after
-#: trimming).  Spreadsheets and pandas write these for empty cells.
-MISSING_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a"})
+#: trimming).  Spreadsheets, databases and pandas write these for empty cells.
+MISSING_TOKENS: frozenset[str] = frozenset({
+    "", "na", "n/a", "n.a.", "nan", "null", "none", "#n/a", "-", "--", "---", "\u2013", "\u2014",
+})
+
+#: Unit words a number may carry, per column (``205 lbs``, ``4.6s``, ``32"``).
+#: Heights, and broad jumps, may also be written in feet and inches (``6-2``, ``9'6"``).
+UNIT_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "weight_lbs": ("lbs", "lb", "pounds", "pound"),
+    "forty_yard_dash": ("seconds", "secs", "sec", "s"),
+    "shuttle": ("seconds", "secs", "sec", "s"),
+    "vertical_jump": ("inches", "inch", "in", '"', "''"),
+    "broad_jump": ("inches", "inch", "in", '"', "''"),
+    "senior_comp_pct": ("%",),
+}
+_FEET_AND_INCHES = frozenset({"height_inches", "broad_jump"})
 
 
 def _signature_columns() -> dict[str, frozenset[str]]:
@@ -32,47 +47,77 @@ def _signature_columns() -> dict[str, frozenset[str]]:
 
 
 _SIGNATURE_COLUMNS = _signature_columns()
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_NUMBER = re.compile(r"^(?P<num>[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[-+]?\.\d+)"
+                     r"\s*(?P<unit>[^\d\s.,+-][^\d]*)?$")
 _DIVISION_EXPECTED = (
     "one of " + ", ".join(schema.DIVISIONS)
     + " or a common spelling (P5, Power 4, FBS, G5, FCS (I-AA), DII, Division III, NAIA, ...)"
 )
-_POSITION_EXPECTED = "one of " + ", ".join(schema.POSITIONS) + " (any case)"
+_POSITION_EXPECTED = ("one of " + ", ".join(schema.POSITIONS) + " (any case or common "
+                      "spelling), or another football position, whose rows are skipped")
 
 
 def _missing(text: pd.Series) -> np.ndarray:
     return text.str.lower().isin(MISSING_TOKENS).to_numpy()
 
 
-def select_position(cells: Cells, position: str, problems: Findings) -> np.ndarray:
-    """Mask of the data rows of ``position``; reports unknown position values in every row."""
+@dataclass
+class Selection:
+    """Which data rows belong to the requested position, and what the others are.
+
+    ``mask`` marks the position's rows; ``other`` counts the rows of every
+    other position by label (``'te'``, ``'ath'``; an unknown spelling by its
+    own text, lower case); ``unattributed`` marks rows whose position is
+    blank, which cannot be told to belong to any position.
+    """
+
+    mask: np.ndarray
+    other: dict[str, int] = field(default_factory=dict)
+    unattributed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+
+def select_position(cells: Cells, position: str, problems: Findings,
+                    warnings: Findings) -> Selection:
+    """The data rows of ``position``.  Rows of other positions (any spelling) are counted,
+    not validated; a blank position is a problem of its row; a spelling that is no
+    football position known to :data:`schema.POSITION_SPELLINGS` is a warning."""
     n = len(cells.rows)
     if schema.POSITION_COLUMN not in cells.header.index:
         if schema.POSITION_COLUMN not in cells.header.duplicated:
             _check_single_position(cells, position, problems)
-        return np.ones(n, dtype=bool)
+        return Selection(np.ones(n, dtype=bool), {}, np.zeros(n, dtype=bool))
     text = cells.text(schema.POSITION_COLUMN)
-    lowered = text.str.lower()
-    valid = lowered.isin(schema.POSITIONS).to_numpy()
-    if not valid.all():
-        bad = ~valid
-        missing = bad & _missing(text)
-        name = cells.raw_name(schema.POSITION_COLUMN)
-        problems.add_cells(cells.rows[missing], None, column=name, message="missing position",
-                           expected=_POSITION_EXPECTED, order=cells.order(schema.POSITION_COLUMN))
-        unknown = bad & ~missing
-        problems.add_cells(cells.rows[unknown], text[unknown], column=name,
-                           message="unknown position {value}", expected=_POSITION_EXPECTED,
-                           order=cells.order(schema.POSITION_COLUMN))
-    selected = (lowered == position).to_numpy()
+    missing = _missing(text)
+    uniques = text.unique()
+    known = {v: schema.position_label(v) for v in uniques}
+    labels = text.map({v: known[v] or v.lower() for v in uniques}).to_numpy(dtype=object)
+    name = cells.raw_name(schema.POSITION_COLUMN)
+    order = cells.order(schema.POSITION_COLUMN)
+    problems.add_cells(cells.rows[missing], None, column=name, message="missing position",
+                       expected=_POSITION_EXPECTED, order=order, rule="missing position")
+    selected = (labels == position) & ~missing
+    others = ~selected & ~missing
+    counts = pd.Series(labels[others]).value_counts()
+    other = {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+    for value in sorted(v for v in uniques if known[v] is None and v.lower() in other
+                        and v.lower() not in MISSING_TOKENS):
+        rows = cells.rows[(text == value).to_numpy()]
+        warnings.add(f"position {quote_cell(value)} is not one we know: {len(rows)} row(s) "
+                     f"skipped as another position (rows {_first_rows(rows)})",
+                     row=int(rows[0]), column=name, expected=_POSITION_EXPECTED, stage=1)
     if not selected.any():
-        present = lowered[valid].value_counts()
-        listing = ", ".join(f"{p} ({int(present[p])} rows)" for p in schema.POSITIONS
-                            if p in present) or "none"
+        present = {p: other[p] for p in schema.POSITIONS if p in other}
+        present |= dict(sorted(((p, c) for p, c in other.items() if p not in present),
+                               key=lambda pc: -pc[1]))
+        listing = ", ".join(f"{p} ({c} rows)" for p, c in present.items()) or "none"
         problems.add(f"the file holds no {position} rows; positions present: {listing}",
-                     column=cells.raw_name(schema.POSITION_COLUMN),
-                     expected=f"rows whose position is {position!r}", stage=2)
-    return selected
+                     column=name, expected=f"rows whose position is {position!r}", stage=2)
+    return Selection(selected, other, missing)
+
+
+def _first_rows(rows: np.ndarray, limit: int = 5) -> str:
+    text = ", ".join(str(r) for r in rows[:limit])
+    return text + (", ..." if len(rows) > limit else "")
 
 
 def _check_single_position(cells: Cells, position: str, problems: Findings) -> None:
@@ -126,19 +171,38 @@ def convert_target(cells: Cells, sel: np.ndarray, problems: Findings) -> pd.Seri
         order = cells.order(schema.TARGET_COLUMN)
         problems.add_cells(rows[missing], None, column=name, order=order,
                            message="missing target: the division is empty",
-                           expected=_DIVISION_EXPECTED)
+                           expected=_DIVISION_EXPECTED, rule="missing division")
         unknown = bad & ~missing
         problems.add_cells(rows[unknown], text[unknown], column=name, order=order,
-                           message="unknown division {value}", expected=_DIVISION_EXPECTED)
+                           message="unknown division {value}", expected=_DIVISION_EXPECTED,
+                           rule="unknown division")
     return labels
 
 
 def _height_hint(value: float) -> str:
-    if value < 8:
+    if value == 0:
+        return " (0: not measured?)"
+    if 4 <= value < 8:
         return " (feet? write 6-2 or 74)"
     if 150 <= value <= 215:
         return " (centimetres? convert to inches)"
     return ""
+
+
+def parse_number(text: str, column: str) -> float | None:
+    """A number as exports write it: ``1,234`` (thousands separators), with the column's
+    unit (``205 lbs``, ``4.6s``), or in feet and inches for heights (``6-2``); else ``None``."""
+    if column in _FEET_AND_INCHES:
+        value = schema.parse_height(text)
+        if value is not None:
+            return value
+    m = _NUMBER.match(text)
+    if m is None:
+        return None
+    unit = (m.group("unit") or "").strip().rstrip(".").lower()
+    if unit and unit not in UNIT_SUFFIXES.get(column, ()):
+        return None
+    return float(m.group("num").replace(",", ""))
 
 
 def convert_numeric(cells: Cells, sel: np.ndarray, col: schema.Column,
@@ -147,7 +211,8 @@ def convert_numeric(cells: Cells, sel: np.ndarray, col: schema.Column,
     if col.name not in cells.header.index:
         return np.full(n, np.nan)
     # to_numeric accepts surrounding spaces; only the cells it rejects are
-    # trimmed and looked at again, which keeps the clean path fast.
+    # trimmed and looked at again (once per distinct text), which keeps the
+    # clean path fast.
     text = cells.text(col.name, sel, strip=False)
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
     rows = cells.rows[sel]
@@ -162,22 +227,18 @@ def convert_numeric(cells: Cells, sel: np.ndarray, col: schema.Column,
         todo = unparsed & ~missing
         if todo.any():
             pending = text[todo]
-            if is_height:
-                recovered = pending.map({v: schema.parse_height(v) for v in pending.unique()})
-            else:
-                recovered = pending.map(lambda v: float(v.replace(",", ""))
-                                        if _THOUSANDS.match(v) else None)
+            recovered = pending.map({v: parse_number(v, col.name) for v in pending.unique()})
             values[todo] = recovered.to_numpy(dtype=np.float64, na_value=np.nan)
         text_bad = np.isnan(values) & ~missing
         expected = (f"{col.range_text}, e.g. 74, 6-2, 6'2\", 6' 2 or 6 ft 2 in" if is_height
                     else f"a number: {col.range_text}")
+        rule = "not a height" if is_height else "not a number"
         problems.add_cells(rows[text_bad], text[text_bad], column=name, order=order,
-                           message="not a number: {value}" if not is_height
-                           else "not a height: {value}", expected=expected)
+                           message=rule + ": {value}", expected=expected, rule=rule)
         if col.required:
-            problems.add_cells(rows[missing], None, column=name, order=order,
+            problems.add_cells(rows[missing], text[missing], column=name, order=order,
                                message="missing value in a required column",
-                               expected=col.range_text)
+                               expected=col.range_text, rule="missing value")
 
     with np.errstate(invalid="ignore"):
         low = values < col.low if col.low is not None else np.zeros(n, dtype=bool)
@@ -186,15 +247,18 @@ def convert_numeric(cells: Cells, sel: np.ndarray, col: schema.Column,
     if out_of_range.any():
         shown = values[out_of_range]
         hints = [_height_hint(v) for v in shown] if is_height else [""] * len(shown)
+        sides = np.where(low[out_of_range], f"below {col.low:g}", f"above {col.high:g}")
         problems.add_cells(
-            rows[out_of_range], (f"{v:g}{h}" for v, h in zip(shown, hints, strict=True)),
-            column=name, order=order, message="value {value} is outside the plausible range",
-            expected=col.range_text, quote=False)
+            rows[out_of_range], text[out_of_range],
+            shown=(f"{v:g}{h} is outside the plausible range ({side})"
+                   for v, h, side in zip(shown, hints, sides, strict=True)),
+            column=name, order=order, rule="outside the plausible range",
+            message="value {value}", expected=col.range_text, quote=False)
     if col.kind == "int":
         fractional = ~out_of_range & ~np.isnan(values) & (values != np.floor(values))
         problems.add_cells(rows[fractional], text[fractional], column=name, order=order,
                            message="{value} is not a whole number",
-                           expected=f"a whole number of {col.unit}")
+                           expected=f"a whole number of {col.unit}", rule="not a whole number")
     return values
 
 
@@ -209,7 +273,8 @@ def convert_state(cells: Cells, sel: np.ndarray, col: schema.Column,
     bad = ~missing & ~codes.isin(schema.US_STATES).to_numpy()
     problems.add_cells(cells.rows[sel][bad], text[bad], column=cells.raw_name(col.name),
                        order=cells.order(col.name), message="unknown state code {value}",
-                       expected="a two-letter US state code (50 states and DC), e.g. TX")
+                       expected="a two-letter US state code (50 states and DC), e.g. TX",
+                       rule="unknown state code")
     return pd.Series(np.where(missing, np.nan, codes.to_numpy(dtype=object)), dtype=object)
 
 
@@ -223,7 +288,8 @@ def warn_duplicates(cells: Cells, sel: np.ndarray, warnings: Findings) -> None:
     first = pd.Series(rows).groupby(hashes).transform("first").to_numpy()
     warnings.add_cells(rows[repeats], first[repeats], column=None, order=0,
                        message="duplicates row {value} (kept; remove it if it is the same "
-                               "athlete entered twice)", expected=None, quote=False)
+                               "athlete entered twice)", expected=None, quote=False,
+                       rule="duplicated row")
 
 
 def check_division_counts(target: pd.Series, position: str, minimum: int,
