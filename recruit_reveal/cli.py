@@ -67,6 +67,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a share from 0 to 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recruit-reveal",
@@ -99,6 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="random seed (default %(default)s)")
     train.add_argument("--cv-folds", type=_positive_int, default=_RUN_DEFAULTS.cv_folds,
                        help="cross-validation folds (default %(default)s)")
+    train.add_argument("--columns", type=Path, default=None, metavar="FILE",
+                       help='JSON object mapping the file\'s headers to canonical columns, '
+                            'e.g. {"fourty": "forty_yard_dash"} (common spellings such as '
+                            'Ht, Wt, 40 Time, Level are known already)')
+    train.add_argument("--invalid-rows", choices=("fail", "quarantine"),
+                       default=_RUN_DEFAULTS.invalid_rows,
+                       help="rows with an invalid value: fail the run (default), or leave them "
+                            "out and keep them in runs/v{version}/{pos}.rejected.csv")
+    train.add_argument("--max-invalid-fraction", type=_fraction,
+                       default=_RUN_DEFAULTS.max_invalid_fraction, metavar="SHARE",
+                       help="with quarantine, fail when more than this share of a position's "
+                            "rows is invalid (default %(default)s)")
     train.add_argument("--cell-timeout", type=float, default=None,
                        help="seconds one notebook cell may run (default 600)")
 
@@ -182,6 +204,8 @@ def _train(args: argparse.Namespace) -> int:
         args.csv, args.position, args.version, engine=args.engine, jobs=args.jobs,
         models_dir=args.models_dir or _default_models_dir(), runs_dir=args.runs_dir,
         changelog=args.changelog, seed=args.seed, cv_folds=args.cv_folds,
+        columns=args.columns, invalid_rows=args.invalid_rows,
+        max_invalid_fraction=args.max_invalid_fraction,
         cell_timeout=args.cell_timeout or DEFAULT_CELL_TIMEOUT)
     print(summary.report())
     return EXIT_OK if summary.ok else EXIT_FAILED

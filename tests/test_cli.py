@@ -271,3 +271,56 @@ def test_serve_hands_host_port_and_models_dir_to_the_service(monkeypatch, tmp_pa
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123",
                  "--models-dir", str(tmp_path)]) == 0
     assert calls == [("0.0.0.0", 8123, {"models_dir": str(tmp_path)})]
+
+
+@pytest.mark.parametrize("engine", ["notebook", "direct"])
+def test_a_messy_multi_position_export_trains_every_position_with_quarantine(
+        messy_export, tmp_path, engine):
+    """A team's export: 11 positions, their own headers, zero heights, BOM and CRLF."""
+    models, runs = tmp_path / "models", tmp_path / "runs"
+    argv = ["train", "--csv", str(messy_export.path), "--position", "all", "--version", "1.0.0",
+            "--columns", str(messy_export.mapping_path), "--invalid-rows", "quarantine",
+            "--models-dir", str(models), "--runs-dir", str(runs), "--engine", engine,
+            "--jobs", "2", "--cv-folds", "3"]
+    proc = subprocess.run([str(BIN / "recruit-reveal"), *argv], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for pos in POSITIONS:
+        # The rejected rows sit where the record is (or would be, for the direct engine),
+        # unchanged, with their spreadsheet row and reasons.
+        rejected_file = runs / "v1.0.0" / f"{pos}.rejected.csv"
+        with rejected_file.open(encoding="utf-8", newline="") as fh:
+            rejected = list(csv.DictReader(fh))
+        assert {int(r["row"]) for r in rejected} == messy_export.invalid_rows(pos)
+        assert all(r["problems"] for r in rejected)
+        assert {r["height"] for r in rejected} >= {"0"}
+        assert f"{len(rejected):,} invalid row(s) set aside in" in proc.stdout
+
+        # The metadata says how the file was read and where every row went.
+        fp = registry.describe(pos, "1.0.0", models_dir=models).data_fingerprint
+        assert fp.rows_in_file == messy_export.rows
+        assert fp.rows_rejected == len(rejected)
+        assert fp.rows + fp.rows_rejected + fp.rows_skipped == fp.rows_in_file
+        assert fp.rows + fp.rows_rejected == messy_export.rows_of(pos)
+        assert fp.invalid_rows == "quarantine"
+        assert fp.column_mapping["fourty"] == "forty_yard_dash"
+        assert sum(r.count for r in fp.rejected_by_rule) >= len(rejected)
+        if engine == "notebook":
+            html = (runs / "v1.0.0" / f"{pos}.html").read_text(encoding="utf-8")
+            assert f"{pos}.rejected.csv" in html and "used +" in html
+    assert registry.latest_version("qb", models) == "1.0.0"
+
+
+def test_a_bad_mapping_file_or_policy_stops_before_training(messy_export, tmp_path, capsys):
+    bad = tmp_path / "columns.json"
+    bad.write_text(json.dumps({"fourty": "forty_time"}), encoding="utf-8")
+    code = main(["train", "--csv", str(messy_export.path), "--position", "qb",
+                 "--columns", str(bad), "--models-dir", str(tmp_path / "m"),
+                 "--runs-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "forty_time" in err and "columns.json" in err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "r").exists()
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--csv", str(messy_export.path), "--position", "qb",
+              "--max-invalid-fraction", "1.5"])
+    assert stop.value.code == 2

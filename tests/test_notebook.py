@@ -110,12 +110,14 @@ def test_template_has_the_narrated_sections_in_order(template):
                  "figures.metrics_table", "figures.plot_class_balance",
                  "figures.plot_inputs_by_division", "figures.plot_confusion_matrix",
                  "figures.plot_calibration", "figures.plot_permutation_importance",
-                 "report.validation_report", "report.export_table"):
+                 "report.validation_report", "report.export_table",
+                 "data.write_rejected_rows", "report.rejected_rows"):
         assert call in source, call
     # Every model is saved through recruit_reveal.export.
     assert "from recruit_reveal import data, export" in source
     # The last cell displays the run's result, which the runner reads.
-    assert template.cells[-1].source == "contract.PositionResult.of(settings, result, exported)"
+    assert template.cells[-1].source == \
+        "contract.PositionResult.of(settings, result, exported, rejected_rows)"
 
 
 def test_papermills_own_command_line_runs_the_template(sample_csv, tmp_path):

@@ -89,11 +89,29 @@ class Artifact(_Doc):
     format: str = "joblib"
 
 
+class RejectedCount(_Doc):
+    column: str | None = None
+    rule: str
+    count: int
+
+
 class DataFingerprint(_Doc):
+    """The training file and what was read from it (the reading fields since row quarantine)."""
+
     file: str | None = None
     sha256: str | None = None
+    #: Rows that trained the model.
     rows: int | None = None
     rows_per_division: dict[str, int] = Field(default_factory=dict)
+    #: rows + rows_rejected + rows_skipped == rows_in_file.
+    rows_in_file: int | None = None
+    rows_rejected: int | None = None
+    rows_skipped: int | None = None
+    rows_other_positions: dict[str, int] = Field(default_factory=dict)
+    invalid_rows: str | None = None
+    #: Each header read through the mapping file or a built-in spelling -> canonical column.
+    column_mapping: dict[str, str] = Field(default_factory=dict)
+    rejected_by_rule: list[RejectedCount] = Field(default_factory=list)
 
 
 class Estimator(_Doc):
@@ -137,7 +155,9 @@ class ModelMetadata(_Doc):
 
     def to_json_bytes(self) -> bytes:
         """The document as written to disk: indented UTF-8 JSON, no NaN, trailing newline."""
-        doc = self.model_dump(mode="json")
+        # Only the fields the document holds: one read from an earlier release is
+        # written back as it was, without the fields added since.
+        doc = self.model_dump(mode="json", exclude_unset=True)
         return (json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode()
 
     @classmethod

@@ -113,14 +113,17 @@ def rejected_frame(body: pd.DataFrame, rows: np.ndarray, header: list[str],
     return frame
 
 
-def write_rejected_rows(data: TrainingData, path: str | os.PathLike[str]) -> Path:
+def write_rejected_rows(data: TrainingData, path: str | os.PathLike[str] | None) -> Path | None:
     """Write ``data.rejected`` as CSV (UTF-8, header always) and return where.
 
     ``path`` is a folder (the file is then ``{position}.rejected.csv`` in it,
-    see :func:`rejected_file_name`) or the file itself.  The file is written
-    even when no row was rejected (a header only), so a reviewer sees the
-    zero.  Written atomically: a reader never sees half a file.
+    see :func:`rejected_file_name`) or the file itself; None writes nothing
+    (a run that does not quarantine has no rejected rows to keep).  The file
+    is written even when no row was rejected (a header only), so a reviewer
+    sees the zero.  Written atomically: a reader never sees half a file.
     """
+    if path is None:
+        return None
     target = Path(path)
     if target.is_dir():
         target = target / rejected_file_name(data.position)

@@ -105,12 +105,22 @@ def _check_folds(cv_folds: object, rows_per_division: dict[str, int], file: str)
 
 def _fingerprint(data, rows_per_division: dict[str, int]) -> dict[str, Any]:
     path = getattr(data, "path", None)
-    return {
+    fingerprint: dict[str, Any] = {
         "file": Path(path).name if path is not None else None,
         "sha256": getattr(data, "sha256", None),
         "rows": int(len(data.frame)),
         "rows_per_division": rows_per_division,
     }
+    counts = getattr(data, "row_counts", None)
+    if counts is not None and counts.data_rows:
+        # How the file was read and where every row went: aggregates only, no rows.
+        fingerprint.update(
+            rows_in_file=counts.data_rows, rows_rejected=counts.rejected,
+            rows_skipped=counts.skipped, rows_other_positions=dict(counts.other_positions),
+            invalid_rows=data.invalid_rows, column_mapping=dict(data.column_mapping),
+            rejected_by_rule=[{"column": g.column, "rule": g.rule, "count": g.count}
+                              for g in data.problem_groups])
+    return fingerprint
 
 
 def _typical_values(frame, position: str) -> dict[str, float]:

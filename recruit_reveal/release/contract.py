@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotebookExecutionError, VersionError
+from ..errors import DataValidationError, NotebookExecutionError, Problem, VersionError
 from ..schema import check_position
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +52,10 @@ class NotebookParams:
     changelog: str | None = "interactive run of notebooks/train_position.ipynb"
     params: dict[str, Any] | None = None
     audit_record: str | None = None
+    columns: str | None = None
+    invalid_rows: str = "fail"
+    max_invalid_fraction: float = 0.2
+    runs_dir: str = "scratch/runs"
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -85,7 +89,20 @@ class NotebookParams:
             changelog=self.changelog,
             params=dict(self.params) if self.params else None,
             audit_record=None if self.audit_record is None else str(self.audit_record),
+            columns=None if self.columns is None else str(project_path(self.columns)),
+            invalid_rows=check_invalid_rows(self.invalid_rows),
+            max_invalid_fraction=check_invalid_fraction(self.max_invalid_fraction),
+            runs_dir=str(project_path(self.runs_dir)),
         )
+
+    @property
+    def rejected_rows_file(self) -> str | None:
+        """Where quarantined rows go: beside the run's record (None unless quarantining)."""
+        if self.invalid_rows != "quarantine":
+            return None
+        from ..data import rejected_file_name
+
+        return str(Path(self.runs_dir) / f"v{self.version}" / rejected_file_name(self.position))
 
 
 @dataclass(frozen=True)
@@ -104,10 +121,14 @@ class PositionResult:
     rows: int | None
     promoted: bool
     record: str | None
+    rows_rejected: int = 0
+    rejected_rows: str | None = None
 
     @classmethod
-    def of(cls, settings: NotebookParams, result: Any, exported: Any) -> PositionResult:
-        """The result of a run from its settings, ``TrainingResult`` and ``ExportedModel``."""
+    def of(cls, settings: NotebookParams, result: Any, exported: Any,
+           rejected_rows: str | os.PathLike[str] | None = None) -> PositionResult:
+        """The result of a run from its settings, ``TrainingResult`` and ``ExportedModel``
+        (and where its quarantined rows were written, if anywhere)."""
         from ..modeling.summaries import metric_mean
 
         head = result.headline()
@@ -125,6 +146,8 @@ class PositionResult:
             rows=result.data_fingerprint.get("rows"),
             promoted=exported.promoted,
             record=settings.audit_record,
+            rows_rejected=int(result.data_fingerprint.get("rows_rejected") or 0),
+            rejected_rows=None if rejected_rows is None else str(rejected_rows),
         )
 
     @classmethod
@@ -137,10 +160,12 @@ class PositionResult:
                 "the executed notebook shows no run result; its summary cell must display "
                 "contract.PositionResult.of(settings, result, exported)")
         doc = dict(found[-1])
-        try:
-            return cls(**{name: doc[name] for name in (f.name for f in dataclasses.fields(cls))})
-        except KeyError as exc:
-            raise NotebookExecutionError(f"the notebook's run result lacks {exc}") from None
+        required = [f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.name not in doc]
+        if required:
+            raise NotebookExecutionError(
+                f"the notebook's run result lacks {', '.join(map(repr, required))}")
+        return cls(**{f.name: doc[f.name] for f in dataclasses.fields(cls) if f.name in doc})
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         # The reader sees the summary table; the runner reads the JSON.
@@ -149,6 +174,27 @@ class PositionResult:
         table = run_summary(self)
         return {"text/plain": table.to_string(), "text/html": table.to_html(),
                 RESULT_MIME: dataclasses.asdict(self)}
+
+
+def check_invalid_rows(policy: str) -> str:
+    """``fail`` or ``quarantine``; anything else is a DataValidationError naming the choices."""
+    from ..data.quarantine import INVALID_ROWS_POLICIES
+
+    if policy not in INVALID_ROWS_POLICIES:
+        raise DataValidationError(Problem(
+            f"invalid_rows {policy!r} is not a policy", column="invalid_rows",
+            expected=" or ".join(INVALID_ROWS_POLICIES)))
+    return policy
+
+
+def check_invalid_fraction(fraction: float) -> float:
+    """A share of a position's rows between 0 and 1."""
+    value = float(fraction)
+    if not 0.0 <= value <= 1.0:
+        raise DataValidationError(Problem(
+            f"max_invalid_fraction {fraction!r} is not a share of rows",
+            column="max_invalid_fraction", expected="a number from 0 to 1"))
+    return value
 
 
 def project_path(path: str | os.PathLike[str]) -> Path:

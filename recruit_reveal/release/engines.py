@@ -50,14 +50,17 @@ def train_one(settings: NotebookParams) -> PositionResult:
     from .. import data, export
     from ..modeling import training
 
-    training_data = data.load_training_data(settings.csv_path, settings.position)
+    training_data = data.load_training_data(
+        settings.csv_path, settings.position, columns=settings.columns,
+        invalid_rows=settings.invalid_rows, max_invalid_fraction=settings.max_invalid_fraction)
+    rejected = data.write_rejected_rows(training_data, settings.rejected_rows_file)
     result = training.train_position(
         training_data, settings.position, seed=settings.seed, cv_folds=settings.cv_folds,
         params=settings.params)
     exported = export.save_pipeline(
         result, settings.models_dir, str(settings.version), promote=settings.promote,
         changelog=settings.changelog, audit_record=settings.audit_record)
-    return PositionResult.of(settings, result, exported)
+    return PositionResult.of(settings, result, exported, rejected)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ from ..errors import (
     RecruitRevealError,
 )
 from ..schema import POSITIONS, check_position
-from .contract import NotebookParams, display_path, resolve_version
+from .contract import (
+    NotebookParams,
+    check_invalid_fraction,
+    check_invalid_rows,
+    display_path,
+    resolve_version,
+)
 from .engines import DEFAULT_CELL_TIMEOUT, ENGINES, Engine, make_engine
 from .summary import PositionRun, RunSummary
 
@@ -45,14 +51,20 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
           models_dir: str | os.PathLike[str] = "models",
           runs_dir: str | os.PathLike[str] = "runs", changelog: str | None = None,
           seed: int = _DEFAULTS.seed, cv_folds: int = _DEFAULTS.cv_folds,
-          params: dict[str, Any] | None = None,
+          params: dict[str, Any] | None = None, columns: str | os.PathLike[str] | None = None,
+          invalid_rows: str = _DEFAULTS.invalid_rows,
+          max_invalid_fraction: float = _DEFAULTS.max_invalid_fraction,
           cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
           template: str | os.PathLike[str] | None = None) -> RunSummary:
     """Train ``positions`` on ``csv`` as one release ``version`` and return the summary.
 
+    ``columns`` maps the file's headers to canonical columns (a JSON file);
+    ``invalid_rows="quarantine"`` trains on the valid rows and writes the
+    others to ``runs_dir/v{version}/{position}.rejected.csv``.
+
     Raises a :class:`RecruitRevealError` before any training when the request
     itself is wrong (unknown position or engine, bad version, missing CSV, a
-    version or record that already exists).  Failures of single positions do
+    bad column mapping or policy, a version or record that already exists).  Failures of single positions do
     not raise: they are in the summary (``summary.ok`` is False) and nothing
     is promoted.
     """
@@ -64,6 +76,9 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     csv_path = Path(csv).expanduser().absolute()
     if not csv_path.is_file():
         raise DataValidationError(Problem("training CSV not found", file=str(csv)))
+    mapping = _column_mapping_file(columns)
+    check_invalid_rows(invalid_rows)
+    check_invalid_fraction(max_invalid_fraction)
     models = Path(models_dir).expanduser().absolute()
     runs_root = Path(runs_dir).expanduser().absolute()
     version = resolve_version(models, wanted, version)
@@ -74,10 +89,12 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
 
     started = time.perf_counter()
     summary = RunSummary(version=version, engine=engine, models_dir=models,
-                         runs_dir=runs_root if engine == "notebook" else None, csv=csv_path)
+                         runs_dir=runs_root if engine == "notebook" else None, csv=csv_path,
+                         columns=Path(mapping) if mapping else None, invalid_rows=invalid_rows)
     base = NotebookParams(csv_path=str(csv_path), version=version, models_dir=str(models),
                           seed=seed, cv_folds=cv_folds, promote=False, changelog=changelog,
-                          params=params)
+                          params=params, columns=mapping, invalid_rows=invalid_rows,
+                          max_invalid_fraction=max_invalid_fraction, runs_dir=str(runs_root))
     jobs_params = [dataclasses.replace(base, position=pos, audit_record=_audit_record(
         runner, version, pos)) for pos in wanted]
     logger.info("training %s as v%s with the %s engine (%d job(s))",
@@ -111,6 +128,17 @@ def _audit_record(engine: Engine, version: str, position: str) -> str | None:
     """What the metadata calls the run's record: its path as the user would type it."""
     record = engine.record(version, position)
     return None if record is None else display_path(record)
+
+
+def _column_mapping_file(columns: str | os.PathLike[str] | None) -> str | None:
+    """The mapping file as an absolute path, read once here so a bad one stops the run early."""
+    if columns is None:
+        return None
+    from ..data import read_column_mapping
+
+    path = Path(columns).expanduser().absolute()
+    read_column_mapping(path)
+    return str(path)
 
 
 def _positions(positions: str | Sequence[str]) -> list[str]:

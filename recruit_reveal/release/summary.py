@@ -24,6 +24,8 @@ class PositionRun:
     html: Path | None = None
     exact_accuracy: float | None = None
     within_one_accuracy: float | None = None
+    rows_rejected: int = 0
+    rejected_rows: Path | None = None
     error: str | None = None
 
     @property
@@ -38,6 +40,8 @@ class PositionRun:
         self.sha256 = result.sha256
         self.exact_accuracy = result.exact_accuracy
         self.within_one_accuracy = result.within_one_accuracy
+        self.rows_rejected = result.rows_rejected
+        self.rejected_rows = Path(result.rejected_rows) if result.rejected_rows else None
 
     def fail(self, error: str) -> None:
         self.status, self.error = "failed", error
@@ -55,6 +59,9 @@ class RunSummary:
     promoted: bool = False
     duration: float = 0.0
     csv: Path | None = None
+    #: How the CSV was read, repeated in the retry command.
+    columns: Path | None = None
+    invalid_rows: str = "fail"
 
     HEADERS = ("position", "version", "status", "exact", "within-one", "artifact", "record",
                "duration")
@@ -92,6 +99,10 @@ class RunSummary:
             options += f" --runs-dir {display_path(self.runs_dir)}"
         if self.engine != "notebook":
             options += f" --engine {self.engine}"
+        if self.columns is not None:
+            options += f" --columns {display_path(self.columns)}"
+        if self.invalid_rows != "fail":
+            options += f" --invalid-rows {self.invalid_rows}"
         return " && ".join(
             f"recruit-reveal train --csv {display_path(self.csv)} --position {run.position} "
             f"--version {run.version}{options}" for run in self.failed)
@@ -125,12 +136,16 @@ class RunSummary:
                         metadata_path(self.models_dir, run.position, "latest")]
             if run.ok:
                 out.append(changelog_path(self.models_dir, run.position))
-            out += [p for p in (run.record, run.html) if p and p.exists()]
+            out += [p for p in (run.record, run.html, run.rejected_rows) if p and p.exists()]
         return out
 
     def report(self) -> str:
         """The closing text the CLI prints: table, what failed, where the files are."""
         lines = [self.table(), ""]
+        for run in self.runs:
+            if run.rejected_rows is not None:
+                lines.append(f"{run.position}: {run.rows_rejected:,} invalid row(s) set aside "
+                             f"in {display_path(run.rejected_rows)}")
         if self.ok:
             lines.append(f"All {len(self.runs)} position(s) trained; latest now points at "
                          f"v{self.version}" + ("." if self.promoted else " (not promoted)."))

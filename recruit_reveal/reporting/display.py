@@ -87,7 +87,25 @@ def validation_report(data) -> pd.DataFrame:
                  or "none"))
     rows.append(("unknown columns (ignored)", ", ".join(data.unknown_columns) or "none"))
     rows.append(("warnings", len(data.warnings)))
+    rows += data.report_rows()
     return pd.DataFrame(rows, columns=["check", "result"]).set_index("check")
+
+
+def rejected_rows(data, written: str | None) -> pd.DataFrame:
+    """The rows set aside by ``invalid_rows="quarantine"``, counted per column and rule.
+
+    ``written`` is where the rows themselves went (every column as in the file,
+    plus the problems), or None when nothing was set aside by policy.
+    """
+    table = pd.DataFrame(
+        [{"column": g.column or "-", "rule": g.rule, "rows": g.count,
+          "first rows": ", ".join(map(str, g.rows)), "examples": ", ".join(g.examples)}
+         for g in data.problem_groups],
+        columns=["column", "rule", "rows", "first rows", "examples"])
+    table.attrs["file"] = written
+    where = f"{len(data.rejected):,} row(s) written to {written}" if written else \
+        "no rows set aside (invalid rows fail the run)"
+    return table.rename_axis(where)
 
 
 def warnings_table(data) -> pd.DataFrame:
