@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 from .errors import DataValidationError, Problem
 
@@ -372,3 +373,33 @@ def parse_height(value: object) -> float | None:
     if inches >= 12:
         return None
     return int(m.group("ft")) * 12 + inches
+
+
+# --------------------------------------------------------------------------- invalid rows
+
+#: What training does with a row holding an invalid value: fail the run, or set it aside.
+InvalidRows = Literal["fail", "quarantine"]
+INVALID_ROWS_POLICIES: tuple[InvalidRows, ...] = ("fail", "quarantine")
+#: With quarantine, a run still fails when more than this share of a position's rows is invalid.
+DEFAULT_MAX_INVALID_FRACTION = 0.2
+
+
+def check_invalid_rows(policy: object) -> InvalidRows:
+    """``fail`` or ``quarantine``; anything else is a DataValidationError naming the choices."""
+    if policy not in INVALID_ROWS_POLICIES:
+        raise DataValidationError(Problem(f"invalid_rows is {policy!r}", column="invalid_rows",
+                                          expected="'fail' or 'quarantine'"))
+    return policy
+
+
+def check_invalid_fraction(fraction: float | str) -> float:
+    """A share of a position's rows, from 0 to 1."""
+    try:
+        value = float(fraction)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise DataValidationError(Problem(
+            f"max_invalid_fraction is {fraction!r}", column="max_invalid_fraction",
+            expected="a fraction between 0 and 1, e.g. 0.2"))
+    return value

@@ -25,3 +25,32 @@ def test_sample_athlete_shows_what_the_api_would_answer(trained_results, positio
     assert shown == pytest.approx(list(expected["probabilities"]), abs=1e-3)
     assert table["notes"].startswith(f"The {position.upper()} model predicts")
     assert athlete["name"] not in table.to_string()  # names never reach a record
+
+
+def test_rejected_rows_table_groups_by_column_and_rule_and_names_the_file(messy_export):
+    from recruit_reveal.data import load_training_data
+
+    data = load_training_data(messy_export.path, "rb", columns=messy_export.mapping_path,
+                              invalid_rows="quarantine")
+    styled = report.rejected_rows(data, "runs/v1.0.0/rb.rejected.csv")
+    table = styled.data
+    assert table["rows"].sum() == len(data.rejected) == len(messy_export.invalid_rows("rb"))
+    assert set(zip(table["column"], table["rule"], strict=True)) == {
+        ("height", "outside the plausible range"), ("weight", "not a number"),
+        ("region_a", "unknown state code"), ("Level", "unknown division")}
+    html = styled.to_html()
+    assert f"{len(data.rejected):,} row(s) set aside, kept in runs/v1.0.0/rb.rejected.csv" in html
+    assert html == report.rejected_rows(data, "runs/v1.0.0/rb.rejected.csv").to_html()
+
+    assert "invalid rows fail the run" in report.rejected_rows(data, None).to_html()
+
+
+def test_validation_report_shows_where_every_row_went(messy_export):
+    from recruit_reveal.data import load_training_data
+
+    data = load_training_data(messy_export.path, "qb", columns=messy_export.mapping_path,
+                              invalid_rows="quarantine")
+    table = report.validation_report(data)["result"]
+    assert table["rows in file"] == str(data.row_counts)
+    assert "fourty -> forty_yard_dash" in table["column mapping"]
+    assert table["rows rejected"] == len(data.rejected)

@@ -22,14 +22,11 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..errors import DataValidationError, Problem, ProblemGroup, group_problems
+from ..errors import Problem, ProblemGroup, group_problems
 from . import quarantine, validation
 from .findings import Findings
 from .mapping import ColumnsSpec, read_column_mapping
 from .quarantine import (
-    DEFAULT_MAX_INVALID_FRACTION,
-    INVALID_ROWS_POLICIES,
-    InvalidRows,
     RowCounts,
 )
 from .reading import (
@@ -116,19 +113,10 @@ def _rows_text(rows: Iterable[int], limit: int = 10) -> str:
     return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def _check_policy(invalid_rows: str, max_invalid_fraction: float) -> None:
-    if invalid_rows not in INVALID_ROWS_POLICIES:
-        raise DataValidationError(Problem(f"invalid_rows is {invalid_rows!r}",
-                                          expected="'fail' or 'quarantine'"))
-    if not 0.0 <= float(max_invalid_fraction) <= 1.0:
-        raise DataValidationError(Problem(f"max_invalid_fraction is {max_invalid_fraction!r}",
-                                          expected="a fraction between 0 and 1, e.g. 0.2"))
-
-
 def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_division: int = 5,
                        max_problems: int | None = None, columns: ColumnsSpec = None,
-                       invalid_rows: InvalidRows = "fail",
-                       max_invalid_fraction: float = DEFAULT_MAX_INVALID_FRACTION
+                       invalid_rows: schema.InvalidRows = "fail",
+                       max_invalid_fraction: float = schema.DEFAULT_MAX_INVALID_FRACTION
                        ) -> TrainingData:
     """Read a training CSV and return the validated rows of one position.
 
@@ -157,7 +145,8 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
     needs for cross-validation.
     """
     position = schema.check_position(position)
-    _check_policy(invalid_rows, max_invalid_fraction)
+    invalid_rows = schema.check_invalid_rows(invalid_rows)
+    max_invalid_fraction = schema.check_invalid_fraction(max_invalid_fraction)
     mapping = read_column_mapping(columns)
     path = Path(csv_path)
     label = str(csv_path)

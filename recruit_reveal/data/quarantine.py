@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,10 +24,6 @@ from ..errors import Problem, ProblemGroup
 
 if TYPE_CHECKING:
     from .loading import TrainingData
-
-InvalidRows = Literal["fail", "quarantine"]
-INVALID_ROWS_POLICIES: tuple[str, ...] = ("fail", "quarantine")
-DEFAULT_MAX_INVALID_FRACTION = 0.2
 
 #: The columns a rejected-rows file adds around the file's own columns.
 ROW_COLUMN = "row"

@@ -24,8 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataValidationError, NotebookExecutionError, Problem, VersionError
-from ..schema import check_position
+from ..errors import NotebookExecutionError, VersionError
+from ..schema import (
+    DEFAULT_MAX_INVALID_FRACTION,
+    InvalidRows,
+    check_invalid_fraction,
+    check_invalid_rows,
+    check_position,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = PROJECT_ROOT / "notebooks" / "train_position.ipynb"
@@ -53,8 +59,8 @@ class NotebookParams:
     params: dict[str, Any] | None = None
     audit_record: str | None = None
     columns: str | None = None
-    invalid_rows: str = "fail"
-    max_invalid_fraction: float = 0.2
+    invalid_rows: InvalidRows = "fail"
+    max_invalid_fraction: float = DEFAULT_MAX_INVALID_FRACTION
     runs_dir: str = "scratch/runs"
 
     @classmethod
@@ -174,27 +180,6 @@ class PositionResult:
         table = run_summary(self)
         return {"text/plain": table.to_string(), "text/html": table.to_html(),
                 RESULT_MIME: dataclasses.asdict(self)}
-
-
-def check_invalid_rows(policy: str) -> str:
-    """``fail`` or ``quarantine``; anything else is a DataValidationError naming the choices."""
-    from ..data.quarantine import INVALID_ROWS_POLICIES
-
-    if policy not in INVALID_ROWS_POLICIES:
-        raise DataValidationError(Problem(
-            f"invalid_rows {policy!r} is not a policy", column="invalid_rows",
-            expected=" or ".join(INVALID_ROWS_POLICIES)))
-    return policy
-
-
-def check_invalid_fraction(fraction: float) -> float:
-    """A share of a position's rows between 0 and 1."""
-    value = float(fraction)
-    if not 0.0 <= value <= 1.0:
-        raise DataValidationError(Problem(
-            f"max_invalid_fraction {fraction!r} is not a share of rows",
-            column="max_invalid_fraction", expected="a number from 0 to 1"))
-    return value
 
 
 def project_path(path: str | os.PathLike[str]) -> Path:

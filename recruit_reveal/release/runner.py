@@ -30,14 +30,14 @@ from ..errors import (
     Problem,
     RecruitRevealError,
 )
-from ..schema import POSITIONS, check_position
-from .contract import (
-    NotebookParams,
+from ..schema import (
+    POSITIONS,
+    InvalidRows,
     check_invalid_fraction,
     check_invalid_rows,
-    display_path,
-    resolve_version,
+    check_position,
 )
+from .contract import NotebookParams, display_path, resolve_version
 from .engines import DEFAULT_CELL_TIMEOUT, ENGINES, Engine, make_engine
 from .summary import PositionRun, RunSummary
 
@@ -52,7 +52,7 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
           runs_dir: str | os.PathLike[str] = "runs", changelog: str | None = None,
           seed: int = _DEFAULTS.seed, cv_folds: int = _DEFAULTS.cv_folds,
           params: dict[str, Any] | None = None, columns: str | os.PathLike[str] | None = None,
-          invalid_rows: str = _DEFAULTS.invalid_rows,
+          invalid_rows: InvalidRows = _DEFAULTS.invalid_rows,
           max_invalid_fraction: float = _DEFAULTS.max_invalid_fraction,
           cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
           template: str | os.PathLike[str] | None = None) -> RunSummary:

@@ -16,6 +16,7 @@ from importlib import metadata
 from typing import Any
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from ..schema import DIVISIONS
 from .tables import format_metric
@@ -91,21 +92,21 @@ def validation_report(data) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["check", "result"]).set_index("check")
 
 
-def rejected_rows(data, written: str | None) -> pd.DataFrame:
+def rejected_rows(data, written: str | None) -> Styler:
     """The rows set aside by ``invalid_rows="quarantine"``, counted per column and rule.
 
     ``written`` is where the rows themselves went (every column as in the file,
-    plus the problems), or None when nothing was set aside by policy.
+    plus the problems), or None when the policy sets nothing aside.
     """
     table = pd.DataFrame(
         [{"column": g.column or "-", "rule": g.rule, "rows": g.count,
           "first rows": ", ".join(map(str, g.rows)), "examples": ", ".join(g.examples)}
          for g in data.problem_groups],
         columns=["column", "rule", "rows", "first rows", "examples"])
-    table.attrs["file"] = written
-    where = f"{len(data.rejected):,} row(s) written to {written}" if written else \
-        "no rows set aside (invalid rows fail the run)"
-    return table.rename_axis(where)
+    caption = (f"{len(data.rejected):,} row(s) set aside, kept in {written}" if written
+               else "No rows set aside: invalid rows fail the run (invalid_rows = \"fail\").")
+    # A fixed id keeps the HTML of a record the same from run to run.
+    return table.style.set_uuid("rejected-rows").set_caption(caption).hide(axis="index")
 
 
 def warnings_table(data) -> pd.DataFrame:
