@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
     serve.add_argument("--models-dir", default=None,
                        help="models folder (default: $MODEL_DIR or models)")
+    serve.add_argument("--allow-pickle", action="store_true",
+                       help="also unpickle models that have no skops file (as ALLOW_PICKLE=1; "
+                            "unpickling runs code from the file: trust the folder's writers)")
 
     gen = sub.add_parser("generate-data", help="write the synthetic sample CSV")
     gen.add_argument("--out", type=Path, default=Path("data/training.csv"),
@@ -294,6 +297,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     # run() reads the Settings once, these options over the environment; a bad value
     # is a RecruitRevealError naming the variable (exit code 2), as everywhere else.
+    if args.allow_pickle:
+        os.environ["ALLOW_PICKLE"] = "1"  # the registry reads it on every load
     run(args.host, args.port, models_dir=args.models_dir)
     return EXIT_OK
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0)
     max_batch: int = Field(MAX_BATCH, gt=0)
+    #: Unpickle a model's .pkl: True (ALLOW_PICKLE=1), False (never), or None, the default:
+    #: only in an older models folder without skops files (docs/artifacts.md).
+    allow_pickle: bool | None = None
 
     @field_validator("model_version", "model_version_qb", "model_version_rb", "model_version_wr")
     @classmethod

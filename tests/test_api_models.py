@@ -82,13 +82,17 @@ def test_unreadable_version_is_listed_with_its_error(two_versions):
 
 # --------------------------------------------------------------------------- switching
 
-class BrokenPipeline:
-    """Verifies and unpickles like a model, then fails on use (like stale feature code)."""
+def broken_pipeline():
+    """Verifies and loads like a model, then fails on use (like stale feature code).
 
-    classes_ = list(DIVISIONS)
+    Made of scikit-learn types only, so its skops file loads: a class of the tests
+    would be refused at load time as an untrusted type, before any test prediction.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
 
-    def predict_proba(self, frame):
-        raise ValueError("X has 37 features, but the model expects 31")
+    rng = np.random.default_rng(0)
+    return LogisticRegression().fit(rng.normal(size=(40, 3)), rng.choice(DIVISIONS, 40))
 
 
 @pytest.fixture
@@ -96,7 +100,7 @@ def broken_version(two_versions, trained_results):
     """qb 1.2.0 is a model that loads but cannot predict."""
     from dataclasses import replace
 
-    add_version(two_versions, replace(trained_results["qb"], pipeline=BrokenPipeline()),
+    add_version(two_versions, replace(trained_results["qb"], pipeline=broken_pipeline()),
                 "1.2.0", "broken on purpose")
     return two_versions
 

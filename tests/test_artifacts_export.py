@@ -447,7 +447,7 @@ def base(tmp_path, results):
     return folder
 
 
-STEPS = ["locked", "metadata", "pkl", "changelog", "latest_pkl", "latest_metadata"]
+STEPS = ["locked", "metadata", "skops", "pkl", "changelog", "latest_pkl", "latest_metadata"]
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -462,7 +462,7 @@ def test_sigkill_at_every_step_boundary(tmp_path, base, results, frame, step):
     _recover(base, results[1], frame, models)
 
 
-@pytest.mark.parametrize("step", ["unlinked_old", "metadata", "pkl", "changelog",
+@pytest.mark.parametrize("step", ["unlinked_old", "metadata", "skops", "pkl", "changelog",
                                   "latest_pkl"])
 def test_sigkill_during_a_forced_overwrite(tmp_path, base, results, frame, step):
     export.save_pipeline(results[1], base, "1.0.1")

@@ -43,7 +43,7 @@ def test_notebook_engine_trains_every_position_and_leaves_exactly_the_expected_f
     expected = set()
     for pos in POSITIONS:
         stem = f"recruit_reveal_{pos}_pipeline"
-        expected |= {f"{stem}_v1.0.0.pkl", f"{stem}_v1.0.0.metadata.json",
+        expected |= {f"{stem}_v1.0.0.pkl", f"{stem}_v1.0.0.skops", f"{stem}_v1.0.0.metadata.json",
                      f"{stem}_latest.pkl", f"{stem}_latest.metadata.json", f"CHANGELOG_{pos}.md"}
     assert {p.name for p in models.iterdir() if not p.name.startswith(".")} == expected
     assert {p.relative_to(runs).as_posix() for p in runs.rglob("*")} == (

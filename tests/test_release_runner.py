@@ -41,7 +41,8 @@ def test_the_runner_takes_results_from_the_runs_not_from_models(sample_csv, tmp_
     assert run.exact_accuracy is not None and 0 < run.exact_accuracy < 1
     stem = "recruit_reveal_qb_pipeline"
     assert {p.name for p in (tmp_path / "models").iterdir() if not p.name.startswith(".")} == {
-        f"{stem}_v2.0.0.pkl", f"{stem}_v2.0.0.metadata.json", f"{stem}_latest.pkl",
+        f"{stem}_v2.0.0.pkl", f"{stem}_v2.0.0.skops", f"{stem}_v2.0.0.metadata.json",
+        f"{stem}_latest.pkl",
         f"{stem}_latest.metadata.json", "CHANGELOG_qb.md"}
 
 

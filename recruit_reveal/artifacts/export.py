@@ -3,6 +3,7 @@
 For a position ``pos`` and version ``X.Y.Z`` an export writes::
 
     recruit_reveal_{pos}_pipeline_vX.Y.Z.pkl            joblib-pickled fitted pipeline
+    recruit_reveal_{pos}_pipeline_vX.Y.Z.skops          the same pipeline in skops (loaded by default)
     recruit_reveal_{pos}_pipeline_vX.Y.Z.metadata.json  metadata (schema in docs/artifacts.md)
     recruit_reveal_{pos}_pipeline_latest.pkl            relative symlink to the versioned pkl
     recruit_reveal_{pos}_pipeline_latest.metadata.json  relative symlink to its metadata
@@ -18,10 +19,11 @@ The file protocol (docs/artifacts.md explains it in full):
 * Each file is written to a hidden temp file in the same folder, fsynced, then
   published under its final name (``os.link`` for a new versioned pkl, which
   fails if the name exists; ``os.replace`` otherwise), then the folder is fsynced.
-* The metadata is published *before* the pkl.  So a pkl under a final name
-  always has metadata whose sha256 matches it; an interrupted export leaves at
-  most a metadata file without its pkl, which the registry reports as invalid
-  and the next export of that version completes.
+* The metadata is published first, then the skops file, then the pkl.  So a pkl
+  under a final name always has metadata (and a skops file) whose sha256 matches
+  it; an interrupted export leaves at most metadata (and a skops file) without
+  its pkl, which the registry reports as invalid and the next export of that
+  version completes.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from ..errors import (
 )
 from ..reporting.tables import format_metric
 from ..schema import DIVISIONS, check_position
+from .formats import dump_skops
 from .layout import (
     LATEST,
     artifact_path,
@@ -56,6 +59,7 @@ from .layout import (
     metadata_path,
     next_version,
     parse_version,
+    skops_path,
 )
 from .metadata import ModelMetadata, build_metadata
 from .storage import TMP_MARK, atomic_create, atomic_symlink, atomic_write, fsync_dir
@@ -82,6 +86,7 @@ class ExportedModel:
     size: int
     promoted: bool
     changelog_path: Path | None = None
+    skops_path: Path | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -292,14 +297,17 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike, version: str, *,
     _check_no_training_rows(result.pipeline, (result.data_fingerprint or {}).get("rows"))
     pkl_bytes = _serialize(result.pipeline)
     sha = hashlib.sha256(pkl_bytes).hexdigest()
+    skops_bytes = dump_skops(result.pipeline)
     metadata = build_metadata(result, version, sha256=sha, size=len(pkl_bytes),
-                              changelog=changelog, audit_record=audit_record)
+                              changelog=changelog, audit_record=audit_record,
+                              skops=(hashlib.sha256(skops_bytes).hexdigest(), len(skops_bytes)))
     meta_bytes = metadata.to_json_bytes()
 
     folder = Path(models_dir)
     folder.mkdir(parents=True, exist_ok=True)
     pkl = artifact_path(folder, pos, version)
     meta = metadata_path(folder, pos, version)
+    skops = skops_path(folder, pos, version)
     with position_lock(folder, pos):
         _step("locked")
         replaced = pkl.exists() or pkl.is_symlink()
@@ -316,8 +324,13 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike, version: str, *,
         elif meta.exists():
             logger.warning("completing %s %s: an earlier export was interrupted after writing "
                            "its metadata", pos, version)
+        if skops.exists():
+            # Left by the replaced or interrupted export: its pkl is not published.
+            os.unlink(skops)
         atomic_write(meta, meta_bytes)
         _step("metadata")
+        _publish_new(skops, skops_bytes)
+        _step("skops")
         _publish_new(pkl, pkl_bytes)
         _step("pkl")
         log = _append_changelog(folder, pos, changelog_entry(metadata, promoted=promote,
@@ -328,7 +341,8 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike, version: str, *,
     logger.info("exported %s %s (%d bytes, sha256 %s)%s", pos, version, len(pkl_bytes),
                 sha[:12], ", promoted to latest" if promote else "")
     return ExportedModel(position=pos, version=version, pkl_path=pkl, metadata_path=meta,
-                         sha256=sha, size=len(pkl_bytes), promoted=promote, changelog_path=log)
+                         sha256=sha, size=len(pkl_bytes), promoted=promote, changelog_path=log,
+                         skops_path=skops)
 
 
 def promote_version(models_dir: str | os.PathLike, position: str, version: str) -> ExportedModel:

@@ -14,6 +14,8 @@ from ..errors import VersionError
 from ..schema import check_position
 
 LATEST = "latest"
+#: The skops file of a version sits beside its pkl: ``{stem}.skops``.
+SKOPS_SUFFIX = ".skops"
 # Digits are spelled [0-9] because \d also matches non-ASCII digits.
 _SEMVER = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
 
@@ -60,6 +62,11 @@ def file_stem(position: str, version: str) -> str:
 def artifact_path(models_dir: str | os.PathLike, position: str, version: str) -> Path:
     """Path of the pkl of ``position`` at ``version`` (``"latest"`` allowed)."""
     return Path(models_dir) / f"{file_stem(position, version)}.pkl"
+
+
+def skops_path(models_dir: str | os.PathLike, position: str, version: str) -> Path:
+    """Path of the skops file of ``position`` at ``version`` (there is no latest one)."""
+    return Path(models_dir) / f"{file_stem(position, version)}{SKOPS_SUFFIX}"
 
 
 def metadata_path(models_dir: str | os.PathLike, position: str, version: str) -> Path:

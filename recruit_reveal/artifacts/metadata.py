@@ -132,7 +132,10 @@ class ModelMetadata(_Doc):
     position: str
     model_version: str
     created_at: str
+    #: The pkl (joblib), kept under the earlier system's file names.
     artifact: Artifact
+    #: The skops file beside it (``format: "skops"``); absent in exports made before skops.
+    artifact_skops: Artifact | None = None
     data_fingerprint: DataFingerprint = Field(default_factory=DataFingerprint)
     input_schema: dict[str, Any] = Field(default_factory=dict)
     features: list[str] = Field(default_factory=list)
@@ -269,10 +272,12 @@ def _audit_record(audit_record: Any) -> Any:
 
 def build_metadata(result: Any, version: str, *, sha256: str, size: int,
                    changelog: str | None = None, audit_record: Any = None,
-                   created_at: str | None = None) -> ModelMetadata:
+                   created_at: str | None = None,
+                   skops: tuple[str, int] | None = None) -> ModelMetadata:
     """The metadata of one export (documented field by field in docs/artifacts.md).
 
     Only aggregates go in: no athlete names, no rows, no per-row warnings.
+    ``skops`` is the (sha256, size) of the skops file, when one is written.
     """
     pos = check_position(result.position)
     parse_version(version)
@@ -285,6 +290,8 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
         "model_version": version,
         "created_at": created_at or _utc_now(),
         "artifact": {"file": f"{stem}.pkl", "sha256": sha256, "size": size, "format": "joblib"},
+        **({} if skops is None else {"artifact_skops": {
+            "file": f"{stem}.skops", "sha256": skops[0], "size": skops[1], "format": "skops"}}),
         "data_fingerprint": _fingerprint(result.data_fingerprint),
         "input_schema": _jsonable(result.input_schema),
         "features": _jsonable(list(result.features)),

@@ -2,10 +2,12 @@
 
 This is the only code that reads model artifacts (:mod:`recruit_reveal.artifacts.export`
 is the only code that writes them).  A model is *valid* when its metadata
-parses, names the right position and version, and the pkl's sha256 and size
-match the metadata.  The sha256 is checked on the bytes in memory, and those
-same bytes are unpickled, so a file swapped between check and load cannot slip
-through.
+parses, names the right position and version, and the sha256 and size of its
+files (the pkl and, since skops, the ``.skops`` file) match the metadata.  The
+sha256 is checked on the bytes in memory, and those same bytes are loaded, so a
+file swapped between check and load cannot slip through.  The skops file is
+what is loaded (:mod:`.formats`, with its trusted types); a pkl only for a
+version without one, as :func:`pickle_policy` allows.
 
 Resolution order of :func:`load`: the requested version (``MODEL_VERSION`` or
 ``latest`` when not given), then ``latest``, then every version newest first.
@@ -17,18 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
-import io
 import logging
 import os
-import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recruit_reveal.artifacts import export, layout
-from recruit_reveal.artifacts.metadata import ModelMetadata
+from recruit_reveal.artifacts import export, formats, layout
+from recruit_reveal.artifacts.metadata import Artifact, ModelMetadata
 
 from ..errors import (
     ArtifactIntegrityError,
@@ -56,6 +54,10 @@ class LoadedModel:
     reason: str
     #: True when the served version is not the one requested.
     fallback: bool = False
+    #: The file that was loaded: ``"skops"``, or ``"pickle"`` (older exports, ALLOW_PICKLE=1).
+    format: str = formats.SKOPS
+    #: Why a pickle was loaded (None for skops): for /health and the logs.
+    note: str | None = None
 
 
 def resolve_models_dir(models_dir: str | os.PathLike | None = None) -> Path:
@@ -118,31 +120,67 @@ def _check_metadata(meta: ModelMetadata, path: Path, position: str, version: str
     if meta.artifact.file != f"{layout.file_stem(position, found)}.pkl":
         raise ArtifactIntegrityError(f"{path}: artifact.file {meta.artifact.file!r} does not "
                                      f"belong to {position} {found}")
+    skops = meta.artifact_skops
+    if skops is not None and skops.file != f"{layout.file_stem(position, found)}.skops":
+        raise ArtifactIntegrityError(f"{path}: artifact_skops.file {skops.file!r} does not "
+                                     f"belong to {position} {found}")
 
 
-def _verified_bytes(position: str, version: str, folder: Path) -> tuple[bytes, ModelMetadata]:
-    """Metadata and pkl bytes of one candidate; raises unless the sha256 and size match."""
+@dataclass(frozen=True)
+class _Verified:
+    """One version's metadata and files, every one matching its sha256 and size."""
+
+    doc: ModelMetadata
+    pkl: bytes
+    skops: bytes | None
+    pkl_path: Path
+    skops_path: Path | None
+
+
+def _check_bytes(data: bytes, path: Path, meta_path: Path, expected: Artifact,
+                 what: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected.sha256:
+        raise ArtifactIntegrityError(
+            f"{path} does not match {meta_path.name}: sha256 {actual[:12]}..., "
+            f"expected {expected.sha256[:12]}... ({len(data)} bytes, expected "
+            f"{expected.size}); refusing to {what} it")
+
+
+def _read_file(path: Path, meta_path: Path, version: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ArtifactIntegrityError(
+            f"{path} is missing although {meta_path.name} exists "
+            f"(an interrupted export; exporting {version} again completes it)") from None
+    except OSError as exc:
+        raise ArtifactIntegrityError(f"{path} cannot be read: {exc}") from None
+
+
+def _verified(position: str, version: str, folder: Path) -> _Verified:
+    """Metadata and files of one candidate; raises unless every sha256 and size matches.
+
+    The pkl is checked even when the skops file is what will be loaded: a
+    version is served whole or not at all.
+    """
     meta_path = layout.metadata_path(folder, position, version)
     pkl_path = layout.artifact_path(folder, position, version)
     doc = _read_metadata(meta_path)
     _check_metadata(doc, meta_path, position, version)
-    try:
-        data = pkl_path.read_bytes()
-    except FileNotFoundError:
-        raise ArtifactIntegrityError(
-            f"{pkl_path} is missing although {meta_path.name} exists "
-            f"(an interrupted export; exporting {doc.model_version} again completes it)"
-        ) from None
-    except OSError as exc:
-        raise ArtifactIntegrityError(f"{pkl_path} cannot be read: {exc}") from None
-    expected = doc.artifact.sha256
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise ArtifactIntegrityError(
-            f"{pkl_path} does not match {meta_path.name}: sha256 {actual[:12]}..., "
-            f"expected {expected[:12]}... ({len(data)} bytes, expected "
-            f"{doc.artifact.size}); refusing to unpickle it")
-    return data, doc
+    pkl = _read_file(pkl_path, meta_path, doc.model_version)
+    _check_bytes(pkl, pkl_path, meta_path, doc.artifact, "unpickle")
+    if doc.artifact_skops is None:
+        return _Verified(doc, pkl, None, pkl_path, None)
+    skops_path = folder / doc.artifact_skops.file
+    skops = _read_file(skops_path, meta_path, doc.model_version)
+    _check_bytes(skops, skops_path, meta_path, doc.artifact_skops, "load")
+    return _Verified(doc, pkl, skops, pkl_path, skops_path)
+
+
+def _verified_bytes(position: str, version: str, folder: Path) -> tuple[bytes, ModelMetadata]:
+    found = _verified(position, version, folder)
+    return found.pkl, found.doc
 
 
 def _check_sklearn(doc: ModelMetadata, path: Path, allow_version_mismatch: bool) -> str | None:
@@ -161,43 +199,56 @@ def _check_sklearn(doc: ModelMetadata, path: Path, allow_version_mismatch: bool)
     return message
 
 
-#: Modules that held pickled classes before the package was split by concern.
-#: Models exported then name the old modules; they resolve to the new homes.
-_MOVED_MODULES = {"recruit_reveal.model": "recruit_reveal.modeling.estimators",
-                  "recruit_reveal.features": "recruit_reveal.modeling.features"}
+def pickle_policy(allow_pickle: bool | None = None) -> bool | None:
+    """``allow_pickle``, else ``$ALLOW_PICKLE``: True, False, or None (only in an older folder)."""
+    if allow_pickle is None:
+        value = load_setting("allow_pickle")
+        return None if value is None else bool(value)
+    return bool(allow_pickle)
 
 
-def _alias_moved_modules() -> None:
-    for old, new in _MOVED_MODULES.items():
-        if old not in sys.modules:
-            sys.modules[old] = importlib.import_module(new)
-
-
-def _unpickle(data: bytes, path: Path) -> Any:
-    import joblib
-
-    _alias_moved_modules()
+def _folder_has_skops(folder: Path) -> bool:
     try:
-        with warnings.catch_warnings():
-            # A version mismatch has been decided on already; don't warn twice.
-            warnings.filterwarnings("ignore", message=".*Trying to unpickle estimator.*")
-            pipeline = joblib.load(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not loadable"
+        return any(entry.name.endswith(layout.SKOPS_SUFFIX) for entry in os.scandir(folder))
+    except OSError:
+        return False
+
+
+def _choose(found: _Verified, folder: Path,
+            policy: bool | None) -> tuple[str, bytes, Path, str | None]:
+    """(format, bytes, path, note) of what to load; the pkl only as the policy allows."""
+    if found.skops is not None and found.skops_path is not None:
+        return formats.SKOPS, found.skops, found.skops_path, None
+    name = found.pkl_path.name
+    if policy is False:
         raise ArtifactIntegrityError(
-            f"{path} matches its sha256 but cannot be unpickled: "
-            f"{type(exc).__name__}: {exc}") from exc
-    if not hasattr(pipeline, "predict_proba"):
-        raise ArtifactIntegrityError(f"{path} holds a {type(pipeline).__name__}, not a "
-                                     f"classifier pipeline with predict_proba")
-    return pipeline
+            f"{name} has no skops file and pickle loading is off (ALLOW_PICKLE=0); "
+            f"re-export it, or allow pickle with --allow-pickle / ALLOW_PICKLE=1")
+    if policy is None and _folder_has_skops(folder):
+        raise ArtifactIntegrityError(
+            f"{name} has no skops file, and this models folder is not an older one (it holds "
+            f"skops files); refusing to unpickle it unless asked with --allow-pickle / "
+            f"ALLOW_PICKLE=1")
+    why = "ALLOW_PICKLE=1" if policy else "an older models folder without skops files"
+    return formats.PICKLE, found.pkl, found.pkl_path, f"loaded from pickle ({why})"
 
 
-def _load_candidate(position: str, version: str, folder: Path,
-                    allow_version_mismatch: bool) -> tuple[Any, ModelMetadata, str | None]:
-    data, doc = _verified_bytes(position, version, folder)
-    pkl_path = layout.artifact_path(folder, position, version)
-    note = _check_sklearn(doc, pkl_path, allow_version_mismatch)
-    return _unpickle(data, pkl_path), doc, note
+def _load_candidate(position: str, version: str, folder: Path, allow_version_mismatch: bool,
+                    policy: bool | None = None) -> tuple[Any, ModelMetadata, str | None,
+                                                         str, str | None]:
+    """(pipeline, metadata, mismatch note, format, format note) of one verified candidate."""
+    found = _verified(position, version, folder)
+    fmt, data, path, fmt_note = _choose(found, folder, policy)
+    note = _check_sklearn(found.doc, path, allow_version_mismatch)
+    if fmt == formats.SKOPS:
+        pipeline = formats.load_skops(data, path)
+    else:
+        pipeline = formats.load_pickle(data, path)
+    return pipeline, found.doc, note, fmt, fmt_note
+
+
+#: Kept for callers of the earlier name; the pickle path still resolves moved modules.
+_alias_moved_modules = formats.alias_moved_modules
 
 
 def verify(position: str, version: str | None = LATEST,
@@ -228,7 +279,8 @@ def describe(position: str, version: str | None = LATEST,
 
 
 def load(position: str, version: str | None = None, models_dir: str | os.PathLike | None = None,
-         *, allow_version_mismatch: bool = False) -> LoadedModel:
+         *, allow_version_mismatch: bool = False,
+         allow_pickle: bool | None = None) -> LoadedModel:
     """Load a verified pipeline, falling back gracefully.
 
     ``version`` None means ``$MODEL_VERSION`` or ``latest``; ``models_dir``
@@ -237,10 +289,15 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
     :class:`IncompatibleModelError` when the only models present were saved
     with another scikit-learn, and :class:`ModelNotFoundError` when no valid
     model exists; both messages list every candidate and why it was skipped.
+
+    The skops file is loaded; a version's pkl only as :func:`pickle_policy`
+    (``allow_pickle``, else ``$ALLOW_PICKLE``) allows, and ``format`` and
+    ``note`` of the result say so.
     """
     pos = check_position(position)
     requested = resolve_version(version)
     folder = resolve_models_dir(models_dir)
+    policy = pickle_policy(allow_pickle)
 
     skipped: list[tuple[str, Exception]] = []
     candidates = [requested] if requested == LATEST else [requested, LATEST]
@@ -248,7 +305,8 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
 
     def attempt(candidate: str) -> LoadedModel | None:
         try:
-            pipeline, doc, note = _load_candidate(pos, candidate, folder, allow_version_mismatch)
+            pipeline, doc, note, fmt, fmt_note = _load_candidate(
+                pos, candidate, folder, allow_version_mismatch, policy)
         except (ModelNotFoundError, ArtifactIntegrityError, IncompatibleModelError) as exc:
             skipped.append((candidate, exc))
             return None
@@ -262,10 +320,12 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
                 f"{name}: {exc}" for name, exc in skipped)
         if note:
             reason += f" (loaded despite a version mismatch: {note})"
+        if fmt_note:
+            reason += f" ({fmt_note})"
         loaded = LoadedModel(position=pos, requested=requested, version=served,
                              pipeline=pipeline, metadata=doc, reason=reason,
-                             fallback=bool(skipped))
-        log = logger.warning if skipped or note else logger.info
+                             fallback=bool(skipped), format=fmt, note=fmt_note)
+        log = logger.warning if skipped or note or fmt_note else logger.info
         log("serving %s model %s: %s", pos, served, reason)
         return loaded
 
@@ -358,7 +418,8 @@ def latest_version(position: str, models_dir: str | os.PathLike | None = None) -
 
 
 def promote(position: str, version: str, models_dir: str | os.PathLike | None = None, *,
-            allow_version_mismatch: bool = False) -> LoadedModel:
+            allow_version_mismatch: bool = False,
+            allow_pickle: bool | None = None) -> LoadedModel:
     """Point ``latest`` at ``version`` after checking it loads here; rollback is the same call.
 
     The version must verify and load with the running scikit-learn (unless
@@ -369,7 +430,8 @@ def promote(position: str, version: str, models_dir: str | os.PathLike | None = 
     layout.parse_version(version)
     folder = resolve_models_dir(models_dir)
     try:
-        pipeline, doc, note = _load_candidate(pos, version, folder, allow_version_mismatch)
+        pipeline, doc, note, fmt, fmt_note = _load_candidate(
+            pos, version, folder, allow_version_mismatch, pickle_policy(allow_pickle))
     except ModelNotFoundError:
         raise ModelNotFoundError(
             f"cannot promote {pos} {version}: it is not in {folder} "
@@ -377,4 +439,4 @@ def promote(position: str, version: str, models_dir: str | os.PathLike | None = 
     export.promote_version(folder, pos, version)
     reason = f"promoted {version} to latest" + (f" despite a mismatch: {note}" if note else "")
     return LoadedModel(position=pos, requested=version, version=version, pipeline=pipeline,
-                       metadata=doc, reason=reason)
+                       metadata=doc, reason=reason, format=fmt, note=fmt_note)
