@@ -214,3 +214,12 @@ class TrainingError(RecruitRevealError):
 
 class NotebookExecutionError(RecruitRevealError):
     """The training notebook failed or timed out; the executed notebook holds the details."""
+
+
+class StorageError(RecruitRevealError):
+    """A models or runs location cannot be used (an unknown URL scheme, an unreachable store)."""
+
+
+class ReleaseError(RecruitRevealError):
+    """A release cannot be made or read: a manifest that does not parse, nothing to roll back to,
+    or a concurrent writer that kept winning."""

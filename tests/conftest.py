@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from s3_support import bucket, s3_endpoint  # noqa: F401 - moto S3 fixtures, for any test
 
 from recruit_reveal.schema import POSITIONS
 

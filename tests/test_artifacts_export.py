@@ -447,7 +447,8 @@ def base(tmp_path, results):
     return folder
 
 
-STEPS = ["locked", "metadata", "skops", "pkl", "changelog", "latest_pkl", "latest_metadata"]
+STEPS = ["locked", "metadata", "skops", "pkl", "changelog", "manifest", "latest_pkl",
+         "latest_metadata"]
 
 
 @pytest.mark.parametrize("step", STEPS)

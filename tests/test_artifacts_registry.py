@@ -205,7 +205,9 @@ def test_corrupt_or_foreign_metadata_is_refused(folder):
 
 def test_mismatched_latest_pair_falls_back(folder, results, frame, caplog):
     # latest.pkl -> 1.0.1 but latest.metadata.json -> 1.0.0: the state a crash
-    # between the two switches of a promote leaves.
+    # between the two switches of a promote left before releases.json; in such an
+    # older folder the latest pair decides.
+    (folder / "releases.json").unlink()
     latest_meta = layout.metadata_path(folder, POS, "latest")
     os.unlink(latest_meta)
     os.symlink("recruit_reveal_qb_pipeline_v1.0.0.metadata.json", latest_meta)
@@ -227,6 +229,7 @@ def test_mismatched_latest_copies_fall_back(tmp_path, results, frame, monkeypatc
     folder = tmp_path / "copies"
     export.save_pipeline(results[0], folder, "1.0.0")
     export.save_pipeline(results[1], folder, "1.0.1", promote=False)
+    (folder / "releases.json").unlink()  # an older folder: the latest pair decides
     latest_pkl = layout.artifact_path(folder, POS, "latest")
     latest_pkl.write_bytes(layout.artifact_path(folder, POS, "1.0.1").read_bytes())
     loaded = registry.load(POS, None, folder)
@@ -242,6 +245,7 @@ def test_missing_requested_version_falls_back_to_latest(folder, results, frame):
 
 
 def test_missing_latest_falls_back_to_newest_valid(folder, results, frame):
+    (folder / "releases.json").unlink()  # an older folder: the latest pair decides
     os.unlink(layout.artifact_path(folder, POS, "latest"))
     os.unlink(layout.metadata_path(folder, POS, "latest"))
     export.save_pipeline(results[2], folder, "1.0.2", promote=False)

@@ -45,7 +45,12 @@ def test_notebook_engine_trains_every_position_and_leaves_exactly_the_expected_f
         stem = f"recruit_reveal_{pos}_pipeline"
         expected |= {f"{stem}_v1.0.0.pkl", f"{stem}_v1.0.0.skops", f"{stem}_v1.0.0.metadata.json",
                      f"{stem}_latest.pkl", f"{stem}_latest.metadata.json", f"CHANGELOG_{pos}.md"}
+    expected.add("releases.json")
     assert {p.name for p in models.iterdir() if not p.name.startswith(".")} == expected
+    # One release for the whole run, made by the training run.
+    (made,) = registry.history(models).history
+    assert made.how == "train" and made.action == "release" and made.reason == "first release"
+    assert made.versions == {pos: "1.0.0" for pos in POSITIONS}
     assert {p.relative_to(runs).as_posix() for p in runs.rglob("*")} == (
         {"v1.0.0"} | {f"v1.0.0/{pos}.{ext}" for pos in POSITIONS for ext in ("ipynb", "html")})
 

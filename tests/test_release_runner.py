@@ -43,7 +43,7 @@ def test_the_runner_takes_results_from_the_runs_not_from_models(sample_csv, tmp_
     assert {p.name for p in (tmp_path / "models").iterdir() if not p.name.startswith(".")} == {
         f"{stem}_v2.0.0.pkl", f"{stem}_v2.0.0.skops", f"{stem}_v2.0.0.metadata.json",
         f"{stem}_latest.pkl",
-        f"{stem}_latest.metadata.json", "CHANGELOG_qb.md"}
+        f"{stem}_latest.metadata.json", "CHANGELOG_qb.md", "releases.json"}
 
 
 def test_train_refuses_an_existing_version_before_training(models_dir, sample_csv, tmp_path):

@@ -39,35 +39,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from ..errors import (
     ArtifactExistsError,
     ArtifactIntegrityError,
     ArtifactLockError,
+    ModelNotFoundError,
     TrainingError,
 )
 from ..reporting.tables import format_metric
 from ..schema import DIVISIONS, check_position
+from . import releases
 from .formats import dump_skops
 from .layout import (
-    LATEST,
-    artifact_path,
-    changelog_path,
-    file_stem,
-    lock_path,
-    metadata_path,
+    artifact_name,
+    changelog_name,
+    lock_name,
+    metadata_name,
     next_version,
     parse_version,
-    skops_path,
+    skops_name,
 )
 from .metadata import ModelMetadata, build_metadata
-from .storage import TMP_MARK, atomic_create, atomic_symlink, atomic_write, fsync_dir
+from .storage import (
+    TMP_MARK,
+    LocalStore,
+    PreconditionFailed,
+    Store,
+    atomic_create,
+    atomic_write,
+    fsync_dir,
+    open_store,
+)
 
 logger = logging.getLogger(__name__)
 
 #: How long an export waits for another export of the same position.
 LOCK_TIMEOUT_SECONDS = 120.0
+#: Conditional rewrites of a changelog that may lose to other writers (object storage).
+MAX_CHANGELOG_ATTEMPTS = 20
 
 # Test seam: called with a step name between the steps of an export, so tests
 # can kill the process at every step boundary.  Never set in production.
@@ -80,13 +91,14 @@ class ExportedModel:
 
     position: str
     version: str
-    pkl_path: Path
-    metadata_path: Path
+    #: Paths in a local folder; URLs (str) on object storage.
+    pkl_path: Path | str
+    metadata_path: Path | str
     sha256: str
     size: int
     promoted: bool
-    changelog_path: Path | None = None
-    skops_path: Path | None = None
+    changelog_path: Path | str | None = None
+    skops_path: Path | str | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -145,16 +157,20 @@ def _serialize(pipeline: Any) -> bytes:
 
 
 # ---------------------------------------------------------------------------
-# Atomic file primitives
+# Publishing files
 
 
-def _publish_new(final: Path, data: bytes) -> None:
+def _publish_new(final: Path | str, data: bytes, store: Store | None = None) -> None:
     """Publish a versioned file; a version, once written, is never overwritten."""
     try:
-        atomic_create(final, data)
+        if store is None:
+            atomic_create(final, data)
+        else:
+            store.create(str(final), data)
     except FileExistsError:
+        where = final if store is None else store.display(str(final))
         raise ArtifactExistsError(
-            f"{final} already exists; versions are never overwritten "
+            f"{where} already exists; versions are never overwritten "
             f"(export a new version, or pass force=True)") from None
 
 
@@ -164,41 +180,43 @@ def _step(name: str) -> None:
 
 
 @contextlib.contextmanager
-def position_lock(models_dir: str | os.PathLike, position: str,
+def position_lock(models_dir: str | os.PathLike | Store, position: str,
                   timeout: float | None = None) -> Iterator[None]:
-    """Exclusive lock over the files of one position in ``models_dir``.
+    """Exclusive lock over the files of one position in ``models_dir`` (local folders).
 
     ``filelock`` takes an ``flock`` on ``.recruit_reveal_{pos}.lock``: the lock
     belongs to the open file and dies with the process, so a writer killed by
     SIGKILL never leaves a lock that blocks others.  The lock file stays in
-    place, so every writer locks the same inode.
+    place, so every writer locks the same inode.  On object storage this is a
+    no-op: create-only and conditional writes protect the files instead.
     """
-    path = lock_path(models_dir, position)
+    store = open_store(models_dir)
+    name = lock_name(position)
     wait = LOCK_TIMEOUT_SECONDS if timeout is None else timeout
-    # fallback_to_soft=False: a filesystem without flock is an error, not a
-    # pid-file lock that a killed writer would leave behind.
-    lock = FileLock(path, timeout=wait, fallback_to_soft=False)
     try:
-        lock.acquire(poll_interval=0.02)
+        lock = store.lock(name, wait)
+        lock.__enter__()
     except Timeout:
         raise ArtifactLockError(
-            f"{path} has been locked by another export of {position} for more "
+            f"{store.display(name)} has been locked by another export of {position} for more "
             f"than {wait:.0f} s; wait for it to finish and retry") from None
     except OSError as exc:
         raise ArtifactLockError(
-            f"cannot lock {path}: {exc.strerror or exc}; keep models/ on a local "
+            f"cannot lock {store.display(name)}: {exc.strerror or exc}; keep models/ on a local "
             f"filesystem that supports flock") from None
     try:
-        _remove_stale_temps(Path(models_dir), check_position(position))
+        if isinstance(store, LocalStore):
+            _remove_stale_temps(store.root, check_position(position))
         yield
     finally:
-        lock.release()
+        lock.__exit__(None, None, None)
 
 
 def _remove_stale_temps(folder: Path, position: str) -> None:
-    # Under the position lock no other writer of this position is alive, so any
-    # of its temp files were left by a writer that died mid-export.
-    prefixes = (f".recruit_reveal_{position}_pipeline_", f".CHANGELOG_{position}.md")
+    # Under the position lock no other exporter of this position is alive, so any
+    # temp file of its versioned files or changelog was left by one that died.
+    # (The latest files are written under the releases lock, which cleans theirs.)
+    prefixes = (f".recruit_reveal_{position}_pipeline_v", f".CHANGELOG_{position}.md")
     for entry in os.scandir(folder):
         if entry.name.startswith(prefixes) and TMP_MARK in entry.name:
             with contextlib.suppress(FileNotFoundError):
@@ -245,47 +263,83 @@ def changelog_entry(metadata: ModelMetadata, *, promoted: bool, replaced: bool =
     return "\n".join(lines) + "\n"
 
 
-def _append_changelog(models_dir: Path, position: str, entry: str) -> Path:
-    path = changelog_path(models_dir, position)
-    try:
-        old = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        old = f"# Changelog: {position} pipeline\n\nOne entry per export, oldest first.\n\n"
-    if not old.endswith("\n"):
-        old += "\n"
-    atomic_write(path, (old + entry).encode("utf-8"))
-    return path
+def _append_changelog(store: Store, position: str, entry: str) -> str:
+    """Append ``entry``: a rewrite published whole, conditional on what was read."""
+    name = changelog_name(position)
+    for _ in range(MAX_CHANGELOG_ATTEMPTS):
+        found = store.read_tagged(name)
+        old = (found[0].decode("utf-8") if found else
+               f"# Changelog: {position} pipeline\n\nOne entry per export, oldest first.\n\n")
+        if not old.endswith("\n"):
+            old += "\n"
+        try:
+            store.swap(name, (old + entry).encode("utf-8"), found[1] if found else None)
+        except PreconditionFailed:
+            continue  # another export of this position appended first (object storage)
+        return store.display(name)
+    raise ArtifactLockError(f"{store.display(name)} kept changing; the entry for this export "
+                            f"was not added (the metadata holds the same facts)")
 
 
 # ---------------------------------------------------------------------------
 # Public writers
 
 
-def _repoint_latest(models_dir: Path, position: str, version: str,
-                    pkl_bytes: bytes, meta_bytes: bytes) -> None:
-    stem = file_stem(position, version)
-    latest_pkl = artifact_path(models_dir, position, LATEST)
-    latest_meta = metadata_path(models_dir, position, LATEST)
-    # The pkl is switched first; until the metadata follows, the pair's sha256
-    # disagrees and the registry falls back to the newest valid version.
-    if not atomic_symlink(latest_pkl, f"{stem}.pkl"):
-        atomic_write(latest_pkl, pkl_bytes)
-    _step("latest_pkl")
-    if not atomic_symlink(latest_meta, f"{stem}.metadata.json"):
-        atomic_write(latest_meta, meta_bytes)
-    _step("latest_metadata")
+def _location(store: Store, name: str) -> Path | str:
+    return store.path(name) if isinstance(store, LocalStore) else store.display(name)
 
 
-def save_pipeline(result: Any, models_dir: str | os.PathLike, version: str, *,
+def _publish_local(store: LocalStore, names: dict[str, str], files: dict[str, bytes],
+                   replaced: bool) -> None:
+    """Metadata, then skops, then the pkl (linked: the version is valid from then on)."""
+    folder = store.root
+    if replaced:
+        # Unpublish the old pkl first so no moment shows it beside the new metadata.
+        os.unlink(folder / names["pkl"])
+        fsync_dir(folder)
+        _step("unlinked_old")
+    # A skops file without its pkl was left by the replaced or interrupted export.
+    store.remove(names["skops"])
+    atomic_write(folder / names["meta"], files["meta"])
+    _step("metadata")
+    _publish_new(folder / names["skops"], files["skops"])
+    _step("skops")
+    _publish_new(folder / names["pkl"], files["pkl"])
+    _step("pkl")
+
+
+def _publish_remote(store: Store, names: dict[str, str], files: dict[str, bytes],
+                    replaced: bool) -> None:
+    """pkl first (create-only: the one writer that creates it owns the version), then the
+    skops file, then the metadata (create-only): the version is valid from then on.
+
+    Without locks, the first create-only write decides between racing writers
+    before anything can be overwritten; a writer killed part way leaves files
+    without metadata, which never load.
+    """
+    if replaced:
+        for key in ("meta", "pkl", "skops"):
+            store.remove(names[key])
+        _step("unlinked_old")
+    _publish_new(names["pkl"], files["pkl"], store)
+    _step("pkl")
+    _publish_new(names["skops"], files["skops"], store)
+    _step("skops")
+    _publish_new(names["meta"], files["meta"], store)
+    _step("metadata")
+
+
+def save_pipeline(result: Any, models_dir: str | os.PathLike | Store, version: str, *,
                   promote: bool = True, changelog: str | None = None,
                   audit_record: Any = None, force: bool = False) -> ExportedModel:
     """Export a :class:`~recruit_reveal.modeling.training.TrainingResult` as version ``version``.
 
-    Writes the versioned pkl and metadata, appends to ``CHANGELOG_{pos}.md``
-    and, when ``promote``, repoints the latest pair.  Raises
-    :class:`VersionError` for a version that is not strict semver (before any
-    file is touched) and :class:`ArtifactExistsError` when the version exists
-    and ``force`` is false.
+    Writes the versioned pkl, skops file and metadata, appends to
+    ``CHANGELOG_{pos}.md`` and, when ``promote``, makes a release with this
+    version (:mod:`.releases`).  ``models_dir`` is a folder or an ``s3://`` URL.
+    Raises :class:`VersionError` for a version that is not strict semver
+    (before any file is touched) and :class:`ArtifactExistsError` when the
+    version exists and ``force`` is false.
     """
     parse_version(version)
     pos = check_position(result.position)
@@ -301,81 +355,69 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike, version: str, *,
     metadata = build_metadata(result, version, sha256=sha, size=len(pkl_bytes),
                               changelog=changelog, audit_record=audit_record,
                               skops=(hashlib.sha256(skops_bytes).hexdigest(), len(skops_bytes)))
-    meta_bytes = metadata.to_json_bytes()
+    files = {"pkl": pkl_bytes, "skops": skops_bytes, "meta": metadata.to_json_bytes()}
+    names = {"pkl": artifact_name(pos, version), "skops": skops_name(pos, version),
+             "meta": metadata_name(pos, version)}
 
-    folder = Path(models_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    pkl = artifact_path(folder, pos, version)
-    meta = metadata_path(folder, pos, version)
-    skops = skops_path(folder, pos, version)
-    with position_lock(folder, pos):
+    store = open_store(models_dir)
+    if isinstance(store, LocalStore):
+        store.root.mkdir(parents=True, exist_ok=True)
+    with position_lock(store, pos):
         _step("locked")
-        replaced = pkl.exists() or pkl.is_symlink()
+        replaced = store.exists(names["pkl"])
         if replaced and not force:
             raise ArtifactExistsError(
-                f"{pkl} already exists; versions are never overwritten "
-                f"(export {next_version(folder, pos)} instead, or pass force=True)")
+                f"{store.display(names['pkl'])} already exists; versions are never overwritten "
+                f"(export {next_version(store, pos)} instead, or pass force=True)")
         if replaced:
-            # Unpublish the old pkl first so no moment shows it beside the new metadata.
-            os.unlink(pkl)
-            fsync_dir(folder)
             logger.warning("force=True: replacing %s %s", pos, version)
-            _step("unlinked_old")
-        elif meta.exists():
+        elif store.exists(names["meta"]):
             logger.warning("completing %s %s: an earlier export was interrupted after writing "
                            "its metadata", pos, version)
-        if skops.exists():
-            # Left by the replaced or interrupted export: its pkl is not published.
-            os.unlink(skops)
-        atomic_write(meta, meta_bytes)
-        _step("metadata")
-        _publish_new(skops, skops_bytes)
-        _step("skops")
-        _publish_new(pkl, pkl_bytes)
-        _step("pkl")
-        log = _append_changelog(folder, pos, changelog_entry(metadata, promoted=promote,
-                                                               replaced=replaced))
+        if isinstance(store, LocalStore):
+            _publish_local(store, names, files, replaced)
+        else:
+            _publish_remote(store, names, files, replaced)
+        log = _append_changelog(store, pos, changelog_entry(metadata, promoted=promote,
+                                                            replaced=replaced))
         _step("changelog")
         if promote:
-            _repoint_latest(folder, pos, version, pkl_bytes, meta_bytes)
+            releases.promote(store, pos, version, how="api",
+                             reason=changelog or f"exported {pos} {version}")
     logger.info("exported %s %s (%d bytes, sha256 %s)%s", pos, version, len(pkl_bytes),
                 sha[:12], ", promoted to latest" if promote else "")
-    return ExportedModel(position=pos, version=version, pkl_path=pkl, metadata_path=meta,
-                         sha256=sha, size=len(pkl_bytes), promoted=promote, changelog_path=log,
-                         skops_path=skops)
+    return ExportedModel(position=pos, version=version, pkl_path=_location(store, names["pkl"]),
+                         metadata_path=_location(store, names["meta"]), sha256=sha,
+                         size=len(pkl_bytes), promoted=promote,
+                         changelog_path=store.path(changelog_name(pos))
+                         if isinstance(store, LocalStore) else log,
+                         skops_path=_location(store, names["skops"]))
 
 
-def promote_version(models_dir: str | os.PathLike, position: str, version: str) -> ExportedModel:
-    """Repoint the latest pair of ``position`` at an exported ``version`` (also how rollback works).
+def promote_version(models_dir: str | os.PathLike | Store, position: str, version: str, *,
+                    reason: str | None = None, by: str | None = None,
+                    how: str = "api") -> ExportedModel:
+    """A new release with ``position`` at an exported ``version`` (:func:`.releases.promote`).
 
-    The version's pkl is re-verified against its metadata under the lock.
-    Callers normally go through :func:`recruit_reveal.artifacts.registry.promote`,
-    which also checks that the model loads in this environment.
+    The version's files are re-verified against its metadata under the
+    position lock.  Callers normally go through
+    :func:`recruit_reveal.artifacts.registry.promote`, which also checks that
+    the model loads in this environment.
     """
+    from .verification import verified
+
     parse_version(version)
     pos = check_position(position)
-    folder = Path(models_dir)
-    pkl = artifact_path(folder, pos, version)
-    meta = metadata_path(folder, pos, version)
-    with position_lock(folder, pos):
+    store = open_store(models_dir)
+    with position_lock(store, pos):
         try:
-            meta_bytes = meta.read_bytes()
-            pkl_bytes = pkl.read_bytes()
-        except FileNotFoundError as exc:
-            raise ArtifactIntegrityError(
-                f"cannot promote {pos} {version}: {exc.filename} is missing") from None
-        try:
-            doc = ModelMetadata.from_json_bytes(meta_bytes, source=meta)
-        except ArtifactIntegrityError as exc:
-            raise ArtifactIntegrityError(f"cannot promote: {exc}") from None
-        expected = doc.artifact.sha256
-        sha = hashlib.sha256(pkl_bytes).hexdigest()
-        if sha != expected or doc.model_version != version or doc.position != pos:
-            raise ArtifactIntegrityError(
-                f"cannot promote {pos} {version}: {pkl.name} does not match {meta.name} "
-                f"(sha256 {sha[:12]}, expected {str(expected)[:12]})")
-        _repoint_latest(folder, pos, version, pkl_bytes, meta_bytes)
+            found = verified(store, pos, version)
+        except (ArtifactIntegrityError, ModelNotFoundError) as exc:
+            raise ArtifactIntegrityError(f"cannot promote {pos} {version}: {exc}") from None
+        releases.promote(store, pos, version, how=how, reason=reason, by=by)
     logger.info("promoted %s %s to latest", pos, version)
-    return ExportedModel(position=pos, version=version, pkl_path=pkl, metadata_path=meta,
-                         sha256=sha, size=len(pkl_bytes), promoted=True,
-                         changelog_path=changelog_path(folder, pos))
+    return ExportedModel(position=pos, version=version,
+                         pkl_path=_location(store, artifact_name(pos, version)),
+                         metadata_path=_location(store, metadata_name(pos, version)),
+                         sha256=found.doc.artifact.sha256, size=len(found.pkl), promoted=True,
+                         changelog_path=_location(store, changelog_name(pos)))

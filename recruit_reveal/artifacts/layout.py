@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import VersionError
 from ..schema import check_position
+
+if TYPE_CHECKING:
+    from .storage import Store
 
 LATEST = "latest"
 #: The skops file of a version sits beside its pkl: ``{stem}.skops``.
@@ -59,27 +63,48 @@ def file_stem(position: str, version: str) -> str:
     return f"recruit_reveal_{pos}_pipeline_{suffix}"
 
 
+def artifact_name(position: str, version: str) -> str:
+    """File name of the pkl of ``position`` at ``version`` (``"latest"`` allowed)."""
+    return f"{file_stem(position, version)}.pkl"
+
+
+def skops_name(position: str, version: str) -> str:
+    return f"{file_stem(position, version)}{SKOPS_SUFFIX}"
+
+
+def metadata_name(position: str, version: str) -> str:
+    return f"{file_stem(position, version)}.metadata.json"
+
+
+def changelog_name(position: str) -> str:
+    return f"CHANGELOG_{check_position(position)}.md"
+
+
+def lock_name(position: str) -> str:
+    return f".recruit_reveal_{check_position(position)}.lock"
+
+
 def artifact_path(models_dir: str | os.PathLike, position: str, version: str) -> Path:
     """Path of the pkl of ``position`` at ``version`` (``"latest"`` allowed)."""
-    return Path(models_dir) / f"{file_stem(position, version)}.pkl"
+    return Path(models_dir) / artifact_name(position, version)
 
 
 def skops_path(models_dir: str | os.PathLike, position: str, version: str) -> Path:
     """Path of the skops file of ``position`` at ``version`` (there is no latest one)."""
-    return Path(models_dir) / f"{file_stem(position, version)}{SKOPS_SUFFIX}"
+    return Path(models_dir) / skops_name(position, version)
 
 
 def metadata_path(models_dir: str | os.PathLike, position: str, version: str) -> Path:
     """Path of the metadata JSON of ``position`` at ``version`` (``"latest"`` allowed)."""
-    return Path(models_dir) / f"{file_stem(position, version)}.metadata.json"
+    return Path(models_dir) / metadata_name(position, version)
 
 
 def changelog_path(models_dir: str | os.PathLike, position: str) -> Path:
-    return Path(models_dir) / f"CHANGELOG_{check_position(position)}.md"
+    return Path(models_dir) / changelog_name(position)
 
 
 def lock_path(models_dir: str | os.PathLike, position: str) -> Path:
-    return Path(models_dir) / f".recruit_reveal_{check_position(position)}.lock"
+    return Path(models_dir) / lock_name(position)
 
 
 def versioned_file_pattern(position: str) -> re.Pattern[str]:
@@ -90,26 +115,25 @@ def versioned_file_pattern(position: str) -> re.Pattern[str]:
         r"\.(?:pkl|metadata\.json)")
 
 
-def existing_versions(models_dir: str | os.PathLike, position: str, *,
+def existing_versions(models_dir: str | os.PathLike | Store, position: str, *,
                       with_pkl_only: bool = False) -> list[str]:
     """Versions with a pkl or a metadata file in ``models_dir``, in semver order.
 
     With ``with_pkl_only`` only versions whose pkl is published count: those
     are the versions :func:`save_pipeline` refuses to overwrite.
     """
-    folder = Path(models_dir)
-    if not folder.is_dir():
-        return []
+    from .storage import open_store
+
     pattern = versioned_file_pattern(position)
     found: set[str] = set()
-    for entry in os.scandir(folder):
-        match = pattern.fullmatch(entry.name)
-        if match and (not with_pkl_only or entry.name.endswith(".pkl")):
+    for name in open_store(models_dir).names():
+        match = pattern.fullmatch(name)
+        if match and (not with_pkl_only or name.endswith(".pkl")):
             found.add(match[1])
     return sorted(found, key=parse_version)
 
 
-def next_version(models_dir: str | os.PathLike, position: str) -> str:
+def next_version(models_dir: str | os.PathLike | Store, position: str) -> str:
     """The next patch version after the newest exported one, or ``1.0.0`` when none exists.
 
     A version whose export was interrupted (metadata but no pkl) is not

@@ -1,37 +1,49 @@
-"""Reading ``models/``: list, describe, resolve, verified load with fallback, promote.
+"""Reading ``models/``: list, describe, resolve, verified load with fallback, promote, roll back.
 
 This is the only code that reads model artifacts (:mod:`recruit_reveal.artifacts.export`
 is the only code that writes them).  A model is *valid* when its metadata
 parses, names the right position and version, and the sha256 and size of its
-files (the pkl and, since skops, the ``.skops`` file) match the metadata.  The
-sha256 is checked on the bytes in memory, and those same bytes are loaded, so a
-file swapped between check and load cannot slip through.  The skops file is
-what is loaded (:mod:`.formats`, with its trusted types); a pkl only for a
-version without one, as :func:`pickle_policy` allows.
+files (the pkl and, since skops, the ``.skops`` file) match the metadata
+(:mod:`.verification`).  The skops file is what is loaded (:mod:`.formats`,
+with its trusted types); a pkl only for a version without one, as
+:func:`pickle_policy` allows.
 
+``latest`` is the version of the current release in ``releases.json``
+(:mod:`.releases`); in an older folder without one, the latest pair of files.
 Resolution order of :func:`load`: the requested version (``MODEL_VERSION`` or
 ``latest`` when not given), then ``latest``, then every version newest first.
 The first valid, compatible candidate is served; ``LoadedModel.reason`` and
 the log say which one and why.
+
+``models_dir`` is a local folder or an ``s3://bucket/prefix`` URL (:mod:`.storage`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recruit_reveal.artifacts import export, formats, layout
-from recruit_reveal.artifacts.metadata import Artifact, ModelMetadata
+from recruit_reveal.artifacts import export, formats, layout, releases
+from recruit_reveal.artifacts.metadata import ModelMetadata
+from recruit_reveal.artifacts.storage import Store, is_url, open_store
+from recruit_reveal.artifacts.verification import (
+    Candidate,
+    load_candidate,
+    pickle_policy,
+    read_metadata,
+    verified,
+)
 
 from ..errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
     ModelNotFoundError,
+    ReleaseError,
     VersionError,
 )
 from ..schema import POSITIONS, check_position
@@ -40,6 +52,11 @@ from ..settings import load_setting
 logger = logging.getLogger(__name__)
 
 LATEST = layout.LATEST
+__all__ = ["LoadedModel", "describe", "history", "latest_version", "list_models",
+           "list_versions", "load", "pickle_policy", "promote", "release", "rollback", "verify"]
+
+#: Kept for callers of the earlier name; the pickle path still resolves moved modules.
+_alias_moved_modules = formats.alias_moved_modules
 
 
 @dataclass(frozen=True)
@@ -60,11 +77,20 @@ class LoadedModel:
     note: str | None = None
 
 
-def resolve_models_dir(models_dir: str | os.PathLike | None = None) -> Path:
-    """``models_dir``, else ``$MODEL_DIR`` (via :mod:`recruit_reveal.settings`), else ``models``."""
+def resolve_models_dir(models_dir: str | os.PathLike | None = None) -> Path | str:
+    """``models_dir``, else ``$MODEL_DIR`` (via :mod:`recruit_reveal.settings`), else ``models``.
+
+    A local folder as a Path; an ``s3://`` URL as the string.
+    """
     if models_dir is None:
-        return Path(load_setting("model_dir"))
+        models_dir = load_setting("model_dir")
+    if is_url(models_dir):
+        return str(models_dir)
     return Path(models_dir)
+
+
+def _store(models_dir: str | os.PathLike | None) -> Store:
+    return open_store(resolve_models_dir(models_dir))
 
 
 def resolve_version(version: str | None = None) -> str:
@@ -89,189 +115,56 @@ def list_versions(position: str, models_dir: str | os.PathLike | None = None) ->
 
     Includes versions that fail verification; :func:`list_models` says which.
     """
-    return layout.existing_versions(resolve_models_dir(models_dir), check_position(position))
+    return layout.existing_versions(_store(models_dir), check_position(position))
 
 
-# ---------------------------------------------------------------------------
-# Verification
+def _release_target(store: Store, position: str) -> str | None:
+    """The version ``latest`` means in the current release; None in a folder without one.
 
-
-def _read_metadata(path: Path) -> ModelMetadata:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelNotFoundError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise ArtifactIntegrityError(f"{path} cannot be read: {exc}") from None
-    return ModelMetadata.from_json_bytes(raw, source=path)
-
-
-def _check_metadata(meta: ModelMetadata, path: Path, position: str, version: str) -> None:
-    if meta.position != position:
-        raise ArtifactIntegrityError(f"{path}: position is {meta.position!r}, "
-                                     f"expected {position!r}")
-    found = meta.model_version
-    try:
-        layout.parse_version(found)
-    except VersionError:
-        raise ArtifactIntegrityError(f"{path}: model_version {found!r} is not X.Y.Z") from None
-    if version != LATEST and found != version:
-        raise ArtifactIntegrityError(f"{path}: model_version is {found!r}, expected {version!r}")
-    if meta.artifact.file != f"{layout.file_stem(position, found)}.pkl":
-        raise ArtifactIntegrityError(f"{path}: artifact.file {meta.artifact.file!r} does not "
-                                     f"belong to {position} {found}")
-    skops = meta.artifact_skops
-    if skops is not None and skops.file != f"{layout.file_stem(position, found)}.skops":
-        raise ArtifactIntegrityError(f"{path}: artifact_skops.file {skops.file!r} does not "
-                                     f"belong to {position} {found}")
-
-
-@dataclass(frozen=True)
-class _Verified:
-    """One version's metadata and files, every one matching its sha256 and size."""
-
-    doc: ModelMetadata
-    pkl: bytes
-    skops: bytes | None
-    pkl_path: Path
-    skops_path: Path | None
-
-
-def _check_bytes(data: bytes, path: Path, meta_path: Path, expected: Artifact,
-                 what: str) -> None:
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected.sha256:
-        raise ArtifactIntegrityError(
-            f"{path} does not match {meta_path.name}: sha256 {actual[:12]}..., "
-            f"expected {expected.sha256[:12]}... ({len(data)} bytes, expected "
-            f"{expected.size}); refusing to {what} it")
-
-
-def _read_file(path: Path, meta_path: Path, version: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ArtifactIntegrityError(
-            f"{path} is missing although {meta_path.name} exists "
-            f"(an interrupted export; exporting {version} again completes it)") from None
-    except OSError as exc:
-        raise ArtifactIntegrityError(f"{path} cannot be read: {exc}") from None
-
-
-def _verified(position: str, version: str, folder: Path) -> _Verified:
-    """Metadata and files of one candidate; raises unless every sha256 and size matches.
-
-    The pkl is checked even when the skops file is what will be loaded: a
-    version is served whole or not at all.
+    A manifest that does not parse makes ``latest`` unusable (the caller falls back).
     """
-    meta_path = layout.metadata_path(folder, position, version)
-    pkl_path = layout.artifact_path(folder, position, version)
-    doc = _read_metadata(meta_path)
-    _check_metadata(doc, meta_path, position, version)
-    pkl = _read_file(pkl_path, meta_path, doc.model_version)
-    _check_bytes(pkl, pkl_path, meta_path, doc.artifact, "unpickle")
-    if doc.artifact_skops is None:
-        return _Verified(doc, pkl, None, pkl_path, None)
-    skops_path = folder / doc.artifact_skops.file
-    skops = _read_file(skops_path, meta_path, doc.model_version)
-    _check_bytes(skops, skops_path, meta_path, doc.artifact_skops, "load")
-    return _Verified(doc, pkl, skops, pkl_path, skops_path)
-
-
-def _verified_bytes(position: str, version: str, folder: Path) -> tuple[bytes, ModelMetadata]:
-    found = _verified(position, version, folder)
-    return found.pkl, found.doc
-
-
-def _check_sklearn(doc: ModelMetadata, path: Path, allow_version_mismatch: bool) -> str | None:
-    import sklearn
-
-    saved = doc.sklearn_version
-    running = sklearn.__version__
-    if saved == running:
-        return None
-    message = (f"{path.name} was saved with scikit-learn {saved}, but scikit-learn {running} "
-               f"is running")
-    if not allow_version_mismatch:
-        raise IncompatibleModelError(
-            message + "; retrain it, run the saved version, or pass allow_version_mismatch=True")
-    logger.warning("%s; loading anyway (allow_version_mismatch=True)", message)
-    return message
-
-
-def pickle_policy(allow_pickle: bool | None = None) -> bool | None:
-    """``allow_pickle``, else ``$ALLOW_PICKLE``: True, False, or None (only in an older folder)."""
-    if allow_pickle is None:
-        value = load_setting("allow_pickle")
-        return None if value is None else bool(value)
-    return bool(allow_pickle)
-
-
-def _folder_has_skops(folder: Path) -> bool:
     try:
-        return any(entry.name.endswith(layout.SKOPS_SUFFIX) for entry in os.scandir(folder))
-    except OSError:
-        return False
-
-
-def _choose(found: _Verified, folder: Path,
-            policy: bool | None) -> tuple[str, bytes, Path, str | None]:
-    """(format, bytes, path, note) of what to load; the pkl only as the policy allows."""
-    if found.skops is not None and found.skops_path is not None:
-        return formats.SKOPS, found.skops, found.skops_path, None
-    name = found.pkl_path.name
-    if policy is False:
-        raise ArtifactIntegrityError(
-            f"{name} has no skops file and pickle loading is off (ALLOW_PICKLE=0); "
-            f"re-export it, or allow pickle with --allow-pickle / ALLOW_PICKLE=1")
-    if policy is None and _folder_has_skops(folder):
-        raise ArtifactIntegrityError(
-            f"{name} has no skops file, and this models folder is not an older one (it holds "
-            f"skops files); refusing to unpickle it unless asked with --allow-pickle / "
-            f"ALLOW_PICKLE=1")
-    why = "ALLOW_PICKLE=1" if policy else "an older models folder without skops files"
-    return formats.PICKLE, found.pkl, found.pkl_path, f"loaded from pickle ({why})"
-
-
-def _load_candidate(position: str, version: str, folder: Path, allow_version_mismatch: bool,
-                    policy: bool | None = None) -> tuple[Any, ModelMetadata, str | None,
-                                                         str, str | None]:
-    """(pipeline, metadata, mismatch note, format, format note) of one verified candidate."""
-    found = _verified(position, version, folder)
-    fmt, data, path, fmt_note = _choose(found, folder, policy)
-    note = _check_sklearn(found.doc, path, allow_version_mismatch)
-    if fmt == formats.SKOPS:
-        pipeline = formats.load_skops(data, path)
-    else:
-        pipeline = formats.load_pickle(data, path)
-    return pipeline, found.doc, note, fmt, fmt_note
-
-
-#: Kept for callers of the earlier name; the pickle path still resolves moved modules.
-_alias_moved_modules = formats.alias_moved_modules
+        state = releases.read_state(store)
+    except ReleaseError as exc:
+        raise ArtifactIntegrityError(str(exc)) from None
+    if state.manifest is None or state.current is None:
+        return None
+    version = state.current.versions.get(position)
+    if version is None:
+        raise ModelNotFoundError(f"the current release ({state.current.id}) in "
+                                 f"{store.display(releases.MANIFEST)} has no {position} model")
+    return version
 
 
 def verify(position: str, version: str | None = LATEST,
            models_dir: str | os.PathLike | None = None) -> ModelMetadata:
-    """Metadata of ``version`` after checking its pkl's sha256; never unpickles.
+    """Metadata of ``version`` after checking the sha256 of its files; never loads a model.
 
     Raises ModelNotFoundError (no metadata) or ArtifactIntegrityError.
     """
     pos = check_position(position)
-    return _verified_bytes(pos, resolve_version(version), resolve_models_dir(models_dir))[1]
+    version = resolve_version(version)
+    store = _store(models_dir)
+    if version == LATEST:
+        version = _release_target(store, pos) or LATEST
+    return verified(store, pos, version).doc
 
 
 def describe(position: str, version: str | None = LATEST,
              models_dir: str | os.PathLike | None = None) -> ModelMetadata:
-    """The metadata of one version (``latest`` by default) as stored; does not verify the pkl."""
+    """The metadata of one version (``latest`` by default) as stored; does not verify files."""
     pos = check_position(position)
     version = resolve_version(version)
-    path = layout.metadata_path(resolve_models_dir(models_dir), pos, version)
+    store = _store(models_dir)
+    if version == LATEST:
+        with contextlib.suppress(ArtifactIntegrityError, ModelNotFoundError):
+            version = _release_target(store, pos) or LATEST
+    name = layout.metadata_name(pos, version)
     try:
-        return _read_metadata(path)
+        return read_metadata(store, name)
     except ModelNotFoundError:
-        raise ModelNotFoundError(f"no metadata for {pos} {version}: {path} does not exist") \
-            from None
+        raise ModelNotFoundError(f"no metadata for {pos} {version}: {store.display(name)} "
+                                 f"does not exist") from None
 
 
 # ---------------------------------------------------------------------------
@@ -296,7 +189,7 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
     """
     pos = check_position(position)
     requested = resolve_version(version)
-    folder = resolve_models_dir(models_dir)
+    store = _store(models_dir)
     policy = pickle_policy(allow_pickle)
 
     skipped: list[tuple[str, Exception]] = []
@@ -305,12 +198,13 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
 
     def attempt(candidate: str) -> LoadedModel | None:
         try:
-            pipeline, doc, note, fmt, fmt_note = _load_candidate(
-                pos, candidate, folder, allow_version_mismatch, policy)
+            target = _release_target(store, pos) if candidate == LATEST else candidate
+            tried.add(target or LATEST)
+            found = load_candidate(store, pos, target or LATEST, allow_version_mismatch, policy)
         except (ModelNotFoundError, ArtifactIntegrityError, IncompatibleModelError) as exc:
             skipped.append((candidate, exc))
             return None
-        served = doc.model_version
+        served = found.doc.model_version
         if candidate == requested and not skipped:
             reason = (f"requested {requested}, which is {served}" if requested == LATEST
                       else f"requested version {served}")
@@ -318,28 +212,31 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
             reason = f"requested {requested}; serving {candidate}" + (
                 f" = {served}" if candidate == LATEST else "") + " because " + "; ".join(
                 f"{name}: {exc}" for name, exc in skipped)
-        if note:
-            reason += f" (loaded despite a version mismatch: {note})"
-        if fmt_note:
-            reason += f" ({fmt_note})"
+        if found.mismatch:
+            reason += f" (loaded despite a version mismatch: {found.mismatch})"
+        if found.note:
+            reason += f" ({found.note})"
         loaded = LoadedModel(position=pos, requested=requested, version=served,
-                             pipeline=pipeline, metadata=doc, reason=reason,
-                             fallback=bool(skipped), format=fmt, note=fmt_note)
-        log = logger.warning if skipped or note or fmt_note else logger.info
+                             pipeline=found.pipeline, metadata=found.doc, reason=reason,
+                             fallback=bool(skipped), format=found.format, note=found.note)
+        log = logger.warning if skipped or found.mismatch or found.note else logger.info
         log("serving %s model %s: %s", pos, served, reason)
         return loaded
 
     for candidate in candidates:
+        if candidate in tried:
+            continue
         tried.add(candidate)
         if (loaded := attempt(candidate)) is not None:
             return loaded
-    for candidate in reversed(layout.existing_versions(folder, pos, with_pkl_only=True)):
+    for candidate in reversed(layout.existing_versions(store, pos, with_pkl_only=True)):
         if candidate in tried:
             continue
         tried.add(candidate)
         if (loaded := attempt(candidate)) is not None:
             return loaded
 
+    folder = store.display()
     details = "; ".join(f"{name}: {exc}" for name, exc in skipped)
     real = [exc for name, exc in skipped if not isinstance(exc, ModelNotFoundError)]
     if real and all(isinstance(exc, IncompatibleModelError) for exc in real):
@@ -353,13 +250,14 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
 
 
 # ---------------------------------------------------------------------------
-# Listing and promotion
+# Listing
 
 
-def _latest_version(folder: Path, position: str) -> tuple[str | None, str | None]:
-    """(version the latest pair verifiably points at, problem) for ``position``."""
+def _latest_version(store: Store, position: str) -> tuple[str | None, str | None]:
+    """(version latest verifiably is, problem) for ``position``."""
     try:
-        doc = _verified_bytes(position, LATEST, folder)[1]
+        target = _release_target(store, position)
+        doc = verified(store, position, target or LATEST).doc
     except (ModelNotFoundError, ArtifactIntegrityError) as exc:
         return None, str(exc)
     return doc.model_version, None
@@ -371,31 +269,32 @@ def list_models(models_dir: str | os.PathLike | None = None,
 
     Keys: position, version, created_at, exact_accuracy, within_one_accuracy,
     ceiling_exact_accuracy, ceiling_within_one_accuracy, rows, sklearn,
-    sha256 (first 12 hex digits), valid, problem, is_latest.  Verifies every
-    pkl's sha256 (no unpickling).
+    sha256 (first 12 hex digits of the pkl's), format (``skops`` or
+    ``pickle``: the file that loads), valid, problem, is_latest (in the
+    current release).  Verifies every file's sha256 (loads nothing).
     """
-    folder = resolve_models_dir(models_dir)
+    store = _store(models_dir)
     if positions is None:
         positions = POSITIONS
     elif isinstance(positions, str):
         positions = [positions]
     rows: list[dict] = []
     for pos in (check_position(p) for p in positions):
-        latest, _ = _latest_version(folder, pos)
-        for version in layout.existing_versions(folder, pos):
+        latest, _ = _latest_version(store, pos)
+        for version in layout.existing_versions(store, pos):
             row: dict[str, Any] = {"position": pos, "version": version, "created_at": None,
                    "exact_accuracy": None, "within_one_accuracy": None,
                    "ceiling_exact_accuracy": None, "ceiling_within_one_accuracy": None,
-                   "rows": None, "sklearn": None, "sha256": None, "valid": False,
-                   "problem": None, "is_latest": version == latest}
+                   "rows": None, "sklearn": None, "sha256": None, "format": None,
+                   "valid": False, "problem": None, "is_latest": version == latest}
             doc: ModelMetadata | None = None
             try:
-                doc = _verified_bytes(pos, version, folder)[1]
+                doc = verified(store, pos, version).doc
                 row["valid"] = True
             except (ModelNotFoundError, ArtifactIntegrityError) as exc:
                 row["problem"] = str(exc)
                 with contextlib.suppress(ModelNotFoundError, ArtifactIntegrityError):
-                    doc = _read_metadata(layout.metadata_path(folder, pos, version))
+                    doc = read_metadata(store, layout.metadata_name(pos, version))
             if doc is not None:
                 head, metrics = doc.metrics.headline, doc.metrics
                 row.update(
@@ -407,36 +306,83 @@ def list_models(models_dir: str | os.PathLike | None = None,
                     rows=doc.data_fingerprint.rows,
                     sklearn=doc.sklearn_version,
                     sha256=doc.artifact.sha256[:12] or None,
+                    format=formats.SKOPS if doc.artifact_skops else formats.PICKLE,
                 )
             rows.append(row)
     return rows
 
 
 def latest_version(position: str, models_dir: str | os.PathLike | None = None) -> str | None:
-    """The version the latest pair points at, or None when the pair is missing or mismatched."""
-    return _latest_version(resolve_models_dir(models_dir), check_position(position))[0]
+    """The version latest is (the current release's), or None when it is missing or broken."""
+    return _latest_version(_store(models_dir), check_position(position))[0]
+
+
+def history(models_dir: str | os.PathLike | None = None) -> releases.ReleaseState:
+    """The releases of the folder: ``.history`` (oldest first) and ``.current``."""
+    return releases.read_state(_store(models_dir))
+
+
+# ---------------------------------------------------------------------------
+# Switching releases
+
+
+def _check_loads(store: Store, position: str, version: str, allow_version_mismatch: bool,
+                 allow_pickle: bool | None, action: str) -> Candidate:
+    """Refuse to make current a version that does not load here."""
+    try:
+        return load_candidate(store, position, version, allow_version_mismatch,
+                              pickle_policy(allow_pickle))
+    except ModelNotFoundError:
+        raise ModelNotFoundError(
+            f"cannot {action} {position} {version}: it is not in {store.display()} (versions: "
+            f"{', '.join(layout.existing_versions(store, position)) or 'none'})") from None
 
 
 def promote(position: str, version: str, models_dir: str | os.PathLike | None = None, *,
-            allow_version_mismatch: bool = False,
-            allow_pickle: bool | None = None) -> LoadedModel:
-    """Point ``latest`` at ``version`` after checking it loads here; rollback is the same call.
+            allow_version_mismatch: bool = False, allow_pickle: bool | None = None,
+            reason: str | None = None, by: str | None = None, how: str = "api") -> LoadedModel:
+    """A new release with ``position`` at ``version``, after checking it loads here.
 
     The version must verify and load with the running scikit-learn (unless
     ``allow_version_mismatch``); the writing is done by
-    :func:`recruit_reveal.artifacts.export.promote_version`.
+    :func:`recruit_reveal.artifacts.export.promote_version`.  Rolling back
+    is :func:`rollback` (or promoting an older version).
     """
     pos = check_position(position)
     layout.parse_version(version)
-    folder = resolve_models_dir(models_dir)
-    try:
-        pipeline, doc, note, fmt, fmt_note = _load_candidate(
-            pos, version, folder, allow_version_mismatch, pickle_policy(allow_pickle))
-    except ModelNotFoundError:
-        raise ModelNotFoundError(
-            f"cannot promote {pos} {version}: it is not in {folder} "
-            f"(versions: {', '.join(list_versions(pos, folder)) or 'none'})") from None
-    export.promote_version(folder, pos, version)
-    reason = f"promoted {version} to latest" + (f" despite a mismatch: {note}" if note else "")
-    return LoadedModel(position=pos, requested=version, version=version, pipeline=pipeline,
-                       metadata=doc, reason=reason, format=fmt, note=fmt_note)
+    store = _store(models_dir)
+    found = _check_loads(store, pos, version, allow_version_mismatch, allow_pickle, "promote")
+    export.promote_version(store, pos, version, reason=reason, by=by, how=how)
+    note = found.mismatch
+    text = f"promoted {version} to latest" + (f" despite a mismatch: {note}" if note else "")
+    return LoadedModel(position=pos, requested=version, version=version,
+                       pipeline=found.pipeline, metadata=found.doc, reason=text,
+                       format=found.format, note=found.note)
+
+
+def release(versions: Mapping[str, str], models_dir: str | os.PathLike | None = None, *,
+            how: str = "api", reason: str | None = None, by: str | None = None,
+            allow_version_mismatch: bool = False) -> releases.Release:
+    """One new release with every position of ``versions`` switched together.
+
+    Every version is checked to load here first; nothing is switched if one fails.
+    """
+    store = _store(models_dir)
+    checked = {check_position(pos): version for pos, version in versions.items()}
+    for pos, version in checked.items():
+        layout.parse_version(version)
+        _check_loads(store, pos, version, allow_version_mismatch, None, "release")
+    return releases.release(store, checked, how=how, reason=reason, by=by)
+
+
+def rollback(models_dir: str | os.PathLike | None = None, *, how: str = "api",
+             reason: str | None = None, by: str | None = None,
+             allow_version_mismatch: bool = False) -> releases.Release:
+    """Make the previous release current again, as a new entry, after checking it loads here."""
+    store = _store(models_dir)
+
+    def check(target: releases.Release) -> None:
+        for pos, version in target.versions.items():
+            _check_loads(store, pos, version, allow_version_mismatch, None, "roll back to")
+
+    return releases.rollback(store, how=how, reason=reason, by=by, check=check)

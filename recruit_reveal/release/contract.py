@@ -82,8 +82,10 @@ class NotebookParams:
 
         ``version=None`` takes the next patch version in ``models_dir``.
         """
+        from ..artifacts.storage import is_url
+
         position = check_position(self.position)
-        models = project_path(self.models_dir)
+        models = self.models_dir if is_url(self.models_dir) else project_path(self.models_dir)
         return NotebookParams(
             position=position,
             csv_path=str(project_path(self.csv_path)),
@@ -219,7 +221,10 @@ def resolve_version(models_dir: str | os.PathLike[str], positions: Iterable[str]
 
 
 def display_path(path: str | os.PathLike[str]) -> str:
-    """A path relative to the working directory when it is inside it, else absolute."""
+    """A path relative to the working directory when it is inside it, else absolute
+    (an object-store URL as it is)."""
+    if isinstance(path, str) and "://" in path:
+        return path
     absolute = Path(path).absolute()
     try:
         return str(absolute.relative_to(Path.cwd().absolute()))
@@ -229,6 +234,8 @@ def display_path(path: str | os.PathLike[str]) -> str:
 
 def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether two paths name one file or folder (by their spelling when one is missing)."""
+    if any(isinstance(p, str) and "://" in p for p in (a, b)):
+        return a == b
     try:
         return os.path.samefile(a, b)
     except OSError:

@@ -29,6 +29,7 @@ from ..errors import (
     NotebookExecutionError,
     Problem,
     RecruitRevealError,
+    StorageError,
 )
 from ..schema import (
     POSITIONS,
@@ -79,8 +80,8 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     mapping = _column_mapping_file(columns)
     check_invalid_rows(invalid_rows)
     check_invalid_fraction(max_invalid_fraction)
-    models = Path(models_dir).expanduser().absolute()
-    runs_root = Path(runs_dir).expanduser().absolute()
+    models = _models_location(models_dir)
+    runs_root = _runs_location(runs_dir)
     version = resolve_version(models, wanted, version)
     _refuse_existing_versions(models, wanted, version)
     runner = make_engine(engine, runs_dir=runs_root,
@@ -103,7 +104,7 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
                         threads=runner.threads)
 
     if summary.ok:
-        _promote_all(summary)
+        _promote_all(summary, changelog)
     else:
         logger.error("%d of %d position(s) failed; latest left unchanged",
                      len(summary.failed), len(summary.runs))
@@ -111,17 +112,18 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     return summary
 
 
-def _promote_all(summary: RunSummary) -> None:
-    """Check every artifact, then switch every ``latest``: a bad file cannot half-promote."""
-    from ..artifacts.registry import promote, verify
+def _promote_all(summary: RunSummary, reason: str | None = None) -> None:
+    """Check every artifact, then switch every position in one release: never a mixed one."""
+    from ..artifacts.registry import release, verify
 
     for run in summary.runs:
         verify(run.position, run.version, models_dir=summary.models_dir)
-    for run in summary.runs:
-        promote(run.position, run.version, models_dir=summary.models_dir)
+    made = release({run.position: run.version for run in summary.runs},
+                   models_dir=summary.models_dir, how="train",
+                   reason=reason or f"trained v{summary.version}")
     summary.promoted = True
-    logger.info("promoted %s to v%s", ", ".join(run.position for run in summary.runs),
-                summary.version)
+    logger.info("promoted %s to v%s (release %d)", ", ".join(run.position for run in summary.runs),
+                summary.version, made.id)
 
 
 def _audit_record(engine: Engine, version: str, position: str) -> str | None:
@@ -155,10 +157,32 @@ def _positions(positions: str | Sequence[str]) -> list[str]:
     return out
 
 
-def _refuse_existing_versions(models: Path, positions: list[str], version: str) -> None:
-    from ..artifacts.layout import artifact_path
+def _models_location(models_dir: str | os.PathLike[str]) -> Path | str:
+    """An absolute local folder, or an object-store URL (checked: a known scheme)."""
+    from ..artifacts.storage import is_url, open_store
 
-    taken = [pos for pos in positions if artifact_path(models, pos, version).exists()]
+    if is_url(models_dir):
+        open_store(str(models_dir))  # an unknown scheme is refused here, by name
+        return str(models_dir).rstrip("/")
+    return Path(models_dir).expanduser().absolute()
+
+
+def _runs_location(runs_dir: str | os.PathLike[str]) -> Path:
+    from ..artifacts.storage import is_url
+
+    if is_url(runs_dir):
+        raise StorageError(
+            f"--runs-dir {runs_dir}: audit records are kept on the local disk for now "
+            "(models can go to s3://); copy runs/ to the bucket after the run")
+    return Path(runs_dir).expanduser().absolute()
+
+
+def _refuse_existing_versions(models: Path | str, positions: list[str], version: str) -> None:
+    from ..artifacts.layout import artifact_name
+    from ..artifacts.storage import open_store
+
+    store = open_store(models)
+    taken = [pos for pos in positions if store.exists(artifact_name(pos, version))]
     if taken:
         raise ArtifactExistsError(
             f"version {version} already exists for {', '.join(taken)} in {models}; versions "

@@ -17,8 +17,9 @@ class PositionRun:
     version: str
     status: str = "pending"  # "succeeded" | "failed"
     duration: float = 0.0
-    artifact: Path | None = None
-    metadata_path: Path | None = None
+    #: Paths in a local models folder; URLs (str) in an object store.
+    artifact: Path | str | None = None
+    metadata_path: Path | str | None = None
     sha256: str | None = None
     record: Path | None = None
     html: Path | None = None
@@ -35,8 +36,8 @@ class PositionRun:
     def succeed(self, result: PositionResult) -> None:
         """Take what the run made from its result."""
         self.status = "succeeded"
-        self.artifact = Path(result.artifact)
-        self.metadata_path = Path(result.metadata)
+        self.artifact = _location(result.artifact)
+        self.metadata_path = _location(result.metadata)
         self.sha256 = result.sha256
         self.exact_accuracy = result.exact_accuracy
         self.within_one_accuracy = result.within_one_accuracy
@@ -53,7 +54,7 @@ class RunSummary:
 
     version: str
     engine: str
-    models_dir: Path
+    models_dir: Path | str
     runs_dir: Path | None
     runs: list[PositionRun] = field(default_factory=list)
     promoted: bool = False
@@ -124,18 +125,23 @@ class RunSummary:
         """The summary as a plain-text table."""
         return format_table(self.HEADERS, self.rows())
 
-    def files(self) -> list[Path]:
+    def files(self) -> list[Path | str]:
         """Every file this run wrote (artifacts, metadata, records), for the closing pointer."""
-        from ..artifacts.layout import artifact_path, changelog_path, metadata_path
+        from ..artifacts.layout import artifact_name, changelog_name, metadata_name
 
-        out: list[Path] = []
+        def at(name: str) -> Path | str:
+            if isinstance(self.models_dir, Path):
+                return self.models_dir / name
+            return f"{self.models_dir.rstrip('/')}/{name}"
+
+        out: list[Path | str] = []
         for run in self.runs:
             out += [p for p in (run.artifact, run.metadata_path) if p]
             if run.ok and self.promoted:
-                out += [artifact_path(self.models_dir, run.position, "latest"),
-                        metadata_path(self.models_dir, run.position, "latest")]
+                out += [at(artifact_name(run.position, "latest")),
+                        at(metadata_name(run.position, "latest"))]
             if run.ok:
-                out.append(changelog_path(self.models_dir, run.position))
+                out.append(at(changelog_name(run.position)))
             out += [p for p in (run.record, run.html, run.rejected_rows) if p and p.exists()]
         return out
 
@@ -168,3 +174,10 @@ class RunSummary:
         for path in self.files():
             lines.append(f"  {display_path(path)}")
         return "\n".join(lines)
+
+
+def _location(text: str) -> Path | str:
+    """A local path as a Path; an object-store URL as it is (a Path would fold its //)."""
+    from ..artifacts.storage import is_url
+
+    return text if is_url(text) else Path(text)

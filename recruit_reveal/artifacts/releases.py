@@ -1,0 +1,380 @@
+"""Releases: the versions served together, one per position, and the append-only history of them.
+
+A models folder holds one manifest, ``releases.json``::
+
+    {"schema_version": 1, "current": 3,
+     "releases": [{"id": 1, "when": "2026-11-27T06:00:00Z", "by": "ana", "how": "train",
+                   "action": "release", "reason": "weekly retrain",
+                   "versions": {"qb": "1.0.0", "rb": "1.0.0", "wr": "1.0.0"},
+                   "previous": null, "restores": null}, ...]}
+
+Entries are only ever appended; the last one is the current release.  Every
+change reads the manifest with its tag, appends one entry and writes the whole
+document back with :meth:`~.storage.Store.swap`: on the local disk a rename
+under an flock on ``.recruit_reveal_releases.lock`` (the tag, a sha256, is
+checked under that lock); on S3 one PUT with ``If-Match`` on the ETag read (or
+``If-None-Match: *`` for the first manifest).  A writer that loses re-reads and
+re-applies its change, so two concurrent promotes are both recorded, one
+after the other, and neither overwrites the other.
+
+Only after the manifest is switched are the earlier system's
+``recruit_reveal_{pos}_pipeline_latest.*`` files derived from it (symlinks
+locally, copies on object storage), so old clients keep working.  A folder
+without a manifest reads as one release (id 0, ``how: "derived"``) made of what
+its ``latest`` files point at; the first change writes it into the history.
+
+A server polls :func:`current_tag` (a stat or a HEAD request) and re-reads
+the release only when the tag changes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import ArtifactLockError, ReleaseError, VersionError
+from ..schema import POSITIONS, check_position
+from . import layout
+from .storage import TMP_MARK, PreconditionFailed, Store, open_store
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "releases.json"
+LOCK = ".recruit_reveal_releases.lock"
+MANIFEST_SCHEMA_VERSION = 1
+#: How a release was made: by a training run, the CLI, or the Python/HTTP API.
+HOWS = ("train", "cli", "api")
+LOCK_TIMEOUT_SECONDS = 120.0
+#: Conditional writes a change may lose to other writers before it gives up.
+MAX_ATTEMPTS = 20
+
+
+class Release(BaseModel):
+    """One entry of the history: the versions served from then on, and who switched them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: int = Field(ge=0)
+    when: str
+    by: str
+    how: str
+    #: release (a training run or several positions), promote (one position),
+    #: rollback, or derived (read from the latest files of an older folder).
+    action: str
+    reason: str | None = None
+    versions: dict[str, str]
+    #: The release that was current when this one was made.
+    previous: int | None = None
+    #: For a rollback: the release whose versions it makes current again.
+    restores: int | None = None
+
+    @field_validator("versions")
+    @classmethod
+    def _versions(cls, value: dict[str, str]) -> dict[str, str]:
+        for pos, version in value.items():
+            if pos not in POSITIONS:
+                raise ValueError(f"unknown position {pos!r}")
+            layout.parse_version(version)
+        return value
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+    current: int
+    releases: list[Release]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Manifest:
+        if not self.releases:
+            raise ValueError("releases is empty")
+        ids = [r.id for r in self.releases]
+        if any(b <= a for a, b in zip(ids, ids[1:], strict=False)):
+            raise ValueError("release ids are not increasing")
+        if self.current != ids[-1]:
+            raise ValueError(f"current is {self.current}, but the last release is {ids[-1]}")
+        return self
+
+    def to_json_bytes(self) -> bytes:
+        doc = self.model_dump(mode="json")
+        return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def parse_manifest(data: bytes, source: object) -> Manifest:
+    """Parse and validate a manifest; ReleaseError naming ``source`` and the problem."""
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ReleaseError(f"{source} is not valid JSON ({exc}); fix or restore it, "
+                           "nothing was switched") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("schema_version"), int) \
+            or doc["schema_version"] > MANIFEST_SCHEMA_VERSION:
+        raise ReleaseError(f"{source} is not a release manifest this version reads "
+                           f"(schema_version 1 to {MANIFEST_SCHEMA_VERSION})")
+    try:
+        return Manifest.model_validate(doc)
+    except (ValidationError, VersionError) as exc:
+        raise ReleaseError(f"{source} is not a valid release manifest: {_first_error(exc)}") \
+            from None
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}" if where else first["msg"]
+    return str(exc)
+
+
+@dataclass(frozen=True)
+class ReleaseState:
+    """The manifest as read (None when the folder has none), its tag, and the derived release."""
+
+    store: Store
+    manifest: Manifest | None
+    tag: str | None
+    derived: Release | None = None
+
+    @property
+    def history(self) -> list[Release]:
+        if self.manifest is not None:
+            return list(self.manifest.releases)
+        return [self.derived] if self.derived is not None else []
+
+    @property
+    def current(self) -> Release | None:
+        history = self.history
+        return history[-1] if history else None
+
+    def get(self, release_id: int) -> Release:
+        for release in self.history:
+            if release.id == release_id:
+                return release
+        raise ReleaseError(f"{self.store.display(MANIFEST)} has no release {release_id}")
+
+
+def read_state(location: str | os.PathLike[str] | Store) -> ReleaseState:
+    """The releases of a models folder (``ReleaseError`` when its manifest does not parse)."""
+    store = open_store(location)
+    found = store.read_tagged(MANIFEST)
+    if found is None:
+        return ReleaseState(store, None, None, _derive(store))
+    data, tag = found
+    return ReleaseState(store, parse_manifest(data, store.display(MANIFEST)), tag)
+
+
+def current_tag(location: str | os.PathLike[str] | Store) -> str | None:
+    """A tag that changes whenever the current release does (None: no manifest yet).
+
+    Cheap enough to poll: a read and hash of one small file locally, one HEAD
+    request on S3 (the ETag).
+    """
+    return open_store(location).tag(MANIFEST)
+
+
+def current_versions(location: str | os.PathLike[str] | Store) -> dict[str, str]:
+    current = read_state(location).current
+    return dict(current.versions) if current else {}
+
+
+def _derive(store: Store) -> Release | None:
+    """What an older folder's latest metadata files name, as one release (None: nothing)."""
+    versions: dict[str, str] = {}
+    created: list[str] = []
+    for pos in POSITIONS:
+        try:
+            doc = json.loads(store.read(layout.metadata_name(pos, layout.LATEST)))
+            version = doc["model_version"]
+            layout.parse_version(version)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no latest, or one the registry will report as broken
+        versions[pos] = version
+        if isinstance(doc.get("created_at"), str):
+            created.append(doc["created_at"])
+    if not versions:
+        return None
+    return Release(id=0, when=max(created, default=_utc_now()), by="-", how="derived",
+                   action="derived", versions=versions,
+                   reason="what the latest files pointed at before releases.json existed")
+
+
+# ---------------------------------------------------------------------------
+# Changing the current release
+
+
+Change = Callable[[ReleaseState], tuple[dict[str, str], str, int | None]]
+
+
+def _commit(location: str | os.PathLike[str] | Store, change: Change, *, how: str,
+            reason: str | None, by: str | None) -> Release:
+    """Append the release ``change`` computes from the current state; switch; derive latest."""
+    if how not in HOWS:
+        raise ReleaseError(f"how must be one of {', '.join(HOWS)}, got {how!r}")
+    if reason is not None and not isinstance(reason, str):
+        raise TypeError(f"reason must be a string, got {type(reason).__name__}")
+    store = open_store(location)
+    who = by or default_user()
+    try:
+        with store.lock(LOCK, LOCK_TIMEOUT_SECONDS):
+            _remove_stale_temps(store)
+            for _attempt in range(MAX_ATTEMPTS):
+                state = read_state(store)
+                versions, action, restores = change(state)
+                history = state.history
+                current = state.current
+                entry = Release(
+                    id=history[-1].id + 1 if history else 1, when=_utc_now(), by=who, how=how,
+                    action=action, reason=reason, versions=versions,
+                    previous=current.id if current else None, restores=restores)
+                doc = Manifest(current=entry.id, releases=[*history, entry])
+                try:
+                    store.swap(MANIFEST, doc.to_json_bytes(), state.tag)
+                except PreconditionFailed:
+                    logger.info("another writer switched the release first; retrying")
+                    continue
+                _step("manifest")
+                write_latest(store, entry.versions)
+                logger.info("release %d (%s by %s): %s", entry.id, action, who,
+                            ", ".join(f"{p} {v}" for p, v in sorted(entry.versions.items())))
+                return entry
+    except TimeoutError:
+        raise ArtifactLockError(
+            f"{store.display(LOCK)} has been locked by another promote for more than "
+            f"{LOCK_TIMEOUT_SECONDS:.0f} s; retry") from None
+    raise ReleaseError(f"{store.display(MANIFEST)} kept changing under {MAX_ATTEMPTS} attempts "
+                       "to switch the release; retry")
+
+
+def _remove_stale_temps(store: Store) -> None:
+    """Temp files of the manifest and the latest files, left by a writer killed mid-switch.
+
+    Only writers holding the releases lock write those files, so under the lock
+    every such temp file is debris.  Object stores have no temp files.
+    """
+    if not store.is_local:
+        return
+    prefixes = (f".{MANIFEST}", *(f".{layout.file_stem(pos, layout.LATEST)}." for pos in POSITIONS))
+    for name in store.names():
+        if name.startswith(prefixes) and TMP_MARK in name:
+            store.remove(name)
+            logger.info("removed %s, left by an interrupted release switch", name)
+
+
+def write_latest(store: Store, versions: Mapping[str, str]) -> None:
+    """Point every position's latest pair at its version in the release (after the manifest).
+
+    On object storage a slower writer may copy an older release's files last;
+    so after copying, the manifest is read again and the copies redone until
+    they match the release that is current then.
+    """
+    for _ in range(3):
+        tag = store.tag(MANIFEST) if not store.is_local else None
+        for pos, version in sorted(versions.items()):
+            store.alias(layout.artifact_name(pos, layout.LATEST),
+                        layout.artifact_name(pos, version))
+            _step("latest_pkl")
+            store.alias(layout.metadata_name(pos, layout.LATEST),
+                        layout.metadata_name(pos, version))
+            _step("latest_metadata")
+        if store.is_local or store.tag(MANIFEST) == tag:
+            return
+        versions = read_state(store).current.versions  # type: ignore[union-attr]
+
+
+def release(location: str | os.PathLike[str] | Store, versions: Mapping[str, str], *,
+            how: str, reason: str | None = None, by: str | None = None) -> Release:
+    """A new release with ``versions`` (one or more positions) changed, the rest kept."""
+    new = {check_position(pos): _version(v) for pos, v in versions.items()}
+    if not new:
+        raise ReleaseError("a release needs at least one position")
+
+    def change(state: ReleaseState) -> tuple[dict[str, str], str, int | None]:
+        current = state.current
+        return {**(current.versions if current else {}), **new}, "release", None
+
+    return _commit(location, change, how=how, reason=reason, by=by)
+
+
+def promote(location: str | os.PathLike[str] | Store, position: str, version: str, *,
+            how: str, reason: str | None = None, by: str | None = None) -> Release:
+    """A new release with one position at ``version``, every other as it is."""
+    pos, version = check_position(position), _version(version)
+
+    def change(state: ReleaseState) -> tuple[dict[str, str], str, int | None]:
+        current = state.current
+        return {**(current.versions if current else {}), pos: version}, "promote", None
+
+    return _commit(location, change, how=how, reason=reason, by=by)
+
+
+def rollback_target(state: ReleaseState) -> Release:
+    """The release a rollback makes current: the one before the current release.
+
+    A rollback stands for the release it restored, so rolling back again goes
+    one further back, not forth.
+    """
+    current = state.current
+    if current is None:
+        raise ReleaseError(f"{state.store.display()} has no release to roll back")
+    original = current
+    while original.restores is not None:
+        original = state.get(original.restores)
+    if original.previous is None:
+        raise ReleaseError(f"release {current.id} is the first one in "
+                           f"{state.store.display(MANIFEST)}; there is nothing to roll back to")
+    target = state.get(original.previous)
+    while target.restores is not None:
+        target = state.get(target.restores)
+    return target
+
+
+def rollback(location: str | os.PathLike[str] | Store, *, how: str,
+             reason: str | None = None, by: str | None = None,
+             check: Callable[[Release], None] | None = None) -> Release:
+    """Make the previous release current again, as a new entry of the history.
+
+    ``check`` is called with the target before anything is written (the
+    registry checks that its models load).
+    """
+    def change(state: ReleaseState) -> tuple[dict[str, str], str, int | None]:
+        target = rollback_target(state)
+        if check is not None:
+            check(target)
+        return dict(target.versions), "rollback", target.id
+
+    return _commit(location, change, how=how, reason=reason, by=by)
+
+
+# ---------------------------------------------------------------------------
+
+
+def _version(version: Any) -> str:
+    layout.parse_version(version)
+    return str(version)
+
+
+def default_user() -> str:
+    """The OS user (``by`` when not given)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return "unknown"
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _step(name: str) -> None:
+    from . import export  # the exporter's test seam covers the steps of a promote too
+
+    export._step(name)

@@ -1,0 +1,188 @@
+"""Checking and loading one candidate model: metadata, sha256 of every file, format, scikit-learn.
+
+A version is *valid* when its metadata parses, names the right position,
+version and files, and the sha256 and size of its pkl and (since skops) its
+skops file match the metadata.  The bytes that are hashed are the bytes that
+are loaded, so a file swapped between check and load cannot slip through.
+Which file is loaded is :func:`choose`'s decision: the skops file, or the pkl
+only as :func:`pickle_policy` allows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import (
+    ArtifactIntegrityError,
+    IncompatibleModelError,
+    ModelNotFoundError,
+    VersionError,
+)
+from ..settings import load_setting
+from . import formats, layout
+from .metadata import Artifact, ModelMetadata
+from .storage import Store
+
+logger = logging.getLogger("recruit_reveal.artifacts.registry")
+
+LATEST = layout.LATEST
+
+
+def read_metadata(store: Store, name: str) -> ModelMetadata:
+    try:
+        raw = store.read(name)
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"{store.display(name)} does not exist") from None
+    except OSError as exc:
+        raise ArtifactIntegrityError(f"{store.display(name)} cannot be read: {exc}") from None
+    return ModelMetadata.from_json_bytes(raw, source=store.display(name))
+
+
+def check_metadata(meta: ModelMetadata, path: str, position: str, version: str) -> None:
+    if meta.position != position:
+        raise ArtifactIntegrityError(f"{path}: position is {meta.position!r}, "
+                                     f"expected {position!r}")
+    found = meta.model_version
+    try:
+        layout.parse_version(found)
+    except VersionError:
+        raise ArtifactIntegrityError(f"{path}: model_version {found!r} is not X.Y.Z") from None
+    if version != LATEST and found != version:
+        raise ArtifactIntegrityError(f"{path}: model_version is {found!r}, expected {version!r}")
+    if meta.artifact.file != layout.artifact_name(position, found):
+        raise ArtifactIntegrityError(f"{path}: artifact.file {meta.artifact.file!r} does not "
+                                     f"belong to {position} {found}")
+    skops = meta.artifact_skops
+    if skops is not None and skops.file != layout.skops_name(position, found):
+        raise ArtifactIntegrityError(f"{path}: artifact_skops.file {skops.file!r} does not "
+                                     f"belong to {position} {found}")
+
+
+@dataclass(frozen=True)
+class Verified:
+    """One version's metadata and files, every one matching its sha256 and size."""
+
+    doc: ModelMetadata
+    pkl: bytes
+    skops: bytes | None
+    pkl_path: str
+    skops_path: str | None
+
+
+def _check_bytes(data: bytes, path: str, meta_name: str, expected: Artifact, what: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected.sha256:
+        raise ArtifactIntegrityError(
+            f"{path} does not match {meta_name}: sha256 {actual[:12]}..., "
+            f"expected {expected.sha256[:12]}... ({len(data)} bytes, expected "
+            f"{expected.size}); refusing to {what} it")
+
+
+def _read_file(store: Store, name: str, meta_name: str, version: str) -> bytes:
+    try:
+        return store.read(name)
+    except FileNotFoundError:
+        raise ArtifactIntegrityError(
+            f"{store.display(name)} is missing although {meta_name} exists "
+            f"(an interrupted export; exporting {version} again completes it)") from None
+    except OSError as exc:
+        raise ArtifactIntegrityError(f"{store.display(name)} cannot be read: {exc}") from None
+
+
+def verified(store: Store, position: str, version: str) -> Verified:
+    """Metadata and files of one candidate (``latest``: the latest pair as named);
+    raises unless every sha256 and size matches.
+
+    The pkl is checked even when the skops file is what will be loaded: a
+    version is served whole or not at all.
+    """
+    meta_name = layout.metadata_name(position, version)
+    doc = read_metadata(store, meta_name)
+    check_metadata(doc, store.display(meta_name), position, version)
+    pkl_name = layout.artifact_name(position, version)
+    pkl = _read_file(store, pkl_name, meta_name, doc.model_version)
+    _check_bytes(pkl, store.display(pkl_name), meta_name, doc.artifact, "unpickle")
+    if doc.artifact_skops is None:
+        return Verified(doc, pkl, None, store.display(pkl_name), None)
+    skops_name = doc.artifact_skops.file
+    skops = _read_file(store, skops_name, meta_name, doc.model_version)
+    _check_bytes(skops, store.display(skops_name), meta_name, doc.artifact_skops, "load")
+    return Verified(doc, pkl, skops, store.display(pkl_name), store.display(skops_name))
+
+
+def check_sklearn(doc: ModelMetadata, path: str, allow_version_mismatch: bool) -> str | None:
+    import sklearn
+
+    saved = doc.sklearn_version
+    running = sklearn.__version__
+    if saved == running:
+        return None
+    message = (f"{path.rsplit('/', 1)[-1]} was saved with scikit-learn {saved}, but "
+               f"scikit-learn {running} is running")
+    if not allow_version_mismatch:
+        raise IncompatibleModelError(
+            message + "; retrain it, run the saved version, or pass allow_version_mismatch=True")
+    logger.warning("%s; loading anyway (allow_version_mismatch=True)", message)
+    return message
+
+
+def pickle_policy(allow_pickle: bool | None = None) -> bool | None:
+    """``allow_pickle``, else ``$ALLOW_PICKLE``: True, False, or None (only in an older folder)."""
+    if allow_pickle is None:
+        value = load_setting("allow_pickle")
+        return None if value is None else bool(value)
+    return bool(allow_pickle)
+
+
+def folder_has_skops(store: Store) -> bool:
+    try:
+        return any(name.endswith(layout.SKOPS_SUFFIX) for name in store.names())
+    except OSError:
+        return False
+
+
+def choose(found: Verified, store: Store, policy: bool | None) -> tuple[str, bytes, str,
+                                                                        str | None]:
+    """(format, bytes, path, note) of what to load; the pkl only as the policy allows."""
+    if found.skops is not None and found.skops_path is not None:
+        return formats.SKOPS, found.skops, found.skops_path, None
+    name = found.pkl_path.rsplit("/", 1)[-1]
+    if policy is False:
+        raise ArtifactIntegrityError(
+            f"{name} has no skops file and pickle loading is off (ALLOW_PICKLE=0); "
+            f"re-export it, or allow pickle with --allow-pickle / ALLOW_PICKLE=1")
+    if policy is None and folder_has_skops(store):
+        raise ArtifactIntegrityError(
+            f"{name} has no skops file, and this models folder is not an older one (it holds "
+            f"skops files); refusing to unpickle it unless asked with --allow-pickle / "
+            f"ALLOW_PICKLE=1")
+    why = "ALLOW_PICKLE=1" if policy else "an older models folder without skops files"
+    return formats.PICKLE, found.pkl, found.pkl_path, f"loaded from pickle ({why})"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A verified, loaded candidate."""
+
+    pipeline: Any
+    doc: ModelMetadata
+    #: Why it was loaded despite a scikit-learn mismatch (None: no mismatch).
+    mismatch: str | None
+    format: str
+    #: Why a pickle was loaded (None for skops).
+    note: str | None
+
+
+def load_candidate(store: Store, position: str, version: str, allow_version_mismatch: bool,
+                   policy: bool | None = None) -> Candidate:
+    found = verified(store, position, version)
+    fmt, data, path, note = choose(found, store, policy)
+    mismatch = check_sklearn(found.doc, path, allow_version_mismatch)
+    if fmt == formats.SKOPS:
+        pipeline = formats.load_skops(data, path)
+    else:
+        pipeline = formats.load_pickle(data, path)
+    return Candidate(pipeline, found.doc, mismatch, fmt, note)
