@@ -124,25 +124,35 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cell-timeout", type=float, default=None,
                        help="seconds one notebook cell may run (default 600)")
 
-    models = sub.add_parser("models", help="list, show or promote exported models")
+    models = sub.add_parser("models", help="list, show, promote or roll back exported models")
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    mlist = msub.add_parser("list", help="every version of every position")
+    mlist = msub.add_parser("list", help="every version of every position; * = current release")
     mshow = msub.add_parser("show", help="the metadata of one version")
     mshow.add_argument("position", type=_one_position)
     mshow.add_argument("version", nargs="?", default="latest", help="X.Y.Z or latest (default)")
     mshow.add_argument("--json", action="store_true", help="print the full metadata as JSON")
-    mpromote = msub.add_parser("promote", help="point latest at a version (also rollback)")
+    mpromote = msub.add_parser("promote", help="a new release with one position at a version")
     mpromote.add_argument("position", type=_one_position)
     mpromote.add_argument("version", help="X.Y.Z")
-    for p in (mlist, mshow, mpromote):
+    mrollback = msub.add_parser("rollback",
+                                help="make the previous release current again (a new entry)")
+    mhistory = msub.add_parser("history", help="every release: when, by whom, how and why")
+    mhistory.add_argument("--json", action="store_true", help="print the history as JSON")
+    for p in (mpromote, mrollback):
+        p.add_argument("--reason", default=None, help="why, for the history")
+        p.add_argument("--by", default=None, help="who, for the history (default: the OS user)")
+    for p in (mlist, mshow, mpromote, mrollback, mhistory):
         p.add_argument("--models-dir", default=None,
-                       help="models folder (default: $MODEL_DIR or models)")
+                       help="models folder or s3://bucket/prefix "
+                            "(default: $MODEL_DIR or models)")
 
     serve = sub.add_parser("serve", help="serve the models over HTTP (uvicorn)")
     serve.add_argument("--host", default=None, help="default $HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
     serve.add_argument("--models-dir", default=None,
                        help="models folder (default: $MODEL_DIR or models)")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None,
+                       help="uvicorn's line per request (default: $ACCESS_LOG, on)")
     serve.add_argument("--allow-pickle", action="store_true",
                        help="also unpickle models that have no skops file (as ALLOW_PICKLE=1; "
                             "unpickling runs code from the file: trust the folder's writers)")
@@ -190,8 +200,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "train":
         return _train(args)
     if args.command == "models":
-        return {"list": _models_list, "show": _models_show,
-                "promote": _models_promote}[args.models_command](args)
+        return {"list": _models_list, "show": _models_show, "promote": _models_promote,
+                "rollback": _models_rollback,
+                "history": _models_history}[args.models_command](args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "generate-data":
@@ -215,11 +226,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _models_list(args: argparse.Namespace) -> int:
-    from recruit_reveal.artifacts.registry import list_models, resolve_models_dir
+    from recruit_reveal.artifacts.registry import history, list_models, resolve_models_dir
     from recruit_reveal.reporting.tables import format_metric, format_table
 
     rows = list_models(args.models_dir)
     folder = resolve_models_dir(args.models_dir)
+    current = history(args.models_dir).current
     if not rows:
         print(f"No models in {folder}. Train some with: "
               "recruit-reveal train --csv data/training.csv --position all")
@@ -231,7 +243,8 @@ def _models_list(args: argparse.Namespace) -> int:
         r["rows"] if r["rows"] is not None else "-", r["sha256"] or "-",
         "ok" if r["valid"] else f"INVALID: {r['problem']}",
     ] for r in rows]
-    print(f"Models in {folder} (* = latest):")
+    print(f"Models in {folder} (* = in the current release"
+          + (f", {_release_line(current)})" if current else "; no release yet)") + ":")
     print(format_table(["position", "version", "latest", "created (UTC)", "exact",
                         "within-one", "ceiling", "rows", "sha256", "check"], table))
     return EXIT_OK
@@ -286,8 +299,47 @@ def _render_metadata(meta: ModelMetadata) -> str:
 def _models_promote(args: argparse.Namespace) -> int:
     from recruit_reveal.artifacts.registry import promote, resolve_models_dir
 
-    loaded = promote(args.position, args.version, models_dir=args.models_dir)
+    loaded = promote(args.position, args.version, models_dir=args.models_dir, how="cli",
+                     reason=args.reason, by=args.by)
     print(f"{args.position}: {loaded.reason} in {resolve_models_dir(args.models_dir)}")
+    return EXIT_OK
+
+
+def _models_rollback(args: argparse.Namespace) -> int:
+    from recruit_reveal.artifacts.registry import resolve_models_dir, rollback
+
+    made = rollback(args.models_dir, how="cli", reason=args.reason, by=args.by)
+    print(f"rolled back in {resolve_models_dir(args.models_dir)}: now {_release_line(made)}")
+    return EXIT_OK
+
+
+def _release_line(release: Any) -> str:
+    versions = ", ".join(f"{pos} {v}" for pos, v in sorted(release.versions.items()))
+    return f"release {release.id}: {versions}"
+
+
+def _models_history(args: argparse.Namespace) -> int:
+    from recruit_reveal.artifacts.registry import history, resolve_models_dir
+    from recruit_reveal.reporting.tables import format_table
+
+    state = history(args.models_dir)
+    entries = state.history
+    if args.json:
+        print(json.dumps({"current": state.current.id if state.current else None,
+                          "releases": [r.model_dump(mode="json") for r in entries]}, indent=2))
+        return EXIT_OK
+    folder = resolve_models_dir(args.models_dir)
+    if not entries:
+        print(f"No releases in {folder} yet.")
+        return EXIT_OK
+    current = entries[-1].id
+    table = [["*" if r.id == current else "", r.id, r.when, r.by, r.how,
+              r.action + (f" of {r.restores}" if r.restores is not None else ""),
+              *[r.versions.get(pos, "-") for pos in POSITIONS], r.reason or "-"]
+             for r in entries]
+    print(f"Releases in {folder}, oldest first (* = current):")
+    print(format_table(["", "id", "when (UTC)", "by", "how", "action", *POSITIONS, "reason"],
+                       table))
     return EXIT_OK
 
 
@@ -299,7 +351,8 @@ def _serve(args: argparse.Namespace) -> int:
     # is a RecruitRevealError naming the variable (exit code 2), as everywhere else.
     if args.allow_pickle:
         os.environ["ALLOW_PICKLE"] = "1"  # the registry reads it on every load
-    run(args.host, args.port, models_dir=args.models_dir)
+    options = {} if args.access_log is None else {"access_log": args.access_log}
+    run(args.host, args.port, models_dir=args.models_dir, **options)
     return EXIT_OK
 
 

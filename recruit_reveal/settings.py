@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .artifacts.layout import LATEST, check_version_or_latest
+from .artifacts.storage import REMOTE_SCHEMES, is_url
 from .errors import RecruitRevealError, VersionError
 from .schema import POSITIONS, check_position
 
@@ -30,12 +31,14 @@ def _version_or_latest(value: str) -> str:
 
 class Settings(BaseSettings):
     """MODEL_DIR, MODEL_VERSION, MODEL_VERSION_{QB,RB,WR}, HOST, PORT, ALLOWED_ORIGINS
-    (comma-separated), ADMIN_TOKEN, MAX_BODY_BYTES and MAX_BATCH (docs/api.md)."""
+    (comma-separated), ADMIN_TOKEN, MAX_BODY_BYTES, MAX_BATCH, RATE_LIMIT and ACCESS_LOG
+    (docs/api.md)."""
 
     model_config = SettingsConfigDict(case_sensitive=False, env_ignore_empty=True,
                                       frozen=True, extra="ignore")
 
-    model_dir: Path = Path("models")
+    #: A local folder (a Path) or an object-store URL such as s3://bucket/prefix (kept as str).
+    model_dir: Path | str = Path("models")
     model_version: str = LATEST
     model_version_qb: str | None = None
     model_version_rb: str | None = None
@@ -49,6 +52,11 @@ class Settings(BaseSettings):
     #: Unpickle a model's .pkl: True (ALLOW_PICKLE=1), False (never), or None, the default:
     #: only in an older models folder without skops files (docs/artifacts.md).
     allow_pickle: bool | None = None
+    #: Requests per client address and worker, e.g. "100/minute" (the `limits` notation);
+    #: unset: no limit (docs/api.md).
+    rate_limit: str | None = None
+    #: uvicorn's access log (ACCESS_LOG=0 turns it off).
+    access_log: bool = True
 
     @field_validator("model_version", "model_version_qb", "model_version_rb", "model_version_wr")
     @classmethod
@@ -59,6 +67,32 @@ class Settings(BaseSettings):
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("model_dir", mode="after")
+    @classmethod
+    def _location(cls, value: Path | str) -> Path | str:
+        # A Path would fold the // of a URL; an unknown scheme is refused here, by name.
+        if not is_url(value):
+            return Path(value)
+        scheme = str(value).split("://", 1)[0].lower()
+        if scheme not in (*REMOTE_SCHEMES, "file"):
+            raise ValueError(f"unknown storage scheme {scheme!r}: use a local path or "
+                             f"s3://bucket/prefix")
+        return str(value)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("expected a rate such as 100/minute, 10/second or "
+                             "1000 per hour (several separated by ';')") from None
+        return value.strip()
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

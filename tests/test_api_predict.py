@@ -133,17 +133,17 @@ def test_batch_without_explanations(client):
         assert "what_if_results" not in p and "goals" not in p
 
 
-class CountingPipeline:
-    """Wraps a served pipeline and counts predict_proba calls."""
+class CountingScorer:
+    """Wraps a served model's scorer (the fast path) and counts its calls."""
 
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
-        self.classes_ = getattr(pipeline, "classes_", None)
+    def __init__(self, scorer):
+        self.scorer = scorer
+        self.decision = scorer.decision
         self.calls = 0
 
-    def predict_proba(self, frame):
+    def predict_arrays(self, x, state):
         self.calls += 1
-        return self.pipeline.predict_proba(frame)
+        return self.scorer.predict_arrays(x, state)
 
 
 def test_batch_calls_each_model_once_per_position(exported_models_dir):
@@ -154,9 +154,10 @@ def test_batch_calls_each_model_once_per_position(exported_models_dir):
         store = app.state.store
         counters = {}
         for pos in POSITIONS:
-            counters[pos] = CountingPipeline(store.get(pos).pipeline)
+            assert store.get(pos).scorer.mode == "fast"
+            counters[pos] = CountingScorer(store.get(pos).scorer)
             store._served = {**store._served, pos: replace(store.get(pos),
-                                                           pipeline=counters[pos])}
+                                                           scorer=counters[pos])}
         athletes = [SAMPLES[i % 3] for i in range(30)] + [SAMPLES[0]] * 20
         for explain in ("false", "true"):
             for counter in counters.values():
@@ -168,6 +169,10 @@ def test_batch_calls_each_model_once_per_position(exported_models_dir):
             counter.calls = 0
         c.post("/predict", json=QB)
         assert counters["qb"].calls == 1  # prediction, what-if and factors together
+        c.post("/predict?target_division=Power 5&min_probability=0.6", json=QB)
+        assert counters["qb"].calls == 2  # the target search reads the same candidates
+        c.post("/what-if", json={"base_data": QB, "modifications": {"forty_yard_dash": 4.5}})
+        assert counters["qb"].calls == 3  # base and modified athlete together
 
 
 # --------------------------------------------------------------------------- explicit versions

@@ -16,6 +16,7 @@ Layout: :mod:`.schemas` (request and response models generated from
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -28,15 +29,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
+from ..artifacts.storage import is_url
 from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
 from .errors import install_error_handlers
-from .middleware import BodyLimitMiddleware
-from .routers import health, models, predict
+from .middleware import BodyLimitMiddleware, RateLimitMiddleware
+from .routers import health, models, predict, whatif
+from .schemas import ErrorResponse
 from .store import ModelStore, ServedModel
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "create_app", "run"]
+__all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "create_app", "run", "uvicorn_options"]
 
 
 def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
@@ -58,7 +61,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
         settings, models_dir = None, settings
     settings = settings if settings is not None else load_settings()
     if models_dir is not None:
-        overrides["model_dir"] = Path(models_dir)
+        overrides["model_dir"] = models_dir if is_url(models_dir) else Path(models_dir)
     if versions:
         overrides["versions"] = versions
     if overrides:
@@ -69,6 +72,10 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(store.load_all)
         _log_banner(store, settings)
+        # Everything loaded so far (libraries, models) lives as long as the process: keep it
+        # out of the collector's full passes, which otherwise pause a request now and then.
+        gc.collect()
+        gc.freeze()
         yield
 
     app = FastAPI(
@@ -81,45 +88,70 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     )
     app.state.settings = settings
     app.state.store = store
+    # The last added runs first: CORS, then the rate limit, then the body limit.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    limited: dict[int | str, dict[str, Any]] = {}
+    if settings.rate_limit:
+        app.add_middleware(RateLimitMiddleware, limit=settings.rate_limit,
+                           exempt=[getattr(r, "path", "") for r in health.router.routes])
+        limited = {429: {"model": ErrorResponse, "description": f"more than {settings.rate_limit} "
+                         "from this client address (per worker)", "headers": {"Retry-After": {
+                             "description": "seconds until a request is counted again",
+                             "schema": {"type": "integer"}}}}}
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
                            allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(predict.build_router(settings.max_batch))
-    app.include_router(models.router)
+    app.include_router(predict.build_router(settings.max_batch), responses=limited)
+    app.include_router(whatif.router, responses=limited)
+    app.include_router(models.router, responses=limited)
     return app
 
 
 def _log_banner(store: ModelStore, settings: Settings) -> None:
     logger.info("Recruit Reveal %s serving models from %s", __version__,
-                settings.model_dir.resolve())
+                settings.model_dir.resolve() if isinstance(settings.model_dir, Path)
+                else settings.model_dir)
     for pos, served in store.snapshot().items():
         if isinstance(served, ServedModel):
-            logger.info("  %s: version %s (requested %s) - %s", pos, served.version,
-                        served.requested, served.reason)
+            logger.info("  %s: version %s (requested %s) - %s; scoring: %s", pos, served.version,
+                        served.requested, served.reason, served.scorer.mode)
         else:
             logger.warning("  %s: UNAVAILABLE (requested %s) - %s", pos, served.requested,
                            served.reason)
     logger.info("  switch endpoint %s", "enabled" if settings.admin_token
                 else "disabled (no ADMIN_TOKEN)")
+    logger.info("  rate limit: %s", f"{settings.rate_limit} per client address (this worker)"
+                if settings.rate_limit else "off (no RATE_LIMIT)")
 
 
 def run(host: str | None = None, port: int | None = None, *,
-        models_dir: str | os.PathLike[str] | None = None, log_level: str = "info") -> None:
+        models_dir: str | os.PathLike[str] | None = None, log_level: str = "info",
+        access_log: bool | None = None) -> None:
     """Serve with uvicorn; HOST/PORT (and everything else) default from the environment.
 
     The settings are read once, here: a bad value raises a RecruitRevealError
-    naming the variable before anything is served.
+    naming the variable before anything is served.  ``access_log`` (default:
+    ACCESS_LOG, on) turns uvicorn's line per request on or off.
     """
     import uvicorn
 
     if not logging.getLogger().handlers:
         # So the startup banner shows when nothing configured logging (e.g. `make serve`).
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    given: dict[str, Any] = {"host": host, "port": port, "model_dir": models_dir}
+    given: dict[str, Any] = {"host": host, "port": port, "model_dir": models_dir,
+                             "access_log": access_log}
     settings = load_settings(None, **{k: v for k, v in given.items() if v is not None})
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=log_level)
+    uvicorn.run(create_app(settings), **uvicorn_options(settings, log_level))
+
+
+def uvicorn_options(settings: Settings, log_level: str = "info") -> dict[str, Any]:
+    """Keyword arguments of ``uvicorn.run`` for ``settings``.
+
+    uvicorn picks uvloop and httptools (``uvicorn[standard]``) when they are
+    installed ("auto"), else asyncio and its pure-Python HTTP parser.
+    """
+    return {"host": settings.host, "port": settings.port, "log_level": log_level,
+            "access_log": settings.access_log, "loop": "auto", "http": "auto"}

@@ -15,13 +15,16 @@ from .parsing import Athlete, parse_athlete, parse_batch, read_json
 from .schemas import POSITION_CASINGS, POSITION_PATH_SCHEMA
 from .store import ModelStore
 
+# The providers are ``async`` although they never wait: FastAPI runs a plain ``def``
+# dependency in the thread pool, a thread hop per request that cost more than a
+# whole /health/live answer.
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> ModelStore:
+async def get_store(request: Request) -> ModelStore:
     store: ModelStore = request.app.state.store
     return store
 
@@ -44,7 +47,8 @@ AthleteBody = Annotated[Athlete, Depends(_athlete)]
 AthletesBody = Annotated[list[Athlete], Depends(_athletes)]
 
 
-def _position(position: Annotated[str, Path(json_schema_extra=POSITION_PATH_SCHEMA)]) -> str:
+async def _position(position: Annotated[str, Path(json_schema_extra=POSITION_PATH_SCHEMA)]
+                    ) -> str:
     pos = POSITION_CASINGS.get(position)
     if pos is None:
         raise ApiError(404, f"position: unknown position {position!r} (expected one of "
@@ -59,7 +63,7 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="AdminToken",
                      description="Authorization: Bearer <ADMIN_TOKEN>")
 
 
-def require_admin(settings: SettingsDep, credentials: Annotated[
+async def require_admin(settings: SettingsDep, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     """403 while no ADMIN_TOKEN is configured; 401 without the right bearer token."""
     token = settings.admin_token

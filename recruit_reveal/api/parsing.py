@@ -41,6 +41,11 @@ def _canonical(key: str) -> str:
     return canonical_column_name(key)
 
 
+def canonical_name(key: str) -> str:
+    """A field name as sent -> its canonical column name (any case, aliases applied)."""
+    return _canonical(key)
+
+
 @cache
 def _feature_set(position: str) -> frozenset[str]:
     return frozenset(feature_names(position))

@@ -3,24 +3,24 @@
 Per-row numbers are computed vectorized over the athletes of one position; a
 batch calls each position's model once for predictions, what-if candidates and
 factors together (see :func:`recruit_reveal.modeling.explanations.explain_arrays`).
+Every call goes through the served model's scorer (``ServedModel.scorer``): the
+fast path of :mod:`recruit_reveal.modeling.scoring`, or the pipeline when /health
+says so.
 """
 
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from ..modeling import explanations as insights
 from ..schema import DIVISIONS, columns_for, feature_names
 from .parsing import Athlete
-from .schemas import BatchResponse, ExplainedPrediction, Prediction
 from .store import ModelStore, ServedModel
-
-_EXPLAINED = TypeAdapter(list[ExplainedPrediction])
-_PLAIN = TypeAdapter(list[Prediction])
 
 
 def arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -31,6 +31,17 @@ def arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.nd
     state = np.array([np.nan if r.get("state") is None else r["state"] for r in rows],
                      dtype=object)
     return x, state
+
+
+@cache
+def _columns(position: str) -> tuple[list[str], list[int], int, list[int], list[int]]:
+    """Input names of ``position``; where its numeric columns and its state sit among them;
+    which are optional; where the combine results are."""
+    names = feature_names(position)
+    numeric_at = [names.index(n) for n in insights.numeric_names(position)]
+    optional = [j for j, c in enumerate(columns_for(position)) if not c.required]
+    return (names, numeric_at, names.index("state"), optional,
+            [names.index(m) for m in insights.MEASURABLES])
 
 
 def _completeness_warning(missing_measurables: list[str], missing_optional: int,
@@ -46,12 +57,13 @@ def _completeness_warning(missing_measurables: list[str], missing_optional: int,
             "inputs given")
 
 
-def _bodies(position: str, served: ServedModel, athletes: list[Athlete],
-            x: np.ndarray, state: np.ndarray, proba: np.ndarray,
-            explanations: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete],
+                      x: np.ndarray, state: np.ndarray, proba: np.ndarray,
+                      explanations: list[dict[str, Any]] | None = None,
+                      ) -> list[dict[str, Any]]:
     """Answers for athletes of one position; per-row numbers computed vectorized."""
     n = len(athletes)
-    pred = insights.decide(proba, insights.decision_rule(served.pipeline))
+    pred = insights.decide(proba, served.scorer.decision)
     top = proba[np.arange(n), pred]
     levels = np.arange(len(DIVISIONS))
     above = np.where(levels[None, :] > pred[:, None], proba, 0).sum(axis=1)
@@ -62,23 +74,20 @@ def _bodies(position: str, served: ServedModel, athletes: list[Athlete],
                          0, 1)
     expected = insights.expected_division(proba)
 
-    names = feature_names(position)
-    numeric = insights.numeric_names(position)
-    missing = np.ones((n, len(names)), dtype=bool)
-    for j, name in enumerate(names):
-        missing[:, j] = ([v is None or v != v for v in state] if name == "state"
-                         else np.isnan(x[:, numeric.index(name)]))
-    optional = [j for j, c in enumerate(columns_for(position)) if not c.required]
-    measurable_idx = [names.index(m) for m in insights.MEASURABLES]
-    missing_optional = missing[:, optional].sum(axis=1)
+    names, numeric_at, state_at, optional, measurable_idx = _columns(position)
+    missing = np.empty((n, len(names)), dtype=bool)
+    missing[:, numeric_at] = np.isnan(x)
+    missing[:, state_at] = [v is None or v != v for v in state]
+    missing_optional = missing[:, optional].sum(axis=1).tolist()
 
     proba_r = np.round(proba, 6).tolist()
     top_r, conf_r, exp_r = (np.round(a, 6).tolist() for a in (top, confidence, expected))
+    divisions = [DIVISIONS[k] for k in pred.tolist()]
+    bands = ["High" if v > 0.15 else "Low" if v < -0.15 else "Mid" for v in lean.tolist()]
     out = []
     for i, athlete in enumerate(athletes):
         flags = missing[i].tolist()
-        division = DIVISIONS[int(pred[i])]
-        band = "High" if lean[i] > 0.15 else "Low" if lean[i] < -0.15 else "Mid"
+        division, band = divisions[i], bands[i]
         body: dict[str, Any] = {
             "position": position,
             "model_version": served.version,
@@ -90,7 +99,7 @@ def _bodies(position: str, served: ServedModel, athletes: list[Athlete],
             "expected_division_index": exp_r[i],
             "imputation_flags": dict(zip(names, flags, strict=True)),
             "data_completeness_warning": _completeness_warning(
-                [names[j] for j in measurable_idx if flags[j]], int(missing_optional[i]),
+                [names[j] for j in measurable_idx if flags[j]], missing_optional[i],
                 len(optional)),
             "ignored_fields": athlete.ignored,
         }
@@ -103,18 +112,36 @@ def _bodies(position: str, served: ServedModel, athletes: list[Athlete],
     return out
 
 
-def predict_one(served: ServedModel, athlete: Athlete) -> ExplainedPrediction:
-    """/predict: one athlete with its what-if, factors and text."""
+def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None,
+                min_probability: float = 0.5) -> bytes:
+    """/predict: one athlete with its what-if, factors and text; with a ``target``
+    division, also the smallest single changes that reach it (``target_search``).
+
+    Returns the answer's JSON: a :class:`~.schemas.ExplainedPrediction` (with a target,
+    a :class:`~.schemas.TargetedPrediction`), built to that model here and encoded once
+    by pydantic-core, without validating it twice more on the way out (a tenth of the
+    request's time; tests/test_api_schema.py checks every answer against the schema).
+    """
     x, state = arrays(athlete.position, [athlete.values])
-    explanations = insights.explain_arrays(served.pipeline, x, state, athlete.position,
-                                           served.typical_values)
+    goal = (DIVISIONS.index(target), min_probability) if target is not None else None
+    explanations = insights.explain_arrays(served.scorer, x, state, athlete.position,
+                                           served.typical_values, target=goal)
     proba = np.asarray([explanations[0]["probabilities"]])
-    body = _bodies(athlete.position, served, [athlete], x, state, proba, explanations)[0]
-    return ExplainedPrediction.model_validate(body)
+    body = prediction_bodies(athlete.position, served, [athlete], x, state, proba, explanations)[0]
+    if goal is not None:
+        body["target_search"] = explanations[0]["target_search"]
+    return to_json(body)
 
 
-def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> BatchResponse:
-    """/predict/batch: every athlete in input order, each position's model called once."""
+def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> bytes:
+    """/predict/batch: every athlete in input order, each position's model called once.
+
+    Returns the answer (a :class:`~.schemas.BatchResponse`) as JSON.  The bodies are built to
+    that model here and encoded by pydantic-core's serializer without being validated
+    again: for 10,000 explained athletes that validation took most of a second, the
+    encoding a tenth of one (tests/test_api_schema.py checks every answer against
+    the schema).
+    """
     by_position: dict[str, list[int]] = {}
     for i, a in enumerate(athletes):
         by_position.setdefault(a.position, []).append(i)
@@ -126,18 +153,15 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> B
         x, state = arrays(pos, [a.values for a in group])
         explanations = None
         if explain:
-            explanations = insights.explain_arrays(model.pipeline, x, state, pos,
+            explanations = insights.explain_arrays(model.scorer, x, state, pos,
                                                    model.typical_values,
                                                    steps=insights.BATCH_STEPS)
             proba = np.asarray([e["probabilities"] for e in explanations])
         else:
-            proba = insights.predict_proba(model.pipeline, insights.model_frame(x, state, pos))
-        for i, body in zip(idx, _bodies(pos, model, group, x, state, proba, explanations),
-                           strict=True):
+            proba = model.scorer.predict_arrays(x, state)
+        for i, body in zip(idx, prediction_bodies(pos, model, group, x, state, proba,
+                                                  explanations), strict=True):
             bodies[i] = body
-    # One list validation (here, in the worker thread) is much faster than a model_validate
-    # per athlete or than validating the union of BatchResponse.predictions.
-    predictions = (_EXPLAINED if explain else _PLAIN).validate_python(bodies)
-    return BatchResponse(count=len(bodies),
-                         model_versions={b["position"]: b["model_version"] for b in bodies},
-                         predictions=predictions)
+    return to_json({"count": len(bodies),
+                    "model_versions": {b["position"]: b["model_version"] for b in bodies},
+                    "predictions": bodies})

@@ -186,6 +186,43 @@ def athlete_body(*, batch: bool, max_batch: int) -> dict[str, Any]:
                             "content": {"application/json": {"schema": schema}}}}
 
 
+#: Longest scenario_name a /what-if accepts.
+MAX_SCENARIO_NAME = 200
+
+
+def modifications_schema(position: str) -> dict[str, Any]:
+    """JSON schema of /what-if ``modifications`` for a base athlete of ``position``:
+    any of the athlete's inputs, with the athlete's constraints; no other field."""
+    athlete = request_model(position).model_json_schema()
+    required = set(athlete.get("required", ()))
+    properties = {}
+    for name, prop in athlete["properties"].items():
+        if name == POSITION_COLUMN:
+            continue
+        prop = {k: v for k, v in prop.items() if k not in ("default", "title")}
+        if name not in required:
+            prop["description"] = prop.get("description", name) + "; null removes it"
+        properties[name] = prop
+    return {"type": "object", "properties": properties, "additionalProperties": False,
+            "title": f"{position.capitalize()}Modifications",
+            "description": f"Inputs of the {position.upper()} base athlete to change (names as "
+                           "in the athlete; any case, and height/weight for height_inches/"
+                           "weight_lbs); a required input cannot be removed."}
+
+
+def what_if_body() -> dict[str, Any]:
+    """``openapi_extra`` declaring the request body of /what-if."""
+    name = {"anyOf": [{"type": "string", "maxLength": MAX_SCENARIO_NAME}, {"type": "null"}],
+            "default": None, "description": "a label echoed in the answer"}
+    one = {"oneOf": [
+        {"type": "object", "title": f"{pos.capitalize()}WhatIf",
+         "properties": {"base_data": request_model(pos).model_json_schema(),
+                        "modifications": modifications_schema(pos), "scenario_name": name},
+         "required": ["base_data", "modifications"]}
+        for pos in POSITIONS]}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": one}}}}
+
+
 # --------------------------------------------------------------------------- answers
 
 class ErrorItem(BaseModel):
@@ -265,6 +302,67 @@ class ExplainedPrediction(Prediction):
     top_factors: list[Factor]
 
 
+class TargetOption(WhatIfOption):
+    """The smallest change of one input that reaches the target division or higher;
+    ``new_probability`` is the probability of the target division or higher then."""
+
+
+class TargetSearch(BaseModel):
+    """/predict?target_division=...: the smallest single changes that reach a division."""
+
+    target_division: Division
+    min_probability: float
+    current_probability: float = Field(
+        description="the model's probability of the target division or higher now")
+    reached: bool = Field(description="current_probability is at least min_probability")
+    best: TargetOption | None
+    options: list[TargetOption] = Field(description="one per input that reaches the target "
+                                                    "within its plausible range, least effort "
+                                                    "first")
+    unreachable: list[str]
+    message: str
+
+
+class TargetedPrediction(ExplainedPrediction):
+    """/predict with ``target_division``: the prediction and its target search."""
+
+    target_search: TargetSearch
+
+
+class ScenarioChange(BaseModel):
+    field: str = Field(description="the input, by its canonical name")
+    base: float | str | None
+    modified: float | str | None
+
+
+class ScenarioComparison(BaseModel):
+    """/what-if: the base athlete against the modified one."""
+
+    scenario_name: str | None
+    base_division: Division
+    modified_division: Division
+    base_probability: float
+    modified_probability: float
+    base_confidence: float = Field(description="confidence_score of the base athlete")
+    modified_confidence: float
+    division_change: int = Field(description="modified minus base division, in levels "
+                                             "(+1: one division up)")
+    confidence_change: float
+    expected_division_change: float
+    base_probabilities: dict[str, float]
+    probability_changes: dict[str, float] = Field(description="modified minus base, per "
+                                                              "division")
+    changes: list[ScenarioChange]
+    message: str
+
+
+class WhatIfResponse(Prediction):
+    """/what-if: the modified athlete's prediction and the comparison with the base."""
+
+    scenario_name: str | None
+    what_if_results: ScenarioComparison
+
+
 class BatchResponse(BaseModel):
     count: int
     model_versions: dict[str, str]
@@ -287,6 +385,11 @@ class PositionHealth(BaseModel):
     version: str | None
     requested: str
     reason: str
+    scoring: Literal["fast", "pipeline"] | None = Field(
+        description="how requests are scored: the fast path (checked against the pipeline "
+                    "at load) or the pipeline itself; null when no model is loaded")
+    scoring_reason: str | None = Field(
+        description="the fast path's check, or why the pipeline is used")
 
 
 class HealthResponse(BaseModel):

@@ -2,7 +2,10 @@
 
 Models are read only through :mod:`recruit_reveal.artifacts.registry`, which
 verifies every file's sha256 before unpickling.  Before a model is served it
-must make one test prediction.
+must make one test prediction, and its scorer is built: the fast path of
+:mod:`recruit_reveal.modeling.scoring` when it matches the pipeline on the
+reference rows, else the pipeline itself (``ServedModel.scorer.mode`` and
+``.reason`` say which and why; /health shows them).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from ..artifacts import registry
 from ..artifacts.layout import LATEST
 from ..artifacts.metadata import ModelMetadata
+from ..artifacts.storage import is_url
 from ..errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
@@ -29,6 +33,7 @@ from ..errors import (
     RecruitRevealError,
 )
 from ..modeling import explanations as insights
+from ..modeling.scoring import Scorer, build_scorer
 from ..schema import DIVISIONS, POSITIONS
 from .errors import ApiError
 
@@ -50,16 +55,23 @@ class ServedModel:
     reason: str
     typical_values: dict[str, float]
     loaded_at: str
+    #: What every request scores with (the fast path, or the pipeline and why).
+    scorer: Scorer
 
     @classmethod
     def from_loaded(cls, loaded: registry.LoadedModel) -> ServedModel:
-        """Wrap a registry model after a test prediction (ModelNotFoundError if it fails)."""
+        """Wrap a registry model after a test prediction (ModelNotFoundError if it fails)
+        and build its scorer (checked against the pipeline)."""
         typical = {k: float(v) for k, v in loaded.metadata.typical_values.items()
                    if v is not None and math.isfinite(v)}
         _self_check(loaded, typical)
+        scorer = build_scorer(loaded.pipeline, loaded.position, typical)
+        if scorer.mode != "fast":
+            logger.warning("%s %s scores through the pipeline: %s", loaded.position,
+                           loaded.version, scorer.reason)
         return cls(loaded.position, str(loaded.requested), str(loaded.version), loaded.pipeline,
                    loaded.metadata, str(loaded.reason or ""), typical,
-                   datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"), scorer)
 
 
 @dataclass(frozen=True)
@@ -104,8 +116,9 @@ class ModelStore:
     so in-flight requests never see a half-loaded model.
     """
 
-    def __init__(self, models_dir: Path, versions: Mapping[str, str]):
-        self.models_dir = Path(models_dir)
+    def __init__(self, models_dir: Path | str, versions: Mapping[str, str]):
+        # An s3:// URL stays a string (a Path would fold its //).
+        self.models_dir = models_dir if is_url(models_dir) else Path(models_dir)
         self.versions = dict(versions)
         self._served: dict[str, ServedModel | Unavailable] = {
             pos: Unavailable(pos, self.versions.get(pos, LATEST), "not loaded yet")

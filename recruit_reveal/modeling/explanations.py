@@ -16,9 +16,10 @@ columns of a position (:func:`recruit_reveal.schema.feature_names`) and whose
   expected division is measured.
 * :func:`explain_frame` does both for many athletes at once, together with
   the plain prediction, in one ``predict_proba`` call per chunk.  The API's
-  ``/predict`` and ``/predict/batch`` use it; the two single-athlete
-  functions are thin wrappers around it, so the notebook and the API share
-  one code path.
+  ``/predict`` and ``/predict/batch`` use it (through :func:`explain_arrays`,
+  with the model's scorer: the fast path of :mod:`recruit_reveal.modeling.scoring`);
+  the two single-athlete functions are thin wrappers around it, so the
+  notebook and the API share one code path.
 * :func:`narrative` turns an athlete's explanation into the text fields of
   the API response (notes, goals, switches, calendar advice).
 """
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import DIVISIONS, check_position, columns_for, feature_names
-from .levers import collect_options, describe_option, input_label, lever_grids, what_if_result
+from .levers import describe_option, input_label, lever_grid, target_result, what_if_result
 
 #: Combine results: the inputs an athlete can go and record at a camp.
 MEASURABLES: tuple[str, ...] = ("forty_yard_dash", "shuttle", "vertical_jump", "broad_jump")
@@ -138,6 +139,20 @@ def _to_frame(x: np.ndarray, state: np.ndarray, layout: _Layout) -> pd.DataFrame
     return frame
 
 
+def score_arrays(model: Any, x: np.ndarray, state: np.ndarray, position: str) -> np.ndarray:
+    """Probabilities in DIVISIONS order of rows given as arrays (numeric columns of
+    ``position`` in schema order, state codes).
+
+    ``model`` is a pipeline (scored on the frame :func:`model_frame` builds) or
+    a scorer of :mod:`recruit_reveal.modeling.scoring` (anything with
+    ``predict_arrays``: the fast path, no frame at all).
+    """
+    predict = getattr(model, "predict_arrays", None)
+    if predict is not None:
+        return np.asarray(predict(x, state), dtype=float)
+    return predict_proba(model, model_frame(x, state, position))
+
+
 def model_frame(x: np.ndarray, state: np.ndarray, position: str) -> pd.DataFrame:
     """The pipeline's input frame from numeric columns in schema order and state codes."""
     return _to_frame(x, state, _Layout.of(check_position(position)))
@@ -168,9 +183,17 @@ def explain_frame(pipeline: Any, frame: pd.DataFrame, position: str,
 
 def explain_arrays(pipeline: Any, x: np.ndarray, state: np.ndarray, position: str,
                    typical_values: dict[str, float] | None = None, *,
-                   steps: int = DEFAULT_STEPS, top_n: int = 5) -> list[dict[str, Any]]:
+                   steps: int = DEFAULT_STEPS, top_n: int = 5,
+                   target: tuple[int, float] | None = None) -> list[dict[str, Any]]:
     """:func:`explain_frame` on ready arrays: ``x`` holds the numeric columns of
-    ``position`` in schema order (NaN for missing), ``state`` the state codes."""
+    ``position`` in schema order (NaN for missing), ``state`` the state codes.
+
+    ``pipeline`` may also be a scorer (:func:`score_arrays`): the base rows, every
+    what-if candidate and every factor row then go through its fast path, in one call
+    per chunk.  ``target=(division index, min_probability)`` adds ``target_search``
+    (:func:`~recruit_reveal.modeling.levers.target_result`): the smallest single change
+    per lever that reaches that division or higher with that probability, from the
+    same candidates (no further model call)."""
     position = check_position(position)
     typical = {k: float(v) for k, v in (typical_values or {}).items()
                if v is not None and isinstance(v, int | float) and math.isfinite(v)}
@@ -178,52 +201,51 @@ def explain_arrays(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     for start in range(0, len(x), _CHUNK_ATHLETES):
         stop = start + _CHUNK_ATHLETES
         results.extend(_explain_chunk(pipeline, x[start:stop], state[start:stop], position,
-                                      typical, steps, top_n))
+                                      typical, steps, top_n, target))
     return results
 
 
 def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: str,
-                   typical: dict[str, float], steps: int, top_n: int) -> list[dict[str, Any]]:
+                   typical: dict[str, float], steps: int, top_n: int,
+                   target: tuple[int, float] | None = None) -> list[dict[str, Any]]:
     layout = _Layout.of(position)
     n = len(x)
     if n == 0:
         return []
-    grids = lever_grids(x, layout.numeric, position, steps, typical)
+    grid = lever_grid(x, layout.numeric, position, steps, typical)
 
-    # Rows to score: base rows, then each lever's candidates, then factor rows.
-    blocks_x = [x] + [grid.inputs(x) for grid in grids]
-    blocks_s = [state] + [state[grid.rows] for grid in grids]
+    # Rows to score: base rows, then every lever's candidates, then factor rows.
     factor_cols = [j for j, name in enumerate(layout.numeric) if name in typical]
     typ_vec = np.array([typical[layout.numeric[j]] for j in factor_cols])
     if factor_cols:
         sub = x[:, factor_cols]
-        changed = ~np.isnan(sub) & ~np.isclose(sub, typ_vec[None, :])
+        # ~np.isclose(sub, typ_vec), without its Python-level overhead
+        changed = ~np.isnan(sub) & ~(np.abs(sub - typ_vec) <= 1e-8 + 1e-5 * np.abs(typ_vec))
         f_rows, f_idx = np.nonzero(changed)
     else:
         f_rows = f_idx = np.zeros(0, dtype=int)
-    fx = x[f_rows].copy()
+    fx = x[f_rows]
     if len(f_rows):
         fx[np.arange(len(f_rows)), np.asarray(factor_cols)[f_idx]] = typ_vec[f_idx]
-    blocks_x.append(fx)
-    blocks_s.append(state[f_rows])
 
-    proba = predict_proba(pipeline, _to_frame(np.vstack(blocks_x),
-                                              np.concatenate(blocks_s), layout))
+    proba = score_arrays(pipeline, np.concatenate((x, grid.inputs(x), fx)),
+                         np.concatenate((state, state[grid.rows], state[f_rows])), position)
     rule = decision_rule(pipeline)
     base = proba[:n]
     pred = decide(base, rule)
     base_exp = expected_division(base)
-    offset = n
+    offset = n + grid.size
 
     # What-if: per lever, the first candidate (smallest change) that lifts
-    # the predicted division to at least the next one up.
-    options: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    unreachable: list[list[str]] = [[] for _ in range(n)]
-    for grid in grids:
-        p = proba[offset:offset + grid.size]
-        offset += grid.size
-        collect_options(grid, p, decide(p, rule), pred, x, position, typical, options,
-                        unreachable)
+    # the predicted division to at least the next one up; the target search
+    # reads the same candidates.
+    p = proba[n:offset]
+    decided = decide(p, rule)
+    options, unreachable = grid.options(p, decided, pred, x, typical)
+    t_now = base[:, target[0]:].sum(axis=1) if target else np.zeros(n)
+    if target:
+        t_options, t_unreachable = grid.target_options(p, decided, target[0], target[1],
+                                                       t_now >= target[1], x, typical)
 
     # Top factors: replacing an input by its typical value; the drop in
     # expected division is how much that input lifts this athlete.
@@ -241,31 +263,35 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     ranked_rows = f_rows[order]
     first_of_row = np.searchsorted(ranked_rows, ranked_rows, side="left")
     order = order[np.arange(len(order)) - first_of_row < top_n]
-    for r in order.tolist():
-        i = int(f_rows[r])
-        name = layout.numeric[factor_cols[f_idx[r]]]
-        effect = float(effects[r])
+    cols = np.asarray(factor_cols, dtype=int)[f_idx[order]]
+    for i, j, value, typ, effect, code in zip(
+            f_rows[order].tolist(), cols.tolist(), x[f_rows[order], cols].tolist(),
+            typ_vec[f_idx[order]].tolist(), effects[order].tolist(), f_pred[order].tolist(),
+            strict=True):
+        name = layout.numeric[j]
         factors[i].append({
             "input": name,
-            "value": float(x[i, factor_cols[f_idx[r]]]),
-            "typical": float(typ_vec[f_idx[r]]),
+            "value": value,
+            "typical": typ,
             "unit": units[name],
             "effect": effect,
             "direction": "raises" if effect > 0 else "lowers",
-            "division_if_typical": DIVISIONS[int(f_pred[r])],
+            "division_if_typical": DIVISIONS[code],
         })
 
     out = []
-    missing = np.isnan(x)
-    for i in range(n):
-        top = factors[i]
+    numeric = layout.numeric
+    for i, (code, missing) in enumerate(zip(pred.tolist(), np.isnan(x).tolist(), strict=True)):
         out.append({
             "probabilities": base[i],
-            "division": DIVISIONS[int(pred[i])],
-            "what_if": what_if_result(int(pred[i]), options[i], unreachable[i]),
-            "top_factors": top,
-            "missing": [layout.numeric[j] for j in np.flatnonzero(missing[i])],
+            "division": DIVISIONS[code],
+            "what_if": what_if_result(code, options[i], unreachable[i]),
+            "top_factors": factors[i],
+            "missing": [name for name, gap in zip(numeric, missing, strict=True) if gap],
         })
+        if target:
+            out[i]["target_search"] = target_result(target[0], target[1], float(t_now[i]),
+                                                    t_options[i], t_unreachable[i])
     return out
 
 

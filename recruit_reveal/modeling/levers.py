@@ -1,17 +1,18 @@
 """The what-if search: which inputs can improve, the values tried, the smallest change that works.
 
 For each improvable input (a *lever*: combine results, weight and the key
-production stats) :func:`lever_grids` lays out candidate values around the
-athlete's current one, inside the schema's plausible range; the caller
-scores every candidate of every lever in one ``predict_proba`` call
-(:func:`recruit_reveal.modeling.explanations.explain_frame`), and
-:func:`collect_options` keeps, per lever, the first candidate (the smallest
-change) that lifts the prediction to at least the next division up.
+production stats) :func:`lever_grid` lays out candidate values around the
+athlete's current one, inside the schema's plausible range, for every lever
+and athlete at once; the caller scores every candidate in one call
+(:func:`recruit_reveal.modeling.explanations.explain_arrays`), and
+:meth:`LeverGrid.options` keeps, per lever, the first candidate (the smallest
+change) that lifts the prediction to at least the next division up
+(:meth:`LeverGrid.target_options`: that reaches a given division with a given
+probability).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -50,50 +51,65 @@ def levers(position: str) -> dict[str, tuple[int, float, int]]:
     return {**_COMMON_LEVERS, **_PRODUCTION_LEVERS[check_position(position)]}
 
 
+@lru_cache(maxsize=65536)
 def _round(value: float, decimals: int) -> float:
     return float(round(value, decimals)) if decimals else float(round(value))
 
 
-def _candidates(base: np.ndarray, name: str, position: str, steps: int,
-                typical: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate values (n x steps) of one lever and which are within range.
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """The levers of a position among the given input columns, as arrays (one entry per
+    lever, in :func:`levers` order) for a search of ``steps`` candidates per direction."""
 
-    A missing input is searched from the typical value, since the model
-    imputes something close to it anyway.
-    """
-    direction, span, decimals = levers(position)[name]
-    col = column(position, name)
-    start = base.copy()
-    fallback = typical if typical is not None and math.isfinite(typical) else None
-    if fallback is None:
-        fallback = ((col.low or 0.0) + (col.high or 0.0)) / 2
-    start[np.isnan(start)] = fallback
+    names: tuple[str, ...]
+    units: tuple[str, ...]
+    decimals: tuple[int, ...]
+    #: Column of each lever among the inputs; its direction; 10 ** decimals.
+    cols: np.ndarray
+    direction: np.ndarray
+    scale: np.ndarray
+    #: Plausible range (+-inf when open), its width (the span when open), its midpoint.
+    low: np.ndarray
+    high: np.ndarray
+    width: np.ndarray
+    middle: np.ndarray
+    #: Offsets from the current value, nearest first (levers x candidates, NaN-padded).
+    offsets: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _plan(position: str, steps: int, numeric: tuple[str, ...]) -> _Plan:
+    spec = [(name, *levers(position)[name], column(position, name))
+            for name in levers(position) if name in numeric]
+    width = 2 * steps if any(d == 0 for _, d, *_ in spec) else steps
+    offsets = np.full((len(spec), width), np.nan)
     ks = np.arange(1, steps + 1, dtype=float)
-    if direction == 0:
-        # +1, -1, +2, -2, ...: the first success in this order is the smallest change.
-        ks = np.column_stack([ks, -ks]).ravel()
-    offsets = (direction or 1) * span * ks / steps
-    cand = np.round(start[:, None] + offsets[None, :], decimals)
-    valid = np.ones(cand.shape, dtype=bool)
-    if col.low is not None:
-        valid &= cand >= col.low
-    if col.high is not None:
-        valid &= cand <= col.high
-    return cand, valid
+    for i, (_, direction, span, _, _) in enumerate(spec):
+        # Either way: +1, -1, +2, -2, ...: the first success in this order is the smallest.
+        k = np.column_stack([ks, -ks]).ravel() if direction == 0 else ks
+        offsets[i, :len(k)] = (direction or 1) * span * k / steps
+    low = np.array([-np.inf if c.low is None else c.low for *_, c in spec], dtype=float)
+    high = np.array([np.inf if c.high is None else c.high for *_, c in spec], dtype=float)
+    return _Plan(
+        tuple(n for n, *_ in spec), tuple(c.unit for *_, c in spec),
+        tuple(d for _, _, _, d, _ in spec), np.array([numeric.index(n) for n, *_ in spec]),
+        np.array([d for _, d, *_ in spec]), np.array([10.0 ** d for _, _, _, d, _ in spec]),
+        low, high, np.array([(c.high - c.low) if c.low is not None and c.high is not None
+                             else span for _, _, span, _, c in spec], dtype=float),
+        np.array([((c.low or 0.0) + (c.high or 0.0)) / 2 for *_, c in spec]), offsets)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LeverGrid:
-    """The candidate values of one lever for a chunk of athletes."""
+    """The candidate values of every lever for a chunk of athletes."""
 
-    name: str
-    #: Index of the lever among the numeric input columns.
-    column: int
-    #: Candidate values (athletes x steps) and which of them lie in the plausible range.
+    plan: _Plan
+    #: Candidate values (athletes x levers x candidates) and which are in the plausible range.
     values: np.ndarray
     valid: np.ndarray
-    #: Athlete and step of every valid candidate, in scoring order.
+    #: Athlete, lever and candidate of every valid candidate, in scoring order.
     rows: np.ndarray
+    levers: np.ndarray
     ks: np.ndarray
 
     @property
@@ -102,74 +118,130 @@ class LeverGrid:
         return len(self.rows)
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
-        """The athletes' numeric inputs with this lever set to each valid candidate."""
-        gx = x[self.rows].copy()
-        gx[:, self.column] = self.values[self.rows, self.ks]
+        """The athletes' numeric inputs with one lever set to each valid candidate."""
+        gx = x[self.rows]
+        gx[np.arange(self.size), self.plan.cols[self.levers]] = \
+            self.values[self.rows, self.levers, self.ks]
         return gx
 
+    def _spread(self, per_row: np.ndarray, fill: float) -> np.ndarray:
+        out = np.full(self.values.shape, fill, dtype=per_row.dtype)
+        out[self.rows, self.levers, self.ks] = per_row
+        return out
 
-def lever_grids(x: np.ndarray, numeric: list[str], position: str, steps: int,
-                typical: dict[str, float]) -> list[LeverGrid]:
-    """One grid per lever of ``position`` present among ``numeric`` (the columns of ``x``)."""
-    grids = []
-    for name in levers(position):
-        if name not in numeric:
-            continue
-        j = numeric.index(name)
-        values, valid = _candidates(x[:, j], name, position, steps, typical.get(name))
-        rows, ks = np.nonzero(valid)
-        grids.append(LeverGrid(name, j, values, valid, rows, ks))
-    return grids
+    def options(self, proba: np.ndarray, decided: np.ndarray, pred: np.ndarray, x: np.ndarray,
+                typical: dict[str, float]) -> tuple[list[list[dict]], list[list[str]]]:
+        """Per athlete, the first candidate of each lever (the smallest change) that lifts
+        the predicted division ``pred`` to at least the next one up, and the levers that
+        cannot.  ``proba`` and ``decided`` (predicted codes) belong to the candidates, in
+        scoring order.  Athletes at the top division search nothing."""
+        target = pred + 1
+        safe_target = np.minimum(target, len(DIVISIONS) - 1)
+        grid_pred = self._spread(decided, -1)
+        grid_prob = self._spread(proba[np.arange(self.size), safe_target[self.rows]], 0.0)
+        success = self.valid & (grid_pred >= target[:, None, None])
+        return self._collect(success, grid_pred, grid_prob, pred < len(DIVISIONS) - 1, x,
+                             typical)
+
+    def target_options(self, proba: np.ndarray, decided: np.ndarray, target: int,
+                       min_probability: float, reached: np.ndarray, x: np.ndarray,
+                       typical: dict[str, float]) -> tuple[list[list[dict]], list[list[str]]]:
+        """The target search: per athlete not yet ``reached``, the first candidate of each
+        lever whose probability of division ``target`` *or higher* is at least
+        ``min_probability``; an option's ``new_probability`` is that probability."""
+        grid_pred = self._spread(decided, -1)
+        grid_prob = self._spread(proba[:, target:].sum(axis=1), 0.0)
+        success = self.valid & (grid_prob >= min_probability)
+        return self._collect(success, grid_pred, grid_prob, ~reached, x, typical)
+
+    def _collect(self, success: np.ndarray, grid_pred: np.ndarray, grid_prob: np.ndarray,
+                 searching: np.ndarray, x: np.ndarray, typical: dict[str, float],
+                 ) -> tuple[list[list[dict]], list[list[str]]]:
+        plan = self.plan
+        n = len(x)
+        options: list[list[dict]] = [[] for _ in range(n)]
+        unreachable: list[list[str]] = [[] for _ in range(n)]
+        found = success.any(axis=2)
+        for i, lever in zip(*np.nonzero(searching[:, None] & ~found), strict=True):
+            unreachable[i].append(plan.names[lever])
+        who, which = np.nonzero(searching[:, None] & found)
+        if not len(who):
+            return options, unreachable
+        first = success[who, which].argmax(axis=1)
+        value = self.values[who, which, first]
+        current = x[who, plan.cols[which]]
+        typ = np.array([typical.get(name, np.nan) for name in plan.names], dtype=float)[which]
+        reference = np.where(np.isnan(current), typ, current)  # NaN: no reference at all
+        effort = np.where(np.isnan(reference), 1.0,
+                          np.abs(value - reference) / plan.width[which])
+        lower = (plan.direction[which] < 0) | ((plan.direction[which] == 0) & (value < reference))
+        new_pred = grid_pred[who, which, first]
+        new_prob = grid_prob[who, which, first]
+        for i, lever, cur, val, low, code, prob, eff in zip(
+                who.tolist(), which.tolist(), current.tolist(), value.tolist(), lower.tolist(),
+                new_pred.tolist(), new_prob.tolist(), effort.tolist(), strict=True):
+            decimals = plan.decimals[lever]
+            known = cur == cur
+            options[i].append({
+                "input": plan.names[lever],
+                "unit": plan.units[lever],
+                "current": _round(cur, decimals) if known else None,
+                "suggested": val,  # rounded to the lever's decimals already
+                "change": _round(val - cur, decimals) if known else None,
+                "direction": "lower" if low else "higher",
+                "new_division": DIVISIONS[code],
+                "new_probability": prob,
+                "effort": eff,
+            })
+        return options, unreachable
 
 
-def collect_options(grid: LeverGrid, proba: np.ndarray, decided: np.ndarray, pred: np.ndarray,
-                    x: np.ndarray, position: str, typical: dict[str, float],
-                    options: list[list[dict[str, Any]]], unreachable: list[list[str]]) -> None:
-    """Per athlete, the first candidate of ``grid`` (the smallest change) that lifts the
-    predicted division ``pred`` to at least the next one up.
+def lever_grid(x: np.ndarray, numeric: list[str], position: str, steps: int,
+               typical: dict[str, float]) -> LeverGrid:
+    """The candidates of every lever of ``position`` among ``numeric`` (the columns of ``x``).
 
-    ``proba`` and ``decided`` (predicted codes) belong to the grid's valid
-    candidates, in :attr:`LeverGrid.rows` order.  An athlete below the top
-    division gets an option dict appended to ``options[i]``, or the lever's
-    name appended to ``unreachable[i]`` when no candidate lifts them.
+    Per lever, ``steps`` candidates in its improving direction (both ways, nearest
+    first, for weight) over its span from the current value, rounded to its decimals
+    and kept within the plausible range.  A missing input is searched from the typical
+    value, since the model imputes something close to it anyway (else from the middle
+    of the range).
     """
-    target = pred + 1
-    name, j = grid.name, grid.column
-    cand, valid, rows, ks = grid.values, grid.valid, grid.rows, grid.ks
-    m = grid.size
-    grid_pred = np.full(cand.shape, -1)
-    grid_pred[rows, ks] = decided
-    grid_tp = np.zeros(cand.shape)
-    safe_target = np.minimum(target, len(DIVISIONS) - 1)
-    grid_tp[rows, ks] = proba[np.arange(m), safe_target[rows]]
-    success = valid & (grid_pred >= target[:, None])
-    found = success.any(axis=1)
-    first = success.argmax(axis=1)
-    col = column(position, name)
-    direction, span, decimals = levers(position)[name]
-    rng = (col.high - col.low) if col.low is not None and col.high is not None else span
-    below_top = pred < len(DIVISIONS) - 1
-    for i in np.nonzero(below_top & ~found)[0]:
-        unreachable[i].append(name)
-    for i in np.nonzero(below_top & found)[0]:
-        current = x[i, j]
-        value = float(cand[i, first[i]])
-        reference = typical.get(name) if math.isnan(current) else current
-        change = None if reference is None or math.isnan(current) else value - current
-        effort = abs(value - reference) / rng if reference is not None else 1.0
-        options[i].append({
-            "input": name,
-            "unit": col.unit,
-            "current": None if math.isnan(current) else _round(current, decimals),
-            "suggested": _round(value, decimals),
-            "change": None if change is None else _round(change, decimals),
-            "direction": "lower" if direction < 0 or (
-                direction == 0 and reference is not None and value < reference)
-            else "higher",
-            "new_division": DIVISIONS[int(grid_pred[i, first[i]])],
-            "new_probability": float(grid_tp[i, first[i]]),
-            "effort": float(effort),
-        })
+    plan = _plan(check_position(position), steps, tuple(numeric))
+    fallback = np.array([typical.get(n, np.nan) for n in plan.names], dtype=float)
+    fallback = np.where(np.isfinite(fallback), fallback, plan.middle)
+    start = x[:, plan.cols]
+    start = np.where(np.isnan(start), fallback, start)
+    # np.round(v, d) is rint(v * 10**d) / 10**d: the same, with each lever's own d.
+    scale = plan.scale[None, :, None]
+    values = np.rint((start[:, :, None] + plan.offsets[None]) * scale) / scale
+    valid = (values >= plan.low[None, :, None]) & (values <= plan.high[None, :, None])
+    rows, which, ks = np.nonzero(valid)
+    return LeverGrid(plan, values, valid, rows, which, ks)
+
+
+def target_result(target: int, min_probability: float, probability: float,
+                  options: list[dict], unreachable: list[str]) -> dict[str, Any]:
+    """The target search of one athlete whose probability of division ``target`` or
+    higher is ``probability`` now (see ``explanations.explain_arrays(target=...)``)."""
+    division = DIVISIONS[target]
+    reached = probability >= min_probability
+    options = [] if reached else sorted(options, key=lambda o: o["effort"])
+    best = options[0] if options else None
+    if reached:
+        message = (f"Already at {division} or higher with probability {probability:.2f} "
+                   f"(at least {min_probability:g} asked).")
+    elif best is None:
+        message = (f"No single improvement within plausible ranges reaches {division} or "
+                   f"higher with probability {min_probability:g} (now {probability:.2f}).")
+    else:
+        message = (f"Smallest single change to reach {division} or higher with probability "
+                   f"{min_probability:g}: {describe_option(best)} (then "
+                   f"{best['new_probability']:.2f}; now {probability:.2f}).")
+    return {
+        "target_division": division, "min_probability": min_probability,
+        "current_probability": probability, "reached": reached, "best": best,
+        "options": options, "unreachable": [] if reached else unreachable, "message": message,
+    }
 
 
 def what_if_result(pred: int, options: list[dict], unreachable: list[str]) -> dict[str, Any]:

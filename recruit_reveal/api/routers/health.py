@@ -28,7 +28,9 @@ def health_body(store: ModelStore) -> dict[str, Any]:
         "models_loaded": len(available),
         "available_positions": available,
         "models": {p: {"loaded": isinstance(s, ServedModel), "version": s.version,
-                       "requested": s.requested, "reason": s.reason}
+                       "requested": s.requested, "reason": s.reason,
+                       "scoring": s.scorer.mode if isinstance(s, ServedModel) else None,
+                       "scoring_reason": s.scorer.reason if isinstance(s, ServedModel) else None}
                    for p, s in snap.items()},
     }
 

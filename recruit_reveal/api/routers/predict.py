@@ -8,59 +8,83 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..dependencies import AthleteBody, AthletesBody, StoreDep
 from ..predictions import predict_many, predict_one
 from ..schemas import (
     BatchResponse,
+    Division,
     ExplainedPrediction,
+    TargetedPrediction,
     Version,
     athlete_body,
     error_responses,
 )
 
+TargetDivision = Annotated[Division | None, Query(
+    description="also search the smallest single changes that reach this division or "
+                "higher (answer: target_search)")]
+MinProbability = Annotated[float, Query(
+    gt=0, le=1, description="with target_division: the probability of that division or "
+                            "higher to reach")]
 
-async def predict(athlete: AthleteBody, store: StoreDep) -> ExplainedPrediction:
-    """Predict one athlete with the served model of its position."""
-    return predict_one(store.require(athlete.position), athlete)
+
+async def predict(athlete: AthleteBody, store: StoreDep, target_division: TargetDivision = None,
+                  min_probability: MinProbability = 0.5) -> Response:
+    """Predict one athlete with the served model of its position.
+
+    With ``target_division`` (and ``min_probability``, default 0.5) the answer adds
+    ``target_search``: per input, the smallest single change that makes the model's
+    probability of that division or higher at least ``min_probability``.
+    """
+    return json_response(predict_one(store.require(athlete.position), athlete, target_division,
+                                     min_probability))
 
 
 async def predict_batch(athletes: AthletesBody, store: StoreDep, explain: Annotated[bool, Query(
         description="false skips what-if, factors and text, for bulk scoring")] = True,
-                        ) -> BatchResponse:
+                        ) -> Response:
     """Predict many athletes (positions mixed), in input order.
 
     Body: a JSON list of athletes, or ``{"athletes": [...]}``; at most
     MAX_BATCH (10,000 by default) athletes.
     """
-    return await run_in_threadpool(predict_many, store, athletes, explain)
+    return json_response(await run_in_threadpool(predict_many, store, athletes, explain))
 
 
 async def predict_version(version: Annotated[Version, Path()], athlete: AthleteBody,
-                          store: StoreDep) -> ExplainedPrediction:
+                          store: StoreDep, target_division: TargetDivision = None,
+                          min_probability: MinProbability = 0.5) -> Response:
     """/predict with an explicit model version X.Y.Z for the athlete's position.
 
     The served default does not change; unknown version: 404.
     """
     served = await run_in_threadpool(store.versioned, athlete.position, version)
-    return predict_one(served, athlete)
+    return json_response(predict_one(served, athlete, target_division, min_probability))
+
+
+def json_response(body: bytes) -> Response:
+    """An answer already encoded (built to the route's declared response model)."""
+    return Response(body, media_type="application/json")
 
 
 def build_router(max_batch: int) -> APIRouter:
     """The /predict routes, declaring batches of at most ``max_batch`` athletes."""
     router = APIRouter(tags=["predict"])
     one = athlete_body(batch=False, max_batch=max_batch)
+    # The OpenAPI answer; predict_one encodes it (a TargetedPrediction with target_division).
+    one_answer = TargetedPrediction | ExplainedPrediction
     router.add_api_route("/predict", predict, methods=["POST"],
-                         response_model=ExplainedPrediction,
+                         response_model=one_answer,
                          responses=error_responses(400, 413, 422, 503), openapi_extra=one)
     router.add_api_route("/predict/batch", predict_batch, methods=["POST"],
                          response_model=BatchResponse,
                          responses=error_responses(400, 413, 422, 503),
                          openapi_extra=athlete_body(batch=True, max_batch=max_batch))
     router.add_api_route("/predict/{version:path}", predict_version, methods=["POST"],
-                         response_model=ExplainedPrediction,
+                         response_model=one_answer,
                          responses=error_responses(400, 404, 409, 413, 422, 503),
                          openapi_extra=one)
     return router

@@ -1,0 +1,144 @@
+"""The fast scoring path: an exported pipeline's arithmetic on plain numpy arrays.
+
+Serving scores one athlete and a few hundred what-if candidates per request.
+Through the scikit-learn pipeline every call pays for pandas and per-call
+input validation, about a millisecond, around a handful of dot products.
+:func:`build_scorer` compiles a fitted pipeline of the shape
+:func:`recruit_reveal.modeling.estimators.build_pipeline` makes::
+
+    DerivedFeatures -> SimpleImputer -> StandardScaler -> DivisionClassifier(
+        LogisticRegression | LinearDiscriminantAnalysis
+        | CumulativeOrdinalClassifier(LogisticRegression | LinearDiscriminantAnalysis))
+
+into a :class:`FastScorer` (its parts are in :mod:`.compiled`): the derived
+features of the fitted :class:`~recruit_reveal.modeling.features.DerivedFeatures` (its fitted norms,
+combine Gaussian and typical games; conditional-mean coefficients solved once),
+the imputer's fill values, and the linear models with the scaling folded into
+their weights.  It then checks the scorer against the pipeline's own
+``predict_proba`` on :func:`reference_rows` (generated from the position's
+typical athlete and the sample athletes; no training row is stored anywhere):
+the largest absolute difference must be at most :data:`CHECK_TOLERANCE`.
+
+A pipeline of another shape (the HGB estimators, a tampered step) or one that
+fails the check gets a :class:`PipelineScorer` instead, the pipeline behind the
+same interface, and its ``reason`` says why (the API shows it in /health).
+
+Both take ``predict_arrays(x, state)``: ``x`` the numeric input columns of the
+position in schema order (float64, NaN for missing; finite otherwise, as the
+API guarantees: there is no per-call validation) and ``state`` the state codes
+(text, or None/NaN for missing); they return (n, 4) probabilities in
+:data:`~recruit_reveal.schema.DIVISIONS` order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from .. import schema
+from . import explanations as insights
+from .compiled import CompiledFeatures, CompiledModel, UnsupportedPipeline, state_tiers
+from .reference import reference_rows
+
+__all__ = ["CHECK_TOLERANCE", "FastScorer", "PipelineScorer", "Scorer", "UnsupportedPipeline",
+           "build_scorer", "compile_pipeline", "reference_rows", "state_tiers"]
+
+#: Largest absolute difference in any probability allowed between the fast
+#: path and the pipeline on the reference rows.
+CHECK_TOLERANCE = 1e-9
+
+
+class Scorer(Protocol):
+    """What the API scores with: the fast path or the pipeline, one interface."""
+
+    @property
+    def position(self) -> str: ...
+    @property
+    def mode(self) -> Literal["fast", "pipeline"]: ...
+    @property
+    def reason(self) -> str:
+        """Why this mode: the check's result, or why there is no fast path."""
+    @property
+    def decision(self) -> str:
+        """The model's decision rule (``estimators.decide``)."""
+
+    def predict_arrays(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """(n, 4) probabilities in DIVISIONS order of the rows of ``x`` and ``state``."""
+
+
+@dataclass(frozen=True, eq=False)
+class FastScorer:
+    """A compiled pipeline (see the module docstring); build it with :func:`build_scorer`."""
+
+    position: str
+    decision: str
+    features: CompiledFeatures
+    model: CompiledModel
+    reason: str = "not checked against the pipeline yet"
+    mode: Literal["fast"] = "fast"
+
+    def predict_arrays(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+        return self.model(self.features(x, state_tiers(state)))
+
+
+@dataclass(frozen=True, eq=False)
+class PipelineScorer:
+    """The pipeline itself behind the scorer interface (the fallback)."""
+
+    position: str
+    pipeline: Any
+    reason: str
+    mode: Literal["pipeline"] = "pipeline"
+
+    @property
+    def decision(self) -> str:
+        return insights.decision_rule(self.pipeline)
+
+    def predict_arrays(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+        return insights.predict_proba(self.pipeline,
+                                      insights.model_frame(x, state, self.position))
+
+
+def compile_pipeline(pipeline: Any, position: str) -> FastScorer:
+    """The fast path of a fitted pipeline, unchecked; UnsupportedPipeline if it has none."""
+    from sklearn.pipeline import Pipeline
+
+    position = schema.check_position(position)
+    if type(pipeline) is not Pipeline or len(pipeline.steps) < 2:
+        raise UnsupportedPipeline(f"{type(pipeline).__name__} is not a feature-and-model "
+                                  "Pipeline")
+    try:
+        features = CompiledFeatures.compile(pipeline.steps[0][1], position)
+        names = [str(n) for n in pipeline.steps[0][1].feature_names_out_]
+        model = CompiledModel.compile(pipeline.steps[1:], [names.index(n) for n in features.order])
+    except (AttributeError, KeyError, IndexError, TypeError, np.linalg.LinAlgError) as exc:
+        raise UnsupportedPipeline(f"cannot read the fitted pipeline: {type(exc).__name__}: "
+                                  f"{exc}") from exc
+    return FastScorer(position, insights.decision_rule(pipeline), features, model)
+
+
+def build_scorer(pipeline: Any, position: str, typical_values: dict[str, float] | None = None,
+                 *, tolerance: float = CHECK_TOLERANCE) -> FastScorer | PipelineScorer:
+    """The fast path of ``pipeline`` if it has one that matches the pipeline on the
+    reference rows within ``tolerance``; otherwise the pipeline, with the reason."""
+    position = schema.check_position(position)
+    try:
+        fast = compile_pipeline(pipeline, position)
+    except UnsupportedPipeline as exc:
+        return PipelineScorer(position, pipeline, f"no fast path: {exc}")
+    x, state = reference_rows(position, typical_values)
+    try:
+        want = insights.predict_proba(pipeline, insights.model_frame(x, state, position))
+        got = fast.predict_arrays(x, state)
+        diff = float(np.max(np.abs(got - want))) if got.shape == want.shape else math.inf
+    except Exception as exc:  # noqa: BLE001 - any failure means "use the pipeline"
+        return PipelineScorer(position, pipeline, f"fast path not checked: the reference rows "
+                              f"failed with {type(exc).__name__}: {exc}")
+    if not diff <= tolerance:  # also NaN
+        return PipelineScorer(position, pipeline, f"fast path differs from the pipeline by "
+                              f"{diff:.3g} on {len(x)} reference rows (tolerance {tolerance:g})")
+    return replace(fast, reason=f"matches the pipeline on {len(x)} reference rows "
+                                f"(max abs diff {diff:.1e})")

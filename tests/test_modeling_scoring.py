@@ -1,0 +1,144 @@
+"""modeling.scoring: the fast path equals the pipeline (not timed), and falls back with a reason."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_modeling_estimators import _labelled
+from threadpoolctl import threadpool_limits
+
+from recruit_reveal import schema
+from recruit_reveal.data.loading import load_training_data
+from recruit_reveal.modeling import explanations as insights
+from recruit_reveal.modeling import scoring
+from recruit_reveal.modeling.estimators import build_pipeline
+from recruit_reveal.modeling.features import FEATURE_GROUPS
+from recruit_reveal.modeling.reference import reference_rows
+
+
+def _arrays(frame: pd.DataFrame, position: str) -> tuple[np.ndarray, np.ndarray]:
+    numeric = insights.numeric_names(position)
+    x = frame.reindex(columns=numeric).to_numpy(dtype=float, na_value=np.nan)
+    return x, frame["state"].to_numpy(dtype=object)
+
+
+def _pipeline_proba(pipeline, x, state, position):
+    return insights.predict_proba(pipeline, insights.model_frame(x, state, position))
+
+
+@pytest.mark.parametrize("position", schema.POSITIONS)
+def test_fast_path_equals_the_pipeline_on_the_sample_data(position, trained_results, sample_csv):
+    result = trained_results[position]
+    scorer = scoring.build_scorer(result.pipeline, position, result.typical_values)
+    assert scorer.mode == "fast", scorer.reason
+    assert "matches the pipeline" in scorer.reason
+    # Every row of the sample CSV (in the test only: nothing stores them), the sample
+    # athlete and the reference rows, through both paths.
+    x, state = _arrays(load_training_data(sample_csv, position).frame, position)
+    sample = next(s for s in schema.SAMPLE_ATHLETES if s["position"] == position)
+    xs, ss = _arrays(pd.DataFrame([{**sample, "state": np.nan}]), position)
+    xr, sr = reference_rows(position, result.typical_values)
+    for rows, states in ((x, state), (xs, ss), (xr, sr)):
+        fast = scorer.predict_arrays(rows, states)
+        assert fast.shape == (len(rows), len(schema.DIVISIONS))
+        assert np.max(np.abs(fast - _pipeline_proba(result.pipeline, rows, states, position))) \
+            <= scoring.CHECK_TOLERANCE
+    assert scorer.decision == insights.decision_rule(result.pipeline)
+
+
+@pytest.mark.parametrize("estimator", ["ordinal_logreg", "logreg", "lda"])
+@pytest.mark.parametrize("position", schema.POSITIONS)
+def test_every_feature_group_and_linear_estimator_has_a_fast_path(position, estimator):
+    frame, target = _labelled(position, n=200, seed=3)
+    for params in ({"feature_groups": list(FEATURE_GROUPS), "exclude_features": []},
+                   {"feature_groups": ["state_tier"], "decision": "median"}, None):
+        pipe = build_pipeline(position, estimator, params, seed=0).fit(frame, target)
+        scorer = scoring.build_scorer(pipe, position)
+        assert scorer.mode == "fast", (params, scorer.reason)
+        x, state = _arrays(frame, position)
+        assert np.max(np.abs(scorer.predict_arrays(x, state)
+                             - _pipeline_proba(pipe, x, state, position))) <= 1e-9
+        assert scorer.decision == ("median" if params and params.get("decision") else "argmax")
+
+
+def test_a_division_missing_from_training_is_zero_on_the_fast_path_too():
+    frame, target = _labelled("rb")
+    keep = target != "FCS"
+    pipe = build_pipeline("rb").fit(frame[keep], target[keep])
+    scorer = scoring.build_scorer(pipe, "rb")
+    assert scorer.mode == "fast", scorer.reason
+    proba = scorer.predict_arrays(*_arrays(frame, "rb"))
+    assert np.all(proba[:, schema.DIVISIONS.index("FCS")] == 0)
+
+
+def test_hgb_has_no_fast_path_and_says_why():
+    frame, target = _labelled("qb")
+    with threadpool_limits(1):
+        pipe = build_pipeline("qb", "hgb", {"max_iter": 10}, seed=1).fit(frame, target)
+    scorer = scoring.build_scorer(pipe, "qb")
+    assert scorer.mode == "pipeline"
+    assert scorer.reason.startswith("no fast path") and "HistGradientBoosting" in scorer.reason
+    x, state = _arrays(frame, "qb")
+    np.testing.assert_array_equal(scorer.predict_arrays(x, state),
+                                  _pipeline_proba(pipe, x, state, "qb"))
+
+
+def test_a_pipeline_of_another_shape_or_position_falls_back(trained_results):
+    pipe = trained_results["qb"].pipeline
+    assert "not a feature-and-model Pipeline" in scoring.build_scorer(object(), "qb").reason
+    assert "fitted for position 'qb'" in scoring.build_scorer(pipe, "rb").reason
+    subclassed = copy.deepcopy(pipe)
+    features = subclassed.steps[0][1]
+    features.__class__ = type("PatchedFeatures", (type(features),), {})
+    assert "not DerivedFeatures" in scoring.build_scorer(subclassed, "qb").reason
+
+
+def test_a_fast_path_that_disagrees_with_the_pipeline_is_not_used(trained_results, monkeypatch):
+    result = trained_results["wr"]
+    real = scoring.compile_pipeline
+
+    def tampered(pipeline, position):
+        fast = real(pipeline, position)
+        fast.model.intercept[0] += 1e-3  # as if the arithmetic had drifted
+        return fast
+
+    monkeypatch.setattr(scoring, "compile_pipeline", tampered)
+    scorer = scoring.build_scorer(result.pipeline, "wr", result.typical_values)
+    assert scorer.mode == "pipeline"
+    assert "differs from the pipeline by" in scorer.reason and "tolerance 1e-09" in scorer.reason
+    x, state = reference_rows("wr", result.typical_values)
+    np.testing.assert_array_equal(scorer.predict_arrays(x, state),
+                                  _pipeline_proba(result.pipeline, x, state, "wr"))
+
+
+def test_state_tiers_read_codes_as_the_features_do():
+    codes = sorted(schema.US_STATES)
+    odd = ["tx", " oh ", "", "XX", None, np.nan, float("nan"), 5]
+    tiers = scoring.state_tiers(np.array(codes + odd, dtype=object))
+    expected = [schema.state_tier(c) if isinstance(c, str) else None for c in codes + odd]
+    assert [None if np.isnan(t) else int(t) for t in tiers] == expected
+    assert scoring.state_tiers(np.array([], dtype=object)).shape == (0,)
+
+
+@pytest.mark.parametrize("position", schema.POSITIONS)
+def test_reference_rows_are_deterministic_valid_and_cover_the_branches(position):
+    typical = {"height_inches": 73.0, "weight_lbs": 200.0, "forty_yard_dash": 4.8}
+    x, state = reference_rows(position, typical)
+    x2, state2 = reference_rows(position, typical)
+    np.testing.assert_array_equal(x, x2)
+    assert list(state) == list(state2)
+    cols = schema.numeric_columns(position)
+    for j, col in enumerate(cols):
+        values = x[:, j][~np.isnan(x[:, j])]
+        assert values.min() >= col.low and values.max() <= col.high, col.name
+        assert np.isnan(x[:, j]).any() and values.size > 0
+        if col.kind == "int":
+            assert np.all(values == np.round(values)), col.name
+    tiers = {schema.state_tier(s) for s in state}
+    assert tiers == {1, 2, 3, 4, None}
+    combine = [insights.numeric_names(position).index(c) for c in insights.MEASURABLES]
+    patterns = {tuple(row) for row in np.isnan(x[:, combine])}
+    assert len(patterns) == 16
