@@ -33,8 +33,8 @@ from ..artifacts.storage import is_url
 from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
 from .errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware
+from .responses import ErrorResponse
 from .routers import health, models, predict, whatif
-from .schemas import ErrorResponse
 from .store import ModelStore, ServedModel
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Error answers: every problem with a request is a 4xx whose ``detail`` names the field.
 
 The body is always ``{"detail": "...", "errors": [{"field", "message", ...}]}``
-(:class:`~recruit_reveal.api.schemas.ErrorResponse`); ``errors`` lists every
+(:class:`~recruit_reveal.api.responses.ErrorResponse`); ``errors`` lists every
 problem found, ``detail`` summarises the first.
 """
 

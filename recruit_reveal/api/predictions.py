@@ -117,8 +117,8 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
     """/predict: one athlete with its what-if, factors and text; with a ``target``
     division, also the smallest single changes that reach it (``target_search``).
 
-    Returns the answer's JSON: a :class:`~.schemas.ExplainedPrediction` (with a target,
-    a :class:`~.schemas.TargetedPrediction`), built to that model here and encoded once
+    Returns the answer's JSON: a :class:`~.responses.ExplainedPrediction` (with a target,
+    a :class:`~.responses.TargetedPrediction`), built to that model here and encoded once
     by pydantic-core, without validating it twice more on the way out (a tenth of the
     request's time; tests/test_api_schema.py checks every answer against the schema).
     """
@@ -136,7 +136,7 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
 def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> bytes:
     """/predict/batch: every athlete in input order, each position's model called once.
 
-    Returns the answer (a :class:`~.schemas.BatchResponse`) as JSON.  The bodies are built to
+    Returns the answer (a :class:`~.responses.BatchResponse`) as JSON.  The bodies are built to
     that model here and encoded by pydantic-core's serializer without being validated
     again: for 10,000 explained athletes that validation took most of a second, the
     encoding a tenth of one (tests/test_api_schema.py checks every answer against

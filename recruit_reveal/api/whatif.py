@@ -108,7 +108,7 @@ def parse_scenario(payload: Any) -> Scenario:
 
 def what_if_answer(served: ServedModel, scenario: Scenario) -> bytes:
     """The modified athlete's prediction and its comparison with the base athlete, as
-    the JSON of a :class:`~.schemas.WhatIfResponse` (built to it, encoded once, as
+    the JSON of a :class:`~.responses.WhatIfResponse` (built to it, encoded once, as
     /predict)."""
     position = scenario.base.position
     athletes = [scenario.base, scenario.modified]

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from ... import __version__
 from ...schema import POSITIONS
 from ..dependencies import StoreDep
-from ..schemas import HealthResponse, LiveResponse, ReadyResponse, RootResponse
+from ..responses import HealthResponse, LiveResponse, ReadyResponse, RootResponse
 from ..store import ModelStore, ServedModel
 
 SERVICE_NAME = "recruit-reveal"

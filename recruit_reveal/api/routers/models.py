@@ -10,14 +10,14 @@ from starlette.concurrency import run_in_threadpool
 from ...schema import POSITIONS
 from ..dependencies import PositionPath, StoreDep, require_admin
 from ..listings import position_summary
-from ..schemas import (
+from ..responses import (
     ModelsResponse,
     PositionDetail,
     SwitchResponse,
-    Version,
     VersionsResponse,
     error_responses,
 )
+from ..schemas import Version
 
 router = APIRouter(prefix="/models", tags=["models"])
 

@@ -13,15 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ..dependencies import AthleteBody, AthletesBody, StoreDep
 from ..predictions import predict_many, predict_one
-from ..schemas import (
-    BatchResponse,
-    Division,
-    ExplainedPrediction,
-    TargetedPrediction,
-    Version,
-    athlete_body,
-    error_responses,
-)
+from ..responses import BatchResponse, ExplainedPrediction, TargetedPrediction, error_responses
+from ..schemas import Division, Version, athlete_body
 
 TargetDivision = Annotated[Division | None, Query(
     description="also search the smallest single changes that reach this division or "

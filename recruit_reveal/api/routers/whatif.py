@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from ..dependencies import StoreDep
 from ..parsing import read_json
-from ..schemas import WhatIfResponse, error_responses, what_if_body
+from ..responses import WhatIfResponse, error_responses
+from ..schemas import what_if_body
 from ..whatif import Scenario, parse_scenario, what_if_answer
 from .predict import json_response
 

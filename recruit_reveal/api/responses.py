@@ -1,0 +1,260 @@
+"""Response models of the API: the shape of every answer /openapi.json publishes.
+
+Routes declare them as ``response_model`` and build their answers to them, so
+what the schema says is what a client gets.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ..artifacts.metadata import DataFingerprint
+from .schemas import Division, Position
+
+
+class ErrorItem(BaseModel):
+    field: str = Field(description="the field (or body, or a parameter) at fault")
+    message: str
+    expected: str | None = None
+    given_as: str | None = Field(None, description="the name the field was sent under")
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="the first problem, starting with the field's name")
+    errors: list[ErrorItem] = Field(description="every problem found (up to 50)")
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route: these statuses answer an :class:`ErrorResponse`."""
+    return {code: {"model": ErrorResponse} for code in codes}
+
+
+class WhatIfOption(BaseModel):
+    input: str
+    unit: str
+    current: float | None
+    suggested: float
+    change: float | None
+    direction: Literal["higher", "lower"]
+    new_division: Division
+    new_probability: float
+    effort: float
+
+
+class WhatIfResult(BaseModel):
+    current_division: Division
+    target_division: Division | None
+    at_top: bool
+    best: WhatIfOption | None
+    options: list[WhatIfOption]
+    unreachable: list[str]
+    message: str
+
+
+class Factor(BaseModel):
+    input: str
+    value: float
+    typical: float
+    unit: str
+    effect: float = Field(description="expected division of this athlete minus that with this "
+                                      "input at its typical value (division levels)")
+    direction: Literal["raises", "lowers"]
+    division_if_typical: Division
+
+
+class Prediction(BaseModel):
+    """One athlete's prediction (what /predict/batch?explain=false returns)."""
+
+    position: Position
+    model_version: str
+    predicted_division: Division
+    predicted_tier: str
+    probability: float
+    confidence_score: float
+    probabilities: dict[str, float]
+    expected_division_index: float
+    imputation_flags: dict[str, bool]
+    data_completeness_warning: str | None
+    ignored_fields: list[str]
+
+
+class ExplainedPrediction(Prediction):
+    """A prediction with its what-if, factors and text (/predict, and batches by default)."""
+
+    notes: str
+    goals: list[str]
+    switches: list[str]
+    calendar_advice: str
+    what_if_results: WhatIfResult
+    top_factors: list[Factor]
+
+
+class TargetOption(WhatIfOption):
+    """The smallest change of one input that reaches the target division or higher;
+    ``new_probability`` is the probability of the target division or higher then."""
+
+
+class TargetSearch(BaseModel):
+    """/predict?target_division=...: the smallest single changes that reach a division."""
+
+    target_division: Division
+    min_probability: float
+    current_probability: float = Field(
+        description="the model's probability of the target division or higher now")
+    reached: bool = Field(description="current_probability is at least min_probability")
+    best: TargetOption | None
+    options: list[TargetOption] = Field(description="one per input that reaches the target "
+                                                    "within its plausible range, least effort "
+                                                    "first")
+    unreachable: list[str]
+    message: str
+
+
+class TargetedPrediction(ExplainedPrediction):
+    """/predict with ``target_division``: the prediction and its target search."""
+
+    target_search: TargetSearch
+
+
+class ScenarioChange(BaseModel):
+    field: str = Field(description="the input, by its canonical name")
+    base: float | str | None
+    modified: float | str | None
+
+
+class ScenarioComparison(BaseModel):
+    """/what-if: the base athlete against the modified one."""
+
+    scenario_name: str | None
+    base_division: Division
+    modified_division: Division
+    base_probability: float
+    modified_probability: float
+    base_confidence: float = Field(description="confidence_score of the base athlete")
+    modified_confidence: float
+    division_change: int = Field(description="modified minus base division, in levels "
+                                             "(+1: one division up)")
+    confidence_change: float
+    expected_division_change: float
+    base_probabilities: dict[str, float]
+    probability_changes: dict[str, float] = Field(description="modified minus base, per "
+                                                              "division")
+    changes: list[ScenarioChange]
+    message: str
+
+
+class WhatIfResponse(Prediction):
+    """/what-if: the modified athlete's prediction and the comparison with the base."""
+
+    scenario_name: str | None
+    what_if_results: ScenarioComparison
+
+
+class BatchResponse(BaseModel):
+    count: int
+    model_versions: dict[str, str]
+    predictions: list[ExplainedPrediction] | list[Prediction]
+
+
+class RootResponse(BaseModel):
+    status: Literal["healthy"]
+    service: str
+    version: str
+    docs: str
+
+
+class LiveResponse(BaseModel):
+    status: Literal["alive"]
+
+
+class PositionHealth(BaseModel):
+    loaded: bool
+    version: str | None
+    requested: str
+    reason: str
+    scoring: Literal["fast", "pipeline"] | None = Field(
+        description="how requests are scored: the fast path (checked against the pipeline "
+                    "at load) or the pipeline itself; null when no model is loaded")
+    scoring_reason: str | None = Field(
+        description="the fast path's check, or why the pipeline is used")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy", "degraded"]
+    service: str
+    version: str
+    models_loaded: int
+    available_positions: list[Position]
+    models: dict[str, PositionHealth]
+
+
+class ReadyResponse(HealthResponse):
+    ready: bool
+
+
+class Metrics(BaseModel):
+    """Cross-validated means from the model's metadata."""
+
+    exact_accuracy: float | None
+    within_one_accuracy: float | None
+    macro_f1: float | None
+    log_loss: float | None
+
+
+class VersionEntry(BaseModel):
+    """One exported version; a version whose metadata cannot be read has only ``error``."""
+
+    version: str
+    created_at: str | None = None
+    served: bool | None = None
+    metrics: Metrics | None = None
+    training_rows: int | None = None
+    estimator: str | None = None
+    error: str | None = None
+
+
+class PositionSummary(BaseModel):
+    """The served model of a position; the fields after ``reason`` only when one is loaded."""
+
+    position: Position
+    loaded: bool
+    version: str | None
+    requested: str
+    reason: str
+    created_at: str | None = None
+    loaded_at: str | None = None
+    metrics: Metrics | None = None
+    estimator: str | None = None
+    available_versions: list[str]
+
+
+class PositionListing(PositionSummary):
+    versions: list[VersionEntry]
+
+
+class PositionDetail(PositionSummary):
+    input_schema: dict[str, Any] | None = None
+    data_fingerprint: DataFingerprint | None = None
+    classes: list[str] | None = None
+
+
+class ModelsResponse(BaseModel):
+    available_models: dict[str, PositionListing]
+    total_models: int
+    total_versions: int
+
+
+class VersionsResponse(BaseModel):
+    position: Position
+    served_version: str | None
+    versions: list[VersionEntry]
+    total_versions: int
+
+
+class SwitchResponse(BaseModel):
+    position: Position
+    previous_version: str | None
+    version: str
+    reason: str
