@@ -4,7 +4,7 @@ The service runs in its own process (``recruit-reveal serve``'s ``run``: uvicorn
 uvloop and httptools, one worker, access log off), on a free localhost port; the
 load comes from this process, so on a small host client and server share the CPU.
 
-Goals (issue 13), each measured side by side in one run, medians of several runs:
+Goals, each measured side by side in one run, medians of several runs:
 
 - one row through the fast path (``modeling.scoring``) is >= 20x faster than the
   pipeline's ``predict_proba``;
