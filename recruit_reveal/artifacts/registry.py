@@ -55,9 +55,6 @@ LATEST = layout.LATEST
 __all__ = ["LoadedModel", "describe", "history", "latest_version", "list_models",
            "list_versions", "load", "pickle_policy", "promote", "release", "rollback", "verify"]
 
-#: Kept for callers of the earlier name; the pickle path still resolves moved modules.
-_alias_moved_modules = formats.alias_moved_modules
-
 
 @dataclass(frozen=True)
 class LoadedModel:
