@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--jobs", type=_positive_int, default=1,
                        help="positions trained at the same time (default 1)")
     train.add_argument("--models-dir", default=None,
-                       help="models folder (default: $MODEL_DIR or models)")
+                       help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
     train.add_argument("--runs-dir", default="runs", help="audit records folder (default runs)")
     train.add_argument("--seed", type=int, default=_RUN_DEFAULTS.seed,
                        help="random seed (default %(default)s)")
@@ -138,21 +138,40 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="make the previous release current again (a new entry)")
     mhistory = msub.add_parser("history", help="every release: when, by whom, how and why")
     mhistory.add_argument("--json", action="store_true", help="print the history as JSON")
+    mdiff = msub.add_parser("diff", help="what changed between two versions: metrics, settings, "
+                            "data and predictions")
+    mdiff.add_argument("position", type=_one_position)
+    mdiff.add_argument("a", help="X.Y.Z or latest (the older one)")
+    mdiff.add_argument("b", help="X.Y.Z or latest")
+    mdiff.add_argument("--json", action="store_true", help="print the diff as JSON")
+    mdiff.add_argument("--csv", type=Path, default=None,
+                       help="rows to compare predictions on (default: the training file the "
+                            "metadata names, if found unchanged)")
     for p in (mpromote, mrollback):
         p.add_argument("--reason", default=None, help="why, for the history")
         p.add_argument("--by", default=None, help="who, for the history (default: the OS user)")
-    for p in (mlist, mshow, mpromote, mrollback, mhistory):
+    for p in (mlist, mshow, mpromote, mrollback, mhistory, mdiff):
         p.add_argument("--models-dir", default=None,
                        help="models folder or s3://bucket/prefix "
                             "(default: $MODEL_DIR or models)")
+
+    runs = sub.add_parser("runs", help="the page of every release and training run")
+    rsub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    rindex = rsub.add_parser("index", help="rewrite runs/index.html (done after every run too)")
+    rindex.add_argument("--runs-dir", default="runs", help="audit records folder (default runs)")
+    rindex.add_argument("--models-dir", default=None,
+                        help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
 
     serve = sub.add_parser("serve", help="serve the models over HTTP (uvicorn)")
     serve.add_argument("--host", default=None, help="default $HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
     serve.add_argument("--models-dir", default=None,
-                       help="models folder (default: $MODEL_DIR or models)")
+                       help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None,
                        help="uvicorn's line per request (default: $ACCESS_LOG, on)")
+    serve.add_argument("--workers", type=_positive_int, default=None,
+                       help="server processes sharing the port, each following the current "
+                            "release (default: $WORKERS or 1)")
     serve.add_argument("--allow-pickle", action="store_true",
                        help="also unpickle models that have no skops file (as ALLOW_PICKLE=1; "
                             "unpickling runs code from the file: trust the folder's writers)")
@@ -202,7 +221,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "models":
         return {"list": _models_list, "show": _models_show, "promote": _models_promote,
                 "rollback": _models_rollback,
-                "history": _models_history}[args.models_command](args)
+                "history": _models_history, "diff": _models_diff}[args.models_command](args)
+    if args.command == "runs":
+        return _runs_index(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "generate-data":
@@ -343,6 +364,21 @@ def _models_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _models_diff(args: argparse.Namespace) -> int:
+    from recruit_reveal.release.diff import diff_versions
+
+    found = diff_versions(args.position, args.a, args.b, args.models_dir, csv=args.csv)
+    print(json.dumps(found.to_dict(), indent=2) if args.json else found.report())
+    return EXIT_OK
+
+
+def _runs_index(args: argparse.Namespace) -> int:
+    from recruit_reveal.release.index import write_index
+
+    print(write_index(args.runs_dir, args.models_dir or _default_models_dir()))
+    return EXIT_OK
+
+
 def _serve(args: argparse.Namespace) -> int:
     # Imported here: the other commands should not pay for FastAPI and uvicorn.
     from recruit_reveal.api.app import run
@@ -351,8 +387,8 @@ def _serve(args: argparse.Namespace) -> int:
     # is a RecruitRevealError naming the variable (exit code 2), as everywhere else.
     if args.allow_pickle:
         os.environ["ALLOW_PICKLE"] = "1"  # the registry reads it on every load
-    options = {} if args.access_log is None else {"access_log": args.access_log}
-    run(args.host, args.port, models_dir=args.models_dir, **options)
+    run(args.host, args.port, models_dir=args.models_dir, access_log=args.access_log,
+        workers=args.workers)
     return EXIT_OK
 
 

@@ -31,8 +31,8 @@ def _version_or_latest(value: str) -> str:
 
 class Settings(BaseSettings):
     """MODEL_DIR, MODEL_VERSION, MODEL_VERSION_{QB,RB,WR}, HOST, PORT, ALLOWED_ORIGINS
-    (comma-separated), ADMIN_TOKEN, MAX_BODY_BYTES, MAX_BATCH, RATE_LIMIT and ACCESS_LOG
-    (docs/api.md)."""
+    (comma-separated), ADMIN_TOKEN, MAX_BODY_BYTES, MAX_BATCH, ALLOW_PICKLE, RATE_LIMIT,
+    ACCESS_LOG, WORKERS and RELEASE_POLL_SECONDS (docs/api.md)."""
 
     model_config = SettingsConfigDict(case_sensitive=False, env_ignore_empty=True,
                                       frozen=True, extra="ignore")
@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     rate_limit: str | None = None
     #: uvicorn's access log (ACCESS_LOG=0 turns it off).
     access_log: bool = True
+    #: Server processes (`serve --workers`); each loads the models and follows the release.
+    workers: int = Field(1, ge=1, le=64)
+    #: How often a worker looks for a new release (a stat, or a HEAD request on S3); 0: never.
+    release_poll_seconds: float = Field(1.0, ge=0, le=3600)
 
     @field_validator("model_version", "model_version_qb", "model_version_rb", "model_version_wr")
     @classmethod

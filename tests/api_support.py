@@ -35,3 +35,18 @@ def add_version(models_dir, result, version: str, changelog: str) -> None:
     from recruit_reveal.artifacts.export import save_pipeline
 
     save_pipeline(result, models_dir, version, promote=False, changelog=changelog)
+
+
+def broken_pipeline():
+    """Verifies and loads like a model, then fails on use (like stale feature code).
+
+    Made of scikit-learn types only, so its skops file loads: a class of the tests
+    would be refused at load time as an untrusted type, before any test prediction.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from recruit_reveal.schema import DIVISIONS
+
+    rng = np.random.default_rng(0)
+    return LogisticRegression().fit(rng.normal(size=(40, 3)), rng.choice(DIVISIONS, 40))

@@ -53,6 +53,15 @@ def models_dir(tmp_path, exported_models_dir):
     return target
 
 
+@pytest.fixture
+def two_versions(models_dir, trained_results):
+    """A private models folder with qb 1.0.0 (latest) and 1.1.0 (not promoted)."""
+    from api_support import add_version
+
+    add_version(models_dir, trained_results["qb"], "1.1.0", "second version for service tests")
+    return models_dir
+
+
 @pytest.fixture(scope="session")
 def messy_export(tmp_path_factory):
     """A generated 20,000-row recruiting export of 11 positions (see tests/messy_export.py).

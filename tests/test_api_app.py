@@ -68,15 +68,6 @@ def test_startup_banner_names_version_and_reason(models_dir, caplog, monkeypatch
 
 # --------------------------------------------------------------------------- version selection
 
-@pytest.fixture
-def two_versions(models_dir, trained_results):
-    """A private models folder with qb 1.0.0 (latest) and 1.1.0 (not promoted)."""
-    from api_support import add_version
-
-    add_version(models_dir, trained_results["qb"], "1.1.0", "second version for service tests")
-    return models_dir
-
-
 def test_model_version_pinned(two_versions, monkeypatch):
     from recruit_reveal.artifacts.registry import promote
 

@@ -6,18 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from api_support import AUTH, QB, SAMPLES, TOKEN, add_version, detail, settings
+from api_support import AUTH, QB, SAMPLES, TOKEN, add_version, broken_pipeline, detail, settings
 from fastapi.testclient import TestClient
 
 from recruit_reveal.api.app import create_app
+from recruit_reveal.artifacts import registry
 from recruit_reveal.schema import DIVISIONS, POSITIONS
-
-
-@pytest.fixture
-def two_versions(models_dir, trained_results):
-    """A private models folder with qb 1.0.0 (latest) and 1.1.0 (not promoted)."""
-    add_version(models_dir, trained_results["qb"], "1.1.0", "second version for service tests")
-    return models_dir
 
 
 def test_models_listing(two_versions):
@@ -82,19 +76,6 @@ def test_unreadable_version_is_listed_with_its_error(two_versions):
 
 # --------------------------------------------------------------------------- switching
 
-def broken_pipeline():
-    """Verifies and loads like a model, then fails on use (like stale feature code).
-
-    Made of scikit-learn types only, so its skops file loads: a class of the tests
-    would be refused at load time as an untrusted type, before any test prediction.
-    """
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    rng = np.random.default_rng(0)
-    return LogisticRegression().fit(rng.normal(size=(40, 3)), rng.choice(DIVISIONS, 40))
-
-
 @pytest.fixture
 def broken_version(two_versions, trained_results):
     """qb 1.2.0 is a model that loads but cannot predict."""
@@ -145,10 +126,18 @@ def test_switch_and_bad_versions_keep_the_served_model(two_versions):
         assert c.post("/models/te/switch?version=1.0.0", headers=AUTH).status_code == 404
         assert c.get("/health").json()["models"]["qb"]["version"] == "1.0.0"
 
-        ok = c.post("/models/qb/switch?version=1.1.0", headers=AUTH)
+        ok = c.post("/models/qb/switch", headers=AUTH,
+                    params={"version": "1.1.0", "reason": "better calibrated", "by": "ana"})
         assert ok.status_code == 200
+        release = ok.json()["release"]
         assert ok.json() == {"position": "qb", "previous_version": "1.0.0", "version": "1.1.0",
-                             "reason": "switched to 1.1.0 by an admin request"}
+                             "reason": f"release {release}: promote through api by ana: "
+                                       "better calibrated", "release": release}
+        # The switch is a promote in the models folder, recorded as made through the API.
+        entry = registry.history(two_versions).current
+        assert (entry.id, entry.how, entry.by, entry.reason, entry.versions["qb"]) == (
+            release, "api", "ana", "better calibrated", "1.1.0")
+        assert registry.load("qb", models_dir=two_versions).version == "1.1.0"
         assert c.post("/predict", json=QB).json()["model_version"] == "1.1.0"
         assert c.get("/health").json()["models"]["qb"]["version"] == "1.1.0"
         assert c.get("/models").json()["available_models"]["qb"]["version"] == "1.1.0"

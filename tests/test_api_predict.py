@@ -4,7 +4,7 @@ batches, one model call per position, and explicit versions."""
 from __future__ import annotations
 
 import pytest
-from api_support import PREDICTION_FIELDS, QB, SAMPLES, TOKEN, add_version, detail, settings
+from api_support import PREDICTION_FIELDS, QB, SAMPLES, TOKEN, detail, settings
 from fastapi.testclient import TestClient
 
 from recruit_reveal.api.app import create_app
@@ -16,13 +16,6 @@ def client(exported_models_dir):
     app = create_app(settings(admin_token=TOKEN), models_dir=exported_models_dir)
     with TestClient(app) as c:
         yield c
-
-
-@pytest.fixture
-def two_versions(models_dir, trained_results):
-    """A private models folder with qb 1.0.0 (latest) and 1.1.0 (not promoted)."""
-    add_version(models_dir, trained_results["qb"], "1.1.0", "second version for service tests")
-    return models_dir
 
 
 @pytest.mark.parametrize("athlete", SAMPLES, ids=[s["position"] for s in SAMPLES])
@@ -156,8 +149,8 @@ def test_batch_calls_each_model_once_per_position(exported_models_dir):
         for pos in POSITIONS:
             assert store.get(pos).scorer.mode == "fast"
             counters[pos] = CountingScorer(store.get(pos).scorer)
-            store._served = {**store._served, pos: replace(store.get(pos),
-                                                           scorer=counters[pos])}
+            store._serving = replace(store._serving, models={
+                **store.snapshot(), pos: replace(store.get(pos), scorer=counters[pos])})
         athletes = [SAMPLES[i % 3] for i in range(30)] + [SAMPLES[0]] * 20
         for explain in ("false", "true"):
             for counter in counters.values():

@@ -1,16 +1,19 @@
 """`recruit-reveal serve` over real HTTP: a uvicorn process on 127.0.0.1 and a free port.
 
-/predict, /what-if and the rate limit, through the command a deployment runs.  Every
-wait is bounded and the server is stopped whatever happens.
+/predict, /what-if and the rate limit, through the command a deployment runs, and two
+workers following releases under load.  Every wait and every request loop is bounded,
+and the server is stopped whatever happens.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +21,7 @@ import httpx
 import pytest
 from api_support import QB, SAMPLES
 
-STARTUP_SECONDS = 60
+STARTUP_SECONDS = 90
 
 
 def _free_port() -> int:
@@ -27,18 +30,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(exported_models_dir, tmp_path):
-    """The URL of `recruit-reveal serve` with RATE_LIMIT=20/minute and ACCESS_LOG=0."""
+@contextlib.contextmanager
+def serving(models_dir, log: Path, *args: str, **env_vars: str):
+    """`recruit-reveal serve ARGS` on a free port with ``env_vars``; yields its URL once ready."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MODEL_", "RATE_LIMIT", "ACCESS_LOG", "ADMIN_TOKEN"))}
-    env.update(MODEL_DIR=str(exported_models_dir), HOST="127.0.0.1", PORT=str(port),
-               RATE_LIMIT="20/minute", ACCESS_LOG="0")
+           if not k.startswith(("MODEL_", "RATE_LIMIT", "ACCESS_LOG", "ADMIN_TOKEN", "WORKERS",
+                                "RELEASE_POLL"))}
+    env.update(MODEL_DIR=str(models_dir), HOST="127.0.0.1", PORT=str(port), **env_vars)
     command = Path(sys.executable).with_name("recruit-reveal")
-    log = tmp_path / "server.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(command), "serve"], env=env, stdout=out,
+        proc = subprocess.Popen([str(command), "serve", *args], env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -53,14 +55,22 @@ def server(exported_models_dir, tmp_path):
             assert time.monotonic() < deadline, f"not ready in {STARTUP_SECONDS} s:\n" \
                                                 f"{log.read_text()[-3000:]}"
             time.sleep(0.2)
-        yield url, log
+        yield url
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@pytest.fixture
+def server(exported_models_dir, tmp_path):
+    """The URL of `recruit-reveal serve` with RATE_LIMIT=20/minute and ACCESS_LOG=0."""
+    log = tmp_path / "server.log"
+    with serving(exported_models_dir, log, RATE_LIMIT="20/minute", ACCESS_LOG="0") as url:
+        yield url, log
 
 
 def test_serve_answers_predict_what_if_and_limits_the_rate(server):
@@ -94,3 +104,112 @@ def test_serve_answers_predict_what_if_and_limits_the_rate(server):
     text = log.read_text()
     assert "Recruit Reveal" in text  # the startup banner
     assert "POST /predict" not in text  # ACCESS_LOG=0: no line per request
+
+
+# --------------------------------------------------------------------------- many workers
+
+#: The promise: every worker serves a new release this soon after it is made.
+FOLLOW_SECONDS = 2.0
+
+
+def _worker_releases(url: str, pids: set[int], release_id: int, since: float,
+                     timeout: float = 15.0) -> dict[int, float]:
+    """Seconds from ``since`` until each worker of ``pids`` answered /health with ``release_id``.
+
+    Every probe opens a new connection, so the kernel hands it to either worker;
+    a worker that answers with the new release once must never answer the old one again.
+    """
+    reached: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+    while set(reached) != pids:
+        assert time.monotonic() < deadline, f"workers on release {release_id}: {reached}"
+        health = httpx.get(f"{url}/health", timeout=5).json()
+        pid, served = health["worker"]["pid"], health["release"]["id"]
+        assert pid in pids, f"an unknown worker {pid} answered"
+        if served == release_id:
+            reached.setdefault(pid, time.monotonic() - since)
+        else:
+            assert pid not in reached, f"worker {pid} went back to release {served}"
+        time.sleep(0.02)
+    return reached
+
+
+def test_two_workers_follow_releases_under_load(two_versions, trained_results, tmp_path):
+    """`serve --workers 2` under load: a release made elsewhere (two positions at once), a
+    rollback with the CLI and a switch through one worker all reach both workers within
+    FOLLOW_SECONDS, with no failed request and no answer mixing two releases."""
+    from api_support import AUTH, TOKEN, add_version
+
+    from recruit_reveal.artifacts import registry
+
+    add_version(two_versions, trained_results["rb"], "1.1.0", "second rb for the worker test")
+    old = {"qb": "1.0.0", "rb": "1.0.0", "wr": "1.0.0"}
+    new = {**old, "qb": "1.1.0", "rb": "1.1.0"}
+    log = tmp_path / "server.log"
+    with serving(two_versions, log, "--workers", "2", ACCESS_LOG="0",
+                 ADMIN_TOKEN=TOKEN) as url:
+        pids: set[int] = set()
+        deadline = time.monotonic() + 30
+        while len(pids) < 2:
+            assert time.monotonic() < deadline, f"only workers {pids} answered:\n" \
+                                                f"{log.read_text()[-2000:]}"
+            pids.add(httpx.get(f"{url}/health", timeout=5).json()["worker"]["pid"])
+
+        stop = threading.Event()
+        failures: list[str] = []
+        answers: list[dict[str, str]] = []
+
+        def load() -> None:
+            with httpx.Client(base_url=url, timeout=10) as client:
+                for _ in range(5000):  # bounded; stopped by the event long before
+                    if stop.is_set():
+                        return
+                    try:
+                        r = client.post("/predict/batch", json=SAMPLES)
+                    except httpx.HTTPError as exc:
+                        failures.append(f"{type(exc).__name__}: {exc}")
+                        continue
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code}: {r.text[:200]}")
+                    else:
+                        answers.append(r.json()["model_versions"])
+
+        clients = [threading.Thread(target=load) for _ in range(3)]
+        for t in clients:
+            t.start()
+        try:
+            time.sleep(0.5)
+            made = registry.release({"qb": "1.1.0", "rb": "1.1.0"}, two_versions, how="cli",
+                                    by="ci", reason="two positions at once")
+            to_new = _worker_releases(url, pids, made.id, time.monotonic())
+
+            rollback = subprocess.run(
+                [str(Path(sys.executable).with_name("recruit-reveal")), "models", "rollback",
+                 "--models-dir", str(two_versions), "--reason", "back under load"],
+                capture_output=True, text=True, timeout=120)
+            assert rollback.returncode == 0, rollback.stderr
+            back = registry.history(two_versions).current
+            to_back = _worker_releases(url, pids, back.id, time.monotonic())
+
+            since = time.monotonic()
+            switched = httpx.post(f"{url}/models/qb/switch", headers=AUTH, timeout=30,
+                                  params={"version": "1.1.0", "reason": "via one worker"})
+            assert switched.status_code == 200, switched.text
+            to_switch = _worker_releases(url, pids, switched.json()["release"], since)
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            for t in clients:
+                t.join(timeout=30)
+
+    assert failures == []
+    assert len(answers) > 20
+    # Each batch answer came from one release: all old, both new, or the switch's.
+    allowed = [old, new, {**old, "qb": "1.1.0"}]
+    assert [a for a in answers if a not in allowed] == []
+    assert old in answers and new in answers
+    for name, reached in (("release", to_new), ("rollback", to_back), ("switch", to_switch)):
+        assert max(reached.values()) <= FOLLOW_SECONDS, (name, reached)
+    history = registry.history(two_versions).history
+    assert [(r.how, r.action) for r in history[-3:]] == [
+        ("cli", "release"), ("cli", "rollback"), ("api", "promote")]

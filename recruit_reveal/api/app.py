@@ -16,6 +16,8 @@ Layout: :mod:`.schemas` (request and response models generated from
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -76,7 +78,15 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
         # out of the collector's full passes, which otherwise pause a request now and then.
         gc.collect()
         gc.freeze()
-        yield
+        follower = (asyncio.create_task(_follow_releases(store, settings.release_poll_seconds))
+                    if settings.release_poll_seconds > 0 else None)
+        try:
+            yield
+        finally:
+            if follower is not None:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
 
     app = FastAPI(
         title="Recruit Reveal",
@@ -110,6 +120,26 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     return app
 
 
+async def _follow_releases(store: ModelStore, every: float) -> None:
+    """Serve each new release of the models folder within ``every`` seconds plus its load.
+
+    The loading runs in a thread, so requests keep being answered by the release
+    being replaced until the new one is complete.  A failure to look (the bucket
+    unreachable, a manifest being repaired) is logged once and retried.
+    """
+    last_problem = None
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(store.follow)
+            last_problem = None
+        except Exception as exc:  # noqa: BLE001 - keep serving what is loaded, and keep looking
+            problem = f"{type(exc).__name__}: {exc}"
+            if problem != last_problem:
+                logger.error("cannot follow the release in %s: %s", store.models_dir, problem)
+            last_problem = problem
+
+
 def _log_banner(store: ModelStore, settings: Settings) -> None:
     logger.info("Recruit Reveal %s serving models from %s", __version__,
                 settings.model_dir.resolve() if isinstance(settings.model_dir, Path)
@@ -125,16 +155,23 @@ def _log_banner(store: ModelStore, settings: Settings) -> None:
                 else "disabled (no ADMIN_TOKEN)")
     logger.info("  rate limit: %s", f"{settings.rate_limit} per client address (this worker)"
                 if settings.rate_limit else "off (no RATE_LIMIT)")
+    release = store.release.release
+    logger.info("  release %s; following it: %s (every %g s)",
+                release.id if release else "none", ", ".join(store.release.following) or "none",
+                settings.release_poll_seconds)
 
 
 def run(host: str | None = None, port: int | None = None, *,
         models_dir: str | os.PathLike[str] | None = None, log_level: str = "info",
-        access_log: bool | None = None) -> None:
+        access_log: bool | None = None, workers: int | None = None) -> None:
     """Serve with uvicorn; HOST/PORT (and everything else) default from the environment.
 
     The settings are read once, here: a bad value raises a RecruitRevealError
     naming the variable before anything is served.  ``access_log`` (default:
-    ACCESS_LOG, on) turns uvicorn's line per request on or off.
+    ACCESS_LOG, on) turns uvicorn's line per request on or off.  With
+    ``workers`` (default: WORKERS, 1) above one, uvicorn starts that many
+    processes sharing the port; each builds the app from the environment, so the
+    arguments given here are passed on to them as their variables.
     """
     import uvicorn
 
@@ -142,9 +179,16 @@ def run(host: str | None = None, port: int | None = None, *,
         # So the startup banner shows when nothing configured logging (e.g. `make serve`).
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     given: dict[str, Any] = {"host": host, "port": port, "model_dir": models_dir,
-                             "access_log": access_log}
-    settings = load_settings(None, **{k: v for k, v in given.items() if v is not None})
-    uvicorn.run(create_app(settings), **uvicorn_options(settings, log_level))
+                             "access_log": access_log, "workers": workers}
+    given = {k: v for k, v in given.items() if v is not None}
+    settings = load_settings(None, **given)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **uvicorn_options(settings, log_level))
+        return
+    for name, value in given.items():
+        os.environ[name.upper()] = str(int(value) if isinstance(value, bool) else value)
+    uvicorn.run(f"{__name__}:create_app", factory=True, workers=settings.workers,
+                **uvicorn_options(settings, log_level))
 
 
 def uvicorn_options(settings: Settings, log_level: str = "info") -> dict[str, Any]:

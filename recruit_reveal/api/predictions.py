@@ -145,7 +145,8 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> b
     by_position: dict[str, list[int]] = {}
     for i, a in enumerate(athletes):
         by_position.setdefault(a.position, []).append(i)
-    served = {pos: store.require(pos) for pos in by_position}  # 503 before any work
+    # One snapshot: 503 before any work, and every row scored by the same release.
+    served = store.require_all(by_position)
     bodies: list[dict[str, Any]] = [{} for _ in athletes]
     for pos, idx in by_position.items():
         model = served[pos]

@@ -181,6 +181,28 @@ class PositionHealth(BaseModel):
         description="the fast path's check, or why the pipeline is used")
 
 
+class ReleaseHealth(BaseModel):
+    """The release the answering worker serves (every worker follows the models folder's)."""
+
+    id: int | None = Field(description="the release's id in the history; null: none yet")
+    versions: dict[str, str] = Field(description="the release's version per position")
+    when: str | None = None
+    by: str | None = None
+    how: str | None = None
+    action: str | None = None
+    reason: str | None = None
+    since: str = Field(description="when this worker started serving it (UTC)")
+    following: list[Position] = Field(
+        description="positions that follow the release (the others are pinned by "
+                    "MODEL_VERSION*)")
+    problem: str | None = Field(
+        None, description="a version of the release this worker could not serve, and why")
+
+
+class WorkerHealth(BaseModel):
+    pid: int
+
+
 class HealthResponse(BaseModel):
     status: Literal["healthy", "degraded"]
     service: str
@@ -188,6 +210,8 @@ class HealthResponse(BaseModel):
     models_loaded: int
     available_positions: list[Position]
     models: dict[str, PositionHealth]
+    release: ReleaseHealth
+    worker: WorkerHealth
 
 
 class ReadyResponse(HealthResponse):
@@ -258,3 +282,4 @@ class SwitchResponse(BaseModel):
     previous_version: str | None
     version: str
     reason: str
+    release: int | None = Field(description="the release this worker serves after the switch")

@@ -1,11 +1,18 @@
-"""The model store: the served model per position, explicit versions, the hot switch.
+"""The model store: the served model per position, the release it follows, explicit versions.
 
 Models are read only through :mod:`recruit_reveal.artifacts.registry`, which
-verifies every file's sha256 before unpickling.  Before a model is served it
+verifies every file's sha256 before loading.  Before a model is served it
 must make one test prediction, and its scorer is built: the fast path of
 :mod:`recruit_reveal.modeling.scoring` when it matches the pipeline on the
 reference rows, else the pipeline itself (``ServedModel.scorer.mode`` and
 ``.reason`` say which and why; /health shows them).
+
+Positions that serve ``latest`` follow the models folder's current release:
+:meth:`ModelStore.follow` (called every RELEASE_POLL_SECONDS by the app) compares
+the manifest's tag with the one it serves, loads what changed, and swaps every
+position and the release in one assignment.  So each worker and replica serves
+a promote made anywhere (CLI, another host, the switch endpoint) within one poll
+and the load, and a request never sees half of a release.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..artifacts import registry
+from ..artifacts import registry, releases
 from ..artifacts.layout import LATEST
 from ..artifacts.metadata import ModelMetadata
 from ..artifacts.storage import is_url
@@ -108,34 +115,125 @@ def _self_check(loaded: registry.LoadedModel, typical: dict[str, float]) -> None
             f"that are not {len(DIVISIONS)} finite values summing to 1")
 
 
-class ModelStore:
-    """The served model per position, swapped atomically on a hot switch.
+@dataclass(frozen=True)
+class ServedRelease:
+    """The release a worker serves: the manifest entry, its tag, and when this worker took it."""
 
-    Readers take one reference (``get``) and use it for the whole request;
-    a switch loads the new model completely before replacing the mapping,
-    so in-flight requests never see a half-loaded model.
+    #: None when the folder has neither a manifest nor latest files.
+    release: releases.Release | None
+    tag: str | None
+    since: str
+    #: Positions that follow the release (the others are pinned by MODEL_VERSION*).
+    following: tuple[str, ...]
+    #: Why part of the release is not served (a version that failed to load), else None.
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class _Serving:
+    """Everything a request reads, replaced as one reference."""
+
+    models: dict[str, ServedModel | Unavailable]
+    release: ServedRelease
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class ModelStore:
+    """The served model per position, swapped atomically when the release changes.
+
+    Readers take one reference (``get``, ``snapshot``) and use it for the whole
+    request; a change loads every new model completely before replacing the
+    mapping, so in-flight requests never see a half-loaded model or a mix of two
+    releases.
     """
 
     def __init__(self, models_dir: Path | str, versions: Mapping[str, str]):
         # An s3:// URL stays a string (a Path would fold its //).
         self.models_dir = models_dir if is_url(models_dir) else Path(models_dir)
         self.versions = dict(versions)
-        self._served: dict[str, ServedModel | Unavailable] = {
-            pos: Unavailable(pos, self.versions.get(pos, LATEST), "not loaded yet")
-            for pos in POSITIONS}
+        self._serving = _Serving(
+            {pos: Unavailable(pos, self.versions.get(pos, LATEST), "not loaded yet")
+             for pos in POSITIONS},
+            ServedRelease(None, None, _now(), self._following()))
         self._switch_lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, str], ServedModel] = OrderedDict()
         self._cache_lock = threading.Lock()
 
+    @property
+    def _served(self) -> dict[str, ServedModel | Unavailable]:
+        return self._serving.models
+
+    @property
+    def release(self) -> ServedRelease:
+        return self._serving.release
+
+    def _following(self) -> tuple[str, ...]:
+        return tuple(p for p in POSITIONS if self.versions.get(p, LATEST) == LATEST)
+
     def load_all(self) -> None:
-        served: dict[str, ServedModel | Unavailable] = {}
-        for pos in POSITIONS:
-            requested = self.versions.get(pos, LATEST)
+        with self._switch_lock:
+            # The state is read first: a release made while the models load changes the
+            # tag, so the next follow() picks it up.
+            state = registry.history(self.models_dir)
+            served: dict[str, ServedModel | Unavailable] = {}
+            for pos in POSITIONS:
+                requested = self.versions.get(pos, LATEST)
+                try:
+                    served[pos] = self._load_position(pos, requested)
+                except RecruitRevealError as exc:
+                    served[pos] = Unavailable(pos, requested, str(exc))
+            self._serving = _Serving(served, ServedRelease(state.current, state.tag, _now(),
+                                                           self._following()))
+
+    def follow(self) -> bool:
+        """Serve the current release if its tag changed since the last look; True if it did.
+
+        Cheap when nothing changed (one stat or HEAD request).  A version of the
+        new release that cannot be served leaves that position as it was, and
+        /health names the problem until the next release.
+        """
+        if releases.current_tag(self.models_dir) == self.release.tag:
+            return False
+        with self._switch_lock:
+            return self._apply_release()
+
+    def _apply_release(self, loaded: ServedModel | None = None) -> bool:
+        state = registry.history(self.models_dir)
+        if state.tag == self.release.tag:
+            return False
+        current = state.current
+        served = dict(self._served)
+        problems: list[str] = []
+        for pos in self._following():
+            target = current.versions.get(pos) if current else None
+            now = served[pos]
+            if target is None or (isinstance(now, ServedModel) and now.version == target
+                                  and now.requested == LATEST):
+                continue
             try:
-                served[pos] = self._load_position(pos, requested)
-            except RecruitRevealError as exc:
-                served[pos] = Unavailable(pos, requested, str(exc))
-        self._served = served
+                model = loaded if loaded is not None and (loaded.position, loaded.version) \
+                    == (pos, target) else self._load_exact(pos, target)
+            except ApiError as exc:
+                problems.append(f"{pos} {target}: {exc.message}")
+                continue
+            assert current is not None
+            served[pos] = replace(model, requested=LATEST, reason=(
+                f"release {current.id}: {current.action} through {current.how} by "
+                f"{current.by}" + (f": {current.reason}" if current.reason else "")))
+        release = ServedRelease(current, state.tag, _now(), self._following(),
+                                "; ".join(problems) or None)
+        previous = self.release.release
+        self._serving = _Serving(served, release)  # one reference assignment: atomic for readers
+        logger.info("now serving release %s (was %s): %s", current.id if current else None,
+                    previous.id if previous else None,
+                    {p: m.version for p, m in served.items()})
+        for problem in problems:
+            logger.error("release %s is not fully served: %s", current.id if current else None,
+                         problem)
+        return True
 
     def _load_position(self, position: str, requested: str) -> ServedModel:
         loaded = registry.load(position, requested, models_dir=self.models_dir)
@@ -162,11 +260,20 @@ class ModelStore:
 
     def require(self, position: str) -> ServedModel:
         """The served model of ``position``, or 503 naming the position and why."""
-        served = self._served[position]
-        if isinstance(served, Unavailable):
-            raise ApiError(503, f"position: no model available for {position!r}: "
-                           f"{served.reason}", field="position")
-        return served
+        return self.require_all([position])[position]
+
+    def require_all(self, positions: Iterable[str]) -> dict[str, ServedModel]:
+        """The served model of each position, from one snapshot (so of one release),
+        or 503 naming the first position without one and why."""
+        snap = self._served
+        models: dict[str, ServedModel] = {}
+        for position in positions:
+            served = snap[position]
+            if isinstance(served, Unavailable):
+                raise ApiError(503, f"position: no model available for {position!r}: "
+                               f"{served.reason}", field="position")
+            models[position] = served
+        return models
 
     def available_versions(self, position: str) -> list[str]:
         try:
@@ -214,16 +321,27 @@ class ModelStore:
                 self._cache.popitem(last=False)
         return model
 
-    def switch(self, position: str,
-               version: str) -> tuple[ServedModel | Unavailable, ServedModel]:
-        """Load ``version`` fully, then swap it in; on any error the served model stays."""
+    def switch(self, position: str, version: str, *, reason: str | None = None,
+               by: str | None = None) -> tuple[ServedModel | Unavailable, ServedModel]:
+        """Promote ``version`` in the models folder (a new release made through the API)
+        and serve it here at once; every other worker follows on its next poll.
+
+        The model is loaded and makes its test prediction before anything is
+        written; on any error nothing is promoted and the served model stays.
+        A position pinned by MODEL_VERSION* follows the release from then on.
+        """
         with self._switch_lock:
-            new = replace(self._load_exact(position, version), requested=version,
-                          reason=f"switched to {version} by an admin request")
+            new = self._load_exact(position, version)
             previous = self._served[position]
-            served = dict(self._served)
-            served[position] = new
-            self._served = served  # one reference assignment: atomic for readers
-        logger.info("switched %s from %s to %s", position,
+            try:
+                registry.promote(position, version, self.models_dir, how="api",
+                                 reason=reason, by=by)
+            except RecruitRevealError as exc:
+                raise ApiError(409, f"version: {position} {version} was not promoted: {exc}",
+                               field="version") from None
+            self.versions[position] = LATEST
+            self._apply_release(loaded=new)
+            served = self._served[position]
+        logger.info("promoted %s from %s to %s through the API", position,
                     previous.version or "unavailable", version)
-        return previous, new
+        return previous, served if isinstance(served, ServedModel) else new

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,6 +19,15 @@ SERVICE_NAME = "recruit-reveal"
 router = APIRouter(tags=["health"])
 
 
+def release_body(store: ModelStore) -> dict[str, Any]:
+    served = store.release
+    entry = served.release
+    fields = ("id", "versions", "when", "by", "how", "action", "reason")
+    return {**({k: getattr(entry, k) for k in fields} if entry else {"id": None, "versions": {}}),
+            "since": served.since, "following": list(served.following),
+            "problem": served.problem}
+
+
 def health_body(store: ModelStore) -> dict[str, Any]:
     snap = store.snapshot()
     available = [p for p, s in snap.items() if isinstance(s, ServedModel)]
@@ -32,6 +42,8 @@ def health_body(store: ModelStore) -> dict[str, Any]:
                        "scoring": s.scorer.mode if isinstance(s, ServedModel) else None,
                        "scoring_reason": s.scorer.reason if isinstance(s, ServedModel) else None}
                    for p, s in snap.items()},
+        "release": release_body(store),
+        "worker": {"pid": os.getpid()},
     }
 
 

@@ -1,10 +1,11 @@
-"""The exported models: served version, versions, metrics, and the admin hot switch."""
+"""The exported models: served version, versions, metrics, and the admin switch (a promote)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...schema import POSITIONS
@@ -52,10 +53,21 @@ async def model_versions(position: PositionPath, store: StoreDep) -> dict[str, A
 @router.post("/{position}/switch", response_model=SwitchResponse,
              dependencies=[Depends(require_admin)],
              responses=error_responses(401, 403, 404, 409, 422))
-async def switch(position: PositionPath, store: StoreDep,
-                 version: Annotated[Version, Query()]) -> SwitchResponse:
-    """Hot-switch the served version (Bearer ADMIN_TOKEN).  The new model is
-    loaded completely before it replaces the old one."""
-    previous, new = await run_in_threadpool(store.switch, position, version)
+async def switch(position: PositionPath, store: StoreDep, request: Request,
+                 version: Annotated[Version, Query()],
+                 reason: Annotated[str | None, Query(max_length=500, description=(
+                     "why, for the release history"))] = None,
+                 by: Annotated[str | None, Query(max_length=100, description=(
+                     "who, for the release history (default: the client address)"))] = None,
+                 ) -> SwitchResponse:
+    """Promote ``version`` to the current release (Bearer ADMIN_TOKEN), recorded in the
+    history as made through the API.  The model is loaded and makes a test prediction
+    before anything is written; this worker serves it at once, every other worker and
+    replica following the models folder within RELEASE_POLL_SECONDS."""
+    who = by or f"api client {request.client.host if request.client else 'unknown'}"
+    previous, new = await run_in_threadpool(
+        functools.partial(store.switch, position, version, reason=reason, by=who))
+    release = store.release.release
     return SwitchResponse(position=position, previous_version=previous.version,
-                          version=new.version, reason=new.reason)
+                          version=new.version, reason=new.reason,
+                          release=release.id if release else None)

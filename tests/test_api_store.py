@@ -1,0 +1,102 @@
+"""api.store: following the models folder's release (promote, rollback, pinned positions,
+a release that cannot be served) and the app's poller that applies it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from api_support import QB, SAMPLES, add_version, broken_pipeline, settings
+from fastapi.testclient import TestClient
+
+from recruit_reveal.api.app import create_app
+from recruit_reveal.api.store import ModelStore, ServedModel
+from recruit_reveal.artifacts import registry, releases
+from recruit_reveal.schema import POSITIONS
+
+FOLLOW_ALL = {pos: "latest" for pos in POSITIONS}
+
+
+def served_versions(store: ModelStore) -> dict[str, str | None]:
+    return {pos: model.version for pos, model in store.snapshot().items()}
+
+
+def test_store_follows_promote_and_rollback_made_elsewhere(two_versions):
+    store = ModelStore(two_versions, FOLLOW_ALL)
+    store.load_all()
+    first = store.release.release
+    assert served_versions(store) == {"qb": "1.0.0", "rb": "1.0.0", "wr": "1.0.0"}
+    assert store.follow() is False  # nothing changed: nothing reloaded
+    untouched = store.get("rb")
+
+    registry.promote("qb", "1.1.0", two_versions, how="cli", by="ana", reason="retrained")
+    assert store.follow() is True
+    qb = store.get("qb")
+    assert isinstance(qb, ServedModel) and qb.version == "1.1.0" and qb.requested == "latest"
+    assert "through cli by ana: retrained" in qb.reason
+    assert store.get("rb") is untouched  # unchanged positions keep their loaded model
+    promoted = store.release.release
+    assert promoted is not None and first is not None and promoted.id > first.id
+    assert promoted.versions["qb"] == "1.1.0" and store.release.problem is None
+    assert store.follow() is False
+
+    registry.rollback(two_versions, how="cli", by="ana")
+    assert store.follow() is True
+    assert served_versions(store)["qb"] == "1.0.0"
+    assert store.release.release.action == "rollback"
+
+
+def test_pinned_positions_do_not_follow(two_versions):
+    store = ModelStore(two_versions, {**FOLLOW_ALL, "qb": "1.0.0"})
+    store.load_all()
+    assert store.release.following == ("rb", "wr")
+    registry.promote("qb", "1.1.0", two_versions, how="cli")
+    assert store.follow() is True
+    assert served_versions(store)["qb"] == "1.0.0"
+    assert store.release.release.versions["qb"] == "1.1.0"
+
+
+def test_a_release_that_cannot_be_served_keeps_the_served_model(two_versions,
+                                                                trained_results):
+    add_version(two_versions, replace(trained_results["qb"], pipeline=broken_pipeline()),
+                "1.2.0", "broken on purpose")
+    store = ModelStore(two_versions, FOLLOW_ALL)
+    store.load_all()
+    # Written without the registry's check, as a careless script or another host might.
+    bad = releases.promote(two_versions, "qb", "1.2.0", how="cli", by="script")
+    assert store.follow() is True
+    assert served_versions(store)["qb"] == "1.0.0"
+    assert store.release.release.id == bad.id
+    assert "qb 1.2.0" in store.release.problem and "test prediction" in store.release.problem
+    assert store.follow() is False  # not retried until the release changes
+
+    registry.promote("qb", "1.1.0", two_versions, how="cli")
+    assert store.follow() is True
+    assert served_versions(store)["qb"] == "1.1.0" and store.release.problem is None
+
+
+def test_the_app_serves_a_new_release_within_a_poll(two_versions):
+    app = create_app(settings(release_poll_seconds=0.1), models_dir=two_versions)
+    with TestClient(app) as c:
+        before = c.get("/health").json()["release"]
+        assert before["versions"] == {"qb": "1.0.0", "rb": "1.0.0", "wr": "1.0.0"}
+        assert before["following"] == list(POSITIONS)
+        made = registry.promote("qb", "1.1.0", two_versions, how="cli", by="ana")
+        assert made.version == "1.1.0"
+        deadline = time.monotonic() + 10
+        while c.post("/predict", json=QB).json()["model_version"] != "1.1.0":
+            assert time.monotonic() < deadline, "the promote was not followed in 10 s"
+            time.sleep(0.05)
+        after = c.get("/health").json()["release"]
+        assert after["id"] > before["id"] and after["how"] == "cli" and after["by"] == "ana"
+        assert after["versions"]["qb"] == "1.1.0" and after["problem"] is None
+        batch = c.post("/predict/batch", json=SAMPLES).json()
+        assert batch["model_versions"] == {"qb": "1.1.0", "rb": "1.0.0", "wr": "1.0.0"}
+
+
+def test_polling_can_be_turned_off(two_versions):
+    app = create_app(settings(release_poll_seconds=0), models_dir=two_versions)
+    with TestClient(app) as c:
+        registry.promote("qb", "1.1.0", two_versions, how="cli")
+        time.sleep(0.5)
+        assert c.post("/predict", json=QB).json()["model_version"] == "1.0.0"
