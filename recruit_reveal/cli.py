@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="positions trained at the same time (default 1)")
     train.add_argument("--models-dir", default=None,
                        help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
-    train.add_argument("--runs-dir", default="runs", help="audit records folder (default runs)")
+    train.add_argument("--runs-dir", default="runs",
+                       help="audit records folder or s3://bucket/prefix (default runs)")
     train.add_argument("--seed", type=int, default=_RUN_DEFAULTS.seed,
                        help="random seed (default %(default)s)")
     train.add_argument("--cv-folds", type=_positive_int, default=_RUN_DEFAULTS.cv_folds,
@@ -158,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="the page of every release and training run")
     rsub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     rindex = rsub.add_parser("index", help="rewrite runs/index.html (done after every run too)")
-    rindex.add_argument("--runs-dir", default="runs", help="audit records folder (default runs)")
+    rindex.add_argument("--runs-dir", default="runs",
+                        help="audit records folder or s3://bucket/prefix (default runs)")
     rindex.add_argument("--models-dir", default=None,
                         help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
 

@@ -63,6 +63,18 @@ def two_versions(models_dir, trained_results):
 
 
 @pytest.fixture(scope="session")
+def notebook_run(tmp_path_factory, sample_csv):
+    """QB 1.0.0 trained by the notebook engine: (models folder, runs folder). Read-only."""
+    from recruit_reveal.release import runner
+
+    root = tmp_path_factory.mktemp("notebook_run")
+    summary = runner.train(sample_csv, "qb", "1.0.0", models_dir=root / "models",
+                           runs_dir=root / "runs", cv_folds=3)
+    assert summary.ok, summary
+    return root / "models", root / "runs"
+
+
+@pytest.fixture(scope="session")
 def messy_export(tmp_path_factory):
     """A generated 20,000-row recruiting export of 11 positions (see tests/messy_export.py).
 

@@ -52,7 +52,8 @@ def test_notebook_engine_trains_every_position_and_leaves_exactly_the_expected_f
     assert made.how == "train" and made.action == "release" and made.reason == "first release"
     assert made.versions == {pos: "1.0.0" for pos in POSITIONS}
     assert {p.relative_to(runs).as_posix() for p in runs.rglob("*")} == (
-        {"v1.0.0"} | {f"v1.0.0/{pos}.{ext}" for pos in POSITIONS for ext in ("ipynb", "html")})
+        {"v1.0.0", "index.html"}
+        | {f"v1.0.0/{pos}.{ext}" for pos in POSITIONS for ext in ("ipynb", "html")})
 
     for pos in POSITIONS:
         meta = json.loads(metadata_path(models, pos, "1.0.0").read_text(encoding="utf-8"))
@@ -195,6 +196,7 @@ def test_user_error_exits_2_without_traceback(tmp_path):
     (["train", "--csv", "x.csv", "--position", "qb", "--version", "1.0"], "1.0"),
     (["models", "show", "qb", "9.9.9"], "9.9.9"),
     (["models", "promote", "wr", "7.0.0"], "7.0.0"),
+    (["models", "diff", "qb", "1.0.0", "9.9.9"], "9.9.9"),
 ])
 def test_errors_of_every_command_exit_2(argv, needle, models_dir, tmp_path, capsys):
     (tmp_path / "x.csv").write_text("position,division\n", encoding="utf-8")
@@ -253,6 +255,27 @@ def test_models_list_show_and_promote(models_dir, trained_results, capsys):
 def test_models_list_on_an_empty_folder_points_at_training(tmp_path, capsys):
     assert main(["models", "list", "--models-dir", str(tmp_path)]) == 0
     assert "recruit-reveal train" in capsys.readouterr().out
+
+
+def test_models_diff_prints_a_table_or_json(models_dir, sample_csv, capsys):
+    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.modeling.training import train_position
+
+    other = train_position(sample_csv, "rb", seed=1, cv_folds=3, params={"C": 0.3})
+    save_pipeline(other, models_dir, "1.1.0", promote=False)
+    argv = ["models", "diff", "rb", "latest", "1.1.0", "--models-dir", str(models_dir),
+            "--csv", str(sample_csv)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("RB 1.0.0 -> 1.1.0")
+    c_row = next(line.split() for line in out.splitlines() if line.startswith("estimator  C "))
+    assert c_row[2:] == ["0.05", "0.3", "*"]
+    assert "training rows" in out and "sample athlete" in out
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["a"], doc["b"]) == ("1.0.0", "1.1.0")
+    assert [f["name"] for f in doc["fields"] if f["changed"]] == ["C", "seed"]
+    assert doc["agreement"][0]["count"] == 240
 
 
 # --- generate-data and serve ---------------------------------------------------------

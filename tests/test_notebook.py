@@ -101,7 +101,7 @@ def test_template_has_the_narrated_sections_in_order(template):
     headings = [c.source.splitlines()[0].lower() for c in template.cells
                 if c.cell_type == "markdown" and c.source.startswith("## ")]
     wanted = ["load and validate", "explore", "cross-validated evaluation", "final fit",
-              "export", "summary"]
+              "export", "changes since the previous release", "summary"]
     positions = [next(i for i, h in enumerate(headings) if w in h) for w in wanted]
     assert positions == sorted(positions)
     source = "\n".join(c.source for c in template.cells if c.cell_type == "code")
@@ -111,7 +111,8 @@ def test_template_has_the_narrated_sections_in_order(template):
                  "figures.plot_inputs_by_division", "figures.plot_confusion_matrix",
                  "figures.plot_calibration", "figures.plot_permutation_importance",
                  "report.validation_report", "report.export_table",
-                 "data.write_rejected_rows", "report.rejected_rows"):
+                 "data.write_rejected_rows", "report.rejected_rows",
+                 "diff.since_previous_release", "report.version_changes"):
         assert call in source, call
     # Every model is saved through recruit_reveal.export.
     assert "from recruit_reveal import data, export" in source
@@ -120,10 +121,10 @@ def test_template_has_the_narrated_sections_in_order(template):
         "contract.PositionResult.of(settings, result, exported, rejected_rows)"
 
 
-def test_papermills_own_command_line_runs_the_template(sample_csv, tmp_path):
+def test_papermills_own_command_line_runs_the_template(sample_csv, models_dir, tmp_path):
     papermill = Path(sys.executable).parent / "papermill"
     out = tmp_path / "out.ipynb"
-    models = tmp_path / "models"
+    models = models_dir  # holds rb 1.0.0, the current release: the run is compared with it
     proc = subprocess.run(
         [str(papermill), str(TEMPLATE), str(out), "-p", "position", "rb",
          "-p", "csv_path", str(sample_csv), "-p", "models_dir", str(models),
@@ -132,9 +133,11 @@ def test_papermills_own_command_line_runs_the_template(sample_csv, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert artifact_path(models, "rb", "2.0.0").is_file()
     # promote defaults to False: a single notebook run never switches latest.
-    assert registry.latest_version("rb", models) is None
+    assert registry.latest_version("rb", models) == "1.0.0"
     meta = registry.describe("rb", "2.0.0", models_dir=models)
     outputs = json.dumps([c.get("outputs", []) for c in nbformat.read(out, 4).cells])
+    assert "Changes from 1.0.0 (the previous release) to 2.0.0" in outputs
+    assert "same division" in outputs and "beyond noise" in outputs
     assert meta.artifact.sha256 in outputs
     assert '"image/png"' in outputs  # the figures are in the record
     assert meta.audit_record is None  # no runner, no record named

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..artifacts.metadata import ModelMetadata
 from ..errors import RecruitRevealError
+from .records import record_links
 from .store import ModelStore, ServedModel
 
 #: The cross-validated metrics every listing quotes.
@@ -66,4 +67,5 @@ def position_summary(store: ModelStore, position: str, *, with_versions: bool,
         summary["input_schema"] = served.metadata.input_schema
         summary["data_fingerprint"] = served.metadata.data_fingerprint
         summary["classes"] = served.metadata.classes
+        summary["record"] = record_links(served)
     return summary

@@ -258,10 +258,21 @@ class PositionListing(PositionSummary):
     versions: list[VersionEntry]
 
 
+class RecordLinks(BaseModel):
+    """Where the audit record of the served model is."""
+
+    notebook: str = Field(description="the executed notebook (path or URL)")
+    html: str = Field(description="its HTML copy (path or URL)")
+    url: str = Field(description="the API path serving the HTML copy, after checking that "
+                                 "the record made the served artifact")
+
+
 class PositionDetail(PositionSummary):
     input_schema: dict[str, Any] | None = None
     data_fingerprint: DataFingerprint | None = None
     classes: list[str] | None = None
+    record: RecordLinks | None = Field(None, description="null: the served model has no "
+                                                         "audit record (direct engine)")
 
 
 class ModelsResponse(BaseModel):

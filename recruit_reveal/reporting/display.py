@@ -191,3 +191,51 @@ def sample_athlete(result) -> pd.DataFrame:
     rows += [("goal", goal) for goal in story["goals"]]
     rows += [("switch", switch) for switch in story["switches"]]
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+
+
+def version_changes(changes) -> Styler:
+    """What changed since the previous release (a ``release.diff.ReleaseChanges``).
+
+    One table: the CV metrics with their delta and noise verdict, the settings,
+    data and features side by side (long lists only where they changed), and
+    the prediction agreement per set of rows; the caption says which versions
+    and how a delta is judged.  A first release is a one-line table saying so.
+    """
+    from recruit_reveal.release.diff import NOISE_RULE
+
+    diff = changes.diff
+    caption = changes.headline()
+    if diff is None:
+        table = pd.DataFrame([{"": caption}])
+        return table.style.set_uuid("version-changes").hide(axis="index")
+    old, new = diff.a, diff.b
+    rows: list[dict[str, Any]] = [
+        {"section": "metric", "item": m.name, old: format_metric({"mean": m.a, "std": m.a_std}),
+         new: format_metric({"mean": m.b, "std": m.b_std}),
+         "change": "-" if m.delta is None else f"{m.delta:+.3f} ({m.verdict})"}
+        for m in diff.metrics]
+    rows += [{"section": f.section, "item": f.name, old: _cell(f.a), new: _cell(f.b),
+              "change": "changed" if f.changed else ""}
+             for f in diff.fields if f.changed or f.section in ("estimator", "data")]
+    rows += [{"section": "predictions", "item": f"{g.rows} ({g.count})", old: "", new: "",
+              "change": f"same division {g.share_same:.1%}; largest P change "
+                        f"{g.max_probability_change:.3f} ({g.max_change_at})"}
+             for g in diff.agreement]
+    unchanged = sum(not f.changed for f in diff.fields if f.section in ("columns", "features"))
+    caption += (f" A metric's delta is beyond noise when {NOISE_RULE}. Prediction rows: "
+                + "; ".join(f"{g.rows}: {g.source}" for g in diff.agreement) + "."
+                + (f" {unchanged} column mappings and features unchanged (not shown)."
+                   if unchanged else "")
+                + "".join(f" Note: {note}." for note in diff.notes))
+    table = pd.DataFrame(rows, columns=["section", "item", old, new, "change"])
+    return table.style.set_uuid("version-changes").set_caption(caption).hide(axis="index")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)

@@ -6,11 +6,13 @@ import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ...schema import POSITIONS
 from ..dependencies import PositionPath, StoreDep, require_admin
 from ..listings import position_summary
+from ..records import RECORD_HEADERS, served_record_html
 from ..responses import (
     ModelsResponse,
     PositionDetail,
@@ -48,6 +50,20 @@ async def model_versions(position: PositionPath, store: StoreDep) -> dict[str, A
     summary = position_summary(store, position, with_versions=True)
     return {"position": position, "served_version": summary["version"],
             "versions": summary["versions"], "total_versions": len(summary["versions"])}
+
+
+# response_class=Response: so the OpenAPI gives the errors as JSON and only the 200 as HTML.
+@router.get("/{position}/record", response_class=Response,
+            responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
+                             "description": "the executed notebook that produced the served "
+                                            "model, as HTML"}, **error_responses(404, 503)})
+async def model_record(position: PositionPath, store: StoreDep) -> HTMLResponse:
+    """The audit record (executed training notebook, as HTML) of the served model, served
+    only when the record's sha256 link matches the served artifact; 404 with the reason
+    otherwise (a model trained with the direct engine has no record)."""
+    served = store.require(position)
+    html = await run_in_threadpool(served_record_html, served)
+    return HTMLResponse(html, headers=RECORD_HEADERS)
 
 
 @router.post("/{position}/switch", response_model=SwitchResponse,

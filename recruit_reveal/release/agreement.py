@@ -1,0 +1,140 @@
+"""Prediction agreement of two model versions, and the rows it is measured on.
+
+Three sets of rows: the training rows (the validated rows of one position of a
+CSV, read by :func:`recruit_reveal.data.load_training_data`), the position's
+sample athletes (:data:`recruit_reveal.schema.SAMPLE_ATHLETES`, the API's
+example) and the reference athletes (:mod:`recruit_reveal.modeling.reference`,
+which exercise every input missing, at its limits, every state tier).
+Both versions are scored exactly as the API scores them: probabilities through
+:func:`recruit_reveal.modeling.explanations.predict_proba`, the division by the
+model's own decision rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..schema import DIVISIONS, SAMPLE_ATHLETES, feature_names
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How often the two versions predict the same division on one set of rows."""
+
+    rows: str
+    source: str
+    count: int
+    same_division: int
+    #: Largest |P_b(d) - P_a(d)| over the rows and the four divisions, and where.
+    max_probability_change: float
+    max_change_at: str
+    #: Mean over the rows of each row's largest change.
+    mean_probability_change: float
+    #: "D2 -> FCS": how many rows moved that way (only rows whose division changed).
+    transitions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def share_same(self) -> float:
+        return self.same_division / self.count if self.count else math.nan
+
+
+def training_rows(position: str, meta_a: Any, meta_b: Any, csv: Any, columns: Any,
+                  notes: list[str]) -> tuple[Any, str] | None:
+    """(validated rows of ``position``, where they come from), or None with a note."""
+    from recruit_reveal.data import load_training_data
+
+    if csv is None:
+        csv, meta = find_training_file(meta_b, meta_a)
+        if csv is None:
+            named = sorted({m.data_fingerprint.file for m in (meta_a, meta_b)
+                            if m.data_fingerprint.file})
+            notes.append(f"training rows not compared: {', '.join(named) or 'the training file'}"
+                         " not found with the recorded sha256 (give --csv)")
+            return None
+        columns = columns if columns is not None else (meta.data_fingerprint.column_mapping
+                                                       or None)
+    # Quarantine with no ceiling keeps exactly the rows that pass validation.
+    data = load_training_data(csv, position, columns=columns, invalid_rows="quarantine",
+                              max_invalid_fraction=1.0, min_rows_per_division=0)
+    trained_on = [m.model_version for m in (meta_a, meta_b)
+                  if m.data_fingerprint.sha256 == data.sha256]
+    which = (" and ".join(trained_on) + "'s training data") if trained_on else \
+        "data neither version was trained on"
+    return data, f"{Path(csv).name} (sha256 {data.sha256[:12]}, {which})"
+
+
+def find_training_file(*metas: Any) -> tuple[Path | None, Any]:
+    """The training file the first of ``metas`` names, if it is still there unchanged.
+
+    The metadata keeps only the file's name (its folder may name a person or a
+    machine), so the usual places are tried: the working directory and ``data/``
+    under it and under the project root.  A file whose sha256 differs is not
+    the data the model saw, and is passed over.
+    """
+    from .contract import project_path
+
+    for meta in metas:
+        name, digest = meta.data_fingerprint.file, meta.data_fingerprint.sha256
+        if not name or not digest:
+            continue
+        for candidate in (Path(name), Path("data") / name, project_path(Path("data") / name)):
+            if candidate.is_file() and _sha256(candidate) == digest:
+                return candidate, meta
+    return None, None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sample_athletes(position: str) -> tuple[Any, list[str]]:
+    """The position's sample athletes as the pipeline's input frame, and their names."""
+    import pandas as pd
+
+    athletes = [a for a in SAMPLE_ATHLETES if a["position"] == position]
+    frame = pd.DataFrame(athletes).reindex(columns=feature_names(position))
+    return frame, [str(a.get("name", position)) for a in athletes]
+
+
+def reference_athletes(position: str, typical: dict[str, float | None]) -> Any:
+    """The reference athletes of ``position`` (built around ``typical``) as an input frame."""
+    from recruit_reveal.modeling.explanations import model_frame
+    from recruit_reveal.modeling.reference import reference_rows
+
+    x, state = reference_rows(position, {k: v for k, v in typical.items() if v is not None})
+    return model_frame(x, state, position)
+
+
+def compare(label: str, source: str, frame: Any, ids: list[str] | None,
+            pipe_a: Any, pipe_b: Any) -> Agreement:
+    """Score ``frame`` with both pipelines; ``ids`` name its rows (None: by position)."""
+    import numpy as np
+
+    from recruit_reveal.modeling import explanations
+
+    pa = explanations.predict_proba(pipe_a, frame)
+    pb = explanations.predict_proba(pipe_b, frame)
+    labels = np.asarray(DIVISIONS, dtype=object)
+    da = labels[explanations.decide(pa, explanations.decision_rule(pipe_a))]
+    db = labels[explanations.decide(pb, explanations.decision_rule(pipe_b))]
+    change = np.abs(pb - pa)
+    row, col = np.unravel_index(int(np.argmax(change)), change.shape)
+    where = ids[row] if ids is not None else f"athlete {row}"
+    moved: dict[str, int] = {}
+    for x, y in zip(map(str, da), map(str, db), strict=True):
+        if x != y:
+            moved[f"{x} -> {y}"] = moved.get(f"{x} -> {y}", 0) + 1
+    return Agreement(
+        rows=label, source=source, count=len(frame), same_division=int(np.sum(da == db)),
+        max_probability_change=float(change[row, col]),
+        max_change_at=f"{where}, P({DIVISIONS[col]})",
+        mean_probability_change=float(change.max(axis=1).mean()),
+        transitions=dict(sorted(moved.items(), key=lambda kv: -kv[1])))

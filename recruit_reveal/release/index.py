@@ -1,0 +1,346 @@
+"""``runs/index.html``: every release and every run on one static page.
+
+:func:`collect` reads the release history of the models folder, each released
+version's metadata and the audit records in the runs folder; :func:`render`
+turns that into one HTML page (inline CSS, no script, relative links only to
+files that exist, so it works opened from the disk or a copied folder);
+:func:`write_index` publishes it with the runs folder's atomic writer, which
+also serves ``s3://`` folders.  The runner rewrites the page after every
+training run (:func:`refresh_index`) and ``recruit-reveal runs index`` on
+demand.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from ..artifacts import layout
+from ..artifacts.storage import LocalStore, Store, open_store
+from ..errors import RecruitRevealError, VersionError
+from ..schema import POSITIONS
+from .index_page import render
+from .records import RECORD_METADATA_KEY
+
+if TYPE_CHECKING:
+    from ..artifacts.metadata import ModelMetadata
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "index.html"
+#: (CV metric, label, whether a higher value is better) in the order the page shows them.
+METRICS = (("exact_accuracy", "CV exact", True),
+           ("within_one_accuracy", "CV within one", True),
+           ("expected_calibration_error", "ECE", False))
+
+
+@dataclass(frozen=True)
+class MetricCell:
+    """One CV figure of one version, and how it moved against the previous release."""
+
+    label: str
+    mean: float | None
+    std: float | None
+    delta: float | None = None
+    #: The spread the delta is compared with: the larger fold std of the two versions.
+    spread: float | None = None
+    higher_is_better: bool = True
+
+    @property
+    def marked(self) -> bool:
+        return self.delta is not None and self.spread is not None \
+            and abs(self.delta) > self.spread
+
+    @property
+    def better(self) -> bool:
+        return self.delta is not None and (self.delta > 0) == self.higher_is_better
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    href: str
+
+
+@dataclass
+class PositionRow:
+    """A position's model in one release."""
+
+    position: str
+    version: str
+    changed: bool
+    metrics: list[MetricCell] = field(default_factory=list)
+    data_file: str | None = None
+    data_sha256: str | None = None
+    rows: int | None = None
+    rows_rejected: int | None = None
+    changelog: str | None = None
+    links: list[Link] = field(default_factory=list)
+    #: Why the metadata could not be read (the row then shows only the version).
+    error: str | None = None
+
+
+@dataclass
+class ReleaseRow:
+    id: int
+    when: str
+    by: str
+    how: str
+    action: str
+    reason: str | None
+    previous: int | None
+    restores: int | None
+    current: bool
+    positions: list[PositionRow]
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """One audit record: a position's run of a version, or an earlier failed attempt kept aside."""
+
+    position: str
+    attempt: str
+    status: str
+    links: tuple[Link, ...]
+
+
+@dataclass
+class RunRow:
+    """One ``runs/v{version}/`` folder."""
+
+    version: str
+    records: list[RecordRow]
+    #: Releases that served a model of this version.
+    releases: list[int]
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status != "succeeded" for r in self.records)
+
+
+@dataclass
+class RunsIndex:
+    models: str
+    runs: str
+    written_at: str
+    releases: list[ReleaseRow]
+    runs_rows: list[RunRow]
+    #: Why the release history could not be read, when it could not.
+    history_error: str | None = None
+
+
+def collect(runs_dir: str | os.PathLike[str] | Store, models_dir: str | os.PathLike[str],
+            *, now: _dt.datetime | None = None) -> RunsIndex:
+    """What the page shows, read from ``models_dir`` and ``runs_dir``; never writes."""
+    from ..artifacts.registry import history
+
+    runs = open_store(runs_dir)
+    folders = {version: _files(runs, f"v{version}") for version in _version_folders(runs)}
+    history_error = None
+    try:
+        state = history(models_dir)
+        entries = state.history
+    except RecruitRevealError as exc:
+        entries, history_error = [], str(exc)
+    metadata = _MetadataCache(models_dir)
+    by_id = {entry.id: entry for entry in entries}
+    rows: list[ReleaseRow] = []
+    for i, entry in enumerate(entries):
+        # Changes are against what was served before: the release this one replaced,
+        # or, for entries that do not name it (older manifests), the entry before.
+        before = by_id.get(entry.previous) if entry.previous is not None else None
+        if before is None and entry.previous is None and i > 0:
+            before = entries[i - 1]
+        rows.append(ReleaseRow(
+            id=entry.id, when=entry.when, by=entry.by, how=entry.how, action=entry.action,
+            reason=entry.reason, previous=entry.previous, restores=entry.restores,
+            current=i == len(entries) - 1,
+            positions=[_position_row(pos, entry.versions[pos],
+                                     before.versions.get(pos) if before else None,
+                                     metadata, folders)
+                       for pos in _ordered(entry.versions)]))
+    released: dict[str, set[int]] = {}
+    for entry in entries:
+        for version in entry.versions.values():
+            released.setdefault(version, set()).add(entry.id)
+    run_rows = [RunRow(version=version, records=_records(runs, version, files),
+                       releases=sorted(released.get(version, ())))
+                for version, files in sorted(folders.items(), key=lambda kv: _key(kv[0]),
+                                             reverse=True)]
+    stamp = (now or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    return RunsIndex(models=str(models_dir), runs=runs.display(), written_at=stamp,
+                     releases=rows[::-1], runs_rows=run_rows, history_error=history_error)
+
+
+def write_index(runs_dir: str | os.PathLike[str], models_dir: str | os.PathLike[str]) -> str:
+    """Rewrite ``runs_dir/index.html``; returns where it went (a path or URL)."""
+    store = open_store(runs_dir)
+    store.write(INDEX_NAME, render(collect(store, models_dir)).encode())
+    return store.display(INDEX_NAME)
+
+
+def refresh_index(runs_dir: str | os.PathLike[str], models_dir: str | os.PathLike[str],
+                  *, create: bool = True) -> None:
+    """:func:`write_index` for the runner: a failure is logged, never raised.
+
+    ``create=False`` only refreshes a page that exists, so a run that keeps
+    no records (the direct engine) does not start a runs folder of its own.
+    """
+    try:
+        if create or open_store(runs_dir).exists(INDEX_NAME):
+            logger.info("runs index: %s", write_index(runs_dir, models_dir))
+    except Exception as exc:  # the models are trained and released: a page must not undo that
+        logger.error("could not rewrite %s in %s: %s: %s", INDEX_NAME, runs_dir,
+                     type(exc).__name__, exc)
+
+
+class _MetadataCache:
+    """Each version's metadata read once, or the reason it could not be."""
+
+    def __init__(self, models_dir: str | os.PathLike[str]):
+        self.models_dir = models_dir
+        self.seen: dict[tuple[str, str], ModelMetadata | str] = {}
+
+    def get(self, position: str, version: str) -> ModelMetadata | str:
+        from ..artifacts.registry import describe
+
+        key = (position, version)
+        if key not in self.seen:
+            try:
+                self.seen[key] = describe(position, version, models_dir=self.models_dir)
+            except RecruitRevealError as exc:
+                self.seen[key] = str(exc)
+        return self.seen[key]
+
+
+def _position_row(position: str, version: str, before: str | None, metadata: _MetadataCache,
+                  folders: dict[str, set[str]]) -> PositionRow:
+    row = PositionRow(position=position, version=version, changed=before != version,
+                      links=_record_links(version, position, folders.get(version, set())))
+    meta = metadata.get(position, version)
+    if isinstance(meta, str):
+        row.error = meta
+        return row
+    # An unchanged model has no change to show; the row says it is unchanged.
+    old = metadata.get(position, before) if before and before != version else None
+    for name, label, higher in METRICS:
+        mean, std = meta.metrics.mean(name), meta.metrics.std(name)
+        delta = spread = None
+        if old is not None and not isinstance(old, str):
+            old_mean = old.metrics.mean(name)
+            if mean is not None and old_mean is not None:
+                delta = mean - old_mean
+                stds = [s for s in (std, old.metrics.std(name)) if s is not None]
+                spread = max(stds) if stds else None
+        row.metrics.append(MetricCell(label, mean, std, delta, spread, higher))
+    data = meta.data_fingerprint
+    row.data_file, row.data_sha256 = data.file, data.sha256
+    row.rows, row.rows_rejected = data.rows, data.rows_rejected
+    row.changelog = meta.changelog
+    return row
+
+
+def _record_links(version: str, position: str, files: set[str]) -> list[Link]:
+    from ..data import rejected_file_name
+
+    wanted = ((f"{position}.html", "record"), (rejected_file_name(position), "rejected rows"))
+    return [Link(label, _href(version, name)) for name, label in wanted if name in files]
+
+
+def _records(runs: Store, version: str, files: set[str]) -> list[RecordRow]:
+    """Every record of a version folder: the current one per position, then failed attempts."""
+    out: list[RecordRow] = []
+    # Sorted newest first, then (stably) by position: earlier attempts stay newest first.
+    for name in sorted(sorted(files, reverse=True), key=_record_order):
+        stem = name.removesuffix(".ipynb")
+        position, _, attempt = stem.partition(".")
+        if stem == name or attempt and not attempt.startswith("failed-"):
+            continue
+        html = f"{stem}.html"
+        links = [Link("record", _href(version, html if html in files else name))]
+        if not attempt:
+            from ..data import rejected_file_name
+
+            if rejected_file_name(position) in files:
+                links.append(Link("rejected rows", _href(version, rejected_file_name(position))))
+        out.append(RecordRow(position=position,
+                             attempt=attempt.replace("failed-", "earlier attempt ") or "this run",
+                             status=_record_status(runs, f"v{version}/{name}"),
+                             links=tuple(links)))
+    return out
+
+
+def _record_order(name: str) -> tuple[int, bool]:
+    """Positions in their usual order, each with this run's record before the earlier attempts."""
+    position, _, rest = name.partition(".")
+    return _position_order(position), rest != "ipynb"
+
+
+def _record_status(runs: Store, name: str) -> str:
+    """As :func:`.records.record_status`, read through the store; no outcome means unfinished."""
+    try:
+        doc = json.loads(runs.read(name))
+        status = doc["metadata"].get(RECORD_METADATA_KEY, {}).get("status")
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return "unreadable"
+    return status if status in ("succeeded", "failed") else "unfinished"
+
+
+def _href(version: str, name: str) -> str:
+    return quote(f"v{version}/{name}")
+
+
+def _version_folders(runs: Store) -> list[str]:
+    """Versions with a ``v{X.Y.Z}`` folder in the runs folder (other names are ignored)."""
+    if isinstance(runs, LocalStore):
+        names = [p.name for p in _subdirs(runs.root)]
+    else:  # an object store: "folders" are common key prefixes
+        fs, root = getattr(runs, "fs"), getattr(runs, "root")  # noqa: B009 - not in Store
+        try:
+            entries = fs.ls(root, detail=True, refresh=True)
+        except FileNotFoundError:
+            entries = []
+        names = [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries
+                 if e.get("type") == "directory"]
+    versions = []
+    for name in names:
+        try:
+            layout.parse_version(name[1:] if name.startswith("v") else "-")
+        except VersionError:
+            continue
+        versions.append(name[1:])
+    return versions
+
+
+def _subdirs(root: Path) -> Iterable[Path]:
+    try:
+        return [p for p in root.iterdir() if p.is_dir()]
+    except FileNotFoundError:
+        return []
+
+
+def _files(runs: Store, folder: str) -> set[str]:
+    return set(open_store(_child(runs, folder)).names())
+
+
+def _child(store: Store, name: str) -> str | Path:
+    return store.root / name if isinstance(store, LocalStore) else f"{store.url}/{name}"
+
+
+def _key(version: str) -> tuple[int, int, int]:
+    return layout.parse_version(version)
+
+
+def _position_order(position: str) -> int:
+    return POSITIONS.index(position) if position in POSITIONS else len(POSITIONS)
+
+
+def _ordered(versions: dict[str, str]) -> list[str]:
+    return sorted(versions, key=_position_order)
