@@ -100,3 +100,21 @@ def test_polling_can_be_turned_off(two_versions):
         registry.promote("qb", "1.1.0", two_versions, how="cli")
         time.sleep(0.5)
         assert c.post("/predict", json=QB).json()["model_version"] == "1.0.0"
+
+
+def test_a_broken_manifest_does_not_stop_the_service_and_its_repair_is_followed(two_versions):
+    manifest = two_versions / releases.MANIFEST
+    registry.promote("qb", "1.1.0", two_versions, how="cli")  # the folder now has a manifest
+    good = manifest.read_bytes()
+    manifest.write_text("{not json")
+    store = ModelStore(two_versions, FOLLOW_ALL)
+    store.load_all()
+    assert "cannot read the release" in store.release.problem
+    assert "releases.json" in store.release.problem
+    # The registry still serves what the earlier system's latest files name.
+    assert served_versions(store) == {"qb": "1.1.0", "rb": "1.0.0", "wr": "1.0.0"}
+
+    manifest.write_bytes(good)
+    assert store.follow() is True
+    assert store.release.problem is None and store.release.release.versions["qb"] == "1.1.0"
+    assert served_versions(store) == {"qb": "1.1.0", "rb": "1.0.0", "wr": "1.0.0"}

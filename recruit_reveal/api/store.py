@@ -177,7 +177,12 @@ class ModelStore:
         with self._switch_lock:
             # The state is read first: a release made while the models load changes the
             # tag, so the next follow() picks it up.
-            state = registry.history(self.models_dir)
+            try:
+                state = registry.history(self.models_dir)
+                release = ServedRelease(state.current, state.tag, _now(), self._following())
+            except RecruitRevealError as exc:  # a broken manifest must not stop the service
+                release = ServedRelease(None, None, _now(), self._following(),
+                                        f"cannot read the release: {exc}")
             served: dict[str, ServedModel | Unavailable] = {}
             for pos in POSITIONS:
                 requested = self.versions.get(pos, LATEST)
@@ -185,8 +190,7 @@ class ModelStore:
                     served[pos] = self._load_position(pos, requested)
                 except RecruitRevealError as exc:
                     served[pos] = Unavailable(pos, requested, str(exc))
-            self._serving = _Serving(served, ServedRelease(state.current, state.tag, _now(),
-                                                           self._following()))
+            self._serving = _Serving(served, release)
 
     def follow(self) -> bool:
         """Serve the current release if its tag changed since the last look; True if it did.
