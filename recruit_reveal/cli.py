@@ -8,20 +8,15 @@ which some position failed exits with 1 after printing its summary.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from .errors import RecruitRevealError
 from .release.contract import NotebookParams
 from .schema import POSITIONS
-
-if TYPE_CHECKING:
-    from .artifacts.metadata import ModelMetadata
 
 logger = logging.getLogger("recruit_reveal.cli")
 
@@ -221,9 +216,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "train":
         return _train(args)
     if args.command == "models":
-        return {"list": _models_list, "show": _models_show, "promote": _models_promote,
-                "rollback": _models_rollback,
-                "history": _models_history, "diff": _models_diff}[args.models_command](args)
+        from .cli_models import ACTIONS
+
+        return ACTIONS[args.models_command](args)
     if args.command == "runs":
         return _runs_index(args)
     if args.command == "serve":
@@ -246,132 +241,6 @@ def _train(args: argparse.Namespace) -> int:
         cell_timeout=args.cell_timeout or DEFAULT_CELL_TIMEOUT)
     print(summary.report())
     return EXIT_OK if summary.ok else EXIT_FAILED
-
-
-def _models_list(args: argparse.Namespace) -> int:
-    from recruit_reveal.artifacts.registry import history, list_models, resolve_models_dir
-    from recruit_reveal.reporting.tables import format_metric, format_table
-
-    rows = list_models(args.models_dir)
-    folder = resolve_models_dir(args.models_dir)
-    current = history(args.models_dir).current
-    if not rows:
-        print(f"No models in {folder}. Train some with: "
-              "recruit-reveal train --csv data/training.csv --position all")
-        return EXIT_OK
-    table = [[
-        r["position"], r["version"], "*" if r["is_latest"] else "",
-        (r["created_at"] or "-")[:19], format_metric(r["exact_accuracy"]),
-        format_metric(r["within_one_accuracy"]), format_metric(r["ceiling_exact_accuracy"]),
-        r["rows"] if r["rows"] is not None else "-", r["sha256"] or "-",
-        "ok" if r["valid"] else f"INVALID: {r['problem']}",
-    ] for r in rows]
-    print(f"Models in {folder} (* = in the current release"
-          + (f", {_release_line(current)})" if current else "; no release yet)") + ":")
-    print(format_table(["position", "version", "latest", "created (UTC)", "exact",
-                        "within-one", "ceiling", "rows", "sha256", "check"], table))
-    return EXIT_OK
-
-
-def _models_show(args: argparse.Namespace) -> int:
-    from recruit_reveal.artifacts.registry import describe
-
-    meta = describe(args.position, args.version, models_dir=args.models_dir)
-    if args.json:
-        print(json.dumps(meta.model_dump(mode="json"), indent=2, sort_keys=True))
-        return EXIT_OK
-    print(_render_metadata(meta))
-    return EXIT_OK
-
-
-def _render_metadata(meta: ModelMetadata) -> str:
-    from recruit_reveal.reporting.tables import format_metric, format_table
-
-    artifact, fingerprint, estimator = meta.artifact, meta.data_fingerprint, meta.estimator
-    record = meta.audit_record.notebook if meta.audit_record else None
-    lines = [
-        f"{meta.position.upper()} model v{meta.model_version}",
-        f"  created       {meta.created_at}",
-        f"  artifact      {artifact.file} ({artifact.size} bytes)",
-        f"  sha256        {artifact.sha256}",
-        f"  data          {fingerprint.file} ({fingerprint.rows} rows, "
-        f"sha256 {str(fingerprint.sha256)[:12]})",
-        f"  per division  {fingerprint.rows_per_division}",
-        f"  estimator     {estimator.name} {estimator.params}",
-        f"  seed          {meta.seed}",
-        f"  audit record  {record or '-'}",
-        f"  changelog     {meta.changelog or '-'}",
-        f"  libraries     {meta.library_versions}",
-        f"  git commit    {meta.git_commit or '-'}",
-    ]
-    metrics = meta.metrics
-    columns: dict[str, dict[str, Any]] = {"model (CV)": dict(metrics.cv)}
-    for name, values in metrics.baselines.items():
-        columns[name] = dict(values)
-    if metrics.bayes_ceiling:
-        columns["bayes ceiling"] = dict(metrics.bayes_ceiling)
-    names = ("exact_accuracy", "within_one_accuracy", "macro_f1", "quadratic_weighted_kappa",
-             "log_loss", "expected_calibration_error")
-    rows = [[name] + [format_metric(col.get(name)) for col in columns.values()] for name in names
-            if any(name in col for col in columns.values())]
-    if rows:
-        lines += ["", format_table(["metric", *columns], rows)]
-    return "\n".join(lines)
-
-
-def _models_promote(args: argparse.Namespace) -> int:
-    from recruit_reveal.artifacts.registry import promote, resolve_models_dir
-
-    loaded = promote(args.position, args.version, models_dir=args.models_dir, how="cli",
-                     reason=args.reason, by=args.by)
-    print(f"{args.position}: {loaded.reason} in {resolve_models_dir(args.models_dir)}")
-    return EXIT_OK
-
-
-def _models_rollback(args: argparse.Namespace) -> int:
-    from recruit_reveal.artifacts.registry import resolve_models_dir, rollback
-
-    made = rollback(args.models_dir, how="cli", reason=args.reason, by=args.by)
-    print(f"rolled back in {resolve_models_dir(args.models_dir)}: now {_release_line(made)}")
-    return EXIT_OK
-
-
-def _release_line(release: Any) -> str:
-    versions = ", ".join(f"{pos} {v}" for pos, v in sorted(release.versions.items()))
-    return f"release {release.id}: {versions}"
-
-
-def _models_history(args: argparse.Namespace) -> int:
-    from recruit_reveal.artifacts.registry import history, resolve_models_dir
-    from recruit_reveal.reporting.tables import format_table
-
-    state = history(args.models_dir)
-    entries = state.history
-    if args.json:
-        print(json.dumps({"current": state.current.id if state.current else None,
-                          "releases": [r.model_dump(mode="json") for r in entries]}, indent=2))
-        return EXIT_OK
-    folder = resolve_models_dir(args.models_dir)
-    if not entries:
-        print(f"No releases in {folder} yet.")
-        return EXIT_OK
-    current = entries[-1].id
-    table = [["*" if r.id == current else "", r.id, r.when, r.by, r.how,
-              r.action + (f" of {r.restores}" if r.restores is not None else ""),
-              *[r.versions.get(pos, "-") for pos in POSITIONS], r.reason or "-"]
-             for r in entries]
-    print(f"Releases in {folder}, oldest first (* = current):")
-    print(format_table(["", "id", "when (UTC)", "by", "how", "action", *POSITIONS, "reason"],
-                       table))
-    return EXIT_OK
-
-
-def _models_diff(args: argparse.Namespace) -> int:
-    from recruit_reveal.release.diff import diff_versions
-
-    found = diff_versions(args.position, args.a, args.b, args.models_dir, csv=args.csv)
-    print(json.dumps(found.to_dict(), indent=2) if args.json else found.report())
-    return EXIT_OK
 
 
 def _runs_index(args: argparse.Namespace) -> int:

@@ -173,7 +173,7 @@ def test_the_earlier_systems_command_still_works(sample_csv, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "scripts.train_and_export", "--csv", str(sample_csv),
          "--position", "QB", "--version", "1.0.0", "--models-dir", str(models),
-         "--engine", "direct", "--cv-folds", "3"],
+         "--engine", "direct", "--cv-folds", "3", "--runs-dir", str(tmp_path / "runs")],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert registry.latest_version("qb", models) == "1.0.0"
@@ -186,7 +186,8 @@ def test_the_earlier_systems_command_still_works(sample_csv, tmp_path):
 def test_user_error_exits_2_without_traceback(tmp_path):
     proc = subprocess.run(
         [str(BIN / "recruit-reveal"), "train", "--csv", str(tmp_path / "nope.csv"),
-         "--position", "qb"], capture_output=True, text=True, timeout=120, check=False)
+         "--position", "qb"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "nope.csv" in proc.stderr and "not found" in proc.stderr
@@ -298,7 +299,12 @@ def test_serve_hands_host_port_and_models_dir_to_the_service(monkeypatch, tmp_pa
     monkeypatch.setattr(service, "run", lambda host, port, **kw: calls.append((host, port, kw)))
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123",
                  "--models-dir", str(tmp_path)]) == 0
-    assert calls == [("0.0.0.0", 8123, {"models_dir": str(tmp_path)})]
+    assert main(["serve", "--workers", "3", "--no-access-log"]) == 0
+    assert calls == [
+        ("0.0.0.0", 8123, {"models_dir": str(tmp_path), "access_log": None, "workers": None}),
+        (None, None, {"models_dir": None, "access_log": False, "workers": 3})]
+    with pytest.raises(SystemExit):
+        main(["serve", "--workers", "0"])
 
 
 @pytest.mark.parametrize("engine", ["notebook", "direct"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -19,6 +20,7 @@ from recruit_reveal.artifacts import layout, releases
 from recruit_reveal.artifacts.metadata import ModelMetadata, Summary
 from recruit_reveal.cli import main
 from recruit_reveal.release import index, runner
+from recruit_reveal.release.diff import MetricChange
 from recruit_reveal.release.index_page import render
 
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc)
@@ -61,11 +63,11 @@ def links_of(page: str) -> list[str]:
     return parser.urls
 
 
-def test_changes_are_marked_only_when_larger_than_the_fold_spread(models_dir, tmp_path):
-    set_metrics(models_dir, "qb", exact_accuracy=(0.50, 0.02), within_one_accuracy=(0.90, 0.03),
+def test_changes_are_marked_only_beyond_the_pooled_fold_std(models_dir, tmp_path):
+    set_metrics(models_dir, "qb", exact_accuracy=(0.50, 0.03), within_one_accuracy=(0.90, 0.03),
                 expected_calibration_error=(0.05, 0.01))
-    add_version(models_dir, "qb", "1.0.1", exact_accuracy=(0.55, 0.01),
-                within_one_accuracy=(0.89, 0.01), expected_calibration_error=(0.09, 0.005))
+    add_version(models_dir, "qb", "1.0.1", exact_accuracy=(0.525, 0.01),
+                within_one_accuracy=(0.88, 0.01), expected_calibration_error=(0.09, 0.005))
     releases.release(models_dir, {"qb": "1.0.1"}, how="cli", by="ana", reason="fall data")
 
     found = index.collect(tmp_path / "runs", models_dir, now=NOW)
@@ -74,21 +76,34 @@ def test_changes_are_marked_only_when_larger_than_the_fold_spread(models_dir, tm
     assert newest.current and not first.current and newest.id > first.id
     qb = next(p for p in newest.positions if p.position == "qb")
     exact, within, ece = qb.metrics
-    # +0.05 against a spread of 0.02 (the larger std of the two versions): marked, better.
-    assert exact.delta == pytest.approx(0.05) and exact.spread == 0.02
+    pooled = math.sqrt((0.03 ** 2 + 0.01 ** 2) / 2)  # 0.0224, below the larger std 0.03
+    # +0.025 is just beyond the pooled std (though not beyond 0.03): marked, better.
+    assert exact.delta == pytest.approx(0.025) and exact.noise == pytest.approx(pooled)
     assert exact.marked and exact.better
-    # -0.01 against 0.03: within the noise, not marked.
-    assert within.delta == pytest.approx(-0.01) and not within.marked
-    # ECE up by 0.04 against 0.01: marked, and worse since lower is better.
+    # -0.020 is just within it: not marked.
+    assert within.delta == pytest.approx(-0.02) and within.noise == pytest.approx(pooled)
+    assert not within.marked
+    # ECE up by 0.04 against 0.008: marked, and worse since lower is better.
     assert ece.marked and not ece.better
     rb = next(p for p in newest.positions if p.position == "rb")
     assert not rb.changed and all(m.delta is None for m in rb.metrics)
 
     page = render(found)
-    assert "▲ +0.050 (better)" in page and "▲ +0.040 (worse)" in page
-    assert '<span class="delta">-0.010</span>' in page
-    assert "larger than the\nfold-to-fold standard deviation" in page  # the rule, in the footnote
+    assert "▲ +0.025 (better)" in page and "▲ +0.040 (worse)" in page
+    assert '<span class="delta">-0.020</span>' in page
+    assert "sqrt((std_A² + std_B²) / 2)" in page  # the rule, in the footnote
     assert page.index(f"Release {newest.id} ") < page.index(f"Release {first.id} ")
+
+
+def test_the_page_and_models_diff_judge_a_change_by_the_same_rule():
+    for delta, std_a, std_b in ((0.025, 0.03, 0.01), (-0.02, 0.03, 0.01), (0.04, 0.02, 0.04),
+                                (0.03, 0.02, 0.04), (0.01, 0.0, 0.0), (0.0, 0.0, 0.0)):
+        cell = index.MetricCell("CV exact", 0.5 + delta, std_b, delta, std_a)
+        change = MetricChange("exact_accuracy", 0.5, 0.5 + delta, std_a, std_b)
+        assert cell.marked == change.beyond_noise, (delta, std_a, std_b)
+    # Without both stds there is no verdict, so the page marks nothing.
+    assert not index.MetricCell("CV exact", 0.6, 0.01, 0.1, None).marked
+    assert MetricChange("exact_accuracy", 0.5, 0.6, None, 0.01).beyond_noise is None
 
 
 def test_a_release_shows_who_when_why_data_and_changelog(models_dir, tmp_path):

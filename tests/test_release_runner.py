@@ -30,8 +30,10 @@ def test_the_runner_takes_results_from_the_runs_not_from_models(sample_csv, tmp_
         raise AssertionError("the runner read the exported metadata back")
 
     monkeypatch.setattr(registry, "describe", no_reading_back)
+    # Not the default runs_dir: "runs" under the working directory is the repository's own.
     summary = runner.train(sample_csv, "qb", "2.0.0", engine="direct",
-                           models_dir=tmp_path / "models", cv_folds=3)
+                           models_dir=tmp_path / "models", runs_dir=tmp_path / "runs",
+                           cv_folds=3)
 
     assert summary.ok and summary.promoted
     (run,) = summary.runs

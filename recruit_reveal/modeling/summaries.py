@@ -8,6 +8,9 @@ and ``confusion_matrix`` (rows = true division, columns = predicted, in
 DIVISIONS order, summed over the folds).  Every other metric is a summary
 ``{"mean": float, "std": float}`` over the folds (std with ddof=0).
 
+Two versions' means differ beyond fold noise by :func:`beyond_fold_noise`, the
+one rule ``models diff``, the training record and ``runs/index.html`` apply.
+
 The metrics of one fold are computed by :mod:`recruit_reveal.modeling.metrics`.
 This module needs only numpy, so reading a summary (``TrainingResult.headline``)
 never imports scikit-learn.
@@ -61,3 +64,30 @@ def metric_mean(metrics: Mapping[str, Any], name: str) -> float:
 def metric_std(metrics: Mapping[str, Any], name: str) -> float:
     """Fold-to-fold standard deviation of metric ``name`` (see :func:`metric_mean`)."""
     return metrics[name]["std"]
+
+
+#: The rule :func:`beyond_fold_noise` applies, as the reports print it.
+NOISE_RULE = "|delta| > pooled fold std, sqrt((std_a^2 + std_b^2) / 2)"
+
+
+def pooled_fold_std(std_a: float | None, std_b: float | None) -> float | None:
+    """The fold noise a change of a CV mean between two versions is judged against.
+
+    ``sqrt((std_a² + std_b²) / 2)`` of the two versions' fold stds; None when
+    either is unknown.  Pooled rather than the larger std, so one version with
+    an unusually noisy fold does not hide every change against it.
+    """
+    if std_a is None or std_b is None:
+        return None
+    return math.sqrt((std_a ** 2 + std_b ** 2) / 2)
+
+
+def beyond_fold_noise(delta: float | None, std_a: float | None,
+                      std_b: float | None) -> bool | None:
+    """Whether ``delta`` (b's mean - a's) exceeds :func:`pooled_fold_std`; None when unknown.
+
+    A screen, not a test: both versions are usually scored on folds of the same
+    rows, so their fold results are correlated.
+    """
+    noise = pooled_fold_std(std_a, std_b)
+    return None if delta is None or noise is None else abs(delta) > noise

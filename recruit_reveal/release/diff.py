@@ -4,7 +4,8 @@
 
 - every CV metric of the metadata, with its delta and whether the delta is
   beyond fold noise: ``|delta| > pooled fold std = sqrt((std_a² + std_b²) / 2)``,
-  the fold-to-fold std (ddof 0) recorded with each mean;
+  the fold-to-fold std (ddof 0) recorded with each mean
+  (:func:`recruit_reveal.modeling.summaries.beyond_fold_noise`, as ``runs/index.html``);
 - the estimator, its parameters, seed and folds, the data fingerprint (file,
   sha256, rows, rejected, column mapping) and the derived features, side by side;
 - prediction agreement (share of identical predicted divisions, largest
@@ -28,13 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ModelNotFoundError, RecruitRevealError, ReleaseError
+from ..modeling.summaries import NOISE_RULE, beyond_fold_noise, pooled_fold_std
 from ..reporting.tables import format_metric, format_table
 from ..schema import DIVISIONS, check_position
 from .agreement import Agreement, compare, reference_athletes, sample_athletes, training_rows
 
 #: Metrics where a smaller value is the better one.
 LOWER_IS_BETTER = frozenset({"log_loss", "expected_calibration_error"})
-NOISE_RULE = "|delta| > pooled fold std, sqrt((std_a^2 + std_b^2) / 2)"
 _CHANGES_ONLY = ("columns", "features")  # long lists: the text report shows changes only
 
 
@@ -56,14 +57,11 @@ class MetricChange:
 
     @property
     def noise(self) -> float | None:
-        if self.a_std is None or self.b_std is None:
-            return None
-        return math.sqrt((self.a_std ** 2 + self.b_std ** 2) / 2)
+        return pooled_fold_std(self.a_std, self.b_std)
 
     @property
     def beyond_noise(self) -> bool | None:
-        delta, noise = self.delta, self.noise
-        return None if delta is None or noise is None else abs(delta) > noise
+        return beyond_fold_noise(self.delta, self.a_std, self.b_std)
 
     @property
     def verdict(self) -> str:

@@ -13,7 +13,6 @@ demand.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
 from collections.abc import Iterable
@@ -25,9 +24,10 @@ from urllib.parse import quote
 from ..artifacts import layout
 from ..artifacts.storage import LocalStore, Store, open_store
 from ..errors import RecruitRevealError, VersionError
+from ..modeling.summaries import beyond_fold_noise, pooled_fold_std
 from ..schema import POSITIONS
 from .index_page import render
-from .records import RECORD_METADATA_KEY
+from .records import read_record_stamp
 
 if TYPE_CHECKING:
     from ..artifacts.metadata import ModelMetadata
@@ -49,14 +49,17 @@ class MetricCell:
     mean: float | None
     std: float | None
     delta: float | None = None
-    #: The spread the delta is compared with: the larger fold std of the two versions.
-    spread: float | None = None
+    #: The fold std of the version the delta is taken against.
+    previous_std: float | None = None
     higher_is_better: bool = True
 
     @property
+    def noise(self) -> float | None:
+        return pooled_fold_std(self.previous_std, self.std)
+
+    @property
     def marked(self) -> bool:
-        return self.delta is not None and self.spread is not None \
-            and abs(self.delta) > self.spread
+        return bool(beyond_fold_noise(self.delta, self.previous_std, self.std))
 
     @property
     def better(self) -> bool:
@@ -232,14 +235,12 @@ def _position_row(position: str, version: str, before: str | None, metadata: _Me
     old = metadata.get(position, before) if before and before != version else None
     for name, label, higher in METRICS:
         mean, std = meta.metrics.mean(name), meta.metrics.std(name)
-        delta = spread = None
+        delta = old_std = None
         if old is not None and not isinstance(old, str):
             old_mean = old.metrics.mean(name)
             if mean is not None and old_mean is not None:
-                delta = mean - old_mean
-                stds = [s for s in (std, old.metrics.std(name)) if s is not None]
-                spread = max(stds) if stds else None
-        row.metrics.append(MetricCell(label, mean, std, delta, spread, higher))
+                delta, old_std = mean - old_mean, old.metrics.std(name)
+        row.metrics.append(MetricCell(label, mean, std, delta, old_std, higher))
     data = meta.data_fingerprint
     row.data_file, row.data_sha256 = data.file, data.sha256
     row.rows, row.rows_rejected = data.rows, data.rows_rejected
@@ -284,12 +285,17 @@ def _record_order(name: str) -> tuple[int, bool]:
 
 
 def _record_status(runs: Store, name: str) -> str:
-    """As :func:`.records.record_status`, read through the store; no outcome means unfinished."""
+    """The stamped outcome; "unfinished" without one, "unreadable" when the store fails.
+
+    Unlike :func:`.records.record_status`, which counts both as failed, the page
+    tells a run that never finished (or a record that does not parse) from one
+    that failed, and one it could not read at all.
+    """
     try:
-        doc = json.loads(runs.read(name))
-        status = doc["metadata"].get(RECORD_METADATA_KEY, {}).get("status")
-    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        stamp = read_record_stamp(runs, name)
+    except OSError:
         return "unreadable"
+    status = (stamp or {}).get("status")
     return status if status in ("succeeded", "failed") else "unfinished"
 
 

@@ -147,7 +147,8 @@ promote</code>, makes the first one.</p>
 <p><sup>*</sup> CV figures are means over the cross-validation folds, ± their fold-to-fold
 standard deviation. Below each is the change against the release this one replaced.
 A change is marked ▲/▼ with better or worse only when its size is larger than the
-fold-to-fold standard deviation (the larger of the two versions'); smaller changes are
+pooled fold-to-fold standard deviation of the two versions, sqrt((std_A² + std_B²) / 2),
+the rule <code>recruit-reveal models diff</code> applies too; smaller changes are
 within the noise of cross-validation. Higher is better for exact and within-one accuracy,
 lower for ECE (expected calibration error).</p>
 </footer>
