@@ -10,7 +10,7 @@ POSITION ?= qb
 JOBS     ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck data train-all train lab serve bench bench-smoke clean
+.PHONY: help install test lint typecheck data train-all train lab serve bench bench-env bench-smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,11 +51,19 @@ lab: $(LABSTAMP) ## Start JupyterLab on the training template
 serve: $(STAMP) ## Serve the exported models (HOST, PORT, MODEL_DIR, MODEL_VERSION)
 	$(BIN)/recruit-reveal serve
 
-bench: $(STAMP) ## Run every benchmark and rewrite docs/benchmarks.md
+# MLflow, for the serving peer only, lives in its own environment (never in .venv,
+# never installed by make test); bench/mlflow_env.py knows what goes in it.
+BENCH_MLFLOW := .venv-bench-mlflow/.installed
+$(BENCH_MLFLOW): pyproject.toml bench/mlflow_env.py | $(STAMP)
+	$(BIN)/python -m bench.mlflow_env
+
+bench-env: $(BENCH_MLFLOW) ## The benchmark-only MLflow environment (make bench creates it)
+
+bench: $(STAMP) $(BENCH_MLFLOW) ## Run every benchmark and rewrite docs/benchmarks.md
 	$(BIN)/python -m bench
 
 bench-smoke: $(STAMP) ## Run the benchmarks at tiny sizes (no docs rewrite)
 	$(BIN)/python -m bench --smoke
 
 clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench-mlflow .pytest_cache .ruff_cache

@@ -9,20 +9,27 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
 
 @dataclass(frozen=True)
 class Goal:
-    """One target from the issues and whether this run met it."""
+    """One target from the issues and whether this run met it.
+
+    ``met=None``: not measured in this run; ``margin`` then says why.
+    """
 
     name: str
     target: str
     measured: str
-    met: bool
+    met: bool | None
     margin: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return "not measured" if self.met is None else "met" if self.met else "**missed**"
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ def machine_facts() -> dict[str, str]:
     }
 
 
-def table(headers: list[str], rows: list[list[object]]) -> str:
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A markdown table."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

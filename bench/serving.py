@@ -104,7 +104,8 @@ def _start_server(models: Path) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"server exited: {err[-2000:]}")
         try:
             if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
                 return proc, url
@@ -216,7 +217,7 @@ def _in_process_ms(models: Path, repeats: int) -> dict[str, float]:
     from recruit_reveal.modeling.scoring import build_scorer
 
     loaded = registry.load("qb", "latest", models_dir=models)
-    typical = loaded.metadata.typical_values or {}
+    typical = {k: v for k, v in (loaded.metadata.typical_values or {}).items() if v is not None}
     scorer = build_scorer(loaded.pipeline, "qb", typical)
     if scorer.mode != "fast":
         raise RuntimeError(f"no fast path for the benchmark model: {scorer.reason}")
