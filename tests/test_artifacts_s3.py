@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import signal
+import time
 
 import numpy as np
 import pandas as pd
@@ -210,34 +211,58 @@ def test_the_api_serves_from_s3(bucket, trained_results, s3_endpoint):
     url = f"{bucket}/serving"
     for result in trained_results.values():
         export.save_pipeline(result, url, "1.0.0", changelog="fixture model")
-    app = create_app(settings(), models_dir=url)
+    export.save_pipeline(trained_results["qb"], url, "1.1.0", promote=False,
+                         changelog="second qb")
+    app = create_app(settings(release_poll_seconds=0.1), models_dir=url)
     with TestClient(app) as client:
         health = client.get("/health").json()
         assert all(health["models"][pos]["version"] == "1.0.0" for pos in schema.POSITIONS)
         answer = client.post("/predict", json=QB)
         assert answer.status_code == 200 and answer.json()["model_version"] == "1.0.0"
+        # A promote made elsewhere (here: this process, through the bucket) is followed.
+        registry.promote("qb", "1.1.0", url, how="cli", by="teammate")
+        deadline = time.monotonic() + 10
+        while client.post("/predict", json=QB).json()["model_version"] != "1.1.0":
+            assert time.monotonic() < deadline, "the promote on S3 was not followed in 10 s"
+            time.sleep(0.05)
+        assert client.get("/health").json()["release"]["by"] == "teammate"
     frame = pd.DataFrame([QB]).reindex(columns=schema.feature_names("qb"))
     assert registry.load("qb", None, url).pipeline.predict_proba(frame).shape == (1, 4)
 
 
-def test_training_with_the_notebook_engine_into_s3(bucket, sample_csv, tmp_path, capsys):
-    """``train --models-dir s3://...``: each kernel exports to the bucket; one release for all."""
+def test_training_with_the_notebook_engine_into_s3(bucket, sample_csv, capsys):
+    """``train --models-dir s3://... --runs-dir s3://...``: each kernel exports to the bucket
+    and the records land beside the models; one release for all positions."""
+    from recruit_reveal.release import records
+
     url = f"{bucket}/team/models"
-    runs = tmp_path / "runs"
+    runs = f"{bucket}/team/runs"
     assert main(["train", "--csv", str(sample_csv), "--position", "all", "--version", "1.0.0",
-                 "--changelog", "trained into s3", "--models-dir", url, "--runs-dir", str(runs),
-                 "--cv-folds", "2", "--jobs", "3"]) == 0
+                 "--changelog", "trained into s3", "--models-dir", url, "--runs-dir", runs,
+                 "--cv-folds", "2", "--jobs", "3", "--invalid-rows", "quarantine"]) == 0
     out = capsys.readouterr().out
     assert f"{url}/recruit_reveal_qb_pipeline_v1.0.0.pkl" in out
+    assert f"records: {runs}/v1.0.0/" in out and f"{runs}/v1.0.0/qb.html" in out
     (made,) = releases.read_state(url).history
     assert made.how == "train" and made.reason == "trained into s3"
     assert made.versions == {pos: "1.0.0" for pos in schema.POSITIONS}
+    folder = storage.open_store(f"{runs}/v1.0.0")
+    assert folder.names() == sorted(f"{pos}.{ext}" for pos in schema.POSITIONS
+                                    for ext in ("html", "ipynb", "rejected.csv"))
     for pos in schema.POSITIONS:
         loaded = registry.load(pos, None, url)
         assert loaded.version == "1.0.0" and loaded.format == "skops"
-        assert loaded.metadata.audit_record.notebook.endswith(f"v1.0.0/{pos}.ipynb")
-        assert (runs / "v1.0.0" / f"{pos}.ipynb").is_file()
-    # audit records stay on the local disk for now: said before anything trains
-    assert main(["train", "--csv", str(sample_csv), "--position", "qb", "--models-dir", url,
-                 "--runs-dir", f"{bucket}/runs"]) == 2
-    assert "--runs-dir s3://" in capsys.readouterr().err
+        assert loaded.metadata.audit_record.notebook == f"{runs}/v1.0.0/{pos}.ipynb"
+        # the record names the very files the registry verified
+        stamp = records.read_record_stamp(runs, records.record_name("1.0.0", pos))
+        assert stamp["status"] == "succeeded" and stamp["version"] == "1.0.0"
+        assert stamp["sha256"] == loaded.metadata.artifact.sha256
+        assert stamp["skops_sha256"] == loaded.metadata.artifact_skops.sha256
+        assert folder.read(f"{pos}.rejected.csv").startswith(b"row,")
+    # a succeeded record is never replaced, even when the models go elsewhere
+    before = folder.read("qb.ipynb")
+    assert main(["train", "--csv", str(sample_csv), "--position", "qb", "--version", "1.0.0",
+                 "--models-dir", f"{bucket}/other/models", "--runs-dir", runs]) == 2
+    assert f"{runs}/v1.0.0/qb.ipynb already exists" in capsys.readouterr().err
+    assert folder.read("qb.ipynb") == before
+    assert not storage.open_store(f"{bucket}/other/models").names()

@@ -156,3 +156,18 @@ def test_the_policy_is_checked(tmp_path, kwargs, says):
     with pytest.raises(DataValidationError) as info:
         load_training_data(write_csv(tmp_path, valid_rows("qb", 48)), "qb", **kwargs)
     assert says in str(info.value)
+
+
+def test_write_rejected_rows_to_an_object_store_url(tmp_path, bucket):
+    from recruit_reveal.artifacts.storage import open_store
+
+    data = load_training_data(write_csv(tmp_path, _with_bad_cells(49)), "qb",
+                              invalid_rows="quarantine", min_rows_per_division=3)
+    url = f"{bucket}/runs/v1.0.0/qb.rejected.csv"
+    assert write_rejected_rows(data, url) == url
+    local = write_rejected_rows(data, tmp_path / "local.csv")
+    store = open_store(f"{bucket}/runs")
+    assert store.read("v1.0.0/qb.rejected.csv") == local.read_bytes()
+    # a URL ending in / is a folder: the file gets the position's name in it
+    assert write_rejected_rows(data, f"{bucket}/other/") == f"{bucket}/other/qb.rejected.csv"
+    assert open_store(f"{bucket}/other").names() == ["qb.rejected.csv"]

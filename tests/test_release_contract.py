@@ -54,3 +54,13 @@ def test_project_path_resolves_from_the_project_root(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert contract.project_path("scratch/models") == tmp_path / "scratch" / "models"
     assert contract.project_path("/x/y") == Path("/x/y")
+
+
+def test_an_object_store_runs_dir_stays_a_url_and_holds_the_rejected_rows(tmp_path):
+    params = contract.NotebookParams(position="rb", version="1.2.3", models_dir=str(tmp_path),
+                                     runs_dir="s3://bucket/team/runs/",
+                                     invalid_rows="quarantine").resolve()
+    assert params.runs_dir == "s3://bucket/team/runs/"
+    assert params.rejected_rows_file == "s3://bucket/team/runs/v1.2.3/rb.rejected.csv"
+    local = dataclasses.replace(params, runs_dir=str(tmp_path / "runs"))
+    assert local.rejected_rows_file == str(tmp_path / "runs" / "v1.2.3" / "rb.rejected.csv")

@@ -40,3 +40,21 @@ def test_a_notebook_without_a_result_is_a_failed_run(tmp_path):
                                     cell_timeout=60)
     with pytest.raises(NotebookExecutionError, match="no run result"):
         engine.run(contract.NotebookParams(position="qb", version="1.0.0"))
+
+
+def test_a_warmed_engine_runs_each_position_in_a_kernel_started_ahead(tmp_path):
+    engine = engines.NotebookEngine(runs_dir=tmp_path / "runs",
+                                    template=FIXTURES / "result.ipynb", cell_timeout=60)
+    engine.warm_up(runs=2, jobs=1)
+    try:
+        pool = engine.kernels
+        assert pool is not None and len(pool.warm) == 1  # one run at a time
+        results = [engine.run(contract.NotebookParams(position=pos, version="4.0.0"))
+                   for pos in ("qb", "wr")]
+        assert [r.position for r in results] == ["qb", "wr"]
+        assert pool.take() is None and not pool.warm  # every kernel went to a run
+    finally:
+        engine.close()
+    assert engine.kernels is None
+    # without warming, each run starts its own kernel, as before
+    assert engine.run(contract.NotebookParams(position="rb", version="4.0.0")).position == "rb"

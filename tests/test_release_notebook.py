@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -140,3 +143,104 @@ def test_kernel_check_refuses_the_base_interpreter_of_the_venv(tmp_path, monkeyp
     _kernelspec(tmp_path, monkeypatch, str(Path(sys.executable).resolve()))
     with pytest.raises(NotebookExecutionError, match="not"):
         notebook.check_kernel()
+
+
+def test_records_in_an_object_store_appear_only_when_finished(bucket):
+    from recruit_reveal.artifacts.storage import open_store
+
+    record = f"{bucket}/runs/v1.0.0/wr.ipynb"
+    with pytest.raises(NotebookExecutionError, match=f"boom in wr.*record: {record}"):
+        notebook.run_notebook(FIXTURES / "fails.ipynb", record, {"position": "wr"},
+                              position="wr", cell_timeout=60)
+    assert records.record_status(record) == "failed"
+
+    executed = notebook.run_notebook(FIXTURES / "ok.ipynb", record, {"position": "wr"},
+                                     position="wr", cell_timeout=60)
+    assert executed.cells[-1].outputs[0]["text"] == "wr: value=2\n"
+    folder = open_store(f"{bucket}/runs/v1.0.0")
+    names = folder.names()
+    kept = [n for n in names if n.startswith("wr.failed-")]
+    assert sorted(n.rsplit(".", 1)[1] for n in kept) == ["html", "ipynb"]
+    assert b"boom in wr" in folder.read(next(n for n in kept if n.endswith(".html")))
+    assert records.record_status(record) == "succeeded"
+    assert nbformat.reads(folder.read("wr.ipynb").decode(), as_version=4).cells == \
+        executed.cells
+    assert b"wr: value=2" in folder.read("wr.html")
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (Linux /proc; empty elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _run_hanging(record: str) -> None:
+    notebook.run_notebook(FIXTURES / "hangs.ipynb", record, {"position": "rb"},
+                          position="rb", cell_timeout=None)
+
+
+def test_a_killed_run_leaves_nothing_in_the_object_store(bucket, tmp_path, monkeypatch):
+    import multiprocessing
+    import signal
+
+    # The child's staging files land here, so the test can see how far the run got.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    record = f"{bucket}/runs/v1.0.0/rb.ipynb"
+    child = multiprocessing.get_context("spawn").Process(target=_run_hanging, args=(record,))
+    child.start()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            staged = list(tmp_path.glob("recruit-reveal-record-*/rb.ipynb"))
+            started = records.last_started_cell(staged[0]) if staged else None
+            if started is not None and "sleep" in nbformat.read(
+                    staged[0], as_version=4).cells[started].source:
+                break
+            assert time.monotonic() < deadline and child.is_alive()
+            time.sleep(0.2)
+        assert not records.exists(record)  # mid-run, the bucket shows nothing
+    finally:
+        kernels = _children(child.pid)
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(30)
+        for pid in kernels:  # ipykernel also exits when its parent dies; this is sooner
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert child.exitcode == -signal.SIGKILL
+    assert records.record_status(record) is None
+    assert not records.exists(records.html_path(record))
+
+
+def _alive(kernel) -> bool:
+    from jupyter_client.utils import run_sync
+
+    return bool(run_sync(kernel.km.is_alive)())
+
+
+def test_a_warm_kernel_has_its_imports_done_and_leaves_no_trace_in_the_record(tmp_path):
+    pool = notebook.KernelPool(runs=2, ahead=1)
+    try:
+        kernel = pool.take()
+        assert kernel is not None
+        kernel.manager()
+        deadline = time.monotonic() + 30
+        while not pool.warm:  # the next one starts once the taken one is warm
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        executed = notebook.run_notebook(FIXTURES / "preloaded.ipynb", tmp_path / "qb.ipynb",
+                                         {"position": "rb"}, position="rb", cell_timeout=60,
+                                         kernel=kernel)
+        texts = [o["text"] for c in executed.cells for o in c.get("outputs", [])]
+        assert texts == ["preloaded True\n", "names ['position', 'sys']\n"]
+        # the imports ran silently: the record counts from 1, as with a cold kernel
+        assert [c.execution_count for c in executed.cells if c.cell_type == "code"] == [1, 2,
+                                                                                         3, 4]
+        assert not _alive(kernel)  # each run's kernel stops with it
+        (left,) = pool.warm
+    finally:
+        pool.close()
+    assert not _alive(left) and pool.take() is None

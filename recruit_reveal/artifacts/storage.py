@@ -292,3 +292,12 @@ def open_store(location: str | os.PathLike[str] | Store) -> Store:
     from .objectstore import FsspecStore
 
     return FsspecStore(text)
+
+
+def open_parent(location: str | os.PathLike[str]) -> tuple[Store, str]:
+    """The store holding the file at ``location`` (a path or URL) and the file's name in it."""
+    if is_url(location):
+        folder, _, name = str(location).rstrip("/").rpartition("/")
+        return open_store(folder), name
+    path = Path(location).expanduser()
+    return LocalStore(path.parent), path.name

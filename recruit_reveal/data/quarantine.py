@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..artifacts.storage import atomic_write
+from ..artifacts.storage import atomic_write, is_url, open_parent
 from ..errors import Problem, ProblemGroup
 
 if TYPE_CHECKING:
@@ -109,22 +109,34 @@ def rejected_frame(body: pd.DataFrame, rows: np.ndarray, header: list[str],
     return frame
 
 
-def write_rejected_rows(data: TrainingData, path: str | os.PathLike[str] | None) -> Path | None:
+def write_rejected_rows(data: TrainingData,
+                        path: str | os.PathLike[str] | None) -> Path | str | None:
     """Write ``data.rejected`` as CSV (UTF-8, header always) and return where.
 
     ``path`` is a folder (the file is then ``{position}.rejected.csv`` in it,
     see :func:`rejected_file_name`) or the file itself; None writes nothing
-    (a run that does not quarantine has no rejected rows to keep).  The file
-    is written even when no row was rejected (a header only), so a reviewer
-    sees the zero.  Written atomically: a reader never sees half a file.
+    (a run that does not quarantine has no rejected rows to keep).  An
+    object-store URL (``s3://bucket/runs/v1.0.0/qb.rejected.csv``) names the
+    file, or a folder when it ends with ``/``, and the URL is returned.  The
+    file is written even when no row was rejected (a header only), so a
+    reviewer sees the zero.  Written atomically (one PUT in an object store):
+    a reader never sees half a file.
     """
     if path is None:
         return None
+    text = data.rejected.to_csv(index=False, lineterminator="\n")
+    if is_url(path):
+        url = str(path)
+        if url.endswith("/"):
+            url += rejected_file_name(data.position)
+        store, name = open_parent(url)
+        store.write(name, text.encode("utf-8"))
+        return url
     target = Path(path)
     if target.is_dir():
         target = target / rejected_file_name(data.position)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(target, data.rejected.to_csv(index=False, lineterminator="\n"))
+    return atomic_write(target, text)
 
 
 def validation_summary(data: TrainingData) -> dict[str, object]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..artifacts.storage import is_url
 from ..errors import NotebookExecutionError, VersionError
 from ..schema import (
     DEFAULT_MAX_INVALID_FRACTION,
@@ -82,8 +83,6 @@ class NotebookParams:
 
         ``version=None`` takes the next patch version in ``models_dir``.
         """
-        from ..artifacts.storage import is_url
-
         position = check_position(self.position)
         models = self.models_dir if is_url(self.models_dir) else project_path(self.models_dir)
         return NotebookParams(
@@ -100,7 +99,8 @@ class NotebookParams:
             columns=None if self.columns is None else str(project_path(self.columns)),
             invalid_rows=check_invalid_rows(self.invalid_rows),
             max_invalid_fraction=check_invalid_fraction(self.max_invalid_fraction),
-            runs_dir=str(project_path(self.runs_dir)),
+            runs_dir=(self.runs_dir if is_url(self.runs_dir)
+                      else str(project_path(self.runs_dir))),
         )
 
     @property
@@ -110,7 +110,8 @@ class NotebookParams:
             return None
         from ..data import rejected_file_name
 
-        return str(Path(self.runs_dir) / f"v{self.version}" / rejected_file_name(self.position))
+        return str(join_location(self.runs_dir, f"v{self.version}",
+                                 rejected_file_name(self.position)))
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,8 @@ class PositionResult:
     record: str | None
     rows_rejected: int = 0
     rejected_rows: str | None = None
+    #: The sha256 of the skops file exported beside the pkl (None: no skops file).
+    skops_sha256: str | None = None
 
     @classmethod
     def of(cls, settings: NotebookParams, result: Any, exported: Any,
@@ -156,6 +159,7 @@ class PositionResult:
             record=settings.audit_record,
             rows_rejected=int(result.data_fingerprint.get("rows_rejected") or 0),
             rejected_rows=None if rejected_rows is None else str(rejected_rows),
+            skops_sha256=_skops_sha256(exported),
         )
 
     @classmethod
@@ -182,6 +186,23 @@ class PositionResult:
         table = run_summary(self)
         return {"text/plain": table.to_string(), "text/html": table.to_html(),
                 RESULT_MIME: dataclasses.asdict(self)}
+
+
+def _skops_sha256(exported: Any) -> str | None:
+    """The skops file's sha256, from the metadata the export has just published.
+
+    ``ExportedModel`` carries only the pkl's checksum; the metadata is the
+    document the registry verifies the skops file against, so it is the one to quote.
+    """
+    if getattr(exported, "skops_path", None) is None:
+        return None
+    import json
+
+    from ..artifacts.storage import open_parent
+
+    store, name = open_parent(exported.metadata_path)
+    skops = json.loads(store.read(name)).get("artifact_skops") or {}
+    return skops.get("sha256")
 
 
 def project_path(path: str | os.PathLike[str]) -> Path:
@@ -230,6 +251,13 @@ def display_path(path: str | os.PathLike[str]) -> str:
         return str(absolute.relative_to(Path.cwd().absolute()))
     except ValueError:
         return str(absolute)
+
+
+def join_location(base: str | os.PathLike[str], *parts: str) -> Path | str:
+    """``base/part/...``: a Path for a local folder, a URL for an object store."""
+    if isinstance(base, str) and "://" in base:
+        return "/".join([base.rstrip("/"), *parts])
+    return Path(base).joinpath(*parts)
 
 
 def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

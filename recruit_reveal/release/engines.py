@@ -2,8 +2,9 @@
 
 * :class:`NotebookEngine` (the default) executes ``notebooks/train_position.ipynb``
   with papermill; the executed notebook is the audit record
-  ``runs/v{version}/{position}.ipynb`` plus an HTML copy beside it, and the
-  result is the one the notebook displayed.
+  ``runs/v{version}/{position}.ipynb`` plus an HTML copy beside it (the runs
+  folder may be an ``s3://`` URL), and the result is the one the notebook
+  displayed.  Each position gets a fresh kernel, started ahead of its run.
 * :class:`DirectEngine` calls :func:`train_one`, the very sequence the
   template's cells call, without a notebook, and returns the same result.
 
@@ -14,13 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import NotebookExecutionError
 from .contract import TEMPLATE, NotebookParams, PositionResult
 from .records import prepare_record_slot, record_path
+
+if TYPE_CHECKING:
+    from .notebook import KernelPool
 
 ENGINES = ("notebook", "direct")
 #: Seconds one notebook cell may run.  Training 100k rows with CV takes well
@@ -38,11 +42,18 @@ class Engine(Protocol):
     def preflight(self, version: str, positions: Sequence[str]) -> None:
         """Refuse before anything trains (raise a RecruitRevealError) when a run cannot work."""
 
-    def record(self, version: str, position: str) -> Path | None:
-        """The audit record a run of ``position`` leaves (None: no record)."""
+    def record(self, version: str, position: str) -> Path | str | None:
+        """The audit record a run of ``position`` leaves (a URL in an object store; None:
+        no record)."""
 
     def run(self, params: NotebookParams) -> PositionResult:
         """Train and export one position (``promote`` is the caller's choice) and say what."""
+
+    def warm_up(self, runs: int, jobs: int) -> None:
+        """Get ready for ``runs`` runs, ``jobs`` at a time (after :meth:`preflight`)."""
+
+    def close(self) -> None:
+        """Release what :meth:`warm_up` got ready and no run used."""
 
 
 def train_one(settings: NotebookParams) -> PositionResult:
@@ -74,20 +85,28 @@ class DirectEngine:
     def preflight(self, version: str, positions: Sequence[str]) -> None:
         """Nothing to check before training."""
 
-    def record(self, version: str, position: str) -> Path | None:
+    def record(self, version: str, position: str) -> Path | str | None:
         return None
 
     def run(self, params: NotebookParams) -> PositionResult:
         return train_one(params.resolve())
 
+    def warm_up(self, runs: int, jobs: int) -> None:
+        """Nothing: the worker processes start with the pool."""
 
-@dataclass(frozen=True)
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass
 class NotebookEngine:
-    """The template through papermill, one kernel per position, a record each."""
+    """The template through papermill, one fresh kernel per position, a record each."""
 
-    runs_dir: Path
+    #: A local folder or an object-store URL (``s3://bucket/prefix``).
+    runs_dir: Path | str
     template: Path = TEMPLATE
     cell_timeout: float | None = DEFAULT_CELL_TIMEOUT
+    kernels: KernelPool | None = field(default=None, repr=False, compare=False)
 
     name = "notebook"
     #: Threads suffice: each notebook runs in its own kernel process anyway.
@@ -103,7 +122,7 @@ class NotebookEngine:
         for position in positions:
             prepare_record_slot(record_path(self.runs_dir, version, position))
 
-    def record(self, version: str, position: str) -> Path | None:
+    def record(self, version: str, position: str) -> Path | str | None:
         return record_path(self.runs_dir, version, position)
 
     def run(self, params: NotebookParams) -> PositionResult:
@@ -111,11 +130,25 @@ class NotebookEngine:
 
         record = record_path(self.runs_dir, str(params.version), params.position)
         nb = run_notebook(self.template, record, dataclasses.asdict(params),
-                          position=params.position, cell_timeout=self.cell_timeout)
+                          position=params.position, cell_timeout=self.cell_timeout,
+                          kernel=self.kernels.take() if self.kernels else None)
         return PositionResult.from_notebook(nb)
 
+    def warm_up(self, runs: int, jobs: int) -> None:
+        """Start the kernels of the first ``jobs`` runs now, and each later run's kernel
+        while the runs before it train (see :class:`~.notebook.KernelPool`)."""
+        from .notebook import KernelPool
 
-def make_engine(name: str, *, runs_dir: Path, template: Path | None = None,
+        self.close()
+        self.kernels = KernelPool(runs, ahead=jobs)
+
+    def close(self) -> None:
+        if self.kernels is not None:
+            self.kernels.close()
+            self.kernels = None
+
+
+def make_engine(name: str, *, runs_dir: Path | str, template: Path | None = None,
                 cell_timeout: float | None = DEFAULT_CELL_TIMEOUT) -> Engine:
     """The engine called ``name`` (one of :data:`ENGINES`)."""
     if name == "direct":

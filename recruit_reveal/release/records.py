@@ -1,22 +1,32 @@
 """Audit records: the executed notebooks kept in ``runs/v{version}/{position}.ipynb``.
 
-A record's life: :func:`prepare_record_slot` makes room for it (refusing to
-replace a successful record, moving a failed one aside), papermill writes it
-cell by cell, and :func:`finish_record` stamps the outcome into its metadata
-and writes the HTML copy beside it.  Records are immutable once successful.
+The runs folder is a local path or an object-store URL (``s3://bucket/prefix``),
+opened with :func:`~recruit_reveal.artifacts.storage.open_store`.  A record's
+life: :func:`prepare_record_slot` makes room for it (refusing to replace a
+successful record, moving a failed one aside), papermill writes it into a
+staging file as code cells start, and :func:`finish_record` stamps the outcome (and,
+for a successful run, which model it made) into its metadata and publishes it
+with an HTML copy beside it.  On a local disk the staging file is the record
+itself, as papermill has always written it; in an object store it is a
+private temp file, and the record appears in one PUT, create-only when the
+run succeeded.  Records are immutable once successful.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import tempfile
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.storage import atomic_write
-from ..errors import ArtifactExistsError
-from .contract import display_path
+from ..artifacts.storage import LocalStore, Store, atomic_write, is_url, open_parent, open_store
+from ..errors import ArtifactExistsError, NotebookExecutionError
+from .contract import display_path, join_location
 
 logger = logging.getLogger(__name__)
 _NBCONVERT_LOG = logging.getLogger(f"{__name__}.nbconvert")
@@ -26,69 +36,166 @@ _NBCONVERT_LOG.setLevel(logging.ERROR)
 RECORD_METADATA_KEY = "recruit_reveal"
 
 
-def record_path(runs_dir: str | os.PathLike[str], version: str, position: str) -> Path:
-    """Where a run's audit record goes: ``runs/v{version}/{position}.ipynb``."""
-    return Path(runs_dir) / f"v{version}" / f"{position}.ipynb"
+def record_name(version: str, position: str) -> str:
+    """A record's name inside the runs folder: ``v{version}/{position}.ipynb``."""
+    return f"v{version}/{position}.ipynb"
+
+
+def record_path(runs_dir: str | os.PathLike[str], version: str, position: str) -> Path | str:
+    """Where a run's audit record goes: ``runs/v{version}/{position}.ipynb`` (a URL in a store)."""
+    return join_location(runs_dir, *record_name(version, position).split("/"))
+
+
+def html_path(record: str | os.PathLike[str]) -> Path | str:
+    """The HTML copy beside ``record``."""
+    if is_url(record):
+        return str(record).removesuffix(".ipynb") + ".html"
+    return Path(record).with_suffix(".html")
+
+
+def _stamp_of(data: bytes) -> dict[str, Any] | None:
+    """The outcome stamped into a record's bytes, or None (not a finished record).
+
+    Plain JSON rather than nbformat: a status check needs no notebook validation.
+    """
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    stamp = meta.get(RECORD_METADATA_KEY) if isinstance(meta, dict) else None
+    return dict(stamp) if isinstance(stamp, dict) else None
+
+
+def read_record_stamp(runs: str | os.PathLike[str] | Store, name: str) -> dict[str, Any] | None:
+    """The outcome stamped into the record ``name`` of the runs folder ``runs``, or None.
+
+    ``runs`` is a local folder, a URL or a store; ``name`` is e.g.
+    ``record_name("1.0.0", "qb")``.  None when the record does not exist or
+    carries no stamp (unreadable, or its run was killed).  A successful run's
+    stamp names the model it made: ``status`` ("succeeded" or "failed"),
+    ``finished_at``, ``error``, and for a successful training run
+    ``position``, ``version``, ``artifact`` (the pkl's file name), ``sha256``
+    (of the pkl) and ``skops_sha256`` (None for a model without a skops file),
+    so a reader can check that a record belongs to the artifact it serves.
+    """
+    try:
+        data = open_store(runs).read(name)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    return _stamp_of(data)
 
 
 def record_status(record: str | os.PathLike[str]) -> str | None:
     """``"succeeded"``, ``"failed"`` or None (no record); unreadable or unfinished is failed."""
-    import nbformat
-
-    record = Path(record)
-    if not record.exists():
-        return None
+    store, name = open_parent(record)
     try:
-        nb = nbformat.read(record, as_version=4)
-    except Exception:
+        data = store.read(name)
+    except FileNotFoundError:
+        return None
+    except OSError:
         return "failed"
-    status = nb.metadata.get(RECORD_METADATA_KEY, {}).get("status")
-    return "succeeded" if status == "succeeded" else "failed"
+    stamp = _stamp_of(data) or {}
+    return "succeeded" if stamp.get("status") == "succeeded" else "failed"
 
 
-def prepare_record_slot(record: str | os.PathLike[str]) -> Path | None:
+def exists(location: str | os.PathLike[str]) -> bool:
+    """Whether a record (or any file of a runs folder) is there, local or in a store."""
+    store, name = open_parent(location)
+    return store.exists(name)
+
+
+def prepare_record_slot(record: str | os.PathLike[str]) -> Path | str | None:
     """Make room for a new record at ``record``.
 
     Refuses (:class:`ArtifactExistsError`) when a successful record is there;
     moves a failed one (and its HTML) aside to ``{stem}.failed-{UTC time}``
-    and returns its new path.
+    and returns its new location.
     """
-    record = Path(record)
     status = record_status(record)
     if status is None:
         return None
     if status == "succeeded":
         raise ArtifactExistsError(
-            f"audit record {display_path(record)} already exists for a successful run; "
+            f"audit record {display_path(_shown(record))} already exists for a successful run; "
             "records are never overwritten (choose another --version)")
+    store, name = open_parent(record)
+    kept = _failed_name(name)
+    _move(store, name, kept)
+    html = str(html_path(name))
+    if store.exists(html):
+        _move(store, html, str(html_path(kept)))
+    kept_at = join_location(_parent(record), kept)
+    logger.info("kept the earlier failed record as %s", display_path(kept_at))
+    return kept_at
+
+
+def _failed_name(name: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    kept = record.with_name(f"{record.stem}.failed-{stamp}.ipynb")
-    record.rename(kept)
-    html = record.with_suffix(".html")
-    if html.exists():
-        html.rename(kept.with_suffix(".html"))
-    logger.info("kept the earlier failed record as %s", display_path(kept))
-    return kept
+    return f"{name.removesuffix('.ipynb')}.failed-{stamp}.ipynb"
 
 
-def finish_record(record: Path, status: str, message: str | None, *, banner: bool = False,
-                  nb: Any = None) -> None:
-    """Stamp the outcome into the record and write the HTML copy beside it.
+def _move(store: Store, name: str, new: str) -> None:
+    if isinstance(store, LocalStore):
+        store.path(name).rename(store.path(new))
+        return
+    # Object stores cannot rename: the copy appears whole before the original goes, so
+    # a process killed in between leaves two copies of a failed record, never none.
+    store.create(new, store.read(name))
+    store.remove(name)
 
-    ``nb`` is the executed notebook when the caller has it; otherwise the
-    record is read back from disk (after a failure papermill only saved it).
+
+def _parent(location: str | os.PathLike[str]) -> Path | str:
+    return str(location).rsplit("/", 1)[0] if is_url(location) else Path(location).parent
+
+
+def _shown(location: str | os.PathLike[str]) -> Path | str:
+    return str(location) if is_url(location) else Path(location)
+
+
+@contextlib.contextmanager
+def staging(record: str | os.PathLike[str]) -> Iterator[Path]:
+    """The local file papermill executes into for ``record``.
+
+    On the local disk that is the record itself (its folder created), so an
+    interrupted run leaves its partial record in place, as it always has; for
+    an object store a private temp file, so nothing is visible in the store
+    before :func:`finish_record` publishes the finished record.
+    """
+    if not is_url(record):
+        path = Path(record)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="recruit-reveal-record-") as folder:
+        yield Path(folder) / str(record).rsplit("/", 1)[-1]
+
+
+def finish_record(record: str | os.PathLike[str], status: str, message: str | None, *,
+                  banner: bool = False, nb: Any = None,
+                  staged: str | os.PathLike[str] | None = None) -> Path | str | None:
+    """Stamp the outcome into the record and publish it with the HTML copy beside it.
+
+    ``nb`` is the executed notebook when the caller has it; otherwise it is
+    read back from ``staged`` (the file papermill wrote; the record itself by
+    default), since after a failure papermill only saved it.  Returns where
+    the record was published (None when there was nothing to publish).
     """
     import nbformat
 
+    staged = Path(record if staged is None else staged)
     if nb is None:
-        if not record.exists():
-            return
-        nb = nbformat.read(record, as_version=4)
-    nb.metadata[RECORD_METADATA_KEY] = {
+        if not staged.exists():
+            return None
+        nb = nbformat.read(staged, as_version=4)
+    stamp: dict[str, Any] = {
         "status": status,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "error": message,
     }
+    if status == "succeeded":
+        stamp.update(model_link(nb))
+    nb.metadata[RECORD_METADATA_KEY] = stamp
     if banner:
         # papermill adds its error banner only for exceptions raised inside a
         # cell; a timeout or a dead kernel would otherwise leave a record that
@@ -99,8 +206,43 @@ def finish_record(record: Path, status: str, message: str | None, *, banner: boo
         nb.cells.insert(0, cell)
         nb.metadata.setdefault("papermill", {})["exception"] = True
     text = nbformat.writes(nb)
-    atomic_write(record, text if text.endswith("\n") else text + "\n")  # as nbformat.write
-    atomic_write(record.with_suffix(".html"), to_html(nb))
+    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")  # as nbformat.write
+    return _publish(record, data, to_html(nb).encode("utf-8"), succeeded=status == "succeeded")
+
+
+def model_link(nb: Any) -> dict[str, Any]:
+    """What a successful run's record says about its model: the run result it displayed."""
+    from .contract import PositionResult
+
+    try:
+        result = PositionResult.from_notebook(nb)
+    except NotebookExecutionError:  # a notebook that trains nothing (a fixture, say)
+        return {}
+    return {"position": result.position, "version": result.version,
+            "artifact": str(result.artifact).replace("\\", "/").rsplit("/", 1)[-1],
+            "sha256": result.sha256, "skops_sha256": result.skops_sha256}
+
+
+def _publish(record: str | os.PathLike[str], data: bytes, html: bytes, *,
+             succeeded: bool) -> Path | str:
+    if not is_url(record):
+        atomic_write(record, data)
+        atomic_write(html_path(record), html)
+        return Path(record)
+    store, name = open_parent(record)
+    # The notebook first: its create-only PUT decides whose record this is, so a run
+    # can never replace the HTML of a record it does not own.
+    try:
+        store.create(name, data)
+    except FileExistsError:
+        if succeeded:
+            raise ArtifactExistsError(
+                f"audit record {record} appeared during the run; records are never "
+                "overwritten") from None
+        name = _failed_name(name)
+        store.create(name, data)
+    store.write(str(html_path(name)), html)
+    return store.display(name)
 
 
 def to_html(nb: Any) -> str:

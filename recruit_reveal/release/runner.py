@@ -29,7 +29,6 @@ from ..errors import (
     NotebookExecutionError,
     Problem,
     RecruitRevealError,
-    StorageError,
 )
 from ..schema import (
     POSITIONS,
@@ -40,6 +39,7 @@ from ..schema import (
 )
 from .contract import NotebookParams, display_path, resolve_version
 from .engines import DEFAULT_CELL_TIMEOUT, ENGINES, Engine, make_engine
+from .records import html_path
 from .summary import PositionRun, RunSummary
 
 logger = logging.getLogger(__name__)
@@ -100,8 +100,12 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
         runner, version, pos)) for pos in wanted]
     logger.info("training %s as v%s with the %s engine (%d job(s))",
                 ", ".join(wanted), version, engine, jobs)
-    summary.runs = _map(functools.partial(_run_position, runner), jobs_params, jobs,
-                        threads=runner.threads)
+    runner.warm_up(len(jobs_params), jobs)
+    try:
+        summary.runs = _map(functools.partial(_run_position, runner), jobs_params, jobs,
+                            threads=runner.threads)
+    finally:
+        runner.close()
 
     if summary.ok:
         _promote_all(summary, changelog)
@@ -109,6 +113,8 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
         logger.error("%d of %d position(s) failed; latest left unchanged",
                      len(summary.failed), len(summary.runs))
     summary.duration = time.perf_counter() - started
+    from .index import refresh_index  # logs its own failure: the run's outcome stands
+    refresh_index(runs_root, models, create=engine == "notebook")
     return summary
 
 
@@ -167,14 +173,9 @@ def _models_location(models_dir: str | os.PathLike[str]) -> Path | str:
     return Path(models_dir).expanduser().absolute()
 
 
-def _runs_location(runs_dir: str | os.PathLike[str]) -> Path:
-    from ..artifacts.storage import is_url
-
-    if is_url(runs_dir):
-        raise StorageError(
-            f"--runs-dir {runs_dir}: audit records are kept on the local disk for now "
-            "(models can go to s3://); copy runs/ to the bucket after the run")
-    return Path(runs_dir).expanduser().absolute()
+def _runs_location(runs_dir: str | os.PathLike[str]) -> Path | str:
+    """An absolute local folder, or an object-store URL (checked: a known scheme)."""
+    return _models_location(runs_dir)
 
 
 def _refuse_existing_versions(models: Path | str, positions: list[str], version: str) -> None:
@@ -215,7 +216,7 @@ def _run_position(engine: Engine, params: NotebookParams) -> PositionRun:
     """One position with ``engine``; whatever goes wrong ends up in the returned run."""
     record = engine.record(str(params.version), params.position)
     run = PositionRun(position=params.position, version=str(params.version), record=record,
-                      html=record.with_suffix(".html") if record else None)
+                      html=html_path(record) if record else None)
     started = time.perf_counter()
     try:
         run.succeed(engine.run(params))

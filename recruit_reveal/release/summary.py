@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..reporting.tables import format_metric, format_table
-from .contract import PositionResult, display_path, same_path
+from .contract import PositionResult, display_path, join_location, same_path
+from .records import exists
 
 
 @dataclass
@@ -21,12 +22,13 @@ class PositionRun:
     artifact: Path | str | None = None
     metadata_path: Path | str | None = None
     sha256: str | None = None
-    record: Path | None = None
-    html: Path | None = None
+    #: Paths in a local runs folder; URLs (str) in an object store.
+    record: Path | str | None = None
+    html: Path | str | None = None
     exact_accuracy: float | None = None
     within_one_accuracy: float | None = None
     rows_rejected: int = 0
-    rejected_rows: Path | None = None
+    rejected_rows: Path | str | None = None
     error: str | None = None
 
     @property
@@ -42,7 +44,7 @@ class PositionRun:
         self.exact_accuracy = result.exact_accuracy
         self.within_one_accuracy = result.within_one_accuracy
         self.rows_rejected = result.rows_rejected
-        self.rejected_rows = Path(result.rejected_rows) if result.rejected_rows else None
+        self.rejected_rows = _location(result.rejected_rows) if result.rejected_rows else None
 
     def fail(self, error: str) -> None:
         self.status, self.error = "failed", error
@@ -55,7 +57,7 @@ class RunSummary:
     version: str
     engine: str
     models_dir: Path | str
-    runs_dir: Path | None
+    runs_dir: Path | str | None
     runs: list[PositionRun] = field(default_factory=list)
     promoted: bool = False
     duration: float = 0.0
@@ -142,7 +144,7 @@ class RunSummary:
                         at(metadata_name(run.position, "latest"))]
             if run.ok:
                 out.append(at(changelog_name(run.position)))
-            out += [p for p in (run.record, run.html, run.rejected_rows) if p and p.exists()]
+            out += [p for p in (run.record, run.html, run.rejected_rows) if p and exists(p)]
         return out
 
     def report(self) -> str:
@@ -169,7 +171,8 @@ class RunSummary:
                              "(the failed record is kept aside), run:")
                 lines.append(f"  {retry}")
         lines.append(f"Models: {display_path(self.models_dir)}/"
-                     + (f"   records: {display_path(self.runs_dir / ('v' + self.version))}/"
+                     + (f"   records: "
+                        f"{display_path(join_location(self.runs_dir, 'v' + self.version))}/"
                         if self.runs_dir is not None and self.engine == "notebook" else ""))
         for path in self.files():
             lines.append(f"  {display_path(path)}")
