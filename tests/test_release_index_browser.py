@@ -106,14 +106,10 @@ def test_a_record_linked_from_the_index_opens_and_its_local_links_resolve(traine
     assert "Recruit Reveal" in browser.evaluate("document.body.innerText")
     local = [url for url in browser.links() if local_file(url) is not None]
     assert local and all(local_file(url).is_file() for url in local)
-    # Only the CDN scripts nbconvert's template names may fail here (no network);
-    # see the test below. Anything else on the console is a fault of the record.
-    assert [e for e in browser.errors if "https://" not in e] == []
+    assert browser.errors == []
     assert_not_blank(browser.screenshot(tmp_path / "record.png"))
 
 
-@pytest.mark.xfail(strict=True, reason="records are written with nbconvert's lab template, "
-                   "which loads require.js and MathJax from cdnjs: the record needs the network")
 def test_a_record_needs_no_network(trained, browser):
     _, runs = trained
 

@@ -245,11 +245,16 @@ def _publish(record: str | os.PathLike[str], data: bytes, html: bytes, *,
     return store.display(name)
 
 
+#: nbconvert's lab template without its CDN scripts (templates/record).
+RECORD_TEMPLATES = Path(__file__).with_name("templates")
+
+
 def to_html(nb: Any) -> str:
-    """The record as a standalone HTML page (figures embedded)."""
+    """The record as a standalone HTML page: figures embedded, nothing loaded from elsewhere."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter()
+    exporter = HTMLExporter(template_name="record",
+                            extra_template_basedirs=[str(RECORD_TEMPLATES)])
     # The lab template ignores the figures' alt text and warns about each image.
     exporter.log = _NBCONVERT_LOG
     body, _ = exporter.from_notebook_node(nb)
