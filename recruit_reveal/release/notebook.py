@@ -26,7 +26,10 @@ from typing import Any
 
 import papermill
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+from papermill.log import logger as papermill_logger
+from papermill.utils import merge_kwargs, remove_args
 
 from ..artifacts.storage import is_url
 from ..errors import NotebookExecutionError
@@ -108,10 +111,10 @@ class ProgressEngine(NBClientEngine):
     """papermill's nbclient engine, logging one line per finished code cell.
 
     ``execute_managed_notebook`` (papermill's extension point for engines) is
-    overridden only to pass nbclient's ``on_cell_execute`` and
-    ``on_cell_executed`` hooks, and to stop the kernel at once when the
+    papermill's own, plus nbclient's ``on_cell_execute`` and
+    ``on_cell_executed`` hooks and an immediate stop of the kernel when the
     notebook is done (a graceful shutdown only waits for a kernel that has
-    nothing left to do); ``execute_notebook`` only to use
+    nothing left to do); ``execute_notebook`` only uses
     :class:`_RecordManager`.  Execution and error handling stay papermill's.
     """
 
@@ -131,12 +134,23 @@ class ProgressEngine(NBClientEngine):
         return nb_man.nb
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                 stdout_file: Any = None, stderr_file: Any = None,
+                                 start_timeout: int = 60, execution_timeout: Any = None,
+                                 **kwargs: Any) -> Any:
+        # NBClientEngine's, with the cell hooks, an immediate stop of the kernel, and
+        # cleanup_kc: nbclient stops a kernel it was handed (a WarmKernel's) and closes its
+        # own client of it only when told to.
         progress = _CellProgress(nb_man.nb)
+        timeout = execution_timeout or kwargs.get("timeout")
+        kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
         kwargs.setdefault("shutdown_kernel", "immediate")
-        return super().execute_managed_notebook(
-            nb_man, kernel_name, on_cell_execute=progress.start,
-            on_cell_executed=progress.done, **kwargs)
+        final = merge_kwargs(kwargs, timeout=timeout, startup_timeout=start_timeout,
+                             kernel_name=kernel_name, log=papermill_logger,
+                             log_output=log_output, stdout_file=stdout_file,
+                             stderr_file=stderr_file, on_cell_execute=progress.start,
+                             on_cell_executed=progress.done)
+        return PapermillNotebookClient(nb_man, **final).execute(cleanup_kc=True)
 
 
 papermill_engines.register(ENGINE_NAME, ProgressEngine)
@@ -190,10 +204,12 @@ class WarmKernel:
         return self.km
 
     def shutdown(self) -> None:
+        """Stop the kernel, unless its run has (nbclient stops the kernels it ran)."""
         from jupyter_client.utils import run_sync
 
         self._warming.join()
-        run_sync(self.km.shutdown_kernel)(now=True)
+        if run_sync(self.km.is_alive)():
+            run_sync(self.km.shutdown_kernel)(now=True)
 
 
 class KernelPool:
