@@ -68,3 +68,24 @@ def test_a_record_stamped_with_another_model_is_refused(notebook_run, tmp_path):
         record.unlink()
         response = c.get("/models/qb/record")
         assert response.status_code == 404 and "missing" in detail(response)
+
+
+def test_a_record_path_relative_to_the_project_is_found_beside_the_models(notebook_run,
+                                                                          tmp_path,
+                                                                          monkeypatch):
+    # `make train-all` records "runs/v1.0.0/qb.ipynb", relative to the project root; a
+    # server started elsewhere finds it beside the models folder.
+    models, runs = _copy(notebook_run, tmp_path / "project")
+    meta_file = models / "recruit_reveal_qb_pipeline_v1.0.0.metadata.json"
+    meta = json.loads(meta_file.read_text())
+    meta["audit_record"]["notebook"] = "runs/v1.0.0/qb.ipynb"
+    meta_file.write_text(json.dumps(meta, indent=2))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with TestClient(create_app(settings(), models_dir=models)) as c:
+        assert c.get("/models/qb").json()["record"]["notebook"] == str(
+            runs / "v1.0.0" / "qb.ipynb")
+        page = c.get("/models/qb/record")
+        assert page.status_code == 200
+        assert page.content == (runs / "v1.0.0" / "qb.html").read_bytes()

@@ -67,5 +67,5 @@ def position_summary(store: ModelStore, position: str, *, with_versions: bool,
         summary["input_schema"] = served.metadata.input_schema
         summary["data_fingerprint"] = served.metadata.data_fingerprint
         summary["classes"] = served.metadata.classes
-        summary["record"] = record_links(served)
+        summary["record"] = record_links(served, store.models_dir)
     return summary

@@ -9,9 +9,10 @@ model it did not produce.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from ..artifacts.storage import open_parent
+from ..artifacts.storage import is_url, open_parent
 from ..release.records import html_path, read_record_stamp
 from .errors import ApiError
 from .store import ServedModel
@@ -25,13 +26,26 @@ RECORD_HEADERS = {
 }
 
 
-def record_links(served: ServedModel) -> dict[str, Any] | None:
+def record_links(served: ServedModel, models_dir: Path | str) -> dict[str, Any] | None:
     """Where the served model's record is (notebook, HTML copy and the API path), or None."""
     notebook = served.metadata.audit_record.notebook if served.metadata.audit_record else None
     if not notebook:
         return None
+    notebook = _locate(notebook, models_dir)
     return {"notebook": notebook, "html": str(html_path(notebook)),
             "url": f"/models/{served.position}/record"}
+
+
+def _locate(notebook: str, models_dir: Path | str) -> str:
+    """The record's location: the runner writes it relative to the directory training ran
+    in, usually the project root that also holds the models folder, so a relative path is
+    looked up there and then beside the models folder (the stamp check makes either safe)."""
+    if is_url(notebook) or Path(notebook).is_absolute():
+        return notebook
+    if Path(notebook).exists() or is_url(models_dir):
+        return str(Path(notebook).absolute())
+    beside = Path(models_dir).absolute().parent / notebook
+    return str(beside if beside.exists() else Path(notebook).absolute())
 
 
 def _not_found(served: ServedModel, why: str) -> ApiError:
@@ -39,14 +53,14 @@ def _not_found(served: ServedModel, why: str) -> ApiError:
                     field="position")
 
 
-def served_record_html(served: ServedModel) -> bytes:
+def served_record_html(served: ServedModel, models_dir: Path | str) -> bytes:
     """The HTML record of ``served`` after checking that it made this very artifact.
 
     404 naming the reason otherwise: no record (trained by the direct engine or
     interactively), a record missing or unfinished, or one stamped with another
     artifact's sha256.
     """
-    links = record_links(served)
+    links = record_links(served, models_dir)
     if links is None:
         raise _not_found(served, "its metadata names no audit record (a model trained with "
                                  "the direct engine or interactively has none)")

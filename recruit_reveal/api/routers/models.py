@@ -62,7 +62,7 @@ async def model_record(position: PositionPath, store: StoreDep) -> HTMLResponse:
     only when the record's sha256 link matches the served artifact; 404 with the reason
     otherwise (a model trained with the direct engine has no record)."""
     served = store.require(position)
-    html = await run_in_threadpool(served_record_html, served)
+    html = await run_in_threadpool(served_record_html, served, store.models_dir)
     return HTMLResponse(html, headers=RECORD_HEADERS)
 
 
