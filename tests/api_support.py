@@ -8,7 +8,7 @@ from recruit_reveal.settings import Settings, load_settings
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
-SAMPLES = list(schema.SAMPLE_ATHLETES)  # DESIGN.md's three athletes
+SAMPLES = list(schema.SAMPLE_ATHLETES)  # the earlier system's three sample athletes
 QB = SAMPLES[0]
 
 PREDICTION_FIELDS = {
