@@ -99,6 +99,7 @@ class ExportedModel:
     promoted: bool
     changelog_path: Path | str | None = None
     skops_path: Path | str | None = None
+    skops_sha256: str | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -391,7 +392,9 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike | Store, version: s
                          size=len(pkl_bytes), promoted=promote,
                          changelog_path=store.path(changelog_name(pos))
                          if isinstance(store, LocalStore) else log,
-                         skops_path=_location(store, names["skops"]))
+                         skops_path=_location(store, names["skops"]),
+                         skops_sha256=metadata.artifact_skops.sha256
+                         if metadata.artifact_skops else None)
 
 
 def promote_version(models_dir: str | os.PathLike | Store, position: str, version: str, *,
@@ -420,4 +423,6 @@ def promote_version(models_dir: str | os.PathLike | Store, position: str, versio
                          pkl_path=_location(store, artifact_name(pos, version)),
                          metadata_path=_location(store, metadata_name(pos, version)),
                          sha256=found.doc.artifact.sha256, size=len(found.pkl), promoted=True,
-                         changelog_path=_location(store, changelog_name(pos)))
+                         changelog_path=_location(store, changelog_name(pos)),
+                         skops_sha256=found.doc.artifact_skops.sha256
+                         if found.doc.artifact_skops else None)

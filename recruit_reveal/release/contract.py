@@ -159,7 +159,7 @@ class PositionResult:
             record=settings.audit_record,
             rows_rejected=int(result.data_fingerprint.get("rows_rejected") or 0),
             rejected_rows=None if rejected_rows is None else str(rejected_rows),
-            skops_sha256=_skops_sha256(exported),
+            skops_sha256=exported.skops_sha256,
         )
 
     @classmethod
@@ -186,23 +186,6 @@ class PositionResult:
         table = run_summary(self)
         return {"text/plain": table.to_string(), "text/html": table.to_html(),
                 RESULT_MIME: dataclasses.asdict(self)}
-
-
-def _skops_sha256(exported: Any) -> str | None:
-    """The skops file's sha256, from the metadata the export has just published.
-
-    ``ExportedModel`` carries only the pkl's checksum; the metadata is the
-    document the registry verifies the skops file against, so it is the one to quote.
-    """
-    if getattr(exported, "skops_path", None) is None:
-        return None
-    import json
-
-    from ..artifacts.storage import open_parent
-
-    store, name = open_parent(exported.metadata_path)
-    skops = json.loads(store.read(name)).get("artifact_skops") or {}
-    return skops.get("sha256")
 
 
 def project_path(path: str | os.PathLike[str]) -> Path:
@@ -244,8 +227,8 @@ def resolve_version(models_dir: str | os.PathLike[str], positions: Iterable[str]
 def display_path(path: str | os.PathLike[str]) -> str:
     """A path relative to the working directory when it is inside it, else absolute
     (an object-store URL as it is)."""
-    if isinstance(path, str) and "://" in path:
-        return path
+    if is_url(path):
+        return str(path)
     absolute = Path(path).absolute()
     try:
         return str(absolute.relative_to(Path.cwd().absolute()))
@@ -255,14 +238,14 @@ def display_path(path: str | os.PathLike[str]) -> str:
 
 def join_location(base: str | os.PathLike[str], *parts: str) -> Path | str:
     """``base/part/...``: a Path for a local folder, a URL for an object store."""
-    if isinstance(base, str) and "://" in base:
-        return "/".join([base.rstrip("/"), *parts])
+    if is_url(base):
+        return "/".join([str(base).rstrip("/"), *parts])
     return Path(base).joinpath(*parts)
 
 
 def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether two paths name one file or folder (by their spelling when one is missing)."""
-    if any(isinstance(p, str) and "://" in p for p in (a, b)):
+    if any(is_url(p) for p in (a, b)):
         return a == b
     try:
         return os.path.samefile(a, b)
