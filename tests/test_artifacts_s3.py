@@ -68,6 +68,8 @@ def test_store_create_only_and_compare_and_swap(bucket):
     with pytest.raises(storage.PreconditionFailed):
         store.swap("m", b"lost update", tag)
     assert store.read("m") == b"v2" and store.names() == ["a", "m"]
+    store.write("v1.0.0/qb.ipynb", b"{}")
+    assert store.names() == ["a", "m"] and store.folders() == ["v1.0.0"]
 
 
 def test_unknown_schemes_are_refused_by_name(tmp_path):

@@ -59,3 +59,12 @@ def test_temp_names_are_unique_per_writer(tmp_path):
     names = {storage.temp_name(final) for _ in range(50)}
     assert len(names) == 50
     assert all(n.parent == tmp_path and storage.TMP_MARK in n.name for n in names)
+
+
+def test_local_store_lists_files_and_folders(tmp_path):
+    store = storage.LocalStore(tmp_path / "runs")
+    assert store.names() == [] and store.folders() == []  # no folder yet: nothing, no error
+    store.write("index.html", b"<html>")
+    store.write("v1.0.0/qb.ipynb", b"{}")
+    assert store.folders() == ["v1.0.0"]
+    assert "index.html" in store.names()

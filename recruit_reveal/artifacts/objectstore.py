@@ -78,12 +78,19 @@ class FsspecStore:
         self.fs.invalidate_cache(self._key(name))
         return bool(self.fs.exists(self._key(name)))
 
-    def names(self) -> list[str]:
+    def _entries(self, kind: str) -> list[str]:
         try:
             entries = self.fs.ls(self.root, detail=True, refresh=True)
         except FileNotFoundError:
             return []
-        return sorted(e["name"].rsplit("/", 1)[-1] for e in entries if e.get("type") == "file")
+        return sorted(e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries
+                      if e.get("type") == kind)
+
+    def names(self) -> list[str]:
+        return self._entries("file")
+
+    def folders(self) -> list[str]:
+        return self._entries("directory")
 
     def _put(self, name: str, data: bytes, **condition: str) -> None:
         bucket, key = self._split(name)

@@ -146,6 +146,9 @@ class Store(Protocol):
     def names(self) -> list[str]:
         """Names of the files directly in the folder."""
 
+    def folders(self) -> list[str]:
+        """Names of the folders directly in the folder (key prefixes on object stores)."""
+
     def create(self, name: str, data: bytes) -> None:
         """Publish a new file; FileExistsError when the name is taken."""
 
@@ -204,6 +207,12 @@ class LocalStore:
     def names(self) -> list[str]:
         try:
             return sorted(entry.name for entry in os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+
+    def folders(self) -> list[str]:
+        try:
+            return sorted(entry.name for entry in os.scandir(self.root) if entry.is_dir())
         except FileNotFoundError:
             return []
 

@@ -15,14 +15,12 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..artifacts import layout
-from ..artifacts.storage import LocalStore, Store, open_store
+from ..artifacts.storage import Store, open_store
 from ..errors import RecruitRevealError, VersionError
 from ..modeling.summaries import beyond_fold_noise, pooled_fold_std
 from ..schema import POSITIONS
@@ -305,18 +303,8 @@ def _href(version: str, name: str) -> str:
 
 def _version_folders(runs: Store) -> list[str]:
     """Versions with a ``v{X.Y.Z}`` folder in the runs folder (other names are ignored)."""
-    if isinstance(runs, LocalStore):
-        names = [p.name for p in _subdirs(runs.root)]
-    else:  # an object store: "folders" are common key prefixes
-        fs, root = getattr(runs, "fs"), getattr(runs, "root")  # noqa: B009 - not in Store
-        try:
-            entries = fs.ls(root, detail=True, refresh=True)
-        except FileNotFoundError:
-            entries = []
-        names = [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries
-                 if e.get("type") == "directory"]
     versions = []
-    for name in names:
+    for name in runs.folders():
         try:
             layout.parse_version(name[1:] if name.startswith("v") else "-")
         except VersionError:
@@ -325,19 +313,8 @@ def _version_folders(runs: Store) -> list[str]:
     return versions
 
 
-def _subdirs(root: Path) -> Iterable[Path]:
-    try:
-        return [p for p in root.iterdir() if p.is_dir()]
-    except FileNotFoundError:
-        return []
-
-
 def _files(runs: Store, folder: str) -> set[str]:
-    return set(open_store(_child(runs, folder)).names())
-
-
-def _child(store: Store, name: str) -> str | Path:
-    return store.root / name if isinstance(store, LocalStore) else f"{store.url}/{name}"
+    return set(open_store(runs.display(folder)).names())
 
 
 def _key(version: str) -> tuple[int, int, int]:
