@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from recruit_reveal.release.diff import MetricChange
 from recruit_reveal.release.index import (
     Link,
-    MetricCell,
     PositionRow,
     RecordRow,
     ReleaseRow,
@@ -21,7 +21,7 @@ EVIL = '<script>alert("x")</script>&'
 def page_with(text: str) -> str:
     """Every text field of the page set to ``text``."""
     position = PositionRow(position="qb", version="1.0.1", changed=True,
-                           metrics=[MetricCell(text, 0.5, 0.01, 0.02, 0.01)],
+                           metrics=[MetricChange(text, 0.48, 0.5, 0.01, 0.01)],
                            data_file=text, data_sha256=text, rows=10, rows_rejected=1,
                            changelog=text, links=[Link(text, "v1.0.1/qb.html")])
     release = ReleaseRow(id=1, when=text, by=text, how=text, action=text, reason=text,
@@ -62,8 +62,8 @@ def test_times_read_as_utc_minutes_and_other_text_as_it_is():
 def test_a_change_is_shown_plain_within_the_spread_and_marked_beyond_it():
     def cell(delta: float, higher_is_better: bool = True) -> str:
         row = PositionRow("qb", "1.0.1", True,
-                          metrics=[MetricCell("CV exact", 0.5, 0.02, delta, 0.02,
-                                              higher_is_better)])
+                          metrics=[MetricChange("exact_accuracy", 0.5 - delta, 0.5, 0.02, 0.02,
+                                                higher_is_better)])
         release = ReleaseRow(1, "w", "b", "h", "a", None, None, None, True, [row])
         page = render(RunsIndex("m", "r", "now", [release], []))
         return page[page.index('<td class="num">'):].split("</td>")[0]

@@ -22,8 +22,8 @@ from urllib.parse import quote
 from ..artifacts import layout
 from ..artifacts.storage import Store, open_store
 from ..errors import RecruitRevealError, VersionError
-from ..modeling.summaries import beyond_fold_noise, pooled_fold_std
 from ..schema import POSITIONS
+from .diff import MetricChange
 from .index_page import render
 from .records import read_record_stamp
 
@@ -40,31 +40,6 @@ METRICS = (("exact_accuracy", "CV exact", True),
 
 
 @dataclass(frozen=True)
-class MetricCell:
-    """One CV figure of one version, and how it moved against the previous release."""
-
-    label: str
-    mean: float | None
-    std: float | None
-    delta: float | None = None
-    #: The fold std of the version the delta is taken against.
-    previous_std: float | None = None
-    higher_is_better: bool = True
-
-    @property
-    def noise(self) -> float | None:
-        return pooled_fold_std(self.previous_std, self.std)
-
-    @property
-    def marked(self) -> bool:
-        return bool(beyond_fold_noise(self.delta, self.previous_std, self.std))
-
-    @property
-    def better(self) -> bool:
-        return self.delta is not None and (self.delta > 0) == self.higher_is_better
-
-
-@dataclass(frozen=True)
 class Link:
     label: str
     href: str
@@ -77,7 +52,8 @@ class PositionRow:
     position: str
     version: str
     changed: bool
-    metrics: list[MetricCell] = field(default_factory=list)
+    #: Against the release this one replaced (``a``: None when there is no change to show).
+    metrics: list[MetricChange] = field(default_factory=list)
     data_file: str | None = None
     data_sha256: str | None = None
     rows: int | None = None
@@ -231,14 +207,11 @@ def _position_row(position: str, version: str, before: str | None, metadata: _Me
         return row
     # An unchanged model has no change to show; the row says it is unchanged.
     old = metadata.get(position, before) if before and before != version else None
-    for name, label, higher in METRICS:
-        mean, std = meta.metrics.mean(name), meta.metrics.std(name)
-        delta = old_std = None
-        if old is not None and not isinstance(old, str):
-            old_mean = old.metrics.mean(name)
-            if mean is not None and old_mean is not None:
-                delta, old_std = mean - old_mean, old.metrics.std(name)
-        row.metrics.append(MetricCell(label, mean, std, delta, old_std, higher))
+    previous = old.metrics if old is not None and not isinstance(old, str) else None
+    for name, _, higher in METRICS:
+        row.metrics.append(MetricChange(
+            name, previous.mean(name) if previous is not None else None, meta.metrics.mean(name),
+            previous.std(name) if previous is not None else None, meta.metrics.std(name), higher))
     data = meta.data_fingerprint
     row.data_file, row.data_sha256 = data.file, data.sha256
     row.rows, row.rows_rejected = data.rows, data.rows_rejected

@@ -91,10 +91,10 @@ _TEMPLATE = """<!DOCTYPE html>
 <td>{{ p.version }}{% if not p.changed %} <small class="unchanged">(unchanged)</small>{% endif %}</td>
 {% if p.error %}<td colspan="{{ labels | length + 2 }}" class="error">{{ p.error }}</td>
 {% else %}
-{% for m in p.metrics %}<td class="num">{{ m | metric }}
+{% for m in p.metrics %}<td class="num">{{ {'mean': m.b, 'std': m.b_std} | metric }}
 {%- if m.delta is not none %}
-{%- if m.marked %}<span class="delta {{ 'better' if m.better else 'worse' }}">
-{{- '▲' if m.delta > 0 else '▼' }} {{ '%+.3f' | format(m.delta) }} ({{ 'better' if m.better else 'worse' }})</span>
+{%- if m.beyond_noise %}<span class="delta {{ m.verdict }}">
+{{- '▲' if m.delta > 0 else '▼' }} {{ '%+.3f' | format(m.delta) }} ({{ m.verdict }})</span>
 {%- else %}<span class="delta">{{ '%+.3f' | format(m.delta) }}</span>{% endif %}
 {%- endif %}</td>
 {% endfor %}
