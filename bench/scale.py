@@ -44,7 +44,7 @@ if what == "load":
     timings = {"load": time.perf_counter() - start}
 else:
     from recruit_reveal.modeling.training import train_position
-    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.artifacts.writer import save_pipeline
     with tempfile.TemporaryDirectory() as tmp:
         result = train_position(csv, position, seed=seed, cv_folds=5)
         save_pipeline(result, Path(tmp) / "models", "1.0.0")

@@ -69,7 +69,7 @@ def _models_dir(tmp: Path, smoke: bool) -> tuple[Path, str]:
             return repo_models, f"models/ (versions {', '.join(versions)})"
         except RecruitRevealError:
             pass
-    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.artifacts.writer import save_pipeline
     from recruit_reveal.data.synthetic import write_sample
     from recruit_reveal.modeling.training import train_position
 

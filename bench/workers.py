@@ -31,7 +31,7 @@ GOAL_SECONDS = 2.0
 
 
 def _models(tmp: Path, smoke: bool) -> Path:
-    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.artifacts.writer import save_pipeline
     from recruit_reveal.data.synthetic import write_sample
     from recruit_reveal.modeling.training import train_position
 

@@ -32,7 +32,7 @@ def detail(response) -> str:
 
 def add_version(models_dir, result, version: str, changelog: str) -> None:
     """Export ``result`` as ``version`` next to the models already in ``models_dir``."""
-    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.artifacts.writer import save_pipeline
 
     save_pipeline(result, models_dir, version, promote=False, changelog=changelog)
 

@@ -37,7 +37,7 @@ def trained_results(sample_csv):
 @pytest.fixture(scope="session")
 def exported_models_dir(tmp_path_factory, trained_results):
     """A read-only models/ folder with version 1.0.0 of every position, promoted to latest."""
-    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.artifacts.writer import save_pipeline
 
     models = tmp_path_factory.mktemp("exported") / "models"
     for result in trained_results.values():

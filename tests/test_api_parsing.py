@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from recruit_reveal.api.app import create_app
 from recruit_reveal.api.parsing import parse_athlete
-from recruit_reveal.api.schemas import POSITION_CASINGS
+from recruit_reveal.api.payloads import POSITION_CASINGS
 from recruit_reveal.settings import MAX_BATCH
 
 

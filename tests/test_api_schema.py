@@ -19,7 +19,7 @@ from schemathesis.config import SchemathesisConfig
 
 from recruit_reveal.api.app import create_app
 from recruit_reveal.api.parsing import parse_athlete
-from recruit_reveal.api.schemas import VERSION_PATTERN, request_model
+from recruit_reveal.api.payloads import VERSION_PATTERN, request_model
 from recruit_reveal.artifacts import layout
 from recruit_reveal.errors import VersionError
 from recruit_reveal.schema import POSITIONS, column, columns_for, parse_height

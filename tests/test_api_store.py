@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from recruit_reveal.api.app import create_app
 from recruit_reveal.api.store import ModelStore, ServedModel
-from recruit_reveal.artifacts import registry, releases
+from recruit_reveal.artifacts import manifest, registry
 from recruit_reveal.schema import POSITIONS
 
 FOLLOW_ALL = {pos: "latest" for pos in POSITIONS}
@@ -63,7 +63,7 @@ def test_a_release_that_cannot_be_served_keeps_the_served_model(two_versions,
     store = ModelStore(two_versions, FOLLOW_ALL)
     store.load_all()
     # Written without the registry's check, as a careless script or another host might.
-    bad = releases.promote(two_versions, "qb", "1.2.0", how="cli", by="script")
+    bad = manifest.promote(two_versions, "qb", "1.2.0", how="cli", by="script")
     assert store.follow() is True
     assert served_versions(store)["qb"] == "1.0.0"
     assert store.release.release.id == bad.id
@@ -103,10 +103,10 @@ def test_polling_can_be_turned_off(two_versions):
 
 
 def test_a_broken_manifest_does_not_stop_the_service_and_its_repair_is_followed(two_versions):
-    manifest = two_versions / releases.MANIFEST
+    manifest_file = two_versions / manifest.MANIFEST
     registry.promote("qb", "1.1.0", two_versions, how="cli")  # the folder now has a manifest
-    good = manifest.read_bytes()
-    manifest.write_text("{not json")
+    good = manifest_file.read_bytes()
+    manifest_file.write_text("{not json")
     store = ModelStore(two_versions, FOLLOW_ALL)
     store.load_all()
     assert "cannot read the release" in store.release.problem
@@ -114,7 +114,7 @@ def test_a_broken_manifest_does_not_stop_the_service_and_its_repair_is_followed(
     # The registry still serves what the earlier system's latest files name.
     assert served_versions(store) == {"qb": "1.1.0", "rb": "1.0.0", "wr": "1.0.0"}
 
-    manifest.write_bytes(good)
+    manifest_file.write_bytes(good)
     assert store.follow() is True
     assert store.release.problem is None and store.release.release.versions["qb"] == "1.1.0"
     assert served_versions(store) == {"qb": "1.1.0", "rb": "1.0.0", "wr": "1.0.0"}

@@ -20,7 +20,7 @@ from legacy_models import strip_skops
 from test_artifacts_export import POS, make_frame, make_result
 
 from recruit_reveal import schema
-from recruit_reveal.artifacts import export, layout, registry
+from recruit_reveal.artifacts import layout, registry, writer
 from recruit_reveal.errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
@@ -44,8 +44,8 @@ def frame():
 def folder(tmp_path, results):
     """1.0.0 and 1.0.1 exported, 1.0.1 promoted to latest."""
     folder = tmp_path / "models"
-    export.save_pipeline(results[0], folder, "1.0.0")
-    export.save_pipeline(results[1], folder, "1.0.1")
+    writer.save_pipeline(results[0], folder, "1.0.0")
+    writer.save_pipeline(results[1], folder, "1.0.1")
     return folder
 
 
@@ -118,7 +118,7 @@ def test_default_models_dir_is_models(monkeypatch, tmp_path, results):
     monkeypatch.delenv("MODEL_DIR", raising=False)
     monkeypatch.delenv("MODEL_VERSION", raising=False)
     monkeypatch.chdir(tmp_path)
-    export.save_pipeline(results[0], "models", "3.0.0")
+    writer.save_pipeline(results[0], "models", "3.0.0")
     assert registry.load(POS).version == "3.0.0"
 
 
@@ -225,10 +225,10 @@ def test_mismatched_latest_copies_fall_back(tmp_path, results, frame, monkeypatc
     def no_symlinks(*args, **kwargs):
         raise OSError("no symlinks")
 
-    monkeypatch.setattr(export.os, "symlink", no_symlinks)
+    monkeypatch.setattr(writer.os, "symlink", no_symlinks)
     folder = tmp_path / "copies"
-    export.save_pipeline(results[0], folder, "1.0.0")
-    export.save_pipeline(results[1], folder, "1.0.1", promote=False)
+    writer.save_pipeline(results[0], folder, "1.0.0")
+    writer.save_pipeline(results[1], folder, "1.0.1", promote=False)
     (folder / "releases.json").unlink()  # an older folder: the latest pair decides
     latest_pkl = layout.artifact_path(folder, POS, "latest")
     latest_pkl.write_bytes(layout.artifact_path(folder, POS, "1.0.1").read_bytes())
@@ -248,7 +248,7 @@ def test_missing_latest_falls_back_to_newest_valid(folder, results, frame):
     (folder / "releases.json").unlink()  # an older folder: the latest pair decides
     os.unlink(layout.artifact_path(folder, POS, "latest"))
     os.unlink(layout.metadata_path(folder, POS, "latest"))
-    export.save_pipeline(results[2], folder, "1.0.2", promote=False)
+    writer.save_pipeline(results[2], folder, "1.0.2", promote=False)
     layout.artifact_path(folder, POS, "1.0.2").write_bytes(b"broken")
     loaded = registry.load(POS, None, folder)
     assert loaded.version == "1.0.1" and loaded.fallback
@@ -269,7 +269,7 @@ def test_interrupted_export_is_reported_invalid(folder):
 
 def test_sklearn_mismatch_is_refused_unless_allowed(tmp_path, results, frame):
     folder = tmp_path / "old"
-    export.save_pipeline(results[0], folder, "1.0.0")
+    writer.save_pipeline(results[0], folder, "1.0.0")
     set_metadata(layout.metadata_path(folder, POS, "1.0.0"),
                  **{"library_versions__scikit-learn": "0.24.2"})
     with pytest.raises(IncompatibleModelError) as info:
@@ -292,7 +292,7 @@ def test_sklearn_mismatch_falls_back_to_a_compatible_version(folder, results, fr
 
 def test_unloadable_pickle_with_matching_hash_is_refused(tmp_path, results, monkeypatch):
     folder = tmp_path / "m"
-    export.save_pipeline(results[0], folder, "1.0.0")
+    writer.save_pipeline(results[0], folder, "1.0.0")
     strip_skops(folder)  # the pickle path: an older folder, so the pkl is what loads
 
     def broken(*args, **kwargs):
@@ -310,7 +310,7 @@ def test_unloadable_pickle_with_matching_hash_is_refused(tmp_path, results, monk
 
 def test_list_versions_in_semver_order(tmp_path, results):
     for version in ("1.10.0", "1.9.0", "0.2.0", "1.2.10", "1.2.9"):
-        export.save_pipeline(results[0], tmp_path, version, promote=False)
+        writer.save_pipeline(results[0], tmp_path, version, promote=False)
     (tmp_path / "recruit_reveal_qb_pipeline_v01.0.0.pkl").write_bytes(b"")  # not a version
     (tmp_path / "notes.txt").write_text("x")
     assert registry.list_versions(POS, tmp_path) == ["0.2.0", "1.2.9", "1.2.10", "1.9.0",
@@ -320,7 +320,7 @@ def test_list_versions_in_semver_order(tmp_path, results):
 
 
 def test_list_models_rows(folder, results):
-    export.save_pipeline(make_result("wr"), folder, "2.0.0")
+    writer.save_pipeline(make_result("wr"), folder, "2.0.0")
     rows = registry.list_models(folder)
     assert [(r["position"], r["version"], r["is_latest"], r["valid"]) for r in rows] == [
         ("qb", "1.0.0", False, True), ("qb", "1.0.1", True, True), ("wr", "2.0.0", True, True)]
@@ -356,13 +356,13 @@ def test_promote_refuses_missing_or_broken_versions(folder):
     with pytest.raises(ArtifactIntegrityError):
         registry.promote(POS, "1.0.0", folder)
     with pytest.raises(ArtifactIntegrityError):
-        export.promote_version(folder, POS, "1.0.0")  # export re-checks under its lock
+        writer.promote_version(folder, POS, "1.0.0")  # export re-checks under its lock
     assert registry.latest_version(POS, folder) == "1.0.1"
 
 
 def _flip_latest(folder, stop, flips):
     while not stop.is_set():
-        export.promote_version(folder, POS, "1.0.0" if flips.value % 2 else "1.0.1")
+        writer.promote_version(folder, POS, "1.0.0" if flips.value % 2 else "1.0.1")
         flips.value += 1
     os._exit(0)
 

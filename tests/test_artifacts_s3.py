@@ -14,7 +14,7 @@ import pytest
 from test_artifacts_export import POS, make_frame, make_result
 
 from recruit_reveal import schema
-from recruit_reveal.artifacts import export, layout, registry, releases, storage
+from recruit_reveal.artifacts import layout, manifest, registry, storage, writer
 from recruit_reveal.artifacts.objectstore import FsspecStore
 from recruit_reveal.cli import main
 from recruit_reveal.errors import ArtifactExistsError, ModelNotFoundError, StorageError
@@ -85,8 +85,8 @@ def test_unknown_schemes_are_refused_by_name(tmp_path):
 
 def test_export_load_promote_rollback_and_history_on_s3(bucket, results, frame, capsys):
     url = f"{bucket}/team/models"
-    export.save_pipeline(results[0], url, "1.0.0", changelog="first")
-    export.save_pipeline(results[1], url, "1.0.1", promote=False, changelog="second")
+    writer.save_pipeline(results[0], url, "1.0.0", changelog="first")
+    writer.save_pipeline(results[1], url, "1.0.1", promote=False, changelog="second")
     store = storage.open_store(url)
     names = store.names()
     for version in ("1.0.0", "1.0.1"):
@@ -96,16 +96,16 @@ def test_export_load_promote_rollback_and_history_on_s3(bucket, results, frame, 
     assert "releases.json" in names and layout.changelog_name(POS) in names
     assert store.read(layout.changelog_name(POS)).decode().count("## 1.0.") == 2
     with pytest.raises(ArtifactExistsError, match=r"s3://.*v1\.0\.0\.pkl already exists"):
-        export.save_pipeline(results[2], url, "1.0.0")
+        writer.save_pipeline(results[2], url, "1.0.0")
     assert layout.next_version(url, POS) == "1.0.2"
 
     loaded = registry.load(POS, None, url)
     assert loaded.version == "1.0.0" and loaded.format == "skops" and same(loaded, results[0],
                                                                             frame)
-    tag = releases.current_tag(url)
+    tag = manifest.current_tag(url)
     assert main(["models", "promote", POS, "1.0.1", "--models-dir", url, "--reason", "better",
                  "--by", "ana"]) == 0
-    assert releases.current_tag(url) != tag
+    assert manifest.current_tag(url) != tag
     assert registry.load(POS, None, url).version == "1.0.1"
     # the latest copies follow the manifest, for the earlier system's clients
     assert store.read(layout.artifact_name(POS, "latest")) == \
@@ -125,13 +125,13 @@ def test_export_load_promote_rollback_and_history_on_s3(bucket, results, frame, 
 def _concurrent_promotes(url, position, versions, barrier):
     barrier.wait()
     for version in versions:
-        releases.promote(url, position, version, how="api", reason=version)
+        manifest.promote(url, position, version, how="api", reason=version)
 
 
 def test_two_concurrent_promotes_on_s3_are_both_recorded(bucket, results):
     url = f"{bucket}/models"
-    export.save_pipeline(results[0], url, "1.0.0")
-    export.save_pipeline(results[1], url, "1.0.1", promote=False)
+    writer.save_pipeline(results[0], url, "1.0.0")
+    writer.save_pipeline(results[1], url, "1.0.1", promote=False)
     barrier = SPAWN.Barrier(2)
     procs = [SPAWN.Process(target=_concurrent_promotes,
                            args=(url, POS, ["1.0.1", "1.0.0"] * 3, barrier)) for _ in range(2)]
@@ -140,7 +140,7 @@ def test_two_concurrent_promotes_on_s3_are_both_recorded(bucket, results):
     for proc in procs:
         proc.join(120)
         assert proc.exitcode == 0
-    history = releases.read_state(url).history
+    history = manifest.read_state(url).history
     assert len(history) == 1 + 12
     assert [r.id for r in history] == list(range(1, 14))
     assert all(b.previous == a.id for a, b in zip(history, history[1:], strict=False))
@@ -151,11 +151,11 @@ def _child_export(url, result, version, barrier, kill_at):
         if step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    export._on_step = hook
+    writer._on_step = hook
     if barrier is not None:
         barrier.wait()
     try:
-        export.save_pipeline(result, url, version, changelog=f"seed {result.seed}")
+        writer.save_pipeline(result, url, version, changelog=f"seed {result.seed}")
     except ArtifactExistsError:
         os._exit(3)
     os._exit(0)
@@ -163,7 +163,7 @@ def _child_export(url, result, version, barrier, kill_at):
 
 def test_two_concurrent_exports_of_one_version_one_wins_nothing_corrupt(bucket, results, frame):
     url = f"{bucket}/models"
-    export.save_pipeline(results[0], url, "1.0.0")
+    writer.save_pipeline(results[0], url, "1.0.0")
     for trial in range(3):
         version = f"1.1.{trial}"
         barrier = SPAWN.Barrier(2)
@@ -184,8 +184,8 @@ def test_two_concurrent_exports_of_one_version_one_wins_nothing_corrupt(bucket, 
 @pytest.mark.parametrize("kill_at", ["pkl", "skops", "metadata"])
 def test_a_process_killed_mid_upload_never_shows_its_version(bucket, results, frame, kill_at):
     url = f"{bucket}/models"
-    export.save_pipeline(results[0], url, "1.0.0")
-    before = releases.read_state(url).history
+    writer.save_pipeline(results[0], url, "1.0.0")
+    before = manifest.read_state(url).history
     proc = SPAWN.Process(target=_child_export, args=(url, results[1], "1.0.1", None, kill_at))
     proc.start()
     proc.join(120)
@@ -200,7 +200,7 @@ def test_a_process_killed_mid_upload_never_shows_its_version(bucket, results, fr
         assert not [r for r in registry.list_models(url, POS) if r["valid"]
                     and r["version"] == "1.0.1"]
     # never promoted: the release and the served latest are unchanged
-    assert releases.read_state(url).history == before
+    assert manifest.read_state(url).history == before
     assert registry.load(POS, None, url).version == "1.0.0"
 
 
@@ -212,8 +212,8 @@ def test_the_api_serves_from_s3(bucket, trained_results, s3_endpoint):
 
     url = f"{bucket}/serving"
     for result in trained_results.values():
-        export.save_pipeline(result, url, "1.0.0", changelog="fixture model")
-    export.save_pipeline(trained_results["qb"], url, "1.1.0", promote=False,
+        writer.save_pipeline(result, url, "1.0.0", changelog="fixture model")
+    writer.save_pipeline(trained_results["qb"], url, "1.1.0", promote=False,
                          changelog="second qb")
     app = create_app(settings(release_poll_seconds=0.1), models_dir=url)
     with TestClient(app) as client:
@@ -245,7 +245,7 @@ def test_training_with_the_notebook_engine_into_s3(bucket, sample_csv, capsys):
     out = capsys.readouterr().out
     assert f"{url}/recruit_reveal_qb_pipeline_v1.0.0.pkl" in out
     assert f"records: {runs}/v1.0.0/" in out and f"{runs}/v1.0.0/qb.html" in out
-    (made,) = releases.read_state(url).history
+    (made,) = manifest.read_state(url).history
     assert made.how == "train" and made.reason == "trained into s3"
     assert made.versions == {pos: "1.0.0" for pos in schema.POSITIONS}
     folder = storage.open_store(f"{runs}/v1.0.0")

@@ -227,7 +227,7 @@ def test_unknown_position_is_a_usage_error(capsys):
 
 
 def test_models_list_show_and_promote(models_dir, trained_results, capsys):
-    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.artifacts.writer import save_pipeline
 
     save_pipeline(trained_results["qb"], models_dir, "1.0.1", promote=False, changelog="next")
 
@@ -259,7 +259,7 @@ def test_models_list_on_an_empty_folder_points_at_training(tmp_path, capsys):
 
 
 def test_models_diff_prints_a_table_or_json(models_dir, sample_csv, capsys):
-    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.artifacts.writer import save_pipeline
     from recruit_reveal.modeling.training import train_position
 
     other = train_position(sample_csv, "rb", seed=1, cv_folds=3, params={"C": 0.3})

@@ -38,7 +38,7 @@ def test_resolve_version_checks_explicit_versions(tmp_path):
 
 
 def test_resolve_version_takes_the_highest_next_version(models_dir, trained_results):
-    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.artifacts.writer import save_pipeline
 
     assert contract.resolve_version(models_dir, POSITIONS) == "1.0.1"
     save_pipeline(trained_results["rb"], models_dir, "1.0.4", promote=False)

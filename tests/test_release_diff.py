@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from recruit_reveal.artifacts import registry
-from recruit_reveal.artifacts.export import save_pipeline
 from recruit_reveal.artifacts.layout import skops_path
+from recruit_reveal.artifacts.writer import save_pipeline
 from recruit_reveal.data import load_training_data
 from recruit_reveal.errors import DataValidationError, ModelNotFoundError, VersionError
 from recruit_reveal.modeling import explanations

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from test_release_records import fake_record
 
-from recruit_reveal.artifacts import layout, releases
+from recruit_reveal.artifacts import layout, manifest
 from recruit_reveal.artifacts.metadata import ModelMetadata, Summary
 from recruit_reveal.cli import main
 from recruit_reveal.release import index, runner
@@ -67,7 +67,7 @@ def test_changes_are_marked_only_beyond_the_pooled_fold_std(models_dir, tmp_path
                 expected_calibration_error=(0.05, 0.01))
     add_version(models_dir, "qb", "1.0.1", exact_accuracy=(0.525, 0.01),
                 within_one_accuracy=(0.88, 0.01), expected_calibration_error=(0.09, 0.005))
-    releases.release(models_dir, {"qb": "1.0.1"}, how="cli", by="ana", reason="fall data")
+    manifest.release(models_dir, {"qb": "1.0.1"}, how="cli", by="ana", reason="fall data")
 
     found = index.collect(tmp_path / "runs", models_dir, now=NOW)
 
@@ -96,7 +96,7 @@ def test_changes_are_marked_only_beyond_the_pooled_fold_std(models_dir, tmp_path
 
 def test_a_release_shows_who_when_why_data_and_changelog(models_dir, tmp_path):
     add_version(models_dir, "wr", "1.0.1", changelog="more WR rows")
-    made = releases.release(models_dir, {"wr": "1.0.1"}, how="cli", by="bo",
+    made = manifest.release(models_dir, {"wr": "1.0.1"}, how="cli", by="bo",
                             reason="wr retrained")
 
     page = render(index.collect(tmp_path / "runs", models_dir, now=NOW))
@@ -162,7 +162,7 @@ def test_every_link_is_relative_and_names_an_existing_file(models_dir, tmp_path)
 
 def test_all_text_from_the_files_is_escaped(models_dir, tmp_path):
     add_version(models_dir, "qb", "1.0.1", changelog='<script>alert("changelog")</script>')
-    releases.release(models_dir, {"qb": "1.0.1"}, how="cli", by="<img src=x onerror=alert(1)>",
+    manifest.release(models_dir, {"qb": "1.0.1"}, how="cli", by="<img src=x onerror=alert(1)>",
                      reason="</table><script>alert('reason')</script>")
 
     page = render(index.collect(tmp_path / "runs", models_dir, now=NOW))
@@ -183,7 +183,7 @@ def test_empty_folders_make_a_page_that_says_so(tmp_path):
 
 def test_an_unreadable_history_is_reported_and_the_runs_still_listed(tmp_path):
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / releases.MANIFEST).write_text("{not json", encoding="utf-8")
+    (tmp_path / "models" / manifest.MANIFEST).write_text("{not json", encoding="utf-8")
     fake_record(tmp_path / "runs" / "v1.0.0" / "qb.ipynb", "succeeded")
 
     found = index.collect(tmp_path / "runs", tmp_path / "models", now=NOW)

@@ -58,7 +58,7 @@ def test_validation_report_shows_where_every_row_went(messy_export):
 
 def test_version_changes_shows_the_diff_or_says_first_release(models_dir, sample_csv,
                                                               trained_results, tmp_path):
-    from recruit_reveal.artifacts.export import save_pipeline
+    from recruit_reveal.artifacts.writer import save_pipeline
     from recruit_reveal.release import diff
 
     first = report.version_changes(diff.since_previous_release(tmp_path, "qb", "1.0.0"))

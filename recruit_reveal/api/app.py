@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..artifacts.storage import is_url
 from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
-from .errors import install_error_handlers
+from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware
 from .responses import ErrorResponse
 from .routers import health, models, predict, whatif

@@ -10,9 +10,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..schema import POSITIONS
 from ..settings import Settings
-from .errors import ApiError
+from .http_errors import ApiError
 from .parsing import Athlete, parse_athlete, parse_batch, read_json
-from .schemas import POSITION_CASINGS, POSITION_PATH_SCHEMA
+from .payloads import POSITION_CASINGS, POSITION_PATH_SCHEMA
 from .store import ModelStore
 
 # The providers are ``async`` although they never wait: FastAPI runs a plain ``def``

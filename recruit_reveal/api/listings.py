@@ -9,7 +9,7 @@ from typing import Any
 
 from ..artifacts.metadata import ModelMetadata
 from ..errors import RecruitRevealError
-from .records import record_links
+from .audit_records import record_links
 from .store import ModelStore, ServedModel
 
 #: The cross-validated metrics every listing quotes.

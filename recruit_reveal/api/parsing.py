@@ -3,7 +3,7 @@
 Field names are matched case-insensitively with the earlier aliases applied
 (:func:`recruit_reveal.schema.canonical_column_name`); ``name`` is dropped;
 unknown fields are ignored and reported.  Every problem is collected and
-raised as one :class:`~recruit_reveal.api.errors.ApiError` naming the fields.
+raised as one :class:`~recruit_reveal.api.http_errors.ApiError` naming the fields.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from ..schema import (
     canonical_column_name,
     feature_names,
 )
-from .errors import MAX_PROBLEMS, ApiError, clean_message, summary
-from .schemas import POSITION_CASINGS, range_hint, request_model
+from .http_errors import MAX_PROBLEMS, ApiError, clean_message, summary
+from .payloads import POSITION_CASINGS, range_hint, request_model
 
 
 @dataclass

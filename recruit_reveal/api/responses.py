@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..artifacts.metadata import DataFingerprint
-from .schemas import Division, Position
+from .payloads import Division, Position
 
 
 class ErrorItem(BaseModel):

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..artifacts import registry, releases
+from ..artifacts import manifest, registry
 from ..artifacts.layout import LATEST
 from ..artifacts.metadata import ModelMetadata
 from ..artifacts.storage import is_url
@@ -42,7 +42,7 @@ from ..errors import (
 from ..modeling import explanations as insights
 from ..modeling.scoring import Scorer, build_scorer
 from ..schema import DIVISIONS, POSITIONS
-from .errors import ApiError
+from .http_errors import ApiError
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class ServedRelease:
     """The release a worker serves: the manifest entry, its tag, and when this worker took it."""
 
     #: None when the folder has neither a manifest nor latest files.
-    release: releases.Release | None
+    release: manifest.Release | None
     tag: str | None
     since: str
     #: Positions that follow the release (the others are pinned by MODEL_VERSION*).
@@ -199,7 +199,7 @@ class ModelStore:
         new release that cannot be served leaves that position as it was, and
         /health names the problem until the next release.
         """
-        if releases.current_tag(self.models_dir) == self.release.tag:
+        if manifest.current_tag(self.models_dir) == self.release.tag:
             return False
         with self._switch_lock:
             return self._apply_release()

@@ -1,6 +1,6 @@
 """Reading ``models/``: list, describe, resolve, verified load with fallback, promote, roll back.
 
-This is the only code that reads model artifacts (:mod:`recruit_reveal.artifacts.export`
+This is the only code that reads model artifacts (:mod:`recruit_reveal.artifacts.writer`
 is the only code that writes them).  A model is *valid* when its metadata
 parses, names the right position and version, and the sha256 and size of its
 files (the pkl and, since skops, the ``.skops`` file) match the metadata
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recruit_reveal.artifacts import export, formats, layout, releases
+from recruit_reveal.artifacts import formats, layout, manifest, writer
 from recruit_reveal.artifacts.metadata import ModelMetadata
 from recruit_reveal.artifacts.storage import Store, is_url, open_store
 from recruit_reveal.artifacts.verification import (
@@ -121,7 +121,7 @@ def _release_target(store: Store, position: str) -> str | None:
     A manifest that does not parse makes ``latest`` unusable (the caller falls back).
     """
     try:
-        state = releases.read_state(store)
+        state = manifest.read_state(store)
     except ReleaseError as exc:
         raise ArtifactIntegrityError(str(exc)) from None
     if state.manifest is None or state.current is None:
@@ -129,7 +129,7 @@ def _release_target(store: Store, position: str) -> str | None:
     version = state.current.versions.get(position)
     if version is None:
         raise ModelNotFoundError(f"the current release ({state.current.id}) in "
-                                 f"{store.display(releases.MANIFEST)} has no {position} model")
+                                 f"{store.display(manifest.MANIFEST)} has no {position} model")
     return version
 
 
@@ -314,9 +314,9 @@ def latest_version(position: str, models_dir: str | os.PathLike | None = None) -
     return _latest_version(_store(models_dir), check_position(position))[0]
 
 
-def history(models_dir: str | os.PathLike | None = None) -> releases.ReleaseState:
+def history(models_dir: str | os.PathLike | None = None) -> manifest.ReleaseState:
     """The releases of the folder: ``.history`` (oldest first) and ``.current``."""
-    return releases.read_state(_store(models_dir))
+    return manifest.read_state(_store(models_dir))
 
 
 # ---------------------------------------------------------------------------
@@ -342,14 +342,14 @@ def promote(position: str, version: str, models_dir: str | os.PathLike | None = 
 
     The version must verify and load with the running scikit-learn (unless
     ``allow_version_mismatch``); the writing is done by
-    :func:`recruit_reveal.artifacts.export.promote_version`.  Rolling back
+    :func:`recruit_reveal.artifacts.writer.promote_version`.  Rolling back
     is :func:`rollback` (or promoting an older version).
     """
     pos = check_position(position)
     layout.parse_version(version)
     store = _store(models_dir)
     found = _check_loads(store, pos, version, allow_version_mismatch, allow_pickle, "promote")
-    export.promote_version(store, pos, version, reason=reason, by=by, how=how)
+    writer.promote_version(store, pos, version, reason=reason, by=by, how=how)
     note = found.mismatch
     text = f"promoted {version} to latest" + (f" despite a mismatch: {note}" if note else "")
     return LoadedModel(position=pos, requested=version, version=version,
@@ -359,7 +359,7 @@ def promote(position: str, version: str, models_dir: str | os.PathLike | None = 
 
 def release(versions: Mapping[str, str], models_dir: str | os.PathLike | None = None, *,
             how: str = "api", reason: str | None = None, by: str | None = None,
-            allow_version_mismatch: bool = False) -> releases.Release:
+            allow_version_mismatch: bool = False) -> manifest.Release:
     """One new release with every position of ``versions`` switched together.
 
     Every version is checked to load here first; nothing is switched if one fails.
@@ -369,17 +369,17 @@ def release(versions: Mapping[str, str], models_dir: str | os.PathLike | None = 
     for pos, version in checked.items():
         layout.parse_version(version)
         _check_loads(store, pos, version, allow_version_mismatch, None, "release")
-    return releases.release(store, checked, how=how, reason=reason, by=by)
+    return manifest.release(store, checked, how=how, reason=reason, by=by)
 
 
 def rollback(models_dir: str | os.PathLike | None = None, *, how: str = "api",
              reason: str | None = None, by: str | None = None,
-             allow_version_mismatch: bool = False) -> releases.Release:
+             allow_version_mismatch: bool = False) -> manifest.Release:
     """Make the previous release current again, as a new entry, after checking it loads here."""
     store = _store(models_dir)
 
-    def check(target: releases.Release) -> None:
+    def check(target: manifest.Release) -> None:
         for pos, version in target.versions.items():
             _check_loads(store, pos, version, allow_version_mismatch, None, "roll back to")
 
-    return releases.rollback(store, how=how, reason=reason, by=by, check=check)
+    return manifest.rollback(store, how=how, reason=reason, by=by, check=check)

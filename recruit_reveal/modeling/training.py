@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TrainingResult:
-    """Everything a training run produced, ready for :mod:`recruit_reveal.artifacts.export`.
+    """Everything a training run produced, ready for :mod:`recruit_reveal.artifacts.writer`.
 
     Metric dictionaries map a metric name to ``{"mean": float, "std": float}``
     over the CV folds (see :mod:`recruit_reveal.modeling.summaries` for the names).

@@ -2,7 +2,7 @@
 
 These only shape what the notebook shows; every number comes from
 :mod:`recruit_reveal.data.loading`, :mod:`recruit_reveal.modeling.training` or
-:mod:`recruit_reveal.artifacts.export`.  Functions return pandas DataFrames (which
+:mod:`recruit_reveal.artifacts.writer`.  Functions return pandas DataFrames (which
 notebooks render as tables) except :func:`show`, which displays a figure.
 """
 

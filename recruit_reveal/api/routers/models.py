@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ...schema import POSITIONS
+from ..audit_records import RECORD_HEADERS, served_record_html
 from ..dependencies import PositionPath, StoreDep, require_admin
 from ..listings import position_summary
-from ..records import RECORD_HEADERS, served_record_html
+from ..payloads import Version
 from ..responses import (
     ModelsResponse,
     PositionDetail,
@@ -20,7 +21,6 @@ from ..responses import (
     VersionsResponse,
     error_responses,
 )
-from ..schemas import Version
 
 router = APIRouter(prefix="/models", tags=["models"])
 

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..dependencies import AthleteBody, AthletesBody, StoreDep
+from ..payloads import Division, Version, athlete_body
 from ..predictions import predict_many, predict_one
 from ..responses import BatchResponse, ExplainedPrediction, TargetedPrediction, error_responses
-from ..schemas import Division, Version, athlete_body
 
 TargetDivision = Annotated[Division | None, Query(
     description="also search the smallest single changes that reach this division or "

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from ..dependencies import StoreDep
 from ..parsing import read_json
+from ..payloads import what_if_body
 from ..responses import WhatIfResponse, error_responses
-from ..schemas import what_if_body
-from ..whatif import Scenario, parse_scenario, what_if_answer
+from ..whatif_scenarios import Scenario, parse_scenario, what_if_answer
 from .predict import json_response
 
 router = APIRouter(tags=["predict"])

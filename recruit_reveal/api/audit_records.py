@@ -14,7 +14,7 @@ from typing import Any
 
 from ..artifacts.storage import is_url, open_parent
 from ..release.records import html_path, read_record_stamp
-from .errors import ApiError
+from .http_errors import ApiError
 from .store import ServedModel
 
 #: The record is a document from the runs folder, not part of the API: the browser

@@ -50,7 +50,7 @@ from ..errors import (
 )
 from ..reporting.tables import format_metric
 from ..schema import DIVISIONS, check_position
-from . import releases
+from . import manifest
 from .formats import dump_skops
 from .layout import (
     artifact_name,
@@ -337,7 +337,7 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike | Store, version: s
 
     Writes the versioned pkl, skops file and metadata, appends to
     ``CHANGELOG_{pos}.md`` and, when ``promote``, makes a release with this
-    version (:mod:`.releases`).  ``models_dir`` is a folder or an ``s3://`` URL.
+    version (:mod:`.manifest`).  ``models_dir`` is a folder or an ``s3://`` URL.
     Raises :class:`VersionError` for a version that is not strict semver
     (before any file is touched) and :class:`ArtifactExistsError` when the
     version exists and ``force`` is false.
@@ -383,7 +383,7 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike | Store, version: s
                                                             replaced=replaced))
         _step("changelog")
         if promote:
-            releases.promote(store, pos, version, how="api",
+            manifest.promote(store, pos, version, how="api",
                              reason=changelog or f"exported {pos} {version}")
     logger.info("exported %s %s (%d bytes, sha256 %s)%s", pos, version, len(pkl_bytes),
                 sha[:12], ", promoted to latest" if promote else "")
@@ -400,7 +400,7 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike | Store, version: s
 def promote_version(models_dir: str | os.PathLike | Store, position: str, version: str, *,
                     reason: str | None = None, by: str | None = None,
                     how: str = "api") -> ExportedModel:
-    """A new release with ``position`` at an exported ``version`` (:func:`.releases.promote`).
+    """A new release with ``position`` at an exported ``version`` (:func:`.manifest.promote`).
 
     The version's files are re-verified against its metadata under the
     position lock.  Callers normally go through
@@ -417,7 +417,7 @@ def promote_version(models_dir: str | os.PathLike | Store, position: str, versio
             found = verified(store, pos, version)
         except (ArtifactIntegrityError, ModelNotFoundError) as exc:
             raise ArtifactIntegrityError(f"cannot promote {pos} {version}: {exc}") from None
-        releases.promote(store, pos, version, how=how, reason=reason, by=by)
+        manifest.promote(store, pos, version, how=how, reason=reason, by=by)
     logger.info("promoted %s %s to latest", pos, version)
     return ExportedModel(position=pos, version=version,
                          pkl_path=_location(store, artifact_name(pos, version)),

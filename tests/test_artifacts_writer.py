@@ -1,4 +1,4 @@
-"""recruit_reveal.artifacts.export: versions, atomic publication, crash and concurrency safety, metadata."""
+"""recruit_reveal.artifacts.writer: versions, atomic publication, crash and concurrency safety, metadata."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from recruit_reveal import schema
-from recruit_reveal.artifacts import export, layout, metadata, registry
+from recruit_reveal.artifacts import layout, metadata, registry, writer
 from recruit_reveal.errors import (
     ArtifactExistsError,
     ArtifactIntegrityError,
@@ -126,16 +126,16 @@ BAD_VERSIONS = ["../x", "1.0.0/../..", "../../1.0.0", "/etc/passwd", "/tmp/1.0.0
 def test_bad_versions_rejected_before_any_file_is_touched(tmp_path, results, bad):
     fresh = tmp_path / "never-created"
     with pytest.raises(VersionError):
-        export.save_pipeline(results[0], fresh, bad)
+        writer.save_pipeline(results[0], fresh, bad)
     assert not fresh.exists()
 
     existing = tmp_path / "models"
-    export.save_pipeline(results[0], existing, "1.0.0")
+    writer.save_pipeline(results[0], existing, "1.0.0")
     before = snapshot(existing)
     with pytest.raises(VersionError):
-        export.save_pipeline(results[0], existing, bad, force=True)
+        writer.save_pipeline(results[0], existing, bad, force=True)
     with pytest.raises(VersionError):
-        export.promote_version(existing, POS, bad)
+        writer.promote_version(existing, POS, bad)
     assert snapshot(existing) == before
     assert not (tmp_path / "x").exists() and not Path("/tmp/1.0.0.pkl").exists()
 
@@ -161,7 +161,7 @@ def test_artifact_path_names_and_validation(tmp_path):
 def test_next_version_and_semver_order(tmp_path, results):
     assert layout.next_version(tmp_path / "missing", POS) == "1.0.0"
     for version in ("1.9.0", "1.10.0", "1.2.0"):
-        export.save_pipeline(results[0], tmp_path, version)
+        writer.save_pipeline(results[0], tmp_path, version)
     assert layout.existing_versions(tmp_path, POS) == ["1.2.0", "1.9.0", "1.10.0"]
     assert layout.next_version(tmp_path, POS) == "1.10.1"
     assert layout.next_version(tmp_path, "rb") == "1.0.0"
@@ -172,7 +172,7 @@ def test_next_version_and_semver_order(tmp_path, results):
 
 
 def test_round_trip_predicts_identically(tmp_path, results, frame):
-    out = export.save_pipeline(results[0], tmp_path / "a" / "models", "1.0.0", changelog="first")
+    out = writer.save_pipeline(results[0], tmp_path / "a" / "models", "1.0.0", changelog="first")
     assert out.pkl_path.is_file() and out.metadata_path.is_file() and out.promoted
     assert out.size == out.pkl_path.stat().st_size
     loaded = registry.load(POS, "1.0.0", tmp_path / "a" / "models")
@@ -183,9 +183,9 @@ def test_round_trip_predicts_identically(tmp_path, results, frame):
 
 
 def test_latest_is_a_relative_symlink_pair(tmp_path, results):
-    export.save_pipeline(results[0], tmp_path, "1.0.0")
-    export.save_pipeline(results[1], tmp_path, "1.0.1")
-    export.save_pipeline(results[2], tmp_path, "1.0.2", promote=False)
+    writer.save_pipeline(results[0], tmp_path, "1.0.0")
+    writer.save_pipeline(results[1], tmp_path, "1.0.1")
+    writer.save_pipeline(results[2], tmp_path, "1.0.2", promote=False)
     pkl = layout.artifact_path(tmp_path, POS, "latest")
     meta = layout.metadata_path(tmp_path, POS, "latest")
     assert os.readlink(pkl) == "recruit_reveal_qb_pipeline_v1.0.1.pkl"
@@ -199,8 +199,8 @@ def test_latest_falls_back_to_copies_without_symlinks(tmp_path, results, monkeyp
     def no_symlinks(*args, **kwargs):
         raise OSError("symlinks not supported here")
 
-    monkeypatch.setattr(export.os, "symlink", no_symlinks)
-    export.save_pipeline(results[0], tmp_path, "1.0.0")
+    monkeypatch.setattr(writer.os, "symlink", no_symlinks)
+    writer.save_pipeline(results[0], tmp_path, "1.0.0")
     pkl = layout.artifact_path(tmp_path, POS, "latest")
     assert not pkl.is_symlink()
     assert pkl.read_bytes() == layout.artifact_path(tmp_path, POS, "1.0.0").read_bytes()
@@ -208,17 +208,17 @@ def test_latest_falls_back_to_copies_without_symlinks(tmp_path, results, monkeyp
 
 
 def test_existing_version_is_never_overwritten(tmp_path, results):
-    first = export.save_pipeline(results[0], tmp_path, "1.0.0")
+    first = writer.save_pipeline(results[0], tmp_path, "1.0.0")
     before = snapshot(tmp_path)
     with pytest.raises(ArtifactExistsError, match=r"v1\.0\.0\.pkl.*1\.0\.1") as info:
-        export.save_pipeline(results[1], tmp_path, "1.0.0")
+        writer.save_pipeline(results[1], tmp_path, "1.0.0")
     assert str(first.pkl_path) in str(info.value)
     assert snapshot(tmp_path) == before
 
 
 def test_force_overwrites(tmp_path, results, frame):
-    export.save_pipeline(results[0], tmp_path, "1.0.0")
-    out = export.save_pipeline(results[1], tmp_path, "1.0.0", force=True, changelog="redo")
+    writer.save_pipeline(results[0], tmp_path, "1.0.0")
+    out = writer.save_pipeline(results[1], tmp_path, "1.0.0", force=True, changelog="redo")
     loaded = registry.load(POS, "1.0.0", tmp_path)
     assert loaded.metadata.artifact.sha256 == out.sha256
     np.testing.assert_array_equal(loaded.pipeline.predict_proba(frame),
@@ -229,13 +229,13 @@ def test_force_overwrites(tmp_path, results, frame):
 
 def test_models_dir_is_created(tmp_path, results):
     target = tmp_path / "deep" / "er" / "models"
-    export.save_pipeline(results[0], target, "0.1.0")
+    writer.save_pipeline(results[0], target, "0.1.0")
     assert layout.existing_versions(target, POS) == ["0.1.0"]
 
 
 def test_changelog_gets_one_entry_per_export(tmp_path, results):
-    export.save_pipeline(results[0], tmp_path, "1.0.0", changelog="Initial model.")
-    export.save_pipeline(results[1], tmp_path, "1.1.0", promote=False)
+    writer.save_pipeline(results[0], tmp_path, "1.0.0", changelog="Initial model.")
+    writer.save_pipeline(results[1], tmp_path, "1.1.0", promote=False)
     log = layout.changelog_path(tmp_path, POS).read_text()
     entries = re.findall(r"^## (\S+) \((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\)$", log, re.M)
     assert [v for v, _ in entries] == ["1.0.0", "1.1.0"]
@@ -247,7 +247,7 @@ def test_changelog_gets_one_entry_per_export(tmp_path, results):
 
 
 def test_metadata_fields(tmp_path, results):
-    out = export.save_pipeline(results[0], tmp_path, "2.0.0", changelog="notes",
+    out = writer.save_pipeline(results[0], tmp_path, "2.0.0", changelog="notes",
                                audit_record="runs/v2.0.0/qb.ipynb")
     raw = out.metadata_path.read_text()
     assert "NaN" not in raw  # strict JSON
@@ -276,7 +276,7 @@ def test_metadata_fields(tmp_path, results):
 
 
 def test_every_metadata_field_is_documented(tmp_path, results):
-    meta = json.loads(export.save_pipeline(results[0], tmp_path, "1.0.0").metadata_path
+    meta = json.loads(writer.save_pipeline(results[0], tmp_path, "1.0.0").metadata_path
                       .read_text())
     doc = (Path(__file__).resolve().parents[1] / "docs" / "artifacts.md").read_text()
     documented = set(re.findall(r"^\| `([a-z0-9_.]+)`", doc, re.M))
@@ -301,14 +301,14 @@ def test_changelog_says_above_when_cv_beats_the_ceiling(results):
     ceiling = {**(meta.metrics.bayes_ceiling or {}), "exact_accuracy": 0.30}
     meta = meta.model_copy(update={"metrics": meta.metrics.model_copy(
         update={"bayes_ceiling": ceiling})})
-    entry = export.changelog_entry(meta, promoted=False)
+    entry = writer.changelog_entry(meta, promoted=False)
     assert "0.310 (Bayes ceiling 0.300; 0.010 above it: CV noise)" in entry
 
 
 def test_no_athlete_data_in_artifacts(tmp_path):
     result = make_result(names=True)  # fitted on a frame holding a name column
     assert "name" in result.pipeline.feature_names_in_
-    export.save_pipeline(result, tmp_path, "1.0.0", changelog="ok")
+    writer.save_pipeline(result, tmp_path, "1.0.0", changelog="ok")
     blobs = b"".join(p.read_bytes() for p in final_files(tmp_path))
     for name in SECRET_NAMES[:300]:
         assert name.encode() not in blobs
@@ -322,25 +322,25 @@ def test_pipeline_holding_training_rows_is_refused(tmp_path, results):
                         KNeighborsClassifier()).fit(frame, target)
     leaky = TrainingResult(**{**results[0].__dict__, "pipeline": knn})
     with pytest.raises(TrainingError, match="one entry per training row"):
-        export.save_pipeline(leaky, tmp_path / "m", "1.0.0")
+        writer.save_pipeline(leaky, tmp_path / "m", "1.0.0")
     assert not (tmp_path / "m").exists()
 
 
 def test_row_guard_flags_row_copies_but_not_tree_shapes():
     rows = 240
-    export._check_no_training_rows({"nodes": np.zeros(rows, dtype=[("value", "f8")]),
+    writer._check_no_training_rows({"nodes": np.zeros(rows, dtype=[("value", "f8")]),
                                     "values": np.zeros((rows, 1, 4)),
                                     "leaf": np.zeros(rows), "coef": np.zeros((4, rows))}, rows)
     for leak in (np.zeros((rows, 3)), pd.DataFrame({"a": range(rows)}),
                  np.array(SECRET_NAMES[:rows], dtype=object), pd.Series(SECRET_NAMES[:rows])):
         with pytest.raises(TrainingError, match=f"shape \\({rows}"):
-            export._check_no_training_rows({"kept": leak}, rows)
+            writer._check_no_training_rows({"kept": leak}, rows)
 
 
 def test_fingerprint_keeps_the_file_name_only(tmp_path, results):
     result = TrainingResult(**{**results[0].__dict__, "data_fingerprint": {
         **results[0].data_fingerprint, "file": "/home/coach/private/roster.csv"}})
-    out = export.save_pipeline(result, tmp_path, "1.0.0")
+    out = writer.save_pipeline(result, tmp_path, "1.0.0")
     assert json.loads(out.metadata_path.read_text())["data_fingerprint"]["file"] == "roster.csv"
     assert b"/home/coach" not in b"".join(p.read_bytes() for p in final_files(tmp_path))
 
@@ -348,7 +348,7 @@ def test_fingerprint_keeps_the_file_name_only(tmp_path, results):
 def test_wrong_result_is_refused_before_writing(tmp_path, results):
     bad = TrainingResult(**{**results[0].__dict__, "pipeline": object()})
     with pytest.raises(TrainingError, match="predict_proba"):
-        export.save_pipeline(bad, tmp_path / "m", "1.0.0")
+        writer.save_pipeline(bad, tmp_path / "m", "1.0.0")
     assert not (tmp_path / "m").exists()
 
 
@@ -359,12 +359,12 @@ CTX = multiprocessing.get_context("fork")
 
 
 def test_lock_timeout_names_the_lock(tmp_path, results, monkeypatch):
-    export.save_pipeline(results[0], tmp_path, "1.0.0")
-    monkeypatch.setattr(export, "LOCK_TIMEOUT_SECONDS", 0.2)
-    with export.position_lock(tmp_path, POS):  # a second open file description conflicts
+    writer.save_pipeline(results[0], tmp_path, "1.0.0")
+    monkeypatch.setattr(writer, "LOCK_TIMEOUT_SECONDS", 0.2)
+    with writer.position_lock(tmp_path, POS):  # a second open file description conflicts
         with pytest.raises(ArtifactLockError, match=r"\.recruit_reveal_qb\.lock"):
-            export.save_pipeline(results[1], tmp_path, "1.0.1")
-        export.save_pipeline(make_result("rb"), tmp_path, "1.0.0")  # other positions proceed
+            writer.save_pipeline(results[1], tmp_path, "1.0.1")
+        writer.save_pipeline(make_result("rb"), tmp_path, "1.0.0")  # other positions proceed
     assert layout.existing_versions(tmp_path, POS) == ["1.0.0"]
 
 
@@ -376,7 +376,7 @@ def test_filesystem_without_flock_is_a_clear_error(tmp_path, results, monkeypatc
 
     monkeypatch.setattr(fcntl, "flock", unsupported)
     with pytest.raises(ArtifactLockError, match="supports flock"):
-        export.save_pipeline(results[0], tmp_path, "1.0.0")
+        writer.save_pipeline(results[0], tmp_path, "1.0.0")
     assert final_files(tmp_path) == []
 
 
@@ -389,11 +389,11 @@ def _child_save(folder, result, version, barrier, kill_at, force=False, notify_f
         if step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    export._on_step = hook
+    writer._on_step = hook
     if barrier is not None:
         barrier.wait()
     try:
-        export.save_pipeline(result, folder, version, changelog="child", force=force)
+        writer.save_pipeline(result, folder, version, changelog="child", force=force)
     except ArtifactExistsError:
         os._exit(3)
     except BaseException:  # noqa: BLE001 - reported through the exit code
@@ -432,7 +432,7 @@ def check_folder(folder: Path, models: dict[str, TrainingResult], frame,
 def _recover(folder: Path, new: TrainingResult, frame, models) -> None:
     """A retry completes an interrupted export or finds it complete; then all is clean."""
     try:
-        export.save_pipeline(new, folder, "1.0.1", changelog="retry")
+        writer.save_pipeline(new, folder, "1.0.1", changelog="retry")
     except ArtifactExistsError:
         registry.promote(POS, "1.0.1", folder)
     assert check_folder(folder, models, frame) == {"1.0.0": True, "1.0.1": True}
@@ -443,7 +443,7 @@ def _recover(folder: Path, new: TrainingResult, frame, models) -> None:
 @pytest.fixture
 def base(tmp_path, results):
     folder = tmp_path / "base"
-    export.save_pipeline(results[0], folder, "1.0.0", changelog="base")
+    writer.save_pipeline(results[0], folder, "1.0.0", changelog="base")
     return folder
 
 
@@ -466,7 +466,7 @@ def test_sigkill_at_every_step_boundary(tmp_path, base, results, frame, step):
 @pytest.mark.parametrize("step", ["unlinked_old", "metadata", "skops", "pkl", "changelog",
                                   "latest_pkl"])
 def test_sigkill_during_a_forced_overwrite(tmp_path, base, results, frame, step):
-    export.save_pipeline(results[1], base, "1.0.1")
+    writer.save_pipeline(results[1], base, "1.0.1")
     proc = CTX.Process(target=_child_save, args=(base, results[2], "1.0.1", None, step, True))
     proc.start()
     proc.join(30)
@@ -556,7 +556,7 @@ def test_publish_new_refuses_existing_name_even_without_the_lock(tmp_path):
     target = tmp_path / "file.pkl"
     target.write_bytes(b"old")
     with pytest.raises(ArtifactExistsError, match="file.pkl"):
-        export._publish_new(target, b"new")
+        writer._publish_new(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.pkl"]
 

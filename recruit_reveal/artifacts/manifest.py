@@ -375,6 +375,6 @@ def _utc_now() -> str:
 
 
 def _step(name: str) -> None:
-    from . import export  # the exporter's test seam covers the steps of a promote too
+    from . import writer  # the exporter's test seam covers the steps of a promote too
 
-    export._step(name)
+    writer._step(name)

@@ -4,7 +4,7 @@ The body is ``{"base_data": <athlete>, "modifications": {field: value}, "scenari
 "..."}``.  The base athlete is read as /predict reads one; every modification must name
 an input of that athlete's position (canonical name, any case, or the ``height`` and
 ``weight`` aliases) and hold a value the position's request model accepts
-(:func:`recruit_reveal.api.schemas.request_model`, so the ranges are the data
+(:func:`recruit_reveal.api.payloads.request_model`, so the ranges are the data
 contract's); ``null`` removes an optional input.  An unknown or invalid
 modification is a 422 naming ``modifications.<field>``.  Both athletes are scored
 in one call of the served model's scorer.
@@ -20,10 +20,10 @@ from pydantic_core import to_json
 
 from ..modeling.levers import input_label
 from ..schema import DIVISIONS, POSITION_COLUMN, feature_names
-from .errors import ApiError, clean_message, summary
+from .http_errors import ApiError, clean_message, summary
 from .parsing import Athlete, canonical_name, parse_athlete
+from .payloads import MAX_SCENARIO_NAME, range_hint, request_model
 from .predictions import arrays, prediction_bodies
-from .schemas import MAX_SCENARIO_NAME, range_hint, request_model
 from .store import ServedModel
 
 _TOP_LEVEL = ("base_data", "modifications", "scenario_name")
