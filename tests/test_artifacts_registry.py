@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import sklearn
 from legacy_models import strip_skops
-from test_artifacts_export import POS, make_frame, make_result
+from test_artifacts_writer import POS, make_frame, make_result
 
 from recruit_reveal import schema
 from recruit_reveal.artifacts import layout, registry, writer

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from test_artifacts_export import POS, make_frame, make_result
+from test_artifacts_writer import POS, make_frame, make_result
 
 from recruit_reveal import schema
 from recruit_reveal.artifacts import layout, manifest, registry, storage, writer
