@@ -16,7 +16,7 @@ from importlib import metadata
 
 @dataclass(frozen=True)
 class Goal:
-    """One target from the issues and whether this run met it.
+    """One speed or quality goal and whether this run met it.
 
     ``met=None``: not measured in this run; ``margin`` then says why.
     """

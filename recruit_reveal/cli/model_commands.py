@@ -1,6 +1,6 @@
 """The ``recruit-reveal models`` actions: list, show, promote, roll back, history and diff.
 
-:mod:`recruit_reveal.cli` parses the command line and dispatches here through
+:mod:`recruit_reveal.cli.commands` dispatches here through
 :data:`ACTIONS`; errors the user can fix propagate to it as
 :class:`~recruit_reveal.errors.RecruitRevealError`.
 """
@@ -12,11 +12,11 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .cli import EXIT_OK
-from .schema import POSITIONS
+from ..schema import POSITIONS
+from .parser import EXIT_OK
 
 if TYPE_CHECKING:
-    from .artifacts.metadata import ModelMetadata
+    from ..artifacts.metadata import ModelMetadata
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -1,24 +1,13 @@
-"""The ``recruit-reveal`` command: train, inspect and promote models, serve them, make data.
-
-Problems the user can fix (:class:`RecruitRevealError`) end with a short
-message on stderr and exit code 2, without a traceback.  A training run in
-which some position failed exits with 1 after printing its summary.
-"""
+"""The command line of ``recruit-reveal``: its options, their types and defaults."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import sys
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from .errors import RecruitRevealError
-from .release.contract import NotebookParams
-from .schema import POSITIONS
-
-logger = logging.getLogger("recruit_reveal.cli")
+from ..release.contract import NotebookParams
+from ..schema import POSITIONS
 
 #: The training flags' defaults are the notebook run's.
 _RUN_DEFAULTS = NotebookParams()
@@ -29,13 +18,6 @@ EXIT_USAGE = 2
 _EXIT_CODES = ("exit codes: 0 success; 1 a training run in which some position failed (the "
                "summary says which, and how to promote the rest); 2 a problem to fix before "
                "anything ran (bad input, missing model, existing version)")
-
-
-def _default_models_dir() -> str:
-    """$MODEL_DIR or ``models``, read (and reported when bad) as every command reads it."""
-    from .settings import load_setting
-
-    return str(load_setting("model_dir"))
 
 
 def _position(text: str) -> str:
@@ -82,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    _add_train(sub)
+    _add_models(sub)
+    _add_runs(sub)
+    _add_serve(sub)
+    _add_generate_data(sub)
+    return parser
+
+
+def _add_train(sub: Any) -> None:
+    """recruit-reveal train"""
     train = sub.add_parser(
         "train", help="train positions and export versioned models",
         description="Train one or every position as one release. The notebook engine runs "
@@ -120,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cell-timeout", type=float, default=None,
                        help="seconds one notebook cell may run (default 600)")
 
+
+def _add_models(sub: Any) -> None:
+    """recruit-reveal models ACTION"""
     models = sub.add_parser("models", help="list, show, promote or roll back exported models")
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     mlist = msub.add_parser("list", help="every version of every position; * = current release")
@@ -151,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="models folder or s3://bucket/prefix "
                             "(default: $MODEL_DIR or models)")
 
+
+def _add_runs(sub: Any) -> None:
+    """recruit-reveal runs index"""
     runs = sub.add_parser("runs", help="the page of every release and training run")
     rsub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     rindex = rsub.add_parser("index", help="rewrite runs/index.html (done after every run too)")
@@ -159,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     rindex.add_argument("--models-dir", default=None,
                         help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
 
+
+def _add_serve(sub: Any) -> None:
+    """recruit-reveal serve"""
     serve = sub.add_parser("serve", help="serve the models over HTTP (uvicorn)")
     serve.add_argument("--host", default=None, help="default $HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
@@ -173,109 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also unpickle models that have no skops file (as ALLOW_PICKLE=1; "
                             "unpickling runs code from the file: trust the folder's writers)")
 
+
+def _add_generate_data(sub: Any) -> None:
+    """recruit-reveal generate-data"""
     gen = sub.add_parser("generate-data", help="write the synthetic sample CSV")
     gen.add_argument("--out", type=Path, default=Path("data/training.csv"),
                      help="default data/training.csv")
     gen.add_argument("--rows", type=_positive_int, default=None,
                      help="rows per position (default: the generator's, 2000)")
     gen.add_argument("--seed", type=int, default=None, help="default: the generator's, 2026")
-    return parser
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    """INFO and up to stderr, one line each; the library itself only logs."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # papermill repeats at INFO what the runner already says per position.
-    logging.getLogger("papermill").setLevel(max(level, logging.WARNING))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    configure_logging(logging.DEBUG if args.verbose else
-                      logging.WARNING if args.quiet else logging.INFO)
-    try:
-        return _dispatch(args)
-    except RecruitRevealError as exc:
-        print(f"recruit-reveal: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("recruit-reveal: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader went away (``| head``); silence the flush at exit as well.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "train":
-        return _train(args)
-    if args.command == "models":
-        from .cli_models import ACTIONS
-
-        return ACTIONS[args.models_command](args)
-    if args.command == "runs":
-        return _runs_index(args)
-    if args.command == "serve":
-        return _serve(args)
-    if args.command == "generate-data":
-        return _generate_data(args)
-    raise AssertionError(args.command)  # argparse only lets known commands through
-
-
-def _train(args: argparse.Namespace) -> int:
-    from recruit_reveal.release.engines import DEFAULT_CELL_TIMEOUT
-    from recruit_reveal.release.runner import train
-
-    summary = train(
-        args.csv, args.position, args.version, engine=args.engine, jobs=args.jobs,
-        models_dir=args.models_dir or _default_models_dir(), runs_dir=args.runs_dir,
-        changelog=args.changelog, seed=args.seed, cv_folds=args.cv_folds,
-        columns=args.columns, invalid_rows=args.invalid_rows,
-        max_invalid_fraction=args.max_invalid_fraction,
-        cell_timeout=args.cell_timeout or DEFAULT_CELL_TIMEOUT)
-    print(summary.report())
-    return EXIT_OK if summary.ok else EXIT_FAILED
-
-
-def _runs_index(args: argparse.Namespace) -> int:
-    from recruit_reveal.release.index import write_index
-
-    print(write_index(args.runs_dir, args.models_dir or _default_models_dir()))
-    return EXIT_OK
-
-
-def _serve(args: argparse.Namespace) -> int:
-    # Imported here: the other commands should not pay for FastAPI and uvicorn.
-    from recruit_reveal.api.app import run
-
-    # run() reads the Settings once, these options over the environment; a bad value
-    # is a RecruitRevealError naming the variable (exit code 2), as everywhere else.
-    if args.allow_pickle:
-        os.environ["ALLOW_PICKLE"] = "1"  # the registry reads it on every load
-    run(args.host, args.port, models_dir=args.models_dir, access_log=args.access_log,
-        workers=args.workers)
-    return EXIT_OK
-
-
-def _generate_data(args: argparse.Namespace) -> int:
-    from recruit_reveal.data.synthetic import write_sample
-
-    kwargs = {}
-    if args.rows is not None:
-        kwargs["rows_per_position"] = args.rows
-    if args.seed is not None:
-        kwargs["seed"] = args.seed
-    path = write_sample(args.out, **kwargs)
-    print(f"Wrote {path} (and its provenance sidecar {Path(path).with_suffix('')}"
-          ".synthetic.json)")
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``recruit-reveal`` command: train, inspect and promote models, serve them, make data.
+
+Problems the user can fix (:class:`RecruitRevealError`) end with a short
+message on stderr and exit code 2, without a traceback.  A training run in
+which some position failed exits with 1 after printing its summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from ..errors import RecruitRevealError
+from .commands import COMMANDS
+from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_parser
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "configure_logging", "main"]
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """INFO and up to stderr, one line each; the library itself only logs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # papermill repeats at INFO what the runner already says per position.
+    logging.getLogger("papermill").setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(logging.DEBUG if args.verbose else
+                      logging.WARNING if args.quiet else logging.INFO)
+    try:
+        return COMMANDS[args.command](args)
+    except RecruitRevealError as exc:
+        print(f"recruit-reveal: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("recruit-reveal: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``); silence the flush at exit as well.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+

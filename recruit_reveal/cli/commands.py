@@ -1,0 +1,90 @@
+"""The ``recruit-reveal`` commands other than ``models``: train, runs index, serve, generate-data.
+
+Each handler takes the parsed arguments and returns the exit code; errors the
+user can fix propagate as :class:`~recruit_reveal.errors.RecruitRevealError`.
+Heavy libraries are imported inside the handlers, so each command pays only for
+what it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .model_commands import ACTIONS as MODEL_ACTIONS
+from .parser import EXIT_FAILED, EXIT_OK
+
+
+def _default_models_dir() -> str:
+    """$MODEL_DIR or ``models``, read (and reported when bad) as every command reads it."""
+    from ..settings import load_setting
+
+    return str(load_setting("model_dir"))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from recruit_reveal.release.engines import DEFAULT_CELL_TIMEOUT
+    from recruit_reveal.release.runner import train
+
+    summary = train(
+        args.csv, args.position, args.version, engine=args.engine, jobs=args.jobs,
+        models_dir=args.models_dir or _default_models_dir(), runs_dir=args.runs_dir,
+        changelog=args.changelog, seed=args.seed, cv_folds=args.cv_folds,
+        columns=args.columns, invalid_rows=args.invalid_rows,
+        max_invalid_fraction=args.max_invalid_fraction,
+        cell_timeout=args.cell_timeout or DEFAULT_CELL_TIMEOUT)
+    print(summary.report())
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _runs_index(args: argparse.Namespace) -> int:
+    from recruit_reveal.release.index import write_index
+
+    print(write_index(args.runs_dir, args.models_dir or _default_models_dir()))
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Imported here: the other commands should not pay for FastAPI and uvicorn.
+    from recruit_reveal.api.app import run
+
+    # run() reads the Settings once, these options over the environment; a bad value
+    # is a RecruitRevealError naming the variable (exit code 2), as everywhere else.
+    if args.allow_pickle:
+        os.environ["ALLOW_PICKLE"] = "1"  # the registry reads it on every load
+    run(args.host, args.port, models_dir=args.models_dir, access_log=args.access_log,
+        workers=args.workers)
+    return EXIT_OK
+
+
+def _generate_data(args: argparse.Namespace) -> int:
+    from recruit_reveal.data.synthetic import write_sample
+
+    kwargs = {}
+    if args.rows is not None:
+        kwargs["rows_per_position"] = args.rows
+    if args.seed is not None:
+        kwargs["seed"] = args.seed
+    path = write_sample(args.out, **kwargs)
+    print(f"Wrote {path} (and its provenance sidecar {Path(path).with_suffix('')}"
+          ".synthetic.json)")
+    return EXIT_OK
+
+
+def _models(args: argparse.Namespace) -> int:
+    return MODEL_ACTIONS[args.models_command](args)
+
+
+def _runs(args: argparse.Namespace) -> int:
+    return RUNS_ACTIONS[args.runs_command](args)
+
+
+RUNS_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"index": _runs_index}
+
+#: ``recruit-reveal COMMAND`` -> its handler.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": _train, "models": _models, "runs": _runs, "serve": _serve,
+    "generate-data": _generate_data,
+}
