@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with dev extras
 
-lint: $(STAMP) ## Ruff over the package, tests, bench and scripts
+lint: $(STAMP) ## Ruff, and the import layers (import-linter contracts in pyproject.toml)
 	$(BIN)/ruff check recruit_reveal tests bench scripts
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP) ## mypy over the package
 	$(BIN)/mypy
