@@ -223,3 +223,24 @@ class StorageError(RecruitRevealError):
 class ReleaseError(RecruitRevealError):
     """A release cannot be made or read: a manifest that does not parse, nothing to roll back to,
     or a concurrent writer that kept winning."""
+
+
+class SignatureError(RecruitRevealError):
+    """A model version's signature cannot be made or does not hold (VERIFY_KEY, SIGNING_KEY)."""
+
+
+class SignatureMissingError(SignatureError):
+    """VERIFY_KEY is set and the version has no signature file."""
+
+
+class UntrustedSignatureError(SignatureError):
+    """The signature was made with a key that is not among the trusted ones."""
+
+
+class SignatureMismatchError(SignatureError):
+    """A signed file changed after signing, or is missing."""
+
+
+class UnsignedFileError(SignatureError):
+    """A file of the version is not covered by its signature (added after signing)."""
+
