@@ -244,3 +244,54 @@ class SignatureMismatchError(SignatureError):
 class UnsignedFileError(SignatureError):
     """A file of the version is not covered by its signature (added after signing)."""
 
+
+# Problems of a request to the prediction service.  ``field`` names the request input
+# each one concerns (the API's error body starts with it).
+
+class UnknownPositionError(RecruitRevealError, LookupError):
+    """A position named in a request (e.g. a /models/{position} path) does not exist."""
+
+    field = "position"
+
+
+class ModelUnavailableError(ModelNotFoundError):
+    """A position has no model being served (none exported, or the one asked for cannot load)."""
+
+    field = "position"
+
+
+class VersionNotFoundError(ModelNotFoundError):
+    """A model version asked for explicitly is not exported."""
+
+    field = "version"
+
+
+class VersionNotServableError(RecruitRevealError):
+    """A model version is exported but cannot be served: it fails its sha256 check, was saved
+    by another scikit-learn, or fails its test prediction."""
+
+    field = "version"
+
+
+class PromotionError(ReleaseError):
+    """A version could not be promoted to the current release; nothing was changed."""
+
+    field = "version"
+
+
+class RecordNotFoundError(RecruitRevealError, LookupError):
+    """The served model has no audit record that can be shown for it."""
+
+    field = "position"
+
+
+class SwitchDisabledError(RecruitRevealError):
+    """Switching models through the API is off: the server has no admin token."""
+
+    field = "Authorization"
+
+
+class AdminAuthError(RecruitRevealError):
+    """A request that needs the admin token came without it, or with another one."""
+
+    field = "Authorization"

@@ -4,6 +4,7 @@ the admin hot switch (auth, bad versions, under load), models that cannot predic
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from api_support import AUTH, QB, SAMPLES, TOKEN, add_version, broken_pipeline, detail, settings
@@ -183,3 +184,31 @@ def test_predictions_keep_succeeding_while_versions_switch(two_versions):
     assert not switch_thread.is_alive() and switches == 12
     assert failures == []
     assert seen == {"1.0.0", "1.1.0"}
+
+
+@pytest.mark.parametrize("path", ["/models", "/models/qb", "/models/qb/versions"])
+def test_a_stalled_models_folder_read_does_not_stall_other_requests(models_dir, monkeypatch,
+                                                                   path):
+    # The listing's read of the models folder hangs until released: if it ran on the
+    # event loop, /health and /predict would wait for it too.
+    app = create_app(settings(), models_dir=models_dir)
+    reading, release = threading.Event(), threading.Event()
+    real = registry.list_versions
+
+    def stalled(*args, **kwargs):
+        reading.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    with TestClient(app) as c, ThreadPoolExecutor(3) as pool:
+        monkeypatch.setattr(registry, "list_versions", stalled)
+        try:
+            slow = pool.submit(c.get, path)
+            assert reading.wait(10), "the listing never read the models folder"
+            health = pool.submit(c.get, "/health").result(timeout=10)
+            predicted = pool.submit(c.post, "/predict", json=QB).result(timeout=10)
+            assert health.status_code == 200 and predicted.status_code == 200
+            assert not slow.done()
+        finally:
+            release.set()
+        assert slow.result(timeout=30).status_code == 200

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts.storage import is_url, open_parent
+from ..errors import RecordNotFoundError
 from ..release.records import html_path, read_record_stamp
-from .http_errors import ApiError
 from .store import ServedModel
 
 #: The record is a document from the runs folder, not part of the API: the browser
@@ -48,15 +48,14 @@ def _locate(notebook: str, models_dir: Path | str) -> str:
     return str(beside if beside.exists() else Path(notebook).absolute())
 
 
-def _not_found(served: ServedModel, why: str) -> ApiError:
-    return ApiError(404, f"position: no record for {served.position} {served.version}: {why}",
-                    field="position")
+def _not_found(served: ServedModel, why: str) -> RecordNotFoundError:
+    return RecordNotFoundError(f"no record for {served.position} {served.version}: {why}")
 
 
 def served_record_html(served: ServedModel, models_dir: Path | str) -> bytes:
     """The HTML record of ``served`` after checking that it made this very artifact.
 
-    404 naming the reason otherwise: no record (trained by the direct engine or
+    RecordNotFoundError naming the reason otherwise: no record (trained by the direct engine or
     interactively), a record missing or unfinished, or one stamped with another
     artifact's sha256.
     """

@@ -8,15 +8,15 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ..errors import AdminAuthError, SwitchDisabledError, UnknownPositionError
 from ..schema import POSITIONS
 from ..settings import Settings
-from .http_errors import ApiError
 from .parsing import Athlete, parse_athlete, parse_batch, read_json
 from .payloads import POSITION_CASINGS, POSITION_PATH_SCHEMA
 from .store import ModelStore
 
 # The providers are ``async`` although they never wait: FastAPI runs a plain ``def``
-# dependency in the thread pool, a thread hop per request that cost more than a
+# dependency in the thread pool, a thread hop per request that costs more than a
 # whole /health/live answer.
 
 async def get_settings(request: Request) -> Settings:
@@ -51,8 +51,8 @@ async def _position(position: Annotated[str, Path(json_schema_extra=POSITION_PAT
                     ) -> str:
     pos = POSITION_CASINGS.get(position)
     if pos is None:
-        raise ApiError(404, f"position: unknown position {position!r} (expected one of "
-                       f"{', '.join(POSITIONS)})", field="position")
+        raise UnknownPositionError(f"unknown position {position!r} (expected one of "
+                                   f"{', '.join(POSITIONS)})")
     return pos
 
 
@@ -65,12 +65,12 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="AdminToken",
 
 async def require_admin(settings: SettingsDep, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    """403 while no ADMIN_TOKEN is configured; 401 without the right bearer token."""
+    """SwitchDisabledError while no ADMIN_TOKEN is configured; AdminAuthError without the
+    right bearer token."""
     token = settings.admin_token
     if not token:
-        raise ApiError(403, "switching is disabled: the server has no ADMIN_TOKEN configured",
-                       field="Authorization")
+        raise SwitchDisabledError("switching is disabled: the server has no ADMIN_TOKEN "
+                                  "configured")
     given = credentials.credentials.strip() if credentials is not None else ""
     if not hmac.compare_digest(given.encode(), token.encode()):
-        raise ApiError(401, "Authorization: a valid 'Bearer <ADMIN_TOKEN>' header is required",
-                       field="Authorization", headers={"WWW-Authenticate": "Bearer"})
+        raise AdminAuthError("a valid 'Bearer <ADMIN_TOKEN>' header is required")

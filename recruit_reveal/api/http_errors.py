@@ -3,6 +3,10 @@
 The body is always ``{"detail": "...", "errors": [{"field", "message", ...}]}``
 (:class:`~recruit_reveal.api.responses.ErrorResponse`); ``errors`` lists every
 problem found, ``detail`` summarises the first.
+
+The rest of the service raises the domain errors of :mod:`recruit_reveal.errors`;
+:data:`STATUS` is the one place that says which HTTP status each of them is.  Only
+the request parsing, which belongs to HTTP, raises :class:`ApiError` with a status.
 """
 
 from __future__ import annotations
@@ -16,10 +20,65 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import RecruitRevealError
+from ..errors import (
+    AdminAuthError,
+    ArtifactExistsError,
+    ArtifactIntegrityError,
+    ArtifactLockError,
+    DataValidationError,
+    IncompatibleModelError,
+    ModelNotFoundError,
+    ModelUnavailableError,
+    NotebookExecutionError,
+    PromotionError,
+    RecordNotFoundError,
+    RecruitRevealError,
+    ReleaseError,
+    StorageError,
+    SwitchDisabledError,
+    TrainingError,
+    UnknownPositionError,
+    VersionError,
+    VersionNotFoundError,
+    VersionNotServableError,
+)
 
 #: Problems listed in one error response; the rest are counted.
 MAX_PROBLEMS = 50
+
+#: The HTTP status of every project error; a subclass not listed takes its nearest base's.
+STATUS: dict[type[RecruitRevealError], int] = {
+    RecruitRevealError: 400,
+    DataValidationError: 400,
+    VersionError: 400,
+    TrainingError: 400,
+    AdminAuthError: 401,
+    SwitchDisabledError: 403,
+    ModelNotFoundError: 404,
+    UnknownPositionError: 404,
+    VersionNotFoundError: 404,
+    RecordNotFoundError: 404,
+    ArtifactExistsError: 409,
+    ArtifactIntegrityError: 409,
+    ArtifactLockError: 409,
+    IncompatibleModelError: 409,
+    VersionNotServableError: 409,
+    ReleaseError: 409,
+    PromotionError: 409,
+    NotebookExecutionError: 500,
+    ModelUnavailableError: 503,
+    StorageError: 503,
+}
+
+#: Headers an error answer carries besides its body.
+HEADERS: dict[type[RecruitRevealError], dict[str, str]] = {
+    AdminAuthError: {"WWW-Authenticate": "Bearer"},
+}
+
+
+def status_of(exc: RecruitRevealError) -> int:
+    """The HTTP status of ``exc``: that of its class, or of the nearest base in :data:`STATUS`."""
+    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
 
 
 class ApiError(Exception):
@@ -98,8 +157,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), [], exc.headers)
 
 
+def domain_error_response(exc: RecruitRevealError) -> JSONResponse:
+    """The answer to a project error: its status from :data:`STATUS`, and the field it
+    concerns (``exc.field``, when it has one) leading ``detail`` and named in ``errors``."""
+    headers = next((HEADERS[cls] for cls in type(exc).__mro__ if cls in HEADERS), None)
+    message = str(exc)
+    field = getattr(exc, "field", None)
+    if not field:
+        return error_response(status_of(exc), message, [], headers)
+    return error_response(status_of(exc), f"{field}: {message}",
+                          [{"field": field, "message": message}], headers)
+
+
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(400, str(exc), [])
+    assert isinstance(exc, RecruitRevealError)
+    return domain_error_response(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -10,13 +10,13 @@ says so.
 
 from __future__ import annotations
 
-import math
 from functools import cache
 from typing import Any
 
 import numpy as np
 from pydantic_core import to_json
 
+from ..modeling import decision
 from ..modeling import explanations as insights
 from ..schema import DIVISIONS, columns_for, feature_names
 from .parsing import Athlete
@@ -65,13 +65,7 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
     n = len(athletes)
     pred = insights.decide(proba, served.scorer.decision)
     top = proba[np.arange(n), pred]
-    levels = np.arange(len(DIVISIONS))
-    above = np.where(levels[None, :] > pred[:, None], proba, 0).sum(axis=1)
-    below = np.where(levels[None, :] < pred[:, None], proba, 0).sum(axis=1)
-    lean = above - below
-    clipped = np.clip(proba, 1e-12, 1.0)
-    confidence = np.clip(1 + (clipped * np.log(clipped)).sum(axis=1) / math.log(len(DIVISIONS)),
-                         0, 1)
+    confidence = decision.confidence_scores(proba)
     expected = insights.expected_division(proba)
 
     names, numeric_at, state_at, optional, measurable_idx = _columns(position)
@@ -83,16 +77,15 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
     proba_r = np.round(proba, 6).tolist()
     top_r, conf_r, exp_r = (np.round(a, 6).tolist() for a in (top, confidence, expected))
     divisions = [DIVISIONS[k] for k in pred.tolist()]
-    bands = ["High" if v > 0.15 else "Low" if v < -0.15 else "Mid" for v in lean.tolist()]
+    tiers = decision.predicted_tiers(proba, pred)
     out = []
     for i, athlete in enumerate(athletes):
         flags = missing[i].tolist()
-        division, band = divisions[i], bands[i]
         body: dict[str, Any] = {
             "position": position,
             "model_version": served.version,
-            "predicted_division": division,
-            "predicted_tier": f"{band} {division}",
+            "predicted_division": divisions[i],
+            "predicted_tier": tiers[i],
             "probability": top_r[i],
             "confidence_score": conf_r[i],
             "probabilities": dict(zip(DIVISIONS, proba_r[i], strict=True)),
@@ -119,8 +112,8 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
 
     Returns the answer's JSON: a :class:`~.responses.ExplainedPrediction` (with a target,
     a :class:`~.responses.TargetedPrediction`), built to that model here and encoded once
-    by pydantic-core, without validating it twice more on the way out (a tenth of the
-    request's time; tests/test_api_schema.py checks every answer against the schema).
+    by pydantic-core, without validating it again on the way out (a noticeable share of
+    the request's time; tests/test_api_schema.py checks every answer against the schema).
     """
     x, state = arrays(athlete.position, [athlete.values])
     goal = (DIVISIONS.index(target), min_probability) if target is not None else None
@@ -138,9 +131,8 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> b
 
     Returns the answer (a :class:`~.responses.BatchResponse`) as JSON.  The bodies are built to
     that model here and encoded by pydantic-core's serializer without being validated
-    again: for 10,000 explained athletes that validation took most of a second, the
-    encoding a tenth of one (tests/test_api_schema.py checks every answer against
-    the schema).
+    again, because validating a large batch costs several times its encoding
+    (tests/test_api_schema.py checks every answer against the schema).
     """
     by_position: dict[str, list[int]] = {}
     for i, a in enumerate(athletes):

@@ -37,12 +37,15 @@ from ..errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
     ModelNotFoundError,
+    ModelUnavailableError,
+    PromotionError,
     RecruitRevealError,
+    VersionNotFoundError,
+    VersionNotServableError,
 )
 from ..modeling import explanations as insights
 from ..modeling.scoring import Scorer, build_scorer
 from ..schema import DIVISIONS, POSITIONS
-from .http_errors import ApiError
 
 logger = logging.getLogger(__name__)
 
@@ -220,8 +223,8 @@ class ModelStore:
             try:
                 model = loaded if loaded is not None and (loaded.position, loaded.version) \
                     == (pos, target) else self._load_exact(pos, target)
-            except ApiError as exc:
-                problems.append(f"{pos} {target}: {exc.message}")
+            except (VersionNotFoundError, VersionNotServableError) as exc:
+                problems.append(f"{pos} {target}: {exc}")
                 continue
             assert current is not None
             served[pos] = replace(model, requested=LATEST, reason=(
@@ -263,19 +266,19 @@ class ModelStore:
         return dict(self._served)
 
     def require(self, position: str) -> ServedModel:
-        """The served model of ``position``, or 503 naming the position and why."""
+        """The served model of ``position``; ModelUnavailableError saying why if none."""
         return self.require_all([position])[position]
 
     def require_all(self, positions: Iterable[str]) -> dict[str, ServedModel]:
-        """The served model of each position, from one snapshot (so of one release),
-        or 503 naming the first position without one and why."""
+        """The served model of each position, from one snapshot (so of one release);
+        ModelUnavailableError naming the first position without one and why."""
         snap = self._served
         models: dict[str, ServedModel] = {}
         for position in positions:
             served = snap[position]
             if isinstance(served, Unavailable):
-                raise ApiError(503, f"position: no model available for {position!r}: "
-                               f"{served.reason}", field="position")
+                raise ModelUnavailableError(f"no model available for {position!r}: "
+                                            f"{served.reason}")
             models[position] = served
         return models
 
@@ -291,22 +294,22 @@ class ModelStore:
     def _load_exact(self, position: str, version: str) -> ServedModel:
         versions = self.available_versions(position)
         if version not in versions:
-            raise ApiError(404, f"version: {position} model version {version!r} not found "
-                           f"(available: {', '.join(versions) or 'none'})", field="version")
+            raise VersionNotFoundError(f"{position} model version {version!r} not found "
+                                       f"(available: {', '.join(versions) or 'none'})")
         try:
             loaded = registry.load(position, version, models_dir=self.models_dir)
         except (ArtifactIntegrityError, IncompatibleModelError) as exc:
-            raise ApiError(409, f"version: {position} {version} cannot be served: {exc}",
-                           field="version") from None
+            raise VersionNotServableError(f"{position} {version} cannot be served: {exc}") \
+                from None
         except ModelNotFoundError as exc:
-            raise ApiError(404, f"version: {exc}", field="version") from None
+            raise VersionNotFoundError(str(exc)) from None
         if str(loaded.version) != version:
-            raise ApiError(409, f"version: {position} {version} is not loadable "
-                           f"({loaded.reason})", field="version")
+            raise VersionNotServableError(f"{position} {version} is not loadable "
+                                          f"({loaded.reason})")
         try:
             return ServedModel.from_loaded(loaded)
         except ModelNotFoundError as exc:
-            raise ApiError(409, f"version: {exc}", field="version") from None
+            raise VersionNotServableError(str(exc)) from None
 
     def versioned(self, position: str, version: str) -> ServedModel:
         """A specific version, for /predict/{version}; cached, never served by default."""
@@ -341,8 +344,7 @@ class ModelStore:
                 registry.promote(position, version, self.models_dir, how="api",
                                  reason=reason, by=by)
             except RecruitRevealError as exc:
-                raise ApiError(409, f"version: {position} {version} was not promoted: {exc}",
-                               field="version") from None
+                raise PromotionError(f"{position} {version} was not promoted: {exc}") from None
             self.versions[position] = LATEST
             self._apply_release(loaded=new)
             served = self._served[position]

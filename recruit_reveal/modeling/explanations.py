@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import DIVISIONS, check_position, columns_for, feature_names
+from . import decision
 from .levers import describe_option, input_label, lever_grid, target_result, what_if_result
 
 #: Combine results: the inputs an athlete can go and record at a camp.
@@ -205,6 +206,38 @@ def explain_arrays(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     return results
 
 
+@dataclass(frozen=True)
+class _FactorRows:
+    """Each athlete's given inputs replaced, one at a time, by the typical value.
+
+    Row ``k`` is athlete ``rows[k]`` with column ``cols[which[k]]`` set to
+    ``typical[which[k]]``; inputs already typical (or missing) get no row.
+    """
+
+    cols: np.ndarray
+    typical: np.ndarray
+    rows: np.ndarray
+    which: np.ndarray
+    x: np.ndarray
+
+    @classmethod
+    def build(cls, x: np.ndarray, layout: _Layout, typical: dict[str, float]) -> _FactorRows:
+        cols = np.asarray([j for j, name in enumerate(layout.numeric) if name in typical],
+                          dtype=int)
+        typ_vec = np.array([typical[layout.numeric[j]] for j in cols.tolist()])
+        if len(cols):
+            sub = x[:, cols]
+            # ~np.isclose(sub, typ_vec), without its Python-level overhead
+            changed = ~np.isnan(sub) & ~(np.abs(sub - typ_vec) <= 1e-8 + 1e-5 * np.abs(typ_vec))
+            rows, which = np.nonzero(changed)
+        else:
+            rows = which = np.zeros(0, dtype=int)
+        fx = x[rows]
+        if len(rows):
+            fx[np.arange(len(rows)), cols[which]] = typ_vec[which]
+        return cls(cols, typ_vec, rows, which, fx)
+
+
 def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: str,
                    typical: dict[str, float], steps: int, top_n: int,
                    target: tuple[int, float] | None = None) -> list[dict[str, Any]]:
@@ -213,27 +246,14 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     if n == 0:
         return []
     grid = lever_grid(x, layout.numeric, position, steps, typical)
-
-    # Rows to score: base rows, then every lever's candidates, then factor rows.
-    factor_cols = [j for j, name in enumerate(layout.numeric) if name in typical]
-    typ_vec = np.array([typical[layout.numeric[j]] for j in factor_cols])
-    if factor_cols:
-        sub = x[:, factor_cols]
-        # ~np.isclose(sub, typ_vec), without its Python-level overhead
-        changed = ~np.isnan(sub) & ~(np.abs(sub - typ_vec) <= 1e-8 + 1e-5 * np.abs(typ_vec))
-        f_rows, f_idx = np.nonzero(changed)
-    else:
-        f_rows = f_idx = np.zeros(0, dtype=int)
-    fx = x[f_rows]
-    if len(f_rows):
-        fx[np.arange(len(f_rows)), np.asarray(factor_cols)[f_idx]] = typ_vec[f_idx]
-
-    proba = score_arrays(pipeline, np.concatenate((x, grid.inputs(x), fx)),
-                         np.concatenate((state, state[grid.rows], state[f_rows])), position)
+    factor = _FactorRows.build(x, layout, typical)
+    # Rows to score in one call: base rows, then every lever's candidates, then factor rows.
+    proba = score_arrays(pipeline, np.concatenate((x, grid.inputs(x), factor.x)),
+                         np.concatenate((state, state[grid.rows], state[factor.rows])),
+                         position)
     rule = decision_rule(pipeline)
     base = proba[:n]
     pred = decide(base, rule)
-    base_exp = expected_division(base)
     offset = n + grid.size
 
     # What-if: per lever, the first candidate (smallest change) that lifts
@@ -242,33 +262,53 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     p = proba[n:offset]
     decided = decide(p, rule)
     options, unreachable = grid.options(p, decided, pred, x, typical)
-    t_now = base[:, target[0]:].sum(axis=1) if target else np.zeros(n)
+    factors = _top_factors(factor, x, base, proba[offset:], rule, position, top_n)
+    out = [{
+        "probabilities": base[i],
+        "division": DIVISIONS[code],
+        "what_if": what_if_result(code, options[i], unreachable[i]),
+        "top_factors": factors[i],
+        "missing": [name for name, gap in zip(layout.numeric, missing, strict=True) if gap],
+    } for i, (code, missing) in enumerate(zip(pred.tolist(), np.isnan(x).tolist(),
+                                                strict=True))]
     if target:
+        t_now = base[:, target[0]:].sum(axis=1)
         t_options, t_unreachable = grid.target_options(p, decided, target[0], target[1],
                                                        t_now >= target[1], x, typical)
+        for i, result in enumerate(out):
+            result["target_search"] = target_result(target[0], target[1], float(t_now[i]),
+                                                    t_options[i], t_unreachable[i])
+    return out
 
-    # Top factors: replacing an input by its typical value; the drop in
-    # expected division is how much that input lifts this athlete.
-    fp = proba[offset:offset + len(f_rows)]
-    f_exp = expected_division(fp)
+
+def _top_factors(factor: _FactorRows, x: np.ndarray, base: np.ndarray, fp: np.ndarray,
+                 rule: str, position: str, top_n: int) -> list[list[dict[str, Any]]]:
+    """Per athlete, the inputs whose typical value moves the expected division most.
+
+    Replacing an input by its typical value; the drop in expected division is how
+    much that input lifts this athlete.  Only each athlete's ``top_n`` factors become
+    dicts: ranked per athlete by |effect| (largest first, ties in column order),
+    ignoring effects under 1e-3.
+    """
+    f_rows = factor.rows
     f_pred = decide(fp, rule) if len(fp) else np.zeros(0, dtype=int)
-    # Only each athlete's top_n factors become dicts: ranked per athlete by
-    # |effect| (largest first, ties in column order), ignoring effects under 1e-3.
-    factors: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    units = {c.name: c.unit for c in columns_for(position)}
-    effects = base_exp[f_rows] - f_exp if len(f_rows) else np.zeros(0)
+    effects = expected_division(base)[f_rows] - expected_division(fp) if len(f_rows) \
+        else np.zeros(0)
     strength = np.abs(effects)
     order = np.lexsort((np.arange(len(f_rows)), -strength, f_rows))
     order = order[strength[order] >= 1e-3]
     ranked_rows = f_rows[order]
     first_of_row = np.searchsorted(ranked_rows, ranked_rows, side="left")
     order = order[np.arange(len(order)) - first_of_row < top_n]
-    cols = np.asarray(factor_cols, dtype=int)[f_idx[order]]
+    cols = factor.cols[factor.which[order]]
+    numeric = _Layout.of(position).numeric
+    units = {c.name: c.unit for c in columns_for(position)}
+    factors: list[list[dict[str, Any]]] = [[] for _ in range(len(x))]
     for i, j, value, typ, effect, code in zip(
             f_rows[order].tolist(), cols.tolist(), x[f_rows[order], cols].tolist(),
-            typ_vec[f_idx[order]].tolist(), effects[order].tolist(), f_pred[order].tolist(),
-            strict=True):
-        name = layout.numeric[j]
+            factor.typical[factor.which[order]].tolist(), effects[order].tolist(),
+            f_pred[order].tolist(), strict=True):
+        name = numeric[j]
         factors[i].append({
             "input": name,
             "value": value,
@@ -278,21 +318,7 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
             "direction": "raises" if effect > 0 else "lowers",
             "division_if_typical": DIVISIONS[code],
         })
-
-    out = []
-    numeric = layout.numeric
-    for i, (code, missing) in enumerate(zip(pred.tolist(), np.isnan(x).tolist(), strict=True)):
-        out.append({
-            "probabilities": base[i],
-            "division": DIVISIONS[code],
-            "what_if": what_if_result(code, options[i], unreachable[i]),
-            "top_factors": factors[i],
-            "missing": [name for name, gap in zip(numeric, missing, strict=True) if gap],
-        })
-        if target:
-            out[i]["target_search"] = target_result(target[0], target[1], float(t_now[i]),
-                                                    t_options[i], t_unreachable[i])
-    return out
+    return factors
 
 
 def _sentence(text: str) -> str:
@@ -338,23 +364,19 @@ def top_factors(pipeline: Any, athlete: pd.DataFrame | dict, position: str,
 
 
 def predicted_tier(proba: np.ndarray, division: str | None = None) -> str:
-    """"High", "Mid" or "Low" within the predicted division, by where the rest leans.
+    """"High", "Mid" or "Low" within the predicted division, by where the rest leans
+    (:func:`recruit_reveal.modeling.decision.predicted_tiers` for one athlete).
 
     ``division`` defaults to the most probable one."""
-    proba = np.asarray(proba, dtype=float)
-    pred = int(np.argmax(proba)) if division is None else DIVISIONS.index(division)
-    above = float(proba[pred + 1:].sum())
-    below = float(proba[:pred].sum())
-    lean = above - below
-    band = "High" if lean > 0.15 else "Low" if lean < -0.15 else "Mid"
-    return f"{band} {DIVISIONS[pred]}"
+    row = np.asarray(proba, dtype=float)[None, :]
+    pred = int(np.argmax(row)) if division is None else DIVISIONS.index(division)
+    return decision.predicted_tiers(row, np.array([pred]))[0]
 
 
 def confidence(proba: np.ndarray) -> float:
-    """1 minus the normalized entropy: 0 for a uniform guess, 1 for certainty."""
-    p = np.clip(np.asarray(proba, dtype=float), 1e-12, 1.0)
-    entropy = -float((p * np.log(p)).sum())
-    return float(min(1.0, max(0.0, 1.0 - entropy / math.log(len(DIVISIONS)))))
+    """1 minus the normalized entropy: 0 for a uniform guess, 1 for certainty
+    (:func:`recruit_reveal.modeling.decision.confidence_scores` for one athlete)."""
+    return float(decision.confidence_scores(np.asarray(proba, dtype=float)[None, :])[0])
 
 
 def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
@@ -365,15 +387,22 @@ def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
     """
     proba = np.asarray(explanation["probabilities"])
     division = explanation.get("division") or DIVISIONS[int(np.argmax(proba))]
-    pred = DIVISIONS.index(division)
     wi = explanation["what_if"]
     factors = explanation["top_factors"]
-    missing = [m for m in explanation.get("missing", []) if m in MEASURABLES]
-
-    notes = [f"The {position.upper()} model predicts {division} "
-             f"(probability {proba[pred]:.2f})."]
     lifts = [f for f in factors if f["effect"] > 0]
     drags = [f for f in factors if f["effect"] < 0]
+    missing = [m for m in explanation.get("missing", []) if m in MEASURABLES]
+    notes = _notes(position, division, float(proba[DIVISIONS.index(division)]), lifts, drags,
+                   wi["message"])
+    return {"notes": notes, "goals": _goals(division, wi, lifts, drags),
+            "switches": _switches(division, wi["best"], lifts),
+            "calendar_advice": _calendar(division, wi["best"], missing)}
+
+
+def _notes(position: str, division: str, probability: float, lifts: list[dict[str, Any]],
+           drags: list[dict[str, Any]], what_if_message: str) -> str:
+    notes = [f"The {position.upper()} model predicts {division} "
+             f"(probability {probability:.2f})."]
     if lifts:
         f = lifts[0]
         notes.append(f"Strongest asset: {input_label(f['input'])} {f['value']:g} {f['unit']} "
@@ -382,8 +411,12 @@ def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
         f = drags[0]
         notes.append(f"Biggest drag: {input_label(f['input'])} {f['value']:g} {f['unit']} "
                      f"against a typical {f['typical']:g} ({f['effect']:.2f} division levels).")
-    notes.append(wi["message"])
+    notes.append(what_if_message)
+    return " ".join(notes)
 
+
+def _goals(division: str, wi: dict[str, Any], lifts: list[dict[str, Any]],
+           drags: list[dict[str, Any]]) -> list[str]:
     goals: list[str] = []
     if wi["at_top"]:
         for f in drags[:3]:
@@ -400,34 +433,36 @@ def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
         f = drags[0]
         goals.append(f"Work on {input_label(f['input'])} ({f['value']:g} {f['unit']}, typical "
                      f"{f['typical']:g}): it pulls the prediction down most.")
+    return goals
 
+
+def _switches(division: str, best: dict[str, Any] | None,
+              lifts: list[dict[str, Any]]) -> list[str]:
     switches: list[str] = []
-    if wi["best"] is not None:
-        o = wi["best"]
-        sign = "<=" if o["direction"] == "lower" else ">="
-        switches.append(f"Prediction switches up to {o['new_division']} when "
-                        f"{input_label(o['input'])} {sign} {o['suggested']:g} {o['unit']}.")
+    if best is not None:
+        sign = "<=" if best["direction"] == "lower" else ">="
+        switches.append(f"Prediction switches up to {best['new_division']} when "
+                        f"{input_label(best['input'])} {sign} {best['suggested']:g} "
+                        f"{best['unit']}.")
     for f in lifts:
         if f["division_if_typical"] != division:
             switches.append(f"Prediction drops to {f['division_if_typical']} if "
                             f"{input_label(f['input'])} were typical ({f['typical']:g} {f['unit']}).")
+    return switches
 
-    best = wi["best"]
+
+def _calendar(division: str, best: dict[str, Any] | None, missing: list[str]) -> str:
     if missing:
-        calendar = (f"Record {', '.join(input_label(m) for m in missing)} at a verified camp or "
-                    "combine this spring or summer: the model currently imputes them.")
-    elif best is not None and best["input"] in MEASURABLES:
-        calendar = (f"Your quickest lever is the {input_label(best['input'])}: train it in the "
-                    "off-season and re-test at spring and summer camps before senior "
-                    "evaluations.")
-    elif best is not None and best["input"] == "weight_lbs":
-        calendar = ("Add weight through an off-season strength block (winter to summer) "
-                    f"toward {best['suggested']:g} lb, then re-measure at camp.")
-    elif best is not None:
-        calendar = (f"Your lever is production ({input_label(best['input'])}): it counts during "
-                    "the senior season (August to November); send updated film mid-season.")
-    else:
-        calendar = (f"Hold your {division} level: keep verified testing numbers current "
-                    "and send senior film to coaches early in the season.")
-    return {"notes": " ".join(notes), "goals": goals, "switches": switches,
-            "calendar_advice": calendar}
+        return (f"Record {', '.join(input_label(m) for m in missing)} at a verified camp or "
+                "combine this spring or summer: the model currently imputes them.")
+    if best is not None and best["input"] in MEASURABLES:
+        return (f"Your quickest lever is the {input_label(best['input'])}: train it in the "
+                "off-season and re-test at spring and summer camps before senior evaluations.")
+    if best is not None and best["input"] == "weight_lbs":
+        return ("Add weight through an off-season strength block (winter to summer) "
+                f"toward {best['suggested']:g} lb, then re-measure at camp.")
+    if best is not None:
+        return (f"Your lever is production ({input_label(best['input'])}): it counts during "
+                "the senior season (August to November); send updated film mid-season.")
+    return (f"Hold your {division} level: keep verified testing numbers current "
+            "and send senior film to coaches early in the season.")

@@ -24,9 +24,13 @@ from ..responses import (
 
 router = APIRouter(prefix="/models", tags=["models"])
 
+# The listings read the models folder (version lists, metadata, a file or S3 object per
+# version), so their handlers are plain functions: FastAPI runs them in the thread pool,
+# and the event loop keeps answering /health and /predict meanwhile.
+
 
 @router.get("", response_model=ModelsResponse, response_model_exclude_unset=True)
-async def models(store: StoreDep) -> dict[str, Any]:
+def models(store: StoreDep) -> dict[str, Any]:
     """Served version and available versions of every position."""
     summaries = {p: position_summary(store, p, with_versions=True) for p in POSITIONS}
     return {
@@ -38,14 +42,14 @@ async def models(store: StoreDep) -> dict[str, Any]:
 
 @router.get("/{position}", response_model=PositionDetail, response_model_exclude_unset=True,
             responses=error_responses(404))
-async def model_detail(position: PositionPath, store: StoreDep) -> dict[str, Any]:
+def model_detail(position: PositionPath, store: StoreDep) -> dict[str, Any]:
     """The served model of a position: version, reason, metrics, input schema."""
     return position_summary(store, position, with_versions=False, detail=True)
 
 
 @router.get("/{position}/versions", response_model=VersionsResponse,
             response_model_exclude_unset=True, responses=error_responses(404))
-async def model_versions(position: PositionPath, store: StoreDep) -> dict[str, Any]:
+def model_versions(position: PositionPath, store: StoreDep) -> dict[str, Any]:
     """Every exported version of a position with its headline metrics and date."""
     summary = position_summary(store, position, with_versions=True)
     return {"position": position, "served_version": summary["version"],

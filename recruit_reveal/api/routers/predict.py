@@ -24,6 +24,10 @@ MinProbability = Annotated[float, Query(
                             "higher to reach")]
 
 
+# One athlete is scored on the event loop: the model is in memory, so there is no I/O,
+# and the scoring of one athlete is short.  Whatever reads the models folder (an explicit
+# version) or scores a whole batch runs in the thread pool.
+
 async def predict(athlete: AthleteBody, store: StoreDep, target_division: TargetDivision = None,
                   min_probability: MinProbability = 0.5) -> Response:
     """Predict one athlete with the served model of its position.
