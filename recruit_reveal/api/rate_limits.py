@@ -68,10 +68,11 @@ class RatePolicy:
         self.exempt = frozenset(exempt)
         named: list[tuple[str, str, str | None]] = [
             (f"RATE_LIMITS[{p}]", p, r) for p, r in settings.rate_limits.items()]
-        # Literal paths before templates, so /predict/batch is not taken by /predict/{version}.
-        named.sort(key=lambda rule: "{" in rule[1])
         named += [("RATE_LIMIT_BATCH", "/predict/batch", settings.rate_limit_batch),
                   ("RATE_LIMIT_WHATIF", "/what-if", settings.rate_limit_whatif)]
+        # Literal paths before templates, so /predict/batch is not taken by /predict/{version};
+        # among equals RATE_LIMITS comes first.
+        named.sort(key=lambda rule: "{" in rule[1])
         #: (path as configured, its pattern, its rule or None when it is not limited)
         self.routes: list[tuple[str, re.Pattern[str], Rule | None]] = []
         for setting, path, rate in named:
