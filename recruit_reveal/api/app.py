@@ -99,6 +99,18 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     )
     app.state.settings = settings
     app.state.store = store
+    limited = _add_middleware(app, settings)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(predict.build_router(settings.max_batch), responses=limited)
+    app.include_router(whatif.router, responses=limited)
+    app.include_router(models.router, responses=limited)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> dict[int | str, dict[str, Any]]:
+    """The body limit, rate limit, CORS and Host check of ``settings``; returns the
+    ``responses=`` that limited routes declare (the 429, when a limit is set)."""
     # The last added runs first: the Host check, CORS, the rate limit, then the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     policy = RatePolicy(settings, exempt=[getattr(r, "path", "") for r in health.router.routes])
@@ -118,12 +130,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
                            allow_headers=["Authorization", "Content-Type"])
     if "*" not in settings.trusted_hosts:
         app.add_middleware(TrustedHostsMiddleware, allowed_hosts=list(settings.trusted_hosts))
-    install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(predict.build_router(settings.max_batch), responses=limited)
-    app.include_router(whatif.router, responses=limited)
-    app.include_router(models.router, responses=limited)
-    return app
+    return limited
 
 
 async def _follow_releases(store: ModelStore, every: float) -> None:
