@@ -6,7 +6,9 @@ fails the same way everywhere, with a message naming the variable.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -25,14 +27,33 @@ MAX_BATCH = 10_000
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
+#: A per-route limit of "off": the route is not limited.
+OFF = "off"
+#: RATE_LIMIT_STORAGE URL schemes (the `limits` Redis backends the redis package serves).
+RATE_LIMIT_SCHEMES = ("redis", "rediss", "redis+unix")
+
+
 def _version_or_latest(value: str) -> str:
     return check_version_or_latest(value.strip())
+
+
+def _check_rate(value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError("expected a rate such as 100/minute, 10/second or "
+                         "1000 per hour (several separated by ';')") from None
+    return value.strip()
 
 
 class Settings(BaseSettings):
     """MODEL_DIR, MODEL_VERSION, MODEL_VERSION_{QB,RB,WR}, HOST, PORT, ALLOWED_ORIGINS
     (comma-separated), ADMIN_TOKEN, MAX_BODY_BYTES, MAX_BATCH, ALLOW_PICKLE, RATE_LIMIT,
-    ACCESS_LOG, WORKERS and RELEASE_POLL_SECONDS (docs/api.md)."""
+    RATE_LIMIT_STORAGE, RATE_LIMIT_BATCH, RATE_LIMIT_WHATIF, RATE_LIMITS (JSON),
+    RATE_LIMIT_KEY_HEADER, TRUSTED_HOSTS (comma-separated), ACCESS_LOG, WORKERS and
+    RELEASE_POLL_SECONDS (docs/api.md)."""
 
     model_config = SettingsConfigDict(case_sensitive=False, env_ignore_empty=True,
                                       frozen=True, extra="ignore")
@@ -52,9 +73,20 @@ class Settings(BaseSettings):
     #: Unpickle a model's .pkl: True (ALLOW_PICKLE=1), False (never), or None, the default:
     #: only in an older models folder without skops files (docs/artifacts.md).
     allow_pickle: bool | None = None
-    #: Requests per client address and worker, e.g. "100/minute" (the `limits` notation);
-    #: unset: no limit (docs/api.md).
+    #: Requests per client, e.g. "100/minute" (the `limits` notation), on every route without
+    #: a limit of its own; unset: those are not limited (docs/api.md).
     rate_limit: str | None = None
+    #: Where the counts live: "memory" (each worker its own) or a redis:// URL (shared).
+    rate_limit_storage: str = "memory"
+    #: The limits of /predict/batch and of /what-if, in place of RATE_LIMIT.
+    rate_limit_batch: str | None = None
+    rate_limit_whatif: str | None = None
+    #: Any route's own limit: a JSON object of path (as in /openapi.json) to a limit or "off".
+    rate_limits: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    #: The header naming the client (its first comma-separated entry) instead of the address.
+    rate_limit_key_header: str | None = None
+    #: Host header values accepted ("*.example.com" for subdomains); "*" accepts any.
+    trusted_hosts: Annotated[tuple[str, ...], NoDecode] = ("*",)
     #: uvicorn's access log (ACCESS_LOG=0 turns it off).
     access_log: bool = True
     #: Server processes (`serve --workers`); each loads the models and follows the release.
@@ -84,19 +116,68 @@ class Settings(BaseSettings):
                              f"s3://bucket/prefix")
         return str(value)
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "rate_limit_batch", "rate_limit_whatif")
     @classmethod
     def _rate_limit(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        from limits import parse_many
+        return _check_rate(value)
 
-        try:
-            parse_many(value)
-        except ValueError:
-            raise ValueError("expected a rate such as 100/minute, 10/second or "
-                             "1000 per hour (several separated by ';')") from None
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _rate_limits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not JSON ({exc.msg} at column {exc.colno}): expected an "
+                                 'object such as {"/predict/batch": "10/minute"}') from None
+        if not isinstance(value, Mapping):
+            raise ValueError('expected an object such as {"/predict/batch": "10/minute"}')
+        checked = {}
+        for path, rate in value.items():
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise ValueError(f"{path!r}: a path starts with '/', e.g. /predict/batch")
+            if not isinstance(rate, str):
+                raise ValueError(f"{path}: expected a rate such as 10/minute or \"off\"")
+            try:
+                checked[path] = OFF if rate.strip().lower() == OFF else _check_rate(rate)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc} or \"off\"") from None
+        return checked
+
+    @field_validator("rate_limit_storage", mode="after")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() == "memory":
+            return "memory"
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in RATE_LIMIT_SCHEMES:
+            raise ValueError("expected memory or a Redis URL such as redis://host:6379/0 "
+                             f"(schemes: {', '.join(RATE_LIMIT_SCHEMES)})")
+        return value
+
+    @field_validator("rate_limit_key_header")
+    @classmethod
+    def _key_header(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", value.strip()):
+            raise ValueError("expected a header name such as X-Forwarded-For or X-Real-IP")
         return value.strip()
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _trusted_hosts(cls, value: Any) -> Any:
+        hosts = tuple(h.strip() for h in value.split(",") if h.strip()) \
+            if isinstance(value, str) else value
+        for host in hosts or ():
+            # Starlette asserts this shape only when the first request arrives.
+            if "*" in host[1:] or (host.startswith("*") and host != "*"
+                                   and not host.startswith("*.")):
+                raise ValueError(f"{host!r}: a wildcard is '*' alone or '*.example.com'")
+        return hosts or ("*",)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

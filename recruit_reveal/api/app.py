@@ -34,7 +34,8 @@ from .. import __version__
 from ..artifacts.storage import is_url
 from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
 from .http_errors import install_error_handlers
-from .middleware import BodyLimitMiddleware, RateLimitMiddleware
+from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
+from .rate_limits import RateLimiter, RatePolicy
 from .responses import ErrorResponse
 from .routers import health, models, predict, whatif
 from .store import ModelStore, ServedModel
@@ -73,7 +74,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(store.load_all)
-        _log_banner(store, settings)
+        _log_banner(store, settings, app.state.rate_limiter)
         # Everything loaded so far (libraries, models) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause a request now and then.
         gc.collect()
@@ -98,26 +99,38 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     )
     app.state.settings = settings
     app.state.store = store
-    # The last added runs first: CORS, then the rate limit, then the body limit.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    limited: dict[int | str, dict[str, Any]] = {}
-    if settings.rate_limit:
-        app.add_middleware(RateLimitMiddleware, limit=settings.rate_limit,
-                           exempt=[getattr(r, "path", "") for r in health.router.routes])
-        limited = {429: {"model": ErrorResponse, "description": f"more than {settings.rate_limit} "
-                         "from this client address (per worker)", "headers": {"Retry-After": {
-                             "description": "seconds until a request is counted again",
-                             "schema": {"type": "integer"}}}}}
-    if settings.allowed_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
-                           allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+    limited = _add_middleware(app, settings)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.build_router(settings.max_batch), responses=limited)
     app.include_router(whatif.router, responses=limited)
     app.include_router(models.router, responses=limited)
     return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> dict[int | str, dict[str, Any]]:
+    """The body limit, rate limit, CORS and Host check of ``settings``; returns the
+    ``responses=`` that limited routes declare (the 429, when a limit is set)."""
+    # The last added runs first: the Host check, CORS, the rate limit, then the body limit.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    policy = RatePolicy(settings, exempt=[getattr(r, "path", "") for r in health.router.routes])
+    limiter = RateLimiter(settings, policy) if policy.active else None
+    app.state.rate_limiter = limiter
+    limited: dict[int | str, dict[str, Any]] = {}
+    if limiter is not None:
+        app.add_middleware(RateLimitMiddleware, limiter=limiter)
+        limited = {429: {"model": ErrorResponse, "description": "more requests than the "
+                         f"route's limit from this client ({limiter.scope})", "headers": {
+                             "Retry-After": {
+                                 "description": "seconds until a request is counted again",
+                                 "schema": {"type": "integer"}}}}}
+    if settings.allowed_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    if "*" not in settings.trusted_hosts:
+        app.add_middleware(TrustedHostsMiddleware, allowed_hosts=list(settings.trusted_hosts))
+    return limited
 
 
 async def _follow_releases(store: ModelStore, every: float) -> None:
@@ -140,7 +153,7 @@ async def _follow_releases(store: ModelStore, every: float) -> None:
             last_problem = problem
 
 
-def _log_banner(store: ModelStore, settings: Settings) -> None:
+def _log_banner(store: ModelStore, settings: Settings, limiter: RateLimiter | None) -> None:
     logger.info("Recruit Reveal %s serving models from %s", __version__,
                 settings.model_dir.resolve() if isinstance(settings.model_dir, Path)
                 else settings.model_dir)
@@ -153,8 +166,9 @@ def _log_banner(store: ModelStore, settings: Settings) -> None:
                            served.reason)
     logger.info("  switch endpoint %s", "enabled" if settings.admin_token
                 else "disabled (no ADMIN_TOKEN)")
-    logger.info("  rate limit: %s", f"{settings.rate_limit} per client address (this worker)"
-                if settings.rate_limit else "off (no RATE_LIMIT)")
+    logger.info("  rate limit: %s", limiter.summary() if limiter else "off (no RATE_LIMIT)")
+    if limiter is not None and limiter.shared:
+        limiter.ping()  # an unreachable Redis is logged now rather than at the first request
     release = store.release.release
     logger.info("  release %s; following it: %s (every %g s)",
                 release.id if release else "none", ", ".join(store.release.following) or "none",

@@ -1,14 +1,16 @@
-"""ASGI middleware: the request body size limit (MAX_BODY_BYTES) and the rate limit (RATE_LIMIT)."""
+"""ASGI middleware: the request body size limit (MAX_BODY_BYTES), the rate limits
+(RATE_LIMIT and friends, :mod:`.rate_limits`) and the Host check (TRUSTED_HOSTS)."""
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 
+from starlette.datastructures import Headers
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .http_errors import error_response
+from .rate_limits import RateLimiter
 
 
 class _BodyTooLarge(Exception):
@@ -68,41 +70,65 @@ class BodyLimitMiddleware:
 
 
 class RateLimitMiddleware:
-    """429 with Retry-After once a client address has sent more requests than ``limit``.
+    """429 with Retry-After once a client has sent more requests than its route's limit.
 
-    ``limit`` is in the notation of the `limits` library ("100/minute", several
-    separated by ";"), counted over a moving window per client address
-    (``scope["client"]``: behind a proxy, run uvicorn with ``--proxy-headers`` so
-    that it is the client's).  The counts live in this process's memory, so with
-    several workers the limit applies per worker.  ``exempt`` paths (the health
-    probes) are never counted.  Runs before the body is read.
+    :class:`~recruit_reveal.api.rate_limits.RateLimiter` decides which limit a
+    request counts against and keeps the counts.  Runs before the body is read.
     """
 
-    def __init__(self, app: ASGIApp, limit: str, exempt: Iterable[str] = ()):
-        from limits import parse_many
-        from limits.storage import MemoryStorage
-        from limits.strategies import MovingWindowRateLimiter
-
+    def __init__(self, app: ASGIApp, limiter: RateLimiter):
         self.app = app
-        self.items = parse_many(limit)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        self.exempt = frozenset(exempt)
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        over = await self.limiter.check(scope) if scope["type"] == "http" else None
+        if over is None:
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        key = client[0] if client else "unknown"
-        for item in self.items:
-            if not self.limiter.hit(item, key):
-                stats = self.limiter.get_window_stats(item, key)
-                retry = max(1, math.ceil(stats.reset_time - time.time()))
-                message = (f"rate limit: more than {item} from this address; "
-                           f"retry in {retry} s")
-                response = error_response(429, message, [
-                    {"field": "client", "message": message[len("rate limit: "):]}],
-                    headers={"Retry-After": str(retry)})
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        rule, item, retry = over
+        who = f"client ({self.limiter.key_header})" if self.limiter.key_header else "address"
+        where = "" if rule.setting == "RATE_LIMIT" else f" on {rule.name}"
+        message = f"more than {item}{where} from this {who}; retry in {retry} s"
+        response = error_response(429, f"rate limit: {message}", [
+            {"field": "client", "message": message,
+             "expected": f"at most {item} ({rule.setting}={rule.text})"}],
+            headers={"Retry-After": str(retry)})
+        await response(scope, receive, send)
+
+
+class TrustedHostsMiddleware:
+    """400 with the usual error body for a Host header not in TRUSTED_HOSTS.
+
+    The matching is Starlette's TrustedHostMiddleware's (``*.example.com`` for
+    subdomains); only its plain-text answer is replaced.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]):
+        self.app = app
+        self.check = TrustedHostMiddleware(_accept, allowed_hosts=allowed_hosts,
+                                           www_redirect=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+
+        async def discard(message: Message) -> None:
+            pass
+
+        await self.check(scope, receive, discard)
+        if scope.pop(_HOST_ACCEPTED, False):
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        message = f"{host!r} is not a host this service answers for (TRUSTED_HOSTS)"
+        response = error_response(400, f"Host header: {message}",
+                                  [{"field": "Host header", "message": message}])
+        await response(scope, receive, send)
+
+
+_HOST_ACCEPTED = "recruit_reveal.host_accepted"
+
+
+async def _accept(scope: Scope, receive: Receive, send: Send) -> None:
+    scope[_HOST_ACCEPTED] = True

@@ -203,6 +203,23 @@ class WorkerHealth(BaseModel):
     pid: int
 
 
+class RateLimitHealth(BaseModel):
+    """How requests are limited, and whether the counts are shared by every worker."""
+
+    limit: str | None = Field(description="RATE_LIMIT: the limit of every route without one of "
+                                          "its own; null: those are not limited")
+    routes: dict[str, str | None] = Field(
+        description="routes with a limit of their own (RATE_LIMIT_BATCH, RATE_LIMIT_WHATIF, "
+                    "RATE_LIMITS): the limit, or null when the route is not limited")
+    storage: Literal["memory", "redis"] = Field(description="where the counts are kept")
+    scope: Literal["per worker", "shared"] = Field(
+        description="per worker: each server process (and replica) counts alone; shared: "
+                    "every worker and replica using the same Redis counts together")
+    key: str = Field(description="what identifies a client")
+    problem: str | None = Field(
+        None, description="the storage cannot be reached: requests go uncounted meanwhile")
+
+
 class HealthResponse(BaseModel):
     status: Literal["healthy", "degraded"]
     service: str
@@ -212,6 +229,7 @@ class HealthResponse(BaseModel):
     models: dict[str, PositionHealth]
     release: ReleaseHealth
     worker: WorkerHealth
+    rate_limit: RateLimitHealth | None = Field(description="null: no rate limit is set")
 
 
 class ReadyResponse(HealthResponse):

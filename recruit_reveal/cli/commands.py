@@ -9,12 +9,15 @@ what it uses.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from .model_commands import ACTIONS as MODEL_ACTIONS
 from .parser import EXIT_FAILED, EXIT_OK
+
+logger = logging.getLogger("recruit_reveal.cli")
 
 
 def _default_models_dir() -> str:
@@ -49,9 +52,15 @@ def _runs_index(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     # Imported here: the other commands should not pay for FastAPI and uvicorn.
     from recruit_reveal.api.app import run
+    from recruit_reveal.api.rate_limits import scope_warning
+    from recruit_reveal.settings import load_settings
 
     # run() reads the Settings once, these options over the environment; a bad value
     # is a RecruitRevealError naming the variable (exit code 2), as everywhere else.
+    warning = scope_warning(load_settings(None, **({"workers": args.workers}
+                                                   if args.workers else {})))
+    if warning:
+        logger.warning("warning: %s", warning)
     if args.allow_pickle:
         os.environ["ALLOW_PICKLE"] = "1"  # the registry reads it on every load
     run(args.host, args.port, models_dir=args.models_dir, access_log=args.access_log,

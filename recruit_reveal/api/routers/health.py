@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ... import __version__
 from ...schema import POSITIONS
 from ..dependencies import StoreDep
+from ..rate_limits import RateLimiter
 from ..responses import HealthResponse, LiveResponse, ReadyResponse, RootResponse
 from ..store import ModelStore, ServedModel
 
@@ -28,7 +29,7 @@ def release_body(store: ModelStore) -> dict[str, Any]:
             "problem": served.problem}
 
 
-def health_body(store: ModelStore) -> dict[str, Any]:
+def health_body(store: ModelStore, limiter: RateLimiter | None = None) -> dict[str, Any]:
     snap = store.snapshot()
     available = [p for p, s in snap.items() if isinstance(s, ServedModel)]
     return {
@@ -44,6 +45,7 @@ def health_body(store: ModelStore) -> dict[str, Any]:
                    for p, s in snap.items()},
         "release": release_body(store),
         "worker": {"pid": os.getpid()},
+        "rate_limit": limiter.status() if limiter is not None else None,
     }
 
 
@@ -55,9 +57,9 @@ async def root() -> dict[str, Any]:
 
 
 @router.get("/health", response_model=HealthResponse)
-async def health(store: StoreDep) -> dict[str, Any]:
+async def health(store: StoreDep, request: Request) -> dict[str, Any]:
     """healthy when every position is served, degraded otherwise."""
-    return health_body(store)
+    return health_body(store, request.app.state.rate_limiter)
 
 
 @router.get("/health/live", response_model=LiveResponse)
@@ -68,9 +70,9 @@ async def live() -> dict[str, str]:
 
 @router.get("/health/ready", response_model=ReadyResponse,
             responses={503: {"model": ReadyResponse, "description": "no position is served"}})
-async def ready(store: StoreDep) -> ReadyResponse | JSONResponse:
+async def ready(store: StoreDep, request: Request) -> ReadyResponse | JSONResponse:
     """200 when at least one position has a model loaded, 503 otherwise."""
-    body = health_body(store)
+    body = health_body(store, request.app.state.rate_limiter)
     answer = ReadyResponse.model_validate({**body, "ready": body["models_loaded"] > 0})
     if not answer.ready:
         return JSONResponse(answer.model_dump(mode="json"), status_code=503)
