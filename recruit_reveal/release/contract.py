@@ -38,6 +38,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = PROJECT_ROOT / "notebooks" / "train_position.ipynb"
 #: The MIME type of the run's result in the template's outputs.
 RESULT_MIME = "application/vnd.recruit-reveal.position-result+json"
+#: Seconds one cell of the template may run.  Training 100k rows with CV takes well
+#: under a minute on two cores, so ten minutes only ever stops a hung kernel.
+DEFAULT_CELL_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import NotebookExecutionError
-from .contract import TEMPLATE, NotebookParams, PositionResult
+from .contract import DEFAULT_CELL_TIMEOUT, TEMPLATE, NotebookParams, PositionResult
 from .records import prepare_record_slot, record_path
 
 if TYPE_CHECKING:
     from .notebook import KernelPool
 
 ENGINES = ("notebook", "direct")
-#: Seconds one notebook cell may run.  Training 100k rows with CV takes well
-#: under a minute on two cores, so ten minutes only ever stops a hung kernel.
-DEFAULT_CELL_TIMEOUT = 600.0
 
 
 class Engine(Protocol):

@@ -33,8 +33,7 @@ from papermill.utils import merge_kwargs, remove_args
 
 from ..artifacts.storage import is_url
 from ..errors import NotebookExecutionError
-from .contract import display_path
-from .engines import DEFAULT_CELL_TIMEOUT
+from .contract import DEFAULT_CELL_TIMEOUT, display_path
 from .records import (
     describe_cell,
     finish_record,
