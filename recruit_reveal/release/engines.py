@@ -1,7 +1,7 @@
 """The two ways to train one position from its :class:`~.contract.NotebookParams`.
 
-* :class:`NotebookEngine` (the default) executes ``notebooks/train_position.ipynb``
-  with papermill; the executed notebook is the audit record
+* :class:`NotebookEngine` (the default) executes the template
+  (:data:`~.contract.TEMPLATE`, shipped in the package) with papermill; the executed notebook is the audit record
   ``runs/v{version}/{position}.ipynb`` plus an HTML copy beside it (the runs
   folder may be an ``s3://`` URL), and the result is the one the notebook
   displayed.  Each position gets a fresh kernel, started ahead of its run.
