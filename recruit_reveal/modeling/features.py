@@ -159,8 +159,8 @@ class _Canonical:
             else:
                 states = _by_unique(frame[state], _clean_state)
                 if not pd.notna(states).any():
-                    # As the column-wise map gave before: no code at all is a float
-                    # column of NaN.
+                    # No code at all is a float column of NaN, whichever missing
+                    # values the column held.
                     states = np.full(len(frame), np.nan)
         self.block, self.numeric, self.state, self.place = block, numeric, state, place
         self.states, self.index = states, frame.index
