@@ -112,7 +112,7 @@ def test_template_has_the_narrated_sections_in_order(template):
                  "figures.plot_calibration", "figures.plot_permutation_importance",
                  "report.validation_report", "report.export_table",
                  "data.write_rejected_rows", "report.rejected_rows",
-                 "diff.since_previous_release", "report.version_changes"):
+                 "diff.since_previous_release", "diff.version_changes"):
         assert call in source, call
     # Every model is saved through recruit_reveal.export.
     assert "from recruit_reveal import data, export" in source

@@ -16,6 +16,16 @@ from recruit_reveal.release import contract
 from recruit_reveal.schema import POSITIONS
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_packaged_template_is_the_notebook_people_open():
+    """The engine runs the package's copy; notebooks/ holds the same bytes for Jupyter."""
+    assert contract.TEMPLATE.is_relative_to(Path(contract.__file__).resolve().parent)
+    assert contract.TEMPLATE.read_bytes() == \
+        (ROOT / "notebooks" / "train_position.ipynb").read_bytes(), (
+        "notebooks/train_position.ipynb and recruit_reveal/release/templates/"
+        "train_position.ipynb differ: copy the one you edited over the other")
 
 
 def test_params_resolve_and_read_back_from_a_namespace(tmp_path):

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 
 from recruit_reveal.release.diff import MetricChange
-from recruit_reveal.release.index import (
+from recruit_reveal.release.index_page import (
     Link,
     PositionRow,
     RecordRow,
     ReleaseRow,
     RunRow,
     RunsIndex,
+    render,
 )
-from recruit_reveal.release.index_page import render
 
 EVIL = '<script>alert("x")</script>&'
 

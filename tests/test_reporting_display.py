@@ -55,25 +55,3 @@ def test_validation_report_shows_where_every_row_went(messy_export):
     assert "fourty -> forty_yard_dash" in table["column mapping"]
     assert table["rows rejected"] == len(data.rejected)
 
-
-def test_version_changes_shows_the_diff_or_says_first_release(models_dir, sample_csv,
-                                                              trained_results, tmp_path):
-    from recruit_reveal.artifacts.writer import save_pipeline
-    from recruit_reveal.release import diff
-
-    first = report.version_changes(diff.since_previous_release(tmp_path, "qb", "1.0.0"))
-    assert "first release of the QB model" in first.to_html()
-
-    save_pipeline(trained_results["qb"], models_dir, "1.0.1", promote=False)
-    changes = diff.since_previous_release(models_dir, "qb", "1.0.1", csv=sample_csv)
-    styled = report.version_changes(changes)
-    table = styled.data
-    assert list(table.columns) == ["section", "item", "1.0.0", "1.0.1", "change"]
-    exact = table[table["item"] == "exact_accuracy"].iloc[0]
-    assert exact["change"] == "+0.000 (within noise)"  # the same model exported twice
-    assert set(table["section"]) >= {"metric", "estimator", "data", "predictions"}
-    predictions = table[table["section"] == "predictions"]["change"]
-    assert all(text.startswith("same division 100.0%") for text in predictions)
-    html = styled.to_html()
-    assert "Changes from 1.0.0 (the previous release) to 1.0.1" in html
-    assert diff.NOISE_RULE.split(",")[0] in html

@@ -28,7 +28,7 @@ def _default_models_dir() -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from recruit_reveal.release.engines import DEFAULT_CELL_TIMEOUT
+    from recruit_reveal.release.contract import DEFAULT_CELL_TIMEOUT
     from recruit_reveal.release.runner import train
 
     summary = train(

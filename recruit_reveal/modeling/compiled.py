@@ -63,6 +63,36 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return num / np.where(den > 0, den, np.nan)
 
 
+class _Outputs:
+    """The features one call computes, in order, keeping only the transformer's outputs."""
+
+    __slots__ = ("kept", "trace", "values")
+
+    def __init__(self, kept: frozenset[str], trace: list[str] | None):
+        self.kept, self.trace = kept, trace
+        self.values: list[np.ndarray] = []
+
+    def put(self, name: str, value: np.ndarray) -> None:
+        if name in self.kept:
+            self.values.append(value)
+            if self.trace is not None:
+                self.trace.append(name)
+
+
+class _Columns:
+    """An input column of one call: its filled version once there is one, else as given."""
+
+    __slots__ = ("x", "index", "filled")
+
+    def __init__(self, x: np.ndarray, index: dict[str, int]):
+        self.x, self.index = x, index
+        self.filled: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str) -> np.ndarray:
+        c = self.filled.get(name)
+        return self.x[:, self.index[name]] if c is None else c
+
+
 @dataclass(frozen=True, eq=False)
 class CompiledFeatures:
     """A fitted DerivedFeatures as plain arrays; ``__call__`` mirrors its ``_compute``."""
@@ -147,49 +177,57 @@ class CompiledFeatures:
     def __call__(self, x: np.ndarray, tiers: np.ndarray,
                  trace: list[str] | None = None) -> np.ndarray:
         """The features of the rows of ``x``, feature-major: (outputs in :attr:`order`, n)."""
-        n, pos, groups, tg, idx = len(x), self.position, self.groups, self.typical_games, self.index
-        values: list[np.ndarray] = []
-        kept = self.kept
-
-        def put(name: str, value: np.ndarray) -> None:
-            if name in kept:
-                values.append(value)
-                if trace is not None:
-                    trace.append(name)
-
-        cols: dict[str, np.ndarray] = {}
-
-        def col(name: str) -> np.ndarray:
-            c = cols.get(name)
-            return x[:, idx[name]] if c is None else c
-
-        games = x[:, idx["games"]]
-        if "per_game" in groups:
-            # Senior and junior pairs side by side; the junior season has no games
-            # column and uses the typical number (NaN if that is not positive).
-            (senior_pg, senior_total, _), (junior_pg, junior_total, _) = _PER_GAME_PAIRS[pos]
-            per_game = x.take(self.pair_idx[0], axis=1)
-            total = x.take(self.pair_idx[1], axis=1)
-            g = np.empty((n, 2))
-            g[:, 0] = np.where(np.isfinite(games), games, tg)  # at least 1 (schema range)
-            g[:, 1] = tg if tg > 0 else np.nan
-            per_game = np.where(np.isfinite(per_game), per_game, total / g)
-            cols[senior_pg], cols[junior_pg] = per_game[:, 0], per_game[:, 1]
-            if self.totals:
-                total = np.where(np.isfinite(total), total, per_game * g)
-                cols[senior_total], cols[junior_total] = total[:, 0], total[:, 1]
-            if pos == "wr" and "senior_avg" in kept:
-                avg, given = _ratio(cols["senior_rec_yds"], col("senior_rec")), col("senior_avg")
-                cols["senior_avg"] = np.where(np.isfinite(given), given, avg)
+        out = _Outputs(self.kept, trace)
+        col = _Columns(x, self.index)
+        games = x[:, self.index["games"]]
+        if "per_game" in self.groups:
+            self._fill_seasons(x, col, games)
         combine = x[:, self.combine_idx]  # a copy
         observed = np.isfinite(combine)
         keys = observed.dot(_PATTERN_WEIGHTS)  # the missingness pattern of every row
         if self.regression is not None:
             combine = self._impute(combine, observed, keys)
             for j, name in enumerate(COMBINE_COLUMNS):
-                cols[name] = combine[:, j]
-        for name, value in cols.items():
-            put(name, value)
+                col.filled[name] = combine[:, j]
+        for name, value in col.filled.items():
+            out.put(name, value)
+        self._derived(out.put, col, x, games)
+        if "athletic" in self.groups:
+            out.put("athletic_composite", self._athletic(combine))
+        if "state_tier" in self.groups:
+            out.put("state_tier", tiers)
+            onehot = (tiers[:, None] == _TIERS).astype("float64")
+            for j, name in enumerate(_TIER_NAMES):
+                out.put(name, onehot[:, j])
+        if "missing" in self.groups:
+            self._missing(out.put, col, keys)
+        return np.concatenate((x.T.take(self.raw_idx, axis=0),
+                               np.array(out.values, dtype="float64")))
+
+    def _fill_seasons(self, x: np.ndarray, col: _Columns, games: np.ndarray) -> None:
+        """Per-game figures and season totals, each filled from the other where missing."""
+        # Senior and junior pairs side by side; the junior season has no games
+        # column and uses the typical number (NaN if that is not positive).
+        tg, filled = self.typical_games, col.filled
+        (senior_pg, senior_total, _), (junior_pg, junior_total, _) = \
+            _PER_GAME_PAIRS[self.position]
+        per_game = x.take(self.pair_idx[0], axis=1)
+        total = x.take(self.pair_idx[1], axis=1)
+        g = np.empty((len(x), 2))
+        g[:, 0] = np.where(np.isfinite(games), games, tg)  # at least 1 (schema range)
+        g[:, 1] = tg if tg > 0 else np.nan
+        per_game = np.where(np.isfinite(per_game), per_game, total / g)
+        filled[senior_pg], filled[junior_pg] = per_game[:, 0], per_game[:, 1]
+        if self.totals:
+            total = np.where(np.isfinite(total), total, per_game * g)
+            filled[senior_total], filled[junior_total] = total[:, 0], total[:, 1]
+        if self.position == "wr" and "senior_avg" in self.kept:
+            avg, given = _ratio(filled["senior_rec_yds"], col("senior_rec")), col("senior_avg")
+            filled["senior_avg"] = np.where(np.isfinite(given), given, avg)
+
+    def _derived(self, put: Any, col: _Columns, x: np.ndarray, games: np.ndarray) -> None:
+        """Production on a log scale, body size, speed, trajectory and efficiency."""
+        groups, pos, idx = self.groups, self.position, self.index
         h, w = x[:, idx["height_inches"]], x[:, idx["weight_lbs"]]
         if "log_production" in groups:
             for name in _PRODUCTION_PAIR[pos]:
@@ -203,30 +241,26 @@ class CompiledFeatures:
             put("production_growth", col(senior_prod) - col(junior_prod))
             put("td_growth", col("senior_tds") - col("junior_tds"))
         if "efficiency" in groups:
-            self._efficiency(put, col, np.where(np.isfinite(games), games, tg))
-        if "athletic" in groups:
-            which, mean, std, sign = self.norms
-            if len(which):
-                z = (combine[:, which] - mean) / std * sign
-                counts = np.isfinite(z).sum(axis=1)
-                put("athletic_composite", np.where(counts > 0, np.nansum(z, axis=1)
-                                                   / np.maximum(counts, 1), np.nan))
-            else:
-                put("athletic_composite", np.full(n, np.nan))
-        if "state_tier" in groups:
-            put("state_tier", tiers)
-            onehot = (tiers[:, None] == _TIERS).astype("float64")
-            for j, name in enumerate(_TIER_NAMES):
-                put(name, onehot[:, j])
-        if "missing" in groups:
-            flags = _MISSING.take(keys, axis=0)
-            for j, name in enumerate(_MISSING_NAMES):
-                put(name, flags[:, j])
-            put("combine_missing_count", _MISSING_COUNT.take(keys))
-            put("no_combine", (keys == 0).astype("float64"))
-            put("junior_season_missing",
-                np.isnan(col(_PRODUCTION_PAIR[pos][1])).astype("float64"))
-        return np.concatenate((x.T.take(self.raw_idx, axis=0), np.array(values, dtype="float64")))
+            self._efficiency(put, col, np.where(np.isfinite(games), games, self.typical_games))
+
+    def _athletic(self, combine: np.ndarray) -> np.ndarray:
+        """The mean signed z-score of the recorded combine results (NaN when none is)."""
+        which, mean, std, sign = self.norms
+        if not len(which):
+            return np.full(len(combine), np.nan)
+        z = (combine[:, which] - mean) / std * sign
+        counts = np.isfinite(z).sum(axis=1)
+        return np.where(counts > 0, np.nansum(z, axis=1) / np.maximum(counts, 1), np.nan)
+
+    def _missing(self, put: Any, col: _Columns, keys: np.ndarray) -> None:
+        """Missingness flags, from each row's combine pattern and its junior season."""
+        flags = _MISSING.take(keys, axis=0)
+        for j, name in enumerate(_MISSING_NAMES):
+            put(name, flags[:, j])
+        put("combine_missing_count", _MISSING_COUNT.take(keys))
+        put("no_combine", (keys == 0).astype("float64"))
+        put("junior_season_missing",
+            np.isnan(col(_PRODUCTION_PAIR[self.position][1])).astype("float64"))
 
     def _impute(self, combine: np.ndarray, observed: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Partly recorded combine rows with their missing results at the conditional mean."""
@@ -272,35 +306,13 @@ class CompiledModel:
     def compile(cls, steps: list[tuple[str, Any]], order: list[int]) -> CompiledModel:
         """``order[i]``: the pipeline's feature column of the fast path's feature ``i``."""
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-        from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
 
         from .estimators import CumulativeOrdinalClassifier, DivisionClassifier
 
         n_features = len(order)
-        fill = np.full(n_features, np.nan)
-        shift, scale = np.zeros(n_features), np.ones(n_features)
         *prep, (_, final) = steps
-        expected: list[type] = [SimpleImputer, StandardScaler]  # each optional, in this order
-        for name, step in prep:
-            while expected and type(step) is not expected[0]:
-                expected.pop(0)
-            if not expected:
-                raise UnsupportedPipeline(f"step {name!r} ({type(step).__name__}) has no fast "
-                                          "path")
-            expected.pop(0)
-            if type(step) is SimpleImputer:
-                fill = np.asarray(step.statistics_, dtype=float)
-                if step.add_indicator or not _is_nan(step.missing_values) \
-                        or fill.shape != (n_features,) or not np.all(np.isfinite(fill)):
-                    raise UnsupportedPipeline(f"imputer {name!r} adds, drops or cannot fill "
-                                              "a column")
-            else:
-                if step.mean_ is not None:
-                    shift = np.asarray(step.mean_, dtype=float)
-                if step.scale_ is not None:
-                    scale = np.asarray(step.scale_, dtype=float)
+        fill, shift, scale = _imputer_and_scaler(prep, n_features)
         if type(final) is not DivisionClassifier:
             raise UnsupportedPipeline(f"final step is {type(final).__name__}, "
                                       "not DivisionClassifier")
@@ -369,3 +381,34 @@ class CompiledModel:
 
 def _is_nan(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
+
+
+def _imputer_and_scaler(prep: list[tuple[str, Any]],
+                        n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fill values, shift, scale) of the steps between the features and the classifier:
+    an optional SimpleImputer, then an optional StandardScaler."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import StandardScaler
+
+    fill = np.full(n_features, np.nan)
+    shift, scale = np.zeros(n_features), np.ones(n_features)
+    expected: list[type] = [SimpleImputer, StandardScaler]  # each optional, in this order
+    for name, step in prep:
+        while expected and type(step) is not expected[0]:
+            expected.pop(0)
+        if not expected:
+            raise UnsupportedPipeline(f"step {name!r} ({type(step).__name__}) has no fast "
+                                      "path")
+        expected.pop(0)
+        if type(step) is SimpleImputer:
+            fill = np.asarray(step.statistics_, dtype=float)
+            if step.add_indicator or not _is_nan(step.missing_values) \
+                    or fill.shape != (n_features,) or not np.all(np.isfinite(fill)):
+                raise UnsupportedPipeline(f"imputer {name!r} adds, drops or cannot fill "
+                                          "a column")
+        else:
+            if step.mean_ is not None:
+                shift = np.asarray(step.mean_, dtype=float)
+            if step.scale_ is not None:
+                scale = np.asarray(step.scale_, dtype=float)
+    return fill, shift, scale

@@ -159,8 +159,8 @@ class _Canonical:
             else:
                 states = _by_unique(frame[state], _clean_state)
                 if not pd.notna(states).any():
-                    # As the column-wise map gave before: no code at all is a float
-                    # column of NaN.
+                    # No code at all is a float column of NaN, whichever missing
+                    # values the column held.
                     states = np.full(len(frame), np.nan)
         self.block, self.numeric, self.state, self.place = block, numeric, state, place
         self.states, self.index = states, frame.index
@@ -317,30 +317,49 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
     # -- the features -------------------------------------------------------
 
     def _compute(self, frame: _Canonical) -> tuple[np.ndarray, list[str]]:
-        pos = self.position_
         groups = self.groups_
         # A private copy: the missing-value flags below read the untouched inputs.
         own = frame.block.copy(order="F")
         cols = {name: own[:, j] for j, name in enumerate(frame.numeric)}
-        games = cols["games"]
         if "per_game" in groups:
-            for per_game, total, senior in _PER_GAME_PAIRS[pos]:
-                g = games if senior else np.full_like(games, self.typical_games_)
-                if senior:
-                    g = np.where(np.isfinite(g), g, self.typical_games_)
-                fill = _ratio(cols[total], g)
-                cols[per_game] = np.where(np.isfinite(cols[per_game]), cols[per_game], fill)
-                back = cols[per_game] * g
-                cols[total] = np.where(np.isfinite(cols[total]), cols[total], back)
-            if pos == "wr":
-                avg = _ratio(cols["senior_rec_yds"], cols["senior_rec"])
-                cols["senior_avg"] = np.where(np.isfinite(cols["senior_avg"]),
-                                              cols["senior_avg"], avg)
-
+            self._fill_seasons(cols)
         mean, cov = self.combine_mean_, self.combine_cov_
         if "combine_impute" in groups and mean is not None and cov is not None:
             _impute_combine(cols, mean, cov)
         out: dict[str, np.ndarray] = dict(cols)
+        self._derived(out, cols)
+        if "efficiency" in groups:
+            self._efficiency(out, cols)
+        if "athletic" in groups:
+            out["athletic_composite"] = self._athletic(cols)
+        if "state_tier" in groups:
+            _state_tier_features(out, frame)
+        if "missing" in groups:
+            self._missing(out, cols, frame)
+        names = [n for n in out if n not in set(self.exclude or ())]
+        values = np.column_stack([out[n] for n in names]) if len(frame) else np.empty(
+            (0, len(names)))
+        return values.astype("float64"), names
+
+    def _fill_seasons(self, cols: dict[str, np.ndarray]) -> None:
+        """Per-game figures and season totals, each filled from the other where missing."""
+        games = cols["games"]
+        for per_game, total, senior in _PER_GAME_PAIRS[self.position_]:
+            g = games if senior else np.full_like(games, self.typical_games_)
+            if senior:
+                g = np.where(np.isfinite(g), g, self.typical_games_)
+            fill = _ratio(cols[total], g)
+            cols[per_game] = np.where(np.isfinite(cols[per_game]), cols[per_game], fill)
+            back = cols[per_game] * g
+            cols[total] = np.where(np.isfinite(cols[total]), cols[total], back)
+        if self.position_ == "wr":
+            avg = _ratio(cols["senior_rec_yds"], cols["senior_rec"])
+            cols["senior_avg"] = np.where(np.isfinite(cols["senior_avg"]),
+                                          cols["senior_avg"], avg)
+
+    def _derived(self, out: dict[str, np.ndarray], cols: dict[str, np.ndarray]) -> None:
+        """Production on a log scale, body size, speed and trajectory."""
+        groups, pos = self.groups_, self.position_
         h, w = cols["height_inches"], cols["weight_lbs"]
         if "log_production" in groups:
             # Production is multiplicative (its spread grows with its level), so
@@ -355,42 +374,34 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
             senior_prod, junior_prod = _PRODUCTION_PAIR[pos]
             out["production_growth"] = cols[senior_prod] - cols[junior_prod]
             out["td_growth"] = cols["senior_tds"] - cols["junior_tds"]
-        if "efficiency" in groups:
-            eff_games = np.where(np.isfinite(games), games, self.typical_games_)
-            out["tds_per_game"] = _ratio(cols["senior_tds"], eff_games)
-            if pos == "qb":
-                out["td_int_ratio"] = _ratio(cols["senior_tds"], cols["senior_int"] + 1.0)
-                out["rush_ypg"] = _ratio(cols["senior_rush_yds"], eff_games)
-            elif pos == "rb":
-                out["scrimmage_ypg"] = _ratio(
-                    cols["senior_yds"] + np.nan_to_num(cols["senior_rec_yds"]), eff_games)
-                out["rec_per_game"] = _ratio(cols["senior_rec"], eff_games)
-            else:
-                out["rec_per_game"] = _ratio(cols["senior_rec"], eff_games)
-                out["td_per_catch"] = _ratio(cols["senior_tds"], cols["senior_rec"])
-        if "athletic" in groups:
-            out["athletic_composite"] = self._athletic(cols)
-        if "state_tier" in groups:
-            tiers = (_state_tiers(frame.states) if frame.states is not None
-                     else np.full(len(frame), np.nan))
-            out["state_tier"] = tiers
-            # One column per tier as well: the share of recruits by tier need
-            # not change by the same step from one tier to the next.
-            for tier in (1, 2, 3, 4):
-                out[f"state_tier_{tier}"] = (tiers == tier).astype("float64")
-        if "missing" in groups:
-            flags = [np.isnan(frame.column(name)).astype("float64") for name in COMBINE_COLUMNS]
-            for name, flag in zip(COMBINE_COLUMNS, flags, strict=True):
-                out[f"{name}_missing"] = flag
-            out["combine_missing_count"] = np.sum(flags, axis=0)
-            out["no_combine"] = (out["combine_missing_count"] == len(COMBINE_COLUMNS)).astype(
-                "float64")
-            junior = _PRODUCTION_PAIR[pos][1]
-            out["junior_season_missing"] = np.isnan(cols[junior]).astype("float64")
-        names = [n for n in out if n not in set(self.exclude or ())]
-        values = np.column_stack([out[n] for n in names]) if len(frame) else np.empty(
-            (0, len(names)))
-        return values.astype("float64"), names
+
+    def _efficiency(self, out: dict[str, np.ndarray], cols: dict[str, np.ndarray]) -> None:
+        """Senior production per game (and per pass or catch)."""
+        games = cols["games"]
+        eff_games = np.where(np.isfinite(games), games, self.typical_games_)
+        out["tds_per_game"] = _ratio(cols["senior_tds"], eff_games)
+        if self.position_ == "qb":
+            out["td_int_ratio"] = _ratio(cols["senior_tds"], cols["senior_int"] + 1.0)
+            out["rush_ypg"] = _ratio(cols["senior_rush_yds"], eff_games)
+        elif self.position_ == "rb":
+            out["scrimmage_ypg"] = _ratio(
+                cols["senior_yds"] + np.nan_to_num(cols["senior_rec_yds"]), eff_games)
+            out["rec_per_game"] = _ratio(cols["senior_rec"], eff_games)
+        else:
+            out["rec_per_game"] = _ratio(cols["senior_rec"], eff_games)
+            out["td_per_catch"] = _ratio(cols["senior_tds"], cols["senior_rec"])
+
+    def _missing(self, out: dict[str, np.ndarray], cols: dict[str, np.ndarray],
+                 frame: _Canonical) -> None:
+        """Which combine results the input lacked, and whether it has a junior season."""
+        flags = [np.isnan(frame.column(name)).astype("float64") for name in COMBINE_COLUMNS]
+        for name, flag in zip(COMBINE_COLUMNS, flags, strict=True):
+            out[f"{name}_missing"] = flag
+        out["combine_missing_count"] = np.sum(flags, axis=0)
+        out["no_combine"] = (out["combine_missing_count"] == len(COMBINE_COLUMNS)).astype(
+            "float64")
+        junior = _PRODUCTION_PAIR[self.position_][1]
+        out["junior_season_missing"] = np.isnan(cols[junior]).astype("float64")
 
     def _athletic(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         zs = []
@@ -406,3 +417,14 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         counts = np.isfinite(stacked).sum(axis=1)
         total = np.nansum(stacked, axis=1)
         return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
+
+
+def _state_tier_features(out: dict[str, np.ndarray], frame: _Canonical) -> None:
+    """The state's recruiting tier (NaN when unknown), and one 0/1 column per tier."""
+    tiers = (_state_tiers(frame.states) if frame.states is not None
+             else np.full(len(frame), np.nan))
+    out["state_tier"] = tiers
+    # One column per tier as well: the share of recruits by tier need
+    # not change by the same step from one tier to the next.
+    for tier in (1, 2, 3, 4):
+        out[f"state_tier_{tier}"] = (tiers == tier).astype("float64")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,32 +162,18 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     :class:`DataValidationError` for a bad CSV.
     """
     from recruit_reveal.modeling.baselines import bayes_ceiling, run_baselines
-    from recruit_reveal.modeling.cross_validation import cross_validate, stratified_folds
-    from recruit_reveal.modeling.estimators import (
-        DEFAULT_ESTIMATOR,
-        build_pipeline,
-        encode_divisions,
-        resolve_params,
-    )
-    from recruit_reveal.modeling.features import DerivedFeatures
+    from recruit_reveal.modeling.estimators import build_pipeline, resolve_params
 
     position = schema.check_position(position)
-    params = dict(params or {})
-    # The runner and CLI pass only ``params``, so the estimator may ride in there.
-    in_params = params.pop("estimator", None)
-    if in_params is not None and estimator is not None and in_params != estimator:
-        raise TrainingError(f"estimator given twice: {estimator!r} and params['estimator']="
-                            f"{in_params!r}")
-    estimator = estimator or in_params or DEFAULT_ESTIMATOR
+    estimator, params = _choose_estimator(estimator, params)
     timings: dict[str, float] = {}
 
     # Parameters are checked before the (possibly slow) load, so a typo fails fast.
     resolved = resolve_params(estimator, params, position)
     pipeline = build_pipeline(position, estimator, params, seed)
 
-    start = time.perf_counter()
-    data = _load(data, position)
-    timings["load"] = time.perf_counter() - start
+    with _timed(timings, "load"):
+        data = _load(data, position)
     frame, target = data.frame, data.target
     rows_per_division = {d: int((target == d).sum()) for d in DIVISIONS}
     file = getattr(data, "path", None)
@@ -193,54 +181,115 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     cv_folds = _check_folds(cv_folds, rows_per_division, file)
     # The loader has already logged its own findings; only ours are logged below.
     loader_warnings = [str(p) for p in getattr(data, "warnings", [])]
+    warnings = _data_warnings(data, rows_per_division, file)
+    logger.info("training %s on %s rows (%s), %s-fold CV, estimator %s, seed %s",
+                position, len(frame), rows_per_division, cv_folds, estimator, seed)
+
+    cv = _cross_validate(pipeline, data, cv_folds, seed, n_jobs, timings)
+    warnings += _recall_warnings(cv.metrics, rows_per_division)
+
+    with _timed(timings, "baselines"):
+        baselines = run_baselines(frame, target, position, cv.folds)
+
+    ceiling = None
+    if bayes if bayes is not None else _is_synthetic(data):
+        with _timed(timings, "bayes_ceiling"):
+            ceiling = bayes_ceiling(frame, target, position)
+
+    with _timed(timings, "final_fit"):
+        pipeline.fit(frame, target)
+
+    for message in warnings:
+        logger.warning(message)
+    _log_outcome(position, cv.metrics, baselines)
+    return _result(data, position, pipeline, estimator, resolved, seed, cv_folds, cv, baselines,
+                   ceiling, rows_per_division, timings, loader_warnings + warnings)
+
+
+def _choose_estimator(estimator: str | None,
+                      params: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The estimator's name and its parameters without it.
+
+    The runner and CLI pass only ``params``, so the estimator may ride in there.
+    """
+    from recruit_reveal.modeling.estimators import DEFAULT_ESTIMATOR
+
+    params = dict(params or {})
+    in_params = params.pop("estimator", None)
+    if in_params is not None and estimator is not None and in_params != estimator:
+        raise TrainingError(f"estimator given twice: {estimator!r} and params['estimator']="
+                            f"{in_params!r}")
+    return estimator or in_params or DEFAULT_ESTIMATOR, params
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    """Record the seconds the block took as ``timings[step]`` (only when it succeeds)."""
+    start = time.perf_counter()
+    yield
+    timings[step] = time.perf_counter() - start
+
+
+def _data_warnings(data, rows_per_division: dict[str, int], file: str) -> list[str]:
+    """What about the rows limits the model: ignored, empty columns and absent divisions."""
     warnings: list[str] = []
     unknown = list(getattr(data, "unknown_columns", []))
     if unknown:
         warnings.append(f"{file}: ignored unknown column(s): {', '.join(unknown)}")
-    for name in frame.columns:
-        if frame[name].isna().all():
+    for name in data.frame.columns:
+        if data.frame[name].isna().all():
             warnings.append(f"{file}: column '{name}' has no values; the model cannot use it")
     for division, n in rows_per_division.items():
         if n == 0:
             warnings.append(f"{file}: no {division} rows; the model will never predict it")
-    logger.info("training %s on %s rows (%s), %s-fold CV, estimator %s, seed %s",
-                position, len(frame), rows_per_division, cv_folds, estimator, seed)
+    return warnings
 
-    start = time.perf_counter()
-    folds = stratified_folds(target, cv_folds, seed)
-    fold_models: list[Any] = []
-    cv_metrics, oof_proba = cross_validate(pipeline, frame, target, folds,
-                                           n_jobs=n_jobs, fold_models=fold_models)
-    timings["cv"] = time.perf_counter() - start
-    for division in DIVISIONS:
-        if rows_per_division[division] and metric_mean(
-                cv_metrics["recall_per_division"], division) == 0:
-            warnings.append(f"the model never predicted {division} correctly in CV "
-                            "(recall 0); consider params={'class_weight': 'balanced'}")
 
-    start = time.perf_counter()
-    baselines = run_baselines(frame, target, position, folds)
-    timings["baselines"] = time.perf_counter() - start
+@dataclass
+class _CrossValidation:
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    metrics: dict[str, Any]
+    oof_proba: np.ndarray
+    fold_models: list[Any]
 
-    ceiling = None
-    if bayes if bayes is not None else _is_synthetic(data):
-        start = time.perf_counter()
-        ceiling = bayes_ceiling(frame, target, position)
-        timings["bayes_ceiling"] = time.perf_counter() - start
 
-    start = time.perf_counter()
-    pipeline.fit(frame, target)
-    timings["final_fit"] = time.perf_counter() - start
+def _cross_validate(pipeline, data, cv_folds: int, seed: int, n_jobs: int,
+                    timings: dict[str, float]) -> _CrossValidation:
+    from recruit_reveal.modeling.cross_validation import cross_validate, stratified_folds
 
-    features: DerivedFeatures = pipeline.named_steps["features"]
-    for message in warnings:
-        logger.warning(message)
-    warnings = loader_warnings + warnings
+    with _timed(timings, "cv"):
+        folds = stratified_folds(data.target, cv_folds, seed)
+        fold_models: list[Any] = []
+        metrics, oof_proba = cross_validate(pipeline, data.frame, data.target, folds,
+                                            n_jobs=n_jobs, fold_models=fold_models)
+    return _CrossValidation(folds, metrics, oof_proba, fold_models)
+
+
+def _recall_warnings(cv_metrics: dict[str, Any], rows_per_division: dict[str, int]) -> list[str]:
+    return [f"the model never predicted {division} correctly in CV "
+            "(recall 0); consider params={'class_weight': 'balanced'}"
+            for division in DIVISIONS
+            if rows_per_division[division]
+            and metric_mean(cv_metrics["recall_per_division"], division) == 0]
+
+
+def _log_outcome(position: str, cv_metrics: dict[str, Any],
+                 baselines: dict[str, dict[str, Any]]) -> None:
     logger.info("%s: CV exact %.3f, within-one %.3f (rule-based %.3f, majority %.3f)",
                 position, metric_mean(cv_metrics, "exact_accuracy"),
                 metric_mean(cv_metrics, "within_one_accuracy"),
                 metric_mean(baselines["rule_based"], "exact_accuracy"),
                 metric_mean(baselines["majority"], "exact_accuracy"))
+
+
+def _result(data, position: str, pipeline, estimator: str, resolved: dict[str, Any], seed: int,
+            cv_folds: int, cv: _CrossValidation, baselines: dict[str, dict[str, Any]],
+            ceiling: dict[str, float] | None, rows_per_division: dict[str, int],
+            timings: dict[str, float], warnings: list[str]) -> TrainingResult:
+    from recruit_reveal.modeling.estimators import encode_divisions
+    from recruit_reveal.modeling.features import DerivedFeatures
+
+    features: DerivedFeatures = pipeline.named_steps["features"]
     return TrainingResult(
         position=position,
         pipeline=pipeline,
@@ -248,7 +297,7 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
         params=resolved,
         seed=seed,
         cv_folds=cv_folds,
-        cv_metrics=cv_metrics,
+        cv_metrics=cv.metrics,
         baselines=baselines,
         bayes_ceiling=ceiling,
         data_fingerprint=_fingerprint(data, rows_per_division),
@@ -256,8 +305,8 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
         input_schema=schema.input_schema(position),
         timings=timings,
         validation_warnings=warnings,
-        typical_values=_typical_values(frame, position),
-        oof_proba=oof_proba,
-        oof_target=encode_divisions(target),
-        fold_models=fold_models,
+        typical_values=_typical_values(data.frame, position),
+        oof_proba=cv.oof_proba,
+        oof_target=encode_divisions(data.target),
+        fold_models=cv.fold_models,
     )

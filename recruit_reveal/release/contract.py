@@ -1,8 +1,8 @@
 """The contract of one position's training run: what goes in, what comes out.
 
 :class:`NotebookParams` is the one definition of the template's parameters:
-``dataclasses.asdict`` of it is exactly what papermill injects into
-``notebooks/train_position.ipynb``, the template's tagged parameters cell
+``dataclasses.asdict`` of it is exactly what papermill injects into the
+template (:data:`TEMPLATE`), the template's tagged parameters cell
 assigns exactly its fields (with its defaults, a test checks both), and the
 direct engine trains from the same object.
 
@@ -34,10 +34,14 @@ from ..schema import (
     check_position,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = PROJECT_ROOT / "notebooks" / "train_position.ipynb"
+#: The template the notebook engine runs, shipped inside the package so an installed
+#: wheel trains too; ``notebooks/train_position.ipynb`` is the same file, for Jupyter.
+TEMPLATE = Path(__file__).resolve().with_name("templates") / "train_position.ipynb"
 #: The MIME type of the run's result in the template's outputs.
 RESULT_MIME = "application/vnd.recruit-reveal.position-result+json"
+#: Seconds one cell of the template may run.  Training 100k rows with CV takes well
+#: under a minute on two cores, so ten minutes only ever stops a hung kernel.
+DEFAULT_CELL_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@
 Models are loaded only through :func:`recruit_reveal.artifacts.registry.load`
 (verified); the training rows through :func:`recruit_reveal.data.load_training_data`.
 :func:`since_previous_release` is the notebook's entry point and never raises
-for a problem the user can fix: the training run must not fail over a report.
+for a problem the user can fix: the training run must not fail over a report;
+:func:`version_changes` is the table the notebook shows of it.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelNotFoundError, RecruitRevealError, ReleaseError
 from ..modeling.summaries import NOISE_RULE, beyond_fold_noise, pooled_fold_std
 from ..reporting.tables import format_metric, format_table
 from ..schema import DIVISIONS, check_position
 from .agreement import Agreement, compare, reference_athletes, sample_athletes, training_rows
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 #: Metrics where a smaller value is the better one.
 LOWER_IS_BETTER = frozenset({"log_loss", "expected_calibration_error"})
@@ -241,6 +245,44 @@ def since_previous_release(models_dir: str | os.PathLike, position: str, version
     return ReleaseChanges(pos, version, previous, diff)
 
 
+def version_changes(changes: ReleaseChanges) -> Styler:
+    """What the template shows of ``changes``: one table, captioned.
+
+    The CV metrics with their delta and noise verdict, the settings, data and
+    features side by side (long lists only where they changed), and the
+    prediction agreement per set of rows; the caption says which versions and
+    how a delta is judged.  A first release is a one-line table saying so.
+    """
+    import pandas as pd
+
+    diff = changes.diff
+    caption = changes.headline()
+    if diff is None:
+        table = pd.DataFrame([{"": caption}])
+        return table.style.set_uuid("version-changes").hide(axis="index")
+    old, new = diff.a, diff.b
+    rows: list[dict[str, Any]] = [
+        {"section": "metric", "item": m.name, old: format_metric(_summary(m.a, m.a_std)),
+         new: format_metric(_summary(m.b, m.b_std)),
+         "change": "-" if m.delta is None else f"{m.delta:+.3f} ({m.verdict})"}
+        for m in diff.metrics]
+    rows += [{"section": f.section, "item": f.name, old: _cell(f.a), new: _cell(f.b),
+              "change": "changed" if f.changed else ""}
+             for f in diff.fields if f.changed or f.section in ("estimator", "data")]
+    rows += [{"section": "predictions", "item": f"{g.rows} ({g.count})", old: "", new: "",
+              "change": f"same division {g.share_same:.1%}; largest P change "
+                        f"{g.max_probability_change:.3f} ({g.max_change_at})"}
+             for g in diff.agreement]
+    unchanged = sum(not f.changed for f in diff.fields if f.section in _CHANGES_ONLY)
+    caption += (f" A metric's delta is beyond noise when {NOISE_RULE}. Prediction rows: "
+                + "; ".join(f"{g.rows}: {g.source}" for g in diff.agreement) + "."
+                + (f" {unchanged} column mappings and features unchanged (not shown)."
+                   if unchanged else "")
+                + "".join(f" Note: {note}." for note in diff.notes))
+    table = pd.DataFrame(rows, columns=["section", "item", old, new, "change"])
+    return table.style.set_uuid("version-changes").set_caption(caption).hide(axis="index")
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -331,6 +373,17 @@ def _finite(value: Any) -> float | None:
 
 def _summary(mean: float | None, std: float | None) -> dict[str, float | None]:
     return {"mean": mean, "std": std}
+
+
+def _cell(value: Any) -> str:
+    """A value for the template's table, whole."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def _signed(value: float | None) -> str:

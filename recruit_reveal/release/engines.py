@@ -1,7 +1,7 @@
 """The two ways to train one position from its :class:`~.contract.NotebookParams`.
 
-* :class:`NotebookEngine` (the default) executes ``notebooks/train_position.ipynb``
-  with papermill; the executed notebook is the audit record
+* :class:`NotebookEngine` (the default) executes the template
+  (:data:`~.contract.TEMPLATE`, shipped in the package) with papermill; the executed notebook is the audit record
   ``runs/v{version}/{position}.ipynb`` plus an HTML copy beside it (the runs
   folder may be an ``s3://`` URL), and the result is the one the notebook
   displayed.  Each position gets a fresh kernel, started ahead of its run.
@@ -20,16 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import NotebookExecutionError
-from .contract import TEMPLATE, NotebookParams, PositionResult
+from .contract import DEFAULT_CELL_TIMEOUT, TEMPLATE, NotebookParams, PositionResult
 from .records import prepare_record_slot, record_path
 
 if TYPE_CHECKING:
     from .notebook import KernelPool
 
 ENGINES = ("notebook", "direct")
-#: Seconds one notebook cell may run.  Training 100k rows with CV takes well
-#: under a minute on two cores, so ten minutes only ever stops a hung kernel.
-DEFAULT_CELL_TIMEOUT = 600.0
 
 
 class Engine(Protocol):

@@ -1,8 +1,9 @@
 """``runs/index.html``: every release and every run on one static page.
 
 :func:`collect` reads the release history of the models folder, each released
-version's metadata and the audit records in the runs folder; :func:`render`
-turns that into one HTML page (inline CSS, no script, relative links only to
+version's metadata and the audit records in the runs folder into the page's
+rows (:class:`~.index_page.RunsIndex`); :func:`~.index_page.render` turns them
+into one HTML page (inline CSS, no script, relative links only to
 files that exist, so it works opened from the disk or a copied folder);
 :func:`write_index` publishes it with the runs folder's atomic writer, which
 also serves ``s3://`` folders.  The runner rewrites the page after every
@@ -15,7 +16,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -24,7 +24,16 @@ from ..artifacts.storage import Store, open_store
 from ..errors import RecruitRevealError, VersionError
 from ..schema import POSITIONS
 from .diff import MetricChange
-from .index_page import render
+from .index_page import (
+    METRICS,
+    Link,
+    PositionRow,
+    RecordRow,
+    ReleaseRow,
+    RunRow,
+    RunsIndex,
+    render,
+)
 from .records import read_record_stamp
 
 if TYPE_CHECKING:
@@ -33,84 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "index.html"
-#: (CV metric, label, whether a higher value is better) in the order the page shows them.
-METRICS = (("exact_accuracy", "CV exact", True),
-           ("within_one_accuracy", "CV within one", True),
-           ("expected_calibration_error", "ECE", False))
-
-
-@dataclass(frozen=True)
-class Link:
-    label: str
-    href: str
-
-
-@dataclass
-class PositionRow:
-    """A position's model in one release."""
-
-    position: str
-    version: str
-    changed: bool
-    #: Against the release this one replaced (``a``: None when there is no change to show).
-    metrics: list[MetricChange] = field(default_factory=list)
-    data_file: str | None = None
-    data_sha256: str | None = None
-    rows: int | None = None
-    rows_rejected: int | None = None
-    changelog: str | None = None
-    links: list[Link] = field(default_factory=list)
-    #: Why the metadata could not be read (the row then shows only the version).
-    error: str | None = None
-
-
-@dataclass
-class ReleaseRow:
-    id: int
-    when: str
-    by: str
-    how: str
-    action: str
-    reason: str | None
-    previous: int | None
-    restores: int | None
-    current: bool
-    positions: list[PositionRow]
-
-
-@dataclass(frozen=True)
-class RecordRow:
-    """One audit record: a position's run of a version, or an earlier failed attempt kept aside."""
-
-    position: str
-    attempt: str
-    status: str
-    links: tuple[Link, ...]
-
-
-@dataclass
-class RunRow:
-    """One ``runs/v{version}/`` folder."""
-
-    version: str
-    records: list[RecordRow]
-    #: Releases that served a model of this version.
-    releases: list[int]
-
-    @property
-    def failed(self) -> bool:
-        return any(r.status != "succeeded" for r in self.records)
-
-
-@dataclass
-class RunsIndex:
-    models: str
-    runs: str
-    written_at: str
-    releases: list[ReleaseRow]
-    runs_rows: list[RunRow]
-    #: Why the release history could not be read, when it could not.
-    history_error: str | None = None
 
 
 def collect(runs_dir: str | os.PathLike[str] | Store, models_dir: str | os.PathLike[str],

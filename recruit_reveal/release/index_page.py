@@ -1,4 +1,5 @@
-"""The HTML of ``runs/index.html``: one Jinja template, autoescaped, with its CSS inline.
+"""What ``runs/index.html`` shows (:class:`RunsIndex`, built by :func:`.index.collect`)
+and its HTML: one Jinja template, autoescaped, with its CSS inline.
 
 The page must work opened straight from the disk, offline and in any copy of
 the runs folder: no script, no web font, no remote or absolute link.
@@ -6,15 +7,95 @@ the runs folder: no script, no web font, no remote or absolute link.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
 from ..reporting.tables import format_metric
+from .diff import MetricChange
 
 if TYPE_CHECKING:
     import jinja2
 
-    from .index import RunsIndex
+#: (CV metric, label, whether a higher value is better) in the order the page shows them.
+METRICS = (("exact_accuracy", "CV exact", True),
+           ("within_one_accuracy", "CV within one", True),
+           ("expected_calibration_error", "ECE", False))
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    href: str
+
+
+@dataclass
+class PositionRow:
+    """A position's model in one release."""
+
+    position: str
+    version: str
+    changed: bool
+    #: Against the release this one replaced (``a``: None when there is no change to show).
+    metrics: list[MetricChange] = field(default_factory=list)
+    data_file: str | None = None
+    data_sha256: str | None = None
+    rows: int | None = None
+    rows_rejected: int | None = None
+    changelog: str | None = None
+    links: list[Link] = field(default_factory=list)
+    #: Why the metadata could not be read (the row then shows only the version).
+    error: str | None = None
+
+
+@dataclass
+class ReleaseRow:
+    id: int
+    when: str
+    by: str
+    how: str
+    action: str
+    reason: str | None
+    previous: int | None
+    restores: int | None
+    current: bool
+    positions: list[PositionRow]
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """One audit record: a position's run of a version, or an earlier failed attempt kept aside."""
+
+    position: str
+    attempt: str
+    status: str
+    links: tuple[Link, ...]
+
+
+@dataclass
+class RunRow:
+    """One ``runs/v{version}/`` folder."""
+
+    version: str
+    records: list[RecordRow]
+    #: Releases that served a model of this version.
+    releases: list[int]
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status != "succeeded" for r in self.records)
+
+
+@dataclass
+class RunsIndex:
+    models: str
+    runs: str
+    written_at: str
+    releases: list[ReleaseRow]
+    runs_rows: list[RunRow]
+    #: Why the release history could not be read, when it could not.
+    history_error: str | None = None
+
 
 _CSS = """
 :root { color-scheme: light; --ink: #1d2733; --muted: #5b6675; --line: #d8dee6;
@@ -163,8 +244,6 @@ def render(index: RunsIndex) -> str:
 
 
 def _labels() -> list[str]:
-    from .index import METRICS
-
     return [label for _, label, _ in METRICS]
 
 

@@ -33,8 +33,7 @@ from papermill.utils import merge_kwargs, remove_args
 
 from ..artifacts.storage import is_url
 from ..errors import NotebookExecutionError
-from .contract import display_path
-from .engines import DEFAULT_CELL_TIMEOUT
+from .contract import DEFAULT_CELL_TIMEOUT, display_path
 from .records import (
     describe_cell,
     finish_record,
@@ -79,11 +78,10 @@ class _CellProgress:
 class _RecordManager(NotebookExecutionManager):
     """papermill's execution manager, saving the record only when a code cell starts.
 
-    papermill rewrites the whole record (figures included) when any cell starts
-    or ends: about 70 times per run of the template, each on the path to the
-    next cell.  What a partial record needs is the code cell that was running,
-    so that is when it is saved; the end of the run (success or not) saves the
-    complete record as before.
+    papermill would rewrite the whole record (figures included) whenever any
+    cell starts or ends, each time on the path to the next cell.  What a
+    partial record needs is the code cell that was running, so that is when it
+    is saved; the end of the run (success or not) saves the complete record.
     """
 
     _quiet = False

@@ -37,8 +37,8 @@ from ..schema import (
     check_invalid_rows,
     check_position,
 )
-from .contract import NotebookParams, display_path, resolve_version
-from .engines import DEFAULT_CELL_TIMEOUT, ENGINES, Engine, make_engine
+from .contract import DEFAULT_CELL_TIMEOUT, NotebookParams, display_path, resolve_version
+from .engines import ENGINES, Engine, make_engine
 from .records import html_path
 from .summary import PositionRun, RunSummary
 
