@@ -90,10 +90,19 @@ def _runs(args: argparse.Namespace) -> int:
     return RUNS_ACTIONS[args.runs_command](args)
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from recruit_reveal.artifacts.signatures import create_key_pair
+
+    private, public = create_key_pair(args.folder)
+    print(f"Wrote {private} (the signing key: keep it secret; SIGNING_KEY or --signing-key)")
+    print(f"Wrote {public} (the verify key: VERIFY_KEY for serve and the registry)")
+    return EXIT_OK
+
+
 RUNS_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"index": _runs_index}
 
 #: ``recruit-reveal COMMAND`` -> its handler.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _train, "models": _models, "runs": _runs, "serve": _serve,
-    "generate-data": _generate_data,
+    "generate-data": _generate_data, "keys": _keys,
 }

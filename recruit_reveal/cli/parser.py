@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs(sub)
     _add_serve(sub)
     _add_generate_data(sub)
+    _add_keys(sub)
     return parser
 
 
@@ -183,3 +184,13 @@ def _add_generate_data(sub: Any) -> None:
     gen.add_argument("--rows", type=_positive_int, default=None,
                      help="rows per position (default: the generator's, 2000)")
     gen.add_argument("--seed", type=int, default=None, help="default: the generator's, 2026")
+
+
+def _add_keys(sub: Any) -> None:
+    """recruit-reveal keys create"""
+    keys = sub.add_parser("keys", help="key pairs for signing exported models")
+    ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    create = ksub.add_parser(
+        "create", help="make a P-256 key pair: signing_key.pem (keep it secret) and "
+        "verify_key.pub (give it to the servers as VERIFY_KEY)")
+    create.add_argument("folder", type=Path, help="where to write the two files")
