@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..artifacts import layout
-from ..artifacts.storage import Store, open_store
 from ..errors import RecruitRevealError, VersionError
 from ..schema import POSITIONS
+from ..storage.base import Store
+from ..storage.locations import Location, open_store
 from .diff import MetricChange
 from .index_page import render
 from .records import read_record_stamp
@@ -113,7 +114,7 @@ class RunsIndex:
     history_error: str | None = None
 
 
-def collect(runs_dir: str | os.PathLike[str] | Store, models_dir: str | os.PathLike[str],
+def collect(runs_dir: Location, models_dir: str | os.PathLike[str],
             *, now: _dt.datetime | None = None) -> RunsIndex:
     """What the page shows, read from ``models_dir`` and ``runs_dir``; never writes."""
     from ..artifacts.registry import history
@@ -287,7 +288,7 @@ def _version_folders(runs: Store) -> list[str]:
 
 
 def _files(runs: Store, folder: str) -> set[str]:
-    return set(open_store(runs.display(folder)).names())
+    return set(runs.child(folder).names())
 
 
 def _key(version: str) -> tuple[int, int, int]:
