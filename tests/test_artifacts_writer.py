@@ -33,6 +33,7 @@ from recruit_reveal.errors import (
     VersionError,
 )
 from recruit_reveal.modeling.training import TrainingResult
+from recruit_reveal.storage import atomic
 from recruit_reveal.storage.locations import open_store
 
 POS = "qb"
@@ -200,7 +201,7 @@ def test_latest_falls_back_to_copies_without_symlinks(tmp_path, results, monkeyp
     def no_symlinks(*args, **kwargs):
         raise OSError("symlinks not supported here")
 
-    monkeypatch.setattr(writer.os, "symlink", no_symlinks)
+    monkeypatch.setattr(atomic.os, "symlink", no_symlinks)
     writer.save_pipeline(results[0], tmp_path, "1.0.0")
     pkl = layout.artifact_path(tmp_path, POS, "latest")
     assert not pkl.is_symlink()
