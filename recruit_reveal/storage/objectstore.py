@@ -189,5 +189,5 @@ class FsspecStore(Store):
 
     @contextlib.contextmanager
     def staging(self, name: str) -> Iterator[Path]:
-        with tempfile.TemporaryDirectory(prefix="recruit-reveal-staging-") as folder:
+        with tempfile.TemporaryDirectory(prefix="recruit-reveal-record-") as folder:
             yield Path(folder) / name.rsplit("/", 1)[-1]
