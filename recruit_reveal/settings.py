@@ -16,10 +16,10 @@ from typing import Annotated, Any, NoReturn
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .artifacts.layout import LATEST, check_version_or_latest
-from .artifacts.storage import REMOTE_SCHEMES, is_url
-from .errors import RecruitRevealError, VersionError
+from .errors import RecruitRevealError, StorageError, VersionError
 from .schema import POSITIONS, check_position
+from .storage.locations import as_location
+from .versions import LATEST, check_version_or_latest
 
 #: Most athletes in one /predict/batch request.
 MAX_BATCH = 10_000
@@ -108,13 +108,10 @@ class Settings(BaseSettings):
     @classmethod
     def _location(cls, value: Path | str) -> Path | str:
         # A Path would fold the // of a URL; an unknown scheme is refused here, by name.
-        if not is_url(value):
-            return Path(value)
-        scheme = str(value).split("://", 1)[0].lower()
-        if scheme not in (*REMOTE_SCHEMES, "file"):
-            raise ValueError(f"unknown storage scheme {scheme!r}: use a local path or "
-                             f"s3://bucket/prefix")
-        return str(value)
+        try:
+            return as_location(value)
+        except StorageError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("rate_limit", "rate_limit_batch", "rate_limit_whatif")
     @classmethod

@@ -19,6 +19,7 @@ from recruit_reveal.artifacts import formats, layout, registry, writer
 from recruit_reveal.artifacts.metadata import ModelMetadata
 from recruit_reveal.errors import ArtifactIntegrityError, ModelNotFoundError
 from recruit_reveal.schema import POSITIONS, SAMPLE_ATHLETES
+from recruit_reveal.storage.locations import open_store
 
 
 class Trap:
@@ -109,7 +110,7 @@ def test_the_skops_file_is_what_loads_and_it_predicts_as_the_pickle(exported_mod
 
 def test_an_existing_skops_file_is_never_overwritten(models_dir, trained_results):
     with pytest.raises(FileExistsError):
-        writer._publish_new(layout.skops_path(models_dir, "qb", "1.0.0"), b"other")
+        writer._publish_new(open_store(models_dir), layout.skops_name("qb", "1.0.0"), b"other")
 
 
 # ---------------------------------------------------------------------------

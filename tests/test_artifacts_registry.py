@@ -28,6 +28,7 @@ from recruit_reveal.errors import (
     VersionError,
 )
 from recruit_reveal.schema import SAMPLE_ATHLETES
+from recruit_reveal.storage import atomic
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +226,7 @@ def test_mismatched_latest_copies_fall_back(tmp_path, results, frame, monkeypatc
     def no_symlinks(*args, **kwargs):
         raise OSError("no symlinks")
 
-    monkeypatch.setattr(writer.os, "symlink", no_symlinks)
+    monkeypatch.setattr(atomic.os, "symlink", no_symlinks)
     folder = tmp_path / "copies"
     writer.save_pipeline(results[0], folder, "1.0.0")
     writer.save_pipeline(results[1], folder, "1.0.1", promote=False)

@@ -14,10 +14,11 @@ import pytest
 from test_artifacts_writer import POS, make_frame, make_result
 
 from recruit_reveal import schema
-from recruit_reveal.artifacts import layout, manifest, registry, storage, writer
-from recruit_reveal.artifacts.objectstore import FsspecStore
+from recruit_reveal.artifacts import layout, manifest, registry, writer
 from recruit_reveal.cli import main
 from recruit_reveal.errors import ArtifactExistsError, ModelNotFoundError, StorageError
+from recruit_reveal.storage import base, locations
+from recruit_reveal.storage.objectstore import FsspecStore
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -53,19 +54,19 @@ def test_moto_honours_if_none_match_and_if_match_on_put_object(s3_endpoint, buck
 
 
 def test_store_create_only_and_compare_and_swap(bucket):
-    store = storage.open_store(f"{bucket}/models")
-    assert isinstance(store, FsspecStore) and not store.is_local
+    store = locations.open_store(f"{bucket}/models")
+    assert isinstance(store, FsspecStore) and not store.exclusive_locks
     store.create("a", b"1")
     with pytest.raises(FileExistsError):
         store.create("a", b"2")
     assert store.read("a") == b"1"
     assert store.read_tagged("m") is None
     store.swap("m", b"v1", None)
-    with pytest.raises(storage.PreconditionFailed):
+    with pytest.raises(base.PreconditionFailed):
         store.swap("m", b"v1 again", None)
     data, tag = store.read_tagged("m")
     store.swap("m", b"v2", tag)
-    with pytest.raises(storage.PreconditionFailed):
+    with pytest.raises(base.PreconditionFailed):
         store.swap("m", b"lost update", tag)
     assert store.read("m") == b"v2" and store.names() == ["a", "m"]
     store.write("v1.0.0/qb.ipynb", b"{}")
@@ -74,7 +75,7 @@ def test_store_create_only_and_compare_and_swap(bucket):
 
 def test_unknown_schemes_are_refused_by_name(tmp_path):
     with pytest.raises(StorageError, match="unknown storage scheme 'ftp'"):
-        storage.open_store("ftp://host/models")
+        locations.open_store("ftp://host/models")
     from recruit_reveal.settings import load_settings
 
     with pytest.raises(Exception, match="MODEL_DIR.*unknown storage scheme"):
@@ -87,7 +88,7 @@ def test_export_load_promote_rollback_and_history_on_s3(bucket, results, frame, 
     url = f"{bucket}/team/models"
     writer.save_pipeline(results[0], url, "1.0.0", changelog="first")
     writer.save_pipeline(results[1], url, "1.0.1", promote=False, changelog="second")
-    store = storage.open_store(url)
+    store = locations.open_store(url)
     names = store.names()
     for version in ("1.0.0", "1.0.1"):
         for name in (layout.artifact_name(POS, version), layout.skops_name(POS, version),
@@ -151,11 +152,10 @@ def _child_export(url, result, version, barrier, kill_at):
         if step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    writer._on_step = hook
     if barrier is not None:
         barrier.wait()
     try:
-        writer.save_pipeline(result, url, version, changelog=f"seed {result.seed}")
+        writer.save_pipeline(result, url, version, changelog=f"seed {result.seed}", on_step=hook)
     except ArtifactExistsError:
         os._exit(3)
     os._exit(0)
@@ -248,7 +248,7 @@ def test_training_with_the_notebook_engine_into_s3(bucket, sample_csv, capsys):
     (made,) = manifest.read_state(url).history
     assert made.how == "train" and made.reason == "trained into s3"
     assert made.versions == {pos: "1.0.0" for pos in schema.POSITIONS}
-    folder = storage.open_store(f"{runs}/v1.0.0")
+    folder = locations.open_store(f"{runs}/v1.0.0")
     assert folder.names() == sorted(f"{pos}.{ext}" for pos in schema.POSITIONS
                                     for ext in ("html", "ipynb", "rejected.csv"))
     for pos in schema.POSITIONS:
@@ -267,4 +267,4 @@ def test_training_with_the_notebook_engine_into_s3(bucket, sample_csv, capsys):
                  "--models-dir", f"{bucket}/other/models", "--runs-dir", runs]) == 2
     assert f"{runs}/v1.0.0/qb.ipynb already exists" in capsys.readouterr().err
     assert folder.read("qb.ipynb") == before
-    assert not storage.open_store(f"{bucket}/other/models").names()
+    assert not locations.open_store(f"{bucket}/other/models").names()

@@ -33,6 +33,8 @@ from recruit_reveal.errors import (
     VersionError,
 )
 from recruit_reveal.modeling.training import TrainingResult
+from recruit_reveal.storage import atomic
+from recruit_reveal.storage.locations import open_store
 
 POS = "qb"
 SECRET_NAMES = [f"Zanzibar Quixote-{i:04d}" for i in range(400)]
@@ -199,7 +201,7 @@ def test_latest_falls_back_to_copies_without_symlinks(tmp_path, results, monkeyp
     def no_symlinks(*args, **kwargs):
         raise OSError("symlinks not supported here")
 
-    monkeypatch.setattr(writer.os, "symlink", no_symlinks)
+    monkeypatch.setattr(atomic.os, "symlink", no_symlinks)
     writer.save_pipeline(results[0], tmp_path, "1.0.0")
     pkl = layout.artifact_path(tmp_path, POS, "latest")
     assert not pkl.is_symlink()
@@ -389,11 +391,11 @@ def _child_save(folder, result, version, barrier, kill_at, force=False, notify_f
         if step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    writer._on_step = hook
     if barrier is not None:
         barrier.wait()
     try:
-        writer.save_pipeline(result, folder, version, changelog="child", force=force)
+        writer.save_pipeline(result, folder, version, changelog="child", force=force,
+                             on_step=hook)
     except ArtifactExistsError:
         os._exit(3)
     except BaseException:  # noqa: BLE001 - reported through the exit code
@@ -556,7 +558,7 @@ def test_publish_new_refuses_existing_name_even_without_the_lock(tmp_path):
     target = tmp_path / "file.pkl"
     target.write_bytes(b"old")
     with pytest.raises(ArtifactExistsError, match="file.pkl"):
-        writer._publish_new(target, b"new")
+        writer._publish_new(open_store(tmp_path), "file.pkl", b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.pkl"]
 

@@ -159,7 +159,7 @@ def test_the_policy_is_checked(tmp_path, kwargs, says):
 
 
 def test_write_rejected_rows_to_an_object_store_url(tmp_path, bucket):
-    from recruit_reveal.artifacts.storage import open_store
+    from recruit_reveal.storage.locations import open_store
 
     data = load_training_data(write_csv(tmp_path, _with_bad_cells(49)), "qb",
                               invalid_rows="quarantine", min_rows_per_division=3)

@@ -146,7 +146,7 @@ def test_kernel_check_refuses_the_base_interpreter_of_the_venv(tmp_path, monkeyp
 
 
 def test_records_in_an_object_store_appear_only_when_finished(bucket):
-    from recruit_reveal.artifacts.storage import open_store
+    from recruit_reveal.storage.locations import open_store
 
     record = f"{bucket}/runs/v1.0.0/wr.ipynb"
     with pytest.raises(NotebookExecutionError, match=f"boom in wr.*record: {record}"):

@@ -67,7 +67,7 @@ def put_record(store, name: str, status: str) -> None:
 
 
 def test_records_in_an_object_store_are_kept_like_local_ones(bucket):
-    from recruit_reveal.artifacts.storage import open_store
+    from recruit_reveal.storage.locations import open_store
 
     runs = f"{bucket}/team/runs"
     store = open_store(runs)

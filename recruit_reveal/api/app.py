@@ -31,8 +31,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..artifacts.storage import is_url
 from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
+from ..storage.locations import as_location, resolve_local
 from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
 from .rate_limits import RateLimiter, RatePolicy
@@ -64,7 +64,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
         settings, models_dir = None, settings
     settings = settings if settings is not None else load_settings()
     if models_dir is not None:
-        overrides["model_dir"] = models_dir if is_url(models_dir) else Path(models_dir)
+        overrides["model_dir"] = as_location(models_dir)
     if versions:
         overrides["versions"] = versions
     if overrides:
@@ -155,8 +155,7 @@ async def _follow_releases(store: ModelStore, every: float) -> None:
 
 def _log_banner(store: ModelStore, settings: Settings, limiter: RateLimiter | None) -> None:
     logger.info("Recruit Reveal %s serving models from %s", __version__,
-                settings.model_dir.resolve() if isinstance(settings.model_dir, Path)
-                else settings.model_dir)
+                resolve_local(settings.model_dir, Path.resolve))
     for pos, served in store.snapshot().items():
         if isinstance(served, ServedModel):
             logger.info("  %s: version %s (requested %s) - %s; scoring: %s", pos, served.version,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.storage import is_url, open_parent
 from ..errors import RecordNotFoundError
 from ..release.records import html_path, read_record_stamp
+from ..storage.locations import is_relative, open_parent, open_store
 from .store import ServedModel
 
 #: The record is a document from the runs folder, not part of the API: the browser
@@ -40,12 +40,13 @@ def _locate(notebook: str, models_dir: Path | str) -> str:
     """The record's location: the runner writes it relative to the directory training ran
     in, usually the project root that also holds the models folder, so a relative path is
     looked up there and then beside the models folder (the stamp check makes either safe)."""
-    if is_url(notebook) or Path(notebook).is_absolute():
+    if not is_relative(notebook):
         return notebook
-    if Path(notebook).exists() or is_url(models_dir):
-        return str(Path(notebook).absolute())
-    beside = Path(models_dir).absolute().parent / notebook
-    return str(beside if beside.exists() else Path(notebook).absolute())
+    here = Path(notebook).absolute()
+    if here.exists():
+        return str(here)
+    beside = open_store(models_dir).absolute().parent()
+    return str(beside.location(notebook) if beside.exists(notebook) else here)
 
 
 def _not_found(served: ServedModel, why: str) -> RecordNotFoundError:

@@ -32,7 +32,6 @@ import numpy as np
 from ..artifacts import manifest, registry
 from ..artifacts.layout import LATEST
 from ..artifacts.metadata import ModelMetadata
-from ..artifacts.storage import is_url
 from ..errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
@@ -46,6 +45,7 @@ from ..errors import (
 from ..modeling import explanations as insights
 from ..modeling.scoring import Scorer, build_scorer
 from ..schema import DIVISIONS, POSITIONS
+from ..storage.locations import as_location
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class ModelStore:
 
     def __init__(self, models_dir: Path | str, versions: Mapping[str, str]):
         # An s3:// URL stays a string (a Path would fold its //).
-        self.models_dir = models_dir if is_url(models_dir) else Path(models_dir)
+        self.models_dir = as_location(models_dir)
         self.versions = dict(versions)
         self._serving = _Serving(
             {pos: Unavailable(pos, self.versions.get(pos, LATEST), "not loaded yet")

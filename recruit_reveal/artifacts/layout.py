@@ -9,50 +9,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..errors import VersionError
 from ..schema import check_position
+from ..storage.locations import Location, open_store
+from ..versions import LATEST, check_version_or_latest, format_version, parse_version
 
-if TYPE_CHECKING:
-    from .storage import Store
-
-LATEST = "latest"
 #: The skops file of a version sits beside its pkl: ``{stem}.skops``.
 SKOPS_SUFFIX = ".skops"
-# Digits are spelled [0-9] because \d also matches non-ASCII digits.
-_SEMVER = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
-
-
-def parse_version(text: object) -> tuple[int, int, int]:
-    """Parse strict semver ``X.Y.Z`` into a tuple of ints.
-
-    Rejects everything else *before* it can reach a path: a leading ``v``,
-    pre-release or build suffixes, leading zeros, whitespace, separators,
-    ``..``, absolute paths, non-ASCII digits and components over 9 digits.
-    """
-    if not isinstance(text, str):
-        raise VersionError(f"version must be a string like '1.0.0', got {type(text).__name__}")
-    match = _SEMVER.fullmatch(text)
-    if match is None:
-        hint = ""
-        if text[:1] in ("v", "V") and _SEMVER.fullmatch(text[1:]):
-            hint = f"; write {text[1:]!r} without the 'v'"
-        raise VersionError(
-            f"invalid version {text!r}: expected strict semver X.Y.Z such as '1.0.0' "
-            f"(digits only, no leading zeros){hint}")
-    return (int(match[1]), int(match[2]), int(match[3]))
-
-
-def format_version(parts: tuple[int, int, int]) -> str:
-    return ".".join(str(p) for p in parts)
-
-
-def check_version_or_latest(version: object) -> str:
-    if version == LATEST:
-        return LATEST
-    parse_version(version)
-    return str(version)
 
 
 def file_stem(position: str, version: str) -> str:
@@ -115,15 +78,13 @@ def versioned_file_pattern(position: str) -> re.Pattern[str]:
         r"\.(?:pkl|metadata\.json)")
 
 
-def existing_versions(models_dir: str | os.PathLike | Store, position: str, *,
+def existing_versions(models_dir: Location, position: str, *,
                       with_pkl_only: bool = False) -> list[str]:
     """Versions with a pkl or a metadata file in ``models_dir``, in semver order.
 
     With ``with_pkl_only`` only versions whose pkl is published count: those
     are the versions :func:`save_pipeline` refuses to overwrite.
     """
-    from .storage import open_store
-
     pattern = versioned_file_pattern(position)
     found: set[str] = set()
     for name in open_store(models_dir).names():
@@ -133,7 +94,7 @@ def existing_versions(models_dir: str | os.PathLike | Store, position: str, *,
     return sorted(found, key=parse_version)
 
 
-def next_version(models_dir: str | os.PathLike | Store, position: str) -> str:
+def next_version(models_dir: Location, position: str) -> str:
     """The next patch version after the newest exported one, or ``1.0.0`` when none exists.
 
     A version whose export was interrupted (metadata but no pkl) is not

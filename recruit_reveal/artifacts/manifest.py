@@ -10,7 +10,7 @@ A models folder holds one manifest, ``releases.json``::
 
 Entries are only ever appended; the last one is the current release.  Every
 change reads the manifest with its tag, appends one entry and writes the whole
-document back with :meth:`~.storage.Store.swap`: on the local disk a rename
+document back with :meth:`~recruit_reveal.storage.base.Store.swap`: on the local disk a rename
 under an flock on ``.recruit_reveal_releases.lock`` (the tag, a sha256, is
 checked under that lock); on S3 one PUT with ``If-Match`` on the ETag read (or
 ``If-None-Match: *`` for the first manifest).  A writer that loses re-reads and
@@ -33,7 +33,6 @@ import datetime as _dt
 import getpass
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +41,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ArtifactLockError, ReleaseError, VersionError
 from ..schema import POSITIONS, check_position
+from ..storage.base import PreconditionFailed, Store
+from ..storage.locations import Location, open_store
 from . import layout
-from .storage import TMP_MARK, PreconditionFailed, Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class ReleaseState:
         raise ReleaseError(f"{self.store.display(MANIFEST)} has no release {release_id}")
 
 
-def read_state(location: str | os.PathLike[str] | Store) -> ReleaseState:
+def read_state(location: Location) -> ReleaseState:
     """The releases of a models folder (``ReleaseError`` when its manifest does not parse)."""
     store = open_store(location)
     found = store.read_tagged(MANIFEST)
@@ -172,7 +172,7 @@ def read_state(location: str | os.PathLike[str] | Store) -> ReleaseState:
     return ReleaseState(store, parse_manifest(data, store.display(MANIFEST)), tag)
 
 
-def current_tag(location: str | os.PathLike[str] | Store) -> str | None:
+def current_tag(location: Location) -> str | None:
     """A tag that changes whenever the current release does (None: no manifest yet).
 
     Cheap enough to poll: a read and hash of one small file locally, one HEAD
@@ -181,7 +181,7 @@ def current_tag(location: str | os.PathLike[str] | Store) -> str | None:
     return open_store(location).tag(MANIFEST)
 
 
-def current_versions(location: str | os.PathLike[str] | Store) -> dict[str, str]:
+def current_versions(location: Location) -> dict[str, str]:
     current = read_state(location).current
     return dict(current.versions) if current else {}
 
@@ -212,10 +212,16 @@ def _derive(store: Store) -> Release | None:
 
 
 Change = Callable[[ReleaseState], tuple[dict[str, str], str, int | None]]
+#: Called with a step name between the steps of a change (tests kill a writer there).
+OnStep = Callable[[str], None]
 
 
-def _commit(location: str | os.PathLike[str] | Store, change: Change, *, how: str,
-            reason: str | None, by: str | None) -> Release:
+def _no_step(name: str) -> None:
+    pass
+
+
+def _commit(location: Location, change: Change, *, how: str,
+            reason: str | None, by: str | None, on_step: OnStep | None = None) -> Release:
     """Append the release ``change`` computes from the current state; switch; derive latest."""
     if how not in HOWS:
         raise ReleaseError(f"how must be one of {', '.join(HOWS)}, got {how!r}")
@@ -223,27 +229,18 @@ def _commit(location: str | os.PathLike[str] | Store, change: Change, *, how: st
         raise TypeError(f"reason must be a string, got {type(reason).__name__}")
     store = open_store(location)
     who = by or default_user()
+    step = on_step or _no_step
     try:
         with store.lock(LOCK, LOCK_TIMEOUT_SECONDS):
             _remove_stale_temps(store)
             for _attempt in range(MAX_ATTEMPTS):
-                state = read_state(store)
-                versions, action, restores = change(state)
-                history = state.history
-                current = state.current
-                entry = Release(
-                    id=history[-1].id + 1 if history else 1, when=_utc_now(), by=who, how=how,
-                    action=action, reason=reason, versions=versions,
-                    previous=current.id if current else None, restores=restores)
-                doc = Manifest(current=entry.id, releases=[*history, entry])
-                try:
-                    store.swap(MANIFEST, doc.to_json_bytes(), state.tag)
-                except PreconditionFailed:
+                entry = _try_switch(store, change, how=how, reason=reason, by=who)
+                if entry is None:
                     logger.info("another writer switched the release first; retrying")
                     continue
-                _step("manifest")
-                write_latest(store, entry.versions)
-                logger.info("release %d (%s by %s): %s", entry.id, action, who,
+                step("manifest")
+                write_latest(store, entry.versions, on_step=step)
+                logger.info("release %d (%s by %s): %s", entry.id, entry.action, who,
                             ", ".join(f"{p} {v}" for p, v in sorted(entry.versions.items())))
                 return entry
     except TimeoutError:
@@ -254,44 +251,64 @@ def _commit(location: str | os.PathLike[str] | Store, change: Change, *, how: st
                        "to switch the release; retry")
 
 
+def _try_switch(store: Store, change: Change, *, how: str, reason: str | None,
+                by: str) -> Release | None:
+    """Append the release ``change`` computes to the manifest as read; None if another
+    writer changed the manifest first."""
+    state = read_state(store)
+    versions, action, restores = change(state)
+    history = state.history
+    current = state.current
+    entry = Release(
+        id=history[-1].id + 1 if history else 1, when=_utc_now(), by=by, how=how,
+        action=action, reason=reason, versions=versions,
+        previous=current.id if current else None, restores=restores)
+    doc = Manifest(current=entry.id, releases=[*history, entry])
+    try:
+        store.swap(MANIFEST, doc.to_json_bytes(), state.tag)
+    except PreconditionFailed:
+        return None
+    return entry
+
+
 def _remove_stale_temps(store: Store) -> None:
     """Temp files of the manifest and the latest files, left by a writer killed mid-switch.
 
     Only writers holding the releases lock write those files, so under the lock
-    every such temp file is debris.  Object stores have no temp files.
+    every such temp file is debris.
     """
-    if not store.is_local:
-        return
     prefixes = (f".{MANIFEST}", *(f".{layout.file_stem(pos, layout.LATEST)}." for pos in POSITIONS))
-    for name in store.names():
-        if name.startswith(prefixes) and TMP_MARK in name:
-            store.remove(name)
-            logger.info("removed %s, left by an interrupted release switch", name)
+    for name in store.remove_temps(prefixes):
+        logger.info("removed %s, left by an interrupted release switch", name)
 
 
-def write_latest(store: Store, versions: Mapping[str, str]) -> None:
+def write_latest(store: Store, versions: Mapping[str, str], *,
+                 on_step: OnStep | None = None) -> None:
     """Point every position's latest pair at its version in the release (after the manifest).
 
     On object storage a slower writer may copy an older release's files last;
     so after copying, the manifest is read again and the copies redone until
     they match the release that is current then.
     """
+    step = on_step or _no_step
     for _ in range(3):
-        tag = store.tag(MANIFEST) if not store.is_local else None
+        tag = store.tag(MANIFEST)
         for pos, version in sorted(versions.items()):
             store.alias(layout.artifact_name(pos, layout.LATEST),
                         layout.artifact_name(pos, version))
-            _step("latest_pkl")
+            step("latest_pkl")
             store.alias(layout.metadata_name(pos, layout.LATEST),
                         layout.metadata_name(pos, version))
-            _step("latest_metadata")
-        if store.is_local or store.tag(MANIFEST) == tag:
+            step("latest_metadata")
+        # Under an exclusive lock nobody else switches, so the tag is unchanged.
+        if store.tag(MANIFEST) == tag:
             return
         versions = read_state(store).current.versions  # type: ignore[union-attr]
 
 
-def release(location: str | os.PathLike[str] | Store, versions: Mapping[str, str], *,
-            how: str, reason: str | None = None, by: str | None = None) -> Release:
+def release(location: Location, versions: Mapping[str, str], *,
+            how: str, reason: str | None = None, by: str | None = None,
+            on_step: OnStep | None = None) -> Release:
     """A new release with ``versions`` (one or more positions) changed, the rest kept."""
     new = {check_position(pos): _version(v) for pos, v in versions.items()}
     if not new:
@@ -301,11 +318,12 @@ def release(location: str | os.PathLike[str] | Store, versions: Mapping[str, str
         current = state.current
         return {**(current.versions if current else {}), **new}, "release", None
 
-    return _commit(location, change, how=how, reason=reason, by=by)
+    return _commit(location, change, how=how, reason=reason, by=by, on_step=on_step)
 
 
-def promote(location: str | os.PathLike[str] | Store, position: str, version: str, *,
-            how: str, reason: str | None = None, by: str | None = None) -> Release:
+def promote(location: Location, position: str, version: str, *,
+            how: str, reason: str | None = None, by: str | None = None,
+            on_step: OnStep | None = None) -> Release:
     """A new release with one position at ``version``, every other as it is."""
     pos, version = check_position(position), _version(version)
 
@@ -313,7 +331,7 @@ def promote(location: str | os.PathLike[str] | Store, position: str, version: st
         current = state.current
         return {**(current.versions if current else {}), pos: version}, "promote", None
 
-    return _commit(location, change, how=how, reason=reason, by=by)
+    return _commit(location, change, how=how, reason=reason, by=by, on_step=on_step)
 
 
 def rollback_target(state: ReleaseState) -> Release:
@@ -337,9 +355,10 @@ def rollback_target(state: ReleaseState) -> Release:
     return target
 
 
-def rollback(location: str | os.PathLike[str] | Store, *, how: str,
+def rollback(location: Location, *, how: str,
              reason: str | None = None, by: str | None = None,
-             check: Callable[[Release], None] | None = None) -> Release:
+             check: Callable[[Release], None] | None = None,
+             on_step: OnStep | None = None) -> Release:
     """Make the previous release current again, as a new entry of the history.
 
     ``check`` is called with the target before anything is written (the
@@ -351,7 +370,7 @@ def rollback(location: str | os.PathLike[str] | Store, *, how: str,
             check(target)
         return dict(target.versions), "rollback", target.id
 
-    return _commit(location, change, how=how, reason=reason, by=by)
+    return _commit(location, change, how=how, reason=reason, by=by, on_step=on_step)
 
 
 # ---------------------------------------------------------------------------
@@ -373,8 +392,3 @@ def default_user() -> str:
 def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def _step(name: str) -> None:
-    from . import writer  # the exporter's test seam covers the steps of a promote too
-
-    writer._step(name)

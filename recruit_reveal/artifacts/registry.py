@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ from typing import Any
 
 from recruit_reveal.artifacts import formats, layout, manifest, writer
 from recruit_reveal.artifacts.metadata import ModelMetadata
-from recruit_reveal.artifacts.storage import Store, is_url, open_store
 from recruit_reveal.artifacts.verification import (
     Candidate,
     load_candidate,
@@ -48,6 +46,8 @@ from ..errors import (
 )
 from ..schema import POSITIONS, check_position
 from ..settings import load_setting
+from ..storage.base import Store
+from ..storage.locations import Location, as_location, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -74,20 +74,18 @@ class LoadedModel:
     note: str | None = None
 
 
-def resolve_models_dir(models_dir: str | os.PathLike | None = None) -> Path | str:
+def resolve_models_dir(models_dir: Location | None = None) -> Path | str:
     """``models_dir``, else ``$MODEL_DIR`` (via :mod:`recruit_reveal.settings`), else ``models``.
 
     A local folder as a Path; an ``s3://`` URL as the string.
     """
     if models_dir is None:
         models_dir = load_setting("model_dir")
-    if is_url(models_dir):
-        return str(models_dir)
-    return Path(models_dir)
+    return as_location(models_dir)
 
 
-def _store(models_dir: str | os.PathLike | None) -> Store:
-    return open_store(resolve_models_dir(models_dir))
+def _store(models_dir: Location | None) -> Store:
+    return open_store(load_setting("model_dir") if models_dir is None else models_dir)
 
 
 def resolve_version(version: str | None = None) -> str:
@@ -107,7 +105,7 @@ def resolve_version(version: str | None = None) -> str:
     return version
 
 
-def list_versions(position: str, models_dir: str | os.PathLike | None = None) -> list[str]:
+def list_versions(position: str, models_dir: Location | None = None) -> list[str]:
     """Versions of ``position`` with at least one file in the models folder, in semver order.
 
     Includes versions that fail verification; :func:`list_models` says which.
@@ -134,7 +132,7 @@ def _release_target(store: Store, position: str) -> str | None:
 
 
 def verify(position: str, version: str | None = LATEST,
-           models_dir: str | os.PathLike | None = None) -> ModelMetadata:
+           models_dir: Location | None = None) -> ModelMetadata:
     """Metadata of ``version`` after checking the sha256 of its files; never loads a model.
 
     Raises ModelNotFoundError (no metadata) or ArtifactIntegrityError.
@@ -148,7 +146,7 @@ def verify(position: str, version: str | None = LATEST,
 
 
 def describe(position: str, version: str | None = LATEST,
-             models_dir: str | os.PathLike | None = None) -> ModelMetadata:
+             models_dir: Location | None = None) -> ModelMetadata:
     """The metadata of one version (``latest`` by default) as stored; does not verify files."""
     pos = check_position(position)
     version = resolve_version(version)
@@ -168,7 +166,7 @@ def describe(position: str, version: str | None = LATEST,
 # Loading with fallback
 
 
-def load(position: str, version: str | None = None, models_dir: str | os.PathLike | None = None,
+def load(position: str, version: str | None = None, models_dir: Location | None = None,
          *, allow_version_mismatch: bool = False,
          allow_pickle: bool | None = None) -> LoadedModel:
     """Load a verified pipeline, falling back gracefully.
@@ -185,65 +183,76 @@ def load(position: str, version: str | None = None, models_dir: str | os.PathLik
     ``note`` of the result say so.
     """
     pos = check_position(position)
-    requested = resolve_version(version)
-    store = _store(models_dir)
-    policy = pickle_policy(allow_pickle)
-
-    skipped: list[tuple[str, Exception]] = []
+    search = _Search(_store(models_dir), pos, resolve_version(version), allow_version_mismatch,
+                     pickle_policy(allow_pickle))
+    requested = search.requested
     candidates = [requested] if requested == LATEST else [requested, LATEST]
-    tried: set[str] = set()
+    newest_first = reversed(layout.existing_versions(search.store, pos, with_pkl_only=True))
+    for candidate in [*candidates, *newest_first]:
+        if candidate in search.tried:
+            continue
+        search.tried.add(candidate)
+        if (loaded := search.attempt(candidate)) is not None:
+            return loaded
+    raise search.failure()
 
-    def attempt(candidate: str) -> LoadedModel | None:
+
+class _Search:
+    """The candidates :func:`load` tried, and why each one was skipped."""
+
+    def __init__(self, store: Store, position: str, requested: str,
+                 allow_version_mismatch: bool, policy: bool | None):
+        self.store, self.position, self.requested = store, position, requested
+        self.allow_version_mismatch, self.policy = allow_version_mismatch, policy
+        self.skipped: list[tuple[str, Exception]] = []
+        self.tried: set[str] = set()
+
+    def attempt(self, candidate: str) -> LoadedModel | None:
+        """The model ``candidate`` names, or None (the reason is kept in ``skipped``)."""
+        pos = self.position
         try:
-            target = _release_target(store, pos) if candidate == LATEST else candidate
-            tried.add(target or LATEST)
-            found = load_candidate(store, pos, target or LATEST, allow_version_mismatch, policy)
+            target = _release_target(self.store, pos) if candidate == LATEST else candidate
+            self.tried.add(target or LATEST)
+            found = load_candidate(self.store, pos, target or LATEST,
+                                   self.allow_version_mismatch, self.policy)
         except (ModelNotFoundError, ArtifactIntegrityError, IncompatibleModelError) as exc:
-            skipped.append((candidate, exc))
+            self.skipped.append((candidate, exc))
             return None
         served = found.doc.model_version
-        if candidate == requested and not skipped:
-            reason = (f"requested {requested}, which is {served}" if requested == LATEST
-                      else f"requested version {served}")
-        else:
-            reason = f"requested {requested}; serving {candidate}" + (
-                f" = {served}" if candidate == LATEST else "") + " because " + "; ".join(
-                f"{name}: {exc}" for name, exc in skipped)
+        reason = self._reason(candidate, served)
         if found.mismatch:
             reason += f" (loaded despite a version mismatch: {found.mismatch})"
         if found.note:
             reason += f" ({found.note})"
-        loaded = LoadedModel(position=pos, requested=requested, version=served,
+        loaded = LoadedModel(position=pos, requested=self.requested, version=served,
                              pipeline=found.pipeline, metadata=found.doc, reason=reason,
-                             fallback=bool(skipped), format=found.format, note=found.note)
-        log = logger.warning if skipped or found.mismatch or found.note else logger.info
+                             fallback=bool(self.skipped), format=found.format, note=found.note)
+        log = logger.warning if self.skipped or found.mismatch or found.note else logger.info
         log("serving %s model %s: %s", pos, served, reason)
         return loaded
 
-    for candidate in candidates:
-        if candidate in tried:
-            continue
-        tried.add(candidate)
-        if (loaded := attempt(candidate)) is not None:
-            return loaded
-    for candidate in reversed(layout.existing_versions(store, pos, with_pkl_only=True)):
-        if candidate in tried:
-            continue
-        tried.add(candidate)
-        if (loaded := attempt(candidate)) is not None:
-            return loaded
+    def _reason(self, candidate: str, served: str) -> str:
+        requested = self.requested
+        if candidate == requested and not self.skipped:
+            return (f"requested {requested}, which is {served}" if requested == LATEST
+                    else f"requested version {served}")
+        return f"requested {requested}; serving {candidate}" + (
+            f" = {served}" if candidate == LATEST else "") + " because " + "; ".join(
+            f"{name}: {exc}" for name, exc in self.skipped)
 
-    folder = store.display()
-    details = "; ".join(f"{name}: {exc}" for name, exc in skipped)
-    real = [exc for name, exc in skipped if not isinstance(exc, ModelNotFoundError)]
-    if real and all(isinstance(exc, IncompatibleModelError) for exc in real):
-        raise IncompatibleModelError(f"no {pos} model in {folder} can be loaded with this "
-                                     f"scikit-learn: {details}")
-    if not real:
-        raise ModelNotFoundError(f"no {pos} model files in {folder} (the position is "
-                                 f"unavailable): {details}")
-    raise ModelNotFoundError(f"no valid {pos} model in {folder} (the position is unavailable): "
-                             f"{details}")
+    def failure(self) -> Exception:
+        """Why no candidate loaded: every one of them, and the reason it was skipped."""
+        pos, folder = self.position, self.store.display()
+        details = "; ".join(f"{name}: {exc}" for name, exc in self.skipped)
+        real = [exc for name, exc in self.skipped if not isinstance(exc, ModelNotFoundError)]
+        if real and all(isinstance(exc, IncompatibleModelError) for exc in real):
+            return IncompatibleModelError(f"no {pos} model in {folder} can be loaded with this "
+                                          f"scikit-learn: {details}")
+        if not real:
+            return ModelNotFoundError(f"no {pos} model files in {folder} (the position is "
+                                      f"unavailable): {details}")
+        return ModelNotFoundError(f"no valid {pos} model in {folder} (the position is "
+                                  f"unavailable): {details}")
 
 
 # ---------------------------------------------------------------------------
@@ -260,7 +269,7 @@ def _latest_version(store: Store, position: str) -> tuple[str | None, str | None
     return doc.model_version, None
 
 
-def list_models(models_dir: str | os.PathLike | None = None,
+def list_models(models_dir: Location | None = None,
                 positions: str | list[str] | tuple[str, ...] | None = None) -> list[dict]:
     """One summary row per (position, version), for ``recruit-reveal models list``.
 
@@ -309,12 +318,12 @@ def list_models(models_dir: str | os.PathLike | None = None,
     return rows
 
 
-def latest_version(position: str, models_dir: str | os.PathLike | None = None) -> str | None:
+def latest_version(position: str, models_dir: Location | None = None) -> str | None:
     """The version latest is (the current release's), or None when it is missing or broken."""
     return _latest_version(_store(models_dir), check_position(position))[0]
 
 
-def history(models_dir: str | os.PathLike | None = None) -> manifest.ReleaseState:
+def history(models_dir: Location | None = None) -> manifest.ReleaseState:
     """The releases of the folder: ``.history`` (oldest first) and ``.current``."""
     return manifest.read_state(_store(models_dir))
 
@@ -335,7 +344,7 @@ def _check_loads(store: Store, position: str, version: str, allow_version_mismat
             f"{', '.join(layout.existing_versions(store, position)) or 'none'})") from None
 
 
-def promote(position: str, version: str, models_dir: str | os.PathLike | None = None, *,
+def promote(position: str, version: str, models_dir: Location | None = None, *,
             allow_version_mismatch: bool = False, allow_pickle: bool | None = None,
             reason: str | None = None, by: str | None = None, how: str = "api") -> LoadedModel:
     """A new release with ``position`` at ``version``, after checking it loads here.
@@ -357,7 +366,7 @@ def promote(position: str, version: str, models_dir: str | os.PathLike | None = 
                        format=found.format, note=found.note)
 
 
-def release(versions: Mapping[str, str], models_dir: str | os.PathLike | None = None, *,
+def release(versions: Mapping[str, str], models_dir: Location | None = None, *,
             how: str = "api", reason: str | None = None, by: str | None = None,
             allow_version_mismatch: bool = False) -> manifest.Release:
     """One new release with every position of ``versions`` switched together.
@@ -372,7 +381,7 @@ def release(versions: Mapping[str, str], models_dir: str | os.PathLike | None = 
     return manifest.release(store, checked, how=how, reason=reason, by=by)
 
 
-def rollback(models_dir: str | os.PathLike | None = None, *, how: str = "api",
+def rollback(models_dir: Location | None = None, *, how: str = "api",
              reason: str | None = None, by: str | None = None,
              allow_version_mismatch: bool = False) -> manifest.Release:
     """Make the previous release current again, as a new entry, after checking it loads here."""

@@ -22,9 +22,9 @@ from ..errors import (
     VersionError,
 )
 from ..settings import load_setting
+from ..storage.base import Store
 from . import formats, layout
 from .metadata import Artifact, ModelMetadata
-from .storage import Store
 
 logger = logging.getLogger("recruit_reveal.artifacts.registry")
 

@@ -15,15 +15,19 @@ The file protocol (docs/artifacts.md explains it in full):
   and metadata are built in memory *before* any file is touched.
 * Writers of one position serialise on ``.recruit_reveal_{pos}.lock`` with
   ``filelock`` (an ``flock``); the kernel drops the lock when its holder dies, even on SIGKILL,
-  so a stale lock cannot block anyone.
-* Each file is written to a hidden temp file in the same folder, fsynced, then
-  published under its final name (``os.link`` for a new versioned pkl, which
-  fails if the name exists; ``os.replace`` otherwise), then the folder is fsynced.
-* The metadata is published first, then the skops file, then the pkl.  So a pkl
-  under a final name always has metadata (and a skops file) whose sha256 matches
-  it; an interrupted export leaves at most metadata (and a skops file) without
-  its pkl, which the registry reports as invalid and the next export of that
-  version completes.
+  so a stale lock cannot block anyone.  Object stores cannot lock; there
+  create-only writes decide between racing writers instead.
+* Every file is published whole under its final name (:mod:`recruit_reveal.storage`),
+  versioned files create-only, so a version, once written, is never overwritten.
+* One protocol for every store (:func:`_publish`): the file published last
+  makes the version valid.  Under an exclusive lock that is the pkl: the
+  metadata goes first, then the skops file, so a pkl always has metadata (and
+  a skops file) whose sha256 matches it, and an interrupted export leaves at
+  most metadata without its pkl, which the registry reports as invalid and the
+  next export of that version completes.  Without a lock the first
+  create-only write must decide between racing writers: the pkl goes first and
+  the metadata last, so an interrupted export leaves files without metadata,
+  which never load.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import contextlib
 import hashlib
 import io
 import logging
-import os
+import math
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,8 +52,9 @@ from ..errors import (
     ModelNotFoundError,
     TrainingError,
 )
-from ..reporting.tables import format_metric
 from ..schema import DIVISIONS, check_position
+from ..storage.base import PreconditionFailed, Store
+from ..storage.locations import Location, open_store
 from . import manifest
 from .formats import dump_skops
 from .layout import (
@@ -62,16 +67,6 @@ from .layout import (
     skops_name,
 )
 from .metadata import ModelMetadata, build_metadata
-from .storage import (
-    TMP_MARK,
-    LocalStore,
-    PreconditionFailed,
-    Store,
-    atomic_create,
-    atomic_write,
-    fsync_dir,
-    open_store,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +75,13 @@ LOCK_TIMEOUT_SECONDS = 120.0
 #: Conditional rewrites of a changelog that may lose to other writers (object storage).
 MAX_CHANGELOG_ATTEMPTS = 20
 
-# Test seam: called with a step name between the steps of an export, so tests
-# can kill the process at every step boundary.  Never set in production.
-_on_step: Callable[[str], None] | None = None
+#: Called with a step name between the steps of an export (tests kill the writer
+#: at every step boundary through it).
+OnStep = Callable[[str], None]
+
+
+def _no_step(name: str) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -161,27 +160,18 @@ def _serialize(pipeline: Any) -> bytes:
 # Publishing files
 
 
-def _publish_new(final: Path | str, data: bytes, store: Store | None = None) -> None:
+def _publish_new(store: Store, name: str, data: bytes) -> None:
     """Publish a versioned file; a version, once written, is never overwritten."""
     try:
-        if store is None:
-            atomic_create(final, data)
-        else:
-            store.create(str(final), data)
+        store.create(name, data)
     except FileExistsError:
-        where = final if store is None else store.display(str(final))
         raise ArtifactExistsError(
-            f"{where} already exists; versions are never overwritten "
+            f"{store.display(name)} already exists; versions are never overwritten "
             f"(export a new version, or pass force=True)") from None
 
 
-def _step(name: str) -> None:
-    if _on_step is not None:
-        _on_step(name)
-
-
 @contextlib.contextmanager
-def position_lock(models_dir: str | os.PathLike | Store, position: str,
+def position_lock(models_dir: Location, position: str,
                   timeout: float | None = None) -> Iterator[None]:
     """Exclusive lock over the files of one position in ``models_dir`` (local folders).
 
@@ -206,23 +196,19 @@ def position_lock(models_dir: str | os.PathLike | Store, position: str,
             f"cannot lock {store.display(name)}: {exc.strerror or exc}; keep models/ on a local "
             f"filesystem that supports flock") from None
     try:
-        if isinstance(store, LocalStore):
-            _remove_stale_temps(store.root, check_position(position))
+        _remove_stale_temps(store, check_position(position))
         yield
     finally:
         lock.__exit__(None, None, None)
 
 
-def _remove_stale_temps(folder: Path, position: str) -> None:
+def _remove_stale_temps(store: Store, position: str) -> None:
     # Under the position lock no other exporter of this position is alive, so any
     # temp file of its versioned files or changelog was left by one that died.
     # (The latest files are written under the releases lock, which cleans theirs.)
     prefixes = (f".recruit_reveal_{position}_pipeline_v", f".CHANGELOG_{position}.md")
-    for entry in os.scandir(folder):
-        if entry.name.startswith(prefixes) and TMP_MARK in entry.name:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-                logger.info("removed %s, left by an interrupted export", entry.name)
+    for name in store.remove_temps(prefixes):
+        logger.info("removed %s, left by an interrupted export", name)
 
 
 # ---------------------------------------------------------------------------
@@ -239,7 +225,7 @@ def changelog_entry(metadata: ModelMetadata, *, promoted: bool, replaced: bool =
     def vs_ceiling(name: str) -> str:
         value, best = getattr(head, name), metrics.ceiling(name)
         if value is None or best is None:
-            return format_metric(value, missing="n/a") + " (Bayes ceiling unknown)"
+            return _metric(value) + " (Bayes ceiling unknown)"
         side = "below it" if value <= best else "above it: CV noise"
         return f"{value:.3f} (Bayes ceiling {best:.3f}; {abs(best - value):.3f} {side})"
 
@@ -264,6 +250,13 @@ def changelog_entry(metadata: ModelMetadata, *, promoted: bool, replaced: bool =
     return "\n".join(lines) + "\n"
 
 
+def _metric(value: Any) -> str:
+    """``0.637``, or ``n/a`` for a metric that is missing or not finite."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.3f}"
+
+
 def _append_changelog(store: Store, position: str, entry: str) -> str:
     """Append ``entry``: a rewrite published whole, conditional on what was read."""
     name = changelog_name(position)
@@ -286,62 +279,59 @@ def _append_changelog(store: Store, position: str, entry: str) -> str:
 # Public writers
 
 
-def _location(store: Store, name: str) -> Path | str:
-    return store.path(name) if isinstance(store, LocalStore) else store.display(name)
+#: Each file of a version: the step reported once it is published.
+_STEPS = {"meta": "metadata", "skops": "skops", "pkl": "pkl"}
 
 
-def _publish_local(store: LocalStore, names: dict[str, str], files: dict[str, bytes],
-                   replaced: bool) -> None:
-    """Metadata, then skops, then the pkl (linked: the version is valid from then on)."""
-    folder = store.root
-    if replaced:
-        # Unpublish the old pkl first so no moment shows it beside the new metadata.
-        os.unlink(folder / names["pkl"])
-        fsync_dir(folder)
-        _step("unlinked_old")
-    # A skops file without its pkl was left by the replaced or interrupted export.
-    store.remove(names["skops"])
-    atomic_write(folder / names["meta"], files["meta"])
-    _step("metadata")
-    _publish_new(folder / names["skops"], files["skops"])
-    _step("skops")
-    _publish_new(folder / names["pkl"], files["pkl"])
-    _step("pkl")
+def _publish_order(store: Store) -> tuple[str, str, str]:
+    """The version's files in publishing order; the last one makes the version valid.
 
-
-def _publish_remote(store: Store, names: dict[str, str], files: dict[str, bytes],
-                    replaced: bool) -> None:
-    """pkl first (create-only: the one writer that creates it owns the version), then the
-    skops file, then the metadata (create-only): the version is valid from then on.
-
-    Without locks, the first create-only write decides between racing writers
-    before anything can be overwritten; a writer killed part way leaves files
-    without metadata, which never load.
+    Under an exclusive lock the pkl, linked last, makes it valid, so a pkl always has
+    its metadata and skops file beside it.  Without one the first create-only write
+    must decide between racing writers: the pkl goes first, the metadata last.
     """
+    return ("meta", "skops", "pkl") if store.exclusive_locks else ("pkl", "skops", "meta")
+
+
+def _publish(store: Store, names: dict[str, str], files: dict[str, bytes], *,
+             replaced: bool, step: OnStep) -> None:
+    """Publish the version's files (one protocol for every store, see the module doc)."""
+    first, *rest = order = _publish_order(store)
+    # Only under an exclusive lock is the first file (the metadata) replaced in place:
+    # it may be the one an interrupted export left, which this export completes.
+    in_place = store.exclusive_locks
     if replaced:
-        for key in ("meta", "pkl", "skops"):
+        # Unpublish the old version first so no moment shows its last file beside new ones.
+        store.remove(names[order[-1]])
+        step("unlinked_old")
+    if replaced or in_place:
+        # Files of the replaced version, or left by an interrupted export.  Without a lock
+        # (and without force) they may be a racing writer's: create-only writes decide.
+        for key in rest if in_place else order:
             store.remove(names[key])
-        _step("unlinked_old")
-    _publish_new(names["pkl"], files["pkl"], store)
-    _step("pkl")
-    _publish_new(names["skops"], files["skops"], store)
-    _step("skops")
-    _publish_new(names["meta"], files["meta"], store)
-    _step("metadata")
+    if in_place:
+        store.write(names[first], files[first])
+    else:
+        _publish_new(store, names[first], files[first])
+    step(_STEPS[first])
+    for key in rest:
+        _publish_new(store, names[key], files[key])
+        step(_STEPS[key])
 
 
-def save_pipeline(result: Any, models_dir: str | os.PathLike | Store, version: str, *,
-                  promote: bool = True, changelog: str | None = None,
-                  audit_record: Any = None, force: bool = False) -> ExportedModel:
-    """Export a :class:`~recruit_reveal.modeling.training.TrainingResult` as version ``version``.
+@dataclass(frozen=True)
+class _Export:
+    """A version built in memory: its metadata and the bytes and name of each file."""
 
-    Writes the versioned pkl, skops file and metadata, appends to
-    ``CHANGELOG_{pos}.md`` and, when ``promote``, makes a release with this
-    version (:mod:`.manifest`).  ``models_dir`` is a folder or an ``s3://`` URL.
-    Raises :class:`VersionError` for a version that is not strict semver
-    (before any file is touched) and :class:`ArtifactExistsError` when the
-    version exists and ``force`` is false.
-    """
+    position: str
+    version: str
+    metadata: ModelMetadata
+    files: dict[str, bytes]
+    names: dict[str, str]
+
+
+def _build(result: Any, version: str, changelog: str | None, audit_record: Any) -> _Export:
+    """Check everything and build every file in memory, before any file is touched."""
     parse_version(version)
     pos = check_position(result.position)
     if not hasattr(result.pipeline, "predict_proba"):
@@ -356,48 +346,70 @@ def save_pipeline(result: Any, models_dir: str | os.PathLike | Store, version: s
     metadata = build_metadata(result, version, sha256=sha, size=len(pkl_bytes),
                               changelog=changelog, audit_record=audit_record,
                               skops=(hashlib.sha256(skops_bytes).hexdigest(), len(skops_bytes)))
-    files = {"pkl": pkl_bytes, "skops": skops_bytes, "meta": metadata.to_json_bytes()}
-    names = {"pkl": artifact_name(pos, version), "skops": skops_name(pos, version),
-             "meta": metadata_name(pos, version)}
+    return _Export(pos, version, metadata,
+                   files={"pkl": pkl_bytes, "skops": skops_bytes,
+                          "meta": metadata.to_json_bytes()},
+                   names={"pkl": artifact_name(pos, version), "skops": skops_name(pos, version),
+                          "meta": metadata_name(pos, version)})
 
+
+def _check_slot(store: Store, export: _Export, force: bool) -> bool:
+    """Whether the version exists (and may be replaced: ``force``); ArtifactExistsError."""
+    pos, version, names = export.position, export.version, export.names
+    replaced = store.exists(names["pkl"])
+    if replaced and not force:
+        raise ArtifactExistsError(
+            f"{store.display(names['pkl'])} already exists; versions are never overwritten "
+            f"(export {next_version(store, pos)} instead, or pass force=True)")
+    if replaced:
+        logger.warning("force=True: replacing %s %s", pos, version)
+    elif store.exists(names["meta"]):
+        logger.warning("completing %s %s: an earlier export was interrupted after writing "
+                       "its metadata", pos, version)
+    return replaced
+
+
+def save_pipeline(result: Any, models_dir: Location, version: str, *,
+                  promote: bool = True, changelog: str | None = None,
+                  audit_record: Any = None, force: bool = False,
+                  on_step: OnStep | None = None) -> ExportedModel:
+    """Export a :class:`~recruit_reveal.modeling.training.TrainingResult` as version ``version``.
+
+    Writes the versioned pkl, skops file and metadata, appends to
+    ``CHANGELOG_{pos}.md`` and, when ``promote``, makes a release with this
+    version (:mod:`.manifest`).  ``models_dir`` is a folder or an ``s3://`` URL.
+    Raises :class:`VersionError` for a version that is not strict semver
+    (before any file is touched) and :class:`ArtifactExistsError` when the
+    version exists and ``force`` is false.  ``on_step`` is called with the
+    name of each step once it is done.
+    """
+    export = _build(result, version, changelog, audit_record)
+    pos, names, metadata = export.position, export.names, export.metadata
+    step = on_step or _no_step
     store = open_store(models_dir)
-    if isinstance(store, LocalStore):
-        store.root.mkdir(parents=True, exist_ok=True)
     with position_lock(store, pos):
-        _step("locked")
-        replaced = store.exists(names["pkl"])
-        if replaced and not force:
-            raise ArtifactExistsError(
-                f"{store.display(names['pkl'])} already exists; versions are never overwritten "
-                f"(export {next_version(store, pos)} instead, or pass force=True)")
-        if replaced:
-            logger.warning("force=True: replacing %s %s", pos, version)
-        elif store.exists(names["meta"]):
-            logger.warning("completing %s %s: an earlier export was interrupted after writing "
-                           "its metadata", pos, version)
-        if isinstance(store, LocalStore):
-            _publish_local(store, names, files, replaced)
-        else:
-            _publish_remote(store, names, files, replaced)
-        log = _append_changelog(store, pos, changelog_entry(metadata, promoted=promote,
-                                                            replaced=replaced))
-        _step("changelog")
+        step("locked")
+        replaced = _check_slot(store, export, force)
+        _publish(store, names, export.files, replaced=replaced, step=step)
+        _append_changelog(store, pos, changelog_entry(metadata, promoted=promote,
+                                                      replaced=replaced))
+        step("changelog")
         if promote:
             manifest.promote(store, pos, version, how="api",
-                             reason=changelog or f"exported {pos} {version}")
-    logger.info("exported %s %s (%d bytes, sha256 %s)%s", pos, version, len(pkl_bytes),
-                sha[:12], ", promoted to latest" if promote else "")
-    return ExportedModel(position=pos, version=version, pkl_path=_location(store, names["pkl"]),
-                         metadata_path=_location(store, names["meta"]), sha256=sha,
-                         size=len(pkl_bytes), promoted=promote,
-                         changelog_path=store.path(changelog_name(pos))
-                         if isinstance(store, LocalStore) else log,
-                         skops_path=_location(store, names["skops"]),
+                             reason=changelog or f"exported {pos} {version}", on_step=step)
+    pkl = export.files["pkl"]
+    logger.info("exported %s %s (%d bytes, sha256 %s)%s", pos, version, len(pkl),
+                metadata.artifact.sha256[:12], ", promoted to latest" if promote else "")
+    return ExportedModel(position=pos, version=version, pkl_path=store.location(names["pkl"]),
+                         metadata_path=store.location(names["meta"]),
+                         sha256=metadata.artifact.sha256, size=len(pkl), promoted=promote,
+                         changelog_path=store.location(changelog_name(pos)),
+                         skops_path=store.location(names["skops"]),
                          skops_sha256=metadata.artifact_skops.sha256
                          if metadata.artifact_skops else None)
 
 
-def promote_version(models_dir: str | os.PathLike | Store, position: str, version: str, *,
+def promote_version(models_dir: Location, position: str, version: str, *,
                     reason: str | None = None, by: str | None = None,
                     how: str = "api") -> ExportedModel:
     """A new release with ``position`` at an exported ``version`` (:func:`.manifest.promote`).
@@ -420,9 +432,9 @@ def promote_version(models_dir: str | os.PathLike | Store, position: str, versio
         manifest.promote(store, pos, version, how=how, reason=reason, by=by)
     logger.info("promoted %s %s to latest", pos, version)
     return ExportedModel(position=pos, version=version,
-                         pkl_path=_location(store, artifact_name(pos, version)),
-                         metadata_path=_location(store, metadata_name(pos, version)),
+                         pkl_path=store.location(artifact_name(pos, version)),
+                         metadata_path=store.location(metadata_name(pos, version)),
                          sha256=found.doc.artifact.sha256, size=len(found.pkl), promoted=True,
-                         changelog_path=_location(store, changelog_name(pos)),
+                         changelog_path=store.location(changelog_name(pos)),
                          skops_sha256=found.doc.artifact_skops.sha256
                          if found.doc.artifact_skops else None)

@@ -25,12 +25,14 @@ from .. import schema
 from ..errors import Problem, ProblemGroup, group_problems
 from . import quarantine, validation
 from .findings import Findings
-from .mapping import ColumnsSpec, read_column_mapping
+from .mapping import ColumnMapping, ColumnsSpec, read_column_mapping
 from .quarantine import (
     RowCounts,
 )
 from .reading import (
     Cells,
+    Header,
+    Text,
     blank_rows,
     decode,
     detect_separator,
@@ -96,12 +98,12 @@ class TrainingData:
         return {d: int(counts.get(d, 0)) for d in schema.DIVISIONS}
 
     def validation_summary(self) -> dict[str, object]:
-        """JSON-ready account of the reading, for metadata (see :mod:`.quarantine`)."""
-        return quarantine.validation_summary(self)
+        """JSON-ready account of the reading, for metadata."""
+        return _validation_summary(self)
 
     def report_rows(self) -> list[tuple[str, object]]:
-        """(check, result) rows for a validation report (see :mod:`.quarantine`)."""
-        return quarantine.report_rows(self)
+        """(check, result) rows for a validation report."""
+        return _report_rows(self)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -150,23 +152,66 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
     mapping = read_column_mapping(columns)
     path = Path(csv_path)
     label = str(csv_path)
+    # Quarantine must see every invalid cell to set every invalid row aside.
+    problems = Findings(label, None if invalid_rows == "quarantine" else max_problems)
+    warnings = Findings(label, MAX_PROBLEMS)
+    read = _read_table(path, label, mapping, max_problems, problems, warnings)
+    cells = Cells(read.table, read.header)
+    validation.required_present(cells, position, problems)
+    selection = validation.select_position(cells, position, problems, warnings)
+    if not selection.mask.any():
+        raise problems.error()
+    target, converted = _convert(cells, selection.mask, position, problems)
+    if invalid_rows == "fail" or problems.about_file() or target is None:
+        kept = _fail_on_problems(cells, selection.mask, target, position, min_rows_per_division,
+                                 problems, warnings)
+    else:
+        kept = _quarantine(cells, read.header, selection, target, position,
+                           min_rows_per_division, max_invalid_fraction, problems, warnings)
+    shown = _log_warnings(warnings, label)
+    return _assemble(read, cells, selection, kept, converted, position, path, mapping,
+                     invalid_rows, shown)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """The file as read: its label, checksum, encoding, separator, table and header."""
+
+    label: str
+    digest: str
+    decoded: Text
+    separator: str
+    table: pd.DataFrame
+    header: Header
+    data_rows: int
+    blank: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """Which of the position's rows train (``keep``), their target, and the rows set aside."""
+
+    keep: np.ndarray
+    target: pd.Series
+    rejected: pd.DataFrame
+    rejected_problems: list[Problem]
+
+
+def _read_table(path: Path, label: str, mapping: ColumnMapping, max_problems: int | None,
+                problems: Findings, warnings: Findings) -> _Read:
+    """Bytes to a table with a known header; blank rows dropped (and reported)."""
     raw = read_bytes(path, label)
     digest = hashlib.sha256(raw).hexdigest()
     decoded = decode(raw, label)
     sniff(decoded.text, label)
     sep = detect_separator(decoded.text)
     table = parse(raw, decoded.text, label, max_problems, sep)
-
-    # Quarantine must see every invalid cell to set every invalid row aside.
-    problems = Findings(label, None if invalid_rows == "quarantine" else max_problems)
-    warnings = Findings(label, MAX_PROBLEMS)
     if decoded.note():
         warnings.add(decoded.note() or "", row=decoded.line,
                      expected="UTF-8 text ('CSV UTF-8' in Excel)")
     header = read_header(table, label, problems, warnings, mapping)
     if schema.POSITION_COLUMN in header.duplicated:
         raise problems.error()  # which rows belong to which position is unknowable
-
     data_rows = len(table) - 1
     blank = blank_rows(table)
     if blank.any():
@@ -178,14 +223,12 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
         problems.add("the file has a header but no data rows",
                      expected="at least one data row below the header", stage=0)
         raise problems.error()
+    return _Read(label, digest, decoded, sep, table, header, data_rows, blank)
 
-    cells = Cells(table, header)
-    validation.required_present(cells, position, problems)
-    selection = validation.select_position(cells, position, problems, warnings)
-    sel = selection.mask
-    if not sel.any():
-        raise problems.error()
 
+def _convert(cells: Cells, sel: np.ndarray, position: str,
+             problems: Findings) -> tuple[pd.Series | None, dict[str, object]]:
+    """The target and every feature column of the selected rows, problems collected."""
     target = validation.convert_target(cells, sel, problems)
     converted: dict[str, object] = {}
     for col in schema.columns_for(position):
@@ -193,37 +236,49 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
             converted[col.name] = validation.convert_state(cells, sel, col, problems).to_numpy()
         else:
             converted[col.name] = validation.convert_numeric(cells, sel, col, problems)
+    return target, converted
 
-    keep = np.ones(int(sel.sum()), dtype=bool)  # of the position's rows
-    rejected = _no_rejected()
-    rejected_problems: list[Problem] = []
-    if invalid_rows == "fail" or problems.about_file() or target is None:
-        if target is not None:
-            validation.check_division_counts(target, position, min_rows_per_division, problems)
-        validation.warn_duplicates(cells, sel, warnings)
-        if problems or target is None:  # a missing target column is always among the problems
-            _raise(problems, label)
-    else:
-        bad_rows = problems.cell_rows()
-        bad = np.isin(cells.rows, bad_rows)
-        keep = ~bad[sel]
-        _guard(problems, int(bad.sum()), int(sel.sum() + selection.unattributed.sum()),
-               position, max_invalid_fraction)
-        rejected_problems, _ = problems.problems()
-        rejected = quarantine.rejected_frame(cells.body, cells.rows, header.original, bad,
-                                             rejected_problems)
-        target = target[keep]
-        after = Findings(label)
-        validation.check_division_counts(target, position, min_rows_per_division, after)
-        validation.warn_duplicates(cells, _subset(sel, keep), warnings)
-        if after:
-            after.add(f"counted after setting aside {len(rejected):,} invalid row(s) "
-                      "(invalid_rows='quarantine')", stage=3)
-            _raise(after, label)
-        if len(rejected):
-            logger.warning("%s: %d %s row(s) set aside as invalid", label, len(rejected),
-                           position)
 
+def _fail_on_problems(cells: Cells, sel: np.ndarray, target: pd.Series | None, position: str,
+                      min_rows_per_division: int, problems: Findings,
+                      warnings: Findings) -> _Kept:
+    """``invalid_rows="fail"`` (or a problem about the whole file): any problem raises."""
+    if target is not None:
+        validation.check_division_counts(target, position, min_rows_per_division, problems)
+    validation.warn_duplicates(cells, sel, warnings)
+    if problems or target is None:  # a missing target column is always among the problems
+        _raise(problems, problems.file)
+    assert target is not None
+    return _Kept(np.ones(int(sel.sum()), dtype=bool), target, _no_rejected(), [])
+
+
+def _quarantine(cells: Cells, header: Header, selection: validation.Selection,
+                target: pd.Series, position: str, min_rows_per_division: int,
+                max_invalid_fraction: float, problems: Findings, warnings: Findings) -> _Kept:
+    """``invalid_rows="quarantine"``: rows with an invalid cell are set aside."""
+    label, sel = problems.file, selection.mask
+    bad = np.isin(cells.rows, problems.cell_rows())
+    keep = ~bad[sel]
+    _guard(problems, int(bad.sum()), int(sel.sum() + selection.unattributed.sum()),
+           position, max_invalid_fraction)
+    rejected_problems, _ = problems.problems()
+    rejected = quarantine.rejected_frame(cells.body, cells.rows, header.original, bad,
+                                         rejected_problems)
+    target = target[keep]
+    after = Findings(label)
+    validation.check_division_counts(target, position, min_rows_per_division, after)
+    validation.warn_duplicates(cells, _subset(sel, keep), warnings)
+    if after:
+        after.add(f"counted after setting aside {len(rejected):,} invalid row(s) "
+                  "(invalid_rows='quarantine')", stage=3)
+        _raise(after, label)
+    if len(rejected):
+        logger.warning("%s: %d %s row(s) set aside as invalid", label, len(rejected), position)
+    return _Kept(keep, target, rejected, rejected_problems)
+
+
+def _log_warnings(warnings: Findings, label: str) -> list[Problem]:
+    """Log the warnings (ignored columns at INFO) and return those kept for the caller."""
     shown, more = warnings.problems()
     if more:
         shown.append(Problem(f"... and {more} more warning(s) not shown", label))
@@ -231,25 +286,32 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
         ignored = w.column is not None and (
             schema.resolve_header(w.column) in schema.IGNORED_COLUMNS)
         logger.log(logging.INFO if ignored else logging.WARNING, "%s", w)
+    return shown
 
-    assert target is not None  # a missing target column raised above
+
+def _assemble(read: _Read, cells: Cells, selection: validation.Selection, kept: _Kept,
+              converted: dict[str, object], position: str, path: Path,
+              mapping: ColumnMapping, invalid_rows: str, shown: list[Problem]) -> TrainingData:
+    """The validated frame and target of the kept rows, and how every row was accounted."""
+    sel, keep = selection.mask, kept.keep
     frame = pd.DataFrame({name: np.asarray(values)[keep] for name, values in converted.items()},
                          columns=schema.feature_names(position))
-    target_series = pd.Series(target.to_numpy(dtype=object), name=schema.TARGET_COLUMN,
+    target_series = pd.Series(kept.target.to_numpy(dtype=object), name=schema.TARGET_COLUMN,
                               index=frame.index, dtype=object)
-    counts = RowCounts(data_rows=data_rows, used=len(frame), rejected=len(rejected),
-                       blank=int(blank.sum()), other_positions=selection.other)
-    logger.info("loaded %d %s rows from %s (%s); %s", len(frame), position, label,
+    counts = RowCounts(data_rows=read.data_rows, used=len(frame), rejected=len(kept.rejected),
+                       blank=int(read.blank.sum()), other_positions=selection.other)
+    logger.info("loaded %d %s rows from %s (%s); %s", len(frame), position, read.label,
                 ", ".join(f"{d}: {n}" for d, n in
                           target_series.value_counts().reindex(schema.DIVISIONS, fill_value=0)
                           .items()), counts)
     return TrainingData(
-        frame=frame, target=target_series, position=position, path=path, sha256=digest,
-        warnings=shown, unknown_columns=list(header.unknown),
-        source_rows=cells.rows[sel][keep].copy(), encoding=decoded.encoding, separator=sep,
-        column_mapping=dict(header.applied), mapping_file=mapping.source,
-        invalid_rows=invalid_rows, row_counts=counts, rejected=rejected,
-        rejected_problems=rejected_problems, problem_groups=group_problems(rejected_problems),
+        frame=frame, target=target_series, position=position, path=path, sha256=read.digest,
+        warnings=shown, unknown_columns=list(read.header.unknown),
+        source_rows=cells.rows[sel][keep].copy(), encoding=read.decoded.encoding,
+        separator=read.separator, column_mapping=dict(read.header.applied),
+        mapping_file=mapping.source, invalid_rows=invalid_rows, row_counts=counts,
+        rejected=kept.rejected, rejected_problems=kept.rejected_problems,
+        problem_groups=group_problems(kept.rejected_problems),
     )
 
 
@@ -276,3 +338,45 @@ def _raise(problems: Findings, label: str) -> None:
     logger.debug("validation of %s failed with %d problem(s)", label,
                  len(error.problems) + error.truncated)
     raise error
+
+
+def _validation_summary(data: TrainingData) -> dict[str, object]:
+    """JSON-ready account of how the file was read, for metadata and audit records."""
+    return {
+        "file": str(data.path),
+        "sha256": data.sha256,
+        "encoding": data.encoding,
+        "separator": data.separator,
+        "column_mapping": dict(data.column_mapping),
+        "column_mapping_file": data.mapping_file,
+        "invalid_rows": data.invalid_rows,
+        "rows": data.row_counts.as_dict(),
+        "rejected_by_rule": [
+            {"column": g.column, "rule": g.rule, "count": g.count} for g in data.problem_groups
+        ],
+    }
+
+
+def _report_rows(data: TrainingData) -> list[tuple[str, object]]:
+    """(check, result) rows for a validation report: how the file was read and where
+    every row went, rejected rows counted per (column, rule)."""
+    counts = data.row_counts
+    mapping = ", ".join(f"{h} -> {c}" for h, c in data.column_mapping.items()) or "none"
+    rows: list[tuple[str, object]] = [
+        ("encoding, separator", f"{data.encoding}, {_SEPARATOR_NAMES.get(data.separator, data.separator)}"),
+        ("column mapping", mapping + (f" (file {data.mapping_file})" if data.mapping_file else "")),
+        ("invalid rows", data.invalid_rows),
+        ("rows in file", str(counts)),
+        ("rows skipped: other positions",
+         ", ".join(f"{p} {n:,}" for p, n in counts.other_positions.items()) or "none"),
+        ("rows rejected", counts.rejected),
+    ]
+    rows += [(f"rejected: {_group_name(g)}", g.count) for g in data.problem_groups]
+    return rows
+
+
+_SEPARATOR_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
+
+
+def _group_name(group: ProblemGroup) -> str:
+    return f"{group.column}, {group.rule}" if group.column else group.rule

@@ -14,16 +14,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from ..artifacts.storage import atomic_write, is_url, open_parent
-from ..errors import Problem, ProblemGroup
-
-if TYPE_CHECKING:
-    from .loading import TrainingData
+from ..errors import Problem
+from ..storage.locations import open_file
 
 #: The columns a rejected-rows file adds around the file's own columns.
 ROW_COLUMN = "row"
@@ -109,7 +106,17 @@ def rejected_frame(body: pd.DataFrame, rows: np.ndarray, header: list[str],
     return frame
 
 
-def write_rejected_rows(data: TrainingData,
+class HasRejectedRows(Protocol):
+    """What :func:`write_rejected_rows` needs of a ``TrainingData``."""
+
+    @property
+    def position(self) -> str: ...
+
+    @property
+    def rejected(self) -> pd.DataFrame: ...
+
+
+def write_rejected_rows(data: HasRejectedRows,
                         path: str | os.PathLike[str] | None) -> Path | str | None:
     """Write ``data.rejected`` as CSV (UTF-8, header always) and return where.
 
@@ -125,57 +132,6 @@ def write_rejected_rows(data: TrainingData,
     if path is None:
         return None
     text = data.rejected.to_csv(index=False, lineterminator="\n")
-    if is_url(path):
-        url = str(path)
-        if url.endswith("/"):
-            url += rejected_file_name(data.position)
-        store, name = open_parent(url)
-        store.write(name, text.encode("utf-8"))
-        return url
-    target = Path(path)
-    if target.is_dir():
-        target = target / rejected_file_name(data.position)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(target, text)
-
-
-def validation_summary(data: TrainingData) -> dict[str, object]:
-    """JSON-ready account of how the file was read, for metadata and audit records."""
-    return {
-        "file": str(data.path),
-        "sha256": data.sha256,
-        "encoding": data.encoding,
-        "separator": data.separator,
-        "column_mapping": dict(data.column_mapping),
-        "column_mapping_file": data.mapping_file,
-        "invalid_rows": data.invalid_rows,
-        "rows": data.row_counts.as_dict(),
-        "rejected_by_rule": [
-            {"column": g.column, "rule": g.rule, "count": g.count} for g in data.problem_groups
-        ],
-    }
-
-
-def report_rows(data: TrainingData) -> list[tuple[str, object]]:
-    """(check, result) rows for a validation report: how the file was read and where
-    every row went, rejected rows counted per (column, rule)."""
-    counts = data.row_counts
-    mapping = ", ".join(f"{h} -> {c}" for h, c in data.column_mapping.items()) or "none"
-    rows: list[tuple[str, object]] = [
-        ("encoding, separator", f"{data.encoding}, {_SEPARATOR_NAMES.get(data.separator, data.separator)}"),
-        ("column mapping", mapping + (f" (file {data.mapping_file})" if data.mapping_file else "")),
-        ("invalid rows", data.invalid_rows),
-        ("rows in file", str(counts)),
-        ("rows skipped: other positions",
-         ", ".join(f"{p} {n:,}" for p, n in counts.other_positions.items()) or "none"),
-        ("rows rejected", counts.rejected),
-    ]
-    rows += [(f"rejected: {_group_name(g)}", g.count) for g in data.problem_groups]
-    return rows
-
-
-_SEPARATOR_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
-
-
-def _group_name(group: ProblemGroup) -> str:
-    return f"{group.column}, {group.rule}" if group.column else group.rule
+    store, name = open_file(path, rejected_file_name(data.position))
+    store.write(name, text.encode("utf-8"))
+    return store.location(name)

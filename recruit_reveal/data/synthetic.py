@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..artifacts.storage import atomic_write
 from ..errors import DataValidationError, Problem
 from ..schema import (
     DIVISIONS,
@@ -30,6 +29,7 @@ from ..schema import (
     column,
     feature_names,
 )
+from ..storage.atomic import atomic_write
 from .generative_model import (
     COMBINE,
     COMBINE_ATTENDANCE,

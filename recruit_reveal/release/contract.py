@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.storage import is_url
 from ..errors import NotebookExecutionError, VersionError
 from ..schema import (
     DEFAULT_MAX_INVALID_FRACTION,
@@ -33,6 +32,7 @@ from ..schema import (
     check_invalid_rows,
     check_position,
 )
+from ..storage.locations import open_store, resolve_local, shown
 
 #: The template the notebook engine runs, shipped inside the package so an installed
 #: wheel trains too; ``notebooks/train_position.ipynb`` is the same file, for Jupyter.
@@ -88,7 +88,7 @@ class NotebookParams:
         ``version=None`` takes the next patch version in ``models_dir``.
         """
         position = check_position(self.position)
-        models = self.models_dir if is_url(self.models_dir) else project_path(self.models_dir)
+        models = resolve_local(self.models_dir, project_path)
         return NotebookParams(
             position=position,
             csv_path=str(project_path(self.csv_path)),
@@ -103,8 +103,7 @@ class NotebookParams:
             columns=None if self.columns is None else str(project_path(self.columns)),
             invalid_rows=check_invalid_rows(self.invalid_rows),
             max_invalid_fraction=check_invalid_fraction(self.max_invalid_fraction),
-            runs_dir=(self.runs_dir if is_url(self.runs_dir)
-                      else str(project_path(self.runs_dir))),
+            runs_dir=str(resolve_local(self.runs_dir, project_path)),
         )
 
     @property
@@ -231,27 +230,14 @@ def resolve_version(models_dir: str | os.PathLike[str], positions: Iterable[str]
 def display_path(path: str | os.PathLike[str]) -> str:
     """A path relative to the working directory when it is inside it, else absolute
     (an object-store URL as it is)."""
-    if is_url(path):
-        return str(path)
-    absolute = Path(path).absolute()
-    try:
-        return str(absolute.relative_to(Path.cwd().absolute()))
-    except ValueError:
-        return str(absolute)
+    return shown(path)
 
 
 def join_location(base: str | os.PathLike[str], *parts: str) -> Path | str:
     """``base/part/...``: a Path for a local folder, a URL for an object store."""
-    if is_url(base):
-        return "/".join([str(base).rstrip("/"), *parts])
-    return Path(base).joinpath(*parts)
+    return open_store(base).child(*parts).location()
 
 
 def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether two paths name one file or folder (by their spelling when one is missing)."""
-    if any(is_url(p) for p in (a, b)):
-        return a == b
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
+    return open_store(a).same(open_store(b))

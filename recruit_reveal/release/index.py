@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..artifacts import layout
-from ..artifacts.storage import Store, open_store
 from ..errors import RecruitRevealError, VersionError
 from ..schema import POSITIONS
+from ..storage.base import Store
+from ..storage.locations import Location, open_store
 from .diff import MetricChange
 from .index_page import (
     METRICS,
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 INDEX_NAME = "index.html"
 
 
-def collect(runs_dir: str | os.PathLike[str] | Store, models_dir: str | os.PathLike[str],
+def collect(runs_dir: Location, models_dir: str | os.PathLike[str],
             *, now: _dt.datetime | None = None) -> RunsIndex:
     """What the page shows, read from ``models_dir`` and ``runs_dir``; never writes."""
     from ..artifacts.registry import history
@@ -218,7 +219,7 @@ def _version_folders(runs: Store) -> list[str]:
 
 
 def _files(runs: Store, folder: str) -> set[str]:
-    return set(open_store(runs.display(folder)).names())
+    return set(runs.child(folder).names())
 
 
 def _key(version: str) -> tuple[int, int, int]:

@@ -21,7 +21,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import papermill
@@ -31,7 +30,6 @@ from papermill.engines import NBClientEngine, NotebookExecutionManager, papermil
 from papermill.log import logger as papermill_logger
 from papermill.utils import merge_kwargs, remove_args
 
-from ..artifacts.storage import is_url
 from ..errors import NotebookExecutionError
 from .contract import DEFAULT_CELL_TIMEOUT, display_path
 from .records import (
@@ -318,7 +316,7 @@ def run_notebook(template: str | os.PathLike[str], record: str | os.PathLike[str
         if kernel is not None:
             kernel.shutdown()
         raise
-    shown = display_path(record if is_url(record) else Path(record))
+    shown = display_path(record)
     warm = {} if kernel is None else {"km": kernel.manager()}
     with staging(record) as staged:
         try:

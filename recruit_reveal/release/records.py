@@ -1,7 +1,7 @@
 """Audit records: the executed notebooks kept in ``runs/v{version}/{position}.ipynb``.
 
 The runs folder is a local path or an object-store URL (``s3://bucket/prefix``),
-opened with :func:`~recruit_reveal.artifacts.storage.open_store`.  A record's
+opened with :func:`~recruit_reveal.storage.locations.open_store`.  A record's
 life: :func:`prepare_record_slot` makes room for it (refusing to replace a
 successful record, moving a failed one aside), papermill writes it into a
 staging file as code cells start, and :func:`finish_record` stamps the outcome (and,
@@ -18,15 +18,15 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..artifacts.storage import LocalStore, Store, atomic_write, is_url, open_parent, open_store
 from ..errors import ArtifactExistsError, NotebookExecutionError
-from .contract import display_path, join_location
+from ..storage.base import Store
+from ..storage.locations import Location, open_parent, open_store
+from .contract import join_location
 
 logger = logging.getLogger(__name__)
 _NBCONVERT_LOG = logging.getLogger(f"{__name__}.nbconvert")
@@ -48,9 +48,12 @@ def record_path(runs_dir: str | os.PathLike[str], version: str, position: str) -
 
 def html_path(record: str | os.PathLike[str]) -> Path | str:
     """The HTML copy beside ``record``."""
-    if is_url(record):
-        return str(record).removesuffix(".ipynb") + ".html"
-    return Path(record).with_suffix(".html")
+    store, name = open_parent(record)
+    return store.location(_html_name(name))
+
+
+def _html_name(name: str) -> str:
+    return str(PurePosixPath(name).with_suffix(".html"))
 
 
 def _stamp_of(data: bytes) -> dict[str, Any] | None:
@@ -67,7 +70,7 @@ def _stamp_of(data: bytes) -> dict[str, Any] | None:
     return dict(stamp) if isinstance(stamp, dict) else None
 
 
-def read_record_stamp(runs: str | os.PathLike[str] | Store, name: str) -> dict[str, Any] | None:
+def read_record_stamp(runs: Location, name: str) -> dict[str, Any] | None:
     """The outcome stamped into the record ``name`` of the runs folder ``runs``, or None.
 
     ``runs`` is a local folder, a URL or a store; ``name`` is e.g.
@@ -115,42 +118,23 @@ def prepare_record_slot(record: str | os.PathLike[str]) -> Path | str | None:
     status = record_status(record)
     if status is None:
         return None
+    store, name = open_parent(record)
     if status == "succeeded":
         raise ArtifactExistsError(
-            f"audit record {display_path(_shown(record))} already exists for a successful run; "
+            f"audit record {store.shown(name)} already exists for a successful run; "
             "records are never overwritten (choose another --version)")
-    store, name = open_parent(record)
     kept = _failed_name(name)
-    _move(store, name, kept)
-    html = str(html_path(name))
+    store.rename(name, kept)
+    html = _html_name(name)
     if store.exists(html):
-        _move(store, html, str(html_path(kept)))
-    kept_at = join_location(_parent(record), kept)
-    logger.info("kept the earlier failed record as %s", display_path(kept_at))
-    return kept_at
+        store.rename(html, _html_name(kept))
+    logger.info("kept the earlier failed record as %s", store.shown(kept))
+    return store.location(kept)
 
 
 def _failed_name(name: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{name.removesuffix('.ipynb')}.failed-{stamp}.ipynb"
-
-
-def _move(store: Store, name: str, new: str) -> None:
-    if isinstance(store, LocalStore):
-        store.path(name).rename(store.path(new))
-        return
-    # Object stores cannot rename: the copy appears whole before the original goes, so
-    # a process killed in between leaves two copies of a failed record, never none.
-    store.create(new, store.read(name))
-    store.remove(name)
-
-
-def _parent(location: str | os.PathLike[str]) -> Path | str:
-    return str(location).rsplit("/", 1)[0] if is_url(location) else Path(location).parent
-
-
-def _shown(location: str | os.PathLike[str]) -> Path | str:
-    return str(location) if is_url(location) else Path(location)
 
 
 @contextlib.contextmanager
@@ -162,13 +146,9 @@ def staging(record: str | os.PathLike[str]) -> Iterator[Path]:
     an object store a private temp file, so nothing is visible in the store
     before :func:`finish_record` publishes the finished record.
     """
-    if not is_url(record):
-        path = Path(record)
-        path.parent.mkdir(parents=True, exist_ok=True)
+    store, name = open_parent(record)
+    with store.staging(name) as path:
         yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="recruit-reveal-record-") as folder:
-        yield Path(folder) / str(record).rsplit("/", 1)[-1]
 
 
 def finish_record(record: str | os.PathLike[str], status: str, message: str | None, *,
@@ -207,7 +187,8 @@ def finish_record(record: str | os.PathLike[str], status: str, message: str | No
         nb.metadata.setdefault("papermill", {})["exception"] = True
     text = nbformat.writes(nb)
     data = (text if text.endswith("\n") else text + "\n").encode("utf-8")  # as nbformat.write
-    return _publish(record, data, to_html(nb).encode("utf-8"), succeeded=status == "succeeded")
+    return _publish(record, data, to_html(nb).encode("utf-8"), succeeded=status == "succeeded",
+                    staged=staged)
 
 
 def model_link(nb: Any) -> dict[str, Any]:
@@ -224,25 +205,31 @@ def model_link(nb: Any) -> dict[str, Any]:
 
 
 def _publish(record: str | os.PathLike[str], data: bytes, html: bytes, *,
-             succeeded: bool) -> Path | str:
-    if not is_url(record):
-        atomic_write(record, data)
-        atomic_write(html_path(record), html)
-        return Path(record)
+             succeeded: bool, staged: Path) -> Path | str:
     store, name = open_parent(record)
-    # The notebook first: its create-only PUT decides whose record this is, so a run
-    # can never replace the HTML of a record it does not own.
+    if store.location(name) == staged:
+        # papermill wrote the record itself (the local disk): this run's own partial
+        # record is replaced by the finished one.
+        store.write(name, data)
+    else:
+        name = _create_record(store, name, data, succeeded=succeeded)
+    store.write(_html_name(name), html)
+    return store.location(name)
+
+
+def _create_record(store: Store, name: str, data: bytes, *, succeeded: bool) -> str:
+    """The notebook first: its create-only write decides whose record this is, so a run
+    can never replace the HTML of a record it does not own.  Returns the name used."""
     try:
         store.create(name, data)
     except FileExistsError:
         if succeeded:
             raise ArtifactExistsError(
-                f"audit record {record} appeared during the run; records are never "
-                "overwritten") from None
+                f"audit record {store.display(name)} appeared during the run; records are "
+                "never overwritten") from None
         name = _failed_name(name)
         store.create(name, data)
-    store.write(str(html_path(name)), html)
-    return store.display(name)
+    return name
 
 
 #: nbconvert's lab template without its CDN scripts (templates/record).

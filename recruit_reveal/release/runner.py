@@ -165,12 +165,10 @@ def _positions(positions: str | Sequence[str]) -> list[str]:
 
 def _models_location(models_dir: str | os.PathLike[str]) -> Path | str:
     """An absolute local folder, or an object-store URL (checked: a known scheme)."""
-    from ..artifacts.storage import is_url, open_store
+    from ..storage.locations import open_store
 
-    if is_url(models_dir):
-        open_store(str(models_dir))  # an unknown scheme is refused here, by name
-        return str(models_dir).rstrip("/")
-    return Path(models_dir).expanduser().absolute()
+    # An unknown scheme is refused here, by name.
+    return open_store(models_dir).absolute().location()
 
 
 def _runs_location(runs_dir: str | os.PathLike[str]) -> Path | str:
@@ -180,7 +178,7 @@ def _runs_location(runs_dir: str | os.PathLike[str]) -> Path | str:
 
 def _refuse_existing_versions(models: Path | str, positions: list[str], version: str) -> None:
     from ..artifacts.layout import artifact_name
-    from ..artifacts.storage import open_store
+    from ..storage.locations import open_store
 
     store = open_store(models)
     taken = [pos for pos in positions if store.exists(artifact_name(pos, version))]

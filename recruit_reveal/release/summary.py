@@ -132,9 +132,7 @@ class RunSummary:
         from ..artifacts.layout import artifact_name, changelog_name, metadata_name
 
         def at(name: str) -> Path | str:
-            if isinstance(self.models_dir, Path):
-                return self.models_dir / name
-            return f"{self.models_dir.rstrip('/')}/{name}"
+            return join_location(self.models_dir, name)
 
         out: list[Path | str] = []
         for run in self.runs:
@@ -181,6 +179,6 @@ class RunSummary:
 
 def _location(text: str) -> Path | str:
     """A local path as a Path; an object-store URL as it is (a Path would fold its //)."""
-    from ..artifacts.storage import is_url
+    from ..storage.locations import resolve_local
 
-    return text if is_url(text) else Path(text)
+    return resolve_local(text, Path)

@@ -10,7 +10,7 @@ gets from conditional writes:
   even by two writers racing;
 * :meth:`FsspecStore.swap` is a PUT with ``If-Match: <ETag read>`` (or
   ``If-None-Match: *`` when there was none): of two writers that read the same
-  manifest, one wins and the other gets :class:`~.storage.PreconditionFailed`.
+  manifest, one wins and the other gets :class:`~.base.PreconditionFailed`.
 
 Credentials, region and endpoint come from the usual AWS sources
 (``AWS_ACCESS_KEY_ID``..., ``AWS_ENDPOINT_URL`` for MinIO, R2 or a test
@@ -20,11 +20,13 @@ server) or fsspec's configuration (``FSSPEC_S3_ENDPOINT_URL``...).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..errors import StorageError
-from .storage import PreconditionFailed
+from .base import PreconditionFailed, Store
 
 
 def _is_precondition_failure(exc: BaseException) -> bool:
@@ -42,10 +44,10 @@ def _is_precondition_failure(exc: BaseException) -> bool:
     return False
 
 
-class FsspecStore:
+class FsspecStore(Store):
     """A prefix in a bucket; names below it may hold ``/``."""
 
-    is_local = False
+    exclusive_locks = False
 
     def __init__(self, url: str, **storage_options: Any):
         import fsspec
@@ -55,17 +57,36 @@ class FsspecStore:
             raise StorageError(f"{url!r} names no bucket; use {scheme}://bucket/prefix")
         self.scheme = scheme.lower()
         self.url = f"{self.scheme}://{rest.strip('/')}"
+        self.storage_options = storage_options
         self.fs = fsspec.filesystem(self.scheme, **storage_options)
         self.root = rest.strip("/")
-
-    def __repr__(self) -> str:
-        return f"FsspecStore({self.url!r})"
 
     def _key(self, name: str) -> str:
         return f"{self.root}/{name}" if name else self.root
 
     def display(self, name: str = "") -> str:
         return f"{self.scheme}://{self._key(name)}"
+
+    def shown(self, name: str = "") -> str:
+        return self.display(name)
+
+    def location(self, name: str = "") -> str:
+        return self.display(name)
+
+    def child(self, *parts: str) -> FsspecStore:
+        return FsspecStore("/".join([self.url, *parts]), **self.storage_options)
+
+    def parent(self) -> FsspecStore:
+        if "/" not in self.root:
+            return self
+        return FsspecStore(f"{self.scheme}://{self.root.rsplit('/', 1)[0]}",
+                           **self.storage_options)
+
+    def absolute(self) -> FsspecStore:
+        return self
+
+    def same(self, other: Store) -> bool:
+        return isinstance(other, FsspecStore) and other.url == self.url
 
     def _split(self, name: str) -> tuple[str, str]:
         bucket, key, _ = self.fs.split_path(self._key(name))
@@ -153,6 +174,20 @@ class FsspecStore:
         self.fs.copy(self._key(target), self._key(name))
         self.fs.invalidate_cache(self._key(name))
 
+    def rename(self, name: str, new: str) -> None:
+        # No renames in an object store: the copy appears whole before the original
+        # goes, so a process killed in between leaves two copies, never none.
+        self.create(new, self.read(name))
+        self.remove(name)
+
+    def remove_temps(self, prefixes: Iterable[str]) -> list[str]:
+        return []  # every PUT is whole: there are no temp files to leave behind
+
     @contextlib.contextmanager
     def lock(self, name: str, timeout: float) -> Iterator[None]:
         yield  # conditional writes instead of locks
+
+    @contextlib.contextmanager
+    def staging(self, name: str) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="recruit-reveal-record-") as folder:
+            yield Path(folder) / name.rsplit("/", 1)[-1]

@@ -1,4 +1,4 @@
-"""artifacts.storage: files appear under their final name in one step, and failures leave no debris."""
+"""atomic.atomic: files appear under their final name in one step, and failures leave no debris."""
 
 from __future__ import annotations
 
@@ -6,40 +6,40 @@ import os
 
 import pytest
 
-from recruit_reveal.artifacts import storage
+from recruit_reveal.storage import atomic
 
 
 def _debris(folder):
-    return [p.name for p in folder.iterdir() if storage.TMP_MARK in p.name]
+    return [p.name for p in folder.iterdir() if atomic.TMP_MARK in p.name]
 
 
 def test_atomic_write_replaces_text_or_bytes_and_leaves_no_temp_file(tmp_path):
     target = tmp_path / "record.html"
-    storage.atomic_write(target, "first")
-    storage.atomic_write(target, b"second \xe2\x9c\x93")
+    atomic.atomic_write(target, "first")
+    atomic.atomic_write(target, b"second \xe2\x9c\x93")
     assert target.read_bytes() == b"second \xe2\x9c\x93"
     assert _debris(tmp_path) == []
 
 
 def test_a_failed_rename_removes_the_temp_file_and_keeps_the_old_content(tmp_path, monkeypatch):
     target = tmp_path / "summary.json"
-    storage.atomic_write(target, "old")
+    atomic.atomic_write(target, "old")
 
     def broken(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(storage.os, "replace", broken)
+    monkeypatch.setattr(atomic.os, "replace", broken)
     with pytest.raises(OSError, match="No space left"):
-        storage.atomic_write(target, "new")
+        atomic.atomic_write(target, "new")
     assert target.read_text() == "old"
     assert _debris(tmp_path) == []
 
 
 def test_atomic_create_never_overwrites(tmp_path):
     target = tmp_path / "model.pkl"
-    storage.atomic_create(target, b"one")
+    atomic.atomic_create(target, b"one")
     with pytest.raises(FileExistsError):
-        storage.atomic_create(target, b"two")
+        atomic.atomic_create(target, b"two")
     assert target.read_bytes() == b"one"
     assert _debris(tmp_path) == []
 
@@ -48,23 +48,14 @@ def test_atomic_symlink_repoints_a_relative_link(tmp_path):
     (tmp_path / "v1").write_text("1")
     (tmp_path / "v2").write_text("2")
     link = tmp_path / "latest"
-    assert storage.atomic_symlink(link, "v1")
-    assert storage.atomic_symlink(link, "v2")
+    assert atomic.atomic_symlink(link, "v1")
+    assert atomic.atomic_symlink(link, "v2")
     assert os.readlink(link) == "v2" and link.read_text() == "2"
     assert _debris(tmp_path) == []
 
 
 def test_temp_names_are_unique_per_writer(tmp_path):
     final = tmp_path / "x.json"
-    names = {storage.temp_name(final) for _ in range(50)}
+    names = {atomic.temp_name(final) for _ in range(50)}
     assert len(names) == 50
-    assert all(n.parent == tmp_path and storage.TMP_MARK in n.name for n in names)
-
-
-def test_local_store_lists_files_and_folders(tmp_path):
-    store = storage.LocalStore(tmp_path / "runs")
-    assert store.names() == [] and store.folders() == []  # no folder yet: nothing, no error
-    store.write("index.html", b"<html>")
-    store.write("v1.0.0/qb.ipynb", b"{}")
-    assert store.folders() == ["v1.0.0"]
-    assert "index.html" in store.names()
+    assert all(n.parent == tmp_path and atomic.TMP_MARK in n.name for n in names)
