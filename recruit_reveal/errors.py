@@ -225,7 +225,7 @@ class ReleaseError(RecruitRevealError):
     or a concurrent writer that kept winning."""
 
 
-class SignatureError(RecruitRevealError):
+class SignatureError(ArtifactIntegrityError):
     """A model version's signature cannot be made or does not hold (VERIFY_KEY, SIGNING_KEY)."""
 
 

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     #: Unpickle a model's .pkl: True (ALLOW_PICKLE=1), False (never), or None, the default:
     #: only in an older models folder without skops files (docs/artifacts.md).
     allow_pickle: bool | None = None
+    #: The private key that signs every exported or promoted version (keys create makes one).
+    signing_key: Path | None = None
+    #: Trusted public keys, comma-separated (several during a key rotation); set, only versions
+    #: whose signature one of them verifies are loaded (docs/artifacts.md, "Trust").
+    verify_key: Annotated[tuple[Path, ...], NoDecode] = ()
     #: Requests per client, e.g. "100/minute" (the `limits` notation), on every route without
     #: a limit of its own; unset: those are not limited (docs/api.md).
     rate_limit: str | None = None
@@ -175,6 +180,23 @@ class Settings(BaseSettings):
                                    and not host.startswith("*.")):
                 raise ValueError(f"{host!r}: a wildcard is '*' alone or '*.example.com'")
         return hosts or ("*",)
+
+    @field_validator("verify_key", mode="before")
+    @classmethod
+    def _verify_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(Path(k.strip()).expanduser() for k in value.split(",") if k.strip())
+        for key in value or ():
+            if not Path(key).is_file():
+                raise ValueError(f"{key}: no such public key file")
+        return value
+
+    @field_validator("signing_key", mode="after")
+    @classmethod
+    def _signing_key(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"{value}: no such private key file")
+        return None if value is None else value.expanduser()
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

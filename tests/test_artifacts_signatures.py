@@ -79,15 +79,15 @@ def test_a_changed_file_is_named(keys, bundle):
     changed = dict(FILES)
     changed["recruit_reveal_qb_pipeline_v1.0.0.skops"] = b"retrained elsewhere"
     with pytest.raises(SignatureMismatchError,
-                       match=r"recruit_reveal_qb_pipeline_v1\.0\.0\.skops changed after it "
-                             r"was signed"):
+                       match=r"recruit_reveal_qb_pipeline_v1\.0\.0\.skops changed after "
+                             r"signing"):
         signatures.verify_files(changed, bundle, SIG, [keys[0][1]])
 
 
 def test_an_added_file_is_named(keys):
     signed_without_skops = {k: v for k, v in FILES.items() if not k.endswith(".skops")}
     bundle = signatures.sign_files(signed_without_skops, keys[0][0])
-    with pytest.raises(UnsignedFileError, match=r"\.skops is not covered by"):
+    with pytest.raises(UnsignedFileError, match=r"\.skops not covered by"):
         signatures.verify_files(FILES, bundle, SIG, [keys[0][1]])
 
 
@@ -104,3 +104,100 @@ def test_garbage_signature_and_missing_key_are_clear(keys, tmp_path):
         signatures.verify_files(FILES, b"{}", SIG, [tmp_path / "nope.pub"])
     with pytest.raises(SignatureError, match="signing key .* does not exist"):
         signatures.sign_files(FILES, tmp_path / "nope.pem")
+
+
+# -- signed exports through the writer, the registry and the API's store ----------------
+
+from test_artifacts_writer import make_frame, make_result  # noqa: E402
+
+from recruit_reveal.api.store import ModelStore  # noqa: E402
+from recruit_reveal.artifacts import formats, layout, registry, writer  # noqa: E402
+from recruit_reveal.schema import POSITIONS  # noqa: E402
+from recruit_reveal.storage import open_store  # noqa: E402
+
+POS = "qb"
+
+
+@pytest.fixture(scope="module")
+def results():
+    return [make_result(seed=seed) for seed in (0, 1)]
+
+
+@pytest.fixture(params=["local", "s3"])
+def folder(request, tmp_path):
+    if request.param == "local":
+        return tmp_path / "models"
+    return request.getfixturevalue("bucket") + "/models"
+
+
+def retrained_skops_with_fixed_hashes(models, version: str, other) -> None:
+    """An attacker with write access: a skops model trained on other data, hashes fixed up."""
+    import hashlib
+
+    store = open_store(models)
+    meta_name = layout.metadata_name(POS, version)
+    doc = json.loads(store.read(meta_name))
+    skops = formats.dump_skops(other.pipeline)
+    store.write(layout.skops_name(POS, version), skops)
+    doc["artifact_skops"]["sha256"] = hashlib.sha256(skops).hexdigest()
+    doc["artifact_skops"]["size"] = len(skops)
+    store.write(meta_name, json.dumps(doc, indent=2).encode())
+
+
+def test_a_signed_export_verifies_and_a_tampered_one_never_loads(folder, keys, results,
+                                                                  monkeypatch):
+    (private, public), (_, other_public) = keys
+    writer.save_pipeline(results[0], folder, "1.0.0", signing_key=private)
+    writer.save_pipeline(results[0], folder, "1.0.1", promote=False)  # unsigned
+    assert open_store(folder).exists(layout.signature_name(POS, "1.0.0"))
+    assert not open_store(folder).exists(layout.signature_name(POS, "1.0.1"))
+
+    monkeypatch.setenv("VERIFY_KEY", str(public))
+    assert registry.load(POS, "1.0.0", folder).version == "1.0.0"
+    with pytest.raises(SignatureMissingError, match=r"v1\.0\.1\.sig is missing"):
+        registry.verify(POS, "1.0.1", folder)
+    monkeypatch.setenv("VERIFY_KEY", str(other_public))
+    with pytest.raises(UntrustedSignatureError):
+        registry.verify(POS, "1.0.0", folder)
+    monkeypatch.setenv("VERIFY_KEY", f"{other_public},{public}")  # a rotation: both trusted
+    assert registry.load(POS, "1.0.0", folder).version == "1.0.0"
+
+    retrained_skops_with_fixed_hashes(folder, "1.0.0", results[1])
+    with pytest.raises(SignatureMismatchError,
+                       match=r"metadata\.json, \S+v1\.0\.0\.skops changed after signing"):
+        registry.verify(POS, "1.0.0", folder)
+    monkeypatch.delenv("VERIFY_KEY")
+    # Without VERIFY_KEY the hashes match: it is served, which is why the key exists.
+    frame = make_frame(n=20, seed=3)[0]
+    served = registry.load(POS, "1.0.0", folder).pipeline.predict_proba(frame)
+    assert (served == results[1].pipeline.predict_proba(frame)).all()
+
+
+def test_promote_signs_an_unsigned_version_once(tmp_path, keys, results, monkeypatch):
+    (private, public), _ = keys
+    writer.save_pipeline(results[0], tmp_path, "1.0.0", promote=False)
+    monkeypatch.setenv("SIGNING_KEY", str(private))
+    registry.promote(POS, "1.0.0", tmp_path, how="cli")
+    signature = (tmp_path / layout.signature_name(POS, "1.0.0")).read_bytes()
+    registry.promote(POS, "1.0.0", tmp_path, how="cli")  # signed already: kept as it is
+    assert (tmp_path / layout.signature_name(POS, "1.0.0")).read_bytes() == signature
+    monkeypatch.setenv("VERIFY_KEY", str(public))
+    assert registry.load(POS, "latest", tmp_path).version == "1.0.0"
+
+
+def test_the_api_keeps_its_model_when_a_release_is_not_signed(tmp_path, keys, results,
+                                                              monkeypatch):
+    (private, public), _ = keys
+    for pos in POSITIONS:
+        writer.save_pipeline(make_result(position=pos, seed=0), tmp_path, "1.0.0",
+                             signing_key=private)
+    monkeypatch.setenv("VERIFY_KEY", str(public))
+    store = ModelStore(tmp_path, {pos: "latest" for pos in POSITIONS})
+    store.load_all()
+    assert store.get(POS).version == "1.0.0"
+
+    writer.save_pipeline(results[1], tmp_path, "1.1.0")  # promoted, not signed
+    store.follow()
+    assert store.get(POS).version == "1.0.0"  # the worker keeps the model it had
+    assert "v1.1.0.sig is missing" in store.release.problem
+

@@ -39,6 +39,11 @@ def metadata_name(position: str, version: str) -> str:
     return f"{file_stem(position, version)}.metadata.json"
 
 
+def signature_name(position: str, version: str) -> str:
+    """The signature bundle of a version's files (:mod:`.signatures`)."""
+    return f"{file_stem(position, version)}.sig"
+
+
 def changelog_name(position: str) -> str:
     return f"CHANGELOG_{check_position(position)}.md"
 

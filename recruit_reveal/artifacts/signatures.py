@@ -32,6 +32,9 @@ from ..errors import (
     UnsignedFileError,
     UntrustedSignatureError,
 )
+from ..settings import load_setting
+from ..storage.base import Store
+from . import layout
 
 #: File names of a key pair made by :func:`create_key_pair`.
 PRIVATE_KEY_NAME = "signing_key.pem"
@@ -109,8 +112,8 @@ def verify_files(files: Mapping[str, bytes], signature: bytes | None, signature_
     if signature is None:
         raise SignatureMissingError(
             f"{signature_name} is missing: this version is not signed, and VERIFY_KEY "
-            "requires a signature (sign it with 'recruit-reveal models sign' or re-export "
-            "it with --signing-key)")
+            "requires a signature (promote it with --signing-key, or re-export it with "
+            "--signing-key)")
     keys = [_check_key(k, "verify key") for k in public_keys]
     if not keys:
         raise SignatureError("no verify key given")
@@ -153,15 +156,51 @@ def signed_digests(signature: bytes) -> dict[str, str]:
 
 
 def _explain(files: Mapping[str, bytes], signature: bytes, signature_name: str) -> SignatureError:
-    """The first difference between the signed statement and the files, naming the file."""
+    """What differs between the signed statement and the files, naming every file."""
     signed = signed_digests(signature)
-    for name in sorted(files):
-        if name not in signed:
-            return UnsignedFileError(f"{name} is not covered by {signature_name}: the file "
-                                     "was added after signing")
-        if hashlib.sha256(files[name]).hexdigest() != signed[name]:
-            return SignatureMismatchError(f"{name} changed after it was signed: its sha256 "
-                                          f"no longer matches {signature_name}")
+    added = sorted(set(files) - set(signed))
+    if added:
+        return UnsignedFileError(f"{', '.join(added)} not covered by {signature_name}: "
+                                 "added after signing")
+    changed = sorted(name for name in files
+                     if hashlib.sha256(files[name]).hexdigest() != signed[name])
+    if changed:
+        return SignatureMismatchError(f"{', '.join(changed)} changed after signing: the "
+                                      f"sha256 no longer matches {signature_name}")
     missing = sorted(set(signed) - set(files))
     return SignatureMismatchError(f"{', '.join(missing) or 'a file'} is signed in "
                                   f"{signature_name} but missing")
+
+
+def signing_key(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """``explicit``, else ``$SIGNING_KEY``, else None (exports are not signed)."""
+    return Path(explicit).expanduser() if explicit is not None else load_setting("signing_key")
+
+
+def verify_keys() -> tuple[Path, ...]:
+    """``$VERIFY_KEY``: the trusted public keys (empty: signatures are not checked)."""
+    return tuple(load_setting("verify_key"))
+
+
+def sign_version(store: Store, files: Mapping[str, bytes], position: str, version: str,
+                 private_key: str | os.PathLike[str]) -> str:
+    """Sign a version's ``files`` (name -> bytes) and publish the bundle create-only.
+
+    Returns the signature's name; FileExistsError when the version is signed already
+    (a signature is never replaced, like the files it covers).
+    """
+    name = layout.signature_name(position, version)
+    store.create(name, sign_files(files, private_key))
+    return name
+
+
+def check_version(store: Store, files: Mapping[str, bytes], position: str, version: str,
+                  public_keys: Sequence[str | os.PathLike[str]]) -> Path:
+    """Verify the stored signature of a version against ``files``, the bytes about to be
+    loaded; returns the key that verified it (see :func:`verify_files` for the errors)."""
+    name = layout.signature_name(position, version)
+    try:
+        bundle: bytes | None = store.read(name)
+    except FileNotFoundError:
+        bundle = None
+    return verify_files(files, bundle, store.display(name), public_keys)

@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ..settings import load_setting
 from ..storage.base import Store
-from . import formats, layout
+from . import formats, layout, signatures
 from .metadata import Artifact, ModelMetadata
 
 logger = logging.getLogger("recruit_reveal.artifacts.registry")
@@ -31,14 +31,19 @@ logger = logging.getLogger("recruit_reveal.artifacts.registry")
 LATEST = layout.LATEST
 
 
-def read_metadata(store: Store, name: str) -> ModelMetadata:
+def read_metadata_bytes(store: Store, name: str) -> tuple[bytes, ModelMetadata]:
+    """The metadata file's bytes (what a signature covers) and its parsed document."""
     try:
         raw = store.read(name)
     except FileNotFoundError:
         raise ModelNotFoundError(f"{store.display(name)} does not exist") from None
     except OSError as exc:
         raise ArtifactIntegrityError(f"{store.display(name)} cannot be read: {exc}") from None
-    return ModelMetadata.from_json_bytes(raw, source=store.display(name))
+    return raw, ModelMetadata.from_json_bytes(raw, source=store.display(name))
+
+
+def read_metadata(store: Store, name: str) -> ModelMetadata:
+    return read_metadata_bytes(store, name)[1]
 
 
 def check_metadata(meta: ModelMetadata, path: str, position: str, version: str) -> None:
@@ -100,17 +105,35 @@ def verified(store: Store, position: str, version: str) -> Verified:
     version is served whole or not at all.
     """
     meta_name = layout.metadata_name(position, version)
-    doc = read_metadata(store, meta_name)
+    raw, doc = read_metadata_bytes(store, meta_name)
     check_metadata(doc, store.display(meta_name), position, version)
     pkl_name = layout.artifact_name(position, version)
     pkl = _read_file(store, pkl_name, meta_name, doc.model_version)
     _check_bytes(pkl, store.display(pkl_name), meta_name, doc.artifact, "unpickle")
-    if doc.artifact_skops is None:
-        return Verified(doc, pkl, None, store.display(pkl_name), None)
-    skops_name = doc.artifact_skops.file
-    skops = _read_file(store, skops_name, meta_name, doc.model_version)
-    _check_bytes(skops, store.display(skops_name), meta_name, doc.artifact_skops, "load")
-    return Verified(doc, pkl, skops, store.display(pkl_name), store.display(skops_name))
+    skops: bytes | None = None
+    if doc.artifact_skops is not None:
+        skops = _read_file(store, doc.artifact_skops.file, meta_name, doc.model_version)
+        _check_bytes(skops, store.display(doc.artifact_skops.file), meta_name,
+                     doc.artifact_skops, "load")
+    keys = signatures.verify_keys()
+    if keys:
+        signatures.check_version(store, signed_files(doc, raw, pkl, skops), position,
+                                 doc.model_version, keys)
+    return Verified(doc, pkl, skops, store.display(pkl_name),
+                    None if doc.artifact_skops is None
+                    else store.display(doc.artifact_skops.file))
+
+
+def signed_files(doc: ModelMetadata, metadata: bytes, pkl: bytes,
+                 skops: bytes | None) -> dict[str, bytes]:
+    """A version's files under their versioned names, as a signature covers them (the
+    ``latest`` aliases hold the same bytes under other names)."""
+    pos, version = doc.position, doc.model_version
+    files = {layout.artifact_name(pos, version): pkl,
+             layout.metadata_name(pos, version): metadata}
+    if skops is not None:
+        files[layout.skops_name(pos, version)] = skops
+    return files
 
 
 def check_sklearn(doc: ModelMetadata, path: str, allow_version_mismatch: bool) -> str | None:

@@ -37,6 +37,7 @@ import hashlib
 import io
 import logging
 import math
+import os
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ from ..errors import (
 from ..schema import DIVISIONS, check_position
 from ..storage.base import PreconditionFailed, Store
 from ..storage.locations import Location, open_store
-from . import manifest
+from . import manifest, signatures
 from .formats import dump_skops
 from .layout import (
     artifact_name,
@@ -64,6 +65,7 @@ from .layout import (
     metadata_name,
     next_version,
     parse_version,
+    signature_name,
     skops_name,
 )
 from .metadata import ModelMetadata, build_metadata
@@ -372,7 +374,8 @@ def _check_slot(store: Store, export: _Export, force: bool) -> bool:
 def save_pipeline(result: Any, models_dir: Location, version: str, *,
                   promote: bool = True, changelog: str | None = None,
                   audit_record: Any = None, force: bool = False,
-                  on_step: OnStep | None = None) -> ExportedModel:
+                  on_step: OnStep | None = None,
+                  signing_key: str | os.PathLike[str] | None = None) -> ExportedModel:
     """Export a :class:`~recruit_reveal.modeling.training.TrainingResult` as version ``version``.
 
     Writes the versioned pkl, skops file and metadata, appends to
@@ -381,16 +384,25 @@ def save_pipeline(result: Any, models_dir: Location, version: str, *,
     Raises :class:`VersionError` for a version that is not strict semver
     (before any file is touched) and :class:`ArtifactExistsError` when the
     version exists and ``force`` is false.  ``on_step`` is called with the
-    name of each step once it is done.
+    name of each step once it is done.  With a signing key (``signing_key``, else
+    ``$SIGNING_KEY``) the version's files are signed (:mod:`.signatures`) before it
+    can be promoted, so a server with VERIFY_KEY can follow the release.
     """
     export = _build(result, version, changelog, audit_record)
     pos, names, metadata = export.position, export.names, export.metadata
     step = on_step or _no_step
+    key = signatures.signing_key(signing_key)
     store = open_store(models_dir)
     with position_lock(store, pos):
         step("locked")
         replaced = _check_slot(store, export, force)
+        if replaced:
+            store.remove(signature_name(pos, version))  # it covers the files being replaced
         _publish(store, names, export.files, replaced=replaced, step=step)
+        if key is not None:
+            signatures.sign_version(store, {names[k]: export.files[k] for k in names},
+                                    pos, version, key)
+            step("signed")
         _append_changelog(store, pos, changelog_entry(metadata, promoted=promote,
                                                       replaced=replaced))
         step("changelog")
@@ -411,7 +423,8 @@ def save_pipeline(result: Any, models_dir: Location, version: str, *,
 
 def promote_version(models_dir: Location, position: str, version: str, *,
                     reason: str | None = None, by: str | None = None,
-                    how: str = "api") -> ExportedModel:
+                    how: str = "api",
+                    signing_key: str | os.PathLike[str] | None = None) -> ExportedModel:
     """A new release with ``position`` at an exported ``version`` (:func:`.manifest.promote`).
 
     The version's files are re-verified against its metadata under the
@@ -429,6 +442,7 @@ def promote_version(models_dir: Location, position: str, version: str, *,
             found = verified(store, pos, version)
         except (ArtifactIntegrityError, ModelNotFoundError) as exc:
             raise ArtifactIntegrityError(f"cannot promote {pos} {version}: {exc}") from None
+        _sign_if_unsigned(store, found, signing_key)
         manifest.promote(store, pos, version, how=how, reason=reason, by=by)
     logger.info("promoted %s %s to latest", pos, version)
     return ExportedModel(position=pos, version=version,
@@ -438,3 +452,19 @@ def promote_version(models_dir: Location, position: str, version: str, *,
                          changelog_path=store.location(changelog_name(pos)),
                          skops_sha256=found.doc.artifact_skops.sha256
                          if found.doc.artifact_skops else None)
+
+
+def _sign_if_unsigned(store: Store, found: Any,
+                      signing_key: str | os.PathLike[str] | None) -> None:
+    """Sign a verified version being promoted when a key is given and it has no signature
+    yet (an existing signature is never replaced: the server checks it)."""
+    from .verification import read_metadata_bytes, signed_files
+
+    key = signatures.signing_key(signing_key)
+    doc = found.doc
+    if key is None or store.exists(signature_name(doc.position, doc.model_version)):
+        return
+    raw, _ = read_metadata_bytes(store, metadata_name(doc.position, doc.model_version))
+    signatures.sign_version(store, signed_files(doc, raw, found.pkl, found.skops),
+                            doc.position, doc.model_version, key)
+    logger.info("signed %s %s with %s", doc.position, doc.model_version, key)
