@@ -201,3 +201,32 @@ def test_the_api_keeps_its_model_when_a_release_is_not_signed(tmp_path, keys, re
     assert store.get(POS).version == "1.0.0"  # the worker keeps the model it had
     assert "v1.1.0.sig is missing" in store.release.problem
 
+
+
+def test_cli_keys_then_promote_with_signing_key_and_health_says_checked(models_dir, tmp_path,
+                                                                          monkeypatch, capsys):
+    from fastapi.testclient import TestClient
+
+    from recruit_reveal.api.app import create_app
+    from recruit_reveal.cli import main
+
+    monkeypatch.setenv("SIGNING_KEY", "")  # main() sets it: restored after the test
+    assert main(["keys", "create", str(tmp_path / "keys")]) == 0
+    private = tmp_path / "keys" / signatures.PRIVATE_KEY_NAME
+    public = tmp_path / "keys" / signatures.PUBLIC_KEY_NAME
+    for pos in POSITIONS:
+        assert main(["models", "promote", pos, "1.0.0", "--models-dir", str(models_dir),
+                     "--signing-key", str(private)]) == 0
+        assert (models_dir / layout.signature_name(pos, "1.0.0")).exists()
+
+    with TestClient(create_app(models_dir)) as client:
+        body = client.get("/health").json()
+    assert body["signatures"]["checked"] is False and "not checked" in body["signatures"]["note"]
+
+    monkeypatch.setenv("VERIFY_KEY", str(public))
+    with TestClient(create_app(models_dir)) as client:
+        body = client.get("/health").json()
+    assert body["status"] == "healthy"
+    assert body["signatures"] == {"checked": True, "keys": [public.name],
+                                  "note": "only versions signed with one of these keys are "
+                                          "served"}

@@ -220,6 +220,14 @@ class RateLimitHealth(BaseModel):
         None, description="the storage cannot be reached: requests go uncounted meanwhile")
 
 
+class SignatureHealth(BaseModel):
+    """Whether a version must carry a signature one of VERIFY_KEY's public keys verifies."""
+
+    checked: bool
+    keys: list[str] = Field(description="the trusted public keys (file names)")
+    note: str
+
+
 class HealthResponse(BaseModel):
     status: Literal["healthy", "degraded"]
     service: str
@@ -230,6 +238,7 @@ class HealthResponse(BaseModel):
     release: ReleaseHealth
     worker: WorkerHealth
     rate_limit: RateLimitHealth | None = Field(description="null: no rate limit is set")
+    signatures: SignatureHealth
 
 
 class ReadyResponse(HealthResponse):

@@ -35,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(logging.DEBUG if args.verbose else
                       logging.WARNING if args.quiet else logging.INFO)
+    if getattr(args, "signing_key", None) is not None:
+        # Through the environment, so the notebook engine's kernels sign with it too.
+        os.environ["SIGNING_KEY"] = str(args.signing_key.expanduser().absolute())
     try:
         return COMMANDS[args.command](args)
     except RecruitRevealError as exc:

@@ -112,6 +112,7 @@ def _add_train(sub: Any) -> None:
                             "rows is invalid (default %(default)s)")
     train.add_argument("--cell-timeout", type=float, default=None,
                        help="seconds one notebook cell may run (default 600)")
+    _add_signing_key(train)
 
 
 def _add_models(sub: Any) -> None:
@@ -126,6 +127,7 @@ def _add_models(sub: Any) -> None:
     mpromote = msub.add_parser("promote", help="a new release with one position at a version")
     mpromote.add_argument("position", type=_one_position)
     mpromote.add_argument("version", help="X.Y.Z")
+    _add_signing_key(mpromote)
     mrollback = msub.add_parser("rollback",
                                 help="make the previous release current again (a new entry)")
     mhistory = msub.add_parser("history", help="every release: when, by whom, how and why")
@@ -194,3 +196,9 @@ def _add_keys(sub: Any) -> None:
         "create", help="make a P-256 key pair: signing_key.pem (keep it secret) and "
         "verify_key.pub (give it to the servers as VERIFY_KEY)")
     create.add_argument("folder", type=Path, help="where to write the two files")
+
+
+def _add_signing_key(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--signing-key", type=Path, default=None, metavar="PEM",
+                         help="sign the version's files with this private key (default: "
+                              "$SIGNING_KEY; make one with 'recruit-reveal keys create')")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -29,7 +31,17 @@ def release_body(store: ModelStore) -> dict[str, Any]:
             "problem": served.problem}
 
 
-def health_body(store: ModelStore, limiter: RateLimiter | None = None) -> dict[str, Any]:
+def signature_status(verify_keys: Sequence[Path]) -> dict[str, Any]:
+    """What /health says about signatures: checked with VERIFY_KEY, or not checked."""
+    if not verify_keys:
+        return {"checked": False, "keys": [], "note": "signatures are not checked (VERIFY_KEY "
+                "is not set): any well-formed version in the models folder can be served"}
+    return {"checked": True, "keys": [key.name for key in verify_keys],
+            "note": "only versions signed with one of these keys are served"}
+
+
+def health_body(store: ModelStore, limiter: RateLimiter | None = None,
+                verify_keys: Sequence[Path] = ()) -> dict[str, Any]:
     snap = store.snapshot()
     available = [p for p, s in snap.items() if isinstance(s, ServedModel)]
     return {
@@ -46,6 +58,7 @@ def health_body(store: ModelStore, limiter: RateLimiter | None = None) -> dict[s
         "release": release_body(store),
         "worker": {"pid": os.getpid()},
         "rate_limit": limiter.status() if limiter is not None else None,
+        "signatures": signature_status(verify_keys),
     }
 
 
@@ -59,7 +72,8 @@ async def root() -> dict[str, Any]:
 @router.get("/health", response_model=HealthResponse)
 async def health(store: StoreDep, request: Request) -> dict[str, Any]:
     """healthy when every position is served, degraded otherwise."""
-    return health_body(store, request.app.state.rate_limiter)
+    return health_body(store, request.app.state.rate_limiter,
+                       request.app.state.settings.verify_key)
 
 
 @router.get("/health/live", response_model=LiveResponse)
@@ -72,7 +86,8 @@ async def live() -> dict[str, str]:
             responses={503: {"model": ReadyResponse, "description": "no position is served"}})
 async def ready(store: StoreDep, request: Request) -> ReadyResponse | JSONResponse:
     """200 when at least one position has a model loaded, 503 otherwise."""
-    body = health_body(store, request.app.state.rate_limiter)
+    body = health_body(store, request.app.state.rate_limiter,
+                       request.app.state.settings.verify_key)
     answer = ReadyResponse.model_validate({**body, "ready": body["models_loaded"] > 0})
     if not answer.ready:
         return JSONResponse(answer.model_dump(mode="json"), status_code=503)
