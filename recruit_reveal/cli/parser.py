@@ -78,7 +78,8 @@ def _add_train(sub: Any) -> None:
     train = sub.add_parser(
         "train", help="train positions and export versioned models",
         description="Train one or every position as one release. The notebook engine runs "
-        "notebooks/train_position.ipynb with papermill and keeps each executed notebook in "
+        "the training template (notebooks/train_position.ipynb, shipped in the package) with "
+        "papermill and keeps each executed notebook in "
         "runs/v{version}/ as the audit record; latest switches only when every position "
         "succeeded.", epilog=_EXIT_CODES)
     train.add_argument("--csv", required=True, type=Path, help="training CSV")
