@@ -233,6 +233,12 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return shown(path)
 
 
+def project_location(location: str | os.PathLike[str]) -> Path | str:
+    """A folder or ``s3://`` URL as the template means it: a relative local path from the
+    project root (:func:`project_path`), a URL as it is."""
+    return resolve_local(location, project_path)
+
+
 def join_location(base: str | os.PathLike[str], *parts: str) -> Path | str:
     """``base/part/...``: a Path for a local folder, a URL for an object store."""
     return open_store(base).child(*parts).location()
