@@ -259,7 +259,7 @@ def _quarantine(cells: Cells, header: Header, selection: validation.Selection,
     label, sel = problems.file, selection.mask
     bad = np.isin(cells.rows, problems.cell_rows())
     keep = ~bad[sel]
-    _guard(problems, int(bad.sum()), int(sel.sum() + selection.unattributed.sum()),
+    _refuse_too_many_invalid(problems, int(bad.sum()), int(sel.sum() + selection.unattributed.sum()),
            position, max_invalid_fraction)
     rejected_problems, _ = problems.problems()
     rejected = quarantine.rejected_frame(cells.body, cells.rows, header.original, bad,
@@ -322,7 +322,7 @@ def _subset(sel: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
-def _guard(problems: Findings, invalid: int, total: int, position: str,
+def _refuse_too_many_invalid(problems: Findings, invalid: int, total: int, position: str,
            max_fraction: float) -> None:
     """Refuse to quarantine more than ``max_fraction`` of the position's rows."""
     if total and invalid / total > max_fraction:

@@ -69,17 +69,8 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     not raise: they are in the summary (``summary.ok`` is False) and nothing
     is promoted.
     """
-    if engine not in ENGINES:
-        raise RecruitRevealError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    if int(jobs) < 1:
-        raise RecruitRevealError(f"--jobs must be at least 1, got {jobs}")
-    wanted = _positions(positions)
-    csv_path = Path(csv).expanduser().absolute()
-    if not csv_path.is_file():
-        raise DataValidationError(Problem("training CSV not found", file=str(csv)))
-    mapping = _column_mapping_file(columns)
-    check_invalid_rows(invalid_rows)
-    check_invalid_fraction(max_invalid_fraction)
+    wanted, csv_path, mapping = _check_request(engine, jobs, positions, csv, columns,
+                                               invalid_rows, max_invalid_fraction)
     models = _models_location(models_dir)
     runs_root = _runs_location(runs_dir)
     version = resolve_version(models, wanted, version)
@@ -102,7 +93,7 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
                 ", ".join(wanted), version, engine, jobs)
     runner.warm_up(len(jobs_params), jobs)
     try:
-        summary.runs = _map(functools.partial(_run_position, runner), jobs_params, jobs,
+        summary.runs = _run_in_parallel(functools.partial(_run_position, runner), jobs_params, jobs,
                             threads=runner.threads)
     finally:
         runner.close()
@@ -188,7 +179,27 @@ def _refuse_existing_versions(models: Path | str, positions: list[str], version:
             "are never overwritten (choose another --version, or omit it for the next one)")
 
 
-def _map(fn: Callable[[NotebookParams], PositionRun], items: list[NotebookParams], jobs: int,
+def _check_request(engine: str, jobs: int, positions: str | Sequence[str],
+                   csv: str | os.PathLike[str], columns: str | os.PathLike[str] | None,
+                   invalid_rows: InvalidRows, max_invalid_fraction: float,
+                   ) -> tuple[list[str], Path, str | None]:
+    """The positions, the CSV's absolute path and the column mapping file of a valid
+    request; a RecruitRevealError naming what is wrong before anything runs."""
+    if engine not in ENGINES:
+        raise RecruitRevealError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if int(jobs) < 1:
+        raise RecruitRevealError(f"--jobs must be at least 1, got {jobs}")
+    wanted = _positions(positions)
+    csv_path = Path(csv).expanduser().absolute()
+    if not csv_path.is_file():
+        raise DataValidationError(Problem("training CSV not found", file=str(csv)))
+    mapping = _column_mapping_file(columns)
+    check_invalid_rows(invalid_rows)
+    check_invalid_fraction(max_invalid_fraction)
+    return wanted, csv_path, mapping
+
+
+def _run_in_parallel(fn: Callable[[NotebookParams], PositionRun], items: list[NotebookParams], jobs: int,
          *, threads: bool) -> list[PositionRun]:
     """Run ``fn`` per item, ``jobs`` at a time, keeping the input order."""
     if jobs == 1 or len(items) == 1:
