@@ -213,3 +213,52 @@ def test_two_workers_follow_releases_under_load(two_versions, trained_results, t
     history = registry.history(two_versions).history
     assert [(r.how, r.action) for r in history[-3:]] == [
         ("cli", "release"), ("cli", "rollback"), ("api", "promote")]
+
+
+def test_two_workers_follow_a_signed_release_and_refuse_an_unsigned_one(
+        models_dir, trained_results, tmp_path, monkeypatch):
+    """VERIFY_KEY with `serve --workers 2`: a signed release reaches both workers; an unsigned
+    one promoted in the folder (hashes consistent, as anyone who can write it could) is
+    served by neither: they keep the model they had and say why in /health, naming the
+    signature file."""
+    from recruit_reveal.artifacts import layout, registry, signatures
+    from recruit_reveal.artifacts.writer import save_pipeline
+    from recruit_reveal.schema import POSITIONS
+
+    private, public = signatures.create_key_pair(tmp_path / "keys")
+    monkeypatch.setenv("SIGNING_KEY", str(private))
+    for pos in POSITIONS:  # the fixture's 1.0.0 were not signed: promoting signs them
+        registry.promote(pos, "1.0.0", models_dir, how="cli")
+    save_pipeline(trained_results["qb"], models_dir, "1.1.0", promote=False)
+    monkeypatch.delenv("SIGNING_KEY")
+    save_pipeline(trained_results["qb"], models_dir, "1.2.0", promote=False)  # unsigned
+    assert not (models_dir / layout.signature_name("qb", "1.2.0")).exists()
+
+    log = tmp_path / "server.log"
+    with serving(models_dir, log, "--workers", "2", ACCESS_LOG="0",
+                 VERIFY_KEY=str(public)) as url:
+        pids: set[int] = set()
+        deadline = time.monotonic() + 30
+        while len(pids) < 2:
+            assert time.monotonic() < deadline, f"only workers {pids} answered"
+            health = httpx.get(f"{url}/health", timeout=5).json()
+            assert health["signatures"]["checked"] is True
+            pids.add(health["worker"]["pid"])
+
+        registry.promote("qb", "1.1.0", models_dir, how="cli", reason="signed")
+        _worker_releases(url, pids, registry.history(models_dir).current.id, time.monotonic())
+        assert httpx.post(f"{url}/predict", json=QB).json()["model_version"] == "1.1.0"
+
+        registry.promote("qb", "1.2.0", models_dir, how="cli", reason="unsigned")
+        _worker_releases(url, pids, registry.history(models_dir).current.id, time.monotonic())
+        seen: set[int] = set()
+        deadline = time.monotonic() + 15
+        while seen != pids:
+            assert time.monotonic() < deadline, f"workers {pids - seen} never reported"
+            health = httpx.get(f"{url}/health", timeout=5).json()
+            assert health["models"]["qb"]["version"] == "1.1.0"
+            assert "recruit_reveal_qb_pipeline_v1.2.0.sig is missing" in \
+                health["release"]["problem"]
+            seen.add(health["worker"]["pid"])
+        for _ in range(10):
+            assert httpx.post(f"{url}/predict", json=QB).json()["model_version"] == "1.1.0"
