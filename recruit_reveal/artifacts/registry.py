@@ -1,7 +1,7 @@
 """Reading ``models/``: list, describe, resolve, verified load with fallback, promote, roll back.
 
 This is the only code that reads model artifacts (:mod:`recruit_reveal.artifacts.writer`
-is the only code that writes them).  A model is *valid* when its metadata
+writes them, and :mod:`.migration` adds a skops file to a pickle-only version).  A model is *valid* when its metadata
 parses, names the right position and version, and the sha256 and size of its
 files (the pkl and, since skops, the ``.skops`` file) match the metadata
 (:mod:`.verification`).  The skops file is what is loaded (:mod:`.formats`,
