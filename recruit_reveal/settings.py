@@ -70,9 +70,9 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0)
     max_batch: int = Field(MAX_BATCH, gt=0)
-    #: Unpickle a model's .pkl: True (ALLOW_PICKLE=1), False (never), or None, the default:
-    #: only in an older models folder without skops files (docs/artifacts.md).
-    allow_pickle: bool | None = None
+    #: Unpickle a model's .pkl when it has no skops file (ALLOW_PICKLE=1); off by default,
+    #: since unpickling runs the file's code (docs/artifacts.md, `models migrate`).
+    allow_pickle: bool = False
     #: The private key that signs every exported or promoted version (keys create makes one).
     signing_key: Path | None = None
     #: Trusted public keys, comma-separated (several during a key rotation); set, only versions

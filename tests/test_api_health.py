@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
 import pytest
 from api_support import SAMPLES, TOKEN, detail, settings
 from fastapi.testclient import TestClient
+from legacy_models import strip_skops
 
 from recruit_reveal.api.app import create_app
+from recruit_reveal.artifacts import layout
 from recruit_reveal.schema import POSITIONS
 
 
@@ -29,6 +36,8 @@ def test_root_and_health(client):
         entry = health["models"][pos]
         assert entry["loaded"] and entry["version"] == "1.0.0"
         assert entry["requested"] == "latest" and "1.0.0" in entry["reason"]
+        assert entry["format"] == "skops"
+    assert health["pickle_loading"] is False
     assert client.get("/health/live").json() == {"status": "alive"}
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["ready"] is True
@@ -64,3 +73,51 @@ def test_one_position_missing_is_degraded(models_dir):
         assert c.post("/predict", json=SAMPLES[0]).status_code == 200
         unavailable = c.post("/predict", json=SAMPLES[1])
         assert unavailable.status_code == 503 and "'rb'" in detail(unavailable)
+
+
+class Trap:
+    """Unpickling this creates a marker file: proof that a file was unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_crafted_pickle_in_a_folder_stripped_of_skops_is_never_served(models_dir, tmp_path):
+    marker = tmp_path / "ran"
+    strip_skops(models_dir)
+    crafted = pickle.dumps(Trap(str(marker)))
+    pkl = layout.artifact_path(models_dir, "qb", "1.0.0")
+    pkl.unlink()
+    pkl.write_bytes(crafted)
+    meta = layout.metadata_path(models_dir, "qb", "1.0.0")
+    doc = json.loads(meta.read_text())
+    doc["artifact"].update(sha256=hashlib.sha256(crafted).hexdigest(), size=len(crafted))
+    meta.write_text(json.dumps(doc))
+    with TestClient(create_app(settings(), models_dir=models_dir)) as c:
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and health["models_loaded"] == 0
+        assert health["pickle_loading"] is False
+        for pos in POSITIONS:
+            entry = health["models"][pos]
+            assert not entry["loaded"] and entry["format"] is None
+            assert f"models migrate {pos} 1.0.0 --trust-pickle" in entry["reason"]
+        assert c.post("/predict", json=SAMPLES[0]).status_code == 503
+    assert not marker.exists()
+
+
+def test_allow_pickle_serves_a_pickle_only_folder_and_health_says_so(models_dir, monkeypatch):
+    strip_skops(models_dir)
+    monkeypatch.setenv("ALLOW_PICKLE", "1")
+    with TestClient(create_app(settings(), models_dir=models_dir)) as c:
+        health = c.get("/health").json()
+        assert health["status"] == "healthy" and health["pickle_loading"] is True
+        for pos in POSITIONS:
+            entry = health["models"][pos]
+            assert entry["format"] == "pickle" and "ALLOW_PICKLE=1" in entry["reason"]
+        assert c.post("/predict", json=SAMPLES[0]).status_code == 200
+        spec = c.get("/openapi.json").json()["components"]["schemas"]
+        assert "pickle_loading" in spec["HealthResponse"]["properties"]
+        assert "format" in spec["PositionHealth"]["properties"]

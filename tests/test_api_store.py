@@ -3,15 +3,20 @@ a release that cannot be served) and the app's poller that applies it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from api_support import QB, SAMPLES, add_version, broken_pipeline, settings
 from fastapi.testclient import TestClient
+from legacy_models import strip_skops
 
 from recruit_reveal.api.app import create_app
 from recruit_reveal.api.store import ModelStore, ServedModel
-from recruit_reveal.artifacts import manifest, registry
+from recruit_reveal.artifacts import layout, manifest, migration, registry
 from recruit_reveal.schema import POSITIONS
 
 FOLLOW_ALL = {pos: "latest" for pos in POSITIONS}
@@ -118,3 +123,40 @@ def test_a_broken_manifest_does_not_stop_the_service_and_its_repair_is_followed(
     assert store.follow() is True
     assert store.release.problem is None and store.release.release.versions["qb"] == "1.1.0"
     assert served_versions(store) == {"qb": "1.1.0", "rb": "1.0.0", "wr": "1.0.0"}
+
+
+class Trap:
+    """Unpickling this creates a marker file: proof that a file was unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_crafted_pickle_is_refused_and_a_migration_is_followed(models_dir, tmp_path):
+    """Every skops file deleted, artifact_skops dropped, a crafted pickle with its sha256
+    fixed in the metadata: nothing is unpickled by default; a migration is served."""
+    marker = tmp_path / "ran"
+    strip_skops(models_dir)
+    crafted = pickle.dumps(Trap(str(marker)))
+    pkl = layout.artifact_path(models_dir, "qb", "1.0.0")
+    pkl.unlink()
+    pkl.write_bytes(crafted)
+    meta = layout.metadata_path(models_dir, "qb", "1.0.0")
+    doc = json.loads(meta.read_text())
+    doc["artifact"].update(sha256=hashlib.sha256(crafted).hexdigest(), size=len(crafted))
+    meta.write_text(json.dumps(doc))
+    store = ModelStore(models_dir, FOLLOW_ALL)
+    store.load_all()
+    assert served_versions(store) == {"qb": None, "rb": None, "wr": None}
+    assert "models migrate qb 1.0.0 --trust-pickle" in store.get("qb").reason
+    assert not marker.exists()
+
+    migration.migrate(models_dir, "rb", "1.0.0", trust_pickle=True, reason="trusted")
+    assert store.follow() is True  # the migration rewrote the manifest: re-read
+    rb = store.get("rb")
+    assert isinstance(rb, ServedModel) and rb.version == "1.0.0" and rb.format == "skops"
+    assert served_versions(store)["qb"] is None
+    assert not marker.exists()

@@ -137,7 +137,7 @@ def test_a_malicious_pickle_beside_a_skops_file_never_runs(models_dir, tmp_path,
 
 def test_a_malicious_pickle_without_skops_is_refused_unless_allowed(models_dir, tmp_path,
                                                                    monkeypatch):
-    """A version without a skops file in a folder that has some: pickle only when asked."""
+    """A version without a skops file: pickle only when asked, whatever else the folder holds."""
     marker = tmp_path / "ran"
     layout.skops_path(models_dir, "qb", "1.0.0").unlink()
     meta = layout.metadata_path(models_dir, "qb", "1.0.0")
@@ -146,10 +146,11 @@ def test_a_malicious_pickle_without_skops_is_refused_unless_allowed(models_dir, 
     meta.write_text(json.dumps(doc))
     _trap_pkl(models_dir, marker)
     registry.verify("qb", "1.0.0", models_dir)  # the sha256 matches: integrity is not the issue
-    with pytest.raises(ModelNotFoundError, match="refusing to unpickle it unless asked"):
+    with pytest.raises(ModelNotFoundError, match="pickle loading is off.*models migrate qb 1.0.0"
+                                                 " --trust-pickle"):
         registry.load("qb", "1.0.0", models_dir)
     monkeypatch.setenv("ALLOW_PICKLE", "0")
-    with pytest.raises(ModelNotFoundError, match="ALLOW_PICKLE=0"):
+    with pytest.raises(ModelNotFoundError, match="pickle loading is off"):
         registry.load("qb", "1.0.0", models_dir)
     with pytest.raises(ArtifactIntegrityError):
         registry.promote("qb", "1.0.0", models_dir)
@@ -160,18 +161,41 @@ def test_a_malicious_pickle_without_skops_is_refused_unless_allowed(models_dir, 
     assert marker.exists()
 
 
-def test_an_older_folder_loads_its_pickles_and_says_so(models_dir, trained_results,
-                                                       monkeypatch):
+def test_an_older_folder_is_refused_by_default_and_loads_when_asked(models_dir,
+                                                                     trained_results,
+                                                                     monkeypatch):
+    """A folder without any skops file is no reason to unpickle: that is what an attacker
+    who deletes them would make."""
     strip_skops(models_dir)
+    with pytest.raises(ModelNotFoundError, match="pickle loading is off.*models migrate qb"):
+        registry.load("qb", None, models_dir)
+    monkeypatch.setenv("ALLOW_PICKLE", "1")
     loaded = registry.load("qb", None, models_dir)
     assert loaded.format == "pickle" and loaded.version == "1.0.0"
-    assert "older models folder" in loaded.note and loaded.note in loaded.reason
+    assert "ALLOW_PICKLE=1" in loaded.note and loaded.note in loaded.reason
     frame = qb_frame()
     np.testing.assert_array_equal(loaded.pipeline.predict_proba(frame),
                                   trained_results["qb"].pipeline.predict_proba(frame))
-    monkeypatch.setenv("ALLOW_PICKLE", "0")  # strict: even an older folder is refused
+    monkeypatch.setenv("ALLOW_PICKLE", "0")
     with pytest.raises(ModelNotFoundError, match="pickle loading is off"):
         registry.load("qb", None, models_dir)
+
+
+def test_a_crafted_pickle_in_a_folder_stripped_of_skops_never_runs(models_dir, tmp_path):
+    """The attack: delete every skops file, drop artifact_skops from every metadata, put a
+    crafted pickle in place of a pkl with its sha256 and size fixed in the metadata."""
+    marker = tmp_path / "ran"
+    strip_skops(models_dir)
+    assert not list(models_dir.glob("*.skops"))
+    _trap_pkl(models_dir, marker)
+    registry.verify("qb", "1.0.0", models_dir)  # every sha256 matches
+    with pytest.raises(ModelNotFoundError, match="no skops file.*--trust-pickle"):
+        registry.load("qb", "1.0.0", models_dir)
+    with pytest.raises(ModelNotFoundError, match="pickle loading is off"):
+        registry.load("qb", None, models_dir)
+    with pytest.raises(ArtifactIntegrityError, match="pickle loading is off"):
+        registry.promote("qb", "1.0.0", models_dir)
+    assert not marker.exists()
 
 
 # ---------------------------------------------------------------------------
@@ -204,7 +228,7 @@ def test_a_tampered_skops_file_is_refused(models_dir):
 def test_allow_pickle_setting_reads_the_environment():
     from recruit_reveal.settings import load_settings
 
-    assert load_settings({}).allow_pickle is None
+    assert load_settings({}).allow_pickle is False
     assert load_settings({"ALLOW_PICKLE": "1"}).allow_pickle is True
     assert load_settings({"ALLOW_PICKLE": "0"}).allow_pickle is False
     with pytest.raises(Exception, match="ALLOW_PICKLE"):

@@ -294,7 +294,8 @@ def test_sklearn_mismatch_falls_back_to_a_compatible_version(folder, results, fr
 def test_unloadable_pickle_with_matching_hash_is_refused(tmp_path, results, monkeypatch):
     folder = tmp_path / "m"
     writer.save_pipeline(results[0], folder, "1.0.0")
-    strip_skops(folder)  # the pickle path: an older folder, so the pkl is what loads
+    strip_skops(folder)  # the pickle path: a pickle-only folder, unpickled when asked
+    monkeypatch.setenv("ALLOW_PICKLE", "1")
 
     def broken(*args, **kwargs):
         raise ModuleNotFoundError("No module named 'recruit_reveal.old_features'")
@@ -432,12 +433,12 @@ def test_a_model_pickled_before_the_package_split_still_loads(models_dir):
     assert b"recruit_reveal.modeling" not in old
     pkl.unlink()
     pkl.write_bytes(old)
-    strip_skops(models_dir)  # the pickle path: an older folder, so the pkl is what loads
+    strip_skops(models_dir)  # the pickle path: a pickle-only folder, unpickled when asked
     set_metadata(layout.metadata_path(models_dir, "qb", "1.0.0"),
                  artifact__sha256=hashlib.sha256(old).hexdigest(), artifact__size=len(old))
-    loaded = registry.load("qb", "1.0.0", models_dir)
+    loaded = registry.load("qb", "1.0.0", models_dir, allow_pickle=True)
     assert loaded.version == "1.0.0" and not loaded.fallback
-    assert loaded.format == "pickle" and "older models folder" in loaded.note
+    assert loaded.format == "pickle" and "ALLOW_PICKLE=1" in loaded.note
     assert type(loaded.pipeline[-1]).__module__ == "recruit_reveal.modeling.estimators"
     frame = pd.DataFrame([SAMPLE_ATHLETES[0]]).reindex(columns=schema.feature_names("qb"))
     assert loaded.pipeline.predict_proba(frame).shape == (1, 4)

@@ -17,6 +17,7 @@ import pytest
 from recruit_reveal.artifacts import registry
 from recruit_reveal.artifacts.layout import artifact_path, metadata_path
 from recruit_reveal.cli import main
+from recruit_reveal.errors import ModelNotFoundError
 from recruit_reveal.schema import POSITIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,6 +199,11 @@ def test_user_error_exits_2_without_traceback(tmp_path):
     (["models", "show", "qb", "9.9.9"], "9.9.9"),
     (["models", "promote", "wr", "7.0.0"], "7.0.0"),
     (["models", "diff", "qb", "1.0.0", "9.9.9"], "9.9.9"),
+    (["models", "migrate", "qb", "1.0.0", "--reason", "x"], "--trust-pickle"),
+    (["models", "migrate", "qb", "9.9.9", "--trust-pickle", "--reason", "x"], "9.9.9"),
+    (["models", "migrate", "--trust-pickle", "--reason", "x"], "--all"),
+    (["models", "migrate", "qb", "--all", "--trust-pickle", "--reason", "x"], "not both"),
+    (["models", "migrate", "qb", "--trust-pickle", "--reason", "x"], "VERSION"),
 ])
 def test_errors_of_every_command_exit_2(argv, needle, models_dir, tmp_path, capsys):
     (tmp_path / "x.csv").write_text("position,division\n", encoding="utf-8")
@@ -251,6 +257,44 @@ def test_models_list_show_and_promote(models_dir, trained_results, capsys):
     assert registry.latest_version("qb", models_dir) == "1.0.1"
     assert main(["models", "promote", "qb", "1.0.0", "--models-dir", str(models_dir)]) == 0
     assert registry.latest_version("qb", models_dir) == "1.0.0"  # rollback
+
+
+def test_models_migrate_one_version_then_all_of_them(models_dir, capsys):
+    from legacy_models import strip_skops
+
+    strip_skops(models_dir)
+    folder = ["--models-dir", str(models_dir)]
+    with pytest.raises(ModelNotFoundError, match="models migrate qb 1.0.0"):
+        registry.load("qb", "1.0.0", models_dir)
+    assert main(["models", "migrate", "qb", "1.0.0", "--trust-pickle", "--reason",
+                 "pickle-only export", "--by", "ana", *folder]) == 0
+    assert "qb 1.0.0: migrated from pickle to skops" in capsys.readouterr().out
+    assert registry.load("qb", "1.0.0", models_dir).format == "skops"
+    doc = registry.describe("qb", "1.0.0", models_dir)
+    assert doc.model_extra["migration"]["by"] == "ana"
+    assert main(["models", "migrate", "--all", "--trust-pickle", "--reason", "the rest",
+                 *folder]) == 0
+    out = capsys.readouterr().out
+    assert "qb 1.0.0: already has a skops file" in out
+    assert "rb 1.0.0: migrated" in out and "wr 1.0.0: migrated" in out
+    assert main(["models", "history", "--json", *folder]) == 0
+    history = json.loads(capsys.readouterr().out)
+    assert [(m["position"], m["by"]) for m in history["migrations"]][0] == ("qb", "ana")
+    assert main(["models", "history", *folder]) == 0
+    assert "Migrated from pickle to skops" in capsys.readouterr().out
+
+
+def test_models_migrate_all_exits_1_when_a_version_fails(models_dir, capsys):
+    from legacy_models import strip_skops
+
+    strip_skops(models_dir)
+    metadata_path(models_dir, "rb", "1.0.0").write_text("{not json")
+    code = main(["models", "migrate", "--all", "--trust-pickle", "--reason", "x",
+                 "--models-dir", str(models_dir)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILED:" in out and "not valid JSON" in out
+    assert "qb 1.0.0: migrated" in out and "wr 1.0.0: migrated" in out
 
 
 def test_models_list_on_an_empty_folder_points_at_training(tmp_path, capsys):

@@ -179,6 +179,9 @@ class PositionHealth(BaseModel):
                     "at load) or the pipeline itself; null when no model is loaded")
     scoring_reason: str | None = Field(
         description="the fast path's check, or why the pipeline is used")
+    format: Literal["skops", "pickle"] | None = Field(
+        None, description="the file the served model was loaded from: skops, or pickle (only "
+                          "with ALLOW_PICKLE=1); null when no model is loaded")
 
 
 class ReleaseHealth(BaseModel):
@@ -235,6 +238,9 @@ class HealthResponse(BaseModel):
     models_loaded: int
     available_positions: list[Position]
     models: dict[str, PositionHealth]
+    pickle_loading: bool = Field(
+        False, description="ALLOW_PICKLE=1: a version without a skops file is unpickled "
+                           "(which runs the file's code); false: such a version is refused")
     release: ReleaseHealth
     worker: WorkerHealth
     rate_limit: RateLimitHealth | None = Field(description="null: no rate limit is set")

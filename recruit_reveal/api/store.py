@@ -67,6 +67,8 @@ class ServedModel:
     loaded_at: str
     #: What every request scores with (the fast path, or the pipeline and why).
     scorer: Scorer
+    #: The file the model was loaded from: ``"skops"``, or ``"pickle"`` (ALLOW_PICKLE=1).
+    format: str = "skops"
 
     @classmethod
     def from_loaded(cls, loaded: registry.LoadedModel) -> ServedModel:
@@ -81,7 +83,8 @@ class ServedModel:
                            loaded.version, scorer.reason)
         return cls(loaded.position, str(loaded.requested), str(loaded.version), loaded.pipeline,
                    loaded.metadata, str(loaded.reason or ""), typical,
-                   datetime.now(timezone.utc).isoformat(timespec="seconds"), scorer)
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"), scorer,
+                   loaded.format)
 
 
 @dataclass(frozen=True)

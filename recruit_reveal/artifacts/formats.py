@@ -6,8 +6,9 @@
   file unless every one of them is in :data:`TRUSTED_TYPES`; nothing in the file
   is imported or constructed before that check.
 * **pickle** (``….pkl``, joblib): loading one runs whatever code its author chose,
-  so the registry unpickles only when asked to (``ALLOW_PICKLE=1``) or when the
-  models folder predates skops (see :mod:`recruit_reveal.artifacts.registry`).
+  so the registry unpickles only when asked to (``ALLOW_PICKLE=1``), and
+  ``recruit-reveal models migrate --trust-pickle`` converts a pickle-only export
+  to skops once (see :mod:`recruit_reveal.artifacts.registry`).
 
 Both are checked against the sha256 in the metadata before they are read here.
 """

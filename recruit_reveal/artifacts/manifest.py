@@ -25,6 +25,12 @@ its ``latest`` files point at; the first change writes it into the history.
 
 A server polls :func:`current_tag` (a stat or a HEAD request) and re-reads
 the release only when the tag changes.
+
+Beside the releases, ``migrations`` lists every version converted from pickle
+to skops by ``recruit-reveal models migrate`` (:class:`Migration`: who, when,
+why), appended the same way by :func:`record_migration`.  A migration changes
+no version of any release, so it is not a release entry: rolling back never
+lands on it.  The key is written only once a migration is recorded.
 """
 
 from __future__ import annotations
@@ -86,26 +92,56 @@ class Release(BaseModel):
         return value
 
 
+class Migration(BaseModel):
+    """One version converted from pickle to skops, on an operator's word (``models migrate``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    position: str
+    version: str
+    when: str
+    by: str
+    #: Always ``"migrate"``: the history's word for how the change was made.
+    how: str = "migrate"
+    reason: str
+    #: The format the model was loaded from (``"pickle"``) and the one written.
+    from_format: str
+    to_format: str
+    #: sha256 of the skops file written.
+    sha256: str
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        layout.parse_version(value)
+        return value
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     schema_version: int = MANIFEST_SCHEMA_VERSION
-    current: int
+    #: The last release's id; None only in a folder whose history holds migrations alone.
+    current: int | None
     releases: list[Release]
+    migrations: list[Migration] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
-        if not self.releases:
+        if not self.releases and not self.migrations:
             raise ValueError("releases is empty")
         ids = [r.id for r in self.releases]
         if any(b <= a for a, b in zip(ids, ids[1:], strict=False)):
             raise ValueError("release ids are not increasing")
-        if self.current != ids[-1]:
-            raise ValueError(f"current is {self.current}, but the last release is {ids[-1]}")
+        last = ids[-1] if ids else None
+        if self.current != last:
+            raise ValueError(f"current is {self.current}, but the last release is {last}")
         return self
 
     def to_json_bytes(self) -> bytes:
         doc = self.model_dump(mode="json")
+        if not doc["migrations"]:
+            del doc["migrations"]  # manifests without migrations stay as they were
         return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
 
 
@@ -146,7 +182,7 @@ class ReleaseState:
 
     @property
     def history(self) -> list[Release]:
-        if self.manifest is not None:
+        if self.manifest is not None and self.manifest.releases:
             return list(self.manifest.releases)
         return [self.derived] if self.derived is not None else []
 
@@ -169,7 +205,9 @@ def read_state(location: Location) -> ReleaseState:
     if found is None:
         return ReleaseState(store, None, None, _derive(store))
     data, tag = found
-    return ReleaseState(store, parse_manifest(data, store.display(MANIFEST)), tag)
+    doc = parse_manifest(data, store.display(MANIFEST))
+    # A manifest holding migrations alone: the latest files still say what is served.
+    return ReleaseState(store, doc, tag, None if doc.releases else _derive(store))
 
 
 def current_tag(location: Location) -> str | None:
@@ -263,7 +301,8 @@ def _try_switch(store: Store, change: Change, *, how: str, reason: str | None,
         id=history[-1].id + 1 if history else 1, when=_utc_now(), by=by, how=how,
         action=action, reason=reason, versions=versions,
         previous=current.id if current else None, restores=restores)
-    doc = Manifest(current=entry.id, releases=[*history, entry])
+    doc = Manifest(current=entry.id, releases=[*history, entry],
+                   migrations=state.manifest.migrations if state.manifest else [])
     try:
         store.swap(MANIFEST, doc.to_json_bytes(), state.tag)
     except PreconditionFailed:
@@ -371,6 +410,44 @@ def rollback(location: Location, *, how: str,
         return dict(target.versions), "rollback", target.id
 
     return _commit(location, change, how=how, reason=reason, by=by, on_step=on_step)
+
+
+def migrations(location: Location) -> list[Migration]:
+    """Every migration recorded in the folder's manifest, oldest first."""
+    state = read_state(location)
+    return list(state.manifest.migrations) if state.manifest else []
+
+
+def record_migration(location: Location, entry: Migration) -> Migration:
+    """Append ``entry`` to the manifest's migrations; the releases stay as they are.
+
+    The manifest is rewritten as a release switch rewrites it (under the
+    releases lock, conditional on the tag read), so nothing another writer
+    appended meanwhile is lost.  In a folder without a manifest the release
+    its latest files make is written into the history as well.
+    """
+    store = open_store(location)
+    try:
+        with store.lock(LOCK, LOCK_TIMEOUT_SECONDS):
+            for _attempt in range(MAX_ATTEMPTS):
+                state = read_state(store)
+                history, current = state.history, state.current
+                old = list(state.manifest.migrations) if state.manifest else []
+                doc = Manifest(current=current.id if current else None, releases=history,
+                               migrations=[*old, entry])
+                try:
+                    store.swap(MANIFEST, doc.to_json_bytes(), state.tag)
+                except PreconditionFailed:
+                    continue
+                if current is not None:
+                    # On object storage the latest files are copies of the metadata.
+                    write_latest(store, current.versions)
+                return entry
+    except TimeoutError:
+        raise ArtifactLockError(f"{store.display(LOCK)} has been locked by another writer for "
+                                f"more than {LOCK_TIMEOUT_SECONDS:.0f} s; retry") from None
+    raise ReleaseError(f"{store.display(MANIFEST)} kept changing under {MAX_ATTEMPTS} attempts "
+                       "to record the migration; retry")
 
 
 # ---------------------------------------------------------------------------

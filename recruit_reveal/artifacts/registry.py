@@ -1,12 +1,14 @@
 """Reading ``models/``: list, describe, resolve, verified load with fallback, promote, roll back.
 
 This is the only code that reads model artifacts (:mod:`recruit_reveal.artifacts.writer`
-is the only code that writes them).  A model is *valid* when its metadata
+writes them, and :mod:`.migration` adds a skops file to a pickle-only version).  A model is *valid* when its metadata
 parses, names the right position and version, and the sha256 and size of its
 files (the pkl and, since skops, the ``.skops`` file) match the metadata
 (:mod:`.verification`).  The skops file is what is loaded (:mod:`.formats`,
-with its trusted types); a pkl only for a version without one, as
-:func:`pickle_policy` allows.
+with its trusted types); a pkl is never unpickled unless pickle loading is
+turned on (:func:`pickle_policy`: ``allow_pickle=True`` or ``ALLOW_PICKLE=1``).
+A version without a skops file is refused otherwise; ``recruit-reveal models
+migrate`` (:mod:`.migration`) converts it once, on the operator's word.
 
 ``latest`` is the version of the current release in ``releases.json``
 (:mod:`.releases`); in an older folder without one, the latest pair of files.
@@ -68,7 +70,7 @@ class LoadedModel:
     reason: str
     #: True when the served version is not the one requested.
     fallback: bool = False
-    #: The file that was loaded: ``"skops"``, or ``"pickle"`` (older exports, ALLOW_PICKLE=1).
+    #: The file that was loaded: ``"skops"``, or ``"pickle"`` (only with ALLOW_PICKLE=1).
     format: str = formats.SKOPS
     #: Why a pickle was loaded (None for skops): for /health and the logs.
     note: str | None = None
@@ -178,9 +180,9 @@ def load(position: str, version: str | None = None, models_dir: Location | None 
     with another scikit-learn, and :class:`ModelNotFoundError` when no valid
     model exists; both messages list every candidate and why it was skipped.
 
-    The skops file is loaded; a version's pkl only as :func:`pickle_policy`
-    (``allow_pickle``, else ``$ALLOW_PICKLE``) allows, and ``format`` and
-    ``note`` of the result say so.
+    The skops file is loaded; a version's pkl only when :func:`pickle_policy`
+    (``allow_pickle``, else ``$ALLOW_PICKLE``, off by default) allows it, and
+    ``format`` and ``note`` of the result say so.
     """
     pos = check_position(position)
     search = _Search(_store(models_dir), pos, resolve_version(version), allow_version_mismatch,
@@ -201,7 +203,7 @@ class _Search:
     """The candidates :func:`load` tried, and why each one was skipped."""
 
     def __init__(self, store: Store, position: str, requested: str,
-                 allow_version_mismatch: bool, policy: bool | None):
+                 allow_version_mismatch: bool, policy: bool):
         self.store, self.position, self.requested = store, position, requested
         self.allow_version_mismatch, self.policy = allow_version_mismatch, policy
         self.skipped: list[tuple[str, Exception]] = []

@@ -152,38 +152,29 @@ def check_sklearn(doc: ModelMetadata, path: str, allow_version_mismatch: bool) -
     return message
 
 
-def pickle_policy(allow_pickle: bool | None = None) -> bool | None:
-    """``allow_pickle``, else ``$ALLOW_PICKLE``: True, False, or None (only in an older folder)."""
+def pickle_policy(allow_pickle: bool | None = None) -> bool:
+    """``allow_pickle``, else ``$ALLOW_PICKLE`` (off unless set): whether a pkl may be unpickled."""
     if allow_pickle is None:
-        value = load_setting("allow_pickle")
-        return None if value is None else bool(value)
+        return bool(load_setting("allow_pickle"))
     return bool(allow_pickle)
 
 
-def folder_has_skops(store: Store) -> bool:
-    try:
-        return any(name.endswith(layout.SKOPS_SUFFIX) for name in store.names())
-    except OSError:
-        return False
+def pickle_refusal(position: str, version: str, name: str) -> str:
+    """Why a version without a skops file is not loaded, and the ways to load it."""
+    return (f"{name} has no skops file, and pickle loading is off: unpickling runs whatever code "
+            f"the file holds. If you trust the pickle, convert it to skops once with "
+            f"`recruit-reveal models migrate {position} {version} --trust-pickle --reason "
+            f"\"...\"`, or turn pickle loading on (ALLOW_PICKLE=1, serve --allow-pickle)")
 
 
-def choose(found: Verified, store: Store, policy: bool | None) -> tuple[str, bytes, str,
-                                                                        str | None]:
-    """(format, bytes, path, note) of what to load; the pkl only as the policy allows."""
+def choose(found: Verified, policy: bool) -> tuple[str, bytes, str, str | None]:
+    """(format, bytes, path, note) of what to load; the pkl only when ``policy`` allows it."""
     if found.skops is not None and found.skops_path is not None:
         return formats.SKOPS, found.skops, found.skops_path, None
-    name = found.pkl_path.rsplit("/", 1)[-1]
-    if policy is False:
-        raise ArtifactIntegrityError(
-            f"{name} has no skops file and pickle loading is off (ALLOW_PICKLE=0); "
-            f"re-export it, or allow pickle with --allow-pickle / ALLOW_PICKLE=1")
-    if policy is None and folder_has_skops(store):
-        raise ArtifactIntegrityError(
-            f"{name} has no skops file, and this models folder is not an older one (it holds "
-            f"skops files); refusing to unpickle it unless asked with --allow-pickle / "
-            f"ALLOW_PICKLE=1")
-    why = "ALLOW_PICKLE=1" if policy else "an older models folder without skops files"
-    return formats.PICKLE, found.pkl, found.pkl_path, f"loaded from pickle ({why})"
+    if not policy:
+        raise ArtifactIntegrityError(pickle_refusal(
+            found.doc.position, found.doc.model_version, found.pkl_path.rsplit("/", 1)[-1]))
+    return formats.PICKLE, found.pkl, found.pkl_path, "loaded from pickle (ALLOW_PICKLE=1)"
 
 
 @dataclass(frozen=True)
@@ -200,9 +191,9 @@ class Candidate:
 
 
 def load_candidate(store: Store, position: str, version: str, allow_version_mismatch: bool,
-                   policy: bool | None = None) -> Candidate:
+                   policy: bool = False) -> Candidate:
     found = verified(store, position, version)
-    fmt, data, path, note = choose(found, store, policy)
+    fmt, data, path, note = choose(found, policy)
     mismatch = check_sklearn(found.doc, path, allow_version_mismatch)
     if fmt == formats.SKOPS:
         pipeline = formats.load_skops(data, path)

@@ -1,4 +1,4 @@
-"""The ``recruit-reveal models`` actions: list, show, promote, roll back, history and diff.
+"""The ``recruit-reveal models`` actions: list, show, promote, roll back, history, diff, migrate.
 
 :mod:`recruit_reveal.cli.commands` dispatches here through
 :data:`ACTIONS`; errors the user can fix propagate to it as
@@ -12,8 +12,13 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import RecruitRevealError
 from ..schema import POSITIONS
-from .parser import EXIT_OK
+from .parser import EXIT_FAILED, EXIT_OK
+
+
+class UsageError(RecruitRevealError):
+    """Arguments that do not go together (exit code 2, as every problem to fix first)."""
 
 if TYPE_CHECKING:
     from ..artifacts.metadata import ModelMetadata
@@ -118,11 +123,19 @@ def _history(args: argparse.Namespace) -> int:
 
     state = history(args.models_dir)
     entries = state.history
+    migrated = list(state.manifest.migrations) if state.manifest else []
     if args.json:
         print(json.dumps({"current": state.current.id if state.current else None,
-                          "releases": [r.model_dump(mode="json") for r in entries]}, indent=2))
+                          "releases": [r.model_dump(mode="json") for r in entries],
+                          "migrations": [m.model_dump(mode="json") for m in migrated]},
+                         indent=2))
         return EXIT_OK
     folder = resolve_models_dir(args.models_dir)
+    if migrated:
+        print(f"Migrated from pickle to skops in {folder} (models migrate), oldest first:")
+        print(format_table(["when (UTC)", "by", "position", "version", "reason"],
+                           [[m.when, m.by, m.position, m.version, m.reason]
+                            for m in migrated]) + "\n")
     if not entries:
         print(f"No releases in {folder} yet.")
         return EXIT_OK
@@ -145,8 +158,42 @@ def _diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_rows(position: str, doc: ModelMetadata) -> Any:
+    """The reference athletes and the sample athletes, as one input frame."""
+    import pandas as pd
+
+    from recruit_reveal.artifacts.migration import sample_rows
+    from recruit_reveal.release.agreement import reference_athletes
+
+    sample = sample_rows(position, doc)
+    reference = reference_athletes(position, dict(doc.typical_values))
+    return pd.concat([sample, reference.reindex(columns=sample.columns)], ignore_index=True)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from recruit_reveal.artifacts import migration
+
+    if args.all == bool(args.position):
+        raise UsageError("models migrate: give POSITION VERSION, or --all (not both)")
+    if args.position and not args.version:
+        raise UsageError("models migrate: give the VERSION to migrate (X.Y.Z)")
+    if args.all:
+        results = migration.migrate_all(args.models_dir, trust_pickle=args.trust_pickle,
+                                        reason=args.reason, by=args.by, rows=_check_rows)
+    else:
+        results = [migration.migrate(args.models_dir, args.position, args.version,
+                                     trust_pickle=args.trust_pickle, reason=args.reason,
+                                     by=args.by, rows=_check_rows)]
+    for result in results:
+        print(result.message if isinstance(result, migration.Migrated)
+              else f"FAILED: {result}")
+    if args.all and not results:
+        print("No pickle-only versions: nothing to migrate.")
+    return EXIT_FAILED if any(isinstance(r, Exception) for r in results) else EXIT_OK
+
+
 #: ``models ACTION`` -> its handler, which returns the exit code.
 ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": _list, "show": _show, "promote": _promote,
-    "rollback": _rollback, "history": _history, "diff": _diff,
+    "rollback": _rollback, "history": _history, "diff": _diff, "migrate": _migrate,
 }

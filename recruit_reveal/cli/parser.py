@@ -142,13 +142,34 @@ def _add_models(sub: Any) -> None:
     mdiff.add_argument("--csv", type=Path, default=None,
                        help="rows to compare predictions on (default: the training file the "
                             "metadata names, if found unchanged)")
+    mmigrate = _add_migrate(msub)
     for p in (mpromote, mrollback):
         p.add_argument("--reason", default=None, help="why, for the history")
+    for p in (mpromote, mrollback, mmigrate):
         p.add_argument("--by", default=None, help="who, for the history (default: the OS user)")
-    for p in (mlist, mshow, mpromote, mrollback, mhistory, mdiff):
+    for p in (mlist, mshow, mpromote, mrollback, mhistory, mdiff, mmigrate):
         p.add_argument("--models-dir", default=None,
                        help="models folder or s3://bucket/prefix "
                             "(default: $MODEL_DIR or models)")
+
+
+def _add_migrate(msub: Any) -> Any:
+    """recruit-reveal models migrate"""
+    mmigrate = msub.add_parser(
+        "migrate", help="convert a pickle-only version to skops, once, on your word",
+        description="Unpickle a version exported without a skops file (this runs the "
+        "pickle's code: only for a pickle you trust), after checking its sha256 against the "
+        "metadata; write it as skops, checked to predict identically, and record who, when "
+        "and why in its metadata and the release history. Versions with a skops file are "
+        "skipped.", epilog=_EXIT_CODES)
+    mmigrate.add_argument("position", nargs="?", type=_one_position, help="qb, rb or wr")
+    mmigrate.add_argument("version", nargs="?", help="X.Y.Z")
+    mmigrate.add_argument("--all", action="store_true",
+                          help="every pickle-only version of every position")
+    mmigrate.add_argument("--trust-pickle", action="store_true",
+                          help="required: you trust whoever wrote the pickle")
+    mmigrate.add_argument("--reason", required=True, help="why, for the metadata and history")
+    return mmigrate
 
 
 def _add_runs(sub: Any) -> None:

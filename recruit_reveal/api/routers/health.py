@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ... import __version__
+from ...artifacts.verification import pickle_policy
 from ...schema import POSITIONS
 from ..dependencies import StoreDep
 from ..rate_limits import RateLimiter
@@ -53,8 +54,10 @@ def health_body(store: ModelStore, limiter: RateLimiter | None = None,
         "models": {p: {"loaded": isinstance(s, ServedModel), "version": s.version,
                        "requested": s.requested, "reason": s.reason,
                        "scoring": s.scorer.mode if isinstance(s, ServedModel) else None,
-                       "scoring_reason": s.scorer.reason if isinstance(s, ServedModel) else None}
+                       "scoring_reason": s.scorer.reason if isinstance(s, ServedModel) else None,
+                       "format": s.format if isinstance(s, ServedModel) else None}
                    for p, s in snap.items()},
+        "pickle_loading": pickle_policy(),
         "release": release_body(store),
         "worker": {"pid": os.getpid()},
         "rate_limit": limiter.status() if limiter is not None else None,
