@@ -231,3 +231,26 @@ def test_an_older_folder_without_releases_records_its_derived_release(legacy):
     assert registry.load("qb", None, legacy).format == "skops"
     with pytest.raises(ModelNotFoundError, match="pickle loading is off"):
         registry.load("rb", None, legacy)
+
+
+def test_migrate_with_a_signing_key_re_signs_the_version(legacy, tmp_path, monkeypatch):
+    from recruit_reveal.artifacts import signatures
+    from recruit_reveal.errors import UnsignedFileError
+
+    private, public = signatures.create_key_pair(tmp_path / "keys")
+    for pos in ("qb", "rb"):  # signed as the pickle-only exports they were: pkl and metadata
+        files = {n: (legacy / n).read_bytes() for n in (layout.artifact_name(pos, "1.0.0"),
+                                                        layout.metadata_name(pos, "1.0.0"))}
+        (legacy / layout.signature_name(pos, "1.0.0")).write_bytes(
+            signatures.sign_files(files, private))
+    migration.migrate(legacy, "rb", "1.0.0", trust_pickle=True, reason="no key given")
+    migration.migrate(legacy, "qb", "1.0.0", trust_pickle=True, reason="keyed",
+                      signing_key=private)
+    monkeypatch.setenv("VERIFY_KEY", str(public))  # the servers' setting
+    assert registry.load("qb", "1.0.0", legacy).format == "skops"
+    signed = signatures.signed_digests((legacy / layout.signature_name("qb", "1.0.0"))
+                                       .read_bytes())
+    assert layout.skops_name("qb", "1.0.0") in signed
+    # Without a key the earlier signature does not cover the migrated version: refused.
+    with pytest.raises(UnsignedFileError, match=r"rb_pipeline_v1\.0\.0\.skops not covered"):
+        registry.verify("rb", "1.0.0", legacy)

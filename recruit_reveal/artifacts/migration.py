@@ -30,6 +30,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from ..errors import ArtifactIntegrityError, ModelNotFoundError, RecruitRevealEr
 from ..schema import POSITIONS, SAMPLE_ATHLETES, check_position, feature_names
 from ..storage.base import PreconditionFailed, Store
 from ..storage.locations import Location, open_store
-from . import formats, layout, manifest
+from . import formats, layout, manifest, signatures
 from .metadata import ModelMetadata
 from .verification import check_metadata, check_sklearn, verified
 from .writer import position_lock
@@ -109,7 +110,8 @@ def _check_request(trust_pickle: bool, reason: object, what: str) -> None:
 
 
 def migrate(models_dir: Location, position: str, version: str, *, trust_pickle: bool = False,
-            reason: str, by: str | None = None, rows: CheckRows | None = None) -> Migrated:
+            reason: str, by: str | None = None, rows: CheckRows | None = None,
+            signing_key: str | os.PathLike[str] | None = None) -> Migrated:
     """Convert one pickle-only version to skops (see the module doc for every step).
 
     Raises :class:`PickleNotTrustedError` without ``trust_pickle`` or a reason,
@@ -129,12 +131,27 @@ def migrate(models_dir: Location, position: str, version: str, *, trust_pickle: 
             return _skip(store, doc)
         entry = _convert(store, doc, tag, reason=reason.strip(), by=who,
                          rows=rows or sample_rows)
+        _sign_migrated(store, pos, version, signing_key)
     manifest.record_migration(store, entry)
     logger.warning("migrated %s %s from pickle to skops (by %s: %s)", pos, version, who,
                    entry.reason)
     return Migrated(pos, version, "migrated",
                     f"{pos} {version}: migrated from pickle to skops "
                     f"({layout.skops_name(pos, version)}, sha256 {entry.sha256[:12]}...)")
+
+
+def _sign_migrated(store: Store, position: str, version: str,
+                   signing_key: str | os.PathLike[str] | None) -> None:
+    """A migration changes the metadata and adds the skops file, so a signature made
+    before no longer covers the version: re-sign it with the key (``signing_key``, else
+    ``$SIGNING_KEY``), or say that VERIFY_KEY servers will refuse it until it is signed."""
+    key = signatures.signing_key(signing_key)
+    if key is not None:
+        signatures.resign_version(store, position, version, key)
+    elif store.exists(layout.signature_name(position, version)):
+        logger.warning("%s %s was signed before the migration and its signature no longer "
+                       "covers it: re-run with --signing-key, or servers with VERIFY_KEY "
+                       "will refuse it", position, version)
 
 
 def _read(store: Store, position: str, version: str) -> tuple[ModelMetadata, str]:
@@ -259,6 +276,7 @@ def pickle_only_versions(models_dir: Location) -> list[tuple[str, str]]:
 
 def migrate_all(models_dir: Location, *, trust_pickle: bool = False, reason: str,
                 by: str | None = None, rows: CheckRows | None = None,
+                signing_key: str | os.PathLike[str] | None = None,
                 ) -> list[Migrated | RecruitRevealError]:
     """:func:`migrate` every pickle-only version of every position: the result of each, or
     the error that stopped it (the others are migrated all the same)."""
@@ -267,7 +285,7 @@ def migrate_all(models_dir: Location, *, trust_pickle: bool = False, reason: str
     for pos, version in pickle_only_versions(models_dir):
         try:
             results.append(migrate(models_dir, pos, version, trust_pickle=True, reason=reason,
-                                   by=by, rows=rows))
+                                   by=by, rows=rows, signing_key=signing_key))
         except RecruitRevealError as exc:
             results.append(exc)
     return results

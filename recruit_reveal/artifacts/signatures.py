@@ -204,3 +204,20 @@ def check_version(store: Store, files: Mapping[str, bytes], position: str, versi
     except FileNotFoundError:
         bundle = None
     return verify_files(files, bundle, store.display(name), public_keys)
+
+
+def resign_version(store: Store, position: str, version: str,
+                   private_key: str | os.PathLike[str]) -> str:
+    """Replace a version's signature after an operator changed its files on purpose
+    (``models migrate``): sign the pkl, skops file and metadata as they are now."""
+    files = {}
+    for name in (layout.artifact_name(position, version), layout.skops_name(position, version),
+                 layout.metadata_name(position, version)):
+        try:
+            files[name] = store.read(name)
+        except FileNotFoundError:
+            continue
+    name = layout.signature_name(position, version)
+    store.remove(name)
+    store.create(name, sign_files(files, private_key))
+    return name

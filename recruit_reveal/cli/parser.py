@@ -143,6 +143,7 @@ def _add_models(sub: Any) -> None:
                        help="rows to compare predictions on (default: the training file the "
                             "metadata names, if found unchanged)")
     mmigrate = _add_migrate(msub)
+    _add_signing_key(mmigrate)
     for p in (mpromote, mrollback):
         p.add_argument("--reason", default=None, help="why, for the history")
     for p in (mpromote, mrollback, mmigrate):
