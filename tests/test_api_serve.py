@@ -108,9 +108,8 @@ def test_serve_answers_predict_what_if_and_limits_the_rate(server):
 
 # --------------------------------------------------------------------------- many workers
 
-#: The promise: every worker serves a new release this soon after it is made.
-# A functional bound (workers follow without a restart, within a few polls); the speed
-# goal itself (<= 2 s) is measured by bench/workers.py, not asserted on a busy machine.
+#: Every worker serves a new release this soon after it is made.  A functional bound (workers follow without a restart, within a few polls); the speed
+#: goal itself (<= 2 s) is measured by bench/workers.py, not asserted on a busy machine.
 FOLLOW_SECONDS = 10.0
 
 
