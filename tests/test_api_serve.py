@@ -108,8 +108,9 @@ def test_serve_answers_predict_what_if_and_limits_the_rate(server):
 
 # --------------------------------------------------------------------------- many workers
 
-#: Every worker serves a new release this soon after it is made.  A functional bound (workers follow without a restart, within a few polls); the speed
-#: goal itself (<= 2 s) is measured by bench/workers.py, not asserted on a busy machine.
+#: Every worker serves a new release this soon after it is made: a functional bound
+#: (within a few polls, without a restart); the speed goal itself (<= 2 s) is
+#: measured by bench/workers.py, not asserted on a machine that may be busy.
 FOLLOW_SECONDS = 10.0
 
 
