@@ -40,7 +40,7 @@ BAD_ATHLETES = [
     ("bad height text", {**QB, "height_inches": "tall"}, "height_inches"),
     ("height text out of range", {**QB, "height_inches": "7-6"}, "height_inches"),
     ("unknown state", {**QB, "state": "ZZ"}, "state"),
-    ("given twice", {**QB, "height": 72}, "height_inches"),
+    ("given twice, different values", {**QB, "height": 73}, "height_inches"),
 ]
 
 

@@ -45,7 +45,7 @@ def test_predict_sample_athletes(client, athlete):
     assert wi["at_top"] == (body["predicted_division"] == "Power 5")
     for factor in body["top_factors"]:
         assert factor["input"] in feature_names(athlete["position"])
-    assert body["ignored_fields"] == []
+    assert body["ignored_fields"] == ["name"]  # listed by name, its value never kept
 
 
 def test_prediction_fields_in_order(client):
@@ -79,7 +79,7 @@ def test_predict_accepts_aliases_any_case_and_ignores_names(client):
     body = response.json()
     reference = client.post("/predict", json=QB).json()
     assert body["probabilities"] == reference["probabilities"]
-    assert body["ignored_fields"] == ["favourite_colour"]
+    assert body["ignored_fields"] == ["Player_Name", "name", "favourite_colour"]
     assert "Someone" not in response.text
 
 

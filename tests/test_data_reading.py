@@ -155,6 +155,7 @@ def test_column_name_appearing_twice(tmp_path, second):
 def test_duplicated_position_column_stops_early(tmp_path):
     frame = mixed_rows()
     frame["Position "] = frame["position"]
+    frame.loc[3, "Position "] = "WR" if frame.loc[3, "position"] != "WR" else "QB"
     error = load_fails(write_csv(tmp_path, frame))
     assert len(error.problems) == 1
     one_problem(error, row=1, column="position", contains="appears 2 times")
