@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from recruit_reveal import schema
@@ -90,3 +92,16 @@ def test_the_per_position_spellings_are_consistent():
         assert not aliases.keys() & schema.HEADER_ALIASES.keys()
         for spelling in aliases:
             assert schema.header_key(spelling) == spelling
+
+
+def test_the_data_contract_lists_every_per_position_spelling():
+    contract = Path(__file__).resolve().parents[1] / "docs" / "data-contract.md"
+    lines = contract.read_text(encoding="utf-8").split("### Per-position spellings", 1)[1]
+    rows = [line for line in lines.splitlines() if line.startswith("| ")][2:]
+    table: dict[str, dict[str, tuple[str, ...]]] = {}
+    for line in rows:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] not in schema.POSITIONS:
+            break
+        table.setdefault(cells[0], {})[cells[1]] = tuple(cells[2].split(", "))
+    assert table == schema.POSITION_HEADER_SPELLINGS
