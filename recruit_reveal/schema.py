@@ -240,9 +240,6 @@ IGNORED_COLUMNS: frozenset[str] = frozenset({"name", "player_name"})
 TARGET_COLUMN = "division"
 POSITION_COLUMN = "position"
 
-#: Earlier API/CSV spellings accepted as aliases of canonical columns (API field names).
-COLUMN_ALIASES: dict[str, str] = {"height": "height_inches", "weight": "weight_lbs"}
-
 #: Every column a training file may name: the inputs of every position, the
 #: target, the position and the dropped name columns.
 CANONICAL_COLUMNS: frozenset[str] = frozenset(
@@ -272,6 +269,38 @@ HEADER_SPELLINGS: dict[str, tuple[str, ...]] = {
 HEADER_ALIASES: dict[str, str] = {
     spelling: canonical for canonical, spellings in HEADER_SPELLINGS.items()
     for spelling in spellings
+}
+
+#: Spellings whose meaning depends on the position, by position and canonical column
+#: (compared after :func:`header_key`).  Intake forms name production once for every
+#: position: an RB's ``Senior_Avg`` is yards per carry, a WR's ``Senior_YPG`` receiving
+#: yards per game.  A spelling that is itself a column of another position
+#: (``senior_ypg``, ``senior_avg``, ``senior_rush_yds``) yields to the position's own
+#: column when both are given, so files holding every position's columns still read.
+POSITION_HEADER_SPELLINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "qb": {
+        "senior_ypg": ("senior_pass_ypg", "senior_passing_ypg"),
+        "senior_yds": ("senior_pass_yds", "senior_passing_yds", "senior_passing_yards"),
+        "senior_tds": ("senior_td_passes", "senior_pass_tds", "senior_passing_tds",
+                       "senior_td_pass"),
+    },
+    "rb": {
+        "senior_ypg": ("senior_rush_ypg", "senior_rushing_ypg"),
+        "senior_yds": ("senior_rush_yds", "senior_rushing_yds", "senior_rushing_yards"),
+        "senior_ypc": ("senior_avg", "senior_rush_avg", "senior_yards_per_carry"),
+        "senior_tds": ("senior_rush_td", "senior_rush_tds", "senior_rushing_tds"),
+    },
+    "wr": {
+        "senior_rec_ypg": ("senior_ypg", "senior_receiving_ypg"),
+        "senior_rec_yds": ("senior_receiving_yds", "senior_receiving_yards"),
+        "senior_avg": ("senior_rec_avg", "senior_ypr", "senior_yards_per_catch"),
+        "senior_tds": ("senior_rec_td", "senior_rec_tds", "senior_receiving_tds"),
+    },
+}
+POSITION_HEADER_ALIASES: dict[str, dict[str, str]] = {
+    position: {spelling: canonical for canonical, spellings in by_column.items()
+               for spelling in spellings}
+    for position, by_column in POSITION_HEADER_SPELLINGS.items()
 }
 
 
@@ -337,9 +366,8 @@ def input_schema(position: str) -> dict:
 
 
 def canonical_column_name(raw: str) -> str:
-    """Case-insensitive, space-trimmed column matching, with earlier aliases applied."""
-    key = re.sub(r"\s+", "_", str(raw).strip().lower())
-    return COLUMN_ALIASES.get(key, key)
+    """A column name matched as a header is (:func:`resolve_header`), whatever the position."""
+    return resolve_header(raw)
 
 
 _HEIGHT_FEET_INCHES = re.compile(

@@ -40,7 +40,7 @@ BAD_ATHLETES = [
     ("bad height text", {**QB, "height_inches": "tall"}, "height_inches"),
     ("height text out of range", {**QB, "height_inches": "7-6"}, "height_inches"),
     ("unknown state", {**QB, "state": "ZZ"}, "state"),
-    ("given twice", {**QB, "height": 72}, "height_inches"),
+    ("given twice, different values", {**QB, "height": 73}, "height_inches"),
 ]
 
 
@@ -121,3 +121,37 @@ def test_batch_bad_input(client):
 def test_batch_explain_must_be_a_boolean(client):
     response = client.post("/predict/batch?explain=perhaps", json=[QB])
     assert response.status_code == 422 and detail(response).startswith("explain")
+
+
+FORM_EXTRAS = {"Player_Name": "Someone", "College": "Somewhere U", "High_School": "Central",
+               "Profile_URL": "https://example.com/p/1", "Notes": "good arm",
+               "Division": "Unknown"}
+
+
+def test_a_form_record_reads_as_its_canonical_twin():
+    form = {"Position": "QB", "Height_Inches": 72, "height_inches": 72.0, "Weight_Lbs": 200,
+            "Forty_Yard_Dash": 4.7, "Senior_YPG": 250, "Senior_TD_Passes": 20,
+            "Senior_Comp_Pct": 65.0, **FORM_EXTRAS}
+    athlete, twin = parse_athlete(form), parse_athlete(QB)
+    assert athlete.position == "qb" and athlete.values == twin.values
+    assert athlete.ignored == list(FORM_EXTRAS)
+    rb = parse_athlete({"position": "rb", "Height_Inches": 70, "Weight_Lbs": 190,
+                        "Senior_YPG": 120, "Senior_Avg": 5.2, "Senior_rec_yds": 300})
+    assert (rb.values["senior_ypg"], rb.values["senior_ypc"], rb.values["senior_rec_yds"]) == (
+        120, 5.2, 300)
+    wr = parse_athlete({"position": "wr", "Height_Inches": 71, "Weight_Lbs": 180,
+                        "Senior_YPG": 85, "senior_avg": 15.5, "Senior_rec_td": 9})
+    assert (wr.values["senior_rec_ypg"], wr.values["senior_avg"], wr.values["senior_tds"]) == (
+        85, 15.5, 9)
+
+
+def test_two_spellings_with_different_values_name_both(client):
+    response = client.post("/predict", json={**QB, "Height_Inches": 73})
+    assert response.status_code == 422, response.text
+    assert detail(response) == ("height_inches: given twice with different values: "
+                                "'height_inches'=72, 'Height_Inches'=73")
+    position = client.post("/predict", json={**QB, "Position": "wr"})
+    assert position.status_code == 422
+    assert detail(position).startswith("position: given twice with different values")
+    batch = client.post("/predict/batch", json=[QB, {**QB, "Weight_Lbs": "210"}])
+    assert [e["field"] for e in batch.json()["errors"]] == ["athletes[1].weight_lbs"]

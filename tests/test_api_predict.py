@@ -45,7 +45,7 @@ def test_predict_sample_athletes(client, athlete):
     assert wi["at_top"] == (body["predicted_division"] == "Power 5")
     for factor in body["top_factors"]:
         assert factor["input"] in feature_names(athlete["position"])
-    assert body["ignored_fields"] == []
+    assert body["ignored_fields"] == ["name"]  # listed by name, its value never kept
 
 
 def test_prediction_fields_in_order(client):
@@ -79,7 +79,7 @@ def test_predict_accepts_aliases_any_case_and_ignores_names(client):
     body = response.json()
     reference = client.post("/predict", json=QB).json()
     assert body["probabilities"] == reference["probabilities"]
-    assert body["ignored_fields"] == ["favourite_colour"]
+    assert body["ignored_fields"] == ["Player_Name", "name", "favourite_colour"]
     assert "Someone" not in response.text
 
 
@@ -199,3 +199,20 @@ def test_malformed_versions_are_rejected_before_any_file(client, version):
 def test_unknown_version_is_404(client):
     response = client.post("/predict/7.7.7", json=QB)
     assert response.status_code == 404 and "7.7.7" in detail(response)
+
+
+def test_a_form_record_gets_its_canonical_twins_prediction(client):
+    form = {"Position": "QB", "Height_Inches": 72, "height_inches": 72, "Weight_Lbs": 200.0,
+            "Forty_Yard_Dash": 4.7, "Senior_YPG": 250, "Senior_TD_Passes": 20,
+            "Senior_Comp_Pct": 65.0, "Player_Name": "Someone", "College": "Somewhere U",
+            "High_School": "Central", "Profile_URL": "https://example.com/p/1",
+            "Notes": "good arm", "Division": "Unknown"}
+    response = client.post("/predict", json=form)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    twin = client.post("/predict", json={k: v for k, v in QB.items() if k != "name"}).json()
+    assert body["probabilities"] == twin["probabilities"]
+    assert body["imputation_flags"] == twin["imputation_flags"]
+    assert body["ignored_fields"] == ["Player_Name", "College", "High_School", "Profile_URL",
+                                      "Notes", "Division"]
+    assert "Someone" not in response.text and "Central" not in response.text

@@ -155,6 +155,7 @@ def test_column_name_appearing_twice(tmp_path, second):
 def test_duplicated_position_column_stops_early(tmp_path):
     frame = mixed_rows()
     frame["Position "] = frame["position"]
+    frame.loc[3, "Position "] = "WR" if frame.loc[3, "position"] != "WR" else "QB"
     error = load_fails(write_csv(tmp_path, frame))
     assert len(error.problems) == 1
     one_problem(error, row=1, column="position", contains="appears 2 times")
@@ -191,3 +192,34 @@ def test_windows_1252_semicolons_and_crlf_together(tmp_path):
     data = load_training_data(write_csv(tmp_path, text.encode("cp1252")), "qb")
     assert (data.encoding, data.separator, len(data)) == ("Windows-1252", ";", ROWS)
     assert data.frame.loc[0, "height_inches"] == 74.0
+
+
+FORM_HEADERS = {
+    "qb": {"senior_ypg": "Senior_YPG", "senior_tds": "Senior_TD_Passes"},
+    "rb": {"senior_ypg": "Senior_YPG", "senior_ypc": "Senior_Avg", "senior_rec_yds": "Senior_rec_yds"},
+    "wr": {"senior_rec_ypg": "Senior_YPG", "senior_tds": "Senior_rec_td", "senior_avg": "Senior_Avg"},
+}
+COMMON_FORM_HEADERS = {"height_inches": "Height_Inches", "weight_lbs": "Weight_Lbs",
+                       "forty_yard_dash": "Forty_Yard_Dash", "vertical_jump": "Vertical_Jump",
+                       "grad_year": "Grad_year", "state": "State", "division": "Division",
+                       "position": "Position", "name": "Player_Name"}
+
+
+@pytest.mark.parametrize("position", list(FORM_HEADERS))
+def test_a_file_with_an_intake_forms_headers_loads(tmp_path, position):
+    frame = valid_rows(position, 41)
+    renamed = frame.rename(columns=COMMON_FORM_HEADERS | FORM_HEADERS[position])
+    renamed["College"] = "Somewhere U"
+    data = load_training_data(write_csv(tmp_path, renamed), position)
+    reference = load_training_data(write_csv(tmp_path, frame, "canonical.csv"), position)
+    assert data.frame.equals(reference.frame)
+    assert data.unknown_columns == ["College"]
+
+
+def test_one_column_under_two_names_is_read_once_when_every_row_agrees(tmp_path):
+    frame = valid_rows("qb", 42)
+    frame["Height_Inches"] = frame["height_inches"].astype(float)  # 72 and 72.0 agree
+    data = load_training_data(write_csv(tmp_path, frame), "qb")
+    assert len(data) == ROWS
+    warned = [w for w in data.warnings if w.column == "height_inches"]
+    assert len(warned) == 1 and "appears 2 times with the same values" in warned[0].message

@@ -1,54 +1,107 @@
 """Reading request bodies: JSON, then athletes validated by the generated request models.
 
-Field names are matched case-insensitively with the earlier aliases applied
-(:func:`recruit_reveal.schema.canonical_column_name`); ``name`` is dropped;
-unknown fields are ignored and reported.  Every problem is collected and
-raised as one :class:`~recruit_reveal.api.http_errors.ApiError` naming the fields.
+Field names are matched as training file headers are
+(:mod:`recruit_reveal.data.columns`: any case, spaces and punctuation, the built-in
+and per-position spellings).  One input sent under two names is accepted when the
+values agree and refused, naming both, when not.  Fields that are no input of the
+position (athlete names, the label, unknown fields) are ignored and listed by name
+in :attr:`Athlete.ignored`.  Every problem is collected and raised as one
+:class:`~recruit_reveal.api.http_errors.ApiError` naming the fields.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ..schema import (
-    IGNORED_COLUMNS,
-    POSITION_COLUMN,
-    POSITIONS,
-    canonical_column_name,
-    feature_names,
-)
+from ..data.columns import column_name, match, same_value
+from ..schema import POSITION_COLUMN, POSITIONS, feature_names
 from .http_errors import MAX_PROBLEMS, ApiError, clean_message, summary
 from .payloads import POSITION_CASINGS, range_hint, request_model
 
 
 @dataclass
 class Athlete:
-    """One validated athlete: canonical position, canonical values, fields ignored."""
+    """One validated athlete: canonical position, canonical values, and the names of the
+    fields ignored (as sent; their values are never kept)."""
 
     position: str
     values: dict[str, Any]
     ignored: list[str]
 
 
+def canonical_name(key: str, position: str | None = None) -> str:
+    """A field name as sent -> its canonical column name for ``position`` (the shared
+    spellings only when ``None``)."""
+    return column_name(key, position)
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """How one position reads a set of field names: (name as sent, canonical name) of
+    each input, whether an input is sent twice, and the names ignored."""
+
+    inputs: tuple[tuple[str, str], ...]
+    repeated: bool
+    ignored: list[str]
+
+
 @lru_cache(maxsize=4096)
-def _canonical(key: str) -> str:
-    return canonical_column_name(key)
+def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, _Fields]]:
+    """The names ``position`` is sent under, and how each position reads the rest;
+    cached, as the records of a batch mostly share their field names."""
+    position_keys = tuple(k for k, n in zip(keys, match(keys).names, strict=True)
+                          if n == POSITION_COLUMN)
+    fields: dict[str, _Fields] = {}
+    for position in POSITIONS:
+        matched = match(keys, position)
+        wanted = set(feature_names(position))
+        inputs = tuple((k, n) for k, n in zip(keys, matched.names, strict=True) if n in wanted)
+        repeated = len({n for _, n in inputs}) < len(inputs)
+        fields[position] = _Fields(inputs, repeated, list(matched.ignored))
+    return position_keys, fields
 
 
-def canonical_name(key: str) -> str:
-    """A field name as sent -> its canonical column name (any case, aliases applied)."""
-    return _canonical(key)
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
-@cache
-def _feature_set(position: str) -> frozenset[str]:
-    return frozenset(feature_names(position))
+def _gather(raw: dict[str, Any], pairs: tuple[tuple[str, str], ...], where: str,
+            problems: list[dict[str, Any]]) -> dict[str, Any]:
+    """Canonical name -> value; a second name of one input must carry the same value."""
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for key, name in pairs:
+        value = raw[key]
+        if name not in values:
+            values[name], origin[name] = value, key
+        elif not same_value(values[name], value):
+            first = origin[name]
+            problems.append({"field": where + name, "message": "given twice with different "
+                             f"values: {first!r}={_shown(values[name])}, {key!r}={_shown(value)}"})
+    return values
+
+
+def _position(raw: dict[str, Any], keys: tuple[str, ...], where: str) -> str:
+    """The athlete's position, from whichever spellings of ``position`` it is sent under."""
+    problems: list[dict[str, Any]] = []
+    found = _gather(raw, tuple((k, POSITION_COLUMN) for k in keys), where, problems)
+    pos_raw = found.get(POSITION_COLUMN)
+    position = POSITION_CASINGS.get(pos_raw) if isinstance(pos_raw, str) else None
+    if position is None and not problems:
+        message = ("missing required field" if pos_raw is None
+                   else f"unknown position {pos_raw!r}")
+        problems.append({"field": where + POSITION_COLUMN, "message": message,
+                         "expected": "one of " + ", ".join(POSITIONS)})
+    if problems or position is None:
+        raise ApiError(422, summary(problems), field=where + POSITION_COLUMN, errors=problems)
+    return position
 
 
 def parse_athlete(raw: Any, where: str = "") -> Athlete:
@@ -57,36 +110,18 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
         name = where.rstrip(".") or "body"
         raise ApiError(422, f"{name}: expected a JSON object describing one athlete, "
                        f"got {type(raw).__name__}", field=name)
-    canonical: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    ignored: list[str] = []
+    position_keys, plans = _plan(tuple(raw))
+    position = _position(raw, position_keys, where)
+    fields = plans[position]
     problems: list[dict[str, Any]] = []
-    for key, value in raw.items():
-        name = _canonical(key)
-        if name in IGNORED_COLUMNS:
-            continue
-        if name in canonical:
-            problems.append({"field": where + name,
-                             "message": f"given twice (as {origin[name]!r} and {key!r})"})
-            continue
-        canonical[name] = value
-        origin[name] = key
-    pos_raw = canonical.pop(POSITION_COLUMN, None)
-    position = POSITION_CASINGS.get(pos_raw) if isinstance(pos_raw, str) else None
-    if position is None:
-        message = ("missing required field" if pos_raw is None
-                   else f"unknown position {pos_raw!r}")
-        problems.insert(0, {"field": where + POSITION_COLUMN, "message": message,
-                            "expected": "one of " + ", ".join(POSITIONS)})
-        raise ApiError(422, summary(problems), field=where + POSITION_COLUMN, errors=problems)
-    features = _feature_set(position)
-    for name in list(canonical):
-        if name not in features:
-            ignored.append(origin[name])
-            del canonical[name]
+    if fields.repeated:
+        canonical = _gather(raw, fields.inputs, where, problems)
+    else:
+        canonical = {name: raw[key] for key, name in fields.inputs}
     try:
         model = request_model(position).model_validate({POSITION_COLUMN: position, **canonical})
     except ValidationError as exc:
+        origin = {name: key for key, name in reversed(fields.inputs)}
         for err in exc.errors(include_url=False):
             name = str(err["loc"][0]) if err["loc"] else "body"
             problem = {"field": where + name, "message": clean_message(err)}
@@ -99,7 +134,7 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
     if problems:
         raise ApiError(422, summary(problems), field=problems[0]["field"], errors=problems)
     values = model.model_dump(exclude={POSITION_COLUMN})
-    return Athlete(position, values, ignored)
+    return Athlete(position, values, list(fields.ignored))
 
 
 def parse_batch(payload: Any, max_batch: int) -> list[Athlete]:

@@ -51,7 +51,7 @@ def _modifications(raw: Any, position: str) -> tuple[dict[str, Any], dict[str, s
     origin: dict[str, str] = {}
     problems: list[dict[str, Any]] = []
     for key, value in raw.items():
-        name = canonical_name(key)
+        name = canonical_name(key, position)
         where = f"modifications.{key}"
         if name == POSITION_COLUMN:
             problems.append({"field": where, "message": "the position cannot be modified: it "

@@ -155,7 +155,7 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
     # Quarantine must see every invalid cell to set every invalid row aside.
     problems = Findings(label, None if invalid_rows == "quarantine" else max_problems)
     warnings = Findings(label, MAX_PROBLEMS)
-    read = _read_table(path, label, mapping, max_problems, problems, warnings)
+    read = _read_table(path, label, mapping, max_problems, problems, warnings, position)
     cells = Cells(read.table, read.header)
     validation.required_present(cells, position, problems)
     selection = validation.select_position(cells, position, problems, warnings)
@@ -198,7 +198,7 @@ class _Kept:
 
 
 def _read_table(path: Path, label: str, mapping: ColumnMapping, max_problems: int | None,
-                problems: Findings, warnings: Findings) -> _Read:
+                problems: Findings, warnings: Findings, position: str | None = None) -> _Read:
     """Bytes to a table with a known header; blank rows dropped (and reported)."""
     raw = read_bytes(path, label)
     digest = hashlib.sha256(raw).hexdigest()
@@ -209,7 +209,7 @@ def _read_table(path: Path, label: str, mapping: ColumnMapping, max_problems: in
     if decoded.note():
         warnings.add(decoded.note() or "", row=decoded.line,
                      expected="UTF-8 text ('CSV UTF-8' in Excel)")
-    header = read_header(table, label, problems, warnings, mapping)
+    header = read_header(table, label, problems, warnings, mapping, position)
     if schema.POSITION_COLUMN in header.duplicated:
         raise problems.error()  # which rows belong to which position is unknowable
     data_rows = len(table) - 1

@@ -7,7 +7,8 @@ directly (``Height_Inches``), through a built-in spelling
 "canonical column"}``, given as a dict or as a JSON file.  The explicit
 mapping wins: a header it maps is read as it says, and a column it targets is
 no longer taken from any other header.  Headers are compared ignoring case,
-surrounding spaces and punctuation (:func:`recruit_reveal.schema.header_key`).
+surrounding spaces and punctuation (:func:`recruit_reveal.schema.header_key`); the
+rule itself, shared with API requests, is :mod:`recruit_reveal.data.columns`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from .. import schema
 from ..errors import DataValidationError, Problem
+from . import columns
 
 #: What a caller may pass as ``columns``: a mapping, a path to a JSON object file, or nothing.
 ColumnsSpec = Mapping[str, str] | str | os.PathLike[str] | None
@@ -135,29 +137,27 @@ class ResolvedHeader:
     unused: list[str]
 
 
-def resolve(raw: list[str], mapping: ColumnMapping) -> ResolvedHeader:
-    """Resolve a file's header row (cells trimmed) through ``mapping`` and the built-in spellings."""
-    names: list[str] = []
-    applied: dict[str, str] = {}
+def resolve(raw: list[str], mapping: ColumnMapping, position: str | None = None
+            ) -> ResolvedHeader:
+    """Resolve a file's header row (cells trimmed) through ``mapping`` and the built-in
+    spellings, those of ``position`` included (:func:`recruit_reveal.data.columns.match`)."""
+    matched = columns.match(raw, position, mapping.targets)
     keys = [schema.header_key(h) if h else "" for h in raw]
     used = {k for k in keys if k in mapping.targets}
     # Only a mapping entry that names a header of this file takes its column from others.
     explicit_targets = {mapping.targets[k] for k in used}
+    names: list[str] = []
+    applied: dict[str, str] = {}
     displaced: dict[int, str] = {}
-    for i, (header, key) in enumerate(zip(raw, keys, strict=True)):
+    for i, (header, key, name) in enumerate(zip(raw, keys, matched.names, strict=True)):
         if not header:
             names.append("")
             continue
-        if key in mapping.targets:
-            names.append(mapping.targets[key])
-            applied[header] = mapping.targets[key]
-            continue
-        name = schema.HEADER_ALIASES.get(key, key)
-        if name in explicit_targets:
+        if key not in mapping.targets and name in explicit_targets:
             displaced[i] = name
             names.append("")
             continue
-        if name != key:
+        if name != key or key in mapping.targets:
             applied[header] = name
         names.append(name)
     unused = [mapping.written[k] for k in mapping.targets if k not in used]

@@ -212,13 +212,15 @@ def _looks_numeric(text: str) -> bool:
 
 
 def read_header(cells: pd.DataFrame, label: str, problems: Findings, warnings: Findings,
-                columns: mapping.ColumnMapping | None = None) -> Header:
-    """Which column is which, through ``columns`` (an explicit mapping) and the built-in
-    spellings; duplicated columns are problems, unknown and unused ones warnings."""
+                columns: mapping.ColumnMapping | None = None, position: str | None = None
+                ) -> Header:
+    """Which column is which, through ``columns`` (an explicit mapping), the built-in
+    spellings and those of ``position`` (:mod:`recruit_reveal.data.columns`); a column
+    given twice with different values is a problem, unknown and unused ones warnings."""
     columns = columns or mapping.ColumnMapping()
     original = [str(v) for v in cells.iloc[0].tolist()]
     raw = [h.strip() for h in original]
-    resolved = mapping.resolve(raw, columns)
+    resolved = mapping.resolve(raw, columns, position)
     canonical = resolved.names
 
     if not any(c in KNOWN_COLUMNS for c in canonical):
@@ -230,27 +232,10 @@ def read_header(cells: pd.DataFrame, label: str, problems: Findings, warnings: F
                    "row 1 to name the columns, e.g. position,division,height_inches,"
                    "weight_lbs,senior_ypg (or a column mapping for the file's names)", row=1)
 
-    index: dict[str, int] = {}
     seen: dict[str, list[int]] = {}
     for i, name in enumerate(canonical):
         seen.setdefault(name, []).append(i)
-    unknown: list[str] = []
-    duplicated: set[str] = set()
-    for name, where in seen.items():
-        if not name:
-            continue
-        if name not in KNOWN_COLUMNS:
-            unknown.extend(raw[i] for i in where)
-            continue
-        if len(where) > 1:
-            spots = ", ".join(f"{raw[i]!r} (column {_column_letter(i)})" for i in where)
-            problems.add(f"column name appears {len(where)} times: {spots}", row=1, column=name,
-                         expected="each column exactly once (names are matched ignoring case, "
-                                  "surrounding spaces and punctuation, and through the built-in "
-                                  "spellings and the column mapping)")
-            duplicated.add(name)
-            continue
-        index[name] = where[0]
+    index, unknown, duplicated = _index(seen, raw, cells, problems, warnings)
 
     for i in seen.get("", []):
         if i in resolved.displaced:
@@ -270,6 +255,51 @@ def read_header(cells: pd.DataFrame, label: str, problems: Findings, warnings: F
     for name in sorted(schema.IGNORED_COLUMNS & index.keys()):
         warnings.add("dropped: athlete names are never kept", row=1, column=raw[index[name]])
     return Header(index, raw, unknown, duplicated, resolved.applied, original)
+
+
+def _index(seen: dict[str, list[int]], raw: list[str], cells: pd.DataFrame, problems: Findings,
+           warnings: Findings) -> tuple[dict[str, int], list[str], set[str]]:
+    """Known column -> its position; unknown headers; columns given twice with different
+    values (one column under several names is read once when every row agrees)."""
+    index: dict[str, int] = {}
+    unknown: list[str] = []
+    duplicated: set[str] = set()
+    for name, where in seen.items():
+        if not name:
+            continue
+        if name not in KNOWN_COLUMNS:
+            unknown.extend(raw[i] for i in where)
+            continue
+        if len(where) > 1:
+            spots = ", ".join(f"{raw[i]!r} (column {_column_letter(i)})" for i in where)
+            if not _columns_agree(cells, where):
+                problems.add(f"column name appears {len(where)} times with different values: "
+                             f"{spots}", row=1, column=name,
+                             expected="each column once, or its copies holding the same value on "
+                                      "every row (names are matched ignoring case, surrounding "
+                                      "spaces and punctuation, and through the built-in "
+                                      "spellings and the column mapping)")
+                duplicated.add(name)
+                continue
+            warnings.add(f"column name appears {len(where)} times with the same values: "
+                         f"{spots}; the first is read", row=1, column=name)
+        index[name] = where[0]
+    return index, unknown, duplicated
+
+
+def _columns_agree(cells: pd.DataFrame, where: list[int]) -> bool:
+    """Whether the columns at ``where`` say the same on every data row, as
+    :func:`recruit_reveal.data.columns.same_value` compares two values."""
+    first = cells.iloc[1:, where[0]].str.strip()
+    first_number = pd.to_numeric(first.str.replace(",", ""), errors="coerce")
+    for i in where[1:]:
+        other = cells.iloc[1:, i].str.strip()
+        same = first.str.casefold() == other.str.casefold()
+        if not same.all():
+            same |= first_number == pd.to_numeric(other.str.replace(",", ""), errors="coerce")
+        if not same.all():
+            return False
+    return True
 
 
 def _looks_like_values(raw: list[str]) -> bool:

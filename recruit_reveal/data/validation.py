@@ -123,8 +123,11 @@ def _first_rows(rows: np.ndarray, limit: int = 5) -> str:
 def _check_single_position(cells: Cells, position: str, problems: Findings) -> None:
     """Without a position column the file must hold one position: the requested one."""
     looks_like: dict[str, list[str]] = {}
+    # A column read through the position's own spelling (an RB's senior_avg) is no evidence.
+    own = schema.POSITION_HEADER_ALIASES[position]
     for pos, names in _SIGNATURE_COLUMNS.items():
         used = [n for n in sorted(names) if n in cells.header.index
+                and schema.header_key(cells.raw_name(n)) not in own
                 and (~_missing(cells.text(n))).any()]
         if used:
             looks_like[pos] = used
