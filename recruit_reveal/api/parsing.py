@@ -147,7 +147,9 @@ def parse_batch(payload: Any, max_batch: int) -> list[Athlete]:
     if not payload:
         raise ApiError(422, "athletes: the batch is empty", field="athletes")
     if len(payload) > max_batch:
-        raise ApiError(413, f"athletes: {len(payload)} athletes is more than the limit of "
+        # A validation error (the schema's maxItems), so 422 like every other one; 413 is
+        # for a body over the size limit.
+        raise ApiError(422, f"athletes: {len(payload)} athletes is more than the limit of "
                        f"{max_batch} per batch", field="athletes")
     athletes: list[Athlete] = []
     problems: list[dict[str, Any]] = []

@@ -19,6 +19,7 @@ from ..errors import VersionError
 from ..schema import (
     DIVISIONS,
     POSITION_COLUMN,
+    POSITION_HEADER_SPELLINGS,
     POSITIONS,
     US_STATES,
     Column,
@@ -158,10 +159,47 @@ def request_model(position: str) -> type[BaseModel]:
         fields[col.name] = (_field_type(col), ... if col.required else None)
     return create_model(
         f"{position.capitalize()}Athlete",
-        __doc__=f"One {position.upper()}. Other fields are ignored and listed in "
-                "ignored_fields; names match case-insensitively, and height/weight are "
-                "accepted for height_inches/weight_lbs.",
+        __doc__=f"One {position.upper()}. Names match in any case, with spaces or "
+                "punctuation, and under the other names declared for an input (one name per "
+                "input, or the same value under each); other fields are ignored and listed "
+                "in ignored_fields.",
         **fields)
+
+
+def _spellings(position: str) -> dict[str, list[str]]:
+    """Canonical input -> the other names a request may use for it (the one column-matching
+    rule's per-position spellings and the earlier API's height/weight)."""
+    names: dict[str, list[str]] = {"height_inches": ["height"], "weight_lbs": ["weight"]}
+    for canonical, spellings in POSITION_HEADER_SPELLINGS[position].items():
+        names.setdefault(canonical, []).extend(spellings)
+    return names
+
+
+def _with_spellings(schema: dict[str, Any], position: str) -> dict[str, Any]:
+    """``schema`` (an athlete's inputs) with every other accepted name of an input declared
+    with the input's constraints, and never two names of one input together: the server
+    refuses two names with different values, which a schema cannot say more precisely."""
+    properties = dict(schema["properties"])
+    required = list(schema.get("required", ()))
+    rules: list[dict[str, Any]] = []
+    for canonical, spellings in _spellings(position).items():
+        if canonical not in properties:
+            continue
+        target = {k: v for k, v in properties[canonical].items() if k not in ("title",)}
+        group = [canonical, *(s for s in spellings if s not in properties)]
+        for spelling in group[1:]:
+            properties[spelling] = {**target, "description": f"the same input as {canonical}"}
+        rules += [{"not": {"required": [a, b]}} for i, a in enumerate(group) for b in group[i + 1:]]
+        if canonical in required:  # a required input may come under any of its names
+            required.remove(canonical)
+            rules.append({"anyOf": [{"required": [name]} for name in group]})
+    return {**schema, "properties": properties, "required": required, "allOf": rules}
+
+
+@cache
+def documented_athlete(position: str) -> dict[str, Any]:
+    """The JSON schema /openapi.json publishes for one athlete of ``position``."""
+    return _with_spellings(request_model(position).model_json_schema(), position)
 
 
 def range_hint(position: str, name: str) -> str | None:
@@ -175,7 +213,7 @@ def range_hint(position: str, name: str) -> str | None:
 
 def athlete_body(*, batch: bool, max_batch: int) -> dict[str, Any]:
     """``openapi_extra`` declaring the request body of /predict (or /predict/batch)."""
-    one = {"oneOf": [request_model(p).model_json_schema() for p in POSITIONS]}
+    one = {"oneOf": [documented_athlete(p) for p in POSITIONS]}
     schema: dict[str, Any] = one
     if batch:
         items = {"type": "array", "items": one, "minItems": 1, "maxItems": max_batch}
@@ -192,8 +230,10 @@ MAX_SCENARIO_NAME = 200
 def modifications_schema(position: str) -> dict[str, Any]:
     """JSON schema of /what-if ``modifications`` for a base athlete of ``position``:
     any of the athlete's inputs, with the athlete's constraints; no other field."""
-    athlete = request_model(position).model_json_schema()
-    required = set(athlete.get("required", ()))
+    athlete = documented_athlete(position)
+    required = set(request_model(position).model_json_schema().get("required", ()))
+    required |= {s for canonical, spellings in _spellings(position).items()
+                 if canonical in required for s in spellings}
     properties = {}
     for name, prop in athlete["properties"].items():
         if name == POSITION_COLUMN:
@@ -203,10 +243,11 @@ def modifications_schema(position: str) -> dict[str, Any]:
             prop["description"] = prop.get("description", name) + "; null removes it"
         properties[name] = prop
     return {"type": "object", "properties": properties, "additionalProperties": False,
+            "allOf": [r for r in athlete["allOf"] if "not" in r],
             "title": f"{position.capitalize()}Modifications",
             "description": f"Inputs of the {position.upper()} base athlete to change (names as "
-                           "in the athlete; any case, and height/weight for height_inches/"
-                           "weight_lbs); a required input cannot be removed."}
+                           "in the athlete: any case, or another name the athlete's schema "
+                           "declares); a required input cannot be removed."}
 
 
 def what_if_body() -> dict[str, Any]:
@@ -215,7 +256,7 @@ def what_if_body() -> dict[str, Any]:
             "default": None, "description": "a label echoed in the answer"}
     one = {"oneOf": [
         {"type": "object", "title": f"{pos.capitalize()}WhatIf",
-         "properties": {"base_data": request_model(pos).model_json_schema(),
+         "properties": {"base_data": documented_athlete(pos),
                         "modifications": modifications_schema(pos), "scenario_name": name},
          "required": ["base_data", "modifications"]}
         for pos in POSITIONS]}
