@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from ..schema import (
+    CANONICAL_COLUMNS,
     IGNORED_COLUMNS,
     POSITION_COLUMN,
     POSITIONS,
@@ -64,6 +65,9 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
     for key, value in raw.items():
         name = _canonical(key)
         if name in IGNORED_COLUMNS:
+            continue
+        if name in canonical and name not in CANONICAL_COLUMNS:
+            ignored.append(key)  # two spellings of one field that is no input: both ignored
             continue
         if name in canonical:
             problems.append({"field": where + name,

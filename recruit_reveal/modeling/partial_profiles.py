@@ -96,7 +96,10 @@ def fit_partial_profiles(pipeline: Any, frame: Any, target: Any, position: str) 
     from sklearn.base import clone
 
     position = schema.check_position(position)
-    measurables = clone(pipeline).fit(blank_production(frame, position), target)
+    blank = blank_production(frame, position)
+    measurables = clone(pipeline)
+    _exclude_constant_features(measurables, blank)
+    measurables.fit(blank, target)
     rate_name, _ = production.rate_pair(position)
     mean, sd = log_rate_stats(frame[rate_name].to_numpy(dtype="float64"))
     parts = {
@@ -108,6 +111,21 @@ def fit_partial_profiles(pipeline: Any, frame: Any, target: Any, position: str) 
     }
     setattr(pipeline, ATTRIBUTE, parts)
     return summary(pipeline) or {}
+
+
+def _exclude_constant_features(pipeline: Any, blank: Any) -> None:
+    """Leave out the derived features that carry nothing once production is removed (all
+    missing or constant): some estimators (gradient boosting) cannot bin an empty column."""
+    from sklearn.base import clone
+
+    name, features = pipeline.steps[0]
+    fitted = clone(features).fit(blank)
+    values = fitted.transform(blank)
+    with np.errstate(invalid="ignore"):
+        constant = ~(np.nanmax(values, axis=0, initial=-np.inf)
+                     > np.nanmin(values, axis=0, initial=np.inf))
+    dead = [str(n) for n, c in zip(fitted.get_feature_names_out(), constant, strict=True) if c]
+    pipeline.set_params(**{f"{name}__exclude": [*(features.exclude or ()), *dead]})
 
 
 def parts_of(pipeline: Any) -> dict[str, Any] | None:
@@ -174,6 +192,8 @@ def integrated(x: np.ndarray, position: str) -> list[tuple[list[str], str | None
     (``([], None)`` for a row whose rate is given or derived)."""
     position = schema.check_position(position)
     cols = _COLUMNS[position]
+    if not np.isnan(x[:, cols.rate]).any():
+        return [([], None) for _ in range(len(x))]
     rate, total = production.rate_pair(position)
     prod_names = [cols.names[j] for j in cols.production]
     out: list[tuple[list[str], str | None]] = []
@@ -223,11 +243,11 @@ class PartialProfiles:
             return complete(x, state)
         self._refuse_without_parts(kinds)
         out = np.empty((len(x), len(schema.DIVISIONS)))
-        for kind, score in ((COMPLETE, complete), (TOTAL_ONLY, self._over_games),
+        for kind, score in ((COMPLETE, None), (TOTAL_ONLY, self._over_games),
                             (NO_PRODUCTION, self._measurables_only)):
             rows = np.flatnonzero(kinds == kind)
             if rows.size:
-                out[rows] = score(x[rows], state[rows]) if kind == COMPLETE else \
+                out[rows] = complete(x[rows], state[rows]) if score is None else \
                     score(complete, x[rows], state[rows])
         return out
 
