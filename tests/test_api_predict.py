@@ -235,3 +235,10 @@ def test_unknown_production_is_integrated_over_and_said(client, athlete):
     batch = client.post("/predict/batch?explain=false", json=[athlete, measurables]).json()
     assert [p["integrated_inputs"] for p in batch["predictions"]] == \
         [[], nothing["integrated_inputs"]]
+
+
+def test_an_implausible_total_over_games_is_integrated_over_not_refused(client):
+    body = client.post("/predict", json={**_without(QB, "senior_ypg"), "senior_yds": 7000,
+                                         "games": 7}).json()
+    assert body["integrated_inputs"] == ["senior_ypg", "games"]
+    assert "the games given (7) make senior_yds / games outside" in body["integrated_over"]

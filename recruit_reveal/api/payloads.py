@@ -19,15 +19,13 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
-    ValidationInfo,
     WithJsonSchema,
     create_model,
-    field_validator,
     model_validator,
 )
 
 from ..artifacts import layout
-from ..data.production import GAMES_COLUMN, RATE_PAIRS, derive_rates, out_of_range_message
+from ..data.production import GAMES_COLUMN, RATE_PAIRS, derive_rates
 from ..errors import VersionError
 from ..schema import (
     DIVISIONS,
@@ -182,20 +180,10 @@ def _derived(position: str, rate: Any, total: Any, games: Any) -> tuple[float | 
     return (value if result.derived[0] else None), bool(result.out_of_range[0])
 
 
-def _derived_rate_check(position: str) -> Any:
-    """Validator of the season total: with games and no rate, total / games must be a
-    plausible rate (the error names the total)."""
-    rate, _ = RATE_PAIRS[position]
-
-    def check(value: Any, info: ValidationInfo) -> Any:
-        games = info.data.get(GAMES_COLUMN)
-        if games is not None and _derived(position, info.data.get(rate), value, games)[1]:
-            raise ValueError(out_of_range_message(position, float(value), float(games)))
-        return value
-    return check
-
-
 def _derive_rate(rate: str, total: str, position: str) -> Any:
+    """Fill the rate from total / games when that is a plausible rate.  An implausible
+    one is not refused (the schema cannot say so): the prediction then integrates over
+    the games played (modeling/partial_profiles.py) and says why."""
     def derive(model: Any) -> Any:
         value, _ = _derived(position, getattr(model, rate), getattr(model, total),
                             getattr(model, GAMES_COLUMN))
@@ -217,7 +205,6 @@ def request_model(position: str) -> type[BaseModel]:
         fields[col.name] = (_field_type(col), ... if col.required else None)
     rate, total = RATE_PAIRS[position]
     validators: dict[str, Any] = {
-        "_check_derived_rate": field_validator(total)(_derived_rate_check(position)),
         "_derive_rate": model_validator(mode="after")(_derive_rate(rate, total, position)),
     }
     return create_model(

@@ -6,7 +6,8 @@ gives the season total and the games played, the rate is derived by the rule of
 prediction is ``p(division | what is known)``, the model's probabilities averaged
 over what is not known:
 
-* **a season total without games played**: for every number of games ``g`` the
+* **a season total without games played** (or with a number of games that makes
+  ``total / games`` an implausible rate): for every number of games ``g`` the
   release's training data holds, the full model scores the athlete with
   ``games = g`` and ``rate = total / g``; the probabilities are averaged with
   weights ``p(g | total)`` proportional to the games histogram of the training
@@ -181,7 +182,7 @@ def row_kinds(x: np.ndarray, position: str) -> np.ndarray:
     cols = _COLUMNS[position]
     rate, total, games = x[:, cols.rate], x[:, cols.total], x[:, cols.games]
     kinds = np.full(len(x), COMPLETE, dtype=np.int64)
-    unknown = np.isnan(rate) & ~(np.isfinite(total) & np.isfinite(games) & (games > 0))
+    unknown = np.isnan(rate) & ~production.derive_rates(rate, total, games, position).derived
     kinds[unknown & np.isfinite(total)] = TOTAL_ONLY
     kinds[unknown & ~np.isfinite(total)] = NO_PRODUCTION
     return kinds
@@ -201,9 +202,13 @@ def integrated(x: np.ndarray, position: str) -> list[tuple[list[str], str | None
         if kind == COMPLETE:
             out.append(([], None))
         elif kind == TOTAL_ONLY:
-            out.append(([rate, production.GAMES_COLUMN],
-                        f"games played: the release's training distribution for {position} "
-                        f"({rate} = {total} / games for each number of games)"))
+            text = (f"games played: the release's training distribution for {position} "
+                    f"({rate} = {total} / games for each number of games)")
+            games = row[cols.games]
+            if not np.isnan(games):
+                text += (f"; the games given ({games:g}) make {total} / games outside the "
+                         f"plausible range of {rate}")
+            out.append(([rate, production.GAMES_COLUMN], text))
         else:
             given = [n for n, v in zip(prod_names, row[cols.production], strict=True)
                      if not np.isnan(v)]
