@@ -16,6 +16,8 @@ production, within 0.02 of the measurables-only model's.  The exact Bayes poster
 with the same columns missing is the reference (with the total kept it ignores the
 total, so it is a floor for what the total adds: the posterior given a total
 without games is not in closed form).
+
+Reproduce: ``python -m bench.partial_profiles``
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ def run(smoke: bool = False) -> Section:
         "",
         table(["position", "case", "log loss", "ECE", "Bayes log loss", "full model",
                "measurables-only model"], rows),
+        "",
+        "Reproduce: `python -m bench.partial_profiles`",
         "",
     ])
     return Section(md, tuple(goals))
