@@ -53,8 +53,8 @@ def test_prediction_fields_in_order(client):
     assert list(body) == [
         "position", "model_version", "predicted_division", "predicted_tier", "probability",
         "confidence_score", "probabilities", "expected_division_index", "imputation_flags",
-        "data_completeness_warning", "ignored_fields", "notes", "goals", "switches",
-        "calendar_advice", "what_if_results", "top_factors"]
+        "data_completeness_warning", "ignored_fields", "integrated_inputs", "integrated_over",
+        "notes", "goals", "switches", "calendar_advice", "what_if_results", "top_factors"]
 
 
 def test_predict_text_comes_from_the_athletes_what_if(client):
@@ -216,3 +216,46 @@ def test_a_form_record_gets_its_canonical_twins_prediction(client):
     assert body["ignored_fields"] == ["Player_Name", "College", "High_School", "Profile_URL",
                                       "Notes", "Division"]
     assert "Someone" not in response.text and "Central" not in response.text
+
+
+def _without(athlete: dict, *names: str) -> dict:
+    return {k: v for k, v in athlete.items() if k not in names}
+
+
+def test_a_season_total_with_games_gives_the_rate(client):
+    given = client.post("/predict", json={**QB, "senior_yds": 3000, "games": 12}).json()
+    derived = client.post("/predict", json={**_without(QB, "senior_ypg"), "senior_yds": 3000,
+                                            "games": 12}).json()
+    assert derived["probabilities"] == given["probabilities"]
+    assert derived["integrated_inputs"] == [] and derived["integrated_over"] is None
+    assert derived["imputation_flags"]["senior_ypg"] is False
+
+
+@pytest.mark.parametrize("athlete", SAMPLES, ids=lambda a: a["position"])
+def test_unknown_production_is_integrated_over_and_said(client, athlete):
+    pos = athlete["position"]
+    rate, total = {"qb": ("senior_ypg", "senior_yds"), "rb": ("senior_ypg", "senior_yds"),
+                   "wr": ("senior_rec_ypg", "senior_rec_yds")}[pos]
+    complete = client.post("/predict", json=athlete).json()
+    assert complete["integrated_inputs"] == [] and complete["integrated_over"] is None
+    total_only = client.post("/predict", json={**_without(athlete, rate), total: 900}).json()
+    assert total_only["integrated_inputs"] == [rate, "games"]
+    assert f"training distribution for {pos}" in total_only["integrated_over"]
+    measurables = {k: v for k, v in athlete.items() if k in ("position", "height_inches",
+                                                             "weight_lbs", "forty_yard_dash")}
+    nothing = client.post("/predict", json=measurables).json()
+    assert rate in nothing["integrated_inputs"] and "games" in nothing["integrated_inputs"]
+    assert "measurables-only model" in nothing["integrated_over"]
+    for body in (total_only, nothing):
+        assert body["probabilities"] != complete["probabilities"]
+        assert abs(sum(body["probabilities"].values()) - 1) < 1e-5
+    batch = client.post("/predict/batch?explain=false", json=[athlete, measurables]).json()
+    assert [p["integrated_inputs"] for p in batch["predictions"]] == \
+        [[], nothing["integrated_inputs"]]
+
+
+def test_an_implausible_total_over_games_is_integrated_over_not_refused(client):
+    body = client.post("/predict", json={**_without(QB, "senior_ypg"), "senior_yds": 7000,
+                                         "games": 7}).json()
+    assert body["integrated_inputs"] == ["senior_ypg", "games"]
+    assert "the games given (7) make senior_yds / games outside" in body["integrated_over"]

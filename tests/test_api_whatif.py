@@ -272,3 +272,15 @@ def test_access_log_setting_reaches_uvicorn_and_the_cli(monkeypatch):
     assert main(["serve", "--no-access-log"]) == 0
     assert calls[-1]["access_log"] is False
 
+
+
+def test_what_if_says_what_it_integrated_over(client):
+    base = {k: v for k, v in QB.items() if k != "senior_ypg"}
+    response = _what_if(client, base, {"senior_ypg": 250})
+    assert response.status_code == 200, response.text
+    assert response.json()["integrated_inputs"] == []
+    response = _what_if(client, QB, {"senior_ypg": None, "senior_yds": 2500})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["integrated_inputs"] == ["senior_ypg", "games"]
+    assert "games played" in body["integrated_over"]

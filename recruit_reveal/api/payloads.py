@@ -9,12 +9,23 @@ and query parameters.  The answers are in :mod:`.responses`.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema, create_model
+import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
 
 from ..artifacts import layout
+from ..data.production import GAMES_COLUMN, RATE_PAIRS, derive_rates
 from ..errors import VersionError
 from ..schema import (
     DIVISIONS,
@@ -27,6 +38,9 @@ from ..schema import (
     columns_for,
     parse_height,
 )
+
+#: Per-game rate columns, optional in requests.
+RATE_COLUMNS = frozenset(rate for rate, _ in RATE_PAIRS.values())
 
 #: Strict semver X.Y.Z as :func:`recruit_reveal.artifacts.layout.parse_version` reads it.
 VERSION_PATTERN = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$"
@@ -147,6 +161,39 @@ def _field_type(col: Column) -> Any:
         {"anyOf": choices, "description": f"{description}, or feet-inches text like 6-2"})]
 
 
+def _request_column(col: Column) -> Column:
+    """A column as a request takes it: the per-game rate is optional, since it is derived
+    from the season total and games, or integrated over (modeling/partial_profiles.py)."""
+    if col.name in RATE_COLUMNS:
+        return replace(col, required=False, description=(
+            f"{col.description}; optional: derived from the season total and games, "
+            "else the prediction integrates over it (integrated_inputs)"))
+    return col
+
+
+def _derived(position: str, rate: Any, total: Any, games: Any) -> tuple[float | None, bool]:
+    """(the rate derive_rates gives for one athlete, whether total / games is out of range)."""
+    if rate is not None or total is None or games is None:
+        return None, False
+    result = derive_rates(np.array([np.nan]), np.array([float(total)]),
+                          np.array([float(games)]), position)
+    value = float(result.rate[0])
+    return (value if result.derived[0] else None), bool(result.out_of_range[0])
+
+
+def _derive_rate(rate: str, total: str, position: str) -> Any:
+    """Fill the rate from total / games when that is a plausible rate.  An implausible
+    one is not refused (the schema cannot say so): the prediction then integrates over
+    the games played (modeling/partial_profiles.py) and says why."""
+    def derive(model: Any) -> Any:
+        value, _ = _derived(position, getattr(model, rate), getattr(model, total),
+                            getattr(model, GAMES_COLUMN))
+        if value is not None:
+            setattr(model, rate, value)
+        return model
+    return derive
+
+
 @cache
 def request_model(position: str) -> type[BaseModel]:
     """The pydantic model of one athlete of ``position``, generated from the schema."""
@@ -155,10 +202,15 @@ def request_model(position: str) -> type[BaseModel]:
         POSITION_COLUMN: (Literal.__getitem__(tuple(casings)),  # Literal["qb", "qB", ...]
                           Field(description=f"{position}, any case")),
     }
-    for col in columns_for(position):
+    for col in map(_request_column, columns_for(position)):
         fields[col.name] = (_field_type(col), ... if col.required else None)
+    rate, total = RATE_PAIRS[position]
+    validators: dict[str, Any] = {
+        "_derive_rate": model_validator(mode="after")(_derive_rate(rate, total, position)),
+    }
     return create_model(
         f"{position.capitalize()}Athlete",
+        __validators__=validators,
         __doc__=f"One {position.upper()}. Names match in any case, with spaces or "
                 "punctuation, and under the other names declared for an input (one name per "
                 "input, or the same value under each); other fields are ignored and listed "

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from pydantic_core import to_json
 
-from ..modeling import decision
+from ..modeling import decision, partial_profiles
 from ..modeling import explanations as insights
 from ..schema import DIVISIONS, columns_for, feature_names
 from .parsing import Athlete
@@ -78,6 +78,7 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
     top_r, conf_r, exp_r = (np.round(a, 6).tolist() for a in (top, confidence, expected))
     divisions = [DIVISIONS[k] for k in pred.tolist()]
     tiers = decision.predicted_tiers(proba, pred)
+    integrated = partial_profiles.integrated(x, position)
     out = []
     for i, athlete in enumerate(athletes):
         flags = missing[i].tolist()
@@ -95,6 +96,8 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
                 [names[j] for j in measurable_idx if flags[j]], missing_optional[i],
                 len(optional)),
             "ignored_fields": athlete.ignored,
+            "integrated_inputs": integrated[i][0],
+            "integrated_over": integrated[i][1],
         }
         if explanations is not None:
             e = explanations[i]

@@ -78,6 +78,12 @@ class Prediction(BaseModel):
     imputation_flags: dict[str, bool]
     data_completeness_warning: str | None
     ignored_fields: list[str]
+    integrated_inputs: list[str] = Field(
+        description="inputs the prediction integrated over because they were not given and "
+                    "cannot be derived (e.g. the per-game rate of a season total without "
+                    "games); empty when the per-game rate was given or derived")
+    integrated_over: str | None = Field(
+        description="what was integrated over and how; null when nothing was")
 
 
 class ExplainedPrediction(Prediction):

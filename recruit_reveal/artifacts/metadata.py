@@ -125,6 +125,18 @@ class AuditRecord(_Doc):
     notebook: str | None = None
 
 
+class PartialProfiles(_Doc):
+    """What predictions without a per-game rate integrate over (aggregates of the training
+    rows, no athlete data): senior games played 1..16 counted, and log(rate)'s spread."""
+
+    games_histogram: dict[str, int] = Field(default_factory=dict)
+    log_rate_mean: float | None = None
+    log_rate_sd: float | None = None
+    #: The pipeline carries a model fitted without the production inputs.
+    measurables_model: bool = False
+    production_inputs: list[str] = Field(default_factory=list)
+
+
 class ModelMetadata(_Doc):
     """One ``recruit_reveal_{pos}_pipeline_v{X.Y.Z}.metadata.json`` document."""
 
@@ -142,6 +154,8 @@ class ModelMetadata(_Doc):
     classes: list[str] = Field(default_factory=list)
     metrics: Metrics = Field(default_factory=Metrics)
     typical_values: dict[str, float | None] = Field(default_factory=dict)
+    #: Absent in exports made before partial profiles.
+    partial_profiles: PartialProfiles | None = None
     estimator: Estimator
     seed: int | None = None
     timings: dict[str, float | None] = Field(default_factory=dict)
@@ -305,6 +319,7 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
             "bayes_ceiling": _jsonable(result.bayes_ceiling),
         },
         "typical_values": _jsonable(result.typical_values),
+        **_partial_profiles(result),
         "estimator": {"name": str(result.estimator), "params": _jsonable(result.params)},
         "seed": _jsonable(result.seed),
         "timings": _jsonable(result.timings),
@@ -315,6 +330,11 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
         "audit_record": _audit_record(audit_record),
         "changelog": changelog,
     })
+
+
+def _partial_profiles(result: Any) -> dict[str, Any]:
+    profiles = getattr(result, "partial_profiles", None)
+    return {} if not profiles else {"partial_profiles": _jsonable(profiles)}
 
 
 def _fingerprint(fingerprint: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .. import schema
 from ..errors import Problem, ProblemGroup, group_problems
-from . import quarantine, validation
+from . import production, quarantine, validation
 from .findings import Findings
 from .mapping import ColumnMapping, ColumnsSpec, read_column_mapping
 from .quarantine import (
@@ -231,11 +231,14 @@ def _convert(cells: Cells, sel: np.ndarray, position: str,
     """The target and every feature column of the selected rows, problems collected."""
     target = validation.convert_target(cells, sel, problems)
     converted: dict[str, object] = {}
+    rate, _ = production.rate_pair(position)
     for col in schema.columns_for(position):
         if col.kind == "state":
             converted[col.name] = validation.convert_state(cells, sel, col, problems).to_numpy()
-        else:
+        elif col.name != rate:
             converted[col.name] = validation.convert_numeric(cells, sel, col, problems)
+    # After the total and games: the rate may be derived from them.
+    converted[rate] = validation.convert_rate(cells, sel, position, converted, problems)
     return target, converted
 
 

@@ -9,12 +9,13 @@ one by one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from .. import schema
+from . import production
 from .findings import Findings, quote_cell
 from .reading import Cells
 
@@ -147,14 +148,19 @@ def _check_single_position(cells: Cells, position: str, problems: Findings) -> N
 
 def required_present(cells: Cells, position: str, problems: Findings) -> None:
     needed = [schema.TARGET_COLUMN] + schema.required_columns(position)
+    rate, total = production.rate_pair(position)
     for name in needed:
         if name in cells.header.index or name in cells.header.duplicated:
             continue
+        if name == rate and {total, production.GAMES_COLUMN} <= set(cells.header.index):
+            continue  # derived from the season total and games (data/production.py)
         if name == schema.TARGET_COLUMN:
             what = "the division each athlete plays at (the training target)"
         else:
             col = schema.column(position, name)
             what = f"{col.description} in {col.unit}"
+            if name == rate:
+                what += f" (or the season total {total!r} and {production.GAMES_COLUMN!r})"
         problems.add(f"required column is missing for {position}", column=name,
                      expected=f"a column named {name!r}: {what}", stage=0,
                      order=len(needed))
@@ -263,6 +269,37 @@ def convert_numeric(cells: Cells, sel: np.ndarray, col: schema.Column,
                            message="{value} is not a whole number",
                            expected=f"a whole number of {col.unit}", rule="not a whole number")
     return values
+
+
+def convert_rate(cells: Cells, sel: np.ndarray, position: str, converted: dict[str, object],
+                 problems: Findings) -> np.ndarray:
+    """The per-game rate of the selected rows: as given, else derived from the season total
+    and games (:func:`recruit_reveal.data.production.derive_rates`).  A row with neither is
+    a problem of the rate's cell; a derived rate outside the plausible range, of the total's."""
+    rate_name, total_name = production.rate_pair(position)
+    col = schema.column(position, rate_name)
+    given = convert_numeric(cells, sel, replace(col, required=False), problems)
+    total = np.asarray(converted[total_name], dtype="float64")
+    games = np.asarray(converted[production.GAMES_COLUMN], dtype="float64")
+    result = production.derive_rates(given, total, games, position)
+    rows = cells.rows[sel]
+    missing = np.isnan(result.rate) & ~result.out_of_range
+    if rate_name in cells.header.index:
+        missing &= _missing(cells.text(rate_name, sel))  # unreadable cells are reported already
+    name = cells.raw_name(rate_name) if rate_name in cells.header.index else rate_name
+    order = cells.order(rate_name)
+    problems.add_cells(rows[missing], None, column=name, order=order,
+                       message="missing value in a required column",
+                       expected=f"{col.range_text}, or the season total {total_name!r} and "
+                                f"{production.GAMES_COLUMN!r}", rule="missing value")
+    bad = result.out_of_range
+    total_at = cells.raw_name(total_name) if total_name in cells.header.index else total_name
+    problems.add_cells(rows[bad], None, column=total_at, order=cells.order(total_name),
+                       shown=(production.out_of_range_message(position, t, g)
+                              for t, g in zip(total[bad], games[bad], strict=True)),
+                       message="{value}", expected=col.range_text, quote=False,
+                       rule="derived rate outside the plausible range")
+    return result.rate
 
 
 def convert_state(cells: Cells, sel: np.ndarray, col: schema.Column,

@@ -41,6 +41,7 @@ import numpy as np
 from .. import schema
 from . import explanations as insights
 from .compiled import CompiledFeatures, CompiledModel, UnsupportedPipeline, state_tiers
+from .partial_profiles import PartialProfiles, profiles_for
 from .reference import reference_rows
 
 __all__ = ["CHECK_TOLERANCE", "FastScorer", "PipelineScorer", "Scorer", "UnsupportedPipeline",
@@ -79,8 +80,15 @@ class FastScorer:
     model: CompiledModel
     reason: str = "not checked against the pipeline yet"
     mode: Literal["fast"] = "fast"
+    #: Rows without a per-game rate (None: scored like any other row).
+    profiles: PartialProfiles | None = None
 
     def predict_arrays(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+        if self.profiles is None:
+            return self._complete(x, state)
+        return self.profiles.predict(self._complete, x, state)
+
+    def _complete(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
         return self.model(self.features(x, state_tiers(state)))
 
 
@@ -92,12 +100,19 @@ class PipelineScorer:
     pipeline: Any
     reason: str
     mode: Literal["pipeline"] = "pipeline"
+    #: Rows without a per-game rate (None: scored like any other row).
+    profiles: PartialProfiles | None = None
 
     @property
     def decision(self) -> str:
         return insights.decision_rule(self.pipeline)
 
     def predict_arrays(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+        if self.profiles is None:
+            return self._complete(x, state)
+        return self.profiles.predict(self._complete, x, state)
+
+    def _complete(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
         return insights.predict_proba(self.pipeline,
                                       insights.model_frame(x, state, self.position))
 
@@ -123,8 +138,21 @@ def compile_pipeline(pipeline: Any, position: str) -> FastScorer:
 def build_scorer(pipeline: Any, position: str, typical_values: dict[str, float] | None = None,
                  *, tolerance: float = CHECK_TOLERANCE) -> FastScorer | PipelineScorer:
     """The fast path of ``pipeline`` if it has one that matches the pipeline on the
-    reference rows within ``tolerance``; otherwise the pipeline, with the reason."""
+    reference rows within ``tolerance``; otherwise the pipeline, with the reason.
+
+    Rows without a per-game rate are answered by :mod:`.partial_profiles`, with the
+    pipeline's measurables-only model built the same way (fast when it can be)."""
     position = schema.check_position(position)
+    scorer = _checked_scorer(pipeline, position, typical_values, tolerance)
+
+    def measurables(model: Any) -> Any:
+        return _checked_scorer(model, position, typical_values, tolerance).predict_arrays
+
+    return replace(scorer, profiles=profiles_for(pipeline, position, measurables))
+
+
+def _checked_scorer(pipeline: Any, position: str, typical_values: dict[str, float] | None,
+                    tolerance: float) -> FastScorer | PipelineScorer:
     try:
         fast = compile_pipeline(pipeline, position)
     except UnsupportedPipeline as exc:

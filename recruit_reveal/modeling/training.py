@@ -63,6 +63,14 @@ class TrainingResult:
     #: In memory only: export writes named fields and pickles ``pipeline`` alone.
     fold_models: list[Any] = field(default_factory=list, repr=False, compare=False)
 
+    @property
+    def partial_profiles(self) -> dict[str, Any] | None:
+        """Aggregates behind predictions without a per-game rate (games histogram, rate
+        spread), from the pipeline; None for a pipeline without them."""
+        from recruit_reveal.modeling.partial_profiles import summary
+
+        return summary(self.pipeline)
+
     def headline(self) -> dict[str, float]:
         """Mean CV exact and within-one accuracy, the two figures quoted everywhere."""
         return {
@@ -163,6 +171,7 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     """
     from recruit_reveal.modeling.baselines import bayes_ceiling, run_baselines
     from recruit_reveal.modeling.estimators import build_pipeline, resolve_params
+    from recruit_reveal.modeling.partial_profiles import fit_partial_profiles
 
     position = schema.check_position(position)
     estimator, params = _choose_estimator(estimator, params)
@@ -198,6 +207,10 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
 
     with _timed(timings, "final_fit"):
         pipeline.fit(frame, target)
+    with _timed(timings, "partial_profiles"):
+        # The measurables-only model and the games histogram, for athletes whose
+        # per-game production is unknown (modeling/partial_profiles.py).
+        fit_partial_profiles(pipeline, frame, target, position)
 
     for message in warnings:
         logger.warning(message)
