@@ -53,7 +53,7 @@ def test_prediction_fields_in_order(client):
     assert list(body) == [
         "position", "model_version", "predicted_division", "predicted_tier", "probability",
         "confidence_score", "probabilities", "expected_division_index", "imputation_flags",
-        "data_completeness_warning", "ignored_fields", "notes", "goals", "switches",
+        "unusual_inputs", "extrapolation_warning", "data_completeness_warning", "ignored_fields", "notes", "goals", "switches",
         "calendar_advice", "what_if_results", "top_factors"]
 
 
