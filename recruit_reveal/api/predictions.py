@@ -92,8 +92,8 @@ def extrapolation_warning(unusual: list[dict[str, Any]]) -> str | None:
     if len(unusual) == 1:
         u = unusual[0]
         return (f"{u['input']} {u['value']:g} is outside the range of the training data "
-                f"({u['low']:g}\u2013{u['high']:g}): the prediction extrapolates.")
-    listed = ", ".join(f"{u['input']} {u['value']:g} ({u['low']:g}\u2013{u['high']:g})"
+                f"({u['low']:.4g}\u2013{u['high']:.4g}): the prediction extrapolates.")
+    listed = ", ".join(f"{u['input']} {u['value']:g} ({u['low']:.4g}\u2013{u['high']:.4g})"
                        for u in unusual)
     return f"{listed} are outside the range of the training data: the prediction extrapolates."
 
@@ -131,6 +131,7 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
     tiers = decision.predicted_tiers(proba, pred)
     unusual = unusual_inputs(position, served, x)
     _report_unusual(position, unusual)
+    extrapolating = {i: extrapolation_warning(u) for i, u in unusual.items()}
     out = []
     for i, athlete in enumerate(athletes):
         flags = missing[i].tolist()
@@ -144,8 +145,8 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
             "probabilities": dict(zip(DIVISIONS, proba_r[i], strict=True)),
             "expected_division_index": exp_r[i],
             "imputation_flags": dict(zip(names, flags, strict=True)),
-            "unusual_inputs": unusual.get(i) or [],
-            "extrapolation_warning": extrapolation_warning(unusual.get(i) or []),
+            "unusual_inputs": unusual.get(i, []),
+            "extrapolation_warning": extrapolating.get(i),
             "data_completeness_warning": _completeness_warning(
                 [names[j] for j in measurable_idx if flags[j]], missing_optional[i],
                 len(optional)),
