@@ -53,8 +53,9 @@ def test_prediction_fields_in_order(client):
     assert list(body) == [
         "position", "model_version", "predicted_division", "predicted_tier", "probability",
         "confidence_score", "probabilities", "expected_division_index", "imputation_flags",
-        "data_completeness_warning", "ignored_fields", "integrated_inputs", "integrated_over",
-        "notes", "goals", "switches", "calendar_advice", "what_if_results", "top_factors"]
+        "unusual_inputs", "extrapolation_warning", "data_completeness_warning",
+        "ignored_fields", "integrated_inputs", "integrated_over", "notes", "goals", "switches",
+        "calendar_advice", "what_if_results", "top_factors"]
 
 
 def test_predict_text_comes_from_the_athletes_what_if(client):
@@ -259,3 +260,102 @@ def test_an_implausible_total_over_games_is_integrated_over_not_refused(client):
                                          "games": 7}).json()
     assert body["integrated_inputs"] == ["senior_ypg", "games"]
     assert "the games given (7) make senior_yds / games outside" in body["integrated_over"]
+
+
+# --------------------------------------------------------------------------- unusual inputs
+
+#: A 5'0" QB with a 6.4 s forty: both allowed by the data contract, neither seen in training.
+SMALL_SLOW_QB = {**QB, "height_inches": 60, "forty_yard_dash": 6.4}
+
+
+def _training_range(models_dir, position: str, name: str) -> tuple[float, float]:
+    from recruit_reveal.artifacts.metadata import ModelMetadata
+
+    path = models_dir / f"recruit_reveal_{position}_pipeline_v1.0.0.metadata.json"
+    low, high = ModelMetadata.from_json_bytes(path.read_bytes(), source=path).input_ranges()[name]
+    return round(low, 6), round(high, 6)
+
+
+def _expected_unusual(models_dir, athlete, names):
+    return [{"input": n, "value": athlete[n],
+             **dict(zip(("low", "high"), _training_range(models_dir, athlete["position"], n),
+                        strict=True))} for n in names]
+
+
+def test_inputs_outside_the_training_range_are_listed_and_noted(client, exported_models_dir):
+    body = client.post("/predict", json=SMALL_SLOW_QB).json()
+    expected = _expected_unusual(exported_models_dir, SMALL_SLOW_QB,
+                                 ["height_inches", "forty_yard_dash"])
+    assert body["unusual_inputs"] == expected
+    low, high = expected[0]["low"], expected[0]["high"]
+    assert low > 60 and expected[1]["high"] < 6.4
+    warning = body["extrapolation_warning"]
+    assert warning.startswith(f"height_inches 60 ({low:.4g}\u2013{high:.4g}), forty_yard_dash 6.4 (")
+    assert warning.endswith("are outside the range of the training data: the prediction "
+                            "extrapolates.")
+    assert body["notes"].endswith(warning)
+
+
+def test_one_unusual_input_is_named_with_its_range(client, exported_models_dir):
+    body = client.post("/predict", json={**QB, "height_inches": 60}).json()
+    low, high = _training_range(exported_models_dir, "qb", "height_inches")
+    assert [u["input"] for u in body["unusual_inputs"]] == ["height_inches"]
+    assert body["extrapolation_warning"] == (
+        f"height_inches 60 is outside the range of the training data ({low:.4g}\u2013{high:.4g}): "
+        f"the prediction extrapolates.")
+
+
+@pytest.mark.parametrize("athlete", SAMPLES, ids=[s["position"] for s in SAMPLES])
+def test_a_typical_athlete_lists_no_unusual_input(client, athlete):
+    body = client.post("/predict", json=athlete).json()
+    assert body["unusual_inputs"] == [] and body["extrapolation_warning"] is None
+    assert "extrapolates" not in body["notes"]
+
+
+def test_a_missing_input_is_not_unusual(client):
+    athlete = {k: v for k, v in SMALL_SLOW_QB.items() if k != "forty_yard_dash"}
+    body = client.post("/predict", json=athlete).json()
+    assert [u["input"] for u in body["unusual_inputs"]] == ["height_inches"]
+
+
+@pytest.mark.parametrize("explain", ["true", "false"])
+def test_batch_lists_unusual_inputs_per_row(client, exported_models_dir, explain):
+    wr = {**SAMPLES[2], "weight_lbs": 340}
+    rows = [QB, SMALL_SLOW_QB, SAMPLES[1], wr]
+    body = client.post(f"/predict/batch?explain={explain}", json=rows).json()
+    got = [p["unusual_inputs"] for p in body["predictions"]]
+    assert got == [[], _expected_unusual(exported_models_dir, SMALL_SLOW_QB,
+                                         ["height_inches", "forty_yard_dash"]),
+                   [], _expected_unusual(exported_models_dir, wr, ["weight_lbs"])]
+    warnings = [p["extrapolation_warning"] for p in body["predictions"]]
+    assert warnings[0] is None and warnings[2] is None
+    assert all("the prediction extrapolates" in w for w in (warnings[1], warnings[3]))
+
+
+def test_unusual_inputs_reach_the_hooks_once_per_call(client):
+    from recruit_reveal.api import predictions
+
+    seen: list[tuple[str, list[str]]] = []
+    predictions.UNUSUAL_INPUT_HOOKS.append(lambda pos, names: seen.append((pos, names)))
+    try:
+        client.post("/predict/batch?explain=false",
+                    json=[SMALL_SLOW_QB, QB, {**QB, "height_inches": 60}, SAMPLES[1]])
+        client.post("/predict", json=QB)
+    finally:
+        predictions.UNUSUAL_INPUT_HOOKS.clear()
+    assert seen == [("qb", ["height_inches", "forty_yard_dash", "height_inches"])]
+
+
+def test_a_version_exported_without_a_profile_flags_nothing(models_dir, trained_results):
+    import dataclasses
+
+    from api_support import add_version
+
+    bare = dataclasses.replace(trained_results["qb"], input_profile={}, division_mix={})
+    add_version(models_dir, bare, "1.1.0", "exported without a training profile")
+    with TestClient(create_app(settings(), models_dir=models_dir)) as c:
+        old = c.post("/predict/1.1.0", json=SMALL_SLOW_QB).json()
+        assert old["model_version"] == "1.1.0"
+        assert old["unusual_inputs"] == [] and old["extrapolation_warning"] is None
+        assert "extrapolates" not in old["notes"]
+        assert len(c.post("/predict", json=SMALL_SLOW_QB).json()["unusual_inputs"]) == 2

@@ -284,3 +284,34 @@ def test_what_if_says_what_it_integrated_over(client):
     body = response.json()
     assert body["integrated_inputs"] == ["senior_ypg", "games"]
     assert "games played" in body["integrated_over"]
+
+
+# --------------------------------------------------------------------------- unusual inputs
+
+def test_what_if_lists_the_unusual_inputs_of_both_athletes(client):
+    slow = {**QB, "forty_yard_dash": 6.4}
+    body = _what_if(client, slow, {"height_inches": 60}).json()
+    assert [u["input"] for u in body["unusual_inputs"]] == ["height_inches",
+                                                              "forty_yard_dash"]
+    assert body["unusual_inputs"] == client.post(
+        "/predict", json={**slow, "height_inches": 60}).json()["unusual_inputs"]
+    comparison = body["what_if_results"]
+    assert comparison["base_unusual_inputs"] == client.post(
+        "/predict", json=slow).json()["unusual_inputs"]
+    assert [u["input"] for u in comparison["base_unusual_inputs"]] == ["forty_yard_dash"]
+    assert " Base athlete: forty_yard_dash 6.4 is outside" in comparison["message"]
+    assert f" Modified athlete: {body['extrapolation_warning']}" in comparison["message"]
+
+
+def test_a_what_if_back_into_the_training_range_lists_none_for_the_modified(client):
+    body = _what_if(client, {**QB, "forty_yard_dash": 6.4}, {"forty_yard_dash": 4.7}).json()
+    assert body["unusual_inputs"] == [] and body["extrapolation_warning"] is None
+    assert [u["input"] for u in body["what_if_results"]["base_unusual_inputs"]] == \
+        ["forty_yard_dash"]
+    assert "Modified athlete" not in body["what_if_results"]["message"]
+
+
+def test_typical_what_if_lists_no_unusual_input(client):
+    body = _what_if(client, QB, {"forty_yard_dash": 4.6}).json()
+    assert body["unusual_inputs"] == [] and body["what_if_results"]["base_unusual_inputs"] == []
+    assert "extrapolates" not in body["what_if_results"]["message"]

@@ -10,6 +10,7 @@ says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -57,6 +58,56 @@ def _completeness_warning(missing_measurables: list[str], missing_optional: int,
             "inputs given")
 
 
+#: Called as ``hook(position, names)`` whenever athletes scored together give inputs outside
+#: the training range: ``names`` holds one input name per athlete and unusual input.
+UNUSUAL_INPUT_HOOKS: list[Callable[[str, list[str]], None]] = []
+
+
+def unusual_inputs(position: str, served: ServedModel,
+                   x: np.ndarray) -> dict[int, list[dict[str, Any]]]:
+    """Row -> the numeric inputs it gives outside the served version's training range
+    (rows with none are left out; a version without an input profile flags nothing).
+
+    A missing input (NaN) compares false on both sides, so it is never unusual.
+    """
+    low, high = served.input_low, served.input_high
+    if low is None or high is None or not x.size:
+        return {}
+    rows, cols = np.nonzero((x < low) | (x > high))
+    if not len(rows):
+        return {}
+    names = insights.numeric_names(position)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for i, j, value in zip(rows.tolist(), cols.tolist(), x[rows, cols].tolist(), strict=True):
+        out.setdefault(i, []).append({"input": names[j], "value": value,
+                                      "low": round(float(low[j]), 6),
+                                      "high": round(float(high[j]), 6)})
+    return out
+
+
+def extrapolation_warning(unusual: list[dict[str, Any]]) -> str | None:
+    """The note an answer carries when any of its inputs is outside the training range."""
+    if not unusual:
+        return None
+    if len(unusual) == 1:
+        u = unusual[0]
+        return (f"{u['input']} {u['value']:g} is outside the range of the training data "
+                f"({u['low']:.4g}\u2013{u['high']:.4g}): the prediction extrapolates.")
+    listed = ", ".join(f"{u['input']} {u['value']:g} ({u['low']:.4g}\u2013{u['high']:.4g})"
+                       for u in unusual)
+    return f"{listed} are outside the range of the training data: the prediction extrapolates."
+
+
+def _report_unusual(position: str, unusual: dict[int, list[dict[str, Any]]]) -> None:
+    # The single place unusual inputs are counted: every route that scores builds its
+    # answers through prediction_bodies.  The metrics counter (record_unusual(position,
+    # names)) subscribes through UNUSUAL_INPUT_HOOKS.
+    if unusual and UNUSUAL_INPUT_HOOKS:
+        names = [u["input"] for row in unusual.values() for u in row]
+        for hook in UNUSUAL_INPUT_HOOKS:
+            hook(position, names)
+
+
 def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete],
                       x: np.ndarray, state: np.ndarray, proba: np.ndarray,
                       explanations: list[dict[str, Any]] | None = None,
@@ -79,6 +130,9 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
     divisions = [DIVISIONS[k] for k in pred.tolist()]
     tiers = decision.predicted_tiers(proba, pred)
     integrated = partial_profiles.integrated(x, position)
+    unusual = unusual_inputs(position, served, x)
+    _report_unusual(position, unusual)
+    extrapolating = {i: extrapolation_warning(u) for i, u in unusual.items()}
     out = []
     for i, athlete in enumerate(athletes):
         flags = missing[i].tolist()
@@ -92,6 +146,8 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
             "probabilities": dict(zip(DIVISIONS, proba_r[i], strict=True)),
             "expected_division_index": exp_r[i],
             "imputation_flags": dict(zip(names, flags, strict=True)),
+            "unusual_inputs": unusual.get(i, []),
+            "extrapolation_warning": extrapolating.get(i),
             "data_completeness_warning": _completeness_warning(
                 [names[j] for j in measurable_idx if flags[j]], missing_optional[i],
                 len(optional)),
@@ -104,6 +160,8 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
             body.update(insights.narrative(position, e))
             body["what_if_results"] = e["what_if"]
             body["top_factors"] = e["top_factors"]
+            if body["extrapolation_warning"]:
+                body["notes"] += " " + body["extrapolation_warning"]
         out.append(body)
     return out
 

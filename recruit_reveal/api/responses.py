@@ -64,6 +64,15 @@ class Factor(BaseModel):
     division_if_typical: Division
 
 
+class UnusualInput(BaseModel):
+    """An input given outside the range of the model's training data."""
+
+    input: str = Field(description="the input, by its canonical name")
+    value: float
+    low: float = Field(description="the 0.5th percentile of the training rows' values")
+    high: float = Field(description="the 99.5th percentile of the training rows' values")
+
+
 class Prediction(BaseModel):
     """One athlete's prediction (what /predict/batch?explain=false returns)."""
 
@@ -76,6 +85,11 @@ class Prediction(BaseModel):
     probabilities: dict[str, float]
     expected_division_index: float
     imputation_flags: dict[str, bool]
+    unusual_inputs: list[UnusualInput] = Field(
+        default_factory=list, description="inputs given outside the range of the training "
+        "data (a missing input never is); empty for a version exported without its range")
+    extrapolation_warning: str | None = Field(
+        None, description="says that the prediction extrapolates, when any input is unusual")
     data_completeness_warning: str | None
     ignored_fields: list[str]
     integrated_inputs: list[str] = Field(
@@ -148,6 +162,9 @@ class ScenarioComparison(BaseModel):
     probability_changes: dict[str, float] = Field(description="modified minus base, per "
                                                               "division")
     changes: list[ScenarioChange]
+    base_unusual_inputs: list[UnusualInput] = Field(
+        default_factory=list, description="the base athlete's inputs outside the range of "
+        "the training data (the modified athlete's are the answer's unusual_inputs)")
     message: str
 
 

@@ -22,7 +22,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,10 @@ class ServedModel:
     scorer: Scorer
     #: The file the model was loaded from: ``"skops"``, or ``"pickle"`` (ALLOW_PICKLE=1).
     format: str = "skops"
+    #: The usual range of each numeric input (``insights.numeric_names`` order) from the
+    #: metadata's input profile, built once at load; None when the version has none.
+    input_low: np.ndarray | None = field(default=None, repr=False, compare=False)
+    input_high: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_loaded(cls, loaded: registry.LoadedModel) -> ServedModel:
@@ -81,10 +85,25 @@ class ServedModel:
         if scorer.mode != "fast":
             logger.warning("%s %s scores through the pipeline: %s", loaded.position,
                            loaded.version, scorer.reason)
+        low, high = input_ranges(loaded.metadata, loaded.position)
         return cls(loaded.position, str(loaded.requested), str(loaded.version), loaded.pipeline,
                    loaded.metadata, str(loaded.reason or ""), typical,
                    datetime.now(timezone.utc).isoformat(timespec="seconds"), scorer,
-                   loaded.format)
+                   loaded.format, low, high)
+
+
+def input_ranges(metadata: ModelMetadata, position: str,
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(low, high) arrays over the position's numeric inputs, unbounded where the profile
+    gives no range; (None, None) for a version exported without a profile."""
+    if metadata.input_profile is None:
+        return None, None
+    ranges = metadata.input_ranges()
+    names = insights.numeric_names(position)
+    low = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in names], dtype=float)
+    high = np.array([ranges.get(n, (-np.inf, np.inf))[1] for n in names], dtype=float)
+    low.flags.writeable = high.flags.writeable = False  # shared by every request
+    return low, high
 
 
 @dataclass(frozen=True)

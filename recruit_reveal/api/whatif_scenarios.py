@@ -139,11 +139,19 @@ def what_if_answer(served: ServedModel, scenario: Scenario) -> bytes:
         "probability_changes": {d: round(body["probabilities"][d] - base["probabilities"][d], 6)
                                 for d in DIVISIONS},
         "changes": changes,
+        "base_unusual_inputs": base["unusual_inputs"],
         "message": (f"{what}: {base['predicted_division']} -> {body['predicted_division']} "
                     f"({moved}); confidence {base['confidence_score']:.2f} -> "
-                    f"{body['confidence_score']:.2f}."),
+                    f"{body['confidence_score']:.2f}." + _extrapolation(base, body)),
     }
     return to_json(body)
+
+
+def _extrapolation(base: dict[str, Any], modified: dict[str, Any]) -> str:
+    """The extrapolation notes of either athlete, to follow the comparison's message."""
+    return "".join(f" {who} athlete: {b['extrapolation_warning']}"
+                   for who, b in (("Base", base), ("Modified", modified))
+                   if b["extrapolation_warning"])
 
 
 def _text(value: Any) -> str:

@@ -114,6 +114,24 @@ class DataFingerprint(_Doc):
     rejected_by_rule: list[RejectedCount] = Field(default_factory=list)
 
 
+class NumericProfile(_Doc):
+    """A numeric input over the training rows (aggregates only)."""
+
+    #: The 0th..100th percentiles of the non-missing values (empty: the column had none).
+    quantiles: list[float]
+    #: The 0.5th and 99.5th percentiles: a value outside them is unusual.
+    low: float | None = None
+    high: float | None = None
+    missing_share: float
+
+
+class StateProfile(_Doc):
+    """The state input over the training rows: each state's share of the rows giving one."""
+
+    shares: dict[str, float]
+    missing_share: float
+
+
 class Estimator(_Doc):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -156,6 +174,11 @@ class ModelMetadata(_Doc):
     typical_values: dict[str, float | None] = Field(default_factory=dict)
     #: Absent in exports made before partial profiles.
     partial_profiles: PartialProfiles | None = None
+    #: Per input, its training percentiles, usual range and missing share; absent in
+    #: versions exported before it was recorded.
+    input_profile: dict[str, NumericProfile | StateProfile] | None = None
+    #: Share of the training rows in each division; absent like ``input_profile``.
+    division_mix: dict[str, float] | None = None
     estimator: Estimator
     seed: int | None = None
     timings: dict[str, float | None] = Field(default_factory=dict)
@@ -165,6 +188,11 @@ class ModelMetadata(_Doc):
     git_dirty: bool | None = None
     audit_record: AuditRecord | None = None
     changelog: str | None = None
+
+    def input_ranges(self) -> dict[str, tuple[float, float]]:
+        """The usual range (low, high) of each numeric input that has one."""
+        return {name: (p.low, p.high) for name, p in (self.input_profile or {}).items()
+                if isinstance(p, NumericProfile) and p.low is not None and p.high is not None}
 
     @property
     def sklearn_version(self) -> str | None:
@@ -320,6 +348,7 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
         },
         "typical_values": _jsonable(result.typical_values),
         **_partial_profiles(result),
+        **_training_profile(result),
         "estimator": {"name": str(result.estimator), "params": _jsonable(result.params)},
         "seed": _jsonable(result.seed),
         "timings": _jsonable(result.timings),
@@ -335,6 +364,12 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
 def _partial_profiles(result: Any) -> dict[str, Any]:
     profiles = getattr(result, "partial_profiles", None)
     return {} if not profiles else {"partial_profiles": _jsonable(profiles)}
+
+
+def _training_profile(result: Any) -> dict[str, Any]:
+    # A result made without a profile (an older one, say) exports without these fields.
+    fields = {name: getattr(result, name, None) for name in ("input_profile", "division_mix")}
+    return {name: _jsonable(value) for name, value in fields.items() if value}
 
 
 def _fingerprint(fingerprint: Mapping[str, Any] | None) -> dict[str, Any]:

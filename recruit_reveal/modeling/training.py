@@ -20,6 +20,7 @@ import numpy as np
 from .. import schema
 from ..errors import TrainingError
 from ..schema import DIVISIONS
+from .input_profile import division_mix, input_profile
 from .summaries import metric_mean
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,11 @@ class TrainingResult:
     #: Median of each numeric input over the training rows: the position's
     #: "typical athlete", used by explanations.top_factors.  Aggregates only.
     typical_values: dict[str, float] = field(default_factory=dict)
+    #: Per input, the training rows' percentiles, usual range and missing share
+    #: (:func:`recruit_reveal.modeling.input_profile.input_profile`); aggregates only.
+    input_profile: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Share of the training rows in each division.
+    division_mix: dict[str, float] = field(default_factory=dict)
     classes: tuple[str, ...] = DIVISIONS
     oof_proba: np.ndarray | None = field(default=None, repr=False)
     #: Ordinal codes (0 = D3 .. 3 = Power 5) of the rows behind ``oof_proba``,
@@ -319,6 +325,8 @@ def _result(data, position: str, pipeline, estimator: str, resolved: dict[str, A
         timings=timings,
         validation_warnings=warnings,
         typical_values=_typical_values(data.frame, position),
+        input_profile=input_profile(data.frame, position),
+        division_mix=division_mix(data.target),
         oof_proba=cv.oof_proba,
         oof_target=encode_divisions(data.target),
         fold_models=cv.fold_models,
