@@ -10,6 +10,7 @@ says so.
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic_core import to_json
 from ..modeling import decision
 from ..modeling import explanations as insights
 from ..schema import DIVISIONS, columns_for, feature_names
+from .observability import record_predictions, record_scoring_time
 from .parsing import Athlete
 from .store import ModelStore, ServedModel
 
@@ -60,10 +62,15 @@ def _completeness_warning(missing_measurables: list[str], missing_optional: int,
 def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete],
                       x: np.ndarray, state: np.ndarray, proba: np.ndarray,
                       explanations: list[dict[str, Any]] | None = None,
-                      ) -> list[dict[str, Any]]:
-    """Answers for athletes of one position; per-row numbers computed vectorized."""
+                      count: bool = False) -> list[dict[str, Any]]:
+    """Answers for athletes of one position; per-row numbers computed vectorized.
+
+    ``count``: these are predictions served (not what-if scenarios), counted in /metrics.
+    """
     n = len(athletes)
     pred = insights.decide(proba, served.scorer.decision)
+    if count:
+        record_predictions(position, served.version, pred)
     top = proba[np.arange(n), pred]
     confidence = decision.confidence_scores(proba)
     expected = insights.expected_division(proba)
@@ -117,10 +124,13 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
     """
     x, state = arrays(athlete.position, [athlete.values])
     goal = (DIVISIONS.index(target), min_probability) if target is not None else None
+    started = time.perf_counter()
     explanations = insights.explain_arrays(served.scorer, x, state, athlete.position,
                                            served.typical_values, target=goal)
+    record_scoring_time(athlete.position, time.perf_counter() - started)
     proba = np.asarray([explanations[0]["probabilities"]])
-    body = prediction_bodies(athlete.position, served, [athlete], x, state, proba, explanations)[0]
+    body = prediction_bodies(athlete.position, served, [athlete], x, state, proba, explanations,
+                             count=True)[0]
     if goal is not None:
         body["target_search"] = explanations[0]["target_search"]
     return to_json(body)
@@ -145,6 +155,7 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> b
         group = [athletes[i] for i in idx]
         x, state = arrays(pos, [a.values for a in group])
         explanations = None
+        started = time.perf_counter()
         if explain:
             explanations = insights.explain_arrays(model.scorer, x, state, pos,
                                                    model.typical_values,
@@ -152,8 +163,9 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> b
             proba = np.asarray([e["probabilities"] for e in explanations])
         else:
             proba = model.scorer.predict_arrays(x, state)
+        record_scoring_time(pos, time.perf_counter() - started)
         for i, body in zip(idx, prediction_bodies(pos, model, group, x, state, proba,
-                                                  explanations), strict=True):
+                                                  explanations, count=True), strict=True):
             bodies[i] = body
     return to_json({"count": len(bodies),
                     "model_versions": {b["position"]: b["model_version"] for b in bodies},
