@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     (comma-separated), ADMIN_TOKEN, MAX_BODY_BYTES, MAX_BATCH, ALLOW_PICKLE, RATE_LIMIT,
     RATE_LIMIT_STORAGE, RATE_LIMIT_BATCH, RATE_LIMIT_WHATIF, RATE_LIMITS (JSON),
     RATE_LIMIT_KEY_HEADER, TRUSTED_HOSTS (comma-separated), ACCESS_LOG, WORKERS and
-    RELEASE_POLL_SECONDS (docs/api.md)."""
+    RELEASE_POLL_SECONDS (docs/api.md); METRICS, METRICS_DIR and LOG_FORMAT
+    (docs/monitoring.md)."""
 
     model_config = SettingsConfigDict(case_sensitive=False, env_ignore_empty=True,
                                       frozen=True, extra="ignore")
@@ -98,11 +99,23 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64)
     #: How often a worker looks for a new release (a stat, or a HEAD request on S3); 0: never.
     release_poll_seconds: float = Field(1.0, ge=0, le=3600)
+    #: /metrics and the HTTP metrics middleware (METRICS=0 turns both off).
+    metrics: bool = True
+    #: Where `serve --workers N` keeps the workers' metric files (emptied at start); unset:
+    #: a fresh temporary folder, removed at exit.
+    metrics_dir: Path | None = None
+    #: "text" (one line per record) or "json" (one JSON object per line, with request ids).
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("model_version", "model_version_qb", "model_version_rb", "model_version_wr")
     @classmethod
     def _version(cls, value: str | None) -> str | None:
         return None if value is None else _version_or_latest(value)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("model_dir", "host", mode="before")
     @classmethod

@@ -332,18 +332,21 @@ def test_batch_lists_unusual_inputs_per_row(client, exported_models_dir, explain
     assert all("the prediction extrapolates" in w for w in (warnings[1], warnings[3]))
 
 
-def test_unusual_inputs_reach_the_hooks_once_per_call(client):
-    from recruit_reveal.api import predictions
+def test_unusual_and_integrated_inputs_are_counted_per_input(client):
+    from prometheus_client import REGISTRY
 
-    seen: list[tuple[str, list[str]]] = []
-    predictions.UNUSUAL_INPUT_HOOKS.append(lambda pos, names: seen.append((pos, names)))
-    try:
-        client.post("/predict/batch?explain=false",
-                    json=[SMALL_SLOW_QB, QB, {**QB, "height_inches": 60}, SAMPLES[1]])
-        client.post("/predict", json=QB)
-    finally:
-        predictions.UNUSUAL_INPUT_HOOKS.clear()
-    assert seen == [("qb", ["height_inches", "forty_yard_dash", "height_inches"])]
+    def count(name: str, position: str, input_name: str) -> float:
+        return REGISTRY.get_sample_value(f"recruit_reveal_{name}_total",
+                                         {"position": position, "input": input_name}) or 0.0
+
+    before = {k: count("unusual_inputs", "qb", k) for k in ("height_inches", "forty_yard_dash")}
+    integrated = count("integrated_inputs", "qb", "senior_ypg")
+    client.post("/predict/batch?explain=false",
+                json=[SMALL_SLOW_QB, QB, {**QB, "height_inches": 60}, SAMPLES[1]])
+    client.post("/predict", json={k: v for k, v in QB.items() if k != "senior_ypg"})
+    assert count("unusual_inputs", "qb", "height_inches") == before["height_inches"] + 2
+    assert count("unusual_inputs", "qb", "forty_yard_dash") == before["forty_yard_dash"] + 1
+    assert count("integrated_inputs", "qb", "senior_ypg") == integrated + 1
 
 
 def test_a_version_exported_without_a_profile_flags_nothing(models_dir, trained_results):

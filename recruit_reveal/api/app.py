@@ -35,9 +35,11 @@ from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
 from ..storage.locations import as_location, resolve_local
 from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
+from .observability import MetricsMiddleware, forget_worker, multiprocess_folder
 from .rate_limits import RateLimiter, RatePolicy
+from .request_ids import RequestIdMiddleware, install_record_factory, logging_config
 from .responses import ErrorResponse
-from .routers import health, models, predict, whatif
+from .routers import health, models, predict, prometheus, whatif
 from .store import ModelStore, ServedModel
 
 logger = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
+            forget_worker()
 
     app = FastAPI(
         title="Recruit Reveal",
@@ -105,6 +108,8 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app.include_router(predict.build_router(settings.max_batch), responses=limited)
     app.include_router(whatif.router, responses=limited)
     app.include_router(models.router, responses=limited)
+    if settings.metrics:
+        app.include_router(prometheus.router)
     return app
 
 
@@ -113,7 +118,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> dict[int | str, dict[st
     ``responses=`` that limited routes declare (the 429, when a limit is set)."""
     # The last added runs first: the Host check, CORS, the rate limit, then the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    policy = RatePolicy(settings, exempt=[getattr(r, "path", "") for r in health.router.routes])
+    policy = RatePolicy(settings, exempt=[getattr(r, "path", "") for r in
+                                          (*health.router.routes, *prometheus.router.routes)])
     limiter = RateLimiter(settings, policy) if policy.active else None
     app.state.rate_limiter = limiter
     limited: dict[int | str, dict[str, Any]] = {}
@@ -130,6 +136,12 @@ def _add_middleware(app: FastAPI, settings: Settings) -> dict[int | str, dict[st
                            allow_headers=["Authorization", "Content-Type"])
     if "*" not in settings.trusted_hosts:
         app.add_middleware(TrustedHostsMiddleware, allowed_hosts=list(settings.trusted_hosts))
+    # Outermost, so that answers given by the middleware above are counted and carry the id.
+    if settings.metrics:
+        app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware,
+                       access_log=settings.access_log and settings.log_format == "json")
+    install_record_factory()
     return limited
 
 
@@ -200,15 +212,21 @@ def run(host: str | None = None, port: int | None = None, *,
         return
     for name, value in given.items():
         os.environ[name.upper()] = str(int(value) if isinstance(value, bool) else value)
-    uvicorn.run(f"{__name__}:create_app", factory=True, workers=settings.workers,
-                **uvicorn_options(settings, log_level))
+    with (multiprocess_folder(settings.metrics_dir) if settings.metrics
+          else contextlib.nullcontext()):
+        uvicorn.run(f"{__name__}:create_app", factory=True, workers=settings.workers,
+                    **uvicorn_options(settings, log_level))
 
 
 def uvicorn_options(settings: Settings, log_level: str = "info") -> dict[str, Any]:
     """Keyword arguments of ``uvicorn.run`` for ``settings``.
 
     uvicorn picks uvloop and httptools (``uvicorn[standard]``) when they are
-    installed ("auto"), else asyncio and its pure-Python HTTP parser.
+    installed ("auto"), else asyncio and its pure-Python HTTP parser.  Every worker logs
+    in LOG_FORMAT; with ``json`` the service writes the access lines itself (with the
+    request id), so uvicorn's are off.
     """
     return {"host": settings.host, "port": settings.port, "log_level": log_level,
-            "access_log": settings.access_log, "loop": "auto", "http": "auto"}
+            "access_log": settings.access_log and settings.log_format != "json",
+            "log_config": logging_config(settings.log_format, log_level),
+            "loop": "auto", "http": "auto"}

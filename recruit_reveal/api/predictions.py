@@ -10,7 +10,7 @@ says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from functools import cache
 from typing import Any
 
@@ -20,6 +20,12 @@ from pydantic_core import to_json
 from ..modeling import decision, partial_profiles
 from ..modeling import explanations as insights
 from ..schema import DIVISIONS, columns_for, feature_names
+from .observability import (
+    record_integrated,
+    record_predictions,
+    record_scoring_time,
+    record_unusual,
+)
 from .parsing import Athlete
 from .store import ModelStore, ServedModel
 
@@ -58,11 +64,6 @@ def _completeness_warning(missing_measurables: list[str], missing_optional: int,
             "inputs given")
 
 
-#: Called as ``hook(position, names)`` whenever athletes scored together give inputs outside
-#: the training range: ``names`` holds one input name per athlete and unusual input.
-UNUSUAL_INPUT_HOOKS: list[Callable[[str, list[str]], None]] = []
-
-
 def unusual_inputs(position: str, served: ServedModel,
                    x: np.ndarray) -> dict[int, list[dict[str, Any]]]:
     """Row -> the numeric inputs it gives outside the served version's training range
@@ -98,23 +99,28 @@ def extrapolation_warning(unusual: list[dict[str, Any]]) -> str | None:
     return f"{listed} are outside the range of the training data: the prediction extrapolates."
 
 
-def _report_unusual(position: str, unusual: dict[int, list[dict[str, Any]]]) -> None:
-    # The single place unusual inputs are counted: every route that scores builds its
-    # answers through prediction_bodies.  The metrics counter (record_unusual(position,
-    # names)) subscribes through UNUSUAL_INPUT_HOOKS.
-    if unusual and UNUSUAL_INPUT_HOOKS:
-        names = [u["input"] for row in unusual.values() for u in row]
-        for hook in UNUSUAL_INPUT_HOOKS:
-            hook(position, names)
+def _count_inputs(position: str, unusual: dict[int, list[dict[str, Any]]],
+                  integrated: list[tuple[list[str], str | None]]) -> None:
+    """Count, per input, the unusual inputs and the inputs integrated over (/metrics)."""
+    for row in unusual.values():
+        record_unusual(position, (u["input"] for u in row))
+    for names, _ in integrated:
+        if names:
+            record_integrated(position, names)
 
 
 def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete],
                       x: np.ndarray, state: np.ndarray, proba: np.ndarray,
                       explanations: list[dict[str, Any]] | None = None,
-                      ) -> list[dict[str, Any]]:
-    """Answers for athletes of one position; per-row numbers computed vectorized."""
+                      count: bool = False) -> list[dict[str, Any]]:
+    """Answers for athletes of one position; per-row numbers computed vectorized.
+
+    ``count``: these are predictions served (not what-if scenarios), counted in /metrics.
+    """
     n = len(athletes)
     pred = insights.decide(proba, served.scorer.decision)
+    if count:
+        record_predictions(position, served.version, pred)
     top = proba[np.arange(n), pred]
     confidence = decision.confidence_scores(proba)
     expected = insights.expected_division(proba)
@@ -131,7 +137,8 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
     tiers = decision.predicted_tiers(proba, pred)
     integrated = partial_profiles.integrated(x, position)
     unusual = unusual_inputs(position, served, x)
-    _report_unusual(position, unusual)
+    if count:
+        _count_inputs(position, unusual, integrated)
     extrapolating = {i: extrapolation_warning(u) for i, u in unusual.items()}
     out = []
     for i, athlete in enumerate(athletes):
@@ -178,10 +185,13 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
     """
     x, state = arrays(athlete.position, [athlete.values])
     goal = (DIVISIONS.index(target), min_probability) if target is not None else None
+    started = time.perf_counter()
     explanations = insights.explain_arrays(served.scorer, x, state, athlete.position,
                                            served.typical_values, target=goal)
+    record_scoring_time(athlete.position, time.perf_counter() - started)
     proba = np.asarray([explanations[0]["probabilities"]])
-    body = prediction_bodies(athlete.position, served, [athlete], x, state, proba, explanations)[0]
+    body = prediction_bodies(athlete.position, served, [athlete], x, state, proba, explanations,
+                             count=True)[0]
     if goal is not None:
         body["target_search"] = explanations[0]["target_search"]
     return to_json(body)
@@ -206,6 +216,7 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> b
         group = [athletes[i] for i in idx]
         x, state = arrays(pos, [a.values for a in group])
         explanations = None
+        started = time.perf_counter()
         if explain:
             explanations = insights.explain_arrays(model.scorer, x, state, pos,
                                                    model.typical_values,
@@ -213,8 +224,9 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> b
             proba = np.asarray([e["probabilities"] for e in explanations])
         else:
             proba = model.scorer.predict_arrays(x, state)
+        record_scoring_time(pos, time.perf_counter() - started)
         for i, body in zip(idx, prediction_bodies(pos, model, group, x, state, proba,
-                                                  explanations), strict=True):
+                                                  explanations, count=True), strict=True):
             bodies[i] = body
     return to_json({"count": len(bodies),
                     "model_versions": {b["position"]: b["model_version"] for b in bodies},

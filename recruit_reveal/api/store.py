@@ -46,6 +46,7 @@ from ..modeling import explanations as insights
 from ..modeling.scoring import Scorer, build_scorer
 from ..schema import DIVISIONS, POSITIONS
 from ..storage.locations import as_location
+from .observability import record_reload, record_serving
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,8 @@ class ModelStore:
             {pos: Unavailable(pos, self.versions.get(pos, LATEST), "not loaded yet")
              for pos in POSITIONS},
             ServedRelease(None, None, _now(), self._following()))
+        #: Why the last look at the release failed (None once a look succeeds).
+        self._follow_problem: str | None = None
         self._switch_lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, str], ServedModel] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -193,7 +196,20 @@ class ModelStore:
 
     @property
     def release(self) -> ServedRelease:
-        return self._serving.release
+        """The release served, its ``problem`` including a failure to follow the next one."""
+        served = self._serving.release
+        if self._follow_problem is None:
+            return served
+        return replace(served, problem="; ".join(
+            p for p in (self._follow_problem, served.problem) if p))
+
+    def _publish(self, serving: _Serving) -> None:
+        self._serving = serving  # one reference assignment: atomic for readers
+        self._record()
+
+    def _record(self) -> None:
+        record_serving({p: m.version for p, m in self._serving.models.items()},
+                       self.release.problem is not None)
 
     def _following(self) -> tuple[str, ...]:
         return tuple(p for p in POSITIONS if self.versions.get(p, LATEST) == LATEST)
@@ -215,19 +231,37 @@ class ModelStore:
                     served[pos] = self._load_position(pos, requested)
                 except RecruitRevealError as exc:
                     served[pos] = Unavailable(pos, requested, str(exc))
-            self._serving = _Serving(served, release)
+            self._publish(_Serving(served, release))
 
     def follow(self) -> bool:
         """Serve the current release if its tag changed since the last look; True if it did.
 
         Cheap when nothing changed (one stat or HEAD request).  A version of the
         new release that cannot be served leaves that position as it was, and
-        /health names the problem until the next release.
+        /health names the problem until the next release.  A failure to look (an
+        unreadable manifest, an unreachable bucket) is raised, and /health and
+        /metrics show it until a look succeeds.
         """
-        if manifest.current_tag(self.models_dir) == self.release.tag:
-            return False
-        with self._switch_lock:
-            return self._apply_release()
+        try:
+            if manifest.current_tag(self.models_dir) == self.release.tag:
+                changed = False
+            else:
+                with self._switch_lock:
+                    changed = self._apply_release()
+        except Exception as exc:
+            self._cannot_follow(f"cannot follow the release in {self.models_dir}: "
+                                f"{type(exc).__name__}: {exc}")
+            raise
+        if self._follow_problem is not None:
+            self._follow_problem = None
+            self._record()
+        return changed
+
+    def _cannot_follow(self, problem: str) -> None:
+        if problem != self._follow_problem:  # counted once, as the poller logs it once
+            record_reload(ok=False)
+        self._follow_problem = problem
+        self._record()
 
     def _apply_release(self, loaded: ServedModel | None = None) -> bool:
         state = registry.history(self.models_dir)
@@ -255,7 +289,8 @@ class ModelStore:
         release = ServedRelease(current, state.tag, _now(), self._following(),
                                 "; ".join(problems) or None)
         previous = self.release.release
-        self._serving = _Serving(served, release)  # one reference assignment: atomic for readers
+        self._publish(_Serving(served, release))
+        record_reload(ok=not problems)
         logger.info("now serving release %s (was %s): %s", current.id if current else None,
                     previous.id if previous else None,
                     {p: m.version for p, m in served.items()})

@@ -19,10 +19,19 @@ from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_parser
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "configure_logging", "main"]
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """INFO and up to stderr, one line each; the library itself only logs."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+def configure_logging(level: int = logging.INFO, log_format: str | None = None) -> None:
+    """INFO and up to stderr, one line each (``json``: one JSON object each, with the
+    request id; default: LOG_FORMAT); the library itself only logs."""
+    if log_format is None:
+        # A bad value is reported by the command that reads the settings (serve).
+        log_format = os.environ.get("LOG_FORMAT", "text").strip().lower()
+    if log_format == "json":
+        from ..api.request_ids import stderr_handler
+
+        handler = stderr_handler("json")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
