@@ -76,7 +76,7 @@ def test_request_models_come_from_the_data_contract():
     for pos in POSITIONS:
         doc = request_model(pos).model_json_schema()
         cols = columns_for(pos)
-        assert set(doc["properties"]) == {"position", *(c.name for c in cols)}
+        assert set(doc["properties"]) == {"position", "athlete_ref", *(c.name for c in cols)}
         assert doc["required"] == ["position", *(c.name for c in cols if c.required)]
         assert sorted(doc["properties"]["position"]["enum"], key=str.lower)[0].lower() == pos
         for col in cols:

@@ -35,6 +35,7 @@ from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
 from ..storage.locations import as_location, resolve_local
 from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
+from .prediction_log import PredictionLog
 from .rate_limits import RateLimiter, RatePolicy
 from .responses import ErrorResponse
 from .routers import health, models, predict, whatif
@@ -81,6 +82,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
         gc.freeze()
         follower = (asyncio.create_task(_follow_releases(store, settings.release_poll_seconds))
                     if settings.release_poll_seconds > 0 else None)
+        app.state.prediction_log = _start_prediction_log(settings, store)
         try:
             yield
         finally:
@@ -88,6 +90,9 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
+            if app.state.prediction_log is not None:
+                # Requests are answered by now: write every record they made.
+                await run_in_threadpool(app.state.prediction_log.close)
 
     app = FastAPI(
         title="Recruit Reveal",
@@ -99,6 +104,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.prediction_log = None
     limited = _add_middleware(app, settings)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -106,6 +112,21 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app.include_router(whatif.router, responses=limited)
     app.include_router(models.router, responses=limited)
     return app
+
+
+def _start_prediction_log(settings: Settings, store: ModelStore) -> PredictionLog | None:
+    """This worker's prediction log, its writer thread started; None when PREDICTION_LOG is unset."""
+    if settings.prediction_log is None:
+        return None
+    log = PredictionLog(settings.prediction_log, store,
+                        flush_seconds=settings.prediction_log_flush_seconds,
+                        flush_rows=settings.prediction_log_flush_rows,
+                        buffer_rows=settings.prediction_log_buffer,
+                        days=settings.prediction_log_days)
+    log.start()
+    logger.info("  prediction log: %s (every %g s)", log.sink.display("predictions"),
+                settings.prediction_log_flush_seconds)
+    return log
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> dict[int | str, dict[str, Any]]:

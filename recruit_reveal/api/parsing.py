@@ -24,7 +24,7 @@ from ..schema import (
     feature_names,
 )
 from .http_errors import MAX_PROBLEMS, ApiError, clean_message, summary
-from .payloads import POSITION_CASINGS, range_hint, request_model
+from .payloads import ATHLETE_REF, POSITION_CASINGS, range_hint, request_model
 
 
 @dataclass
@@ -34,6 +34,8 @@ class Athlete:
     position: str
     values: dict[str, Any]
     ignored: list[str]
+    #: The client's ``athlete_ref``, if sent (not an input: never in ``values``).
+    ref: str | None = None
 
 
 @lru_cache(maxsize=4096)
@@ -81,7 +83,7 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
         raise ApiError(422, summary(problems), field=where + POSITION_COLUMN, errors=problems)
     features = _feature_set(position)
     for name in list(canonical):
-        if name not in features:
+        if name not in features and name != ATHLETE_REF:
             ignored.append(origin[name])
             del canonical[name]
     try:
@@ -98,8 +100,8 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
             problems.append(problem)
     if problems:
         raise ApiError(422, summary(problems), field=problems[0]["field"], errors=problems)
-    values = model.model_dump(exclude={POSITION_COLUMN})
-    return Athlete(position, values, ignored)
+    values = model.model_dump(exclude={POSITION_COLUMN, ATHLETE_REF})
+    return Athlete(position, values, ignored, getattr(model, ATHLETE_REF))
 
 
 def parse_batch(payload: Any, max_batch: int) -> list[Athlete]:

@@ -76,6 +76,12 @@ POSITION_PATH_SCHEMA = {"type": "string", "enum": list(POSITION_CASINGS),
 
 # --------------------------------------------------------------------------- athletes
 
+#: The client's own reference of an athlete: not an input, kept in the prediction log so
+#: outcomes can be joined to predictions (docs/monitoring.md).
+ATHLETE_REF = "athlete_ref"
+#: Longest athlete_ref accepted.
+MAX_ATHLETE_REF = 128
+
 def _height_text(low: float, high: float) -> str:
     """Regex of feet-inches text whose height lies in [low, high] inches: 6-2, 6'2", 6 ft 2 in.
 
@@ -156,6 +162,10 @@ def request_model(position: str) -> type[BaseModel]:
     }
     for col in columns_for(position):
         fields[col.name] = (_field_type(col), ... if col.required else None)
+    fields[ATHLETE_REF] = (str | None, Field(
+        None, max_length=MAX_ATHLETE_REF,
+        description="your own reference of the athlete (not an input): recorded with the "
+                    "prediction when the prediction log is on, never scored"))
     return create_model(
         f"{position.capitalize()}Athlete",
         __doc__=f"One {position.upper()}. Other fields are ignored and listed in "
@@ -196,7 +206,7 @@ def modifications_schema(position: str) -> dict[str, Any]:
     required = set(athlete.get("required", ()))
     properties = {}
     for name, prop in athlete["properties"].items():
-        if name == POSITION_COLUMN:
+        if name in (POSITION_COLUMN, ATHLETE_REF):
             continue
         prop = {k: v for k, v in prop.items() if k not in ("default", "title")}
         if name not in required:

@@ -10,6 +10,8 @@ says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -21,6 +23,28 @@ from ..modeling import explanations as insights
 from ..schema import DIVISIONS, columns_for, feature_names
 from .parsing import Athlete
 from .store import ModelStore, ServedModel
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What one call of a position's model answered, for the prediction log: the athletes
+    in order, their probabilities as scored (answers show them rounded to 6 places) and
+    their predicted divisions."""
+
+    served: ServedModel
+    athletes: list[Athlete]
+    proba: np.ndarray
+    predicted: list[str]
+
+
+#: Called with every :class:`Scored` group of a request (the prediction log's recorder).
+OnScored = Callable[[Scored], None]
+
+
+def _report(on_scored: OnScored | None, served: ServedModel, athletes: list[Athlete],
+            proba: np.ndarray, bodies: list[dict[str, Any]]) -> None:
+    if on_scored is not None:
+        on_scored(Scored(served, athletes, proba, [b["predicted_division"] for b in bodies]))
 
 
 def arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +130,7 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
 
 
 def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None,
-                min_probability: float = 0.5) -> bytes:
+                min_probability: float = 0.5, on_scored: OnScored | None = None) -> bytes:
     """/predict: one athlete with its what-if, factors and text; with a ``target``
     division, also the smallest single changes that reach it (``target_search``).
 
@@ -121,12 +145,14 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
                                            served.typical_values, target=goal)
     proba = np.asarray([explanations[0]["probabilities"]])
     body = prediction_bodies(athlete.position, served, [athlete], x, state, proba, explanations)[0]
+    _report(on_scored, served, [athlete], proba, [body])
     if goal is not None:
         body["target_search"] = explanations[0]["target_search"]
     return to_json(body)
 
 
-def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> bytes:
+def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool,
+                 on_scored: OnScored | None = None) -> bytes:
     """/predict/batch: every athlete in input order, each position's model called once.
 
     Returns the answer (a :class:`~.responses.BatchResponse`) as JSON.  The bodies are built to
@@ -152,8 +178,9 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> b
             proba = np.asarray([e["probabilities"] for e in explanations])
         else:
             proba = model.scorer.predict_arrays(x, state)
-        for i, body in zip(idx, prediction_bodies(pos, model, group, x, state, proba,
-                                                  explanations), strict=True):
+        group_bodies = prediction_bodies(pos, model, group, x, state, proba, explanations)
+        _report(on_scored, model, group, proba, group_bodies)
+        for i, body in zip(idx, group_bodies, strict=True):
             bodies[i] = body
     return to_json({"count": len(bodies),
                     "model_versions": {b["position"]: b["model_version"] for b in bodies},
