@@ -35,10 +35,11 @@ from prometheus_client import Counter
 from starlette.requests import Request
 
 from ..artifacts.layout import LATEST
+from ..modeling import explanations as insights
 from ..schema import POSITIONS, feature_names
 from ..storage.base import Store
 from ..storage.locations import open_store
-from .predictions import OnScored, Scored
+from .predictions import OnScored, Scored, arrays
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -117,34 +118,81 @@ class _Batch:
 
 
 def _table(batches: list[_Batch]) -> pa.Table:
-    """The rows of ``batches`` as one table of :func:`arrow_schema`."""
+    """The rows of ``batches`` as one table of :func:`arrow_schema` (grouped by position)."""
     import pyarrow as pa
 
-    counts = [b.rows for b in batches]
+    by_position: dict[str, list[_Batch]] = {}
+    for b in batches:
+        by_position.setdefault(b.scored.served.position, []).append(b)
+    return pa.concat_tables([_position_table(pos, group) for pos, group in by_position.items()])
 
-    def repeated(values: list[Any]) -> list[Any]:
-        return [v for v, k in zip(values, counts, strict=True) for _ in range(k)]
 
-    athletes = [a for b in batches for a in b.scored.athletes]
-    columns: dict[str, Any] = {
-        "time": repeated([b.time_ms for b in batches]),
-        "request_id": repeated([b.request_id for b in batches]),
-        "athlete_ref": [a.ref for a in athletes],
-        "route": repeated([b.route for b in batches]),
-        "position": repeated([b.scored.served.position for b in batches]),
-        "release_id": repeated([b.release_id for b in batches]),
-        "version": repeated([b.scored.served.version for b in batches]),
-    }
+def _inputs(position: str, group: list[_Batch]) -> dict[str, Any]:
+    """The in_<column> arrays of ``group`` (one position), from the arrays scoring built."""
+    import pyarrow as pa
+
+    xs, states = [], []
+    for b in group:
+        x, state = b.scored.x, b.scored.state
+        if x is None or state is None:
+            x, state = arrays(position, [a.values for a in b.scored.athletes])
+        xs.append(x)
+        states.append(state)
+    x = np.vstack(xs)
+    at = {name: j for j, name in enumerate(insights.numeric_names(position))}
+    missing = pa.nulls(len(x), pa.float64())
+    columns: dict[str, Any] = {}
     for c in input_columns():
-        columns[f"in_{c}"] = [a.values.get(c) for a in athletes]
-    for name in ("integrated", "unusual"):
-        columns[f"{name}_inputs"] = [list(row) for b in batches for row in (
-            getattr(b, name) or [[]] * b.rows)]
+        if c == "state":
+            columns["in_state"] = pa.array(np.concatenate(states), pa.string(),
+                                           from_pandas=True)  # NaN or None: missing
+        else:
+            columns[f"in_{c}"] = pa.array(x[:, at[c]], pa.float64(), from_pandas=True) \
+                if c in at else missing
+    return columns
+
+
+def _lists(group: list[_Batch], name: str) -> pa.Array:
+    """The list<string> column ``name`` (integrated or unusual) of ``group``."""
+    import pyarrow as pa
+
+    lengths = np.zeros(sum(b.rows for b in group), dtype=np.int32)
+    values: list[str] = []
+    at = 0
+    for b in group:
+        for i, row in enumerate(getattr(b, name) or ()):
+            lengths[at + i] = len(row)
+            values.extend(row)
+        at += b.rows
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int32)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.string()))
+
+
+def _position_table(position: str, group: list[_Batch]) -> pa.Table:
+    import pyarrow as pa
+
+    counts = [b.rows for b in group]
+
+    def repeated(values: list[Any]) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=object), counts)
+
+    columns: dict[str, Any] = {
+        "time": np.repeat(np.array([b.time_ms for b in group], dtype=np.int64), counts),
+        "request_id": repeated([b.request_id for b in group]),
+        "athlete_ref": [a.ref for b in group for a in b.scored.athletes],
+        "route": repeated([b.route for b in group]),
+        "position": pa.array([position] * sum(counts), pa.string()),
+        "release_id": repeated([b.release_id for b in group]),
+        "version": repeated([b.scored.served.version for b in group]),
+        **_inputs(position, group),
+        "integrated_inputs": _lists(group, "integrated"),
+        "unusual_inputs": _lists(group, "unusual"),
+    }
     # Rounded as the answers round them, so a record shows the probabilities answered.
-    proba = np.round(np.vstack([b.scored.proba for b in batches]).astype(float), 6)
+    proba = np.round(np.vstack([b.scored.proba for b in group]).astype(float), 6)
     for j, column in enumerate(PROBABILITY_COLUMNS):
         columns[column] = proba[:, j]
-    columns["predicted"] = [p for b in batches for p in b.scored.predicted]
+    columns["predicted"] = [p for b in group for p in b.scored.predicted]
     return pa.Table.from_pydict(columns, schema=arrow_schema())
 
 

@@ -29,12 +29,15 @@ from .store import ModelStore, ServedModel
 class Scored:
     """What one call of a position's model answered, for the prediction log: the athletes
     in order, their probabilities as scored (answers show them rounded to 6 places) and
-    their predicted divisions."""
+    their predicted divisions; ``x`` and ``state`` are their inputs as :func:`arrays`
+    built them (made from the athletes when not given)."""
 
     served: ServedModel
     athletes: list[Athlete]
     proba: np.ndarray
     predicted: list[str]
+    x: np.ndarray | None = None
+    state: np.ndarray | None = None
 
 
 #: Called with every :class:`Scored` group of a request (the prediction log's recorder).
@@ -42,9 +45,11 @@ OnScored = Callable[[Scored], None]
 
 
 def _report(on_scored: OnScored | None, served: ServedModel, athletes: list[Athlete],
-            proba: np.ndarray, bodies: list[dict[str, Any]]) -> None:
+            proba: np.ndarray, bodies: list[dict[str, Any]], x: np.ndarray,
+            state: np.ndarray) -> None:
     if on_scored is not None:
-        on_scored(Scored(served, athletes, proba, [b["predicted_division"] for b in bodies]))
+        on_scored(Scored(served, athletes, proba, [b["predicted_division"] for b in bodies],
+                         x, state))
 
 
 def arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +150,7 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
                                            served.typical_values, target=goal)
     proba = np.asarray([explanations[0]["probabilities"]])
     body = prediction_bodies(athlete.position, served, [athlete], x, state, proba, explanations)[0]
-    _report(on_scored, served, [athlete], proba, [body])
+    _report(on_scored, served, [athlete], proba, [body], x, state)
     if goal is not None:
         body["target_search"] = explanations[0]["target_search"]
     return to_json(body)
@@ -179,7 +184,7 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool,
         else:
             proba = model.scorer.predict_arrays(x, state)
         group_bodies = prediction_bodies(pos, model, group, x, state, proba, explanations)
-        _report(on_scored, model, group, proba, group_bodies)
+        _report(on_scored, model, group, proba, group_bodies, x, state)
         for i, body in zip(idx, group_bodies, strict=True):
             bodies[i] = body
     return to_json({"count": len(bodies),

@@ -118,7 +118,7 @@ def what_if_answer(served: ServedModel, scenario: Scenario,
     base, body = prediction_bodies(position, served, athletes, x, state, proba)
     if on_scored is not None:
         on_scored(Scored(served, athletes, proba, [base["predicted_division"],
-                                                   body["predicted_division"]]))
+                                                   body["predicted_division"]], x, state))
     step = DIVISIONS.index(body["predicted_division"]) - DIVISIONS.index(
         base["predicted_division"])
     changes = [{"field": f, "base": b, "modified": m} for f, b, m in scenario.changes]
