@@ -122,13 +122,13 @@ def _section(rates: dict[tuple[str, str], list[float]], rounds: int, recorded: i
         "## The prediction log's cost\n\n"
         "Two `recruit-reveal serve` servers (one worker each, access log off) in the same "
         "run, one with PREDICTION_LOG on a local folder (default flush: every 5 s or "
-        f"10,000 rows), one without; models from {source}. {rounds} alternating rounds; "
+        f"10,000 rows), one without; models: {source}. {rounds} alternating rounds; "
         f"medians. /predict: {CLIENTS} keep-alive clients x {per_client} requests (what-if "
         "included).\n\n"
         + table(["route", "log off", "log on", "on / off"], rows)
         + f"\n\nThe logging server recorded {recorded:,} athletes (every one it scored, "
         "warm-up included), written as it stopped or during the run.\n\n"
-        "Reproduce: `python -m bench --only prediction_log`\n")
+        "Reproduce: `python -m bench.prediction_log`\n")
     return Section(markdown=markdown, goals=tuple(goals))
 
 
