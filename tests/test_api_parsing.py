@@ -121,3 +121,12 @@ def test_batch_bad_input(client):
 def test_batch_explain_must_be_a_boolean(client):
     response = client.post("/predict/batch?explain=perhaps", json=[QB])
     assert response.status_code == 422 and detail(response).startswith("explain")
+
+
+def test_an_ignored_field_given_twice_is_ignored_twice_and_an_input_twice_is_refused():
+    from recruit_reveal.api.http_errors import ApiError
+
+    athlete = parse_athlete({**QB, "Foo": 1, "foo": 2, "": 3, "\f": 4})
+    assert athlete.ignored == ["Foo", "", "foo", "\f"]
+    with pytest.raises(ApiError, match="given twice"):
+        parse_athlete({**QB, "Height_Inches": 73})

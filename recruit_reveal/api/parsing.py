@@ -53,6 +53,9 @@ def _feature_set(position: str) -> frozenset[str]:
     return frozenset(feature_names(position))
 
 
+_ALL_FIELDS = frozenset(c for pos in POSITIONS for c in feature_names(pos))
+
+
 def parse_athlete(raw: Any, where: str = "") -> Athlete:
     """Validate one athlete object; raise ApiError(422) naming every bad field."""
     if not isinstance(raw, dict):
@@ -63,18 +66,26 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
     origin: dict[str, str] = {}
     ignored: list[str] = []
     problems: list[dict[str, Any]] = []
+    twice: list[tuple[str, str]] = []
     for key, value in raw.items():
         name = _canonical(key)
         if name in IGNORED_COLUMNS:
             continue
         if name in canonical:
-            problems.append({"field": where + name,
-                             "message": f"given twice (as {origin[name]!r} and {key!r})"})
+            twice.append((name, key))
             continue
         canonical[name] = value
         origin[name] = key
     pos_raw = canonical.pop(POSITION_COLUMN, None)
     position = POSITION_CASINGS.get(pos_raw) if isinstance(pos_raw, str) else None
+    known = _feature_set(position) if position is not None else _ALL_FIELDS
+    repeated_ignored = []  # a field the position ignores may come twice: both are ignored
+    for name, key in twice:
+        if name in known or name in (POSITION_COLUMN, ATHLETE_REF):
+            problems.append({"field": where + name,
+                             "message": f"given twice (as {origin[name]!r} and {key!r})"})
+        else:
+            repeated_ignored.append(key)
     if position is None:
         message = ("missing required field" if pos_raw is None
                    else f"unknown position {pos_raw!r}")
@@ -86,6 +97,7 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
         if name not in features and name != ATHLETE_REF:
             ignored.append(origin[name])
             del canonical[name]
+    ignored.extend(repeated_ignored)
     try:
         model = request_model(position).model_validate({POSITION_COLUMN: position, **canonical})
     except ValidationError as exc:
