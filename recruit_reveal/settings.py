@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     (comma-separated), ADMIN_TOKEN, MAX_BODY_BYTES, MAX_BATCH, ALLOW_PICKLE, RATE_LIMIT,
     RATE_LIMIT_STORAGE, RATE_LIMIT_BATCH, RATE_LIMIT_WHATIF, RATE_LIMITS (JSON),
     RATE_LIMIT_KEY_HEADER, TRUSTED_HOSTS (comma-separated), ACCESS_LOG, WORKERS and
-    RELEASE_POLL_SECONDS (docs/api.md); METRICS, METRICS_DIR and LOG_FORMAT
+    RELEASE_POLL_SECONDS (docs/api.md); METRICS, METRICS_DIR and LOG_FORMAT; PREDICTION_LOG,
+    PREDICTION_LOG_FLUSH_SECONDS, PREDICTION_LOG_FLUSH_ROWS, PREDICTION_LOG_BUFFER and
+    PREDICTION_LOG_DAYS
     (docs/monitoring.md)."""
 
     model_config = SettingsConfigDict(case_sensitive=False, env_ignore_empty=True,
@@ -106,6 +108,15 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = None
     #: "text" (one line per record) or "json" (one JSON object per line, with request ids).
     log_format: Literal["text", "json"] = "text"
+    #: Where every prediction is recorded (a folder or s3://bucket/prefix); unset: nowhere.
+    prediction_log: Path | str | None = None
+    #: Each worker writes what it recorded this often, or sooner once it holds FLUSH_ROWS.
+    prediction_log_flush_seconds: float = Field(5.0, gt=0, le=3600)
+    prediction_log_flush_rows: int = Field(10_000, gt=0)
+    #: Records a worker holds while the log cannot be written; beyond them, new ones are dropped.
+    prediction_log_buffer: int = Field(100_000, gt=0)
+    #: Days of records kept (older date partitions are deleted); unset: all are kept.
+    prediction_log_days: int | None = Field(None, ge=1)
 
     @field_validator("model_version", "model_version_qb", "model_version_rb", "model_version_wr")
     @classmethod
@@ -128,6 +139,16 @@ class Settings(BaseSettings):
         # A Path would fold the // of a URL; an unknown scheme is refused here, by name.
         try:
             return as_location(value)
+        except StorageError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("prediction_log", mode="after")
+    @classmethod
+    def _log_location(cls, value: Path | str | None) -> Path | str | None:
+        if value is None or not str(value).strip():
+            return None
+        try:
+            return as_location(str(value).strip())
         except StorageError as exc:
             raise ValueError(str(exc)) from None
 

@@ -156,3 +156,12 @@ def test_two_spellings_with_different_values_name_both(client):
     assert detail(position).startswith("position: given twice with different values")
     batch = client.post("/predict/batch", json=[QB, {**QB, "Weight_Lbs": "210"}])
     assert [e["field"] for e in batch.json()["errors"]] == ["athletes[1].weight_lbs"]
+
+
+def test_an_ignored_field_given_twice_is_ignored_twice_and_an_input_twice_is_refused():
+    from recruit_reveal.api.http_errors import ApiError
+
+    athlete = parse_athlete({**QB, "Foo": 1, "foo": 2, "": 3, "\f": 4})
+    assert athlete.ignored == ["Foo", "", "foo", "\f"]
+    with pytest.raises(ApiError, match="given twice"):
+        parse_athlete({**QB, "Height_Inches": 73})

@@ -77,7 +77,7 @@ def test_request_models_come_from_the_data_contract():
     for pos in POSITIONS:
         doc = request_model(pos).model_json_schema()
         cols = columns_for(pos)
-        assert set(doc["properties"]) == {"position", *(c.name for c in cols)}
+        assert set(doc["properties"]) == {"position", "athlete_ref", *(c.name for c in cols)}
         # The per-game rate is derived from a total and games, or integrated over.
         assert doc["required"] == ["position", *(c.name for c in cols if c.required
                                                  and c.name not in RATE_COLUMNS)]

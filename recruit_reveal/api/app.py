@@ -36,6 +36,7 @@ from ..storage.locations import as_location, resolve_local
 from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
 from .observability import MetricsMiddleware, forget_worker, multiprocess_folder
+from .prediction_log import PredictionLog
 from .rate_limits import RateLimiter, RatePolicy
 from .request_ids import RequestIdMiddleware, install_record_factory, logging_config
 from .responses import ErrorResponse
@@ -83,6 +84,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
         gc.freeze()
         follower = (asyncio.create_task(_follow_releases(store, settings.release_poll_seconds))
                     if settings.release_poll_seconds > 0 else None)
+        app.state.prediction_log = _start_prediction_log(settings, store)
         try:
             yield
         finally:
@@ -90,6 +92,9 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
+            if app.state.prediction_log is not None:
+                # Requests are answered by now: write every record they made.
+                await run_in_threadpool(app.state.prediction_log.close)
             forget_worker()
 
     app = FastAPI(
@@ -102,6 +107,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.prediction_log = None
     limited = _add_middleware(app, settings)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -111,6 +117,21 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     if settings.metrics:
         app.include_router(prometheus.router)
     return app
+
+
+def _start_prediction_log(settings: Settings, store: ModelStore) -> PredictionLog | None:
+    """This worker's prediction log, its writer thread started; None when PREDICTION_LOG is unset."""
+    if settings.prediction_log is None:
+        return None
+    log = PredictionLog(settings.prediction_log, store,
+                        flush_seconds=settings.prediction_log_flush_seconds,
+                        flush_rows=settings.prediction_log_flush_rows,
+                        buffer_rows=settings.prediction_log_buffer,
+                        days=settings.prediction_log_days)
+    log.start()
+    logger.info("  prediction log: %s (every %g s)", log.sink.display("predictions"),
+                settings.prediction_log_flush_seconds)
+    return log
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> dict[int | str, dict[str, Any]]:

@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from ..data.columns import column_name, match, same_value
-from ..schema import POSITION_COLUMN, POSITIONS, feature_names
+from ..schema import POSITION_COLUMN, POSITIONS, feature_names, header_key
 from .http_errors import MAX_PROBLEMS, ApiError, clean_message, summary
-from .payloads import POSITION_CASINGS, range_hint, request_model
+from .payloads import ATHLETE_REF, POSITION_CASINGS, range_hint, request_model
 
 
 @dataclass
@@ -33,6 +33,8 @@ class Athlete:
     position: str
     values: dict[str, Any]
     ignored: list[str]
+    #: The client's ``athlete_ref``, if sent (not an input: never in ``values``).
+    ref: str | None = None
 
 
 def canonical_name(key: str, position: str | None = None) -> str:
@@ -104,13 +106,17 @@ def _position(raw: dict[str, Any], keys: tuple[str, ...], where: str) -> str:
     return position
 
 
+
+
 def parse_athlete(raw: Any, where: str = "") -> Athlete:
     """Validate one athlete object; raise ApiError(422) naming every bad field."""
     if not isinstance(raw, dict):
         name = where.rstrip(".") or "body"
         raise ApiError(422, f"{name}: expected a JSON object describing one athlete, "
                        f"got {type(raw).__name__}", field=name)
-    position_keys, plans = _plan(tuple(raw))
+    ref_keys = tuple(k for k in raw if header_key(k) == ATHLETE_REF)
+    keys = tuple(k for k in raw if k not in ref_keys) if ref_keys else tuple(raw)
+    position_keys, plans = _plan(keys)
     position = _position(raw, position_keys, where)
     fields = plans[position]
     problems: list[dict[str, Any]] = []
@@ -118,6 +124,9 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
         canonical = _gather(raw, fields.inputs, where, problems)
     else:
         canonical = {name: raw[key] for key, name in fields.inputs}
+    if ref_keys:  # the client's reference: not an input, kept apart from the values
+        canonical.update(_gather(raw, tuple((k, ATHLETE_REF) for k in ref_keys), where,
+                                 problems))
     try:
         model = request_model(position).model_validate({POSITION_COLUMN: position, **canonical})
     except ValidationError as exc:
@@ -133,8 +142,8 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
             problems.append(problem)
     if problems:
         raise ApiError(422, summary(problems), field=problems[0]["field"], errors=problems)
-    values = model.model_dump(exclude={POSITION_COLUMN})
-    return Athlete(position, values, list(fields.ignored))
+    values = model.model_dump(exclude={POSITION_COLUMN, ATHLETE_REF})
+    return Athlete(position, values, list(fields.ignored), getattr(model, ATHLETE_REF))
 
 
 def parse_batch(payload: Any, max_batch: int) -> list[Athlete]:

@@ -91,6 +91,12 @@ POSITION_PATH_SCHEMA = {"type": "string", "enum": list(POSITION_CASINGS),
 
 # --------------------------------------------------------------------------- athletes
 
+#: The client's own reference of an athlete: not an input, kept in the prediction log so
+#: outcomes can be joined to predictions (docs/monitoring.md).
+ATHLETE_REF = "athlete_ref"
+#: Longest athlete_ref accepted.
+MAX_ATHLETE_REF = 128
+
 def _height_text(low: float, high: float) -> str:
     """Regex of feet-inches text whose height lies in [low, high] inches: 6-2, 6'2", 6 ft 2 in.
 
@@ -204,6 +210,10 @@ def request_model(position: str) -> type[BaseModel]:
     }
     for col in map(_request_column, columns_for(position)):
         fields[col.name] = (_field_type(col), ... if col.required else None)
+    fields[ATHLETE_REF] = (str | None, Field(
+        None, max_length=MAX_ATHLETE_REF,
+        description="your own reference of the athlete (not an input): recorded with the "
+                    "prediction when the prediction log is on, never scored"))
     rate, total = RATE_PAIRS[position]
     validators: dict[str, Any] = {
         "_derive_rate": model_validator(mode="after")(_derive_rate(rate, total, position)),
@@ -288,7 +298,7 @@ def modifications_schema(position: str) -> dict[str, Any]:
                  if canonical in required for s in spellings}
     properties = {}
     for name, prop in athlete["properties"].items():
-        if name == POSITION_COLUMN:
+        if name in (POSITION_COLUMN, ATHLETE_REF):
             continue
         prop = {k: v for k, v in prop.items() if k not in ("default", "title")}
         if name not in required:

@@ -11,6 +11,8 @@ says so.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -28,6 +30,33 @@ from .observability import (
 )
 from .parsing import Athlete
 from .store import ModelStore, ServedModel
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What one call of a position's model answered, for the prediction log: the athletes
+    in order, their probabilities as scored (answers show them rounded to 6 places) and
+    their predicted divisions; ``x`` and ``state`` are their inputs as :func:`arrays`
+    built them (made from the athletes when not given)."""
+
+    served: ServedModel
+    athletes: list[Athlete]
+    proba: np.ndarray
+    predicted: list[str]
+    x: np.ndarray | None = None
+    state: np.ndarray | None = None
+
+
+#: Called with every :class:`Scored` group of a request (the prediction log's recorder).
+OnScored = Callable[[Scored], None]
+
+
+def _report(on_scored: OnScored | None, served: ServedModel, athletes: list[Athlete],
+            proba: np.ndarray, bodies: list[dict[str, Any]], x: np.ndarray,
+            state: np.ndarray) -> None:
+    if on_scored is not None:
+        on_scored(Scored(served, athletes, proba, [b["predicted_division"] for b in bodies],
+                         x, state))
 
 
 def arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +203,7 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
 
 
 def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None,
-                min_probability: float = 0.5) -> bytes:
+                min_probability: float = 0.5, on_scored: OnScored | None = None) -> bytes:
     """/predict: one athlete with its what-if, factors and text; with a ``target``
     division, also the smallest single changes that reach it (``target_search``).
 
@@ -192,12 +221,14 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
     proba = np.asarray([explanations[0]["probabilities"]])
     body = prediction_bodies(athlete.position, served, [athlete], x, state, proba, explanations,
                              count=True)[0]
+    _report(on_scored, served, [athlete], proba, [body], x, state)
     if goal is not None:
         body["target_search"] = explanations[0]["target_search"]
     return to_json(body)
 
 
-def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> bytes:
+def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool,
+                 on_scored: OnScored | None = None) -> bytes:
     """/predict/batch: every athlete in input order, each position's model called once.
 
     Returns the answer (a :class:`~.responses.BatchResponse`) as JSON.  The bodies are built to
@@ -225,8 +256,10 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool) -> b
         else:
             proba = model.scorer.predict_arrays(x, state)
         record_scoring_time(pos, time.perf_counter() - started)
-        for i, body in zip(idx, prediction_bodies(pos, model, group, x, state, proba,
-                                                  explanations, count=True), strict=True):
+        group_bodies = prediction_bodies(pos, model, group, x, state, proba, explanations,
+                                         count=True)
+        _report(on_scored, model, group, proba, group_bodies, x, state)
+        for i, body in zip(idx, group_bodies, strict=True):
             bodies[i] = body
     return to_json({"count": len(bodies),
                     "model_versions": {b["position"]: b["model_version"] for b in bodies},

@@ -22,8 +22,8 @@ from ..modeling.levers import input_label
 from ..schema import DIVISIONS, POSITION_COLUMN, feature_names
 from .http_errors import ApiError, clean_message, summary
 from .parsing import Athlete, canonical_name, parse_athlete
-from .payloads import MAX_SCENARIO_NAME, range_hint, request_model
-from .predictions import arrays, prediction_bodies
+from .payloads import ATHLETE_REF, MAX_SCENARIO_NAME, range_hint, request_model
+from .predictions import OnScored, Scored, arrays, prediction_bodies
 from .store import ServedModel
 
 _TOP_LEVEL = ("base_data", "modifications", "scenario_name")
@@ -100,21 +100,25 @@ def parse_scenario(payload: Any) -> Scenario:
             problems.append(problem)
     if problems:
         raise ApiError(422, summary(problems), field=problems[0]["field"], errors=problems)
-    values = model.model_dump(exclude={POSITION_COLUMN})
-    modified = Athlete(base.position, values, base.ignored)
+    values = model.model_dump(exclude={POSITION_COLUMN, ATHLETE_REF})
+    modified = Athlete(base.position, values, base.ignored, base.ref)
     changes = [(n, base.values.get(n), values.get(n)) for n in mods]
     return Scenario(base, modified, name, changes)
 
 
-def what_if_answer(served: ServedModel, scenario: Scenario) -> bytes:
+def what_if_answer(served: ServedModel, scenario: Scenario,
+                   on_scored: OnScored | None = None) -> bytes:
     """The modified athlete's prediction and its comparison with the base athlete, as
     the JSON of a :class:`~.responses.WhatIfResponse` (built to it, encoded once, as
-    /predict)."""
+    /predict); ``on_scored`` receives both athletes, base first."""
     position = scenario.base.position
     athletes = [scenario.base, scenario.modified]
     x, state = arrays(position, [a.values for a in athletes])
     proba = served.scorer.predict_arrays(x, state)  # both athletes in one call
     base, body = prediction_bodies(position, served, athletes, x, state, proba)
+    if on_scored is not None:
+        on_scored(Scored(served, athletes, proba, [base["predicted_division"],
+                                                   body["predicted_division"]], x, state))
     step = DIVISIONS.index(body["predicted_division"]) - DIVISIONS.index(
         base["predicted_division"])
     changes = [{"field": f, "base": b, "modified": m} for f, b, m in scenario.changes]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..dependencies import AthleteBody, AthletesBody, StoreDep
 from ..payloads import Division, Version, athlete_body
+from ..prediction_log import recorder
 from ..predictions import predict_many, predict_one
 from ..responses import BatchResponse, ExplainedPrediction, TargetedPrediction, error_responses
 
@@ -28,7 +29,8 @@ MinProbability = Annotated[float, Query(
 # and the scoring of one athlete is short.  Whatever reads the models folder (an explicit
 # version) or scores a whole batch runs in the thread pool.
 
-async def predict(athlete: AthleteBody, store: StoreDep, target_division: TargetDivision = None,
+async def predict(request: Request, athlete: AthleteBody, store: StoreDep,
+                  target_division: TargetDivision = None,
                   min_probability: MinProbability = 0.5) -> Response:
     """Predict one athlete with the served model of its position.
 
@@ -37,21 +39,24 @@ async def predict(athlete: AthleteBody, store: StoreDep, target_division: Target
     probability of that division or higher at least ``min_probability``.
     """
     return json_response(predict_one(store.require(athlete.position), athlete, target_division,
-                                     min_probability))
+                                     min_probability, recorder(request)))
 
 
-async def predict_batch(athletes: AthletesBody, store: StoreDep, explain: Annotated[bool, Query(
-        description="false skips what-if, factors and text, for bulk scoring")] = True,
-                        ) -> Response:
+async def predict_batch(request: Request, athletes: AthletesBody, store: StoreDep,
+                        explain: Annotated[bool, Query(description="false skips what-if, "
+                                                       "factors and text, for bulk scoring")
+                                           ] = True) -> Response:
     """Predict many athletes (positions mixed), in input order.
 
     Body: a JSON list of athletes, or ``{"athletes": [...]}``; at most
     MAX_BATCH (10,000 by default) athletes.
     """
-    return json_response(await run_in_threadpool(predict_many, store, athletes, explain))
+    return json_response(await run_in_threadpool(predict_many, store, athletes, explain,
+                                                  recorder(request)))
 
 
-async def predict_version(version: Annotated[Version, Path()], athlete: AthleteBody,
+async def predict_version(request: Request, version: Annotated[Version, Path()],
+                          athlete: AthleteBody,
                           store: StoreDep, target_division: TargetDivision = None,
                           min_probability: MinProbability = 0.5) -> Response:
     """/predict with an explicit model version X.Y.Z for the athlete's position.
@@ -59,7 +64,8 @@ async def predict_version(version: Annotated[Version, Path()], athlete: AthleteB
     The served default does not change; unknown version: 404.
     """
     served = await run_in_threadpool(store.versioned, athlete.position, version)
-    return json_response(predict_one(served, athlete, target_division, min_probability))
+    return json_response(predict_one(served, athlete, target_division, min_probability,
+                                     recorder(request)))
 
 
 def json_response(body: bytes) -> Response:
