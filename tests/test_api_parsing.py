@@ -162,6 +162,6 @@ def test_an_ignored_field_given_twice_is_ignored_twice_and_an_input_twice_is_ref
     from recruit_reveal.api.http_errors import ApiError
 
     athlete = parse_athlete({**QB, "Foo": 1, "foo": 2, "": 3, "\f": 4})
-    assert athlete.ignored == ["Foo", "", "foo", "\f"]
+    assert athlete.ignored == ["name", "Foo", "foo", "", "\f"]  # in the order sent
     with pytest.raises(ApiError, match="given twice"):
         parse_athlete({**QB, "Height_Inches": 73})

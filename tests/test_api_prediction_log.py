@@ -82,7 +82,8 @@ def test_records_match_the_answers_of_every_predict_route(logged):
              "height_inches": "6-2", "state": "tx"}
     with TestClient(app) as client:
         one = client.post("/predict", json=named, headers={"X-Request-ID": "one"}).json()
-        assert one["ignored_fields"] == []  # athlete_ref is not an ignored field
+        # Names are listed by field name only; athlete_ref is not an ignored field.
+        assert one["ignored_fields"] == ["name", "player_name"]
         batch = client.post("/predict/batch", json=SAMPLES, headers={"X-Request-ID": "batch"})
         fast = client.post("/predict/batch?explain=false",
                            json={"athletes": [*SAMPLES, named]}, headers={"X-Request-ID": "fast"})
