@@ -11,7 +11,9 @@ percentiles, done as a test of uniformity of the values' probability transform; 
 that equals a run of repeated percentiles (an integer input's common value) is placed
 uniformly within that run, so discrete inputs are not rejected for being discrete.
 ``state``: PSI over the states holding at least 1% of training rows plus "other", with
-scipy's chi-square test of the sample in place of K-S.
+scipy's chi-square test of the sample in place of K-S.  When the metadata says how many
+training rows made the profile, both tests are two-sample ones (the reference is a
+sample too).
 
 The p-values of one (position, release) are corrected together with Benjamini-Hochberg
 (``scipy.stats.false_discovery_control``).  An input is **drifted** when its PSI is at
@@ -105,16 +107,27 @@ def psi_band(value: float) -> str:
             "moderate" if value < PSI_SIGNIFICANT else "significant")
 
 
-def ks_test(quantiles: Sequence[float], sample: np.ndarray, seed: int = 0
-            ) -> tuple[float, float]:
-    """(statistic, p-value) of scipy's one-sample K-S of ``sample`` against the reference."""
-    if len(sample) == 0:
+def ks_test(quantiles: Sequence[float], sample: np.ndarray, seed: int = 0,
+            reference_rows: float | None = None) -> tuple[float, float]:
+    """(statistic, p-value) of scipy's one-sample K-S of ``sample`` against the reference.
+
+    With ``reference_rows`` (the training values behind the percentiles) the p-value is
+    the two-sample one, from the effective size ``n m / (n + m)``: a reference drawn from a
+    few hundred rows is itself uncertain, and a one-sample test would blame that on the
+    live values.
+    """
+    n = len(sample)
+    if n == 0:
         return float("nan"), float("nan")
     low, high = reference_cdf(quantiles, sample)
     rng = np.random.default_rng(seed)
-    u = low + (high - low) * rng.random(len(sample))
+    u = low + (high - low) * rng.random(n)
     result = stats.kstest(u, "uniform")
-    return float(result.statistic), float(result.pvalue)
+    statistic, p = float(result.statistic), float(result.pvalue)
+    if reference_rows:
+        effective = max(1, round(n * reference_rows / (n + reference_rows)))
+        p = float(stats.kstwo.sf(statistic, effective))
+    return statistic, p
 
 
 def state_categories(shares: dict[str, float]) -> list[str]:
@@ -130,11 +143,20 @@ def state_expected(shares: dict[str, float]) -> np.ndarray:
     return expected
 
 
-def chi_square_p(expected: np.ndarray, sample_counts: np.ndarray) -> float:
-    """scipy's chi-square goodness-of-fit p-value of sampled state counts."""
+def chi_square_p(expected: np.ndarray, sample_counts: np.ndarray,
+                 reference_rows: float | None = None) -> float:
+    """scipy's chi-square p-value of sampled state counts against the training shares:
+    of homogeneity with the training counts when ``reference_rows`` is known (see
+    :func:`ks_test`), else of goodness of fit."""
     n = sample_counts.sum()
     if n == 0:
         return float("nan")
+    if reference_rows:
+        table = np.vstack([sample_counts, expected * reference_rows])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:
+            return 1.0
+        return float(stats.chi2_contingency(table).pvalue)
     base = np.maximum(expected, PSI_FLOOR)
     return float(stats.chisquare(sample_counts, base / base.sum() * n).pvalue)
 

@@ -40,20 +40,22 @@ def positions_of(position: str) -> list[str]:
     return list(POSITIONS) if position == "all" else [position]
 
 
-def input_drift(name: str, histogram: InputHistogram, entry: dict[str, Any],
+def input_drift(name: str, histogram: InputHistogram, reference: ReleaseReference,
                 records: int, seed: int) -> InputDrift:
     """One input's PSI and test, before the correction for many inputs."""
+    entry = reference.input_profile[name]
+    behind = reference.values_behind(name)
     present = int(histogram.counts.sum())
     missing = histogram.missing / records if records else float("nan")
     if histogram.categories is not None:
         expected = state_expected(entry.get("shares") or {})
         codes = histogram.sample.values.astype("int64")
         sample_counts = np.bincount(codes, minlength=len(expected))
-        stat, p = float("nan"), chi_square_p(expected, sample_counts)
+        stat, p = float("nan"), chi_square_p(expected, sample_counts, behind)
         test = "chi-square"
     else:
         expected = expected_shares(entry["quantiles"], histogram.edges)
-        stat, p = ks_test(entry["quantiles"], histogram.sample.values, seed)
+        stat, p = ks_test(entry["quantiles"], histogram.sample.values, seed, behind)
         test = "K-S"
     value = psi(expected, histogram.counts)
     return InputDrift(input=name, values=present, missing_share=missing,
@@ -105,7 +107,7 @@ def _mix(traffic: pd.DataFrame, reference: ReleaseReference) -> pd.DataFrame:
 def stream_report(stream: StreamSummary, traffic: pd.DataFrame, joined: pd.DataFrame,
                   seed: int) -> StreamReport:
     reference = stream.reference
-    drift = correct([input_drift(name, hist, reference.input_profile[name], stream.records,
+    drift = correct([input_drift(name, hist, reference, stream.records,
                                  seed) for name, hist in stream.inputs.items()])
     mine = traffic[(traffic["position"] == stream.position)
                    & (traffic["version"] == stream.version)]

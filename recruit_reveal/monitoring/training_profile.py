@@ -86,6 +86,15 @@ class ReleaseReference:
     cv: dict[str, CvFigure] = field(default_factory=dict)
     #: Where the profile came from: "metadata", "training file" or None (no reference).
     source: str | None = None
+    #: The training rows behind the profile (None: unknown).
+    training_rows: int | None = None
+
+    def values_behind(self, name: str) -> float | None:
+        """How many training values made input ``name``'s profile (None: unknown)."""
+        entry = self.input_profile.get(name) or {}
+        if not self.training_rows:
+            return None
+        return self.training_rows * (1.0 - float(entry.get("missing_share") or 0.0))
 
 
 def load_reference(models_dir: Location, position: str, version: str) -> ReleaseReference:
@@ -101,7 +110,9 @@ def load_reference(models_dir: Location, position: str, version: str) -> Release
     if not profile:
         profile, mix = _profile_from_training_file(doc, position)
         source = "training file" if profile else None
-    return ReleaseReference(position, version, profile or {}, mix or {}, cv, source)
+    rows = (doc.get("data_fingerprint") or {}).get("rows")
+    return ReleaseReference(position, version, profile or {}, mix or {}, cv, source,
+                            rows if isinstance(rows, int) else None)
 
 
 def _cv_figures(metrics: dict[str, Any]) -> dict[str, CvFigure]:
