@@ -7,6 +7,8 @@ drift of every input against the training profile, input rates) then runs in a f
 interpreter, which reports its wall time and peak RSS.  Goals: <= 60 s and <= 2 GB.
 Then 20 unshifted streams (fresh synthetic athletes of another seed) are judged against
 the same profile: goal, at most one false alarm.
+
+Reproduce: ``python -m bench.monitoring``
 """
 
 from __future__ import annotations
@@ -150,5 +152,10 @@ def run(smoke: bool = False) -> Section:
           f"days (written in {generated:.0f} s) summarized by `build_report` in "
           f"{scan['seconds']:.1f} s with a peak RSS of {gib:.2f} GiB (fresh interpreter); "
           f"drifted: {scan['drifted'] or 'none'}. {STREAMS} unshifted streams of "
-          f"{STREAM_RECORDS:,} records: {alarms} false alarm(s).\n")
+          f"{STREAM_RECORDS:,} records: {alarms} false alarm(s).\n\n"
+          "Reproduce: `python -m bench.monitoring`\n")
     return Section(markdown=md, goals=goals)
+
+
+if __name__ == "__main__":
+    print(run().markdown)

@@ -56,7 +56,12 @@ class _Reservoir:
         self.values = np.empty(0)
 
     def add(self, values: np.ndarray) -> None:
-        keys = np.concatenate([self.keys, self.rng.random(len(values))])
+        new = self.rng.random(len(values))
+        if len(self.keys) >= self.size:
+            # only values whose key beats the largest kept key can enter the sample
+            better = new < self.keys.max()
+            new, values = new[better], values[better]
+        keys = np.concatenate([self.keys, new])
         kept = np.concatenate([self.values, values])
         if len(kept) > self.size:
             smallest = np.argpartition(keys, self.size)[: self.size]
@@ -179,11 +184,16 @@ class _Scan:
         counts = table.group_by(_GROUP_KEYS).aggregate([([], "count_all")])
         self.traffic.append(counts)
         pairs = counts.group_by(["position", "version"]).aggregate([])
-        for position, version in zip(pairs["position"].to_pylist(),
-                                     pairs["version"].to_pylist(), strict=True):
-            mask = pc.and_(pc.equal(table["position"], position),
-                           pc.equal(table["version"], version))
-            _add_stream(self.stream(position, version), table.filter(mask))
+        if pairs.num_rows == 1:
+            _add_stream(self.stream(pairs["position"][0].as_py(), pairs["version"][0].as_py()),
+                        table)
+        else:
+            for (position, version), mask in _pair_masks(table):
+                stream = self.stream(position, version)
+                needed = ["unusual_inputs", "integrated_inputs",
+                          *(c for c in (f"in_{n}" for n in stream.inputs)
+                            if c in table.column_names)]
+                _add_stream(stream, table.select(needed).filter(mask))
         wanted = None
         for name, keys in self.keys.items():
             if len(keys):
@@ -191,6 +201,23 @@ class _Scan:
                 wanted = hit if wanted is None else pc.or_(wanted, hit)
         if wanted is not None and pc.any(wanted).as_py():
             self.keyed.append(table.filter(wanted).select(_RECORD_COLUMNS))
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    return (encoded.indices.to_numpy(zero_copy_only=False),
+            encoded.dictionary.to_pylist())
+
+
+def _pair_masks(table: pa.Table) -> list[tuple[tuple[str, str], pa.Array]]:
+    """A row mask per (position, version) of ``table``, from integer codes (string
+    comparisons per pair would cost more than the histograms)."""
+    positions, position_names = _codes(table["position"])
+    versions, version_names = _codes(table["version"])
+    combined = positions.astype("int64") * len(version_names) + versions
+    return [((position_names[code // len(version_names)],
+              version_names[code % len(version_names)]), pa.array(combined == code))
+            for code in np.unique(combined)]
 
 
 def _columns(dataset: ds.Dataset, positions: Iterable[str]) -> list[str]:
@@ -214,9 +241,16 @@ def scan_log(log: Location, positions: Iterable[str],
             condition = condition & (pc.field("date") >= since)
         scanner = dataset.scanner(columns=_columns(dataset, positions), filter=condition,
                                   batch_size=BATCH_ROWS)
+        # Files hold one flush each, often a few thousand rows: batches are pooled so each
+        # reduction (a group-by, a histogram per input) runs on many rows at once.
+        pending: list[pa.RecordBatch] = []
         for batch in scanner.to_batches():
-            if batch.num_rows:
-                scan.add(pa.Table.from_batches([batch]))
+            pending.append(batch)
+            if sum(b.num_rows for b in pending) >= BATCH_ROWS:
+                scan.add(pa.Table.from_batches(pending))
+                pending = []
+        if any(b.num_rows for b in pending):
+            scan.add(pa.Table.from_batches(pending))
     return LogSummary(scan.streams, _traffic_frame(scan.traffic), _keyed_frame(scan.keyed))
 
 
