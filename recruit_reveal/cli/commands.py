@@ -99,10 +99,54 @@ def _keys(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _prediction_log(args: argparse.Namespace) -> str:
+    from ..settings import load_setting
+
+    log = args.log or load_setting("prediction_log")
+    if not log:
+        from ..errors import RecruitRevealError
+
+        raise RecruitRevealError("no prediction log: pass --log or set PREDICTION_LOG")
+    return str(log)
+
+
+def _outcomes_add(args: argparse.Namespace) -> int:
+    from recruit_reveal.monitoring.outcomes import add_outcomes
+
+    written = add_outcomes(args.csv, _prediction_log(args))
+    print(f"Recorded {written.rows} outcome(s) in {written.location}")
+    return EXIT_OK
+
+
+def _outcomes(args: argparse.Namespace) -> int:
+    return {"add": _outcomes_add}[args.outcomes_command](args)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from recruit_reveal.monitoring.monitor_runs import EXIT_ALERT, MonitorParams, run_monitor
+    from recruit_reveal.release.index import write_index
+    from recruit_reveal.release.notebook import check_kernel, run_notebook
+
+    models_dir = args.models_dir or _default_models_dir()
+    params = MonitorParams(log=_prediction_log(args), models_dir=models_dir,
+                           position=args.position, since=args.since)
+    check_kernel()
+    outcome = run_monitor(params, args.runs_dir, run_notebook)
+    write_index(args.runs_dir, models_dir)
+    verdict = outcome.verdict
+    print(f"Wrote {outcome.record}: {verdict['records']:,} records")
+    for stream, names in verdict["drifted"].items():
+        print(f"  drifted {stream}: {', '.join(names)}")
+    for stream in verdict["accuracy_alerts"]:
+        print(f"  live accuracy below the CV figure: {stream}")
+    return EXIT_ALERT if outcome.alert else EXIT_OK
+
+
 RUNS_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"index": _runs_index}
 
 #: ``recruit-reveal COMMAND`` -> its handler.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _train, "models": _models, "runs": _runs, "serve": _serve,
-    "generate-data": _generate_data, "keys": _keys,
+    "generate-data": _generate_data, "keys": _keys, "outcomes": _outcomes,
+    "monitor": _monitor,
 }

@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_generate_data(sub)
     _add_keys(sub)
+    _add_outcomes(sub)
+    _add_monitor(sub)
     return parser
 
 
@@ -225,3 +227,44 @@ def _add_signing_key(command: argparse.ArgumentParser) -> None:
     command.add_argument("--signing-key", type=Path, default=None, metavar="PEM",
                          help="sign the version's files with this private key (default: "
                               "$SIGNING_KEY; make one with 'recruit-reveal keys create')")
+
+
+def _add_outcomes(sub: Any) -> None:
+    """recruit-reveal outcomes add"""
+    outcomes = sub.add_parser("outcomes", help="the divisions athletes actually reached")
+    osub = outcomes.add_subparsers(dest="outcomes_command", metavar="ACTION", required=True)
+    add = osub.add_parser(
+        "add", help="record a CSV of outcomes (athlete_ref and/or request_id, division, "
+        "optional date) beside the prediction log")
+    add.add_argument("csv", type=Path, metavar="FILE.csv")
+    add.add_argument("--log", default=None,
+                     help="prediction log folder or s3://bucket/prefix (default $PREDICTION_LOG)")
+
+
+def _add_monitor(sub: Any) -> None:
+    """recruit-reveal monitor"""
+    monitor = sub.add_parser(
+        "monitor", help="review production (drift, live accuracy) into an audit record "
+        "runs/monitor/{date}/{position}.ipynb",
+        epilog="exit codes: 0 no alert; 3 an input drifted or live accuracy fell below the "
+               "CV figure (docs/monitoring.md); 2 a problem to fix before anything ran")
+    monitor.add_argument("--since", type=_date, default=None, metavar="YYYY-MM-DD",
+                         help="only records of this UTC date or later (default: all)")
+    monitor.add_argument("--position", type=_position, default="all",
+                         help="qb, rb, wr or all (default)")
+    monitor.add_argument("--log", default=None,
+                         help="prediction log folder or s3://bucket/prefix (default $PREDICTION_LOG)")
+    monitor.add_argument("--runs-dir", default="runs",
+                         help="audit records folder or s3://bucket/prefix (default runs)")
+    monitor.add_argument("--models-dir", default=None,
+                         help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
+
+
+def _date(text: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+

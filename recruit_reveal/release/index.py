@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "index.html"
+#: Where ``recruit-reveal monitor`` keeps its records in the runs folder.
+MONITOR_FOLDER = "monitor"
 
 
 def collect(runs_dir: Location, models_dir: str | os.PathLike[str],
@@ -85,7 +87,16 @@ def collect(runs_dir: Location, models_dir: str | os.PathLike[str],
                                              reverse=True)]
     stamp = (now or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     return RunsIndex(models=str(models_dir), runs=runs.display(), written_at=stamp,
-                     releases=rows[::-1], runs_rows=run_rows, history_error=history_error)
+                     releases=rows[::-1], runs_rows=run_rows, history_error=history_error,
+                     monitoring=_monitoring_links(runs))
+
+
+def _monitoring_links(runs: Store) -> list[Link]:
+    """The HTML records of ``recruit-reveal monitor`` (``monitor/{date}/{position}.html``)."""
+    folder = runs.child(MONITOR_FOLDER)
+    return [Link(f"{day} {name.removesuffix('.html')}", f"{MONITOR_FOLDER}/{day}/{name}")
+            for day in sorted(folder.folders(), reverse=True)
+            for name in sorted(folder.child(day).names()) if name.endswith(".html")]
 
 
 def write_index(runs_dir: str | os.PathLike[str], models_dir: str | os.PathLike[str]) -> str:

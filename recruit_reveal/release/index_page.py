@@ -95,6 +95,8 @@ class RunsIndex:
     runs_rows: list[RunRow]
     #: Why the release history could not be read, when it could not.
     history_error: str | None = None
+    #: The monitoring records (``monitor/{date}/{position}.html``), newest first.
+    monitoring: list[Link] = field(default_factory=list)
 
 
 _CSS = """
@@ -222,6 +224,12 @@ promote</code>, makes the first one.</p>
 </table>
 {% else %}
 <p>No training run has left a record here yet (the direct engine keeps none).</p>
+{% endif %}
+
+{% if ix.monitoring %}
+<h2 id="monitoring">Monitoring</h2>
+<ul>{% for link in ix.monitoring %}<li><a href="{{ link.href }}">{{ link.label }}</a></li>
+{% endfor %}</ul>
 {% endif %}
 
 <footer class="note">

@@ -143,3 +143,7 @@ class Store(abc.ABC):
         interrupted tool leaves its partial file in place; elsewhere a private
         temp file, so nothing appears before the caller publishes the result.
         """
+
+    @abc.abstractmethod
+    def arrow_filesystem(self) -> tuple[Any, str]:
+        """A pyarrow filesystem and this store's root in it, for pyarrow.dataset readers."""

@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .atomic import TMP_MARK, atomic_create, atomic_symlink, atomic_write, fsync_dir
 from .base import PreconditionFailed, Store
@@ -152,3 +153,8 @@ class LocalStore(Store):
     @contextlib.contextmanager
     def staging(self, name: str) -> Iterator[Path]:
         yield self._parent(name)
+
+    def arrow_filesystem(self) -> tuple[Any, str]:
+        from pyarrow import fs
+
+        return fs.LocalFileSystem(), str(self.root.absolute())

@@ -191,3 +191,8 @@ class FsspecStore(Store):
     def staging(self, name: str) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix="recruit-reveal-record-") as folder:
             yield Path(folder) / name.rsplit("/", 1)[-1]
+
+    def arrow_filesystem(self) -> tuple[Any, str]:
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+        return PyFileSystem(FSSpecHandler(self.fs)), self.root

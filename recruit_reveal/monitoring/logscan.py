@@ -1,0 +1,281 @@
+"""Reading the prediction log: one pass of a pyarrow dataset scanner, aggregates only.
+
+The log (``predictions/date=YYYY-MM-DD/*.parquet`` of the ``PREDICTION_LOG`` store,
+hive-partitioned by UTC date) is read with :mod:`pyarrow.dataset`: the date and position
+filters prune files and row groups, only the needed columns are read, and every batch is
+reduced at once with pyarrow compute (counts per position, version, release, day and
+predicted division) and numpy (each input's histogram over its release's PSI bins and a
+bounded random sample for the K-S test).  No row becomes a Python object, so memory
+stays flat however long the log is; the only rows kept are the few whose key has an
+outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from ..schema import feature_names
+from ..storage.locations import Location, open_store
+from .drift import KS_SAMPLE, bin_counts, decile_edges, state_categories
+from .training_profile import ReleaseReference
+
+PREDICTIONS_FOLDER = "predictions"
+PROBABILITY_COLUMNS = ("p_d3", "p_d2", "p_fcs", "p_p5")
+KEY_COLUMNS = ("athlete_ref", "request_id")
+_GROUP_KEYS = ["position", "version", "release_id", "date", "predicted"]
+_RECORD_COLUMNS = ["time", "request_id", "athlete_ref", "position", "release_id", "version",
+                   "date", "predicted", *PROBABILITY_COLUMNS]
+BATCH_ROWS = 256 * 1024
+
+
+def open_dataset(log: Location, folder: str = PREDICTIONS_FOLDER) -> ds.Dataset | None:
+    """The hive-partitioned Parquet files under ``folder`` of the log (None: no files yet)."""
+    filesystem, root = open_store(log).arrow_filesystem()
+    partitioning = ds.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
+    try:
+        return ds.dataset(f"{root}/{folder}", filesystem=filesystem, format="parquet",
+                          partitioning=partitioning)
+    except FileNotFoundError:
+        return None
+
+
+class _Reservoir:
+    """A uniform random sample of at most ``size`` values out of every value added."""
+
+    def __init__(self, size: int, rng: np.random.Generator):
+        self.size, self.rng = size, rng
+        self.keys = np.empty(0)
+        self.values = np.empty(0)
+
+    def add(self, values: np.ndarray) -> None:
+        new = self.rng.random(len(values))
+        if len(self.keys) >= self.size:
+            # only values whose key beats the largest kept key can enter the sample
+            better = new < self.keys.max()
+            new, values = new[better], values[better]
+        keys = np.concatenate([self.keys, new])
+        kept = np.concatenate([self.values, values])
+        if len(kept) > self.size:
+            smallest = np.argpartition(keys, self.size)[: self.size]
+            keys, kept = keys[smallest], kept[smallest]
+        self.keys, self.values = keys, kept
+
+
+@dataclass
+class InputHistogram:
+    """One input's live values: counts per reference bin, missing count, a sample."""
+
+    edges: np.ndarray
+    counts: np.ndarray
+    sample: _Reservoir
+    missing: int = 0
+    categories: list[str] | None = None
+
+    def add(self, column: pa.ChunkedArray | pa.Array) -> None:
+        self.missing += column.null_count
+        present = pc.drop_null(column)
+        if self.categories is not None:
+            codes = pc.index_in(present, value_set=pa.array(self.categories)).to_numpy(
+                zero_copy_only=False)
+            codes = np.where(np.isnan(codes.astype("float64")), len(self.categories),
+                             codes).astype("int64")
+            values = codes.astype("float64")
+            self.counts += np.bincount(codes, minlength=len(self.categories) + 1)
+        else:
+            values = present.to_numpy(zero_copy_only=False).astype("float64")
+            self.counts += bin_counts(values, self.edges)
+        self.sample.add(values)
+
+
+@dataclass
+class StreamSummary:
+    """The live traffic of one (position, version)."""
+
+    position: str
+    version: str
+    reference: ReleaseReference
+    records: int = 0
+    unusual_records: int = 0
+    integrated_records: int = 0
+    unusual_by_input: dict[str, int] = field(default_factory=dict)
+    integrated_by_input: dict[str, int] = field(default_factory=dict)
+    inputs: dict[str, InputHistogram] = field(default_factory=dict)
+
+
+def _histograms(reference: ReleaseReference, rng: np.random.Generator
+                ) -> dict[str, InputHistogram]:
+    out = {}
+    for name in feature_names(reference.position):
+        entry = reference.input_profile.get(name)
+        if not entry:
+            continue
+        if name == "state":
+            cats = state_categories(entry.get("shares") or {})
+            out[name] = InputHistogram(np.empty(0), np.zeros(len(cats) + 1, dtype="int64"),
+                                       _Reservoir(KS_SAMPLE, rng), categories=cats)
+        elif entry.get("quantiles"):
+            edges = decile_edges(entry["quantiles"])
+            out[name] = InputHistogram(edges, np.zeros(len(edges) + 1, dtype="int64"),
+                                       _Reservoir(KS_SAMPLE, rng))
+    return out
+
+
+def _count_lists(column: pa.ChunkedArray, into: dict[str, int]) -> int:
+    """Add each listed input's count to ``into``; return the records listing any."""
+    counts = pc.value_counts(pc.list_flatten(column))
+    for item in counts.to_pylist():
+        if item["values"] is not None:
+            into[item["values"]] = into.get(item["values"], 0) + item["counts"]
+    return int(pc.sum(pc.greater(pc.list_value_length(column), 0)).as_py() or 0)
+
+
+def _add_stream(stream: StreamSummary, table: pa.Table) -> None:
+    stream.records += table.num_rows
+    stream.unusual_records += _count_lists(table["unusual_inputs"], stream.unusual_by_input)
+    stream.integrated_records += _count_lists(table["integrated_inputs"],
+                                              stream.integrated_by_input)
+    for name, histogram in stream.inputs.items():
+        column = f"in_{name}"
+        if column in table.column_names:
+            histogram.add(table[column])
+        else:
+            histogram.missing += table.num_rows
+
+
+@dataclass
+class LogSummary:
+    """Everything a monitoring run needs from the log."""
+
+    streams: dict[tuple[str, str], StreamSummary]
+    #: Records per position, version, release_id, date and predicted division.
+    traffic: pd.DataFrame
+    #: The log records whose athlete_ref or request_id has an outcome.
+    keyed_records: pd.DataFrame
+
+
+class _Scan:
+    def __init__(self, reference_for: Callable[[str, str], ReleaseReference], seed: int,
+                 refs: set[str], request_ids: set[str]):
+        self.reference_for = reference_for
+        self.rng = np.random.default_rng(seed)
+        self.streams: dict[tuple[str, str], StreamSummary] = {}
+        self.traffic: list[pa.Table] = []
+        self.keyed: list[pa.Table] = []
+        self.keys = {"athlete_ref": pa.array(sorted(refs), pa.string()),
+                     "request_id": pa.array(sorted(request_ids), pa.string())}
+
+    def stream(self, position: str, version: str) -> StreamSummary:
+        key = (position, version)
+        if key not in self.streams:
+            reference = self.reference_for(position, version)
+            self.streams[key] = StreamSummary(position, version, reference,
+                                              inputs=_histograms(reference, self.rng))
+        return self.streams[key]
+
+    def add(self, table: pa.Table) -> None:
+        counts = table.group_by(_GROUP_KEYS).aggregate([([], "count_all")])
+        self.traffic.append(counts)
+        pairs = counts.group_by(["position", "version"]).aggregate([])
+        if pairs.num_rows == 1:
+            _add_stream(self.stream(pairs["position"][0].as_py(), pairs["version"][0].as_py()),
+                        table)
+        else:
+            for (position, version), mask in _pair_masks(table):
+                stream = self.stream(position, version)
+                needed = ["unusual_inputs", "integrated_inputs",
+                          *(c for c in (f"in_{n}" for n in stream.inputs)
+                            if c in table.column_names)]
+                _add_stream(stream, table.select(needed).filter(mask))
+        wanted = None
+        for name, keys in self.keys.items():
+            if len(keys):
+                hit = pc.fill_null(pc.is_in(table[name], value_set=keys), False)
+                wanted = hit if wanted is None else pc.or_(wanted, hit)
+        if wanted is not None and pc.any(wanted).as_py():
+            self.keyed.append(table.filter(wanted).select(_RECORD_COLUMNS))
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    return (encoded.indices.to_numpy(zero_copy_only=False),
+            encoded.dictionary.to_pylist())
+
+
+def _pair_masks(table: pa.Table) -> list[tuple[tuple[str, str], pa.Array]]:
+    """A row mask per (position, version) of ``table``, from integer codes (string
+    comparisons per pair would cost more than the histograms)."""
+    positions, position_names = _codes(table["position"])
+    versions, version_names = _codes(table["version"])
+    combined = positions.astype("int64") * len(version_names) + versions
+    return [((position_names[code // len(version_names)],
+              version_names[code % len(version_names)]), pa.array(combined == code))
+            for code in np.unique(combined)]
+
+
+def _columns(dataset: ds.Dataset, positions: Iterable[str]) -> list[str]:
+    names = set(dataset.schema.names)
+    inputs = {f"in_{c}" for p in positions for c in feature_names(p)}
+    wanted = [*_RECORD_COLUMNS, "unusual_inputs", "integrated_inputs", *sorted(inputs)]
+    return [c for c in wanted if c in names]
+
+
+def scan_log(log: Location, positions: Iterable[str],
+             reference_for: Callable[[str, str], ReleaseReference], *,
+             since: str | None = None, outcome_refs: Iterable[str] = (),
+             outcome_request_ids: Iterable[str] = (), seed: int = 0) -> LogSummary:
+    """Summarize the log's records of ``positions`` dated ``since`` (YYYY-MM-DD) or later."""
+    positions = list(positions)
+    scan = _Scan(reference_for, seed, set(outcome_refs), set(outcome_request_ids))
+    dataset = open_dataset(log)
+    if dataset is not None:
+        condition = pc.field("position").isin(positions)
+        if since:
+            condition = condition & (pc.field("date") >= since)
+        scanner = dataset.scanner(columns=_columns(dataset, positions), filter=condition,
+                                  batch_size=BATCH_ROWS)
+        # Files hold one flush each, often a few thousand rows: batches are pooled so each
+        # reduction (a group-by, a histogram per input) runs on many rows at once.
+        pending: list[pa.RecordBatch] = []
+        for batch in scanner.to_batches():
+            pending.append(batch)
+            if sum(b.num_rows for b in pending) >= BATCH_ROWS:
+                scan.add(pa.Table.from_batches(pending))
+                pending = []
+        if any(b.num_rows for b in pending):
+            scan.add(pa.Table.from_batches(pending))
+    return LogSummary(scan.streams, _traffic_frame(scan.traffic), _keyed_frame(scan.keyed))
+
+
+def _traffic_frame(parts: list[pa.Table]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=[*_GROUP_KEYS, "records"])
+    frame = pa.concat_tables(parts).to_pandas().rename(columns={"count_all": "records"})
+    return (frame.groupby(_GROUP_KEYS, dropna=False, as_index=False)["records"].sum()
+            .sort_values(["position", "version", "date"], ignore_index=True))
+
+
+def _keyed_frame(parts: list[pa.Table]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=_RECORD_COLUMNS)
+    return pa.concat_tables(parts).to_pandas()
+
+
+def record_count_columns() -> list[str]:
+    """The columns of :attr:`LogSummary.traffic`."""
+    return [*_GROUP_KEYS, "records"]
+
+
+def summary_inputs(summary: StreamSummary) -> dict[str, Any]:
+    """Rates of unusual and integrated inputs of one stream (shares of its records)."""
+    n = max(summary.records, 1)
+    return {"records": summary.records,
+            "unusual-input rate": summary.unusual_records / n,
+            "integrated-input rate": summary.integrated_records / n}

@@ -1,0 +1,235 @@
+"""One monitoring run's findings, as the cells of ``monitor.ipynb`` show them.
+
+:func:`build_report` reads the log once (:func:`~.logscan.scan_log`), the outcomes, and
+each served version's reference, and returns a :class:`MonitorReport`: per (position,
+version) the traffic per day, the predicted-division mix against the training mix, the
+drift of every input, the unusual- and integrated-input rates, and live accuracy where
+outcomes exist.  :meth:`MonitorReport.verdict` is what the command's exit code follows;
+the notebook displays it under :data:`VERDICT_MIME` for the runner.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..schema import DIVISIONS, POSITIONS
+from ..storage.locations import Location
+from .accuracy import LiveAccuracy, join_outcomes, live_accuracy, read_outcomes
+from .drift import (
+    InputDrift,
+    chi_square_p,
+    correct,
+    expected_shares,
+    ks_test,
+    psi,
+    psi_band,
+    state_expected,
+)
+from .logscan import InputHistogram, StreamSummary, scan_log, summary_inputs
+from .training_profile import ReleaseReference, load_reference
+
+VERDICT_MIME = "application/vnd.recruit-reveal.monitor-verdict+json"
+
+
+def positions_of(position: str) -> list[str]:
+    return list(POSITIONS) if position == "all" else [position]
+
+
+def input_drift(name: str, histogram: InputHistogram, reference: ReleaseReference,
+                records: int, seed: int) -> InputDrift:
+    """One input's PSI and test, before the correction for many inputs."""
+    entry = reference.input_profile[name]
+    behind = reference.values_behind(name)
+    present = int(histogram.counts.sum())
+    missing = histogram.missing / records if records else float("nan")
+    if histogram.categories is not None:
+        expected = state_expected(entry.get("shares") or {})
+        codes = histogram.sample.values.astype("int64")
+        sample_counts = np.bincount(codes, minlength=len(expected))
+        stat, p = float("nan"), chi_square_p(expected, sample_counts, behind)
+        test = "chi-square"
+    else:
+        expected = expected_shares(entry["quantiles"], histogram.edges)
+        stat, p = ks_test(entry["quantiles"], histogram.sample.values, seed, behind)
+        test = "K-S"
+    value = psi(expected, histogram.counts)
+    return InputDrift(input=name, values=present, missing_share=missing,
+                      training_missing_share=entry.get("missing_share"), psi=value,
+                      band=psi_band(value), test=test, statistic=stat,
+                      p_value=p if present else float("nan"),
+                      note="" if present else "no live values")
+
+
+@dataclass
+class StreamReport:
+    """The findings of one (position, version)."""
+
+    position: str
+    version: str
+    records: int
+    reference_source: str | None
+    drift: list[InputDrift]
+    rates: dict[str, Any]
+    unusual_by_input: dict[str, int]
+    integrated_by_input: dict[str, int]
+    division_mix: pd.DataFrame
+    accuracy: LiveAccuracy | None
+
+    @property
+    def drifted(self) -> list[str]:
+        return [d.input for d in self.drift if d.drifted]
+
+    def drift_table(self) -> pd.DataFrame:
+        return pd.DataFrame([d.as_row() for d in self.drift])
+
+    def input_rates(self) -> pd.DataFrame:
+        names = sorted(set(self.unusual_by_input) | set(self.integrated_by_input))
+        n = max(self.records, 1)
+        return pd.DataFrame({"input": names,
+                             "unusual rate": [self.unusual_by_input.get(k, 0) / n for k in names],
+                             "integrated rate": [self.integrated_by_input.get(k, 0) / n
+                                                 for k in names]})
+
+
+def _mix(traffic: pd.DataFrame, reference: ReleaseReference) -> pd.DataFrame:
+    counts = traffic.groupby("predicted")["records"].sum()
+    total = counts.sum() or 1
+    return pd.DataFrame({"division": list(DIVISIONS),
+                         "live share": [float(counts.get(d, 0)) / total for d in DIVISIONS],
+                         "training share": [reference.division_mix.get(d) for d in DIVISIONS]})
+
+
+def stream_report(stream: StreamSummary, traffic: pd.DataFrame, joined: pd.DataFrame,
+                  seed: int) -> StreamReport:
+    reference = stream.reference
+    drift = correct([input_drift(name, hist, reference, stream.records,
+                                 seed) for name, hist in stream.inputs.items()])
+    mine = traffic[(traffic["position"] == stream.position)
+                   & (traffic["version"] == stream.version)]
+    rows = joined[(joined["position"] == stream.position)
+                  & (joined["version"] == stream.version)] if len(joined) else joined
+    return StreamReport(
+        position=stream.position, version=stream.version, records=stream.records,
+        reference_source=reference.source, drift=drift, rates=summary_inputs(stream),
+        unusual_by_input=stream.unusual_by_input,
+        integrated_by_input=stream.integrated_by_input, division_mix=_mix(mine, reference),
+        accuracy=live_accuracy(rows, reference.cv, seed))
+
+
+@dataclass
+class MonitorReport:
+    """Every stream of a monitoring run, and the traffic per day."""
+
+    position: str
+    since: str | None
+    traffic: pd.DataFrame
+    streams: list[StreamReport] = field(default_factory=list)
+    outcomes: int = 0
+
+    def traffic_per_day(self) -> pd.DataFrame:
+        if self.traffic.empty:
+            return pd.DataFrame()
+        return self.traffic.pivot_table(index="date", columns=["position", "version"],
+                                        values="records", aggfunc="sum", fill_value=0)
+
+    def verdict(self) -> dict[str, Any]:
+        """JSON-ready: the drifted inputs and accuracy alerts per stream, and ``alert``."""
+        drifted = {f"{s.position} {s.version}": s.drifted for s in self.streams if s.drifted}
+        accuracy = [f"{s.position} {s.version}" for s in self.streams
+                    if s.accuracy is not None and s.accuracy.alert]
+        return {"position": self.position, "since": self.since,
+                "records": int(sum(s.records for s in self.streams)),
+                "drifted": drifted, "accuracy_alerts": accuracy,
+                "live_exact": {f"{s.position} {s.version}": s.accuracy.exact
+                               for s in self.streams if s.accuracy is not None},
+                "alert": bool(drifted or accuracy)}
+
+
+def build_report(log: Location, models_dir: Location, position: str = "all",
+                 since: str | None = None, seed: int = 0) -> MonitorReport:
+    """Read the log and outcomes once and judge every (position, version) in them."""
+    positions = positions_of(position)
+    reference_for = functools.lru_cache(maxsize=None)(
+        lambda pos, version: load_reference(models_dir, pos, version))
+    outcomes = read_outcomes(log)
+    refs = outcomes.loc[outcomes["key_kind"] == "athlete_ref", "key"]
+    request_ids = outcomes.loc[outcomes["key_kind"] == "request_id", "key"]
+    summary = scan_log(log, positions, reference_for, since=since, outcome_refs=refs,
+                       outcome_request_ids=request_ids, seed=seed)
+    joined = join_outcomes(outcomes, summary.keyed_records)
+    streams = [stream_report(s, summary.traffic, joined, seed)
+               for _, s in sorted(summary.streams.items())]
+    return MonitorReport(position, since, summary.traffic, streams, outcomes=len(joined))
+
+
+class _Html:
+    """A bit of HTML the notebook displays (and the record's HTML copy keeps)."""
+
+    def __init__(self, html: str, text: str):
+        self.html, self.text = html, text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def drifted_line(stream: StreamReport) -> _Html:
+    """"Drifted inputs of qb 1.0.0: forty_yard_dash" (or that none drifted)."""
+    label = f"{stream.position} {stream.version}"
+    if stream.drifted:
+        names = ", ".join(stream.drifted)
+        return _Html(f'<p style="color:#b00020"><strong>Drifted inputs of {label}: '
+                     f"{names}</strong></p>", f"Drifted inputs of {label}: {names}")
+    return _Html(f"<p>No input of {label} drifted.</p>", f"No input of {label} drifted.")
+
+
+def show_stream(stream: StreamReport) -> None:
+    """Display one stream's findings: drift, division mix, input rates, live accuracy."""
+    from IPython.display import display
+
+    source = stream.reference_source or "none: no training profile, drift not measured"
+    display(_Html(f"<h3>{stream.position} {stream.version}</h3><p>{stream.records:,} "
+                  f"records; reference: {source}</p>",
+                  f"{stream.position} {stream.version}: {stream.records} records"))
+    display(drifted_line(stream))
+    display(stream.drift_table())
+    display(stream.division_mix)
+    display(pd.DataFrame([stream.rates]))
+    rates = stream.input_rates()
+    if len(rates):
+        display(rates)
+    if stream.accuracy is None:
+        display(_Html("<p>No outcomes yet for these predictions.</p>", "No outcomes yet."))
+    else:
+        alert = " - below the CV figure" if stream.accuracy.alert else ""
+        display(_Html(f"<p>Live accuracy on {stream.accuracy.outcomes:,} outcomes{alert}</p>",
+                      f"Live accuracy on {stream.accuracy.outcomes} outcomes{alert}"))
+        display(pd.DataFrame(stream.accuracy.rows()))
+
+
+class VerdictView:
+    """The verdict as a table for the reader and JSON under :data:`VERDICT_MIME`."""
+
+    def __init__(self, report: MonitorReport):
+        self.verdict = report.verdict()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        v = self.verdict
+        status = "ALERT" if v["alert"] else "OK"
+        lines = [f"{status}: {v['records']:,} records"]
+        lines += [f"drifted {k}: {', '.join(names)}" for k, names in v["drifted"].items()]
+        lines += [f"live accuracy below CV: {k}" for k in v["accuracy_alerts"]]
+        html = "<br>".join(lines)
+        return {"text/plain": "\n".join(lines), "text/html": f"<p>{html}</p>",
+                VERDICT_MIME: v}
+
+
+def verdict_view(report: MonitorReport) -> VerdictView:
+    return VerdictView(report)
