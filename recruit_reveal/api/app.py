@@ -37,7 +37,7 @@ from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
 from .rate_limits import RateLimiter, RatePolicy
 from .responses import ErrorResponse
-from .routers import health, models, predict, whatif
+from .routers import health, invocations, models, predict, whatif
 from .store import ModelStore, ServedModel
 
 logger = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app.include_router(predict.build_router(settings.max_batch), responses=limited)
     app.include_router(whatif.router, responses=limited)
     app.include_router(models.router, responses=limited)
+    app.include_router(invocations.build_router(settings.max_batch), responses=limited)
     return app
 
 
