@@ -243,12 +243,14 @@ def invocations_body(position: str | None, *, max_batch: int) -> dict[str, Any]:
     The schema states the record forms exactly.  The columnar forms (``dataframe_split``,
     ``instances``/``inputs`` as an object of columns) and ``text/csv`` are accepted as
     well and described in words and examples: their row widths and column types depend
-    on one another, which JSON Schema cannot state.
+    on one another, which JSON Schema cannot state, and a schema looser than what is
+    accepted would promise clients (and schema-driven fuzzing) bodies that are refused.
     """
     one = (_record_schema(position, with_position=False) if position is not None else
            {"oneOf": [_record_schema(p, with_position=True) for p in POSITIONS]})
     records = {"type": "array", "items": one, "minItems": 1, "maxItems": max_batch}
-    params = {"type": "object", "description": "inference parameters: accepted and ignored"}
+    params = {"anyOf": [{"type": "object"}, {"type": "null"}],
+              "description": "inference parameters: accepted and ignored"}
     forms = [{"type": "object", "title": key, "properties": {key: records, "params": params},
               "required": [key], "additionalProperties": False}
              for key in ("dataframe_records", "instances", "inputs")]
@@ -261,15 +263,15 @@ def invocations_body(position: str | None, *, max_batch: int) -> dict[str, Any]:
             "columns": columns, "data": [[record[c] for c in columns]]}}},
         "instances (columns)": {"value": {"instances": {c: [record[c]] for c in columns}}},
     }
-    csv_text = ",".join(columns) + "\n" + ",".join(str(record[c]) for c in columns) + "\n"
+    csv_text = ",".join(columns) + "\\n" + ",".join(str(record[c]) for c in columns)
     return {"requestBody": {
         "required": True,
         "description": "MLflow's scoring protocol: a JSON object with exactly one of "
                        "dataframe_records, dataframe_split ({columns, data, index}), "
                        "instances or inputs (a list of records, or an object of columns "
                        "each a list of one value per row), and optionally params (ignored); "
-                       f"or text/csv (a header row, then one row per record). At most "
+                       f"or Content-Type text/csv: a header row, then one row per record "
+                       f"(e.g. {csv_text}). At most "
                        f"{max_batch} rows. Column names match as in /predict; columns that "
                        "are not inputs are ignored and listed in X-Ignored-Fields.",
-        "content": {"application/json": {"schema": {"oneOf": forms}, "examples": examples},
-                    "text/csv": {"schema": {"type": "string", "examples": [csv_text]}}}}}
+        "content": {"application/json": {"schema": {"oneOf": forms}, "examples": examples}}}}
