@@ -311,3 +311,13 @@ def test_openapi_documents_the_routes(limited):
     record = qb["application/json"]["schema"]["oneOf"][0]["properties"]["dataframe_records"]
     assert "position" not in record["items"]["required"]
     assert "height_inches" in record["items"]["required"]
+
+
+def test_ignored_fields_are_logged_at_debug_level(limited, caplog):
+    with caplog.at_level("DEBUG", logger="recruit_reveal.api.routers.invocations"):
+        answer = invoke(limited, "/invocations",
+                        {"inputs": [{**SAMPLES[2], "College": "x"}]})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["X-Ignored-Fields"] == "name,College"
+    assert [r.getMessage() for r in caplog.records] == [
+        "/invocations: ignored fields (not inputs): name, College"]
