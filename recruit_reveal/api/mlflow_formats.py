@@ -20,6 +20,7 @@ import io
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .http_errors import ApiError
@@ -206,18 +207,21 @@ def csv_rows(body: bytes) -> list[Row]:
     return rows
 
 
+@lru_cache(maxsize=8192)
 def _cell(text: str) -> Any:
     text = text.strip()
     if text in CSV_MISSING:
         return None
-    for kind in (int, float):
-        try:
-            number = kind(text)
-        except ValueError:
-            continue
+    if "_" in text or not text.isascii():
+        return text  # 1_000 and non-ASCII digits are numbers to Python, not to CSV readers
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
         # "inf" and "nan" spellings are text to pandas too, and the field's check names them.
-        return number if not isinstance(number, float) or math.isfinite(number) else text
-    return text
+        return text
+    return int(text) if text.lstrip("+-").isdigit() else number
 
 
 def rows_of(body: bytes, content_type: str | None) -> list[Row]:
