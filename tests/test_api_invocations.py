@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from test_api_serve import serving
 
 from recruit_reveal.api.app import create_app
+from recruit_reveal.api.mlflow_formats import csv_rows
 from recruit_reveal.api.routers.invocations import MAX_IGNORED_CHARS, ignored_header
 
 TOKEN = "an-admin-token"
@@ -321,3 +322,16 @@ def test_ignored_fields_are_logged_at_debug_level(limited, caplog):
     assert answer.headers["X-Ignored-Fields"] == "name,College"
     assert [r.getMessage() for r in caplog.records] == [
         "/invocations: ignored fields (not inputs): name, College"]
+
+
+def test_csv_cells_are_read_as_pandas_reads_them():
+    body = ("\ufeffposition,height_inches,state,forty_yard_dash,senior_ypg\r\n"
+            "qb,6-2,tx,NA,250\r\n\r\n"
+            "qb, 74.5 ,,4.6,1_000\r\n").encode()
+    rows = csv_rows(body)
+    assert [r.where for r in rows] == ["csv[0].", "csv[1]."]
+    assert [r.record for r in rows] == [
+        {"position": "qb", "height_inches": "6-2", "state": "tx", "forty_yard_dash": None,
+         "senior_ypg": 250},
+        {"position": "qb", "height_inches": 74.5, "state": None, "forty_yard_dash": 4.6,
+         "senior_ypg": "1_000"}]
