@@ -40,7 +40,7 @@ from .prediction_log import PredictionLog
 from .rate_limits import RateLimiter, RatePolicy
 from .request_ids import RequestIdMiddleware, install_record_factory, logging_config
 from .responses import ErrorResponse
-from .routers import health, models, predict, prometheus, whatif
+from .routers import health, invocations, models, predict, prometheus, whatif
 from .store import ModelStore, ServedModel
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app.include_router(predict.build_router(settings.max_batch), responses=limited)
     app.include_router(whatif.router, responses=limited)
     app.include_router(models.router, responses=limited)
+    app.include_router(invocations.build_router(settings.max_batch), responses=limited)
     if settings.metrics:
         app.include_router(prometheus.router)
     return app

@@ -190,3 +190,48 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RecruitRevealError, _domain_error)
+
+
+#: MLflow's ``error_code`` of each status the scoring protocol routes answer.
+MLFLOW_ERROR_CODES: dict[int, str] = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    409: "INVALID_STATE",
+    413: "BAD_REQUEST",
+    415: "BAD_REQUEST",
+    429: "REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
+
+
+def mlflow_error(status: int, message: str, error_code: str | None = None) -> JSONResponse:
+    """An answer in MLflow's error shape: ``{"error_code": ..., "message": ...}``."""
+    code = error_code or MLFLOW_ERROR_CODES.get(status, "BAD_REQUEST")
+    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+def mlflow_error_response(exc: Exception) -> JSONResponse | None:
+    """The answer to ``exc`` in MLflow's error shape, or None when it is no request problem.
+
+    As MLflow's scoring server: a body it cannot read is 400 ``BAD_REQUEST``; a value the
+    model's schema refuses (the field is named first in ``message``) is 400
+    ``INVALID_PARAMETER_VALUE``; statuses of project errors are those of :data:`STATUS`.
+    """
+    if isinstance(exc, ApiError):
+        if exc.status == 422:
+            return mlflow_error(400, exc.message, "INVALID_PARAMETER_VALUE")
+        return mlflow_error(exc.status, exc.message)
+    if isinstance(exc, RecruitRevealError):
+        field = getattr(exc, "field", None)
+        return mlflow_error(status_of(exc), f"{field}: {exc}" if field else str(exc))
+    if isinstance(exc, RequestValidationError):
+        problems = [{"field": ".".join(str(p) for p in err.get("loc", ())[1:]) or "request",
+                     "message": _parameter_message(err)} for err in exc.errors()]
+        return mlflow_error(400, summary(problems) if problems else "invalid request",
+                            "INVALID_PARAMETER_VALUE")
+    if isinstance(exc, StarletteHTTPException):
+        return mlflow_error(exc.status_code, str(exc.detail))
+    return None

@@ -32,6 +32,7 @@ from ..schema import (
     POSITION_COLUMN,
     POSITION_HEADER_SPELLINGS,
     POSITIONS,
+    SAMPLE_ATHLETES,
     US_STATES,
     Column,
     column,
@@ -323,3 +324,57 @@ def what_if_body() -> dict[str, Any]:
          "required": ["base_data", "modifications"]}
         for pos in POSITIONS]}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": one}}}}
+
+
+# --------------------------------------------------------------------------- MLflow's protocol
+
+def _record_schema(position: str, *, with_position: bool) -> dict[str, Any]:
+    """One record of MLflow's protocol: the athlete model of ``position``; on its own
+    endpoint the position may be left out."""
+    schema = request_model(position).model_json_schema()
+    if not with_position:
+        schema = {**schema, "title": f"{position.capitalize()}Record",
+                  "required": [n for n in schema.get("required", ()) if n != POSITION_COLUMN]}
+    return schema
+
+
+def invocations_body(position: str | None, *, max_batch: int) -> dict[str, Any]:
+    """``openapi_extra`` declaring the request body of ``/models/{position}/invocations``
+    (``position`` given: records of that position) or ``/invocations`` (every record
+    carries its position).
+
+    The schema states the record forms exactly.  The columnar forms (``dataframe_split``,
+    ``instances``/``inputs`` as an object of columns) and ``text/csv`` are accepted as
+    well and described in words and examples: their row widths and column types depend
+    on one another, which JSON Schema cannot state, and a schema looser than what is
+    accepted would promise clients (and schema-driven fuzzing) bodies that are refused.
+    """
+    one = (_record_schema(position, with_position=False) if position is not None else
+           {"oneOf": [_record_schema(p, with_position=True) for p in POSITIONS]})
+    records = {"type": "array", "items": one, "minItems": 1, "maxItems": max_batch}
+    params = {"anyOf": [{"type": "object"}, {"type": "null"}],
+              "description": "inference parameters: accepted and ignored"}
+    forms = [{"type": "object", "title": key, "properties": {key: records, "params": params},
+              "required": [key], "additionalProperties": False}
+             for key in ("dataframe_records", "instances", "inputs")]
+    sample = next(s for s in SAMPLE_ATHLETES if s[POSITION_COLUMN] == (position or "qb"))
+    record = {k: v for k, v in sample.items() if position is None or k != POSITION_COLUMN}
+    columns = list(record)
+    examples = {
+        "dataframe_records": {"value": {"dataframe_records": [record]}},
+        "dataframe_split": {"value": {"dataframe_split": {
+            "columns": columns, "data": [[record[c] for c in columns]]}}},
+        "instances (columns)": {"value": {"instances": {c: [record[c]] for c in columns}}},
+    }
+    csv_text = ",".join(columns) + "\\n" + ",".join(str(record[c]) for c in columns)
+    return {"requestBody": {
+        "required": True,
+        "description": "MLflow's scoring protocol: a JSON object with exactly one of "
+                       "dataframe_records, dataframe_split ({columns, data, index}), "
+                       "instances or inputs (a list of records, or an object of columns "
+                       "each a list of one value per row), and optionally params (ignored); "
+                       f"or Content-Type text/csv: a header row, then one row per record "
+                       f"(e.g. {csv_text}). At most "
+                       f"{max_batch} rows. Column names match as in /predict; columns that "
+                       "are not inputs are ignored and listed in X-Ignored-Fields.",
+        "content": {"application/json": {"schema": {"oneOf": forms}, "examples": examples}}}}

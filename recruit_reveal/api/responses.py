@@ -350,3 +350,27 @@ class SwitchResponse(BaseModel):
     version: str
     reason: str
     release: int | None = Field(description="the release this worker serves after the switch")
+
+
+class InvocationsResponse(BaseModel):
+    """MLflow's scoring protocol: one row of class probabilities per record, in input order."""
+
+    predictions: list[list[float]] = Field(
+        description="per record, the probabilities of D3/NAIA, D2, FCS and Power 5, in the "
+                    "class order GET /models/{position} publishes")
+
+
+class MlflowErrorResponse(BaseModel):
+    """An error of MLflow's scoring protocol routes, in MLflow's shape."""
+
+    error_code: str = Field(description="BAD_REQUEST (the body cannot be read), "
+                                        "INVALID_PARAMETER_VALUE (a value the model refuses), "
+                                        "RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE, ...")
+    message: str = Field(description="the problem, starting with the field's name, e.g. "
+                                     "dataframe_records[3].height_inches")
+
+
+def mlflow_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of an MLflow protocol route: these statuses answer a
+    :class:`MlflowErrorResponse`."""
+    return {code: {"model": MlflowErrorResponse} for code in codes}

@@ -1,0 +1,206 @@
+"""MLflow's scoring protocol: ``POST /models/{position}/invocations`` and ``POST /invocations``.
+
+A client of MLflow's scoring server (or of Databricks Model Serving, MLServer or
+Seldon) posts ``{"dataframe_records": [record, ...]}`` (or another of its formats,
+:mod:`recruit_reveal.api.mlflow_formats`) and reads ``predictions[i]``: the four
+class probabilities of record ``i``, in the order of ``DIVISIONS``.  Each record is
+read by :func:`~recruit_reveal.api.parsing.parse_athlete`, as /predict reads an
+athlete, and scored by the served model's vectorized path, as
+/predict/batch?explain=false scores it.
+
+Errors answer in MLflow's shape (``{"error_code", "message"}``), by the route class
+:class:`MlflowRoute`, so every other route keeps the project's error shape.  The
+endpoints are open: an ``Authorization`` header, which these clients always send,
+is ignored.  The router is built per app (:func:`build_router`) because the body's
+``maxItems`` is that app's MAX_BATCH.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
+from pydantic_core import to_json
+from starlette.concurrency import run_in_threadpool
+
+from ...errors import UnknownPositionError
+from ...schema import IGNORED_COLUMNS, POSITION_COLUMN, POSITIONS
+from ..dependencies import SettingsDep, StoreDep
+from ..http_errors import MAX_PROBLEMS, ApiError, mlflow_error_response, summary
+from ..mlflow_formats import Row, rows_of
+from ..parsing import Athlete, canonical_name, parse_athlete
+from ..payloads import POSITION_CASINGS, invocations_body
+from ..predictions import arrays
+from ..responses import InvocationsResponse, mlflow_error_responses
+from ..store import ModelStore
+
+logger = logging.getLogger(__name__)
+
+#: The response header listing the columns that were not inputs (and so were ignored).
+IGNORED_HEADER = "X-Ignored-Fields"
+#: Longest X-Ignored-Fields value; the names past it are counted ("+3 more").
+MAX_IGNORED_CHARS = 1024
+#: Characters a name keeps as they are in X-Ignored-Fields (printable ASCII but "," and
+#: "%"); others are percent-encoded, so any column name fits in a header.
+_HEADER_SAFE = "".join(chr(c) for c in range(32, 127) if chr(c) not in ",%")
+
+
+class MlflowRoute(APIRoute):
+    """A route answering every request problem in MLflow's error shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                response = mlflow_error_response(exc)
+                if response is None:
+                    raise
+                return response
+        return answer
+
+
+def _claimed(row: Row, position: str) -> dict[str, Any]:
+    """The record of ``row`` for ``position``'s endpoint: its position, when it names
+    one, must be that one; when it names none, it is that one."""
+    for key, value in row.record.items():
+        if canonical_name(key) == POSITION_COLUMN:
+            if not isinstance(value, str) or POSITION_CASINGS.get(value) != position:
+                raise ApiError(422, f"{row.where}{key}: {value!r} is not this endpoint's "
+                               f"position {position!r}", field=row.where + key)
+            return row.record
+    return {**row.record, POSITION_COLUMN: position}
+
+
+def read_athletes(rows: list[Row], position: str | None, max_batch: int) -> list[Athlete]:
+    """Every row read as /predict reads an athlete; every bad row reported, each field named
+    with its row (``dataframe_records[3].height_inches``)."""
+    if not rows:
+        raise ApiError(400, "body: no rows to score", field="body")
+    if len(rows) > max_batch:
+        raise ApiError(400, f"body: {len(rows)} rows is more than the limit of {max_batch} per "
+                       "request (MAX_BATCH)", field="body")
+    athletes: list[Athlete] = []
+    problems: list[dict[str, Any]] = []
+    for row in rows:
+        try:
+            record = row.record if position is None else _claimed(row, position)
+            athletes.append(parse_athlete(record, where=row.where))
+        except ApiError as exc:
+            problems.extend(exc.errors)
+            if len(problems) >= MAX_PROBLEMS:
+                break
+    if problems:
+        raise ApiError(422, summary(problems), field=problems[0]["field"],
+                       errors=problems[:MAX_PROBLEMS])
+    return athletes
+
+
+def probabilities(store: ModelStore, athletes: list[Athlete]) -> list[list[float]]:
+    """The class probabilities of every athlete, in input order, rounded as /predict's;
+    each position's model called once (the path of /predict/batch?explain=false)."""
+    by_position: dict[str, list[int]] = {}
+    for i, a in enumerate(athletes):
+        by_position.setdefault(a.position, []).append(i)
+    served = store.require_all(by_position)  # one snapshot: every row by the same release
+    out: list[list[float]] = [[] for _ in athletes]
+    for pos, idx in by_position.items():
+        x, state = arrays(pos, [athletes[i].values for i in idx])
+        proba = np.round(served[pos].scorer.predict_arrays(x, state), 6).tolist()
+        for i, p in zip(idx, proba, strict=True):
+            out[i] = p
+    return out
+
+
+def ignored_fields(rows: list[Row], athletes: list[Athlete]) -> list[str]:
+    """The columns that are not inputs, as sent, each once, in order of appearance."""
+    names: dict[str, None] = {}
+    for row, athlete in zip(rows, athletes, strict=True):
+        for key in row.record:
+            if canonical_name(key) in IGNORED_COLUMNS:
+                names.setdefault(key)
+        names.update(dict.fromkeys(athlete.ignored))
+    return list(names)
+
+
+def ignored_header(names: list[str]) -> str:
+    """X-Ignored-Fields: the names comma-separated (percent-encoded where a header needs
+    it), at most MAX_IGNORED_CHARS, the rest counted."""
+    out: list[str] = []
+    length = 0
+    for i, name in enumerate(names):
+        text = quote(name, safe=_HEADER_SAFE)
+        if length + len(text) + 1 > MAX_IGNORED_CHARS - 12:
+            out.append(f"+{len(names) - i} more")
+            break
+        out.append(text)
+        length += len(text) + 1
+    return ",".join(out)
+
+
+async def _invoke(request: Request, store: ModelStore, position: str | None,
+                  max_batch: int) -> Response:
+    rows = rows_of(await request.body(), request.headers.get("content-type"))
+    athletes = read_athletes(rows, position, max_batch)
+    predictions = await run_in_threadpool(probabilities, store, athletes)
+    response = Response(to_json({"predictions": predictions}), media_type="application/json")
+    ignored = ignored_fields(rows, athletes)
+    if ignored:
+        response.headers[IGNORED_HEADER] = ignored_header(ignored)
+        logger.debug("%s: ignored fields (not inputs): %s", request.url.path, ", ".join(ignored))
+    return response
+
+
+def _for_position(position: str) -> Callable[..., Coroutine[Any, Any, Response]]:
+    async def invocations(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+        return await _invoke(request, store, position, settings.max_batch)
+    invocations.__doc__ = (
+        f"MLflow's scoring protocol for the {position.upper()} model: every record is one "
+        f"{position.upper()} (a position, when given, must be {position}).\n\n"
+        "Answer: `{\"predictions\": [[p_D3, p_D2, p_FCS, p_Power5], ...]}`, one row per "
+        "record in input order; errors in MLflow's shape `{\"error_code\", \"message\"}`.")
+    return invocations
+
+
+async def position_invocations(position: str, request: Request, store: StoreDep,
+                               settings: SettingsDep) -> Response:
+    """/models/{position}/invocations in any case of the position (QB, Qb); unknown: 404."""
+    pos = POSITION_CASINGS.get(position)
+    if pos is None:
+        raise UnknownPositionError(f"unknown position {position!r} (expected one of "
+                                   f"{', '.join(POSITIONS)})")
+    return await _invoke(request, store, pos, settings.max_batch)
+
+
+async def invocations(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """MLflow's scoring protocol over every model: each record carries its `position`
+    (positions may be mixed).
+
+    Answer: `{"predictions": [[p_D3, p_D2, p_FCS, p_Power5], ...]}`, one row per record in
+    input order; errors in MLflow's shape `{"error_code", "message"}`.
+    """
+    return await _invoke(request, store, None, settings.max_batch)
+
+
+def build_router(max_batch: int) -> APIRouter:
+    """The MLflow protocol routes, declaring requests of at most ``max_batch`` rows."""
+    router = APIRouter(tags=["mlflow"], route_class=MlflowRoute)
+    errors = mlflow_error_responses(400, 415, 503)
+    for pos in POSITIONS:
+        router.add_api_route(f"/models/{pos}/invocations", _for_position(pos), methods=["POST"],
+                             response_model=InvocationsResponse, responses=errors,
+                             openapi_extra=invocations_body(pos, max_batch=max_batch),
+                             name=f"invocations_{pos}")
+    router.add_api_route("/models/{position}/invocations", position_invocations,
+                         methods=["POST"], include_in_schema=False)
+    router.add_api_route("/invocations", invocations, methods=["POST"],
+                         response_model=InvocationsResponse, responses=errors,
+                         openapi_extra=invocations_body(None, max_batch=max_batch))
+    return router
