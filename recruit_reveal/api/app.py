@@ -37,7 +37,7 @@ from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
 from .rate_limits import RateLimiter, RatePolicy
 from .responses import ErrorResponse
-from .routers import health, models, predict, whatif
+from .routers import health, inference_v2, models, predict, whatif
 from .store import ModelStore, ServedModel
 
 logger = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app.include_router(predict.build_router(settings.max_batch), responses=limited)
     app.include_router(whatif.router, responses=limited)
     app.include_router(models.router, responses=limited)
+    app.include_router(inference_v2.build_router(settings.max_batch), responses=limited)
     return app
 
 
@@ -113,7 +114,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> dict[int | str, dict[st
     ``responses=`` that limited routes declare (the 429, when a limit is set)."""
     # The last added runs first: the Host check, CORS, the rate limit, then the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    policy = RatePolicy(settings, exempt=[getattr(r, "path", "") for r in health.router.routes])
+    policy = RatePolicy(settings, exempt=[*(getattr(r, "path", "") for r in health.router.routes),
+                                          *inference_v2.HEALTH_PATHS])
     limiter = RateLimiter(settings, policy) if policy.active else None
     app.state.rate_limiter = limiter
     limited: dict[int | str, dict[str, Any]] = {}
