@@ -6,6 +6,8 @@ The probabilities must be those /predict/batch?explain=false gives for the same 
 
 from __future__ import annotations
 
+import json
+import re
 import struct
 
 import httpx
@@ -14,11 +16,14 @@ import pytest
 import tritonclient.http as triton
 from api_support import SAMPLES, settings
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from test_api_serve import serving
 from tritonclient.utils import InferenceServerException
 
 from recruit_reveal.api.app import create_app
-from recruit_reveal.schema import DIVISIONS, columns_for, feature_names
+from recruit_reveal.schema import DIVISIONS, US_STATES, columns_for, feature_names
 
 QB_ROWS = [
     {"height_inches": 72, "weight_lbs": 200, "forty_yard_dash": 4.7, "senior_ypg": 250,
@@ -208,15 +213,13 @@ def test_null_and_nan_are_missing_and_extra_columns_are_reported(app_client):
     ([_column("height_inches", [72, 73], shape=[1])] + _qb()[1:], "2 values for shape"),
     ([_column("height_inches", ["72"])] + _qb()[1:], "FP64 data must be numbers"),
     ([_column("height_inches", [True])] + _qb()[1:], "FP64 data must be numbers"),
-    ([_column("height_inches", [72], "BOOL")] + _qb()[1:], "BOOL is not supported"),
+    ([_column("height_inches", [72], "BOOL")] + _qb()[1:], "datatype: Input should be"),
     ([_column("grad_year", [2025.5], "INT64")] + _qb(), "INT64 data must be integers"),
     (_qb(6), "6 rows is more than the limit of 5"),
     ([_column("state", ["ZZ"], "BYTES")] + _qb(), "'state', row 0: unknown US state"),
     ([_column("position", ["rb"], "BYTES")] + _qb(), "'position': the position is the model"),
 ])
 def test_bad_inputs_are_400_naming_the_input(app_client, inputs, message):
-    import re
-
     text = _error(app_client.post("/v2/models/qb/infer", json={"inputs": inputs}))
     assert re.search(message, text), text
 
@@ -243,8 +246,6 @@ def test_binary_inputs_and_outputs_in_process(app_client):
               {"name": "state", "datatype": "BYTES", "shape": [2],
                "parameters": {"binary_data_size": len(states)}},
               _column("weight_lbs", [200, 210]), _column("senior_ypg", [250, 260])]
-    import json
-
     header = json.dumps({"inputs": inputs, "parameters": {"binary_data_output": True}}).encode()
     answer = app_client.post("/v2/models/qb/infer", content=header + blob + states,
                              headers={"Inference-Header-Content-Length": str(len(header))})
@@ -274,3 +275,38 @@ def test_health_not_ready_and_openapi(exported_models_dir, tmp_path):
                  "/v2/models/{position}/ready", "/v2/models/{position}/infer",
                  "/v2/models/{position}/versions/{version}/infer"):
         assert path in paths, path
+
+
+def _rows(position: str):
+    """Strategy: 1-5 athletes of ``position`` within the data contract's ranges, each optional
+    column given or missing (null)."""
+    def value(col):
+        if col.kind == "state":
+            return st.sampled_from(sorted(US_STATES))
+        if col.kind == "int":
+            return st.integers(int(col.low), int(col.high))
+        return st.floats(col.low, col.high, allow_nan=False)
+
+    row = st.fixed_dictionaries({c.name: value(c) if c.required else st.none() | value(c)
+                                 for c in columns_for(position)})
+    return st.lists(row, min_size=1, max_size=5)
+
+
+@pytest.mark.parametrize("position", ["qb", "rb", "wr"])
+def test_every_request_keeping_the_rules_across_tensors_is_accepted(app_client, position):
+    """What the schema cannot say (one row count, the position's required columns and ranges)
+    held: the answer is 200 and the probabilities are /predict/batch's."""
+    @given(rows=_rows(position))
+    @hypothesis_settings(max_examples=25, deadline=None, derandomize=True, database=None)
+    def check(rows):
+        datatype = {c.name: "BYTES" if c.kind == "state" else "FP64" for c in columns_for(position)}
+        inputs = [_column(name, [r[name] for r in rows], datatype[name]) for name in rows[0]]
+        answer = app_client.post(f"/v2/models/{position}/infer", json={"inputs": inputs})
+        assert answer.status_code == 200, answer.text
+        batch = app_client.post("/predict/batch?explain=false", json=[
+            {"position": position, **r} for r in rows]).json()["predictions"]
+        assert np.allclose(answer.json()["outputs"][0]["data"],
+                           [p["probabilities"][d] for p in batch for d in DIVISIONS],
+                           atol=1e-6, rtol=0)
+
+    check()

@@ -224,8 +224,9 @@ def what_if_body() -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- Open Inference Protocol
 
-#: Tensor element types of the Open Inference Protocol (KServe V2).
-TensorDatatype = Literal["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
+#: Tensor element types of the Open Inference Protocol (KServe V2) that an input may have
+#: (no input is boolean, so BOOL is refused).
+TensorDatatype = Literal["UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
                          "INT64", "FP16", "FP32", "FP64", "BYTES"]
 #: A protocol parameter value: "$string | $number | $boolean".
 ParameterValue = bool | int | float | str

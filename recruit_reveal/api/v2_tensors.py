@@ -111,12 +111,9 @@ def _check_json_values(tensor: InferInputV2, data: list[Any]) -> list[Any]:
         wrong = next((v for v in data if v is not None and type(v) not in (int, float)), None)
         expected = "numbers"
         data = [None if v is not None and v != v else v for v in data]
-    elif kind in _NUMPY_TYPES:
+    else:
         wrong = next((v for v in data if v is not None and type(v) is not int), None)
         expected = "integers"
-    else:
-        raise _bad(f"input {tensor.name!r}: datatype {kind} is not supported (numbers as FP64 "
-                   "or another number type, text as BYTES)", tensor.name)
     if wrong is not None:
         raise _bad(f"input {tensor.name!r}: {kind} data must be {expected} or null, got "
                    f"{json.dumps(wrong)[:80]}", tensor.name)
@@ -127,9 +124,6 @@ def _binary_values(tensor: InferInputV2, raw: bytes, rows: int) -> list[Any]:
     kind = tensor.datatype
     if kind == "BYTES":
         return _read_bytes_tensor(tensor.name, raw, rows)
-    if kind not in _NUMPY_TYPES:
-        raise _bad(f"input {tensor.name!r}: datatype {kind} is not supported (numbers as FP64 "
-                   "or another number type, text as BYTES)", tensor.name)
     dtype = np.dtype(_NUMPY_TYPES[kind])
     if len(raw) != rows * dtype.itemsize:
         raise _bad(f"input {tensor.name!r}: {len(raw)} bytes of {kind} data for {rows} rows "
