@@ -110,6 +110,8 @@ def run(smoke: bool = False) -> Section:
         "",
         table(["request", "body", "median", "rows/s", "throughput vs batch"], rows),
         "",
+        "Reproduce: `python -m bench.inference_v2`",
+        "",
     ])
     goal = Goal(f"/v2 infer throughput vs /predict/batch?explain=false, {n:,} rows",
                 f">= {GOAL_SHARE:.0%}", f"{share:.0%}", share >= GOAL_SHARE,
