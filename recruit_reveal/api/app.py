@@ -40,7 +40,7 @@ from .prediction_log import PredictionLog
 from .rate_limits import RateLimiter, RatePolicy
 from .request_ids import RequestIdMiddleware, install_record_factory, logging_config
 from .responses import ErrorResponse
-from .routers import health, invocations, models, predict, prometheus, whatif
+from .routers import health, inference_v2, invocations, models, predict, prometheus, whatif
 from .store import ModelStore, ServedModel
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app.include_router(whatif.router, responses=limited)
     app.include_router(models.router, responses=limited)
     app.include_router(invocations.build_router(settings.max_batch), responses=limited)
+    app.include_router(inference_v2.build_router(settings.max_batch), responses=limited)
     if settings.metrics:
         app.include_router(prometheus.router)
     return app
@@ -140,8 +141,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> dict[int | str, dict[st
     ``responses=`` that limited routes declare (the 429, when a limit is set)."""
     # The last added runs first: the Host check, CORS, the rate limit, then the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    policy = RatePolicy(settings, exempt=[getattr(r, "path", "") for r in
-                                          (*health.router.routes, *prometheus.router.routes)])
+    policy = RatePolicy(settings, exempt=[
+        *(getattr(r, "path", "") for r in (*health.router.routes, *prometheus.router.routes)),
+        *inference_v2.HEALTH_PATHS])
     limiter = RateLimiter(settings, policy) if policy.active else None
     app.state.rate_limiter = limiter
     limited: dict[int | str, dict[str, Any]] = {}

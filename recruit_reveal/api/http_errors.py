@@ -109,8 +109,22 @@ class ApiError(Exception):
         self.headers = headers
 
 
+#: Routes of the Open Inference Protocol, whose errors are ``{"error": "..."}`` with 400
+#: (not 422) for a bad request, as its clients (tritonclient, kserve) read them.
+V2_PREFIX = "/v2"
+
+
+def is_v2_path(path: str | None) -> bool:
+    return path is not None and (path == V2_PREFIX or path.startswith(V2_PREFIX + "/"))
+
+
 def error_response(status: int, message: str, errors: list[dict[str, Any]] | None = None,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+                   headers: Mapping[str, str] | None = None, *,
+                   path: str | None = None) -> JSONResponse:
+    """The error answer; in the protocol's shape when ``path`` is a /v2 route."""
+    if is_v2_path(path):
+        return JSONResponse({"error": message}, status_code=400 if status == 422 else status,
+                            headers=headers)
     return JSONResponse({"detail": message, "errors": errors or []}, status_code=status,
                         headers=headers)
 
@@ -151,7 +165,7 @@ def summary(problems: list[dict[str, Any]]) -> str:
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.message, exc.errors, exc.headers)
+    return error_response(exc.status, exc.message, exc.errors, exc.headers, path=request.url.path)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -160,29 +174,31 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         problems.append({"field": ".".join(loc) or "request", "message": _parameter_message(err)})
-    return error_response(422, summary(problems) if problems else "invalid request", problems)
+    return error_response(422, summary(problems) if problems else "invalid request", problems,
+                          path=request.url.path)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, str(exc.detail), [], exc.headers)
+    return error_response(exc.status_code, str(exc.detail), [], exc.headers,
+                          path=request.url.path)
 
 
-def domain_error_response(exc: RecruitRevealError) -> JSONResponse:
+def domain_error_response(exc: RecruitRevealError, path: str | None = None) -> JSONResponse:
     """The answer to a project error: its status from :data:`STATUS`, and the field it
     concerns (``exc.field``, when it has one) leading ``detail`` and named in ``errors``."""
     headers = next((HEADERS[cls] for cls in type(exc).__mro__ if cls in HEADERS), None)
     message = str(exc)
     field = getattr(exc, "field", None)
     if not field:
-        return error_response(status_of(exc), message, [], headers)
+        return error_response(status_of(exc), message, [], headers, path=path)
     return error_response(status_of(exc), f"{field}: {message}",
-                          [{"field": field, "message": message}], headers)
+                          [{"field": field, "message": message}], headers, path=path)
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RecruitRevealError)
-    return domain_error_response(exc)
+    return domain_error_response(exc, request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:

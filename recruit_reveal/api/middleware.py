@@ -65,7 +65,8 @@ class BodyLimitMiddleware:
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(
             413, f"request body too large: the limit is {self.max_bytes} bytes",
-            [{"field": "body", "message": f"more than {self.max_bytes} bytes"}])
+            [{"field": "body", "message": f"more than {self.max_bytes} bytes"}],
+            path=scope.get("path"))
         await response(scope, receive, send)
 
 
@@ -92,7 +93,7 @@ class RateLimitMiddleware:
         response = error_response(429, f"rate limit: {message}", [
             {"field": "client", "message": message,
              "expected": f"at most {item} ({rule.setting}={rule.text})"}],
-            headers={"Retry-After": str(retry)})
+            headers={"Retry-After": str(retry)}, path=scope.get("path"))
         await response(scope, receive, send)
 
 
@@ -123,7 +124,8 @@ class TrustedHostsMiddleware:
         host = Headers(scope=scope).get("host", "")
         message = f"{host!r} is not a host this service answers for (TRUSTED_HOSTS)"
         response = error_response(400, f"Host header: {message}",
-                                  [{"field": "Host header", "message": message}])
+                                  [{"field": "Host header", "message": message}],
+                                  path=scope.get("path"))
         await response(scope, receive, send)
 
 

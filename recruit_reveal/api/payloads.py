@@ -378,3 +378,82 @@ def invocations_body(position: str | None, *, max_batch: int) -> dict[str, Any]:
                        f"{max_batch} rows. Column names match as in /predict; columns that "
                        "are not inputs are ignored and listed in X-Ignored-Fields.",
         "content": {"application/json": {"schema": {"oneOf": forms}, "examples": examples}}}}
+
+
+# --------------------------------------------------------------------------- Open Inference Protocol
+
+#: Tensor element types of the Open Inference Protocol (KServe V2) that an input may have
+#: (no input is boolean, so BOOL is refused).
+TensorDatatype = Literal["UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
+                         "INT64", "FP16", "FP32", "FP64", "BYTES"]
+#: A protocol parameter value: "$string | $number | $boolean".
+ParameterValue = bool | int | float | str
+#: The outputs of every model of the service.
+OutputName = Literal["probabilities", "division"]
+
+_SCALAR = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]}
+_TENSOR_DATA = {
+    "type": "array", "minItems": 1,
+    "items": {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR, "minItems": 1,
+                                  "maxItems": 1}]},
+    "description": "one value per row, flat or as [[v], ...] for shape [n, 1]; null (and NaN "
+                   "in FP tensors) means missing"}
+
+
+class InferInputV2(BaseModel):
+    """One column of the athletes as a tensor (MLServer's pandas-codec convention)."""
+
+    name: str = Field(min_length=1, description="the column: an input of the model metadata "
+                                                "(other names are ignored and reported)")
+    shape: list[Annotated[int, Field(ge=1)]] = Field(
+        min_length=1, max_length=2, description="[n] or [n, 1]: n rows, the same for every input")
+    datatype: TensorDatatype = Field(description="FP64 (or another number type) for numbers, "
+                                                 "BYTES for text such as the state")
+    parameters: dict[str, ParameterValue] | None = Field(
+        None, description="binary_data_size: the data follows the JSON header (the binary "
+                          "tensor data extension)")
+    data: Annotated[list[Any] | None, WithJsonSchema(_TENSOR_DATA)] = None
+
+
+class RequestedOutputV2(BaseModel):
+    name: OutputName
+    parameters: dict[str, ParameterValue] | None = Field(
+        None, description="binary_data: true answers this output as raw bytes after the header")
+
+
+class InferenceRequestV2(BaseModel):
+    """An inference request of the Open Inference Protocol: one tensor per input column."""
+
+    id: str | None = Field(None, description="echoed in the answer")
+    parameters: dict[str, ParameterValue] | None = Field(
+        None, description="binary_data_output: true answers every output as raw bytes")
+    inputs: list[InferInputV2] = Field(min_length=1)
+    outputs: list[RequestedOutputV2] | None = Field(
+        None, description="the outputs to answer (default: all)")
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_refs(defs[ref[len("#/$defs/"):]], defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
+def inference_request_body(max_batch: int) -> dict[str, Any]:
+    """``openapi_extra`` declaring the body of /v2/.../infer: JSON (rows up to ``max_batch``),
+    or the JSON header followed by binary tensor data."""
+    schema = InferenceRequestV2.model_json_schema()
+    schema = _inline_refs(schema, schema.get("$defs", {}))
+    data = schema["properties"]["inputs"]["items"]["properties"]["data"]
+    data["maxItems"] = max_batch
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": schema},
+        "application/octet-stream": {"schema": {
+            "type": "string", "format": "binary",
+            "description": "the binary tensor data extension: the JSON request (its length in "
+                           "the Inference-Header-Content-Length header), then each input's "
+                           "bytes"}}}}}

@@ -374,3 +374,58 @@ def mlflow_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` of an MLflow protocol route: these statuses answer a
     :class:`MlflowErrorResponse`."""
     return {code: {"model": MlflowErrorResponse} for code in codes}
+
+
+# --------------------------------------------------------------------------- Open Inference Protocol
+
+class ErrorResponseV2(BaseModel):
+    """Every error of the /v2 routes, in the protocol's shape."""
+
+    error: str = Field(description="what is wrong, naming the input, model or version")
+
+
+def v2_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a /v2 route: these statuses answer an :class:`ErrorResponseV2`."""
+    return {code: {"model": ErrorResponseV2} for code in codes}
+
+
+class ServerMetadataV2(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class TensorMetadataV2(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int] = Field(description="-1: any number of rows")
+
+
+class ModelMetadataV2(BaseModel):
+    name: str = Field(description="the position")
+    versions: list[str] = Field(description="the exported versions, each servable at "
+                                            "/v2/models/{name}/versions/{version}")
+    platform: str
+    inputs: list[TensorMetadataV2] = Field(description="one column per input; only the "
+                                                       "position's required ones must be given")
+    outputs: list[TensorMetadataV2]
+    parameters: dict[str, str] = Field(description="content_type pd: one tensor per column")
+
+
+class OutputTensorV2(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    parameters: dict[str, int | str] | None = Field(
+        None, description="binary_data_size: the output's bytes follow the JSON header")
+    data: list[float] | list[str] | None = Field(None, description="row-major, flattened")
+
+
+class InferenceResponseV2(BaseModel):
+    model_name: str
+    model_version: str = Field(description="the version that scored the rows")
+    id: str | None = Field(None, description="the request's id, when it had one")
+    parameters: dict[str, str | int | float | bool] | None = Field(
+        None, description="ignored_inputs: tensors that are not inputs of the model, comma-"
+                          "separated")
+    outputs: list[OutputTensorV2]
