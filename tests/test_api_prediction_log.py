@@ -404,3 +404,30 @@ def test_a_sink_that_is_down_never_slows_predictions_and_drops_are_counted(
     text = log.read_text()
     assert "cannot write" in text and "record(s) dropped (the buffer is full" in text
     assert "20 accepted record(s) could not be written before shutdown" in text
+
+
+def test_the_protocol_routes_are_logged_with_what_was_integrated_and_unusual(logged):
+    """/invocations and /v2 score through the plain path and are recorded like /predict,
+    with the inputs integrated over and those outside the training range."""
+    app, folder = logged
+    no_rate = {k: v for k, v in QB.items() if k not in ("senior_ypg", "name")}
+    tall = {**QB, "height_inches": 60}
+    with TestClient(app) as client:
+        mlflow = client.post("/models/qb/invocations", headers={"X-Request-ID": "m"},
+                             json={"dataframe_records": [no_rate, tall]})
+        assert mlflow.status_code == 200, mlflow.text
+        v2 = client.post("/v2/models/qb/infer", headers={"X-Request-ID": "v"}, json={
+            "inputs": [{"name": "height_inches", "datatype": "FP64", "shape": [1], "data": [72]},
+                       {"name": "weight_lbs", "datatype": "FP64", "shape": [1], "data": [200]},
+                       {"name": "senior_ypg", "datatype": "FP64", "shape": [1], "data": [250]}]})
+        assert v2.status_code == 200, v2.text
+    rows = read_local(folder).to_pylist()
+    by_id = {rid: [r for r in rows if r["request_id"] == rid] for rid in ("m", "v")}
+    assert [r["route"] for r in by_id["m"]] == ["/models/qb/invocations"] * 2
+    first, second = sorted(by_id["m"], key=lambda r: r["in_height_inches"], reverse=True)
+    assert "senior_ypg" in first["integrated_inputs"] and first["unusual_inputs"] == []
+    assert second["unusual_inputs"] == ["height_inches"] and second["integrated_inputs"] == []
+    assert [first[p] for p in PROBABILITY_COLUMNS] == pytest.approx(
+        mlflow.json()["predictions"][0], abs=1e-6)
+    (record,) = by_id["v"]
+    assert record["route"] == "/v2/models/{position}/infer" and record["position"] == "qb"

@@ -272,6 +272,7 @@ class PredictionLog:
         over and those outside the training range (empty: none for any athlete).
         """
         rows = len(scored.athletes)
+        integrated, unusual = integrated or scored.integrated, unusual or scored.unusual
         for given in (integrated, unusual):
             if given and len(given) != rows:
                 raise ValueError(f"per-athlete input lists: {len(given)} for {rows} athletes")

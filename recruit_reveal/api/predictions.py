@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -45,6 +45,10 @@ class Scored:
     predicted: list[str]
     x: np.ndarray | None = None
     state: np.ndarray | None = None
+    #: Per athlete, the inputs its prediction integrated over and those outside the
+    #: training range (names only).
+    integrated: list[list[str]] = field(default_factory=list)
+    unusual: list[list[str]] = field(default_factory=list)
 
 
 #: Called with every :class:`Scored` group of a request (the prediction log's recorder).
@@ -56,7 +60,32 @@ def _report(on_scored: OnScored | None, served: ServedModel, athletes: list[Athl
             state: np.ndarray) -> None:
     if on_scored is not None:
         on_scored(Scored(served, athletes, proba, [b["predicted_division"] for b in bodies],
-                         x, state))
+                         x, state, [b["integrated_inputs"] for b in bodies],
+                         [[u["input"] for u in b["unusual_inputs"]] for b in bodies]))
+
+
+def score_rows(served: ServedModel, athletes: list[Athlete],
+               on_scored: OnScored | None = None) -> Scored:
+    """The plain path of the protocol routes (/invocations, /v2): probabilities (unrounded)
+    and predicted divisions of athletes of one position, counted in /metrics and recorded
+    in the prediction log like every other route's, with the inputs integrated over and
+    the unusual ones; no answer body is built."""
+    position = served.position
+    x, state = arrays(position, [a.values for a in athletes])
+    started = time.perf_counter()
+    proba = served.scorer.predict_arrays(x, state)
+    record_scoring_time(position, time.perf_counter() - started)
+    pred = insights.decide(proba, served.scorer.decision)
+    record_predictions(position, served.version, pred)
+    integrated = partial_profiles.integrated(x, position)
+    unusual = unusual_inputs(position, served, x)
+    _count_inputs(position, unusual, integrated)
+    scored = Scored(served, athletes, proba, [DIVISIONS[k] for k in pred.tolist()], x, state,
+                    [names for names, _ in integrated],
+                    [[u["input"] for u in unusual.get(i, [])] for i in range(len(athletes))])
+    if on_scored is not None:
+        on_scored(scored)
+    return scored
 
 
 def arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:

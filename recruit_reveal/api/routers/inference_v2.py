@@ -22,12 +22,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ... import __version__
 from ...errors import VersionNotFoundError
-from ...modeling import explanations as insights
 from ...schema import DIVISIONS, POSITIONS, columns_for
 from .. import v2_tensors
 from ..dependencies import PositionPath, StoreDep
 from ..payloads import Version, inference_request_body
-from ..predictions import arrays
+from ..prediction_log import recorder
+from ..predictions import OnScored, score_rows
 from ..responses import (
     InferenceResponseV2,
     ModelMetadataV2,
@@ -105,15 +105,15 @@ def model_version_metadata(position: PositionPath, version: VersionPath,
 
 
 def _infer(store: ModelStore, position: str, version: str | None, body: bytes,
-           header_length: str | None, max_rows: int) -> Response:
+           header_length: str | None, max_rows: int,
+           on_scored: OnScored | None = None) -> Response:
     """Read the tensors, score the rows with the plain vectorized path, answer the outputs."""
     served = store.versioned(position, version) if version else store.require(position)
     request, binary = v2_tensors.read_request(body, header_length)
     values, _rows = v2_tensors.columns(request, binary, max_rows)
     athletes = v2_tensors.athletes(position, values)
-    x, state = arrays(position, [a.values for a in athletes])
-    proba = served.scorer.predict_arrays(x, state)
-    labels = [DIVISIONS[k] for k in insights.decide(proba, served.scorer.decision).tolist()]
+    scored = score_rows(served, athletes, on_scored)
+    proba, labels = scored.proba, scored.predicted
     wanted = [o.name for o in request.outputs] if request.outputs else ["probabilities",
                                                                          "division"]
     default_binary = (request.parameters or {}).get("binary_data_output") is True
@@ -145,13 +145,15 @@ def build_router(max_batch: int) -> APIRouter:
         """Score n rows given as one tensor per column; answers ``probabilities`` [n, 4]
         and ``division`` [n] (or the ``outputs`` asked for)."""
         return await run_in_threadpool(_infer, store, position, None, await request.body(),
-                                       request.headers.get(v2_tensors.HEADER_LENGTH), max_batch)
+                                       request.headers.get(v2_tensors.HEADER_LENGTH), max_batch,
+                                       recorder(request))
 
     async def infer_version(position: PositionPath, version: VersionPath, store: StoreDep,
                             request: Request) -> Response:
         """/v2/models/{position}/infer with an exported version X.Y.Z; unknown: 404."""
         return await run_in_threadpool(_infer, store, position, version, await request.body(),
-                                       request.headers.get(v2_tensors.HEADER_LENGTH), max_batch)
+                                       request.headers.get(v2_tensors.HEADER_LENGTH), max_batch,
+                                       recorder(request))
 
     errors = v2_error_responses(400, 404, 409, 413, 503)
     answer: dict[str, Any] = {"model": InferenceResponseV2, "content": {"application/octet-stream": {

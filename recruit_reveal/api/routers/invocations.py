@@ -35,7 +35,8 @@ from ..http_errors import MAX_PROBLEMS, ApiError, mlflow_error_response, summary
 from ..mlflow_formats import Row, rows_of
 from ..parsing import Athlete, canonical_name, parse_athlete
 from ..payloads import POSITION_CASINGS, invocations_body
-from ..predictions import arrays
+from ..prediction_log import recorder
+from ..predictions import OnScored, score_rows
 from ..responses import InvocationsResponse, mlflow_error_responses
 from ..store import ModelStore
 
@@ -103,7 +104,8 @@ def read_athletes(rows: list[Row], position: str | None, max_batch: int) -> list
     return athletes
 
 
-def probabilities(store: ModelStore, athletes: list[Athlete]) -> list[list[float]]:
+def probabilities(store: ModelStore, athletes: list[Athlete],
+                  on_scored: OnScored | None = None) -> list[list[float]]:
     """The class probabilities of every athlete, in input order, rounded as /predict's;
     each position's model called once (the path of /predict/batch?explain=false)."""
     by_position: dict[str, list[int]] = {}
@@ -112,9 +114,8 @@ def probabilities(store: ModelStore, athletes: list[Athlete]) -> list[list[float
     served = store.require_all(by_position)  # one snapshot: every row by the same release
     out: list[list[float]] = [[] for _ in athletes]
     for pos, idx in by_position.items():
-        x, state = arrays(pos, [athletes[i].values for i in idx])
-        proba = np.round(served[pos].scorer.predict_arrays(x, state), 6).tolist()
-        for i, p in zip(idx, proba, strict=True):
+        scored = score_rows(served[pos], [athletes[i] for i in idx], on_scored)
+        for i, p in zip(idx, np.round(scored.proba, 6).tolist(), strict=True):
             out[i] = p
     return out
 
@@ -149,7 +150,7 @@ async def _invoke(request: Request, store: ModelStore, position: str | None,
                   max_batch: int) -> Response:
     rows = rows_of(await request.body(), request.headers.get("content-type"))
     athletes = read_athletes(rows, position, max_batch)
-    predictions = await run_in_threadpool(probabilities, store, athletes)
+    predictions = await run_in_threadpool(probabilities, store, athletes, recorder(request))
     response = Response(to_json({"predictions": predictions}), media_type="application/json")
     ignored = ignored_fields(rows, athletes)
     if ignored:
