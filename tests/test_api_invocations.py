@@ -123,6 +123,25 @@ def test_an_intake_form_record_gets_the_four_probabilities(client):
     assert answer.headers["X-Ignored-Fields"].split(",") == FORM_EXTRAS
 
 
+def test_a_form_record_with_two_spellings_and_season_totals_only(client):
+    """The earlier backend's record: Title_Case, extra columns, one input under two
+    spellings, passing yards and TD passes but no yards per game (the form never asks for
+    games): four probabilities, integrated over the games played, as /predict answers."""
+    record = {**{k: v for k, v in FORM_QB.items() if k != "Senior_YPG"},
+              "height_inches": 72, "Senior_Yds": 3000, "Senior_TD_Passes": 20}
+    record.pop("Senior_TDs")
+    answer = invoke(client, "/models/qb/invocations", {"dataframe_records": [record]},
+                    Authorization="Bearer dapi0123456789abcdef")
+    assert answer.status_code == 200, answer.text
+    (predictions,) = answer.json()["predictions"]
+    assert len(predictions) == 4 and abs(sum(predictions) - 1) < 1e-5
+    same = {k: v for k, v in CANONICAL_QB.items() if k not in ("senior_ypg",)}
+    expected = client.post("/predict", json={**same, "senior_yds": 3000}).json()
+    assert expected["integrated_inputs"] == ["senior_ypg", "games"]
+    classes = client.get("/models/qb").json()["classes"]
+    assert predictions == [expected["probabilities"][c] for c in classes]
+
+
 def test_the_position_is_taken_from_the_path_in_any_case_or_must_match_it(client):
     record = {**FORM_QB, "Position": "QB"}
     expected = batch_probabilities(client, [CANONICAL_QB])
