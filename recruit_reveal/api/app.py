@@ -60,18 +60,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     ``admin_token=``) replace what the settings say.  Models are loaded when the
     app starts (its lifespan), not here.
     """
-    if settings is not None and not isinstance(settings, Settings):
-        if models_dir is not None:
-            raise TypeError("create_app: give the models folder once (positionally or as "
-                            "models_dir=)")
-        settings, models_dir = None, settings
-    settings = settings if settings is not None else load_settings()
-    if models_dir is not None:
-        overrides["model_dir"] = as_location(models_dir)
-    if versions:
-        overrides["versions"] = versions
-    if overrides:
-        settings = settings.replace(**overrides)
+    settings = _resolve_settings(settings, models_dir, versions, overrides)
     store = ModelStore(settings.model_dir, settings.versions)
 
     @asynccontextmanager
@@ -110,6 +99,31 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app.state.prediction_log = None
     limited = _add_middleware(app, settings)
     install_error_handlers(app)
+    _include_routers(app, settings, limited)
+    return app
+
+
+def _resolve_settings(settings: Settings | str | os.PathLike[str] | None,
+                      models_dir: str | os.PathLike[str] | None,
+                      versions: Mapping[str, str] | None,
+                      overrides: dict[str, Any]) -> Settings:
+    """The settings :func:`create_app` was asked for (see its docstring)."""
+    if settings is not None and not isinstance(settings, Settings):
+        if models_dir is not None:
+            raise TypeError("create_app: give the models folder once (positionally or as "
+                            "models_dir=)")
+        settings, models_dir = None, settings
+    settings = settings if settings is not None else load_settings()
+    if models_dir is not None:
+        overrides["model_dir"] = as_location(models_dir)
+    if versions:
+        overrides["versions"] = versions
+    return settings.replace(**overrides) if overrides else settings
+
+
+def _include_routers(app: FastAPI, settings: Settings,
+                     limited: dict[int | str, dict[str, Any]]) -> None:
+    """Every router; ``limited``: the 429 the rate-limited ones declare."""
     app.include_router(health.router)
     app.include_router(predict.build_router(settings.max_batch), responses=limited)
     app.include_router(whatif.router, responses=limited)
@@ -118,7 +132,6 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app.include_router(inference_v2.build_router(settings.max_batch), responses=limited)
     if settings.metrics:
         app.include_router(prometheus.router)
-    return app
 
 
 def _start_prediction_log(settings: Settings, store: ModelStore) -> PredictionLog | None:

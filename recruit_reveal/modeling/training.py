@@ -175,9 +175,7 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     Raises :class:`TrainingError` for unusable parameters and
     :class:`DataValidationError` for a bad CSV.
     """
-    from recruit_reveal.modeling.baselines import bayes_ceiling, run_baselines
     from recruit_reveal.modeling.estimators import build_pipeline, resolve_params
-    from recruit_reveal.modeling.partial_profiles import fit_partial_profiles
 
     position = schema.check_position(position)
     estimator, params = _choose_estimator(estimator, params)
@@ -203,26 +201,41 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     cv = _cross_validate(pipeline, data, cv_folds, seed, n_jobs, timings)
     warnings += _recall_warnings(cv.metrics, rows_per_division)
 
-    with _timed(timings, "baselines"):
-        baselines = run_baselines(frame, target, position, cv.folds)
-
-    ceiling = None
-    if bayes if bayes is not None else _is_synthetic(data):
-        with _timed(timings, "bayes_ceiling"):
-            ceiling = bayes_ceiling(frame, target, position)
-
-    with _timed(timings, "final_fit"):
-        pipeline.fit(frame, target)
-    with _timed(timings, "partial_profiles"):
-        # The measurables-only model and the games histogram, for athletes whose
-        # per-game production is unknown (modeling/partial_profiles.py).
-        fit_partial_profiles(pipeline, frame, target, position)
+    baselines, ceiling = _references(data, position, cv.folds, bayes, timings)
+    _final_fit(pipeline, frame, target, position, timings)
 
     for message in warnings:
         logger.warning(message)
     _log_outcome(position, cv.metrics, baselines)
     return _result(data, position, pipeline, estimator, resolved, seed, cv_folds, cv, baselines,
                    ceiling, rows_per_division, timings, loader_warnings + warnings)
+
+
+def _references(data: Any, position: str, folds: Any, bayes: bool | None,
+                timings: dict[str, float]) -> tuple[Any, Any]:
+    """The baselines on the CV folds, and the Bayes ceiling when asked for (by default:
+    on the synthetic sample)."""
+    from recruit_reveal.modeling.baselines import bayes_ceiling, run_baselines
+
+    with _timed(timings, "baselines"):
+        baselines = run_baselines(data.frame, data.target, position, folds)
+    ceiling = None
+    if bayes if bayes is not None else _is_synthetic(data):
+        with _timed(timings, "bayes_ceiling"):
+            ceiling = bayes_ceiling(data.frame, data.target, position)
+    return baselines, ceiling
+
+
+def _final_fit(pipeline: Any, frame: Any, target: Any, position: str,
+               timings: dict[str, float]) -> None:
+    """Fit the served model on every row, and what it needs for athletes whose per-game
+    production is unknown (the measurables-only model and the games histogram)."""
+    from recruit_reveal.modeling.partial_profiles import fit_partial_profiles
+
+    with _timed(timings, "final_fit"):
+        pipeline.fit(frame, target)
+    with _timed(timings, "partial_profiles"):
+        fit_partial_profiles(pipeline, frame, target, position)
 
 
 def _choose_estimator(estimator: str | None,
