@@ -155,8 +155,8 @@ def test_errors_name_the_model_and_the_input(client):
     with pytest.raises(InferenceServerException, match="weight_lbs.*row 1") as info:
         client.infer("qb", triton_inputs(rows))
     assert info.value.status() == "400"
-    with pytest.raises(InferenceServerException, match="senior_ypg.*missing required"):
-        client.infer("qb", [i for i in triton_inputs(QB_ROWS) if i.name() != "senior_ypg"])
+    with pytest.raises(InferenceServerException, match="height_inches.*missing required"):
+        client.infer("qb", [i for i in triton_inputs(QB_ROWS) if i.name() != "height_inches"])
 
 
 # --------------------------------------------------------------------------- in-process edges

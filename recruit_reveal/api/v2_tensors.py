@@ -27,7 +27,7 @@ from pydantic_core import to_json
 from ..schema import POSITION_COLUMN
 from .http_errors import ApiError, clean_message
 from .parsing import Athlete, parse_athlete
-from .payloads import InferenceRequestV2, InferInputV2
+from .protocol_payloads import InferenceRequestV2, InferInputV2
 
 #: The header of the binary tensor data extension: the length of the JSON part.
 HEADER_LENGTH = "Inference-Header-Content-Length"

@@ -25,9 +25,10 @@ from ...errors import VersionNotFoundError
 from ...schema import DIVISIONS, POSITIONS, columns_for
 from .. import v2_tensors
 from ..dependencies import PositionPath, StoreDep
-from ..payloads import Version, inference_request_body
+from ..payloads import Version
 from ..prediction_log import recorder
 from ..predictions import OnScored, score_rows
+from ..protocol_payloads import inference_request_body
 from ..responses import (
     InferenceResponseV2,
     ModelMetadataV2,

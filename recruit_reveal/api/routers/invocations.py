@@ -34,9 +34,10 @@ from ..dependencies import SettingsDep, StoreDep
 from ..http_errors import MAX_PROBLEMS, ApiError, mlflow_error_response, summary
 from ..mlflow_formats import Row, rows_of
 from ..parsing import Athlete, canonical_name, parse_athlete
-from ..payloads import POSITION_CASINGS, invocations_body
+from ..payloads import POSITION_CASINGS
 from ..prediction_log import recorder
 from ..predictions import OnScored, score_rows
+from ..protocol_payloads import invocations_body
 from ..responses import InvocationsResponse, mlflow_error_responses
 from ..store import ModelStore
 
