@@ -281,7 +281,14 @@ def convert_rate(cells: Cells, sel: np.ndarray, position: str, converted: dict[s
     given = convert_numeric(cells, sel, replace(col, required=False), problems)
     total = np.asarray(converted[total_name], dtype="float64")
     games = np.asarray(converted[production.GAMES_COLUMN], dtype="float64")
+    if rate_name in cells.header.index:
+        # A rate cell that is there but unreadable is reported as such; deriving one in its
+        # place would add a second, misleading problem for the same row.
+        total = np.where(_missing(cells.text(rate_name, sel)), total, np.nan)
     result = production.derive_rates(given, total, games, position)
+    if rate_name not in cells.header.index and \
+            not {total_name, production.GAMES_COLUMN} <= set(cells.header.index):
+        return result.rate  # required_present reports the missing column once, for the file
     rows = cells.rows[sel]
     missing = np.isnan(result.rate) & ~result.out_of_range
     if rate_name in cells.header.index:
