@@ -97,7 +97,7 @@ def run(smoke: bool = False) -> Section:
         + table(["server", "median requests/s", "runs"], rows)
         + f"\n\nWith metrics on: {share:.1%} of the throughput without (the metrics "
         "middleware, the prediction counter and the scoring histogram on every request).\n\n"
-        "Reproduce: `python -m bench --only observability`\n")
+        "Reproduce: `python -m bench.observability`\n")
     goal = Goal("/predict throughput with metrics on, share of METRICS=0",
                 f">= {GOAL_SHARE:.0%}", f"{share:.1%}", share >= GOAL_SHARE,
                 f"{(share - GOAL_SHARE) * 100:+.1f} points")
