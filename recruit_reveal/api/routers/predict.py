@@ -26,8 +26,10 @@ MinProbability = Annotated[float, Query(
 
 
 # One athlete is scored on the event loop: the model is in memory, so there is no I/O,
-# and the scoring of one athlete is short.  Whatever reads the models folder (an explicit
-# version) or scores a whole batch runs in the thread pool.
+# and the scoring of one athlete is short.  In the thread pool, 32 concurrent athletes
+# contend for the GIL: half the throughput and twice the p99 (docs/api.md, Serving speed).
+# Whatever reads the models folder (an explicit version) or scores a whole batch runs in
+# the thread pool.
 
 async def predict(request: Request, athlete: AthleteBody, store: StoreDep,
                   target_division: TargetDivision = None,
