@@ -240,10 +240,12 @@ def _spellings(position: str) -> dict[str, list[str]]:
 def _with_spellings(schema: dict[str, Any], position: str) -> dict[str, Any]:
     """``schema`` (an athlete's inputs) with every other accepted name of an input declared
     with the input's constraints, and never two names of one input together: the server
-    refuses two names with different values, which a schema cannot say more precisely."""
+    refuses two names with different values, which a schema cannot say more precisely.
+    (``dependentSchemas`` rather than ``not``, which schema-driven generators handle.)"""
     properties = dict(schema["properties"])
     required = list(schema.get("required", ()))
-    rules: list[dict[str, Any]] = []
+    exclusive: dict[str, Any] = {}
+    anywhere: list[dict[str, Any]] = []
     for canonical, spellings in _spellings(position).items():
         if canonical not in properties:
             continue
@@ -251,11 +253,13 @@ def _with_spellings(schema: dict[str, Any], position: str) -> dict[str, Any]:
         group = [canonical, *(s for s in spellings if s not in properties)]
         for spelling in group[1:]:
             properties[spelling] = {**target, "description": f"the same input as {canonical}"}
-        rules += [{"not": {"required": [a, b]}} for i, a in enumerate(group) for b in group[i + 1:]]
+        for name in group:
+            exclusive[name] = {"properties": {other: False for other in group if other != name}}
         if canonical in required:  # a required input may come under any of its names
             required.remove(canonical)
-            rules.append({"anyOf": [{"required": [name]} for name in group]})
-    return {**schema, "properties": properties, "required": required, "allOf": rules}
+            anywhere.append({"anyOf": [{"required": [name]} for name in group]})
+    return {**schema, "properties": properties, "required": required,
+            "dependentSchemas": exclusive, "allOf": anywhere}
 
 
 @cache
@@ -305,7 +309,7 @@ def modifications_schema(position: str) -> dict[str, Any]:
             prop["description"] = prop.get("description", name) + "; null removes it"
         properties[name] = prop
     return {"type": "object", "properties": properties, "additionalProperties": False,
-            "allOf": [r for r in athlete["allOf"] if "not" in r],
+            "dependentSchemas": athlete["dependentSchemas"],
             "title": f"{position.capitalize()}Modifications",
             "description": f"Inputs of the {position.upper()} base athlete to change (names as "
                            "in the athlete: any case, or another name the athlete's schema "
