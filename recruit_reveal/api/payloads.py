@@ -30,7 +30,6 @@ from ..errors import VersionError
 from ..schema import (
     DIVISIONS,
     POSITION_COLUMN,
-    POSITION_HEADER_SPELLINGS,
     POSITIONS,
     US_STATES,
     Column,
@@ -228,44 +227,17 @@ def request_model(position: str) -> type[BaseModel]:
         **fields)
 
 
-def _spellings(position: str) -> dict[str, list[str]]:
-    """Canonical input -> the other names a request may use for it (the one column-matching
-    rule's per-position spellings and the earlier API's height/weight)."""
-    names: dict[str, list[str]] = {"height_inches": ["height"], "weight_lbs": ["weight"]}
-    for canonical, spellings in POSITION_HEADER_SPELLINGS[position].items():
-        names.setdefault(canonical, []).extend(spellings)
-    return names
-
-
-def _with_spellings(schema: dict[str, Any], position: str) -> dict[str, Any]:
-    """``schema`` (an athlete's inputs) with every other accepted name of an input declared
-    with the input's constraints, and never two names of one input together: the server
-    refuses two names with different values, which a schema cannot say more precisely.
-    (``dependentSchemas`` rather than ``not``, which schema-driven generators handle.)"""
-    properties = dict(schema["properties"])
-    required = list(schema.get("required", ()))
-    exclusive: dict[str, Any] = {}
-    anywhere: list[dict[str, Any]] = []
-    for canonical, spellings in _spellings(position).items():
-        if canonical not in properties:
-            continue
-        target = {k: v for k, v in properties[canonical].items() if k not in ("title",)}
-        group = [canonical, *(s for s in spellings if s not in properties)]
-        for spelling in group[1:]:
-            properties[spelling] = {**target, "description": f"the same input as {canonical}"}
-        for name in group:
-            exclusive[name] = {"properties": {other: False for other in group if other != name}}
-        if canonical in required:  # a required input may come under any of its names
-            required.remove(canonical)
-            anywhere.append({"anyOf": [{"required": [name]} for name in group]})
-    return {**schema, "properties": properties, "required": required,
-            "dependentSchemas": exclusive, "allOf": anywhere}
-
-
 @cache
 def documented_athlete(position: str) -> dict[str, Any]:
-    """The JSON schema /openapi.json publishes for one athlete of ``position``."""
-    return _with_spellings(request_model(position).model_json_schema(), position)
+    """The JSON schema /openapi.json publishes for one athlete of ``position``.
+
+    Inputs are declared under their canonical names.  The other names the one
+    column-matching rule accepts (Title_Case, form names, per-position spellings:
+    docs/data-contract.md) are not declared: "this input under any one of its names, and
+    two names only with the same value" is more than schema-driven clients and fuzzers
+    can generate from.
+    """
+    return request_model(position).model_json_schema()
 
 
 def range_hint(position: str, name: str) -> str | None:
@@ -297,9 +269,7 @@ def modifications_schema(position: str) -> dict[str, Any]:
     """JSON schema of /what-if ``modifications`` for a base athlete of ``position``:
     any of the athlete's inputs, with the athlete's constraints; no other field."""
     athlete = documented_athlete(position)
-    required = set(request_model(position).model_json_schema().get("required", ()))
-    required |= {s for canonical, spellings in _spellings(position).items()
-                 if canonical in required for s in spellings}
+    required = set(athlete.get("required", ()))
     properties = {}
     for name, prop in athlete["properties"].items():
         if name in (POSITION_COLUMN, ATHLETE_REF):
@@ -309,11 +279,10 @@ def modifications_schema(position: str) -> dict[str, Any]:
             prop["description"] = prop.get("description", name) + "; null removes it"
         properties[name] = prop
     return {"type": "object", "properties": properties, "additionalProperties": False,
-            "dependentSchemas": athlete["dependentSchemas"],
             "title": f"{position.capitalize()}Modifications",
             "description": f"Inputs of the {position.upper()} base athlete to change (names as "
-                           "in the athlete: any case, or another name the athlete's schema "
-                           "declares); a required input cannot be removed."}
+                           "in the athlete, matched by the same rule); a required input "
+                           "cannot be removed."}
 
 
 def what_if_body() -> dict[str, Any]:
