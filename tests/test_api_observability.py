@@ -128,7 +128,10 @@ def test_a_release_that_cannot_be_followed_shows_in_health_and_metrics(models_di
         assert c.get("/health").json()["release"]["problem"] is None
         failed = "recruit_reveal_release_reloads_total"
         before = value(c.get("/metrics").text, failed, result="failed")
-        manifest.write_text('{"releases": [')
+        # Replaced in one step, as every writer does: a poll never sees it half written.
+        broken = manifest.with_name("broken.tmp")
+        broken.write_text('{"releases": [')
+        broken.replace(manifest)
         problem = _wait_for(lambda: c.get("/health").json()["release"]["problem"])
         assert "cannot follow the release" in problem and MANIFEST in problem
         time.sleep(0.3)  # several polls fail the same way: counted once
