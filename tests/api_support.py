@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
 from recruit_reveal import schema
 from recruit_reveal.settings import Settings, load_settings
 
@@ -50,3 +62,50 @@ def broken_pipeline():
 
     rng = np.random.default_rng(0)
     return LogisticRegression().fit(rng.normal(size=(40, 3)), rng.choice(DIVISIONS, 40))
+
+
+#: How long a `recruit-reveal serve` may take to answer /health/ready.
+STARTUP_SECONDS = 90
+#: Settings a test server never inherits from the test's environment.
+_NOT_INHERITED = ("MODEL_", "RATE_LIMIT", "ACCESS_LOG", "ADMIN_TOKEN", "WORKERS",
+                  "RELEASE_POLL", "PREDICTION_LOG")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_process(models_dir, log: Path, *args: str,
+                  **env_vars: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`recruit-reveal serve ARGS` on 127.0.0.1 and a free port with ``env_vars``: yields
+    (process, URL) once ready, and stops it (SIGINT, then kill) unless the test did."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
+    env.update(MODEL_DIR=str(models_dir), HOST="127.0.0.1", PORT=str(port), **env_vars)
+    command = Path(sys.executable).with_name("recruit-reveal")
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(command), "serve", *args], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert proc.poll() is None, f"server exited:\n{log.read_text()[-3000:]}"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, f"not ready in {STARTUP_SECONDS} s:\n" \
+                                                f"{log.read_text()[-3000:]}"
+            time.sleep(0.2)
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)

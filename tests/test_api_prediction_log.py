@@ -4,14 +4,10 @@ that is down, and real `recruit-reveal serve` processes writing to a folder and 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,7 +16,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from api_support import QB, SAMPLES, settings
+from api_support import QB, SAMPLES, serve_process, settings
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
@@ -281,50 +277,6 @@ def test_a_close_that_cannot_write_counts_what_is_lost(served, tmp_path, caplog)
 
 # --------------------------------------------------------------------------- real servers
 
-STARTUP_SECONDS = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(models_dir, log: Path, *args: str, **env_vars: str):
-    """`recruit-reveal serve ARGS` with ``env_vars``: yields (process, URL) once ready and
-    stops it (SIGINT) unless the test did."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MODEL_", "RATE_LIMIT", "WORKERS", "RELEASE_POLL",
-                                "PREDICTION_LOG"))}
-    env.update(MODEL_DIR=str(models_dir), HOST="127.0.0.1", PORT=str(port), ACCESS_LOG="0",
-               **env_vars)
-    command = Path(sys.executable).with_name("recruit-reveal")
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(command), "serve", *args], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert proc.poll() is None, f"server exited:\n{log.read_text()[-3000:]}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 def _send(url: str, ids: list[str], answered: dict[str, int], stop: threading.Event) -> None:
     """POST /predict with each id as X-Request-ID until done, ``stop`` or the server is gone."""
     with httpx.Client(base_url=url, timeout=30) as client:
@@ -343,8 +295,9 @@ def test_two_workers_record_600_predictions_with_their_request_ids(exported_mode
     folder = tmp_path / "log"
     ids = [uuid.uuid4().hex for _ in range(600)]
     answered: dict[str, int] = {}
-    with serve(exported_models_dir, tmp_path / "server.log", "--workers", "2",
-               PREDICTION_LOG=str(folder), PREDICTION_LOG_FLUSH_SECONDS="0.5") as (_, url):
+    with serve_process(exported_models_dir, tmp_path / "server.log", "--workers", "2",
+                       ACCESS_LOG="0", PREDICTION_LOG=str(folder),
+                       PREDICTION_LOG_FLUSH_SECONDS="0.5") as (_, url):
         threads = [threading.Thread(target=_send, args=(url, ids[k::4], answered,
                                                          threading.Event())) for k in range(4)]
         for t in threads:
@@ -364,8 +317,9 @@ def test_sigterm_mid_traffic_on_s3_keeps_every_answered_record(exported_models_d
     ids = [uuid.uuid4().hex for _ in range(2000)]
     answered: dict[str, int] = {}
     stop = threading.Event()
-    with serve(exported_models_dir, tmp_path / "server.log", "--workers", "2",
-               PREDICTION_LOG=location, PREDICTION_LOG_FLUSH_SECONDS="1") as (proc, url):
+    with serve_process(exported_models_dir, tmp_path / "server.log", "--workers", "2",
+                       ACCESS_LOG="0", PREDICTION_LOG=location,
+                       PREDICTION_LOG_FLUSH_SECONDS="1") as (proc, url):
         threads = [threading.Thread(target=_send, args=(url, ids[k::4], answered, stop))
                    for k in range(4)]
         for t in threads:
@@ -391,8 +345,8 @@ def test_a_sink_that_is_down_never_slows_predictions_and_drops_are_counted(
         exported_models_dir, s3_endpoint, tmp_path):
     log = tmp_path / "server.log"
     missing = f"s3://rr-missing-{uuid.uuid4().hex[:10]}/log"
-    with serve(exported_models_dir, log, PREDICTION_LOG=missing, PREDICTION_LOG_BUFFER="20",
-               PREDICTION_LOG_FLUSH_SECONDS="0.2") as (_, url), \
+    with serve_process(exported_models_dir, log, ACCESS_LOG="0", PREDICTION_LOG=missing,
+                       PREDICTION_LOG_BUFFER="20", PREDICTION_LOG_FLUSH_SECONDS="0.2") as (_, url), \
             httpx.Client(base_url=url, timeout=30) as client:
         client.post("/predict", json=QB)
         times = []

@@ -8,9 +8,6 @@ and the server is stopped whatever happens.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,50 +16,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_support import QB, SAMPLES
-
-STARTUP_SECONDS = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from api_support import QB, SAMPLES, serve_process
 
 
 @contextlib.contextmanager
 def serving(models_dir, log: Path, *args: str, **env_vars: str):
     """`recruit-reveal serve ARGS` on a free port with ``env_vars``; yields its URL once ready."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MODEL_", "RATE_LIMIT", "ACCESS_LOG", "ADMIN_TOKEN", "WORKERS",
-                                "RELEASE_POLL"))}
-    env.update(MODEL_DIR=str(models_dir), HOST="127.0.0.1", PORT=str(port), **env_vars)
-    command = Path(sys.executable).with_name("recruit-reveal")
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(command), "serve", *args], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert proc.poll() is None, f"server exited:\n{log.read_text()[-3000:]}"
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"not ready in {STARTUP_SECONDS} s:\n" \
-                                                f"{log.read_text()[-3000:]}"
-            time.sleep(0.2)
+    with serve_process(models_dir, log, *args, **env_vars) as (_, url):
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @pytest.fixture

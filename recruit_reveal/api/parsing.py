@@ -12,9 +12,10 @@ in :attr:`Athlete.ignored`.  Every problem is collected and raised as one
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -23,6 +24,8 @@ from ..data.columns import column_name, match, same_value
 from ..schema import POSITION_COLUMN, POSITIONS, feature_names, header_key
 from .http_errors import MAX_PROBLEMS, ApiError, clean_message, summary
 from .payloads import ATHLETE_REF, POSITION_CASINGS, range_hint, request_model
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -160,11 +163,17 @@ def parse_batch(payload: Any, max_batch: int) -> list[Athlete]:
         # for a body over the size limit.
         raise ApiError(422, f"athletes: {len(payload)} athletes is more than the limit of "
                        f"{max_batch} per batch", field="athletes")
+    return read_all(enumerate(payload),
+                    lambda item: parse_athlete(item[1], where=f"athletes[{item[0]}]."))
+
+
+def read_all(items: Iterable[T], read: Callable[[T], Athlete]) -> list[Athlete]:
+    """``read`` every item; every bad one reported (up to MAX_PROBLEMS problems) in one 422."""
     athletes: list[Athlete] = []
     problems: list[dict[str, Any]] = []
-    for i, raw in enumerate(payload):
+    for item in items:
         try:
-            athletes.append(parse_athlete(raw, where=f"athletes[{i}]."))
+            athletes.append(read(item))
         except ApiError as exc:
             problems.extend(exc.errors)
             if len(problems) >= MAX_PROBLEMS:

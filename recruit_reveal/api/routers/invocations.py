@@ -31,9 +31,9 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import UnknownPositionError
 from ...schema import IGNORED_COLUMNS, POSITION_COLUMN, POSITIONS
 from ..dependencies import SettingsDep, StoreDep
-from ..http_errors import MAX_PROBLEMS, ApiError, mlflow_error_response, summary
+from ..http_errors import ApiError, mlflow_error_response
 from ..mlflow_formats import Row, rows_of
-from ..parsing import Athlete, canonical_name, parse_athlete
+from ..parsing import Athlete, canonical_name, parse_athlete, read_all
 from ..payloads import POSITION_CASINGS
 from ..prediction_log import recorder
 from ..predictions import OnScored, score_rows
@@ -89,20 +89,8 @@ def read_athletes(rows: list[Row], position: str | None, max_batch: int) -> list
     if len(rows) > max_batch:
         raise ApiError(400, f"body: {len(rows)} rows is more than the limit of {max_batch} per "
                        "request (MAX_BATCH)", field="body")
-    athletes: list[Athlete] = []
-    problems: list[dict[str, Any]] = []
-    for row in rows:
-        try:
-            record = row.record if position is None else _claimed(row, position)
-            athletes.append(parse_athlete(record, where=row.where))
-        except ApiError as exc:
-            problems.extend(exc.errors)
-            if len(problems) >= MAX_PROBLEMS:
-                break
-    if problems:
-        raise ApiError(422, summary(problems), field=problems[0]["field"],
-                       errors=problems[:MAX_PROBLEMS])
-    return athletes
+    return read_all(rows, lambda row: parse_athlete(
+        row.record if position is None else _claimed(row, position), where=row.where))
 
 
 def probabilities(store: ModelStore, athletes: list[Athlete],
