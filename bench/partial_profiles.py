@@ -154,7 +154,7 @@ def _log_loss_goals(evals: list[Evaluation]) -> list[Goal]:
         kept, none = e.log_loss(e.proba["total kept"]), e.log_loss(e.proba["no production"])
         goals.append(Goal(f"partial profiles {e.position}, total kept: log loss nearer the "
                           "full model's than the measurables-only model's",
-                          "|kept - full| < |kept - measurables|",
+                          "nearer full than measurables-only",
                           f"{kept:.4f} (full {full:.4f}, measurables {meas:.4f})",
                           abs(kept - full) < abs(kept - meas)))
         goals.append(Goal(f"partial profiles {e.position}, no production: log loss vs the "
