@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-from pathlib import Path
 
 import pytest
 from api_support import SAMPLES, TOKEN, detail, settings
 from fastapi.testclient import TestClient
-from legacy_models import strip_skops
+from legacy_models import Trap, strip_skops
 
 from recruit_reveal.api.app import create_app
 from recruit_reveal.artifacts import layout
@@ -75,14 +74,6 @@ def test_one_position_missing_is_degraded(models_dir):
         assert unavailable.status_code == 503 and "'rb'" in detail(unavailable)
 
 
-class Trap:
-    """Unpickling this creates a marker file: proof that a file was unpickled."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
 
 
 def test_a_crafted_pickle_in_a_folder_stripped_of_skops_is_never_served(models_dir, tmp_path):

@@ -8,11 +8,10 @@ import json
 import pickle
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from api_support import QB, SAMPLES, add_version, broken_pipeline, settings
 from fastapi.testclient import TestClient
-from legacy_models import strip_skops
+from legacy_models import Trap, strip_skops
 
 from recruit_reveal.api.app import create_app
 from recruit_reveal.api.store import ModelStore, ServedModel
@@ -125,14 +124,6 @@ def test_a_broken_manifest_does_not_stop_the_service_and_its_repair_is_followed(
     assert served_versions(store) == {"qb": "1.1.0", "rb": "1.0.0", "wr": "1.0.0"}
 
 
-class Trap:
-    """Unpickling this creates a marker file: proof that a file was unpickled."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
 
 
 def test_a_crafted_pickle_is_refused_and_a_migration_is_followed(models_dir, tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io
-from legacy_models import strip_skops
+from legacy_models import Trap, strip_skops
 
 from recruit_reveal import schema
 from recruit_reveal.artifacts import formats, layout, registry, writer
@@ -20,16 +20,6 @@ from recruit_reveal.artifacts.metadata import ModelMetadata
 from recruit_reveal.errors import ArtifactIntegrityError, ModelNotFoundError
 from recruit_reveal.schema import POSITIONS, SAMPLE_ATHLETES
 from recruit_reveal.storage.locations import open_store
-
-
-class Trap:
-    """Unpickling this creates a marker file: proof that a file was unpickled."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
 
 
 class Sneaky:

@@ -10,22 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from legacy_models import strip_skops
+from legacy_models import Trap, strip_skops
 
 from recruit_reveal import schema
 from recruit_reveal.artifacts import formats, layout, manifest, migration, registry
 from recruit_reveal.errors import ArtifactIntegrityError, ModelNotFoundError
 from recruit_reveal.schema import POSITIONS, SAMPLE_ATHLETES
-
-
-class Trap:
-    """Unpickling this creates a marker file: proof that a file was unpickled."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
 
 
 def qb_frame() -> pd.DataFrame:

@@ -183,10 +183,8 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
     confidence = decision.confidence_scores(proba)
     expected = insights.expected_division(proba)
 
-    names, numeric_at, state_at, optional, measurable_idx = _columns(position)
-    missing = np.empty((n, len(names)), dtype=bool)
-    missing[:, numeric_at] = np.isnan(x)
-    missing[:, state_at] = [v is None or v != v for v in state]
+    names, _, _, optional, measurable_idx = _columns(position)
+    missing = _missing(position, x, state)
     missing_optional = missing[:, optional].sum(axis=1).tolist()
 
     proba_r = np.round(proba, 6).tolist()
@@ -221,14 +219,28 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
             "integrated_over": integrated[i][1],
         }
         if explanations is not None:
-            e = explanations[i]
-            body.update(insights.narrative(position, e))
-            body["what_if_results"] = e["what_if"]
-            body["top_factors"] = e["top_factors"]
-            if body["extrapolation_warning"]:
-                body["notes"] += " " + body["extrapolation_warning"]
+            _explain(body, position, explanations[i])
         out.append(body)
     return out
+
+
+def _missing(position: str, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """Rows x inputs (schema order): whether each input is missing."""
+    names, numeric_at, state_at, _, _ = _columns(position)
+    missing = np.empty((len(x), len(names)), dtype=bool)
+    missing[:, numeric_at] = np.isnan(x)
+    missing[:, state_at] = [v is None or v != v for v in state]
+    return missing
+
+
+def _explain(body: dict[str, Any], position: str, explanation: dict[str, Any]) -> None:
+    """Add the text, what-if and factors of an explained answer (its notes end with the
+    extrapolation warning, when there is one)."""
+    body.update(insights.narrative(position, explanation))
+    body["what_if_results"] = explanation["what_if"]
+    body["top_factors"] = explanation["top_factors"]
+    if body["extrapolation_warning"]:
+        body["notes"] += " " + body["extrapolation_warning"]
 
 
 def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None,
