@@ -22,13 +22,8 @@ from prometheus_client import REGISTRY
 
 from recruit_reveal.api.app import create_app
 from recruit_reveal.api.parsing import parse_athlete
-from recruit_reveal.api.prediction_log import (
-    PROBABILITY_COLUMNS,
-    PredictionLog,
-    arrow_schema,
-    input_columns,
-    prune,
-)
+from recruit_reveal.api.prediction_log import PredictionLog, prune
+from recruit_reveal.api.prediction_records import PROBABILITY_COLUMNS, arrow_schema, input_columns
 from recruit_reveal.api.predictions import Scored
 from recruit_reveal.api.store import ModelStore
 from recruit_reveal.schema import DIVISIONS, feature_names

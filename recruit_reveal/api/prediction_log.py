@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import io
 import logging
 import os
 import secrets
@@ -28,31 +27,24 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
 from prometheus_client import Counter
 from starlette.requests import Request
 
 from ..artifacts.layout import LATEST
-from ..modeling import explanations as insights
-from ..schema import POSITIONS, feature_names
 from ..storage.base import Store
 from ..storage.locations import open_store
-from .predictions import OnScored, Scored, arrays
+from .prediction_records import FOLDER, RecordBatch, parquet_bytes, records_table
+from .predictions import OnScored, Scored
 from .request_ids import current_request_id
 
 if TYPE_CHECKING:
-    import pyarrow as pa
 
     from .store import ModelStore
 
 logger = logging.getLogger(__name__)
 
-#: The folder of the records below PREDICTION_LOG.
-FOLDER = "predictions"
-#: Probability columns, in :data:`recruit_reveal.schema.DIVISIONS` order.
-PROBABILITY_COLUMNS = ("p_d3", "p_d2", "p_fcs", "p_p5")
 #: Longest request id kept (a client's X-Request-ID is cut to this).
 MAX_REQUEST_ID = 128
 #: How long the shutdown waits for the last records to be written.
@@ -67,142 +59,6 @@ WARN_SECONDS = 60.0
 DROPPED = Counter("recruit_reveal_prediction_log_dropped",
                   "Prediction records dropped: the buffer was full while the prediction log "
                   "could not be written, or they were still unwritten at shutdown")
-
-
-@functools.cache
-def input_columns() -> tuple[str, ...]:
-    """Every canonical input column of any position, first appearance order."""
-    return tuple(dict.fromkeys(c for pos in POSITIONS for c in feature_names(pos)))
-
-
-@functools.cache
-def arrow_schema() -> pa.Schema:
-    """The schema of every prediction file (docs/monitoring.md, "Prediction log")."""
-    import pyarrow as pa
-
-    text = pa.string()
-    fields = [pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False),
-              pa.field("request_id", text, nullable=False),
-              pa.field("athlete_ref", text),
-              pa.field("route", text, nullable=False),
-              pa.field("position", text, nullable=False),
-              pa.field("release_id", pa.int64()),
-              pa.field("version", text, nullable=False)]
-    fields += [pa.field(f"in_{c}", text if c == "state" else pa.float64())
-               for c in input_columns()]
-    fields += [pa.field("integrated_inputs", pa.list_(text), nullable=False),
-               pa.field("unusual_inputs", pa.list_(text), nullable=False)]
-    fields += [pa.field(p, pa.float64(), nullable=False) for p in PROBABILITY_COLUMNS]
-    fields.append(pa.field("predicted", text, nullable=False))
-    return pa.schema(fields)
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """One :meth:`PredictionLog.record` call: rows sharing time, request and model."""
-
-    time_ms: int
-    request_id: str
-    route: str
-    release_id: int | None
-    scored: Scored
-    integrated: Sequence[Sequence[str]]
-    unusual: Sequence[Sequence[str]]
-
-    @property
-    def rows(self) -> int:
-        return len(self.scored.athletes)
-
-    @property
-    def date(self) -> str:
-        return dt.datetime.fromtimestamp(self.time_ms / 1000, dt.timezone.utc).date().isoformat()
-
-
-def _table(batches: list[_Batch]) -> pa.Table:
-    """The rows of ``batches`` as one table of :func:`arrow_schema` (grouped by position)."""
-    import pyarrow as pa
-
-    by_position: dict[str, list[_Batch]] = {}
-    for b in batches:
-        by_position.setdefault(b.scored.served.position, []).append(b)
-    return pa.concat_tables([_position_table(pos, group) for pos, group in by_position.items()])
-
-
-def _inputs(position: str, group: list[_Batch]) -> dict[str, Any]:
-    """The in_<column> arrays of ``group`` (one position), from the arrays scoring built."""
-    import pyarrow as pa
-
-    xs, states = [], []
-    for b in group:
-        x, state = b.scored.x, b.scored.state
-        if x is None or state is None:
-            x, state = arrays(position, [a.values for a in b.scored.athletes])
-        xs.append(x)
-        states.append(state)
-    x = np.vstack(xs)
-    at = {name: j for j, name in enumerate(insights.numeric_names(position))}
-    missing = pa.nulls(len(x), pa.float64())
-    columns: dict[str, Any] = {}
-    for c in input_columns():
-        if c == "state":
-            columns["in_state"] = pa.array(np.concatenate(states), pa.string(),
-                                           from_pandas=True)  # NaN or None: missing
-        else:
-            columns[f"in_{c}"] = pa.array(x[:, at[c]], pa.float64(), from_pandas=True) \
-                if c in at else missing
-    return columns
-
-
-def _lists(group: list[_Batch], name: str) -> pa.Array:
-    """The list<string> column ``name`` (integrated or unusual) of ``group``."""
-    import pyarrow as pa
-
-    lengths = np.zeros(sum(b.rows for b in group), dtype=np.int32)
-    values: list[str] = []
-    at = 0
-    for b in group:
-        for i, row in enumerate(getattr(b, name) or ()):
-            lengths[at + i] = len(row)
-            values.extend(row)
-        at += b.rows
-    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int32)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.string()))
-
-
-def _position_table(position: str, group: list[_Batch]) -> pa.Table:
-    import pyarrow as pa
-
-    counts = [b.rows for b in group]
-
-    def repeated(values: list[Any]) -> np.ndarray:
-        return np.repeat(np.array(values, dtype=object), counts)
-
-    columns: dict[str, Any] = {
-        "time": np.repeat(np.array([b.time_ms for b in group], dtype=np.int64), counts),
-        "request_id": repeated([b.request_id for b in group]),
-        "athlete_ref": [a.ref for b in group for a in b.scored.athletes],
-        "route": repeated([b.route for b in group]),
-        "position": pa.array([position] * sum(counts), pa.string()),
-        "release_id": repeated([b.release_id for b in group]),
-        "version": repeated([b.scored.served.version for b in group]),
-        **_inputs(position, group),
-        "integrated_inputs": _lists(group, "integrated"),
-        "unusual_inputs": _lists(group, "unusual"),
-    }
-    # Rounded as the answers round them, so a record shows the probabilities answered.
-    proba = np.round(np.vstack([b.scored.proba for b in group]).astype(float), 6)
-    for j, column in enumerate(PROBABILITY_COLUMNS):
-        columns[column] = proba[:, j]
-    columns["predicted"] = [p for b in group for p in b.scored.predicted]
-    return pa.Table.from_pydict(columns, schema=arrow_schema())
-
-
-def parquet_bytes(table: pa.Table) -> bytes:
-    import pyarrow.parquet as pq
-
-    out = io.BytesIO()
-    pq.write_table(table, out, compression="zstd")
-    return out.getvalue()
 
 
 class _Every:
@@ -248,7 +104,7 @@ class PredictionLog:
         self.written = 0
         self.dropped = 0
         self._cond = threading.Condition()
-        self._pending: list[_Batch] = []
+        self._pending: list[RecordBatch] = []
         self._pending_rows = 0
         self._held = 0  # accepted and not yet written: pending, or in a file being retried
         self._closing = False
@@ -276,7 +132,7 @@ class PredictionLog:
         for given in (integrated, unusual):
             if given and len(given) != rows:
                 raise ValueError(f"per-athlete input lists: {len(given)} for {rows} athletes")
-        batch = _Batch(int(self.clock() * 1000), request_id, route,
+        batch = RecordBatch(int(self.clock() * 1000), request_id, route,
                        self._release_id(scored), scored, integrated, unusual)
         with self._cond:
             accepted = not self._closing and self._held + rows <= self.buffer_rows
@@ -354,7 +210,7 @@ class PredictionLog:
                         min(0.5 * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
                     self._cond.wait_for(functools.partial(self._woken, idle), timeout=wait)
                 closing = self._closing
-                taken: list[_Batch] = []
+                taken: list[RecordBatch] = []
                 if not files:
                     taken, self._pending, self._pending_rows = self._pending, [], 0
             files = files or self._files(taken)
@@ -370,9 +226,9 @@ class PredictionLog:
         """Whether the writer has something to do before its wait ends (under the lock)."""
         return self._closing or (idle and self._pending_rows >= self.flush_rows)
 
-    def _files(self, batches: list[_Batch]) -> list[_File]:
+    def _files(self, batches: list[RecordBatch]) -> list[_File]:
         """One file per UTC date of ``batches``; a batch that cannot be encoded is dropped."""
-        by_date: dict[str, list[_Batch]] = {}
+        by_date: dict[str, list[RecordBatch]] = {}
         for b in batches:
             by_date.setdefault(b.date, []).append(b)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -380,7 +236,7 @@ class PredictionLog:
         for date, group in by_date.items():
             rows = sum(b.rows for b in group)
             try:
-                data = parquet_bytes(_table(group))
+                data = parquet_bytes(records_table(group))
             except Exception:  # noqa: BLE001 - a bad record must not stop the writer
                 logger.exception("prediction log: %d record(s) cannot be encoded", rows)
                 with self._cond:
