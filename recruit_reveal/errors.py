@@ -184,6 +184,18 @@ class DataValidationError(RecruitRevealError, ValueError):
         super().__init__(format_problems(self.problems, self.groups, truncated=truncated))
 
 
+class CatalogError(RecruitRevealError, ValueError):
+    """A catalog file is unreadable or inconsistent.
+
+    ``problems`` holds one line per problem, each naming the file, the place in it
+    (``positions.te.required``) and what is wrong; the message lists them all.
+    """
+
+    def __init__(self, problems: list[str] | str):
+        self.problems: list[str] = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
 class VersionError(RecruitRevealError, ValueError):
     """A version string is not strict semver X.Y.Z (or ``latest`` where allowed)."""
 

@@ -45,8 +45,7 @@ def production_columns(position: str) -> tuple[str, ...]:
     What is left when these are removed (height, weight, combine results, state,
     graduation year) are the athlete's measurables.
     """
-    own = tuple(c.name for c in schema.POSITION_COLUMNS[schema.check_position(position)])
-    return (GAMES_COLUMN, *own)
+    return schema.spec_of(position).production_inputs
 
 
 @dataclass(frozen=True)

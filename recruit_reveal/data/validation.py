@@ -40,7 +40,7 @@ _FEET_AND_INCHES = frozenset({"height_inches", "broad_jump"})
 
 def _signature_columns() -> dict[str, frozenset[str]]:
     """Columns that belong to exactly one position: they tell a file's position."""
-    own = {p: {c.name for c in schema.POSITION_COLUMNS[p]} for p in schema.POSITIONS}
+    own = {p: set(schema.feature_names(p)) for p in schema.POSITIONS}
     return {
         p: frozenset(cols - set().union(*(own[q] for q in schema.POSITIONS if q != p)))
         for p, cols in own.items()
