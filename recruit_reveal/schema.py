@@ -47,6 +47,11 @@ DIVISIONS: tuple[str, ...] = _DEFAULT.ladder.levels
 STATE_TIERS: dict[str, int] = {code: tier for tier, codes in
                                enumerate(_DEFAULT.positions[POSITIONS[0]].state_tiers, 1)
                                for code in codes}
+PRODUCTION_COLUMN: dict[str, str | None] = {
+    key: spec.production for key, spec in _DEFAULT.positions.items()}
+POSITION_SPELLINGS: dict[str, tuple[str, ...]] = {
+    **{key: spec.spellings for key, spec in _DEFAULT.positions.items()},
+    **_DEFAULT.other_positions}
 SAMPLE_ATHLETES: tuple[dict[str, object], ...] = tuple(
     {"position": key, **spec.example} for key, spec in _DEFAULT.positions.items())
 

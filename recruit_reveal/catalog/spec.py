@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
 
 #: What an input may hold: a real number, a count (stored as float so that it may be
@@ -137,9 +138,12 @@ class Ladder:
         return cls(tuple(data["levels"]), spellings)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PositionSpec:
-    """One position as the catalog describes it, with the ladder and state tiers it uses."""
+    """One position as the catalog describes it, with the ladder and state tiers it uses.
+
+    Equal (and hashed) by :attr:`digest`, so a spec can key a cache.
+    """
 
     key: str
     label: str
@@ -260,11 +264,17 @@ class PositionSpec:
             state_tiers=tuple(tuple(t) for t in data.get("state_tiers", ())),
         )
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """sha256 of the spec's canonical JSON: equal specs, equal digests."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PositionSpec) and other.digest == self.digest
 
     def with_required(self, required: set[str]) -> PositionSpec:
         return replace(self, inputs=tuple(replace(c, required=c.name in required)
