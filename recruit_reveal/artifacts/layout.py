@@ -10,12 +10,47 @@ import os
 import re
 from pathlib import Path
 
-from ..schema import check_position
+from ..catalog import active_catalog
+from ..errors import UnknownPositionError
 from ..storage.locations import Location, open_store
 from ..versions import LATEST, check_version_or_latest, format_version, parse_version
 
 #: The skops file of a version sits beside its pkl: ``{stem}.skops``.
 SKOPS_SUFFIX = ".skops"
+
+
+#: A position key: it names files and routes, so only lower-case letters, digits and _.
+_POSITION_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_ANY_VERSIONED = re.compile(
+    r"recruit_reveal_([a-z][a-z0-9_]{0,31})_pipeline_(?:latest|v[0-9]+\.[0-9]+\.[0-9]+)"
+    r"\.(?:pkl|skops|metadata\.json)")
+
+
+def check_position(position: object) -> str:
+    """A position key as files name it (any case in, lower case out).
+
+    Any catalog's key is accepted: a models folder may hold positions of catalogs this
+    process has never read; which positions exist is what the folder holds.
+    """
+    key = str(position).strip().lower() if isinstance(position, str) else ""
+    if not _POSITION_KEY.fullmatch(key):
+        raise UnknownPositionError(
+            f"unknown position {position!r}: a position key is lower-case letters, digits "
+            "and _, starting with a letter")
+    return key
+
+
+def ordered_positions(keys: object) -> list[str]:
+    """Position keys in the active catalog's order, then any others alphabetically."""
+    found = set(keys)  # type: ignore[call-overload]
+    known = [k for k in active_catalog().keys if k in found]
+    return known + sorted(found - set(known))
+
+
+def positions_in(models_dir: Location) -> list[str]:
+    """Every position with a versioned or latest file in ``models_dir``."""
+    names = open_store(models_dir).names()
+    return ordered_positions({m[1] for n in names if (m := _ANY_VERSIONED.fullmatch(n))})
 
 
 def file_stem(position: str, version: str) -> str:

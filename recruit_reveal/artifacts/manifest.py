@@ -46,7 +46,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ArtifactLockError, ReleaseError, VersionError
-from ..schema import POSITIONS, check_position
 from ..storage.base import PreconditionFailed, Store
 from ..storage.locations import Location, open_store
 from . import layout
@@ -86,8 +85,7 @@ class Release(BaseModel):
     @classmethod
     def _versions(cls, value: dict[str, str]) -> dict[str, str]:
         for pos, version in value.items():
-            if pos not in POSITIONS:
-                raise ValueError(f"unknown position {pos!r}")
+            layout.check_position(pos)
             layout.parse_version(version)
         return value
 
@@ -228,7 +226,7 @@ def _derive(store: Store) -> Release | None:
     """What an older folder's latest metadata files name, as one release (None: nothing)."""
     versions: dict[str, str] = {}
     created: list[str] = []
-    for pos in POSITIONS:
+    for pos in layout.positions_in(store):
         try:
             doc = json.loads(store.read(layout.metadata_name(pos, layout.LATEST)))
             version = doc["model_version"]
@@ -316,7 +314,8 @@ def _remove_stale_temps(store: Store) -> None:
     Only writers holding the releases lock write those files, so under the lock
     every such temp file is debris.
     """
-    prefixes = (f".{MANIFEST}", *(f".{layout.file_stem(pos, layout.LATEST)}." for pos in POSITIONS))
+    prefixes = (f".{MANIFEST}", *(f".{layout.file_stem(pos, layout.LATEST)}."
+                                  for pos in layout.positions_in(store)))
     for name in store.remove_temps(prefixes):
         logger.info("removed %s, left by an interrupted release switch", name)
 
@@ -349,7 +348,7 @@ def release(location: Location, versions: Mapping[str, str], *,
             how: str, reason: str | None = None, by: str | None = None,
             on_step: OnStep | None = None) -> Release:
     """A new release with ``versions`` (one or more positions) changed, the rest kept."""
-    new = {check_position(pos): _version(v) for pos, v in versions.items()}
+    new = {layout.check_position(pos): _version(v) for pos, v in versions.items()}
     if not new:
         raise ReleaseError("a release needs at least one position")
 
@@ -364,7 +363,7 @@ def promote(location: Location, position: str, version: str, *,
             how: str, reason: str | None = None, by: str | None = None,
             on_step: OnStep | None = None) -> Release:
     """A new release with one position at ``version``, every other as it is."""
-    pos, version = check_position(position), _version(version)
+    pos, version = layout.check_position(position), _version(version)
 
     def change(state: ReleaseState) -> tuple[dict[str, str], str, int | None]:
         current = state.current

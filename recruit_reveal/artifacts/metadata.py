@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..catalog import PositionSpec, active_catalog, default_catalog, resolve
 from ..errors import ArtifactIntegrityError
-from ..schema import check_position
-from .layout import file_stem, parse_version
+from .layout import check_position, file_stem, parse_version
 
 #: Bumped when a field changes meaning; readers accept every version up to this one.
 METADATA_SCHEMA_VERSION = 1
@@ -155,6 +155,18 @@ class PartialProfiles(_Doc):
     production_inputs: list[str] = Field(default_factory=list)
 
 
+class CatalogSlice(_Doc):
+    """The football a model was trained on: its position's catalog slice and the ladder.
+
+    ``spec`` is :meth:`recruit_reveal.catalog.PositionSpec.to_dict`'s output, ``digest``
+    its sha256: a server builds the position's requests and answers from it alone.
+    """
+
+    name: str
+    digest: str
+    spec: dict[str, Any]
+
+
 class ModelMetadata(_Doc):
     """One ``recruit_reveal_{pos}_pipeline_v{X.Y.Z}.metadata.json`` document."""
 
@@ -168,6 +180,8 @@ class ModelMetadata(_Doc):
     artifact_skops: Artifact | None = None
     data_fingerprint: DataFingerprint = Field(default_factory=DataFingerprint)
     input_schema: dict[str, Any] = Field(default_factory=dict)
+    #: Absent in exports made before the catalog (they are the default catalog's).
+    catalog: CatalogSlice | None = None
     features: list[str] = Field(default_factory=list)
     classes: list[str] = Field(default_factory=list)
     metrics: Metrics = Field(default_factory=Metrics)
@@ -188,6 +202,12 @@ class ModelMetadata(_Doc):
     git_dirty: bool | None = None
     audit_record: AuditRecord | None = None
     changelog: str | None = None
+
+    def position_spec(self) -> PositionSpec:
+        """The spec the model was trained with; the default catalog's for older exports."""
+        if self.catalog is not None:
+            return PositionSpec.from_dict(self.catalog.spec)
+        return default_catalog().position(self.position)
 
     def input_ranges(self) -> dict[str, tuple[float, float]]:
         """The usual range (low, high) of each numeric input that has one."""
@@ -336,6 +356,7 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
             "file": f"{stem}.skops", "sha256": skops[0], "size": skops[1], "format": "skops"}}),
         "data_fingerprint": _fingerprint(result.data_fingerprint),
         "input_schema": _jsonable(result.input_schema),
+        "catalog": _catalog_slice(result),
         "features": _jsonable(list(result.features)),
         "classes": _jsonable(list(result.classes)),
         "metrics": {
@@ -359,6 +380,14 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
         "audit_record": _audit_record(audit_record),
         "changelog": changelog,
     })
+
+
+def _catalog_slice(result: Any) -> dict[str, Any]:
+    # TODO(merge): result.spec once modeling.training exposes the spec it trained with.
+    spec = resolve(getattr(result, "spec", None) or result.position)
+    catalog = active_catalog()
+    name = catalog.name if catalog.positions.get(spec.key) == spec else "embedded"
+    return {"name": name, "digest": spec.digest, "spec": spec.to_dict()}
 
 
 def _partial_profiles(result: Any) -> dict[str, Any]:

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ArtifactIntegrityError, ModelNotFoundError, RecruitRevealError
-from ..schema import POSITIONS, SAMPLE_ATHLETES, check_position, feature_names
 from ..storage.base import PreconditionFailed, Store
 from ..storage.locations import Location, open_store
 from . import formats, layout, manifest, signatures
@@ -76,9 +75,10 @@ def sample_rows(position: str, doc: ModelMetadata) -> Any:
     typical athlete with each input missing in turn, as an input frame."""
     import pandas as pd
 
-    names = feature_names(position)
+    spec = doc.position_spec()
+    names = spec.feature_names
     typical = {k: v for k, v in doc.typical_values.items() if v is not None}
-    rows: list[dict[str, Any]] = [dict(a) for a in SAMPLE_ATHLETES if a["position"] == position]
+    rows: list[dict[str, Any]] = [dict(spec.example)]
     base = {**typical, "state": "TX"}
     rows.append(base)
     rows += [{k: v for k, v in base.items() if k != name} for name in names]
@@ -120,7 +120,7 @@ def migrate(models_dir: Location, position: str, version: str, *, trust_pickle: 
     the skops model does not predict as the pickle; nothing is written then.
     ``rows`` builds the check rows (default :func:`sample_rows`).
     """
-    pos = check_position(position)
+    pos = layout.check_position(position)
     layout.parse_version(version)
     _check_request(trust_pickle, reason, f"{pos} {version}")
     store = open_store(models_dir)
@@ -262,7 +262,7 @@ def pickle_only_versions(models_dir: Location) -> list[tuple[str, str]]:
     """(position, version) of every version whose metadata names no skops file."""
     store = open_store(models_dir)
     found = []
-    for pos in POSITIONS:
+    for pos in layout.positions_in(store):
         for version in layout.existing_versions(store, pos, with_pkl_only=True):
             try:
                 doc, _ = _read(store, pos, version)

@@ -43,10 +43,10 @@ from ..errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
     ModelNotFoundError,
+    RecruitRevealError,
     ReleaseError,
     VersionError,
 )
-from ..schema import POSITIONS, check_position
 from ..settings import load_setting
 from ..storage.base import Store
 from ..storage.locations import Location, as_location, open_store
@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 
 LATEST = layout.LATEST
 __all__ = ["LoadedModel", "describe", "history", "latest_version", "list_models",
-           "list_versions", "load", "pickle_policy", "promote", "release", "rollback", "verify"]
+           "list_versions", "positions", "load", "pickle_policy", "promote", "release", "rollback", "verify"]
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,23 @@ def resolve_version(version: str | None = None) -> str:
     return version
 
 
+def positions(models_dir: Location | None = None) -> list[str]:
+    """Every position with a file in the models folder or a version in its current release,
+    in the active catalog's order, then alphabetically."""
+    store = _store(models_dir)
+    try:
+        released = set(manifest.current_versions(store))
+    except RecruitRevealError:
+        released = set()  # a broken manifest is reported where it is read
+    return layout.ordered_positions(set(layout.positions_in(store)) | released)
+
+
 def list_versions(position: str, models_dir: Location | None = None) -> list[str]:
     """Versions of ``position`` with at least one file in the models folder, in semver order.
 
     Includes versions that fail verification; :func:`list_models` says which.
     """
-    return layout.existing_versions(_store(models_dir), check_position(position))
+    return layout.existing_versions(_store(models_dir), layout.check_position(position))
 
 
 def _release_target(store: Store, position: str) -> str | None:
@@ -139,7 +150,7 @@ def verify(position: str, version: str | None = LATEST,
 
     Raises ModelNotFoundError (no metadata) or ArtifactIntegrityError.
     """
-    pos = check_position(position)
+    pos = layout.check_position(position)
     version = resolve_version(version)
     store = _store(models_dir)
     if version == LATEST:
@@ -150,7 +161,7 @@ def verify(position: str, version: str | None = LATEST,
 def describe(position: str, version: str | None = LATEST,
              models_dir: Location | None = None) -> ModelMetadata:
     """The metadata of one version (``latest`` by default) as stored; does not verify files."""
-    pos = check_position(position)
+    pos = layout.check_position(position)
     version = resolve_version(version)
     store = _store(models_dir)
     if version == LATEST:
@@ -184,7 +195,7 @@ def load(position: str, version: str | None = None, models_dir: Location | None 
     (``allow_pickle``, else ``$ALLOW_PICKLE``, off by default) allows it, and
     ``format`` and ``note`` of the result say so.
     """
-    pos = check_position(position)
+    pos = layout.check_position(position)
     search = _Search(_store(models_dir), pos, resolve_version(version), allow_version_mismatch,
                      pickle_policy(allow_pickle))
     requested = search.requested
@@ -283,11 +294,11 @@ def list_models(models_dir: Location | None = None,
     """
     store = _store(models_dir)
     if positions is None:
-        positions = POSITIONS
+        positions = layout.positions_in(store)
     elif isinstance(positions, str):
         positions = [positions]
     rows: list[dict] = []
-    for pos in (check_position(p) for p in positions):
+    for pos in (layout.check_position(p) for p in positions):
         latest, _ = _latest_version(store, pos)
         for version in layout.existing_versions(store, pos):
             row: dict[str, Any] = {"position": pos, "version": version, "created_at": None,
@@ -322,7 +333,7 @@ def list_models(models_dir: Location | None = None,
 
 def latest_version(position: str, models_dir: Location | None = None) -> str | None:
     """The version latest is (the current release's), or None when it is missing or broken."""
-    return _latest_version(_store(models_dir), check_position(position))[0]
+    return _latest_version(_store(models_dir), layout.check_position(position))[0]
 
 
 def history(models_dir: Location | None = None) -> manifest.ReleaseState:
@@ -356,7 +367,7 @@ def promote(position: str, version: str, models_dir: Location | None = None, *,
     :func:`recruit_reveal.artifacts.writer.promote_version`.  Rolling back
     is :func:`rollback` (or promoting an older version).
     """
-    pos = check_position(position)
+    pos = layout.check_position(position)
     layout.parse_version(version)
     store = _store(models_dir)
     found = _check_loads(store, pos, version, allow_version_mismatch, allow_pickle, "promote")
@@ -376,7 +387,7 @@ def release(versions: Mapping[str, str], models_dir: Location | None = None, *,
     Every version is checked to load here first; nothing is switched if one fails.
     """
     store = _store(models_dir)
-    checked = {check_position(pos): version for pos, version in versions.items()}
+    checked = {layout.check_position(pos): version for pos, version in versions.items()}
     for pos, version in checked.items():
         layout.parse_version(version)
         _check_loads(store, pos, version, allow_version_mismatch, None, "release")

@@ -53,7 +53,6 @@ from ..errors import (
     ModelNotFoundError,
     TrainingError,
 )
-from ..schema import DIVISIONS, check_position
 from ..storage.base import PreconditionFailed, Store
 from ..storage.locations import Location, open_store
 from . import manifest, signatures
@@ -61,6 +60,7 @@ from .formats import dump_skops
 from .layout import (
     artifact_name,
     changelog_name,
+    check_position,
     lock_name,
     metadata_name,
     next_version,
@@ -220,7 +220,7 @@ def _remove_stale_temps(store: Store, position: str) -> None:
 def changelog_entry(metadata: ModelMetadata, *, promoted: bool, replaced: bool = False) -> str:
     """Markdown entry for one export, built from its metadata (aggregates only)."""
     fp = metadata.data_fingerprint
-    divs = ", ".join(f"{d} {fp.rows_per_division[d]}" for d in DIVISIONS
+    divs = ", ".join(f"{d} {fp.rows_per_division[d]}" for d in metadata.classes
                      if d in fp.rows_per_division) or "n/a"
     head, metrics = metadata.metrics.headline, metadata.metrics
 

@@ -246,7 +246,7 @@ class PositionSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> PositionSpec:
         """The spec back from :meth:`to_dict`'s output (as stored in a model's metadata)."""
         names = {f.name for f in fields(Input)}
-        inputs = tuple(Input(**{k: (tuple(v) if isinstance(v, list) else v)
+        inputs = tuple(Input(**{k: (tuple(v) if isinstance(v, list) else v)  # type: ignore[arg-type]
                                 for k, v in c.items() if k in names}) for c in data["inputs"])
         return cls(
             key=data["key"], label=data.get("label", data["key"].upper()), inputs=inputs,
