@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal, NoReturn
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .catalog import POSITION_KEY, active_catalog
 from .errors import RecruitRevealError, StorageError, VersionError
-from .schema import POSITIONS, check_position
 from .storage.locations import as_location
 from .versions import LATEST, check_version_or_latest
 
@@ -64,9 +64,8 @@ class Settings(BaseSettings):
     #: A local folder (a Path) or an object-store URL such as s3://bucket/prefix (kept as str).
     model_dir: Path | str = Path("models")
     model_version: str = LATEST
-    model_version_qb: str | None = None
-    model_version_rb: str | None = None
-    model_version_wr: str | None = None
+    #: Per position, the version it serves (MODEL_VERSION_<POS>, for any position key).
+    model_versions: dict[str, str] = Field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
@@ -118,10 +117,21 @@ class Settings(BaseSettings):
     #: Days of records kept (older date partitions are deleted); unset: all are kept.
     prediction_log_days: int | None = Field(None, ge=1)
 
-    @field_validator("model_version", "model_version_qb", "model_version_rb", "model_version_wr")
+    @field_validator("model_version")
     @classmethod
-    def _version(cls, value: str | None) -> str | None:
-        return None if value is None else _version_or_latest(value)
+    def _version(cls, value: str) -> str:
+        return _version_or_latest(value)
+
+    @field_validator("model_versions")
+    @classmethod
+    def _versions(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for pos, version in value.items():
+            key = pos.strip().lower()
+            if not POSITION_KEY.fullmatch(key):
+                raise ValueError(f"{pos!r} is not a position key")
+            out[key] = _version_or_latest(version)
+        return out
 
     @field_validator("log_format", mode="before")
     @classmethod
@@ -241,19 +251,20 @@ class Settings(BaseSettings):
 
     @property
     def versions(self) -> dict[str, str]:
-        """The version each position serves: MODEL_VERSION_{POS}, else MODEL_VERSION."""
-        return {pos: getattr(self, f"model_version_{pos}") or self.model_version
-                for pos in POSITIONS}
+        """The version each position serves: MODEL_VERSION_{POS}, else MODEL_VERSION; for
+        the active catalog's positions and every position named in MODEL_VERSION_{POS}."""
+        positions = dict.fromkeys([*active_catalog().keys, *self.model_versions])
+        return {pos: self.model_versions.get(pos) or self.model_version for pos in positions}
 
     def replace(self, **overrides: Any) -> Settings:
         """A validated copy with ``overrides`` (field names) applied.
 
-        ``versions={"qb": "1.0.0"}`` sets ``model_version_qb``.  A bad value
-        raises as :func:`load_settings` does, naming the argument.
+        ``versions={"qb": "1.0.0"}`` sets the version of qb (as MODEL_VERSION_QB does).
+        A bad value raises as :func:`load_settings` does, naming the argument.
         """
         versions = overrides.pop("versions", None) or {}
-        for pos, version in versions.items():
-            overrides[f"model_version_{check_position(pos)}"] = version
+        if versions:
+            overrides["model_versions"] = {**self.model_versions, **versions}
         unknown = sorted(set(overrides) - set(type(self).model_fields))
         if unknown:
             raise TypeError(f"unknown setting(s): {', '.join(unknown)}")
@@ -269,6 +280,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     A bad value raises :class:`VersionError` (versions) or
     :class:`RecruitRevealError` naming the environment variable and its value.
     """
+    per_position = _per_position_versions(os.environ if env is None else env)
+    if per_position and "model_versions" not in overrides:
+        overrides = {**overrides, "model_versions": per_position}
     try:
         if env is None:
             return Settings(**overrides)
@@ -278,6 +292,15 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         return Settings.model_validate({**values, **overrides})
     except ValidationError as exc:
         _raise_readable(exc, overrides)
+
+
+#: MODEL_VERSION_<POS>: the version one position serves, for any position key.
+_PER_POSITION = "model_version_"
+
+
+def _per_position_versions(env: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower()[len(_PER_POSITION):]: v for k, v in env.items()
+            if k.lower().startswith(_PER_POSITION) and str(v).strip()}
 
 
 def load_setting(name: str, env: Mapping[str, str] | None = None) -> Any:
@@ -298,6 +321,8 @@ def _raise_readable(exc: ValidationError, overrides: Mapping[str, Any]) -> NoRet
     first = exc.errors()[0]
     name = str(first["loc"][0]) if first["loc"] else "?"
     source = "argument" if name in overrides else "environment variable"
+    if name == "model_versions" and len(first["loc"]) > 1:
+        name = f"{_PER_POSITION}{first['loc'][1]}"
     message = f"{source} {name.upper()}={first.get('input')!r}: {first['msg']}"
     if name.startswith("model_version"):
         cause = (first.get("ctx") or {}).get("error")

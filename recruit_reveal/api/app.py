@@ -33,6 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
 from ..storage.locations import as_location, resolve_local
+from . import openapi_doc
+from .dependencies import POSITION_PATH_SCHEMA
 from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
 from .observability import MetricsMiddleware, forget_worker, multiprocess_folder
@@ -89,8 +91,9 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app = FastAPI(
         title="Recruit Reveal",
         version=__version__,
-        description="Predicts the college football division a high-school QB, RB or WR is "
-                    "likely to reach, with a what-if and the factors behind it. "
+        description="Predicts the college football division a high-school athlete is "
+                    "likely to reach, one model per position, with a what-if and the factors "
+                    "behind it. Positions, inputs and divisions come from the models served. "
                     "See docs/api.md.",
         lifespan=lifespan,
     )
@@ -100,6 +103,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     limited = _add_middleware(app, settings)
     install_error_handlers(app)
     _include_routers(app, settings, limited)
+    openapi_doc.install(app, store, [POSITION_PATH_SCHEMA], settings.max_batch)
     return app
 
 

@@ -9,10 +9,9 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import AdminAuthError, SwitchDisabledError, UnknownPositionError
-from ..schema import POSITIONS
 from ..settings import Settings
 from .parsing import Athlete, parse_athlete, parse_batch, read_json
-from .payloads import POSITION_CASINGS, POSITION_PATH_SCHEMA
+from .payloads import SpecSchema, position_path_schema
 from .store import ModelStore
 
 # The providers are ``async`` although they never wait: FastAPI runs a plain ``def``
@@ -33,12 +32,12 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[ModelStore, Depends(get_store)]
 
 
-async def _athlete(request: Request) -> Athlete:
-    return parse_athlete(await read_json(request))
+async def _athlete(request: Request, store: StoreDep) -> Athlete:
+    return parse_athlete(await read_json(request), store.specs())
 
 
-async def _athletes(request: Request, settings: SettingsDep) -> list[Athlete]:
-    return parse_batch(await read_json(request), settings.max_batch)
+async def _athletes(request: Request, settings: SettingsDep, store: StoreDep) -> list[Athlete]:
+    return parse_batch(await read_json(request), store.specs(), settings.max_batch)
 
 
 #: The body of /predict: one athlete (declared in the OpenAPI by ``schemas.athlete_body``).
@@ -47,12 +46,17 @@ AthleteBody = Annotated[Athlete, Depends(_athlete)]
 AthletesBody = Annotated[list[Athlete], Depends(_athletes)]
 
 
-async def _position(position: Annotated[str, Path(json_schema_extra=POSITION_PATH_SCHEMA)]
-                    ) -> str:
-    pos = POSITION_CASINGS.get(position)
+#: The schema of a {position} path parameter: the positions served (refreshed by the app's
+#: OpenAPI document as releases change).
+POSITION_PATH_SCHEMA = SpecSchema(position_path_schema)
+
+
+async def _position(position: Annotated[str, Path(json_schema_extra=POSITION_PATH_SCHEMA)],
+                    store: StoreDep) -> str:
+    pos = store.position_of(position)
     if pos is None:
         raise UnknownPositionError(f"unknown position {position!r} (expected one of "
-                                   f"{', '.join(POSITIONS)})")
+                                   f"{', '.join(store.positions)})")
     return pos
 
 

@@ -66,6 +66,9 @@ def position_summary(store: ModelStore, position: str, *, with_versions: bool,
     if detail and isinstance(served, ServedModel):
         summary["input_schema"] = served.metadata.input_schema
         summary["data_fingerprint"] = served.metadata.data_fingerprint
-        summary["classes"] = served.metadata.classes
+        summary["classes"] = list(served.spec.levels)
+        summary["catalog"] = {"name": served.metadata.catalog.name if served.metadata.catalog
+                              else "default (exported before the catalog)",
+                              "digest": served.spec.digest, "label": served.spec.label}
         summary["record"] = record_links(served, store.models_dir)
     return summary

@@ -26,7 +26,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,6 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..schema import DIVISIONS, feature_names
 from .request_ids import note_model, route_template
 
 __all__ = ["MULTIPROCESS_ENV", "MetricsMiddleware", "exposition", "forget_worker",
@@ -85,7 +84,6 @@ INTEGRATED_INPUTS = Counter("recruit_reveal_integrated_inputs", "Missing inputs 
 UNUSUAL_INPUTS = Counter("recruit_reveal_unusual_inputs", "Inputs outside the training "
                          "range of the served version, per input", ["position", "input"])
 
-_DIVISION_LABELS = tuple(DIVISIONS)
 _served: dict[str, set[str]] = {}
 
 
@@ -128,13 +126,15 @@ class MetricsMiddleware:
 # --------------------------------------------------------------------------- domain
 
 
-def record_predictions(position: str, version: str, predicted: np.ndarray) -> None:
-    """Count one scored group: ``predicted`` holds each athlete's division index.
+def record_predictions(position: str, version: str, predicted: np.ndarray,
+                       levels: Sequence[str]) -> None:
+    """Count one scored group: ``predicted`` holds each athlete's class on ``levels``,
+    the ladder of the model that scored it.
 
     One increment per division present, whatever the number of athletes.
     """
-    counts = np.bincount(predicted, minlength=len(_DIVISION_LABELS)).tolist()
-    for division, count in zip(_DIVISION_LABELS, counts, strict=False):
+    counts = np.bincount(predicted, minlength=len(levels)).tolist()
+    for division, count in zip(levels, counts, strict=False):
         if count:
             PREDICTIONS.labels(position, version, division).inc(count)
     note_model(position, version)
@@ -144,21 +144,18 @@ def record_scoring_time(position: str, seconds: float) -> None:
     SCORING.labels(position).observe(seconds)
 
 
-def _input_names(position: str, names: Iterable[str]) -> Iterator[str]:
-    known = set(feature_names(position))
-    for name in names:
-        yield name if name in known else "other"
-
+# The input names counted below are inputs of the served model's spec (the scorer
+# computes them from it), so their number, and the metrics' label sets, stay bounded.
 
 def record_integrated(position: str, names: Iterable[str]) -> None:
-    """Count the inputs (schema names) one athlete's prediction integrated over."""
-    for name in _input_names(position, names):
+    """Count the inputs (spec names) one athlete's prediction integrated over."""
+    for name in names:
         INTEGRATED_INPUTS.labels(position, name).inc()
 
 
 def record_unusual(position: str, names: Iterable[str]) -> None:
-    """Count the inputs (schema names) of one athlete outside the training range."""
-    for name in _input_names(position, names):
+    """Count the inputs (spec names) of one athlete outside the training range."""
+    for name in names:
         UNUSUAL_INPUTS.labels(position, name).inc()
 
 

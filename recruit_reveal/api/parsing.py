@@ -12,7 +12,7 @@ in :attr:`Athlete.ignored`.  Every problem is collected and raised as one
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -20,10 +20,14 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from ..catalog import PositionSpec
 from ..data.columns import column_name, match, same_value
-from ..schema import POSITION_COLUMN, POSITIONS, feature_names, header_key
+from ..schema import POSITION_COLUMN, header_key
 from .http_errors import MAX_PROBLEMS, ApiError, clean_message, summary
-from .payloads import ATHLETE_REF, POSITION_CASINGS, range_hint, request_model
+from .payloads import ATHLETE_REF, range_hint, request_model
+
+#: The positions a request may name, with the spec of each (``ModelStore.specs``).
+Specs = Mapping[str, PositionSpec]
 
 T = TypeVar("T")
 
@@ -40,7 +44,7 @@ class Athlete:
     ref: str | None = None
 
 
-def canonical_name(key: str, position: str | None = None) -> str:
+def canonical_name(key: str, position: PositionSpec | None = None) -> str:
     """A field name as sent -> its canonical column name for ``position`` (the shared
     spellings only when ``None``)."""
     return column_name(key, position)
@@ -57,18 +61,19 @@ class _Fields:
 
 
 @lru_cache(maxsize=4096)
-def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, _Fields]]:
+def _plan(keys: tuple[str, ...], specs: tuple[PositionSpec, ...]
+          ) -> tuple[tuple[str, ...], dict[str, _Fields]]:
     """The names ``position`` is sent under, and how each position reads the rest;
     cached, as the records of a batch mostly share their field names."""
     position_keys = tuple(k for k, n in zip(keys, match(keys).names, strict=True)
                           if n == POSITION_COLUMN)
     fields: dict[str, _Fields] = {}
-    for position in POSITIONS:
-        matched = match(keys, position)
-        wanted = set(feature_names(position))
+    for spec in specs:
+        matched = match(keys, spec)
+        wanted = set(spec.feature_names)
         inputs = tuple((k, n) for k, n in zip(keys, matched.names, strict=True) if n in wanted)
         repeated = len({n for _, n in inputs}) < len(inputs)
-        fields[position] = _Fields(inputs, repeated, list(matched.ignored))
+        fields[spec.key] = _Fields(inputs, repeated, list(matched.ignored))
     return position_keys, fields
 
 
@@ -93,17 +98,19 @@ def _gather(raw: dict[str, Any], pairs: tuple[tuple[str, str], ...], where: str,
     return values
 
 
-def _position(raw: dict[str, Any], keys: tuple[str, ...], where: str) -> str:
+def _position(raw: dict[str, Any], keys: tuple[str, ...], specs: Specs, where: str) -> str:
     """The athlete's position, from whichever spellings of ``position`` it is sent under."""
     problems: list[dict[str, Any]] = []
     found = _gather(raw, tuple((k, POSITION_COLUMN) for k in keys), where, problems)
     pos_raw = found.get(POSITION_COLUMN)
-    position = POSITION_CASINGS.get(pos_raw) if isinstance(pos_raw, str) else None
+    position = pos_raw.lower() if isinstance(pos_raw, str) and pos_raw.isascii() else None
+    if position not in specs:
+        position = None
     if position is None and not problems:
         message = ("missing required field" if pos_raw is None
                    else f"unknown position {pos_raw!r}")
         problems.append({"field": where + POSITION_COLUMN, "message": message,
-                         "expected": "one of " + ", ".join(POSITIONS)})
+                         "expected": "one of " + ", ".join(specs)})
     if problems or position is None:
         raise ApiError(422, summary(problems), field=where + POSITION_COLUMN, errors=problems)
     return position
@@ -111,7 +118,7 @@ def _position(raw: dict[str, Any], keys: tuple[str, ...], where: str) -> str:
 
 
 
-def parse_athlete(raw: Any, where: str = "") -> Athlete:
+def parse_athlete(raw: Any, specs: Specs, where: str = "") -> Athlete:
     """Validate one athlete object; raise ApiError(422) naming every bad field."""
     if not isinstance(raw, dict):
         name = where.rstrip(".") or "body"
@@ -119,9 +126,9 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
                        f"got {type(raw).__name__}", field=name)
     ref_keys = tuple(k for k in raw if header_key(k) == ATHLETE_REF)
     keys = tuple(k for k in raw if k not in ref_keys) if ref_keys else tuple(raw)
-    position_keys, plans = _plan(keys)
-    position = _position(raw, position_keys, where)
-    fields = plans[position]
+    position_keys, plans = _plan(keys, tuple(specs.values()))
+    position = _position(raw, position_keys, specs, where)
+    spec, fields = specs[position], plans[position]
     problems: list[dict[str, Any]] = []
     if fields.repeated:
         canonical = _gather(raw, fields.inputs, where, problems)
@@ -131,13 +138,13 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
         canonical.update(_gather(raw, tuple((k, ATHLETE_REF) for k in ref_keys), where,
                                  problems))
     try:
-        model = request_model(position).model_validate({POSITION_COLUMN: position, **canonical})
+        model = request_model(spec).model_validate({POSITION_COLUMN: position, **canonical})
     except ValidationError as exc:
         origin = {name: key for key, name in reversed(fields.inputs)}
         for err in exc.errors(include_url=False):
             name = str(err["loc"][0]) if err["loc"] else "body"
             problem = {"field": where + name, "message": clean_message(err)}
-            hint = range_hint(position, name)
+            hint = range_hint(spec, name)
             if hint:
                 problem["expected"] = hint
             if name in origin and origin[name] != name:
@@ -149,7 +156,7 @@ def parse_athlete(raw: Any, where: str = "") -> Athlete:
     return Athlete(position, values, list(fields.ignored), getattr(model, ATHLETE_REF))
 
 
-def parse_batch(payload: Any, max_batch: int) -> list[Athlete]:
+def parse_batch(payload: Any, specs: Specs, max_batch: int) -> list[Athlete]:
     """A JSON list of athletes, or ``{"athletes": [...]}``; every bad athlete reported."""
     if isinstance(payload, dict) and "athletes" in payload:
         payload = payload["athletes"]
@@ -164,7 +171,7 @@ def parse_batch(payload: Any, max_batch: int) -> list[Athlete]:
         raise ApiError(422, f"athletes: {len(payload)} athletes is more than the limit of "
                        f"{max_batch} per batch", field="athletes")
     return read_all(enumerate(payload),
-                    lambda item: parse_athlete(item[1], where=f"athletes[{item[0]}]."))
+                    lambda item: parse_athlete(item[1], specs, where=f"athletes[{item[0]}]."))
 
 
 def read_all(items: Iterable[T], read: Callable[[T], Athlete]) -> list[Athlete]:

@@ -1,17 +1,19 @@
-"""Request models of the API, generated from :mod:`recruit_reveal.schema`.
+"""Request models of the API, generated from the specs of the models served.
 
 What /openapi.json says a request may hold comes from here, and the server
 accepts exactly what it calls valid: the athlete models (position spellings,
-state codes, numeric ranges, required fields) and the version pattern of path
-and query parameters.  The answers are in :mod:`.responses`.
+state codes, numeric ranges, required fields), built from each served model's
+own :class:`~recruit_reveal.catalog.PositionSpec`, and the version pattern of
+path and query parameters.  The answers are in :mod:`.responses`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -25,21 +27,10 @@ from pydantic import (
 )
 
 from ..artifacts import layout
-from ..data.production import GAMES_COLUMN, RATE_PAIRS, derive_rates
+from ..catalog import PositionSpec
+from ..data.production import derive_rates
 from ..errors import VersionError
-from ..schema import (
-    DIVISIONS,
-    POSITION_COLUMN,
-    POSITIONS,
-    US_STATES,
-    Column,
-    column,
-    columns_for,
-    parse_height,
-)
-
-#: Per-game rate columns, optional in requests.
-RATE_COLUMNS = frozenset(rate for rate, _ in RATE_PAIRS.values())
+from ..schema import POSITION_COLUMN, US_STATES, Column, parse_height
 
 #: Strict semver X.Y.Z as :func:`recruit_reveal.artifacts.layout.parse_version` reads it.
 VERSION_PATTERN = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$"
@@ -53,17 +44,13 @@ def _casings(code: str) -> list[str]:
     return out
 
 
-#: Position as a request may spell it (any case, no spaces) -> canonical position.
-POSITION_CASINGS: dict[str, str] = {s: pos for pos in POSITIONS for s in _casings(pos)}
 #: State codes a request may send: upper or lower case; "" means missing.
 STATE_SPELLINGS: tuple[str, ...] = (*sorted(US_STATES), *sorted(s.lower() for s in US_STATES), "")
 
-if TYPE_CHECKING:
-    Division = str
-    Position = str
-else:
-    Division = Literal[DIVISIONS]
-    Position = Literal[POSITIONS]
+#: A level of the ladder of the model answering (ladders differ between catalogs).
+Division = str
+#: A position key of a served model.
+Position = str
 
 
 # --------------------------------------------------------------------------- parameters
@@ -83,9 +70,25 @@ _VERSION_SCHEMA = {"type": "string", "pattern": VERSION_PATTERN, "examples": ["1
 #: A model version in a path or query parameter.
 Version = Annotated[str, AfterValidator(check_version), WithJsonSchema(_VERSION_SCHEMA)]
 
-#: The position in a /models/{position} path (unknown: 404, see dependencies).
-POSITION_PATH_SCHEMA = {"type": "string", "enum": list(POSITION_CASINGS),
-                        "description": "qb, rb or wr, any case"}
+class SpecSchema(dict[str, Any]):
+    """A part of /openapi.json that depends on the positions served: a dict whose content
+    :meth:`refresh` rebuilds from the served specs.  Routes keep a reference to it (their
+    ``openapi_extra``, a parameter's ``json_schema_extra``), so the app's OpenAPI
+    document follows each release without rebuilding its routes."""
+
+    def __init__(self, build: Callable[[Mapping[str, PositionSpec]], dict[str, Any]]):
+        super().__init__()
+        self._build = build
+
+    def refresh(self, specs: Mapping[str, PositionSpec]) -> None:
+        self.clear()
+        self.update(self._build(specs))
+
+
+def position_path_schema(specs: Mapping[str, PositionSpec]) -> dict[str, Any]:
+    """The position in a /models/{position} path: a served position, any case (unknown: 404)."""
+    return {"type": "string", "enum": [c for key in specs for c in _casings(key)],
+            "description": ", ".join(specs) + ", any case"}
 
 
 # --------------------------------------------------------------------------- athletes
@@ -169,14 +172,15 @@ def _field_type(col: Column) -> Any:
 def _request_column(col: Column) -> Column:
     """A column as a request takes it: the per-game rate is optional, since it is derived
     from the season total and games, or integrated over (modeling/partial_profiles.py)."""
-    if col.name in RATE_COLUMNS:
+    if col.total and col.games:
         return replace(col, required=False, description=(
             f"{col.description}; optional: derived from the season total and games, "
             "else the prediction integrates over it (integrated_inputs)"))
     return col
 
 
-def _derived(position: str, rate: Any, total: Any, games: Any) -> tuple[float | None, bool]:
+def _derived(position: PositionSpec, rate: Any, total: Any, games: Any
+             ) -> tuple[float | None, bool]:
     """(the rate derive_rates gives for one athlete, whether total / games is out of range)."""
     if rate is not None or total is None or games is None:
         return None, False
@@ -186,41 +190,47 @@ def _derived(position: str, rate: Any, total: Any, games: Any) -> tuple[float | 
     return (value if result.derived[0] else None), bool(result.out_of_range[0])
 
 
-def _derive_rate(rate: str, total: str, position: str) -> Any:
-    """Fill the rate from total / games when that is a plausible rate.  An implausible
+def _derive_rates(position: PositionSpec) -> Any:
+    """Fill each rate from total / games when that is a plausible rate.  An implausible
     one is not refused (the schema cannot say so): the prediction then integrates over
     the games played (modeling/partial_profiles.py) and says why."""
+    rates = [c for c in position.inputs if c.total and c.games]
+
     def derive(model: Any) -> Any:
-        value, _ = _derived(position, getattr(model, rate), getattr(model, total),
-                            getattr(model, GAMES_COLUMN))
-        if value is not None:
-            setattr(model, rate, value)
+        for col in rates:
+            value, _ = _derived(position, getattr(model, col.name), getattr(model, col.total),
+                                getattr(model, col.games))
+            if value is not None:
+                setattr(model, col.name, value)
         return model
     return derive
 
 
+def model_name(position: PositionSpec) -> str:
+    return "".join(part.capitalize() for part in position.key.split("_"))
+
+
 @cache
-def request_model(position: str) -> type[BaseModel]:
-    """The pydantic model of one athlete of ``position``, generated from the schema."""
-    casings = [s for s, pos in POSITION_CASINGS.items() if pos == position]
+def request_model(position: PositionSpec) -> type[BaseModel]:
+    """The pydantic model of one athlete of ``position``, generated from its spec."""
+    key = position.key
     fields: dict[str, Any] = {
-        POSITION_COLUMN: (Literal.__getitem__(tuple(casings)),  # Literal["qb", "qB", ...]
-                          Field(description=f"{position}, any case")),
+        POSITION_COLUMN: (Literal.__getitem__(tuple(_casings(key))),  # Literal["qb", "qB", ...]
+                          Field(description=f"{key}, any case")),
     }
-    for col in map(_request_column, columns_for(position)):
+    for col in map(_request_column, position.inputs):
         fields[col.name] = (_field_type(col), ... if col.required else None)
     fields[ATHLETE_REF] = (str | None, Field(
         None, max_length=MAX_ATHLETE_REF,
         description="your own reference of the athlete (not an input): recorded with the "
                     "prediction when the prediction log is on, never scored"))
-    rate, total = RATE_PAIRS[position]
     validators: dict[str, Any] = {
-        "_derive_rate": model_validator(mode="after")(_derive_rate(rate, total, position)),
+        "_derive_rate": model_validator(mode="after")(_derive_rates(position)),
     }
     return create_model(
-        f"{position.capitalize()}Athlete",
+        f"{model_name(position)}Athlete",
         __validators__=validators,
-        __doc__=f"One {position.upper()}. Names match in any case, with spaces or "
+        __doc__=f"One {position.label} ({key}). Names match in any case, with spaces or "
                 "punctuation, and under the other names declared for an input (one name per "
                 "input, or the same value under each); other fields are ignored and listed "
                 "in ignored_fields.",
@@ -228,7 +238,7 @@ def request_model(position: str) -> type[BaseModel]:
 
 
 @cache
-def documented_athlete(position: str) -> dict[str, Any]:
+def documented_athlete(position: PositionSpec) -> dict[str, Any]:
     """The JSON schema /openapi.json publishes for one athlete of ``position``.
 
     Inputs are declared under their canonical names.  The other names the one
@@ -240,18 +250,19 @@ def documented_athlete(position: str) -> dict[str, Any]:
     return request_model(position).model_json_schema()
 
 
-def range_hint(position: str, name: str) -> str | None:
+def range_hint(position: PositionSpec, name: str) -> str | None:
     """What a field of ``position`` expects, for error messages."""
     try:
-        col = column(position, name)
+        col = position.column(name)
     except KeyError:
         return None
     return col.unit if col.kind == "state" else col.range_text
 
 
-def athlete_body(*, batch: bool, max_batch: int) -> dict[str, Any]:
+def athlete_body(specs: Mapping[str, PositionSpec], *, batch: bool,
+                 max_batch: int) -> dict[str, Any]:
     """``openapi_extra`` declaring the request body of /predict (or /predict/batch)."""
-    one = {"oneOf": [documented_athlete(p) for p in POSITIONS]}
+    one = {"oneOf": [documented_athlete(p) for p in specs.values()]}
     schema: dict[str, Any] = one
     if batch:
         items = {"type": "array", "items": one, "minItems": 1, "maxItems": max_batch}
@@ -265,7 +276,7 @@ def athlete_body(*, batch: bool, max_batch: int) -> dict[str, Any]:
 MAX_SCENARIO_NAME = 200
 
 
-def modifications_schema(position: str) -> dict[str, Any]:
+def modifications_schema(position: PositionSpec) -> dict[str, Any]:
     """JSON schema of /what-if ``modifications`` for a base athlete of ``position``:
     any of the athlete's inputs, with the athlete's constraints; no other field."""
     athlete = documented_athlete(position)
@@ -279,20 +290,20 @@ def modifications_schema(position: str) -> dict[str, Any]:
             prop["description"] = prop.get("description", name) + "; null removes it"
         properties[name] = prop
     return {"type": "object", "properties": properties, "additionalProperties": False,
-            "title": f"{position.capitalize()}Modifications",
-            "description": f"Inputs of the {position.upper()} base athlete to change (names as "
+            "title": f"{model_name(position)}Modifications",
+            "description": f"Inputs of the {position.key} base athlete to change (names as "
                            "in the athlete, matched by the same rule); a required input "
                            "cannot be removed."}
 
 
-def what_if_body() -> dict[str, Any]:
+def what_if_body(specs: Mapping[str, PositionSpec]) -> dict[str, Any]:
     """``openapi_extra`` declaring the request body of /what-if."""
     name = {"anyOf": [{"type": "string", "maxLength": MAX_SCENARIO_NAME}, {"type": "null"}],
             "default": None, "description": "a label echoed in the answer"}
     one = {"oneOf": [
-        {"type": "object", "title": f"{pos.capitalize()}WhatIf",
+        {"type": "object", "title": f"{model_name(pos)}WhatIf",
          "properties": {"base_data": documented_athlete(pos),
                         "modifications": modifications_schema(pos), "scenario_name": name},
          "required": ["base_data", "modifications"]}
-        for pos in POSITIONS]}
+        for pos in specs.values()]}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": one}}}}

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..catalog import PositionSpec, default_catalog
 from ..modeling import explanations as insights
-from ..schema import POSITIONS, feature_names
 from .predictions import Scored, arrays
 
 if TYPE_CHECKING:
@@ -26,17 +26,30 @@ if TYPE_CHECKING:
 
 #: The folder of the records below PREDICTION_LOG.
 FOLDER = "predictions"
-#: Probability columns, in :data:`recruit_reveal.schema.DIVISIONS` order.
-PROBABILITY_COLUMNS = ("p_d3", "p_d2", "p_fcs", "p_p5")
-@functools.cache
-def input_columns() -> tuple[str, ...]:
-    """Every canonical input column of any position, first appearance order."""
-    return tuple(dict.fromkeys(c for pos in POSITIONS for c in feature_names(pos)))
+
+
+def _with_default(specs: Sequence[PositionSpec]) -> list[PositionSpec]:
+    """The default catalog's positions, then ``specs``: the default columns come first
+    and are always there, so a default deployment's files all have one schema."""
+    return [*default_catalog().positions.values(), *specs]
+
+
+def input_columns(specs: Sequence[PositionSpec] = ()) -> tuple[str, ...]:
+    """Every input column of the default positions and of ``specs``, first appearance order."""
+    return tuple(dict.fromkeys(c for spec in _with_default(specs) for c in spec.feature_names))
+
+
+def probability_columns(specs: Sequence[PositionSpec] = ()) -> tuple[str, ...]:
+    """The probability column of every level of the default ladder and of ``specs``'."""
+    return tuple(dict.fromkeys(c for spec in _with_default(specs)
+                               for c in spec.ladder.probability_columns()))
 
 
 @functools.cache
-def arrow_schema() -> pa.Schema:
-    """The schema of every prediction file (docs/monitoring.md, "Prediction log")."""
+def arrow_schema(specs: tuple[PositionSpec, ...] = ()) -> pa.Schema:
+    """The schema of a prediction file holding rows of ``specs`` (docs/monitoring.md,
+    "Prediction log"): a probability column may be null only when a position in the file
+    has no such level."""
     import pyarrow as pa
 
     text = pa.string()
@@ -48,10 +61,13 @@ def arrow_schema() -> pa.Schema:
               pa.field("release_id", pa.int64()),
               pa.field("version", text, nullable=False)]
     fields += [pa.field(f"in_{c}", text if c == "state" else pa.float64())
-               for c in input_columns()]
+               for c in input_columns(specs)]
     fields += [pa.field("integrated_inputs", pa.list_(text), nullable=False),
                pa.field("unusual_inputs", pa.list_(text), nullable=False)]
-    fields += [pa.field(p, pa.float64(), nullable=False) for p in PROBABILITY_COLUMNS]
+    everywhere = set.intersection(*(set(s.ladder.probability_columns()) for s in specs)) \
+        if specs else set(probability_columns())
+    fields += [pa.field(p, pa.float64(), nullable=p not in everywhere)
+               for p in probability_columns(specs)]
     fields.append(pa.field("predicted", text, nullable=False))
     return pa.schema(fields)
 
@@ -84,10 +100,13 @@ def records_table(batches: list[RecordBatch]) -> pa.Table:
     by_position: dict[str, list[RecordBatch]] = {}
     for b in batches:
         by_position.setdefault(b.scored.served.position, []).append(b)
-    return pa.concat_tables([_position_table(pos, group) for pos, group in by_position.items()])
+    schema = arrow_schema(tuple(dict.fromkeys(g[0].scored.served.spec
+                                              for g in by_position.values())))
+    return pa.concat_tables([_position_table(group, schema) for group in by_position.values()])
 
 
-def _inputs(position: str, group: list[RecordBatch]) -> dict[str, Any]:
+def _inputs(position: PositionSpec, group: list[RecordBatch],
+            columns_wanted: Sequence[str]) -> dict[str, Any]:
     """The in_<column> arrays of ``group`` (one position), from the arrays scoring built."""
     import pyarrow as pa
 
@@ -102,7 +121,7 @@ def _inputs(position: str, group: list[RecordBatch]) -> dict[str, Any]:
     at = {name: j for j, name in enumerate(insights.numeric_names(position))}
     missing = pa.nulls(len(x), pa.float64())
     columns: dict[str, Any] = {}
-    for c in input_columns():
+    for c in columns_wanted:
         if c == "state":
             columns["in_state"] = pa.array(np.concatenate(states), pa.string(),
                                            from_pandas=True)  # NaN or None: missing
@@ -128,9 +147,12 @@ def _lists(group: list[RecordBatch], name: str) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.string()))
 
 
-def _position_table(position: str, group: list[RecordBatch]) -> pa.Table:
+def _position_table(group: list[RecordBatch], schema: pa.Schema) -> pa.Table:
+    """The rows of one position's batches (all scored by one spec's model)."""
     import pyarrow as pa
 
+    spec = group[0].scored.served.spec
+    position = spec.key
     counts = [b.rows for b in group]
 
     def repeated(values: list[Any]) -> np.ndarray:
@@ -144,16 +166,18 @@ def _position_table(position: str, group: list[RecordBatch]) -> pa.Table:
         "position": pa.array([position] * sum(counts), pa.string()),
         "release_id": repeated([b.release_id for b in group]),
         "version": repeated([b.scored.served.version for b in group]),
-        **_inputs(position, group),
+        **_inputs(spec, group, [n[3:] for n in schema.names if n.startswith("in_")]),
         "integrated_inputs": _lists(group, "integrated"),
         "unusual_inputs": _lists(group, "unusual"),
     }
     # Rounded as the answers round them, so a record shows the probabilities answered.
     proba = np.round(np.vstack([b.scored.proba for b in group]).astype(float), 6)
-    for j, column in enumerate(PROBABILITY_COLUMNS):
-        columns[column] = proba[:, j]
+    own = spec.ladder.probability_columns()
+    for column in (n for n in schema.names if n.startswith("p_")):
+        columns[column] = proba[:, own.index(column)] if column in own else \
+            pa.nulls(len(proba), pa.float64())
     columns["predicted"] = [p for b in group for p in b.scored.predicted]
-    return pa.Table.from_pydict(columns, schema=arrow_schema())
+    return pa.Table.from_pydict(columns, schema=schema)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 from pydantic_core import to_json
 
+from ..catalog import PositionSpec
 from ..modeling import decision, partial_profiles
 from ..modeling import explanations as insights
-from ..schema import DIVISIONS, columns_for, feature_names
+from .http_errors import ApiError
 from .observability import (
     record_integrated,
     record_predictions,
@@ -70,17 +71,17 @@ def score_rows(served: ServedModel, athletes: list[Athlete],
     and predicted divisions of athletes of one position, counted in /metrics and recorded
     in the prediction log like every other route's, with the inputs integrated over and
     the unusual ones; no answer body is built."""
-    position = served.position
-    x, state = arrays(position, [a.values for a in athletes])
+    position, spec = served.position, served.spec
+    x, state = arrays(spec, [a.values for a in athletes])
     started = time.perf_counter()
     proba = served.scorer.predict_arrays(x, state)
     record_scoring_time(position, time.perf_counter() - started)
     pred = insights.decide(proba, served.scorer.decision)
-    record_predictions(position, served.version, pred)
-    integrated = partial_profiles.integrated(x, position)
-    unusual = unusual_inputs(position, served, x)
+    record_predictions(position, served.version, pred, spec.levels)
+    integrated = partial_profiles.integrated(x, spec)
+    unusual = unusual_inputs(served, x)
     _count_inputs(position, unusual, integrated)
-    scored = Scored(served, athletes, proba, [DIVISIONS[k] for k in pred.tolist()], x, state,
+    scored = Scored(served, athletes, proba, [spec.levels[k] for k in pred.tolist()], x, state,
                     [names for names, _ in integrated],
                     [[u["input"] for u in unusual.get(i, [])] for i in range(len(athletes))])
     if on_scored is not None:
@@ -88,7 +89,8 @@ def score_rows(served: ServedModel, athletes: list[Athlete],
     return scored
 
 
-def arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+def arrays(position: PositionSpec, rows: list[dict[str, Any]]
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Validated athletes -> (numeric matrix in schema order, state codes)."""
     names = insights.numeric_names(position)
     x = np.array([[np.nan if r.get(n) is None else r[n] for n in names] for r in rows],
@@ -99,31 +101,31 @@ def arrays(position: str, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.nd
 
 
 @cache
-def _columns(position: str) -> tuple[list[str], list[int], int, list[int], list[int]]:
-    """Input names of ``position``; where its numeric columns and its state sit among them;
-    which are optional; where the combine results are."""
-    names = feature_names(position)
+def _columns(position: PositionSpec) -> tuple[list[str], list[int], list[int], list[int],
+                                              list[int]]:
+    """Input names of ``position``; where its numeric columns and its state (if it has
+    one) sit among them; which are optional; where the combine results are."""
+    names = position.feature_names
     numeric_at = [names.index(n) for n in insights.numeric_names(position)]
-    optional = [j for j, c in enumerate(columns_for(position)) if not c.required]
-    return (names, numeric_at, names.index("state"), optional,
-            [names.index(m) for m in insights.MEASURABLES])
+    optional = [j for j, c in enumerate(position.inputs) if not c.required]
+    state_at = [j for j, c in enumerate(position.inputs) if c.kind == "state"]
+    return (names, numeric_at, state_at, optional, [names.index(m) for m in position.combine])
 
 
-def _completeness_warning(missing_measurables: list[str], missing_optional: int,
-                          optional: int) -> str | None:
+def _completeness_warning(missing_measurables: list[str], measurables: int,
+                          missing_optional: int, optional: int) -> str | None:
     if not missing_measurables and missing_optional <= optional / 2:
         return None
     parts = []
     if missing_measurables:
-        parts.append(f"{len(missing_measurables)} of {len(insights.MEASURABLES)} combine "
+        parts.append(f"{len(missing_measurables)} of {measurables} combine "
                      f"results missing ({', '.join(missing_measurables)})")
     parts.append(f"{missing_optional} of {optional} optional inputs missing")
     return ("; ".join(parts) + ": the model imputed them, so the prediction leans on the "
             "inputs given")
 
 
-def unusual_inputs(position: str, served: ServedModel,
-                   x: np.ndarray) -> dict[int, list[dict[str, Any]]]:
+def unusual_inputs(served: ServedModel, x: np.ndarray) -> dict[int, list[dict[str, Any]]]:
     """Row -> the numeric inputs it gives outside the served version's training range
     (rows with none are left out; a version without an input profile flags nothing).
 
@@ -135,7 +137,7 @@ def unusual_inputs(position: str, served: ServedModel,
     rows, cols = np.nonzero((x < low) | (x > high))
     if not len(rows):
         return {}
-    names = insights.numeric_names(position)
+    names = insights.numeric_names(served.spec)
     out: dict[int, list[dict[str, Any]]] = {}
     for i, j, value in zip(rows.tolist(), cols.tolist(), x[rows, cols].tolist(), strict=True):
         out.setdefault(i, []).append({"input": names[j], "value": value,
@@ -167,7 +169,7 @@ def _count_inputs(position: str, unusual: dict[int, list[dict[str, Any]]],
             record_integrated(position, names)
 
 
-def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete],
+def prediction_bodies(served: ServedModel, athletes: list[Athlete],
                       x: np.ndarray, state: np.ndarray, proba: np.ndarray,
                       explanations: list[dict[str, Any]] | None = None,
                       count: bool = False) -> list[dict[str, Any]]:
@@ -175,24 +177,24 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
 
     ``count``: these are predictions served (not what-if scenarios), counted in /metrics.
     """
-    n = len(athletes)
+    n, position, spec = len(athletes), served.position, served.spec
     pred = insights.decide(proba, served.scorer.decision)
     if count:
-        record_predictions(position, served.version, pred)
+        record_predictions(position, served.version, pred, spec.levels)
     top = proba[np.arange(n), pred]
     confidence = decision.confidence_scores(proba)
     expected = insights.expected_division(proba)
 
-    names, _, _, optional, measurable_idx = _columns(position)
-    missing = _missing(position, x, state)
+    names, _, _, optional, measurable_idx = _columns(spec)
+    missing = _missing(spec, x, state)
     missing_optional = missing[:, optional].sum(axis=1).tolist()
 
     proba_r = np.round(proba, 6).tolist()
     top_r, conf_r, exp_r = (np.round(a, 6).tolist() for a in (top, confidence, expected))
-    divisions = [DIVISIONS[k] for k in pred.tolist()]
-    tiers = decision.predicted_tiers(proba, pred)
-    integrated = partial_profiles.integrated(x, position)
-    unusual = unusual_inputs(position, served, x)
+    divisions = [spec.levels[k] for k in pred.tolist()]
+    tiers = decision.predicted_tiers(proba, pred, spec.levels)
+    integrated = partial_profiles.integrated(x, spec)
+    unusual = unusual_inputs(served, x)
     if count:
         _count_inputs(position, unusual, integrated)
     extrapolating = {i: extrapolation_warning(u) for i, u in unusual.items()}
@@ -206,34 +208,35 @@ def prediction_bodies(position: str, served: ServedModel, athletes: list[Athlete
             "predicted_tier": tiers[i],
             "probability": top_r[i],
             "confidence_score": conf_r[i],
-            "probabilities": dict(zip(DIVISIONS, proba_r[i], strict=True)),
+            "probabilities": dict(zip(spec.levels, proba_r[i], strict=True)),
             "expected_division_index": exp_r[i],
             "imputation_flags": dict(zip(names, flags, strict=True)),
             "unusual_inputs": unusual.get(i, []),
             "extrapolation_warning": extrapolating.get(i),
             "data_completeness_warning": _completeness_warning(
-                [names[j] for j in measurable_idx if flags[j]], missing_optional[i],
-                len(optional)),
+                [names[j] for j in measurable_idx if flags[j]], len(measurable_idx),
+                missing_optional[i], len(optional)),
             "ignored_fields": athlete.ignored,
             "integrated_inputs": integrated[i][0],
             "integrated_over": integrated[i][1],
         }
         if explanations is not None:
-            _explain(body, position, explanations[i])
+            _explain(body, spec, explanations[i])
         out.append(body)
     return out
 
 
-def _missing(position: str, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+def _missing(position: PositionSpec, x: np.ndarray, state: np.ndarray) -> np.ndarray:
     """Rows x inputs (schema order): whether each input is missing."""
     names, numeric_at, state_at, _, _ = _columns(position)
     missing = np.empty((len(x), len(names)), dtype=bool)
     missing[:, numeric_at] = np.isnan(x)
-    missing[:, state_at] = [v is None or v != v for v in state]
+    for j in state_at:
+        missing[:, j] = [v is None or v != v for v in state]
     return missing
 
 
-def _explain(body: dict[str, Any], position: str, explanation: dict[str, Any]) -> None:
+def _explain(body: dict[str, Any], position: PositionSpec, explanation: dict[str, Any]) -> None:
     """Add the text, what-if and factors of an explained answer (its notes end with the
     extrapolation warning, when there is one)."""
     body.update(insights.narrative(position, explanation))
@@ -253,19 +256,29 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
     by pydantic-core, without validating it again on the way out (a noticeable share of
     the request's time; tests/test_api_schema.py checks every answer against the schema).
     """
-    x, state = arrays(athlete.position, [athlete.values])
-    goal = (DIVISIONS.index(target), min_probability) if target is not None else None
+    spec = served.spec
+    x, state = arrays(spec, [athlete.values])
+    goal = (_level(spec, target), min_probability) if target is not None else None
     started = time.perf_counter()
-    explanations = insights.explain_arrays(served.scorer, x, state, athlete.position,
+    explanations = insights.explain_arrays(served.scorer, x, state, spec,
                                            served.typical_values, target=goal)
     record_scoring_time(athlete.position, time.perf_counter() - started)
     proba = np.asarray([explanations[0]["probabilities"]])
-    body = prediction_bodies(athlete.position, served, [athlete], x, state, proba, explanations,
-                             count=True)[0]
+    body = prediction_bodies(served, [athlete], x, state, proba, explanations, count=True)[0]
     _report(on_scored, served, [athlete], proba, [body], x, state)
     if goal is not None:
         body["target_search"] = explanations[0]["target_search"]
     return to_json(body)
+
+
+def _level(position: PositionSpec, target: str) -> int:
+    """The class of a target division on the ladder of the model answering; 422 otherwise."""
+    if target not in position.levels:
+        raise ApiError(422, f"target_division: {target!r} is not a level of the {position.key} "
+                       "model's ladder", field="target_division",
+                       errors=[{"field": "target_division", "message": f"unknown level {target!r}",
+                                "expected": "one of " + ", ".join(position.levels)}])
+    return position.levels.index(target)
 
 
 def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool,
@@ -286,18 +299,18 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool,
     for pos, idx in by_position.items():
         model = served[pos]
         group = [athletes[i] for i in idx]
-        x, state = arrays(pos, [a.values for a in group])
+        x, state = arrays(model.spec, [a.values for a in group])
         explanations = None
         started = time.perf_counter()
         if explain:
-            explanations = insights.explain_arrays(model.scorer, x, state, pos,
+            explanations = insights.explain_arrays(model.scorer, x, state, model.spec,
                                                    model.typical_values,
                                                    steps=insights.BATCH_STEPS)
             proba = np.asarray([e["probabilities"] for e in explanations])
         else:
             proba = model.scorer.predict_arrays(x, state)
         record_scoring_time(pos, time.perf_counter() - started)
-        group_bodies = prediction_bodies(pos, model, group, x, state, proba, explanations,
+        group_bodies = prediction_bodies(model, group, x, state, proba, explanations,
                                          count=True)
         _report(on_scored, model, group, proba, group_bodies, x, state)
         for i, body in zip(idx, group_bodies, strict=True):

@@ -7,26 +7,29 @@ athlete schema here is :func:`~.payloads.documented_athlete`, the one /predict p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from ..schema import POSITION_COLUMN, POSITIONS, SAMPLE_ATHLETES
-from .payloads import documented_athlete
+from ..catalog import PositionSpec
+from ..schema import POSITION_COLUMN
+from .payloads import documented_athlete, model_name
 
 # --------------------------------------------------------------------------- MLflow's protocol
 
-def _record_schema(position: str, *, with_position: bool) -> dict[str, Any]:
+def _record_schema(position: PositionSpec, *, with_position: bool) -> dict[str, Any]:
     """One record of MLflow's protocol: the athlete model of ``position``; on its own
     endpoint the position may be left out."""
     schema = documented_athlete(position)
     if not with_position:
-        schema = {**schema, "title": f"{position.capitalize()}Record",
+        schema = {**schema, "title": f"{model_name(position)}Record",
                   "required": [n for n in schema.get("required", ()) if n != POSITION_COLUMN]}
     return schema
 
 
-def invocations_body(position: str | None, *, max_batch: int) -> dict[str, Any]:
+def invocations_body(specs: Mapping[str, PositionSpec], position: PositionSpec | None, *,
+                     max_batch: int) -> dict[str, Any]:
     """``openapi_extra`` declaring the request body of ``/models/{position}/invocations``
     (``position`` given: records of that position) or ``/invocations`` (every record
     carries its position).
@@ -38,14 +41,15 @@ def invocations_body(position: str | None, *, max_batch: int) -> dict[str, Any]:
     accepted would promise clients (and schema-driven fuzzing) bodies that are refused.
     """
     one = (_record_schema(position, with_position=False) if position is not None else
-           {"oneOf": [_record_schema(p, with_position=True) for p in POSITIONS]})
+           {"oneOf": [_record_schema(p, with_position=True) for p in specs.values()]})
     records = {"type": "array", "items": one, "minItems": 1, "maxItems": max_batch}
     params = {"anyOf": [{"type": "object"}, {"type": "null"}],
               "description": "inference parameters: accepted and ignored"}
     forms = [{"type": "object", "title": key, "properties": {key: records, "params": params},
               "required": [key], "additionalProperties": False}
              for key in ("dataframe_records", "instances", "inputs")]
-    sample = next(s for s in SAMPLE_ATHLETES if s[POSITION_COLUMN] == (position or "qb"))
+    example = position or next(iter(specs.values()), None)
+    sample = {POSITION_COLUMN: example.key, **example.example} if example is not None else {}
     record = {k: v for k, v in sample.items() if position is None or k != POSITION_COLUMN}
     columns = list(record)
     examples = {

@@ -323,10 +323,19 @@ class RecordLinks(BaseModel):
                                  "the record made the served artifact")
 
 
+class CatalogInfo(BaseModel):
+    """The football the served model was trained on (its metadata's catalog slice)."""
+
+    name: str = Field(description="the catalog's name")
+    digest: str = Field(description="sha256 of the position's spec: equal specs, equal digests")
+    label: str = Field(description="the position's label")
+
+
 class PositionDetail(PositionSummary):
     input_schema: dict[str, Any] | None = None
     data_fingerprint: DataFingerprint | None = None
     classes: list[str] | None = None
+    catalog: CatalogInfo | None = None
     record: RecordLinks | None = Field(None, description="null: the served model has no "
                                                          "audit record (direct engine)")
 

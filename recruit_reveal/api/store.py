@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from ..artifacts import manifest, registry
+from ..artifacts import layout, manifest, registry
 from ..artifacts.layout import LATEST
 from ..artifacts.metadata import ModelMetadata
+from ..catalog import PositionSpec, active_catalog, default_catalog
 from ..errors import (
     ArtifactIntegrityError,
     IncompatibleModelError,
@@ -44,7 +45,6 @@ from ..errors import (
 )
 from ..modeling import explanations as insights
 from ..modeling.scoring import Scorer, build_scorer
-from ..schema import DIVISIONS, POSITIONS
 from ..storage.locations import as_location
 from .observability import record_reload, record_serving
 
@@ -68,6 +68,9 @@ class ServedModel:
     loaded_at: str
     #: What every request scores with (the fast path, or the pipeline and why).
     scorer: Scorer
+    #: The position as the model was trained on it (from its metadata): its inputs,
+    #: their ranges and the ladder its classes come from.
+    spec: PositionSpec
     #: The file the model was loaded from: ``"skops"``, or ``"pickle"`` (ALLOW_PICKLE=1).
     format: str = "skops"
     #: The usual range of each numeric input (``insights.numeric_names`` order) from the
@@ -81,19 +84,20 @@ class ServedModel:
         and build its scorer (checked against the pipeline)."""
         typical = {k: float(v) for k, v in loaded.metadata.typical_values.items()
                    if v is not None and math.isfinite(v)}
-        _self_check(loaded, typical)
-        scorer = build_scorer(loaded.pipeline, loaded.position, typical)
+        spec = loaded.metadata.position_spec()
+        _self_check(loaded, spec, typical)
+        scorer = build_scorer(loaded.pipeline, spec, typical)
         if scorer.mode != "fast":
             logger.warning("%s %s scores through the pipeline: %s", loaded.position,
                            loaded.version, scorer.reason)
-        low, high = input_ranges(loaded.metadata, loaded.position)
+        low, high = input_ranges(loaded.metadata, spec)
         return cls(loaded.position, str(loaded.requested), str(loaded.version), loaded.pipeline,
                    loaded.metadata, str(loaded.reason or ""), typical,
-                   datetime.now(timezone.utc).isoformat(timespec="seconds"), scorer,
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"), scorer, spec,
                    loaded.format, low, high)
 
 
-def input_ranges(metadata: ModelMetadata, position: str,
+def input_ranges(metadata: ModelMetadata, position: PositionSpec,
                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(low, high) arrays over the position's numeric inputs, unbounded where the profile
     gives no range; (None, None) for a version exported without a profile."""
@@ -118,27 +122,27 @@ class Unavailable:
     version: None = None
 
 
-def _self_check(loaded: registry.LoadedModel, typical: dict[str, float]) -> None:
+def _self_check(loaded: registry.LoadedModel, spec: PositionSpec,
+                typical: dict[str, float]) -> None:
     """One prediction on the typical athlete before a model is served.
 
     A pickle can verify and unpickle yet fail on use (e.g. saved by older
     feature code); that must make the position unavailable, not every request a 500.
     """
-    names = insights.numeric_names(loaded.position)
+    names = insights.numeric_names(spec)
     x = np.array([[typical.get(n, np.nan) for n in names]], dtype=float)
     try:
         proba = insights.predict_proba(
-            loaded.pipeline, insights.model_frame(x, np.array([np.nan], dtype=object),
-                                                  loaded.position))
+            loaded.pipeline, insights.model_frame(x, np.array([np.nan], dtype=object), spec))
     except Exception as exc:  # noqa: BLE001 - any failure means "cannot serve this model"
         raise ModelNotFoundError(
             f"{loaded.position} {loaded.version} loads but fails a test prediction: "
             f"{type(exc).__name__}: {exc}") from exc
-    if proba.shape != (1, len(DIVISIONS)) or not np.all(np.isfinite(proba)) \
+    if proba.shape != (1, len(spec.levels)) or not np.all(np.isfinite(proba)) \
             or abs(float(proba.sum()) - 1) > 1e-6:
         raise ModelNotFoundError(
             f"{loaded.position} {loaded.version} returns probabilities of shape {proba.shape} "
-            f"that are not {len(DIVISIONS)} finite values summing to 1")
+            f"that are not {len(spec.levels)} finite values summing to 1")
 
 
 @dataclass(frozen=True)
@@ -180,9 +184,13 @@ class ModelStore:
         # An s3:// URL stays a string (a Path would fold its //).
         self.models_dir = as_location(models_dir)
         self.versions = dict(versions)
+        #: The positions served: the catalog's, those pinned by a version setting, and (once
+        #: loaded) every position the models folder and its release hold.
+        self.positions: tuple[str, ...] = tuple(
+            layout.ordered_positions({*active_catalog().keys, *self.versions}))
         self._serving = _Serving(
             {pos: Unavailable(pos, self.versions.get(pos, LATEST), "not loaded yet")
-             for pos in POSITIONS},
+             for pos in self.positions},
             ServedRelease(None, None, _now(), self._following()))
         #: Why the last look at the release failed (None once a look succeeds).
         self._follow_problem: str | None = None
@@ -212,7 +220,24 @@ class ModelStore:
                        self.release.problem is not None)
 
     def _following(self) -> tuple[str, ...]:
-        return tuple(p for p in POSITIONS if self.versions.get(p, LATEST) == LATEST)
+        return tuple(p for p in self.positions if self.versions.get(p, LATEST) == LATEST)
+
+    def _discover(self) -> None:
+        """Add the positions the models folder and its current release hold."""
+        found = registry.positions(self.models_dir)
+        self.positions = tuple(layout.ordered_positions({*self.positions, *found}))
+
+    def specs(self) -> dict[str, PositionSpec]:
+        """Each position's spec: the served model's, else the default catalog's (for a
+        default position without a model: its requests are still validated, then 503)."""
+        defaults = default_catalog().positions
+        out: dict[str, PositionSpec] = {}
+        for pos, served in self._served.items():
+            if isinstance(served, ServedModel):
+                out[pos] = served.spec
+            elif pos in defaults:
+                out[pos] = defaults[pos]
+        return out
 
     def load_all(self) -> None:
         with self._switch_lock:
@@ -224,8 +249,12 @@ class ModelStore:
             except RecruitRevealError as exc:  # a broken manifest must not stop the service
                 release = ServedRelease(None, None, _now(), self._following(),
                                         f"cannot read the release: {exc}")
+            try:
+                self._discover()
+            except RecruitRevealError as exc:
+                logger.error("cannot list the positions in %s: %s", self.models_dir, exc)
             served: dict[str, ServedModel | Unavailable] = {}
-            for pos in POSITIONS:
+            for pos in self.positions:
                 requested = self.versions.get(pos, LATEST)
                 try:
                     served[pos] = self._load_position(pos, requested)
@@ -268,11 +297,13 @@ class ModelStore:
         if state.tag == self.release.tag:
             return False
         current = state.current
+        if current is not None:
+            self.positions = tuple(layout.ordered_positions({*self.positions, *current.versions}))
         served = dict(self._served)
         problems: list[str] = []
         for pos in self._following():
             target = current.versions.get(pos) if current else None
-            now = served[pos]
+            now = served.setdefault(pos, Unavailable(pos, LATEST, "not in the release"))
             if target is None or (isinstance(now, ServedModel) and now.version == target
                                   and now.requested == LATEST):
                 continue
@@ -318,6 +349,13 @@ class ModelStore:
 
     def get(self, position: str) -> ServedModel | Unavailable:
         return self._served[position]
+
+    def position_of(self, value: object) -> str | None:
+        """The served position a request names (any case), else None."""
+        if not isinstance(value, str) or not value.isascii():
+            return None
+        key = value.lower()
+        return key if key in self._served else None
 
     def snapshot(self) -> dict[str, ServedModel | Unavailable]:
         return dict(self._served)

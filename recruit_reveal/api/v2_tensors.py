@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import ValidationError
 from pydantic_core import to_json
 
+from ..catalog import PositionSpec
 from ..schema import POSITION_COLUMN
 from .http_errors import ApiError, clean_message
 from .parsing import Athlete, parse_athlete
@@ -199,7 +200,7 @@ def columns(request: InferenceRequestV2, binary: bytes, max_rows: int,
     return out, rows
 
 
-def athletes(position: str, values: dict[str, list[Any]]) -> list[Athlete]:
+def athletes(position: PositionSpec, values: dict[str, list[Any]]) -> list[Athlete]:
     """The rows as athletes of ``position``, through the parsing /predict uses; the first
     problem is a 400 naming the input (as sent) and the row."""
     names = list(values)
@@ -208,9 +209,9 @@ def athletes(position: str, values: dict[str, list[Any]]) -> list[Athlete]:
                    "input", POSITION_COLUMN)
     out = []
     for i, row in enumerate(zip(*values.values(), strict=True)):
-        record = {POSITION_COLUMN: position, **dict(zip(names, row, strict=True))}
+        record = {POSITION_COLUMN: position.key, **dict(zip(names, row, strict=True))}
         try:
-            out.append(parse_athlete(record))
+            out.append(parse_athlete(record, {position.key: position}))
         except ApiError as exc:
             problem = exc.errors[0] if exc.errors else {"field": "body", "message": exc.message}
             name = problem.get("given_as") or problem["field"]

@@ -18,10 +18,11 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import to_json
 
+from ..catalog import PositionSpec
 from ..modeling.levers import input_label
-from ..schema import DIVISIONS, POSITION_COLUMN, feature_names
+from ..schema import POSITION_COLUMN
 from .http_errors import ApiError, clean_message, summary
-from .parsing import Athlete, canonical_name, parse_athlete
+from .parsing import Athlete, Specs, canonical_name, parse_athlete
 from .payloads import ATHLETE_REF, MAX_SCENARIO_NAME, range_hint, request_model
 from .predictions import OnScored, Scored, arrays, prediction_bodies
 from .store import ServedModel
@@ -40,13 +41,13 @@ class Scenario:
     changes: list[tuple[str, Any, Any]]
 
 
-def _modifications(raw: Any, position: str) -> tuple[dict[str, Any], dict[str, str],
-                                                     list[dict[str, Any]]]:
+def _modifications(raw: Any, position: PositionSpec
+                   ) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
     """Canonical name -> value, canonical name -> name as sent, and the problems."""
     if not isinstance(raw, dict):
         return {}, {}, [{"field": "modifications", "message": "expected a JSON object of "
                          f"field: value, got {type(raw).__name__}"}]
-    allowed = feature_names(position)
+    allowed = position.feature_names
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}
     problems: list[dict[str, Any]] = []
@@ -57,7 +58,7 @@ def _modifications(raw: Any, position: str) -> tuple[dict[str, Any], dict[str, s
             problems.append({"field": where, "message": "the position cannot be modified: it "
                              "chooses the model (send another base athlete instead)"})
         elif name not in allowed:
-            problems.append({"field": where, "message": f"unknown field for a {position} "
+            problems.append({"field": where, "message": f"unknown field for a {position.key} "
                              "athlete", "expected": "one of " + ", ".join(allowed)})
         elif name in values:
             problems.append({"field": where, "message": f"given twice (as {origin[name]!r} "
@@ -67,7 +68,7 @@ def _modifications(raw: Any, position: str) -> tuple[dict[str, Any], dict[str, s
     return values, origin, problems
 
 
-def parse_scenario(payload: Any) -> Scenario:
+def parse_scenario(payload: Any, specs: Specs) -> Scenario:
     """Validate a /what-if body; ApiError(422) naming every bad field."""
     if not isinstance(payload, dict):
         raise ApiError(422, "body: expected a JSON object with base_data and modifications, "
@@ -83,18 +84,19 @@ def parse_scenario(payload: Any) -> Scenario:
                         f"{MAX_SCENARIO_NAME} characters"})
     if missing:
         raise ApiError(422, summary(missing), field=missing[0]["field"], errors=missing)
-    base = parse_athlete(payload["base_data"], where="base_data.")
-    mods, origin, problems = _modifications(payload["modifications"], base.position)
+    base = parse_athlete(payload["base_data"], specs, where="base_data.")
+    spec = specs[base.position]
+    mods, origin, problems = _modifications(payload["modifications"], spec)
     merged = {**base.values, **mods}
     try:
-        model = request_model(base.position).model_validate(
+        model = request_model(spec).model_validate(
             {POSITION_COLUMN: base.position, **merged})
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             field = str(err["loc"][0]) if err["loc"] else "body"
             problem = {"field": f"modifications.{origin.get(field, field)}",
                        "message": clean_message(err)}
-            hint = range_hint(base.position, field)
+            hint = range_hint(spec, field)
             if hint:
                 problem["expected"] = hint
             problems.append(problem)
@@ -111,16 +113,15 @@ def what_if_answer(served: ServedModel, scenario: Scenario,
     """The modified athlete's prediction and its comparison with the base athlete, as
     the JSON of a :class:`~.responses.WhatIfResponse` (built to it, encoded once, as
     /predict); ``on_scored`` receives both athletes, base first."""
-    position = scenario.base.position
     athletes = [scenario.base, scenario.modified]
-    x, state = arrays(position, [a.values for a in athletes])
+    x, state = arrays(served.spec, [a.values for a in athletes])
     proba = served.scorer.predict_arrays(x, state)  # both athletes in one call
-    base, body = prediction_bodies(position, served, athletes, x, state, proba)
+    base, body = prediction_bodies(served, athletes, x, state, proba)
     if on_scored is not None:
         on_scored(Scored(served, athletes, proba, [base["predicted_division"],
                                                    body["predicted_division"]], x, state))
-    step = DIVISIONS.index(body["predicted_division"]) - DIVISIONS.index(
-        base["predicted_division"])
+    levels = served.spec.levels
+    step = levels.index(body["predicted_division"]) - levels.index(base["predicted_division"])
     changes = [{"field": f, "base": b, "modified": m} for f, b, m in scenario.changes]
     moved = ("no change in division" if step == 0 else
              f"{'up' if step > 0 else 'down'} {abs(step)} division{'s' if abs(step) > 1 else ''}")
@@ -141,7 +142,7 @@ def what_if_answer(served: ServedModel, scenario: Scenario,
                                           - base["expected_division_index"], 6),
         "base_probabilities": base["probabilities"],
         "probability_changes": {d: round(body["probabilities"][d] - base["probabilities"][d], 6)
-                                for d in DIVISIONS},
+                                for d in levels},
         "changes": changes,
         "base_unusual_inputs": base["unusual_inputs"],
         "message": (f"{what}: {base['predicted_division']} -> {body['predicted_division']} "

@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from ..catalog import active_catalog
+from ..catalog import POSITION_KEY, active_catalog
 from ..errors import UnknownPositionError
 from ..storage.locations import Location, open_store
 from ..versions import LATEST, check_version_or_latest, format_version, parse_version
@@ -19,8 +19,6 @@ from ..versions import LATEST, check_version_or_latest, format_version, parse_ve
 SKOPS_SUFFIX = ".skops"
 
 
-#: A position key: it names files and routes, so only lower-case letters, digits and _.
-_POSITION_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _ANY_VERSIONED = re.compile(
     r"recruit_reveal_([a-z][a-z0-9_]{0,31})_pipeline_(?:latest|v[0-9]+\.[0-9]+\.[0-9]+)"
     r"\.(?:pkl|skops|metadata\.json)")
@@ -33,7 +31,7 @@ def check_position(position: object) -> str:
     process has never read; which positions exist is what the folder holds.
     """
     key = str(position).strip().lower() if isinstance(position, str) else ""
-    if not _POSITION_KEY.fullmatch(key):
+    if not POSITION_KEY.fullmatch(key):
         raise UnknownPositionError(
             f"unknown position {position!r}: a position key is lower-case letters, digits "
             "and _, starting with a letter")

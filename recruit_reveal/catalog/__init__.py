@@ -18,7 +18,17 @@ from typing import Any
 
 from .problems import Problems
 from .reading import Catalog, default_toml, parse, read_toml
-from .spec import KINDS, US_STATES, Derived, Input, Ladder, Lever, PositionSpec, spelling_key
+from .spec import (
+    KINDS,
+    POSITION_KEY,
+    US_STATES,
+    Derived,
+    Input,
+    Ladder,
+    Lever,
+    PositionSpec,
+    spelling_key,
+)
 
 #: The environment variable naming the catalog file in use.
 CATALOG_ENV = "CATALOG"
@@ -67,7 +77,7 @@ def resolve(position: str | PositionSpec | Mapping[str, Any]) -> PositionSpec:
 
 
 __all__ = [
-    "CATALOG_ENV", "KINDS", "US_STATES", "Catalog", "Derived", "Input", "Ladder", "Lever",
+    "CATALOG_ENV", "KINDS", "POSITION_KEY", "US_STATES", "Catalog", "Derived", "Input", "Ladder", "Lever",
     "PositionSpec", "active_catalog", "default_catalog", "load_catalog", "resolve",
     "spelling_key",
 ]

@@ -30,9 +30,8 @@ from .problems import (
     check_keys,
     read_levers,
 )
-from .spec import KINDS, Input, Ladder, PositionSpec, spelling_key
+from .spec import KINDS, POSITION_KEY, Input, Ladder, PositionSpec, level_slug, spelling_key
 
-_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOP_KEYS = {"name", "extends", "ladder", "states", "inputs", "levers", "positions",
              "other_positions", "sample"}
 
@@ -83,6 +82,12 @@ def _ladder(raw: Any, problems: Problems) -> Ladder | None:
         return None
     if len(set(levels)) != len(levels):
         problems.add("ladder.levels", "a level is listed twice")
+    slugs: dict[str, str] = {}
+    for level in levels:
+        other = slugs.setdefault(level_slug(level), level)
+        if other != level:
+            problems.add("ladder.levels", f"levels {other!r} and {level!r} would share the "
+                         f"prediction log column p_{level_slug(level)}: rename one")
     owner: dict[str, str] = {spelling_key(level): level for level in levels}
     for level, names in as_table(table.get("spellings"), "ladder.spellings", problems).items():
         where = f"ladder.spellings.{level}"
@@ -174,7 +179,7 @@ def parse(data: dict[str, Any], source: str) -> Catalog:
     positions: dict[str, PositionSpec] = {}
     if ladder is not None:
         for key, raw in as_table(merged.get("positions"), "positions", problems).items():
-            if not _KEY.match(key):
+            if not POSITION_KEY.fullmatch(key):
                 problems.add(f"positions.{key}", "a position key is lower-case letters, digits "
                              "and _, starting with a letter (it names files and routes)")
                 continue

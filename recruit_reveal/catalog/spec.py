@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
+#: A position key: it names files and routes, so lower-case letters, digits and _.
+POSITION_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 #: What an input may hold: a real number, a count (stored as float so that it may be
 #: missing) or a US state code.
 KINDS: tuple[str, ...] = ("float", "int", "state")
@@ -35,6 +37,15 @@ US_STATES: frozenset[str] = frozenset(
 def spelling_key(text: object) -> str:
     """A label as compared: lower case, surrounding spaces gone, runs of spaces as one."""
     return re.sub(r"\s+", " ", str(text).strip().lower())
+
+
+def level_slug(level: str) -> str:
+    """A level's short name for column names: one word lower-cased (``FCS`` -> ``fcs``);
+    several, their initials and numbers (``Power 5`` -> ``p5``, ``D3`` -> ``d3``)."""
+    words = re.findall(r"[A-Za-z]+|[0-9]+", level)
+    if len(words) == 1:
+        return words[0].lower()
+    return "".join(w if w.isdigit() else w[0].lower() for w in words)
 
 
 def _missing(value: object) -> bool:
@@ -124,6 +135,11 @@ class Ladder:
     def index(self, label: str) -> int:
         """The ordinal class of a level (0 = the lowest)."""
         return self.levels.index(label)
+
+    def probability_columns(self) -> tuple[str, ...]:
+        """The prediction log's column of each level's probability, in ladder order:
+        ``p_`` and the level's short name (``D3`` -> ``p_d3``, ``Power 5`` -> ``p_p5``)."""
+        return tuple(f"p_{level_slug(level)}" for level in self.levels)
 
     def as_dict(self) -> dict[str, Any]:
         grouped: dict[str, list[str]] = {level: [] for level in self.levels}

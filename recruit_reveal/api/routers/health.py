@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 
 from ... import __version__
 from ...artifacts.verification import pickle_policy
-from ...schema import POSITIONS
 from ..dependencies import StoreDep
 from ..rate_limits import RateLimiter
 from ..responses import HealthResponse, LiveResponse, ReadyResponse, RootResponse
@@ -46,7 +45,7 @@ def health_body(store: ModelStore, limiter: RateLimiter | None = None,
     snap = store.snapshot()
     available = [p for p, s in snap.items() if isinstance(s, ServedModel)]
     return {
-        "status": "healthy" if len(available) == len(POSITIONS) else "degraded",
+        "status": "healthy" if len(available) == len(snap) else "degraded",
         "service": SERVICE_NAME,
         "version": __version__,
         "models_loaded": len(available),

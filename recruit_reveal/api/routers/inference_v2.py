@@ -1,10 +1,10 @@
 """The Open Inference Protocol (KServe V2 REST), so tritonclient, the kserve client and
 MLServer-style clients can call the models.
 
-Each position is a model (``qb``, ``rb``, ``wr``); its inputs are the columns of
-:func:`recruit_reveal.schema.columns_for`, one tensor each (see :mod:`..v2_tensors`);
-its outputs are ``probabilities`` ([n, 4], in the order of
-:data:`recruit_reveal.schema.DIVISIONS`) and ``division`` (the predicted label).
+Each position served is a model; its inputs are the inputs of the model's own spec
+(its metadata's catalog slice), one tensor each (see :mod:`..v2_tensors`); its outputs
+are ``probabilities`` ([n, k], in the order of the model's classes, its ladder's
+levels) and ``division`` (the predicted label).
 Scoring is the plain vectorized path of /predict/batch?explain=false.  Errors of
 these routes are ``{"error": "..."}`` (see :mod:`..http_errors`).
 
@@ -21,8 +21,8 @@ from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ... import __version__
+from ...catalog import PositionSpec
 from ...errors import VersionNotFoundError
-from ...schema import DIVISIONS, POSITIONS, columns_for
 from .. import v2_tensors
 from ..dependencies import PositionPath, StoreDep
 from ..payloads import Version
@@ -66,7 +66,7 @@ async def server_live() -> Response:
 async def server_ready(store: StoreDep) -> Response:
     """200 when every position's model is served, else 400."""
     snap = store.snapshot()
-    return _health(all(isinstance(snap[p], ServedModel) for p in POSITIONS))
+    return _health(all(isinstance(m, ServedModel) for m in snap.values()))
 
 
 async def model_ready(position: PositionPath, store: StoreDep) -> Response:
@@ -80,29 +80,33 @@ def model_version_ready(position: PositionPath, version: VersionPath, store: Sto
     return _health(True)
 
 
-def _metadata(store: ModelStore, position: str) -> dict[str, Any]:
+def _metadata(store: ModelStore, position: str, spec: PositionSpec | None) -> dict[str, Any]:
+    """The protocol's model metadata, from the model's spec (its inputs and classes)."""
+    spec = spec or store.specs().get(position)
     inputs = [{"name": c.name, "datatype": "BYTES" if c.kind == "state" else "FP64",
-               "shape": [-1]} for c in columns_for(position)]
+               "shape": [-1]} for c in (spec.inputs if spec else ())]
+    classes = len(spec.levels) if spec else -1
     return {"name": position, "versions": store.available_versions(position),
             "platform": "sklearn", "inputs": inputs,
-            "outputs": [{"name": "probabilities", "datatype": "FP64", "shape": [-1, len(DIVISIONS)]},
+            "outputs": [{"name": "probabilities", "datatype": "FP64", "shape": [-1, classes]},
                         {"name": "division", "datatype": "BYTES", "shape": [-1]}],
-            "parameters": {"content_type": "pd"}}
+            "parameters": {"content_type": "pd",
+                           "classes": ",".join(spec.levels) if spec else ""}}
 
 
 def model_metadata(position: PositionPath, store: StoreDep) -> dict[str, Any]:
     """The model's inputs (one tensor per column), outputs and exported versions."""
-    return _metadata(store, position)
+    return _metadata(store, position, None)
 
 
 def model_version_metadata(position: PositionPath, version: VersionPath,
                            store: StoreDep) -> dict[str, Any]:
-    """The metadata of an exported version; unknown version: 404."""
-    body = _metadata(store, position)
-    if version not in body["versions"]:
+    """The metadata of an exported version (its own inputs and classes); unknown: 404."""
+    versions = store.available_versions(position)
+    if version not in versions:
         raise VersionNotFoundError(f"{position} model version {version!r} not found (available: "
-                                   f"{', '.join(body['versions']) or 'none'})")
-    return body
+                                   f"{', '.join(versions) or 'none'})")
+    return _metadata(store, position, store.describe(position, version).position_spec())
 
 
 def _infer(store: ModelStore, position: str, version: str | None, body: bytes,
@@ -112,7 +116,7 @@ def _infer(store: ModelStore, position: str, version: str | None, body: bytes,
     served = store.versioned(position, version) if version else store.require(position)
     request, binary = v2_tensors.read_request(body, header_length)
     values, _rows = v2_tensors.columns(request, binary, max_rows)
-    athletes = v2_tensors.athletes(position, values)
+    athletes = v2_tensors.athletes(served.spec, values)
     scored = score_rows(served, athletes, on_scored)
     proba, labels = scored.proba, scored.predicted
     wanted = [o.name for o in request.outputs] if request.outputs else ["probabilities",
@@ -143,8 +147,8 @@ def build_router(max_batch: int) -> APIRouter:
     router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
     async def infer(position: PositionPath, store: StoreDep, request: Request) -> Response:
-        """Score n rows given as one tensor per column; answers ``probabilities`` [n, 4]
-        and ``division`` [n] (or the ``outputs`` asked for)."""
+        """Score n rows given as one tensor per column; answers ``probabilities`` [n, k]
+        (k: the model's classes) and ``division`` [n] (or the ``outputs`` asked for)."""
         return await run_in_threadpool(_infer, store, position, None, await request.body(),
                                        request.headers.get(v2_tensors.HEADER_LENGTH), max_batch,
                                        recorder(request))

@@ -2,8 +2,8 @@
 
 A client of MLflow's scoring server (or of Databricks Model Serving, MLServer or
 Seldon) posts ``{"dataframe_records": [record, ...]}`` (or another of its formats,
-:mod:`recruit_reveal.api.mlflow_formats`) and reads ``predictions[i]``: the four
-class probabilities of record ``i``, in the order of ``DIVISIONS``.  Each record is
+:mod:`recruit_reveal.api.mlflow_formats`) and reads ``predictions[i]``: the class
+probabilities of record ``i``, in the order of its model's classes (its ladder's levels).  Each record is
 read by :func:`~recruit_reveal.api.parsing.parse_athlete`, as /predict reads an
 athlete, and scored by the served model's vectorized path, as
 /predict/batch?explain=false scores it.
@@ -28,13 +28,12 @@ from fastapi.routing import APIRoute
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
-from ...errors import UnknownPositionError
-from ...schema import IGNORED_COLUMNS, POSITION_COLUMN, POSITIONS
-from ..dependencies import SettingsDep, StoreDep
+from ...schema import IGNORED_COLUMNS, POSITION_COLUMN
+from ..dependencies import PositionPath, SettingsDep, StoreDep
 from ..http_errors import ApiError, mlflow_error_response
 from ..mlflow_formats import Row, rows_of
-from ..parsing import Athlete, canonical_name, parse_athlete, read_all
-from ..payloads import POSITION_CASINGS
+from ..parsing import Athlete, Specs, canonical_name, parse_athlete, read_all
+from ..payloads import SpecSchema
 from ..prediction_log import recorder
 from ..predictions import OnScored, score_rows
 from ..protocol_payloads import invocations_body
@@ -43,6 +42,8 @@ from ..store import ModelStore
 
 logger = logging.getLogger(__name__)
 
+#: The path of one position's MLflow endpoint.
+POSITION_INVOCATIONS = "/models/{position}/invocations"
 #: The response header listing the columns that were not inputs (and so were ignored).
 IGNORED_HEADER = "X-Ignored-Fields"
 #: Longest X-Ignored-Fields value; the names past it are counted ("+3 more").
@@ -74,14 +75,15 @@ def _claimed(row: Row, position: str) -> dict[str, Any]:
     one, must be that one; when it names none, it is that one."""
     for key, value in row.record.items():
         if canonical_name(key) == POSITION_COLUMN:
-            if not isinstance(value, str) or POSITION_CASINGS.get(value) != position:
+            if not isinstance(value, str) or value.lower() != position:
                 raise ApiError(422, f"{row.where}{key}: {value!r} is not this endpoint's "
                                f"position {position!r}", field=row.where + key)
             return row.record
     return {**row.record, POSITION_COLUMN: position}
 
 
-def read_athletes(rows: list[Row], position: str | None, max_batch: int) -> list[Athlete]:
+def read_athletes(rows: list[Row], specs: Specs, position: str | None,
+                  max_batch: int) -> list[Athlete]:
     """Every row read as /predict reads an athlete; every bad row reported, each field named
     with its row (``dataframe_records[3].height_inches``)."""
     if not rows:
@@ -90,7 +92,7 @@ def read_athletes(rows: list[Row], position: str | None, max_batch: int) -> list
         raise ApiError(400, f"body: {len(rows)} rows is more than the limit of {max_batch} per "
                        "request (MAX_BATCH)", field="body")
     return read_all(rows, lambda row: parse_athlete(
-        row.record if position is None else _claimed(row, position), where=row.where))
+        row.record if position is None else _claimed(row, position), specs, where=row.where))
 
 
 def probabilities(store: ModelStore, athletes: list[Athlete],
@@ -138,7 +140,7 @@ def ignored_header(names: list[str]) -> str:
 async def _invoke(request: Request, store: ModelStore, position: str | None,
                   max_batch: int) -> Response:
     rows = rows_of(await request.body(), request.headers.get("content-type"))
-    athletes = read_athletes(rows, position, max_batch)
+    athletes = read_athletes(rows, store.specs(), position, max_batch)
     predictions = await run_in_threadpool(probabilities, store, athletes, recorder(request))
     response = Response(to_json({"predictions": predictions}), media_type="application/json")
     ignored = ignored_fields(rows, athletes)
@@ -148,33 +150,24 @@ async def _invoke(request: Request, store: ModelStore, position: str | None,
     return response
 
 
-def _for_position(position: str) -> Callable[..., Coroutine[Any, Any, Response]]:
-    async def invocations(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
-        return await _invoke(request, store, position, settings.max_batch)
-    invocations.__doc__ = (
-        f"MLflow's scoring protocol for the {position.upper()} model: every record is one "
-        f"{position.upper()} (a position, when given, must be {position}).\n\n"
-        "Answer: `{\"predictions\": [[p_D3, p_D2, p_FCS, p_Power5], ...]}`, one row per "
-        "record in input order; errors in MLflow's shape `{\"error_code\", \"message\"}`.")
-    return invocations
-
-
-async def position_invocations(position: str, request: Request, store: StoreDep,
+async def position_invocations(position: PositionPath, request: Request, store: StoreDep,
                                settings: SettingsDep) -> Response:
-    """/models/{position}/invocations in any case of the position (QB, Qb); unknown: 404."""
-    pos = POSITION_CASINGS.get(position)
-    if pos is None:
-        raise UnknownPositionError(f"unknown position {position!r} (expected one of "
-                                   f"{', '.join(POSITIONS)})")
-    return await _invoke(request, store, pos, settings.max_batch)
+    """MLflow's scoring protocol for one position's model: every record is one athlete of
+    that position (a position, when given, must be it); the position in any case.
+
+    Answer: `{"predictions": [[p, ...], ...]}`, one row per record in input order, the
+    probabilities in the order of the model's classes (GET /models/{position}); errors in
+    MLflow's shape `{"error_code", "message"}`.
+    """
+    return await _invoke(request, store, position, settings.max_batch)
 
 
 async def invocations(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     """MLflow's scoring protocol over every model: each record carries its `position`
     (positions may be mixed).
 
-    Answer: `{"predictions": [[p_D3, p_D2, p_FCS, p_Power5], ...]}`, one row per record in
-    input order; errors in MLflow's shape `{"error_code", "message"}`.
+    Answer: `{"predictions": [[p, ...], ...]}`, one row per record in input order, each in
+    the order of its position's classes; errors in MLflow's shape `{"error_code", "message"}`.
     """
     return await _invoke(request, store, None, settings.max_batch)
 
@@ -183,14 +176,12 @@ def build_router(max_batch: int) -> APIRouter:
     """The MLflow protocol routes, declaring requests of at most ``max_batch`` rows."""
     router = APIRouter(tags=["mlflow"], route_class=MlflowRoute)
     errors = mlflow_error_responses(400, 415, 503)
-    for pos in POSITIONS:
-        router.add_api_route(f"/models/{pos}/invocations", _for_position(pos), methods=["POST"],
-                             response_model=InvocationsResponse, responses=errors,
-                             openapi_extra=invocations_body(pos, max_batch=max_batch),
-                             name=f"invocations_{pos}")
-    router.add_api_route("/models/{position}/invocations", position_invocations,
-                         methods=["POST"], include_in_schema=False)
+    # One route for every position; /openapi.json lists it once per position served, each
+    # with its own record schema (api/openapi_doc.py).
+    router.add_api_route(POSITION_INVOCATIONS, position_invocations, methods=["POST"],
+                         response_model=InvocationsResponse, responses=errors)
     router.add_api_route("/invocations", invocations, methods=["POST"],
                          response_model=InvocationsResponse, responses=errors,
-                         openapi_extra=invocations_body(None, max_batch=max_batch))
+                         openapi_extra=SpecSchema(lambda specs: invocations_body(
+                             specs, None, max_batch=max_batch)))
     return router

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ...schema import POSITIONS
 from ..audit_records import RECORD_HEADERS, served_record_html
 from ..dependencies import PositionPath, StoreDep, require_admin
 from ..listings import position_summary
@@ -32,7 +31,7 @@ router = APIRouter(prefix="/models", tags=["models"])
 @router.get("", response_model=ModelsResponse, response_model_exclude_unset=True)
 def models(store: StoreDep) -> dict[str, Any]:
     """Served version and available versions of every position."""
-    summaries = {p: position_summary(store, p, with_versions=True) for p in POSITIONS}
+    summaries = {p: position_summary(store, p, with_versions=True) for p in store.positions}
     return {
         "available_models": summaries,
         "total_models": sum(s["loaded"] for s in summaries.values()),

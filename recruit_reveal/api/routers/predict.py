@@ -12,14 +12,15 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..dependencies import AthleteBody, AthletesBody, StoreDep
-from ..payloads import Division, Version, athlete_body
+from ..payloads import SpecSchema, Version, athlete_body
 from ..prediction_log import recorder
 from ..predictions import predict_many, predict_one
 from ..responses import BatchResponse, ExplainedPrediction, TargetedPrediction, error_responses
 
-TargetDivision = Annotated[Division | None, Query(
+TargetDivision = Annotated[str | None, Query(
     description="also search the smallest single changes that reach this division or "
-                "higher (answer: target_search)")]
+                "higher (answer: target_search); a level of the position's ladder "
+                "(GET /models/{position}: classes)")]
 MinProbability = Annotated[float, Query(
     gt=0, le=1, description="with target_division: the probability of that division or "
                             "higher to reach")]
@@ -78,7 +79,7 @@ def json_response(body: bytes) -> Response:
 def build_router(max_batch: int) -> APIRouter:
     """The /predict routes, declaring batches of at most ``max_batch`` athletes."""
     router = APIRouter(tags=["predict"])
-    one = athlete_body(batch=False, max_batch=max_batch)
+    one = SpecSchema(lambda specs: athlete_body(specs, batch=False, max_batch=max_batch))
     # The OpenAPI answer; predict_one encodes it (a TargetedPrediction with target_division).
     one_answer = TargetedPrediction | ExplainedPrediction
     router.add_api_route("/predict", predict, methods=["POST"],
@@ -87,7 +88,8 @@ def build_router(max_batch: int) -> APIRouter:
     router.add_api_route("/predict/batch", predict_batch, methods=["POST"],
                          response_model=BatchResponse,
                          responses=error_responses(400, 413, 422, 503),
-                         openapi_extra=athlete_body(batch=True, max_batch=max_batch))
+                         openapi_extra=SpecSchema(lambda specs: athlete_body(
+                             specs, batch=True, max_batch=max_batch)))
     router.add_api_route("/predict/{version:path}", predict_version, methods=["POST"],
                          response_model=one_answer,
                          responses=error_responses(400, 404, 409, 413, 422, 503),

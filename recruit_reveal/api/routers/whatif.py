@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from ..dependencies import StoreDep
 from ..parsing import read_json
-from ..payloads import what_if_body
+from ..payloads import SpecSchema, what_if_body
 from ..prediction_log import recorder
 from ..responses import WhatIfResponse, error_responses
 from ..whatif_scenarios import Scenario, parse_scenario, what_if_answer
@@ -17,12 +17,12 @@ from .predict import json_response
 router = APIRouter(tags=["predict"])
 
 
-async def _scenario(request: Request) -> Scenario:
-    return parse_scenario(await read_json(request))
+async def _scenario(request: Request, store: StoreDep) -> Scenario:
+    return parse_scenario(await read_json(request), store.specs())
 
 
 @router.post("/what-if", response_model=WhatIfResponse,
-             responses=error_responses(400, 413, 422, 503), openapi_extra=what_if_body())
+             responses=error_responses(400, 413, 422, 503), openapi_extra=SpecSchema(what_if_body))
 async def what_if(request: Request, scenario: Annotated[Scenario, Depends(_scenario)],
                   store: StoreDep) -> Response:
     """The modified athlete's prediction, and in ``what_if_results`` the base against the
