@@ -79,7 +79,6 @@ def _ladder(raw: Any, problems: Problems) -> Ladder | None:
     levels = as_strings(table.get("levels"), "ladder.levels", problems)
     if len(levels) < 2:
         problems.add("ladder.levels", f"a ladder needs at least two levels, got {len(levels)}")
-        return None
     if len(set(levels)) != len(levels):
         problems.add("ladder.levels", "a level is listed twice")
     slugs: dict[str, str] = {}
@@ -177,7 +176,7 @@ def parse(data: dict[str, Any], source: str) -> Catalog:
     common_levers = read_levers(merged.get("levers"), "levers", problems)
     own = set(as_table(data.get("positions"), "positions", problems))
     positions: dict[str, PositionSpec] = {}
-    if ladder is not None:
+    if ladder is not None:  # positions are checked even on a bad ladder: every problem at once
         for key, raw in as_table(merged.get("positions"), "positions", problems).items():
             if not POSITION_KEY.fullmatch(key):
                 problems.add(f"positions.{key}", "a position key is lower-case letters, digits "

@@ -289,6 +289,9 @@ class PositionSpec:
     def __hash__(self) -> int:
         return hash(self.digest)
 
+    def __repr__(self) -> str:
+        return f"PositionSpec({self.key!r}, levels={list(self.levels)}, digest={self.digest[:12]!r})"
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PositionSpec) and other.digest == self.digest
 

@@ -11,7 +11,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from ..catalog import CATALOG_ENV, load_catalog
 from ..errors import RecruitRevealError
 from .commands import COMMANDS
 from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_parser
@@ -39,6 +41,19 @@ def configure_logging(level: int = logging.INFO, log_format: str | None = None) 
     logging.getLogger("papermill").setLevel(max(level, logging.WARNING))
 
 
+def _use_catalog(args: object) -> None:
+    """``--catalog FILE``: checked now (every problem listed, exit 2), then named in CATALOG,
+    so the library and the notebook engine's kernels read the same catalog."""
+    if getattr(args, "command", None) == "catalog":
+        return  # it names the file it reads
+    path = getattr(args, "catalog", None)
+    if path is None:
+        path = os.environ.get(CATALOG_ENV) or None
+    if path is not None:
+        load_catalog(path)
+        os.environ[CATALOG_ENV] = str(Path(path).expanduser().absolute())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -48,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Through the environment, so the notebook engine's kernels sign with it too.
         os.environ["SIGNING_KEY"] = str(args.signing_key.expanduser().absolute())
     try:
+        _use_catalog(args)
         return COMMANDS[args.command](args)
     except RecruitRevealError as exc:
         print(f"recruit-reveal: error: {exc}", file=sys.stderr)

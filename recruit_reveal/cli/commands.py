@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from .catalog_commands import catalog
 from .model_commands import ACTIONS as MODEL_ACTIONS
 from .parser import EXIT_FAILED, EXIT_OK
 
@@ -148,5 +149,5 @@ RUNS_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"index": _runs_i
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _train, "models": _models, "runs": _runs, "serve": _serve,
     "generate-data": _generate_data, "keys": _keys, "outcomes": _outcomes,
-    "monitor": _monitor,
+    "monitor": _monitor, "catalog": catalog,
 }

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..catalog import POSITION_KEY
 from ..release.contract import NotebookParams
-from ..schema import POSITIONS
 
 #: The training flags' defaults are the notebook run's.
 _RUN_DEFAULTS = NotebookParams()
@@ -21,17 +21,25 @@ _EXIT_CODES = ("exit codes: 0 success; 1 a training run in which some position f
 
 
 def _position(text: str) -> str:
+    """A position key or ``all``; which keys exist is the catalog's (or the models
+    folder's) to say, once the command has read it."""
     value = text.strip().lower()
-    if value not in (*POSITIONS, "all"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(POSITIONS)}, all")
+    if value != "all" and not POSITION_KEY.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a position key (e.g. qb) or all")
     return value
 
 
 def _one_position(text: str) -> str:
     value = _position(text)
     if value == "all":
-        raise argparse.ArgumentTypeError(f"choose one of {', '.join(POSITIONS)}")
+        raise argparse.ArgumentTypeError("choose one position (e.g. qb)")
     return value
+
+
+def _add_catalog(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalog", default=None, metavar="FILE",
+                        help="the catalog of positions, inputs and levels (default: $CATALOG, "
+                             "else the default catalog: qb, rb, wr on D3 < D2 < FCS < Power 5)")
 
 
 def _positive_int(text: str) -> int:
@@ -72,7 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_keys(sub)
     _add_outcomes(sub)
     _add_monitor(sub)
+    _add_catalog_command(sub)
     return parser
+
+
+def _add_catalog_command(sub: Any) -> None:
+    """recruit-reveal catalog show|check"""
+    cat = sub.add_parser("catalog", help="show or check a catalog of positions, inputs and "
+                         "levels (docs/data-contract.md, \"The catalog\")")
+    csub = cat.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+    show = csub.add_parser("show", help="the positions, inputs and ladder as tables")
+    show.add_argument("file", nargs="?", default=None,
+                      help="a catalog file (default: $CATALOG, else the default catalog)")
+    check = csub.add_parser("check", help="validate a catalog: one line per problem, exit 2",
+                            epilog="exit codes: 0 the catalog is valid; 2 it has problems")
+    check.add_argument("file", help="the catalog file")
 
 
 def _add_train(sub: Any) -> None:
@@ -86,7 +108,8 @@ def _add_train(sub: Any) -> None:
         "succeeded.", epilog=_EXIT_CODES)
     train.add_argument("--csv", required=True, type=Path, help="training CSV")
     train.add_argument("--position", required=True, type=_position,
-                       help="qb, rb, wr or all")
+                       help="a position of the catalog (default catalog: qb, rb, wr) or all")
+    _add_catalog(train)
     train.add_argument("--version", help="X.Y.Z (default: the next patch version)")
     train.add_argument("--changelog", help="one line for CHANGELOG_{pos}.md and the metadata")
     train.add_argument("--engine", choices=("notebook", "direct"), default="notebook",
@@ -252,6 +275,7 @@ def _add_monitor(sub: Any) -> None:
                          help="only records of this UTC date or later (default: all)")
     monitor.add_argument("--position", type=_position, default="all",
                          help="qb, rb, wr or all (default)")
+    _add_catalog(monitor)
     monitor.add_argument("--log", default=None,
                          help="prediction log folder or s3://bucket/prefix (default $PREDICTION_LOG)")
     monitor.add_argument("--runs-dir", default="runs",
