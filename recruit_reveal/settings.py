@@ -264,7 +264,8 @@ class Settings(BaseSettings):
         """
         versions = overrides.pop("versions", None) or {}
         if versions:
-            overrides["model_versions"] = {**self.model_versions, **versions}
+            overrides["model_versions"] = {**self.model_versions,
+                                           **_checked_versions(versions, "argument")}
         unknown = sorted(set(overrides) - set(type(self).model_fields))
         if unknown:
             raise TypeError(f"unknown setting(s): {', '.join(unknown)}")
@@ -280,7 +281,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     A bad value raises :class:`VersionError` (versions) or
     :class:`RecruitRevealError` naming the environment variable and its value.
     """
-    per_position = _per_position_versions(os.environ if env is None else env)
+    per_position = _checked_versions(_per_position_versions(os.environ if env is None else env),
+                                     "environment variable")
     if per_position and "model_versions" not in overrides:
         overrides = {**overrides, "model_versions": per_position}
     try:
@@ -303,6 +305,22 @@ def _per_position_versions(env: Mapping[str, str]) -> dict[str, str]:
             if k.lower().startswith(_PER_POSITION) and str(v).strip()}
 
 
+def _checked_versions(versions: Mapping[str, str], source: str) -> dict[str, str]:
+    """Position -> version, each checked and named as MODEL_VERSION_<POS> when bad."""
+    out = {}
+    for pos, version in versions.items():
+        key = str(pos).strip().lower()
+        name = f"{_PER_POSITION}{key}".upper()
+        if not POSITION_KEY.fullmatch(key):
+            raise RecruitRevealError(f"{source} {name}: {pos!r} is not a position key "
+                                     "(lower-case letters, digits and _)")
+        try:
+            out[key] = _version_or_latest(str(version))
+        except ValueError as exc:
+            raise VersionError(f"{source} {name}: {exc} (or 'latest')") from None
+    return out
+
+
 def load_setting(name: str, env: Mapping[str, str] | None = None) -> Any:
     """One setting (a field name such as ``"model_dir"``) read from ``env`` alone.
 
@@ -321,8 +339,6 @@ def _raise_readable(exc: ValidationError, overrides: Mapping[str, Any]) -> NoRet
     first = exc.errors()[0]
     name = str(first["loc"][0]) if first["loc"] else "?"
     source = "argument" if name in overrides else "environment variable"
-    if name == "model_versions" and len(first["loc"]) > 1:
-        name = f"{_PER_POSITION}{first['loc'][1]}"
     message = f"{source} {name.upper()}={first.get('input')!r}: {first['msg']}"
     if name.startswith("model_version"):
         cause = (first.get("ctx") or {}).get("error")

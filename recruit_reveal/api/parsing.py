@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ..catalog import PositionSpec
+from ..catalog import PositionSpec, active_catalog
 from ..data.columns import column_name, match, same_value
 from ..schema import POSITION_COLUMN, header_key
 from .http_errors import MAX_PROBLEMS, ApiError, clean_message, summary
@@ -118,12 +118,18 @@ def _position(raw: dict[str, Any], keys: tuple[str, ...], specs: Specs, where: s
 
 
 
-def parse_athlete(raw: Any, specs: Specs, where: str = "") -> Athlete:
+def active_specs() -> dict[str, PositionSpec]:
+    """The active catalog's positions: what a library call without a server reads with."""
+    return dict(active_catalog().positions)
+
+
+def parse_athlete(raw: Any, specs: Specs | None = None, where: str = "") -> Athlete:
     """Validate one athlete object; raise ApiError(422) naming every bad field."""
     if not isinstance(raw, dict):
         name = where.rstrip(".") or "body"
         raise ApiError(422, f"{name}: expected a JSON object describing one athlete, "
                        f"got {type(raw).__name__}", field=name)
+    specs = active_specs() if specs is None else specs
     ref_keys = tuple(k for k in raw if header_key(k) == ATHLETE_REF)
     keys = tuple(k for k in raw if k not in ref_keys) if ref_keys else tuple(raw)
     position_keys, plans = _plan(keys, tuple(specs.values()))

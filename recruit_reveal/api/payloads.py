@@ -27,16 +27,16 @@ from pydantic import (
 )
 
 from ..artifacts import layout
-from ..catalog import PositionSpec
+from ..catalog import PositionSpec, resolve
 from ..data.production import derive_rates
 from ..errors import VersionError
-from ..schema import POSITION_COLUMN, US_STATES, Column, parse_height
+from ..schema import POSITION_COLUMN, US_STATES, Column, PositionLike, parse_height
 
 #: Strict semver X.Y.Z as :func:`recruit_reveal.artifacts.layout.parse_version` reads it.
 VERSION_PATTERN = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$"
 
 
-def _casings(code: str) -> list[str]:
+def casings(code: str) -> list[str]:
     """Every upper/lower-case spelling of ``code`` ("qb" -> qb, qB, Qb, QB)."""
     out = [""]
     for ch in code:
@@ -87,7 +87,7 @@ class SpecSchema(dict[str, Any]):
 
 def position_path_schema(specs: Mapping[str, PositionSpec]) -> dict[str, Any]:
     """The position in a /models/{position} path: a served position, any case (unknown: 404)."""
-    return {"type": "string", "enum": [c for key in specs for c in _casings(key)],
+    return {"type": "string", "enum": [c for key in specs for c in casings(key)],
             "description": ", ".join(specs) + ", any case"}
 
 
@@ -210,12 +210,17 @@ def model_name(position: PositionSpec) -> str:
     return "".join(part.capitalize() for part in position.key.split("_"))
 
 
+def request_model(position: PositionLike) -> type[BaseModel]:
+    """The pydantic model of one athlete of ``position`` (a spec, or a key of the active
+    catalog), generated from its spec."""
+    return _request_model(resolve(position))
+
+
 @cache
-def request_model(position: PositionSpec) -> type[BaseModel]:
-    """The pydantic model of one athlete of ``position``, generated from its spec."""
+def _request_model(position: PositionSpec) -> type[BaseModel]:
     key = position.key
     fields: dict[str, Any] = {
-        POSITION_COLUMN: (Literal.__getitem__(tuple(_casings(key))),  # Literal["qb", "qB", ...]
+        POSITION_COLUMN: (Literal.__getitem__(tuple(casings(key))),  # Literal["qb", "qB", ...]
                           Field(description=f"{key}, any case")),
     }
     for col in map(_request_column, position.inputs):
@@ -237,8 +242,7 @@ def request_model(position: PositionSpec) -> type[BaseModel]:
         **fields)
 
 
-@cache
-def documented_athlete(position: PositionSpec) -> dict[str, Any]:
+def documented_athlete(position: PositionLike) -> dict[str, Any]:
     """The JSON schema /openapi.json publishes for one athlete of ``position``.
 
     Inputs are declared under their canonical names.  The other names the one
@@ -247,7 +251,12 @@ def documented_athlete(position: PositionSpec) -> dict[str, Any]:
     two names only with the same value" is more than schema-driven clients and fuzzers
     can generate from.
     """
-    return request_model(position).model_json_schema()
+    return _documented_athlete(resolve(position))
+
+
+@cache
+def _documented_athlete(position: PositionSpec) -> dict[str, Any]:
+    return _request_model(position).model_json_schema()
 
 
 def range_hint(position: PositionSpec, name: str) -> str | None:
