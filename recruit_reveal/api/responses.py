@@ -365,8 +365,9 @@ class InvocationsResponse(BaseModel):
     """MLflow's scoring protocol: one row of class probabilities per record, in input order."""
 
     predictions: list[list[float]] = Field(
-        description="per record, the probabilities of D3/NAIA, D2, FCS and Power 5, in the "
-                    "class order GET /models/{position} publishes")
+        description="per record, the probabilities of its model's classes (its ladder's "
+                    "levels, lowest first), in the class order GET /models/{position} "
+                    "publishes")
 
 
 class MlflowErrorResponse(BaseModel):
