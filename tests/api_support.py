@@ -68,7 +68,7 @@ def broken_pipeline():
 STARTUP_SECONDS = 90
 #: Settings a test server never inherits from the test's environment.
 _NOT_INHERITED = ("MODEL_", "RATE_LIMIT", "ACCESS_LOG", "ADMIN_TOKEN", "WORKERS",
-                  "RELEASE_POLL", "PREDICTION_LOG")
+                  "RELEASE_POLL", "PREDICTION_LOG", "CATALOG")
 
 
 def free_port() -> int:

@@ -73,6 +73,7 @@ def _render_metadata(meta: ModelMetadata) -> str:
         f"  data          {fingerprint.file} ({fingerprint.rows} rows, "
         f"sha256 {str(fingerprint.sha256)[:12]})",
         f"  per division  {fingerprint.rows_per_division}",
+        f"  catalog       {_catalog_line(meta)}",
         f"  estimator     {estimator.name} {estimator.params}",
         f"  seed          {meta.seed}",
         f"  audit record  {record or '-'}",
@@ -93,6 +94,13 @@ def _render_metadata(meta: ModelMetadata) -> str:
     if rows:
         lines += ["", format_table(["metric", *columns], rows)]
     return "\n".join(lines)
+
+
+def _catalog_line(meta: ModelMetadata) -> str:
+    """The football the version was trained on: catalog, classes, the spec's digest."""
+    spec = meta.position_spec()
+    name = meta.catalog.name if meta.catalog else "default (exported before the catalog)"
+    return f"{name}: {' < '.join(spec.levels)} (spec digest {spec.digest[:12]})"
 
 
 def _promote(args: argparse.Namespace) -> int:
