@@ -30,6 +30,7 @@ from .problems import (
     check_keys,
     read_levers,
 )
+from .sample import PositionSample, read_sample
 from .spec import KINDS, Input, Ladder, PositionSpec, spelling_key
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -46,7 +47,8 @@ class Catalog:
     positions: Mapping[str, PositionSpec]
     inputs: Mapping[str, Input]
     other_positions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    sample: Mapping[str, Any] = field(default_factory=dict)
+    #: The synthetic sample's generative model, by position (positions without one absent).
+    sample: Mapping[str, PositionSample] = field(default_factory=dict)
     source: str = "default"
 
     @property
@@ -185,13 +187,15 @@ def parse(data: dict[str, Any], source: str) -> Catalog:
     if not positions:
         problems.add("positions", "the catalog defines no position")
     _check_spellings(positions, problems)
+    sample = read_sample(merged.get("sample"), merged.get("positions"), positions, problems,
+                         set(positions) if source == "default" else own)
     problems.raise_any()
     assert ladder is not None
     others = {k: tuple(spelling_key(s) for s in v)
               for k, v in as_table(merged.get("other_positions"), "other_positions",
                                  problems).items() if k not in positions}
     return Catalog(str(merged.get("name", Path(source).stem)), ladder, positions, inputs,
-                   others, as_table(merged.get("sample"), "sample", problems), source)
+                   others, sample, source)
 
 
 def _states(raw: Any, problems: Problems) -> tuple[tuple[str, ...], ...]:
