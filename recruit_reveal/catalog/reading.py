@@ -150,9 +150,10 @@ def _merge(base: dict[str, Any], own: dict[str, Any], extends: bool) -> dict[str
               "states": base.get("states"), "other_positions": dict(base.get("other_positions", {}))}
     if extends:
         merged.update(ladder=base.get("ladder"), positions=dict(base.get("positions", {})),
-                      sample=base.get("sample", {}))
+                      sample=dict(base.get("sample", {})))
     for key, value in own.items():
-        if key in ("inputs", "levers", "positions", "other_positions") and isinstance(value, dict):
+        if key in ("inputs", "levers", "positions", "other_positions", "sample") \
+                and isinstance(value, dict):
             merged.setdefault(key, {}).update(value)
         else:
             merged[key] = value

@@ -350,13 +350,14 @@ def read_sample(raw: Any, positions_raw: Any, positions: Mapping[str, PositionSp
     retuned = as_table(top.get("positions"), "sample.positions", problems)
     out: dict[str, PositionSample] = {}
     for key, spec in positions.items():
+        pos_raw = positions_raw.get(key) if isinstance(positions_raw, dict) else None
+        own = dict(as_table((pos_raw or {}).get("sample"), f"positions.{key}.sample", problems))
+        where = f"positions.{key}.sample"
         if key in retuned:
-            own, where = as_table(retuned[key], f"sample.positions.{key}", problems), \
-                f"sample.positions.{key}"
-        else:
-            pos_raw = positions_raw.get(key) if isinstance(positions_raw, dict) else None
-            own = as_table((pos_raw or {}).get("sample"), f"positions.{key}.sample", problems)
-            where = f"positions.{key}.sample"
+            # Re-tuned for this ladder: the inherited ceiling was measured on another one.
+            own.pop("ceiling", None)
+            own.update(as_table(retuned[key], f"sample.positions.{key}", problems))
+            where = f"sample.positions.{key}"
         if not own:
             continue
         check_keys(own, _POSITION_KEYS, where, problems)
