@@ -44,7 +44,7 @@ def _log_missingness(model: PositionModel, observed: np.ndarray) -> np.ndarray:
         out += np.log(p_pattern)
     if model.junior_idx.size:
         # One event blanks every junior coordinate together.
-        junior = observed[:, model.junior_idx].any(axis=1)[:, None]
+        junior = np.asarray(observed[:, model.junior_idx].any(axis=1))[:, None]
         out += np.log(np.where(junior, 1 - model.junior_missing[None, :],
                                model.junior_missing[None, :]))
     return out

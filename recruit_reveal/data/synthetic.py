@@ -151,6 +151,7 @@ def _poisson(r: Recipe, col: dict[str, np.ndarray], spec: PositionSpec,
     """A count around ``of / divisor x scale``; blank where ``of`` is blank."""
     source = col[r.params["of"]]
     noise = r.params.get("divisor_noise")
+    divisor: np.ndarray | float
     if noise is not None:
         divisor = np.clip(rng.normal(noise["mean"], noise["sd"], len(source)),
                           noise.get("low", -np.inf), noise.get("high", np.inf))
