@@ -77,8 +77,14 @@ class MessyExport:
         return int((self.positions == position).sum())
 
 
+def _common_columns() -> list[str]:
+    """The inputs every model position has, in model order (measurables, games, combine)."""
+    first, *rest = (schema.feature_names(pos) for pos in schema.POSITIONS)
+    return [n for n in first if all(n in other for other in rest)]
+
+
 def _stat_columns() -> list[str]:
-    common = {c.name for c in schema.COMMON_COLUMNS}
+    common = set(_common_columns())
     out: list[str] = []
     for pos in schema.POSITIONS:
         out += [n for n in schema.feature_names(pos) if n not in common and n not in out]
@@ -171,7 +177,7 @@ def write_messy_export(path: str | Path, rows: int = 20_000, seed: int = 11) -> 
         part["name"] = [f"Player {j + 1:06d}" for j in where]
         parts.append(part)
     frame = pd.concat(parts).sort_index()
-    columns = ["name", "position", "division", *[c.name for c in schema.COMMON_COLUMNS],
+    columns = ["name", "position", "division", *_common_columns(),
                *_stat_columns()]
     frame = frame.reindex(columns=columns).fillna("").astype(object)
 

@@ -95,9 +95,13 @@ def test_fail_mode_names_the_file_once_in_a_short_message(messy_export):
     message = str(error)
     assert message.count(str(messy_export.path)) == 1
     assert len(message.splitlines()) < 40
-    assert len(error.problems) == len(messy_export.invalid_rows("wr"))
-    assert {p.row for p in error.problems} == messy_export.invalid_rows("wr")
+    cells = [p for p in error.problems if p.row is not None]
+    assert len(cells) == len(messy_export.invalid_rows("wr"))
+    assert {p.row for p in cells} == messy_export.invalid_rows("wr")
     assert "outside the plausible range" in message and "e.g. '0'" in message
+    # Labels off the ladder are also named once for the file, with their row counts.
+    [labels] = [p for p in error.problems if p.row is None]
+    assert "not on the ladder" in labels.message and "(2 rows)" in labels.message
 
 
 def test_without_the_mapping_file_the_state_column_is_unknown(messy_export):
