@@ -36,7 +36,7 @@ import numpy as np
 
 from ..catalog import Catalog, PositionSpec, active_catalog, resolve
 from ..catalog.sample import PositionSample, correlation_matrix
-from ..errors import DataValidationError, Problem
+from ..errors import DataValidationError, Problem, UnknownPositionError
 from ..schema import POSITION_COLUMN, PositionLike
 
 
@@ -89,7 +89,11 @@ def sample_of(position: PositionLike, catalog: Catalog | None = None
     A spec is matched by key and must be on the same ladder as the catalog's section.
     """
     cat = catalog or active_catalog()
-    spec = cat.position(position) if isinstance(position, str) else resolve(position)
+    try:
+        spec = cat.position(position) if isinstance(position, str) else resolve(position)
+    except UnknownPositionError as exc:
+        raise DataValidationError(Problem(str(exc), column=POSITION_COLUMN,
+                                          expected="one of " + ", ".join(cat.keys))) from exc
     sample = cat.sample.get(spec.key)
     if sample is None or sample.levels != spec.levels:
         known = ", ".join(k for k, s in cat.sample.items() if s.levels == spec.levels)
