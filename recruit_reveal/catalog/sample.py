@@ -283,7 +283,9 @@ def _position(spec: PositionSpec, section: Mapping[str, Any], where: str,
     correlations = _correlations(r, section.get("correlations", []), roles)
     draws = _draws(r, section.get("draws"))
     levelled = _levelled(r, section.get("levelled", []))
-    known = {c.input for c in latent} | {d.name for d in draws} | {c.input for c in levelled}
+    # Inputs named by a coordinate count as drawn even when it has a problem of its own.
+    named = {str(c.get("input")) for c in section.get("latent", []) if isinstance(c, dict)}
+    known = named | {d.name for d in draws} | {c.input for c in levelled}
     known |= {c.name for c in spec.inputs if c.kind == "state"}
     recipes = _recipes(r, section.get("recipes"), known)
     never = [n for n in spec.feature_names if n not in known]
@@ -306,7 +308,7 @@ def _position(spec: PositionSpec, section: Mapping[str, Any], where: str,
         latent=latent, correlations=correlations,
         combine_attendance=(r.per_level(section.get("combine_attendance"), "combine_attendance")
                             if combine else ()),
-        test_recorded={n: float(recorded[n] or 0.0) for n in combine},
+        test_recorded={n: float(recorded.get(n) or 0.0) for n in combine},
         junior_missing=r.per_level(section.get("junior_missing"), "junior_missing") if junior else (),
         draws=draws, levelled=levelled, recipes=recipes,
         missing_at_random=tuple((n, float(v)) for n, v in mcar.items()
