@@ -113,6 +113,8 @@ def test_an_inherited_position_off_its_ladder_has_no_sample(tmp_path):
      "positions.k.sample", "no way to draw weight_lbs"),
     (("state_tiers = [[0.2, 0.3, 0.3, 0.2], ", "state_tiers = ["),
      "state_tiers", "one list of tier probabilities per ladder level (3)"),
+    (("correlations = [", "missing_at_random = { forty_yard_dash = 0.1 }\ncorrelations = ["),
+     "missing_at_random.forty_yard_dash", "goes missing by level only"),
     (("[positions.k.sample]", "[sample.positions.x]\npriors = [1.0, 0.0, 0.0]\n"
       "[positions.k.sample]"), "sample.positions.x", "not a position of this catalog"),
 ])

@@ -300,6 +300,12 @@ def _position(spec: PositionSpec, section: Mapping[str, Any], where: str,
             r.add("test_recorded", f"{name} needs the probability a test is recorded")
     junior = any(spec.column(c.input).junior_of for c in latent)
     mcar = as_table(section.get("missing_at_random"), f"{where}.missing_at_random", problems)
+    # The posterior reads level information from which combine and junior values are
+    # missing: blanking them at random as well would make it inexact.
+    telling = set(combine) | {c.input for c in latent if spec.column(c.input).junior_of}
+    for name in sorted(telling & set(mcar)):
+        r.add(f"missing_at_random.{name}", "a combine or junior coordinate goes missing by "
+              "level only (its missingness carries information)")
     sample = PositionSample(
         key=spec.key, levels=spec.levels,
         priors=r.distribution(section.get("priors"), "priors", r.n),
