@@ -173,14 +173,15 @@ def load_training_data(csv_path: str | Path, position: schema.PositionLike, *, m
     if invalid_rows == "fail" or problems.about_file() or target is None:
         if unknown:
             problems.add(validation.unknown_labels_message(unknown, spec),
-                         column=schema.TARGET_COLUMN,
+                         column=cells.raw_name(schema.TARGET_COLUMN),
                          expected=validation.division_expected(spec), stage=0)
         kept = _fail_on_problems(cells, selection.mask, target, spec, min_rows_per_division,
                                  problems, warnings)
     else:
         if unknown:
             warnings.add(validation.unknown_labels_message(unknown, spec) + "; set aside "
-                         "(invalid_rows='quarantine')", column=schema.TARGET_COLUMN,
+                         "(invalid_rows='quarantine')",
+                         column=cells.raw_name(schema.TARGET_COLUMN),
                          expected=validation.division_expected(spec), stage=1)
         kept = _quarantine(cells, read.header, selection, target, spec,
                            min_rows_per_division, max_invalid_fraction, problems, warnings)

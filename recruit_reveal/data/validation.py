@@ -55,11 +55,14 @@ _NUMBER = re.compile(r"^(?P<num>[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[-+]?\
 
 
 def division_expected(spec: PositionSpec) -> str:
-    """What a label may be: a level of the position's ladder or one of its spellings."""
-    spellings = sorted({s for s in spec.ladder.spellings if s not in
-                        {level.lower() for level in spec.levels}})[:8]
+    """What a label may be: a level of the position's ladder or one of its spellings
+    (a few of each level's, from the top, as the catalog lists them)."""
+    levels = {level.lower() for level in spec.levels}
+    shown = [s for level in reversed(spec.levels)
+             for s in [k for k, v in spec.ladder.spellings.items()
+                       if v == level and k not in levels][:3]]
     return ("one of " + ", ".join(spec.levels)
-            + (" or a spelling (" + ", ".join(spellings) + ", ...)" if spellings else ""))
+            + (" or a spelling (" + ", ".join(shown) + ", ...)" if shown else ""))
 
 
 def _position_expected() -> str:
