@@ -132,3 +132,35 @@ def test_unknown_keys_are_named(tmp_path):
     lines = _problems(tmp_path, OWN.replace("[positions.k.sample]",
                                             "[positions.k.sample]\nlatnet = []"))
     assert any("positions.k.sample.latnet: unknown field" in line for line in lines), lines
+
+
+def test_a_two_level_position_without_latent_coordinates(tmp_path):
+    # State and stars only: the posterior is prior x tier x stars, checked by hand.
+    from recruit_reveal.data import posterior, synthetic
+
+    catalog = _load(tmp_path, """
+name = "minimal"
+[ladder]
+levels = ["low", "high"]
+[inputs.stars]
+kind = "int"
+unit = "stars"
+low = 1
+high = 5
+[positions.x]
+inputs = ["state", "stars"]
+[sample]
+priors = [0.7, 0.3]
+state_tiers = [[0.2, 0.3, 0.3, 0.2], [0.4, 0.3, 0.2, 0.1]]
+[positions.x.sample]
+levelled = [{ input = "stars", values = [1, 2, 3, 4, 5], p = [
+    [0.4, 0.3, 0.2, 0.05, 0.05], [0.05, 0.1, 0.25, 0.3, 0.3]] }]
+""")
+    frame = synthetic.generate("x", 2000, 1, catalog)
+    assert list(frame.columns) == ["name", "position", "division", "state", "stars"]
+    proba = posterior.true_proba(frame.iloc[:1].assign(state="GA", stars=3.0), "x", catalog)
+    low, high = 0.7 * 0.2 * 0.2, 0.3 * 0.4 * 0.25
+    assert proba[0] == pytest.approx([low / (low + high), high / (low + high)])
+    accuracy = posterior.ceiling_metrics(posterior.true_proba(frame, "x", catalog),
+                                         frame["division"], catalog.ladder.levels)
+    assert accuracy["exact_accuracy"] > 0.75  # the prior alone scores 0.70
