@@ -310,7 +310,8 @@ def _position(spec: PositionSpec, section: Mapping[str, Any], where: str,
         key=spec.key, levels=spec.levels,
         priors=r.distribution(section.get("priors"), "priors", r.n),
         state_tiers=tuple(r.distribution(row, f"state_tiers[{k}]", spec.n_state_tiers)
-                          for k, row in enumerate(_rows(r, section.get("state_tiers")))),
+                          for k, row in enumerate(_rows(r, section.get("state_tiers"))))
+        if _has_state(spec) else (),
         latent=latent, correlations=correlations,
         combine_attendance=(r.per_level(section.get("combine_attendance"), "combine_attendance")
                             if combine else ()),
@@ -325,6 +326,10 @@ def _position(spec: PositionSpec, section: Mapping[str, Any], where: str,
     return sample if _complete(r, sample, combine, junior) else None
 
 
+def _has_state(spec: PositionSpec) -> bool:
+    return any(c.kind == "state" for c in spec.inputs)
+
+
 def _rows(r: _Reader, raw: Any) -> list[Any]:
     if not isinstance(raw, list) or len(raw) != r.n:
         r.add("state_tiers", f"expected one list of tier probabilities per ladder level ({r.n})")
@@ -334,7 +339,8 @@ def _rows(r: _Reader, raw: Any) -> list[Any]:
 
 def _complete(r: _Reader, sample: PositionSample, combine: list[str], junior: bool) -> bool:
     """Everything read and the latent correlation matrix safely positive definite."""
-    ok = bool(sample.priors) and len(sample.state_tiers) == r.n and all(sample.state_tiers)
+    ok = bool(sample.priors) and (not _has_state(r.spec) or (
+        len(sample.state_tiers) == r.n and all(sample.state_tiers)))
     ok = ok and (bool(sample.combine_attendance) or not combine)
     ok = ok and (bool(sample.junior_missing) or not junior)
     if sample.latent and np.linalg.eigvalsh(
