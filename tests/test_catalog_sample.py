@@ -115,6 +115,9 @@ def test_an_inherited_position_off_its_ladder_has_no_sample(tmp_path):
      "state_tiers", "one list of tier probabilities per ladder level (3)"),
     (("correlations = [", "missing_at_random = { forty_yard_dash = 0.1 }\ncorrelations = ["),
      "missing_at_random.forty_yard_dash", "goes missing by level only"),
+    (("[positions.k.sample]", "[positions.k.sample]\nrecipes = [{ kind = \"scaled\", "
+      "input = \"state\", of = \"weight_lbs\", mean = \"big\", sd = 1 }]"),
+     "recipes[0].mean", "expected a number, got 'big'"),
     (("[positions.k.sample]", "[sample.positions.x]\npriors = [1.0, 0.0, 0.0]\n"
       "[positions.k.sample]"), "sample.positions.x", "not a position of this catalog"),
 ])

@@ -263,6 +263,8 @@ def _recipes(r: _Reader, raw: Any, known: set[str]) -> tuple[Recipe, ...]:
             r.add(place, f"a {kind} recipe needs " + ", ".join(missing))
             continue
         unknown = [table[v] for v in variables if table[v] not in known]
+        if not _numbers_ok(r, table, variables, place):
+            continue
         if unknown:
             r.add(place, f"uses {', '.join(map(repr, unknown))} before it is drawn")
             continue
@@ -272,6 +274,28 @@ def _recipes(r: _Reader, raw: Any, known: set[str]) -> tuple[Recipe, ...]:
     if raw is not None and not isinstance(raw, list):
         r.add("recipes", "expected a list of recipes")
     return tuple(out)
+
+
+def _numbers_ok(r: _Reader, table: Mapping[str, Any], variables: tuple[str, ...],
+                place: str) -> bool:
+    """Every parameter that names no variable is a number (``divisor_noise`` a table of
+    mean, sd and optional low and high)."""
+    ok = True
+    for key, value in table.items():
+        if key in variables:
+            continue
+        if key == "divisor_noise":
+            noise = as_table(value, f"{r.where}.{place}.{key}", r.problems)
+            check_keys(noise, {"mean", "sd", "low", "high"}, f"{r.where}.{place}.{key}",
+                       r.problems)
+            numbers = [noise.get("mean"), noise.get("sd"), *(noise.get(k, 0.0)
+                                                             for k in ("low", "high"))]
+        else:
+            numbers = [value]
+        if any(isinstance(x, bool) or not isinstance(x, int | float) for x in numbers):
+            r.add(f"{place}.{key}", f"expected a number, got {value!r}")
+            ok = False
+    return ok
 
 
 def _position(spec: PositionSpec, section: Mapping[str, Any], where: str,
@@ -296,7 +320,8 @@ def _position(spec: PositionSpec, section: Mapping[str, Any], where: str,
     recorded = {n: as_number(v, f"{where}.test_recorded.{n}", problems) for n, v in
                 as_table(section.get("test_recorded"), f"{where}.test_recorded", problems).items()}
     for name in combine:
-        if not 0.0 <= (recorded.get(name) or -1.0) <= 1.0:
+        value = recorded.get(name)
+        if value is None or not 0.0 <= value <= 1.0:
             r.add("test_recorded", f"{name} needs the probability a test is recorded")
     junior = any(spec.column(c.input).junior_of for c in latent)
     mcar = as_table(section.get("missing_at_random"), f"{where}.missing_at_random", problems)
