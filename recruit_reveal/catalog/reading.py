@@ -145,10 +145,11 @@ def default_toml() -> dict[str, Any]:
 
 def _merge(base: dict[str, Any], own: dict[str, Any], extends: bool) -> dict[str, Any]:
     """The tables a catalog sees: the default's inputs, levers, states and other positions
-    always; its ladder, positions and sample section only with ``extends``."""
-    merged: dict[str, Any] = {"inputs": dict(base.get("inputs", {})),
-              "levers": dict(base.get("levers", {})),
-              "states": base.get("states"), "other_positions": dict(base.get("other_positions", {}))}
+    always; its ladder, positions and sample section only with ``extends`` (the catalog's
+    own ``[sample]`` keys then replace the default's one by one)."""
+    merged: dict[str, Any] = {
+        "inputs": dict(base.get("inputs", {})), "levers": dict(base.get("levers", {})),
+        "states": base.get("states"), "other_positions": dict(base.get("other_positions", {}))}
     if extends:
         merged.update(ladder=base.get("ladder"), positions=dict(base.get("positions", {})),
                       sample=dict(base.get("sample", {})))
