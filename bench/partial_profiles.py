@@ -75,11 +75,11 @@ def _bayes_without(frame, names: list[str], position: str) -> np.ndarray:
     absence says nothing about the division: its missingness term is divided out."""
     proba = posterior.true_proba(frame.drop(columns=names), position)
     model = generative_model.position_model(position)
-    junior = model.columns[model.junior_idx]
+    junior = model.columns[model.junior_idx[0]]
     if junior in names:
         present = frame[junior].notna().to_numpy()
         proba = proba.copy()
-        proba[present] /= generative_model.JUNIOR_MISSING[None, :]
+        proba[present] /= model.junior_missing[None, :]
         proba /= proba.sum(axis=1, keepdims=True)
     return proba
 

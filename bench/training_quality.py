@@ -99,7 +99,7 @@ def _quality(csv: Path, folds: int) -> tuple[list[list[str]], list[Goal], dict]:
         pooled_ece = expected_calibration_error(result.oof_target, result.oof_proba)
         floor = ceil["expected_calibration_error"]
         exact_ratio, w1_ratio = exact / ceil["exact_accuracy"], w1 / ceil["within_one_accuracy"]
-        card = posterior.BAYES_CEILING[position]["exact_accuracy"]
+        card = posterior.quoted_ceiling(position)["exact_accuracy"]
         raw[position] = {"exact_ratio": exact_ratio, "w1_ratio": w1_ratio,
                          "over_rules": exact - rules, "ece": pooled_ece}
         rows.append([

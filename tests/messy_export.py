@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data.synthetic import generate
 
 #: Share of each position in the export (11 positions; QB, RB and WR have models).
@@ -77,10 +78,16 @@ class MessyExport:
         return int((self.positions == position).sum())
 
 
+def _common_columns() -> list[str]:
+    """The inputs every model position has, in model order (measurables, games, combine)."""
+    first, *rest = (schema.feature_names(pos) for pos in default_catalog().keys)
+    return [n for n in first if all(n in other for other in rest)]
+
+
 def _stat_columns() -> list[str]:
-    common = {c.name for c in schema.COMMON_COLUMNS}
+    common = set(_common_columns())
     out: list[str] = []
-    for pos in schema.POSITIONS:
+    for pos in default_catalog().keys:
         out += [n for n in schema.feature_names(pos) if n not in common and n not in out]
     return out
 
@@ -164,14 +171,14 @@ def write_messy_export(path: str | Path, rows: int = 20_000, seed: int = 11) -> 
     parts = []
     for i, pos in enumerate(labels):
         where = np.flatnonzero(positions == pos)
-        part = (_model_rows(pos, len(where), seed + i, rng) if pos in schema.POSITIONS
+        part = (_model_rows(pos, len(where), seed + i, rng) if pos in default_catalog().keys
                 else _filler_rows(pos, len(where), rng))
         part.index = where
         part["position"] = rng.choice(SPELLINGS[pos], len(where))
         part["name"] = [f"Player {j + 1:06d}" for j in where]
         parts.append(part)
     frame = pd.concat(parts).sort_index()
-    columns = ["name", "position", "division", *[c.name for c in schema.COMMON_COLUMNS],
+    columns = ["name", "position", "division", *_common_columns(),
                *_stat_columns()]
     frame = frame.reindex(columns=columns).fillna("").astype(object)
 
@@ -188,7 +195,7 @@ def write_messy_export(path: str | Path, rows: int = 20_000, seed: int = 11) -> 
     zero = rng.random(rows) < ZERO_HEIGHT_SHARE
     frame.loc[zero, "height_inches"] = "0"
     injected: dict[str, set[int]] = {}
-    for pos in schema.POSITIONS:
+    for pos in default_catalog().keys:
         fine = np.flatnonzero((positions == pos) & ~zero)
         pick = rng.choice(fine, 6, replace=False)
         frame.loc[pick[:2], "weight_lbs"] = "n/k"
@@ -203,5 +210,5 @@ def write_messy_export(path: str | Path, rows: int = 20_000, seed: int = 11) -> 
     mapping_path = path.with_name(path.stem + ".columns.json")
     mapping_path.write_text(json.dumps(MAPPING, indent=2) + "\n", encoding="utf-8")
     zero_rows = {pos: {int(r) for r in sheet[zero & (positions == pos)]}
-                 for pos in schema.POSITIONS}
+                 for pos in default_catalog().keys}
     return MessyExport(path, mapping_path, positions, zero_rows, injected)

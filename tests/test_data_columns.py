@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data.columns import column_name, match, same_value
 
 #: Every name an intake form sends, by position: what each reads as (None: ignored).
@@ -25,6 +26,8 @@ FORM_NAMES = {
     "Senior_Avg": {"qb": None, "rb": "senior_ypc", "wr": "senior_avg"},
 }
 CASES = [(raw, pos, want) for raw, by_pos in FORM_NAMES.items() for pos, want in by_pos.items()]
+
+CATALOG = default_catalog()
 
 
 @pytest.mark.parametrize("raw,position,canonical", CASES)
@@ -85,11 +88,13 @@ def test_same_value(a, b, same):
 
 
 def test_the_per_position_spellings_are_consistent():
-    for position, aliases in schema.POSITION_HEADER_ALIASES.items():
+    shared = schema.header_aliases(CATALOG)
+    for position in CATALOG.keys:
+        aliases = schema.position_header_aliases(position)
         own = set(schema.feature_names(position))
         assert set(aliases.values()) <= own, position
         assert not aliases.keys() & own, position  # never renames the position's own column
-        assert not aliases.keys() & schema.HEADER_ALIASES.keys()
+        assert not aliases.keys() & shared.keys()
         for spelling in aliases:
             assert schema.header_key(spelling) == spelling
 
@@ -101,7 +106,7 @@ def test_the_data_contract_lists_every_per_position_spelling():
     table: dict[str, dict[str, tuple[str, ...]]] = {}
     for line in rows:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[0] not in schema.POSITIONS:
+        if cells[0] not in CATALOG.keys:
             break
         table.setdefault(cells[0], {})[cells[1]] = tuple(cells[2].split(", "))
-    assert table == schema.POSITION_HEADER_SPELLINGS
+    assert table == {key: dict(spec.header_spellings) for key, spec in CATALOG.positions.items()}

@@ -18,19 +18,20 @@ def test_several_problems_collected_in_one_error(tmp_path):
     frame.loc[2, "division"] = "Juco"
     frame.loc[3, "games"] = 40
     error = load_fails(write_csv(tmp_path, frame), min_rows_per_division=1)
-    assert len(error.problems) == 5 and error.truncated == 0
+    assert len(error.problems) == 6 and error.truncated == 0
     one_problem(error, column="senior_ypg", contains="required column is missing")
+    one_problem(error, column="division", contains="not on the ladder")
     one_problem(error, row=2, column="weight_lbs")
     one_problem(error, row=3, column="state")
     one_problem(error, row=4, column="division")
     one_problem(error, row=5, column="games")
     # The header-level problem is listed before the cell problems, which follow the rows.
-    assert [p.row for p in error.problems] == [None, 2, 3, 4, 5]
+    assert [p.row for p in error.problems] == [None, None, 2, 3, 4, 5]
     # Grouped format: the file is named once, at the top, then one line per (column, rule).
     lines = str(error).splitlines()
-    assert lines[0].startswith("5 problem(s) found in 4 row(s) of ")
+    assert lines[0].startswith("6 problem(s) found in 4 row(s) of ")
     assert str(error).count(str(error.problems[0].file)) == 1
-    assert len(lines) == 1 + 5
+    assert len(lines) == 1 + 6
 
 
 def test_problems_are_capped_and_counted(tmp_path):

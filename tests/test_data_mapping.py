@@ -10,10 +10,14 @@ import pytest
 from training_csv import ROWS, load_fails, valid_rows, write_csv
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data import load_training_data, read_column_mapping
+from recruit_reveal.data.columns import canonical_columns
 from recruit_reveal.errors import DataValidationError
 
 CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "data-contract.md"
+
+CATALOG = default_catalog()
 
 
 def _renamed(seed: int, names: dict[str, str]):
@@ -37,9 +41,10 @@ def test_built_in_header_spellings(header, canonical):
 
 
 def test_built_in_spellings_are_not_canonical_names_themselves():
-    assert not schema.HEADER_ALIASES.keys() & schema.CANONICAL_COLUMNS
-    assert set(schema.HEADER_ALIASES.values()) <= schema.CANONICAL_COLUMNS
-    for spelling in schema.HEADER_ALIASES:
+    aliases, canonical = schema.header_aliases(), canonical_columns()
+    assert not aliases.keys() & canonical
+    assert set(aliases.values()) <= canonical
+    for spelling in aliases:
         assert schema.header_key(spelling) == spelling
 
 
@@ -173,6 +178,7 @@ def _doc_table(title: str) -> dict[str, list[str]]:
 
 def test_the_data_contract_lists_every_built_in_spelling():
     assert _doc_table("## Column names") == {
-        c: list(s) for c, s in schema.HEADER_SPELLINGS.items()}
-    assert _doc_table("## Positions") == {
-        c: list(s) for c, s in schema.POSITION_SPELLINGS.items()}
+        c: list(s) for c, s in schema.header_spellings(CATALOG).items()}
+    positions = {**{k: spec.spellings for k, spec in CATALOG.positions.items()},
+                 **CATALOG.other_positions}
+    assert _doc_table("## Positions") == {c: list(s) for c, s in positions.items()}

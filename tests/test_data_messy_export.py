@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data import load_training_data, write_rejected_rows
 from recruit_reveal.errors import DataValidationError
 
@@ -18,7 +19,7 @@ from recruit_reveal.errors import DataValidationError
 def loaded(messy_export):
     return {pos: load_training_data(messy_export.path, pos, columns=messy_export.mapping_path,
                                     invalid_rows="quarantine")
-            for pos in schema.POSITIONS}
+            for pos in default_catalog().keys}
 
 
 def test_the_export_is_what_real_exports_look_like(messy_export):
@@ -27,11 +28,11 @@ def test_the_export_is_what_real_exports_look_like(messy_export):
         b"\r\n")
     assert messy_export.rows == 20_000 and len(set(messy_export.positions)) == 11
     zero = sum(len(r) for r in messy_export.zero_height_rows.values())
-    model_rows = sum(messy_export.rows_of(p) for p in schema.POSITIONS)
+    model_rows = sum(messy_export.rows_of(p) for p in default_catalog().keys)
     assert 0.07 < zero / model_rows < 0.13
 
 
-@pytest.mark.parametrize("position", schema.POSITIONS)
+@pytest.mark.parametrize("position", default_catalog().keys)
 def test_every_model_position_loads_with_the_mapping_file_and_quarantine(
         messy_export, loaded, position):
     data = loaded[position]
@@ -95,9 +96,13 @@ def test_fail_mode_names_the_file_once_in_a_short_message(messy_export):
     message = str(error)
     assert message.count(str(messy_export.path)) == 1
     assert len(message.splitlines()) < 40
-    assert len(error.problems) == len(messy_export.invalid_rows("wr"))
-    assert {p.row for p in error.problems} == messy_export.invalid_rows("wr")
+    cells = [p for p in error.problems if p.row is not None]
+    assert len(cells) == len(messy_export.invalid_rows("wr"))
+    assert {p.row for p in cells} == messy_export.invalid_rows("wr")
     assert "outside the plausible range" in message and "e.g. '0'" in message
+    # Labels off the ladder are also named once for the file, with their row counts.
+    [labels] = [p for p in error.problems if p.row is None]
+    assert "not on the ladder" in labels.message and "(2 rows)" in labels.message
 
 
 def test_without_the_mapping_file_the_state_column_is_unknown(messy_export):
@@ -118,5 +123,5 @@ def test_loading_20k_rows_is_quick(messy_export):
 def test_models_can_learn_from_what_is_kept(loaded):
     data = loaded["wr"]
     ypg = data.frame["senior_rec_ypg"].to_numpy()
-    order = [schema.DIVISIONS.index(d) for d in data.target]
+    order = [default_catalog().ladder.levels.index(d) for d in data.target]
     assert np.corrcoef(ypg[~np.isnan(ypg)], np.asarray(order)[~np.isnan(ypg)])[0, 1] > 0.3

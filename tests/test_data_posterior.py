@@ -11,16 +11,23 @@ import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
+from recruit_reveal.catalog import default_catalog, load_catalog
 from recruit_reveal.data import generative_model, posterior, synthetic
-from recruit_reveal.schema import DIVISIONS, POSITIONS, TARGET_COLUMN, state_tier
+from recruit_reveal.schema import TARGET_COLUMN
 
 ROOT = Path(__file__).resolve().parents[1]
 LARGE = 20_000
 LARGE_SEED = 31337  # not CEILING_SEED: the check must be on fresh rows
+DEFAULT = default_catalog()
+POSITIONS = DEFAULT.keys
+FIVE = load_catalog(ROOT / "tests" / "fixtures" / "catalog_five_levels.toml")
+#: Positions of the five-level catalog: TE (stars, no junior season, one combine test)
+#: and LB (measurables only), and an inherited position re-tuned for five levels.
+FIVE_POSITIONS = ("te", "lb", "qb")
 
 
-def _labels(frame: pd.DataFrame) -> np.ndarray:
-    return np.array([DIVISIONS.index(d) for d in frame[TARGET_COLUMN]])
+def _labels(frame: pd.DataFrame, levels=DEFAULT.ladder.levels) -> np.ndarray:
+    return np.array([levels.index(d) for d in frame[TARGET_COLUMN]])
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +40,70 @@ def large():
     return out
 
 
+@pytest.fixture(scope="module")
+def large_five():
+    """20,000 rows per five-level position with their posterior."""
+    out = {}
+    for pos in FIVE_POSITIONS:
+        frame = synthetic.generate(pos, LARGE, LARGE_SEED, FIVE)
+        out[pos] = (frame, posterior.true_proba(frame, pos, FIVE))
+    return out
+
+
 @pytest.mark.parametrize("position", POSITIONS)
 def test_true_proba_is_a_valid_distribution(large, position):
     frame, proba = large[position]
-    assert proba.shape == (len(frame), len(DIVISIONS))
+    assert proba.shape == (len(frame), len(DEFAULT.ladder.levels))
     assert np.isfinite(proba).all() and (proba >= 0).all()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("position", FIVE_POSITIONS)
+def test_five_level_posterior_is_a_distribution_over_five_levels(large_five, position):
+    frame, proba = large_five[position]
+    assert proba.shape == (LARGE, 5)
+    assert np.isfinite(proba).all() and (proba >= 0).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    assert set(frame[TARGET_COLUMN]) == set(FIVE.ladder.levels)
+
+
+@pytest.mark.parametrize("position", FIVE_POSITIONS)
+def test_five_level_ceiling_beats_the_prior_and_is_calibrated(large_five, position):
+    frame, proba = large_five[position]
+    y = _labels(frame, FIVE.ladder.levels)
+    metrics = posterior.ceiling_metrics(proba, frame[TARGET_COLUMN], FIVE.ladder.levels)
+    prior = np.array(FIVE.sample[position].priors)
+    # Always answering the likeliest level scores its prior; the posterior does better.
+    assert metrics["exact_accuracy"] > prior.max() + 0.1
+    assert metrics["log_loss"] < -(prior * np.log(prior)).sum() - 0.2
+    for k in range(5):  # exact: the mean posterior of a level is its frequency
+        freq = (y == k).mean()
+        se = math.sqrt(freq * (1 - freq) / len(y))
+        assert abs(proba[:, k].mean() - freq) < 4 * se, (k, proba[:, k].mean(), freq)
+    top, pred = proba.max(axis=1), proba.argmax(axis=1)
+    for lo, hi in ((0.3, 0.5), (0.5, 0.7), (0.7, 1.01)):
+        sel = (top >= lo) & (top < hi)
+        conf = top[sel].mean()
+        se = math.sqrt(conf * (1 - conf) / sel.sum())
+        assert abs((pred[sel] == y[sel]).mean() - conf) < 4 * se, (lo, hi)
+
+
+def test_stars_carry_level_information_exactly():
+    # Two TE rows alike but for their stars: the posterior ratio is the stars' likelihood ratio.
+    frame = synthetic.generate("te", 1, 5, FIVE)
+    one, five = frame.assign(stars=1.0), frame.assign(stars=5.0)
+    p1, p5 = (posterior.true_proba(f, "te", FIVE)[0] for f in (one, five))
+    table = np.array(FIVE.sample["te"].levelled[0].p)
+    expected = (table[:, 4] / table[:, 0]) / (p5 / p1)
+    np.testing.assert_allclose(expected / expected[0], 1.0, rtol=1e-9)
+    unknown = posterior.true_proba(frame.assign(stars=np.nan), "te", FIVE)[0]
+    assert not np.allclose(unknown, p1) and not np.allclose(unknown, p5)
+
+
+def test_a_position_without_a_sample_section_is_named():
+    spec = FIVE.position("te")
+    with pytest.raises(Exception, match="no sample section"):
+        posterior.true_proba(pd.DataFrame({"height_inches": [76.0]}), spec, DEFAULT)
 
 
 @pytest.mark.parametrize("position", POSITIONS)
@@ -64,7 +129,7 @@ def test_true_proba_accepts_sparse_frames():
 def test_argmax_accuracy_matches_the_quoted_ceiling(large, position):
     frame, proba = large[position]
     measured = posterior.ceiling_metrics(proba, frame[TARGET_COLUMN])
-    quoted = posterior.BAYES_CEILING[position]
+    quoted = posterior.quoted_ceiling(position)
     for key in ("exact_accuracy", "within_one_accuracy"):
         p = quoted[key]
         # Both figures are estimates: 20,000 rows here, 50,000 for the quoted one.
@@ -82,7 +147,7 @@ def test_data_card_quotes_the_ceiling():
         row = re.search(rf"^\|\s*{pos.upper()}\s*\|(.+)$", card, flags=re.MULTILINE)
         assert row, f"data card has no ceiling row for {pos}"
         cells = [c.strip() for c in row.group(1).split("|")]
-        quoted = posterior.BAYES_CEILING[pos]
+        quoted = posterior.quoted_ceiling(pos)
         assert cells[0] == f"{quoted['exact_accuracy']:.1%}"
         assert cells[1] == f"{quoted['within_one_accuracy']:.1%}"
         assert cells[2] == f"{quoted['log_loss']:.3f}"
@@ -106,25 +171,34 @@ def test_posterior_is_calibrated(large, position):
         assert abs((pred[sel] == y[sel]).mean() - conf) < 4 * se, (lo, hi)
 
 
-def _posterior_by_hand(row: pd.Series, position: str) -> np.ndarray:
-    """The posterior written out the slow way, one row, with scipy's Gaussian."""
-    model = generative_model.position_model(position)
+def _posterior_by_hand(row: pd.Series, position: str, catalog=DEFAULT) -> np.ndarray:
+    """The posterior written out the slow way, one row, with scipy's Gaussian and the
+    catalog's sample section read directly."""
+    model = generative_model.position_model(position, catalog)
+    sample = catalog.sample[position]
     x = np.array([row.get(c, np.nan) for c in model.columns], dtype=float)
     obs = ~np.isnan(x)
     u = generative_model.to_latent(x[obs], model.low[obs], model.high[obs])
-    combine = [row[c] == row[c] for c in generative_model.COMBINE]
-    tier = state_tier(row.get("state"))
+    spec = catalog.position(position)
+    combine = {c: row[c] == row[c] for c in model.columns if spec.column(c).group == "combine"}
+    juniors = [c for c in model.columns if spec.column(c).junior_of]
+    tier = spec.state_tier(row.get("state"))
     post = []
-    for k in range(4):
-        p = generative_model.DIVISION_PRIORS[k]
-        each = [r if seen else 1 - r for r, seen in zip(generative_model.TEST_RECORDED, combine,
-                                                         strict=True)]
-        att = generative_model.COMBINE_ATTENDANCE[k]
-        p *= att * np.prod(each) + (0 if any(combine) else 1 - att)
-        jm = generative_model.JUNIOR_MISSING[k]
-        p *= (1 - jm) if obs[model.junior_idx] else jm
+    for k in range(len(sample.priors)):
+        p = sample.priors[k]
+        if combine:
+            each = [sample.test_recorded[c] if seen else 1 - sample.test_recorded[c]
+                    for c, seen in combine.items()]
+            att = sample.combine_attendance[k]
+            p *= att * np.prod(each) + (0 if any(combine.values()) else 1 - att)
+        if juniors:
+            jm = sample.junior_missing[k]
+            p *= (1 - jm) if row[juniors[0]] == row[juniors[0]] else jm
         if tier is not None:
-            p *= generative_model.STATE_TIER_PROBS[k, tier - 1]
+            p *= sample.state_tiers[k][tier - 1]
+        for item in sample.levelled:
+            if row.get(item.input) in item.values:
+                p *= item.p[k][item.values.index(row[item.input])]
         mean, cov = model.mean[k][obs], model.cov[k][np.ix_(obs, obs)]
         p *= multivariate_normal(mean, cov).pdf(u)
         post.append(p)
@@ -137,4 +211,12 @@ def test_vectorised_posterior_matches_the_formula(position):
     frame = synthetic.generate(position, 60, 8)
     fast = posterior.true_proba(frame, position)
     slow = np.array([_posterior_by_hand(r, position) for _, r in frame.iterrows()])
+    np.testing.assert_allclose(fast, slow, rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("position", FIVE_POSITIONS)
+def test_five_level_posterior_matches_the_formula(position):
+    frame = synthetic.generate(position, 60, 8, FIVE)
+    fast = posterior.true_proba(frame, position, FIVE)
+    slow = np.array([_posterior_by_hand(r, position, FIVE) for _, r in frame.iterrows()])
     np.testing.assert_allclose(fast, slow, rtol=1e-7, atol=1e-12)

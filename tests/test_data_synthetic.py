@@ -10,13 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recruit_reveal.catalog import default_catalog, load_catalog
 from recruit_reveal.data import posterior, synthetic
-from recruit_reveal.errors import DataValidationError
-from recruit_reveal.schema import DIVISIONS, POSITIONS, columns_for, feature_names, state_tier
+from recruit_reveal.errors import CatalogError, DataValidationError
+from recruit_reveal.schema import columns_for, feature_names
 
 ROOT = Path(__file__).resolve().parents[1]
 LARGE = 20_000
 LARGE_SEED = 31337  # not CEILING_SEED: the check must be on fresh rows
+CATALOG = default_catalog()
+POSITIONS = CATALOG.keys
+DIVISIONS = CATALOG.ladder.levels
+FIVE_PATH = ROOT / "tests" / "fixtures" / "catalog_five_levels.toml"
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +117,7 @@ def test_values_lie_within_schema_ranges(large, position):
     for col in columns_for(position):
         values = frame[col.name].dropna()
         if col.kind == "state":
-            assert values.map(lambda s: state_tier(s) is not None).all()
+            assert values.map(CATALOG.position(position).state_tier).notna().all()
             continue
         assert values.between(col.low, col.high).all(), col.name
         if col.kind == "int":
@@ -137,3 +142,80 @@ def test_per_game_stats_agree_with_totals(large, position):
     games = (j[jtotal] / j[jypg]).round()
     assert games.between(7, 13).all()
     assert (abs(j[jypg] * games - j[jtotal]) <= 0.5 + 1e-6).all()
+
+
+def test_committed_sidecar_is_reproduced_byte_for_byte(tmp_path):
+    fresh = synthetic.write_sample(tmp_path / "training.csv")
+    committed = ROOT / "data" / "training.synthetic.json"
+    assert (tmp_path / "training.synthetic.json").read_bytes() == committed.read_bytes()
+    assert fresh.name == "training.csv"
+
+
+def test_a_position_stream_is_seeded_by_its_catalog_index():
+    # The first rows of a position come from the stream [seed, index in catalog order].
+    rng = np.random.default_rng([7, POSITIONS.index("rb")])
+    levels = rng.choice(len(DIVISIONS), size=50, p=CATALOG.sample["rb"].priors)
+    frame = synthetic.generate("rb", 50, 7)
+    assert list(frame["division"]) == [DIVISIONS[k] for k in levels]
+
+
+def test_five_level_catalog_draws_all_five_positions(tmp_path):
+    five = load_catalog(FIVE_PATH)
+    path = synthetic.write_sample(tmp_path / "t.csv", rows_per_position=400, seed=3,
+                                  catalog=five)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(raw["position"].unique()) == ["qb", "rb", "wr", "te", "lb"]
+    assert set(raw["division"]) == set(five.ladder.levels) and "G5" in set(raw["division"])
+    assert raw["stars"].isin(["", "1", "2", "3", "4", "5"]).all()
+    lb = raw[raw["position"] == "lb"]
+    assert (lb["stars"] != "").all() and (lb["senior_tds"] == "").all()
+    meta = json.loads((tmp_path / "t.synthetic.json").read_text())
+    assert meta["positions"] == ["qb", "rb", "wr", "te", "lb"]
+    assert meta["catalog"] == "five-level test catalog"
+    again = synthetic.write_sample(tmp_path / "u.csv", rows_per_position=400, seed=3,
+                                   catalog=five)
+    assert again.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("position", ["te", "lb"])
+def test_five_level_positions_lie_within_their_ranges_and_load(tmp_path, position):
+    from recruit_reveal.data.loading import load_training_data
+
+    five = load_catalog(FIVE_PATH)
+    spec = five.position(position)
+    frame = synthetic.generate(position, 3000, 21, five)
+    for col in spec.numeric:
+        values = frame[col.name].dropna()
+        assert values.between(col.low, col.high).all(), col.name
+    # Tests are recorded given attendance: missing more often at lower levels.
+    missing = frame.groupby("division")["forty_yard_dash"].apply(lambda s: s.isna().mean())
+    assert missing["D3"] > missing["Power 4"]
+    path = synthetic.write_sample(tmp_path / "t.csv", rows_per_position=200, seed=4, catalog=five)
+    data = load_training_data(path, spec)
+    assert list(data.frame.columns) == spec.feature_names and len(data.frame) == 200
+    assert list(data.rows_per_division) == list(five.ladder.levels)
+
+
+def test_te_season_totals_agree_with_per_game_values():
+    five = load_catalog(FIVE_PATH)
+    frame = synthetic.generate("te", 3000, 2, five).dropna(subset=["games"])
+    gap = (frame["senior_rec_ypg"] * frame["games"] - frame["senior_rec_yds"]).abs()
+    assert (gap <= 0.5 + 1e-6).all()
+
+
+def test_cli_generate_data_with_a_catalog(tmp_path):
+    from recruit_reveal.cli import main
+
+    out = tmp_path / "five.csv"
+    assert main(["generate-data", "--catalog", str(FIVE_PATH), "--out", str(out),
+                 "--rows", "60"]) == 0
+    raw = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert len(raw) == 300 and "Power 4" in set(raw["division"])
+
+
+def test_a_catalog_whose_sample_does_not_fit_its_ladder_is_refused(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(FIVE_PATH.read_text().replace(
+        "priors = [0.38, 0.24, 0.19, 0.11, 0.08]", "priors = [0.4, 0.3, 0.3]"))
+    with pytest.raises(CatalogError, match=r"sample\.priors.*one per ladder level"):
+        load_catalog(bad)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.errors import DataValidationError, RecruitRevealError
 
 SPELLINGS = {
@@ -19,14 +20,19 @@ SPELLINGS = {
 }
 
 
+CATALOG = default_catalog()
+POSITIONS = CATALOG.keys
+LEVELS = CATALOG.ladder.levels
+
+
 def _in_range(col: schema.Column, value: float) -> bool:
     """Whether ``value`` lies within the column's plausible range (inclusive)."""
     return col.low <= value <= col.high
 
 
 def test_divisions_are_ordered_low_to_high():
-    assert schema.DIVISIONS == ("D3", "D2", "FCS", "Power 5")
-    assert [schema.division_index(d) for d in schema.DIVISIONS] == [0, 1, 2, 3]
+    assert LEVELS == ("D3", "D2", "FCS", "Power 5")
+    assert [schema.division_index(d) for d in LEVELS] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("canonical,spellings", SPELLINGS.items())
@@ -56,20 +62,34 @@ def test_position_normalization_and_check():
     assert isinstance(info.value, RecruitRevealError)
 
 
-@pytest.mark.parametrize("position", schema.POSITIONS)
+def _common_columns() -> list[str]:
+    """The leading inputs every position of the default catalog shares, in model order."""
+    names = [CATALOG.position(p).feature_names for p in POSITIONS]
+    common = []
+    for column in zip(*names, strict=False):
+        if len(set(column)) > 1:
+            break
+        common.append(column[0])
+    return common
+
+
+@pytest.mark.parametrize("position", POSITIONS)
 def test_columns_per_position(position):
     names = schema.feature_names(position)
-    assert names[: len(schema.COMMON_COLUMNS)] == [c.name for c in schema.COMMON_COLUMNS]
+    common = _common_columns()
+    assert names[: len(common)] == common
+    assert common[:4] == ["grad_year", "state", "height_inches", "weight_lbs"]
+    assert len(common) == 9  # the measurables, games and the four combine results
     assert len(names) == len(set(names))
-    assert schema.PRODUCTION_COLUMN[position] in names
-    assert schema.required_columns(position) == [
-        "height_inches", "weight_lbs", schema.PRODUCTION_COLUMN[position]]
+    production = CATALOG.position(position).production
+    assert production in names
+    assert schema.required_columns(position) == ["height_inches", "weight_lbs", production]
     assert "state" not in [c.name for c in schema.numeric_columns(position)]
     assert schema.TARGET_COLUMN not in names and schema.POSITION_COLUMN not in names
     assert not schema.IGNORED_COLUMNS & set(names)
 
 
-@pytest.mark.parametrize("position", schema.POSITIONS)
+@pytest.mark.parametrize("position", POSITIONS)
 def test_ranges_are_well_formed(position):
     for col in schema.numeric_columns(position):
         assert col.kind in ("float", "int")
@@ -88,7 +108,8 @@ def test_ranges_catch_unit_mistakes():
     assert not _in_range(ypg, 1200)  # a season total typed as per game
 
 
-@pytest.mark.parametrize("athlete", schema.SAMPLE_ATHLETES, ids=lambda a: a["position"])
+@pytest.mark.parametrize("athlete", [{"position": k, **CATALOG.position(k).example}
+                                     for k in POSITIONS], ids=lambda a: a["position"])
 def test_sample_athletes_are_plausible(athlete):
     position = athlete["position"]
     for name, value in athlete.items():
@@ -101,7 +122,7 @@ def test_input_schema_is_json_ready():
     spec = schema.input_schema("RB")
     again = json.loads(json.dumps(spec))
     assert again["position"] == "rb"
-    assert again["target"]["classes"] == list(schema.DIVISIONS)
+    assert again["target"]["classes"] == list(LEVELS)
     assert [c["name"] for c in again["columns"]] == schema.feature_names("rb")
     assert again["required"] == schema.required_columns("rb")
 
@@ -137,7 +158,7 @@ def test_state_codes_and_tiers():
     assert schema.state_tier("OH") == 2
     assert schema.state_tier("WY") == 4
     assert schema.state_tier("XX") is None and schema.state_tier(None) is None
-    assert set(schema.STATE_TIERS) <= schema.US_STATES
+    assert set().union(*CATALOG.position("qb").state_tiers) <= schema.US_STATES
 
 
 # --------------------------------------------------------------------------- the data card
@@ -163,8 +184,11 @@ def _range_cell(col: schema.Column) -> str:
 
 def test_contract_column_tables_match_schema():
     tables = _doc_tables()
-    expected = [schema.COMMON_COLUMNS] + [schema.POSITION_COLUMNS[p] for p in schema.POSITIONS]
-    for table, columns in zip(tables[:4], expected, strict=True):
+    common = _common_columns()
+    spec = CATALOG.position(POSITIONS[0])
+    expected = [[spec.column(n) for n in common]] + [
+        [c for c in CATALOG.position(p).inputs if c.name not in common] for p in POSITIONS]
+    for table, columns in zip(tables[: len(expected)], expected, strict=True):
         assert [row[0] for row in table] == [c.name for c in columns]
         for row, col in zip(table, columns, strict=True):
             assert (row[-1] == "required") == col.required, col.name
@@ -174,10 +198,10 @@ def test_contract_column_tables_match_schema():
 
 
 def test_contract_division_spellings_match_schema():
-    table = _doc_tables()[4]
+    table = _doc_tables()[1 + len(POSITIONS)]
     listed = set()
     for canonical, spellings in table:
         for spelling in spellings.split(", "):
             assert schema.normalize_division(spelling) == canonical, spelling
             listed.add(spelling.lower())
-    assert listed == set(schema._DIVISION_SPELLINGS)
+    assert listed == set(CATALOG.ladder.spellings)

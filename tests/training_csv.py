@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data.loading import load_training_data
 from recruit_reveal.errors import DataValidationError, Problem, RecruitRevealError
 
@@ -38,8 +39,8 @@ def valid_rows(position: str, seed: int) -> pd.DataFrame:
 
 def mixed_rows() -> pd.DataFrame:
     """Rows of every position, interleaved so that the file order matters."""
-    frame = pd.concat([valid_rows(p, i) for i, p in enumerate(schema.POSITIONS)], ignore_index=True)
-    order = np.arange(len(frame)).reshape(len(schema.POSITIONS), ROWS).T.ravel()
+    frame = pd.concat([valid_rows(p, i) for i, p in enumerate(default_catalog().keys)], ignore_index=True)
+    order = np.arange(len(frame)).reshape(len(default_catalog().keys), ROWS).T.ravel()
     return frame.iloc[order].reset_index(drop=True).astype(object)
 
 

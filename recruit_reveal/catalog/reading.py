@@ -30,6 +30,7 @@ from .problems import (
     check_keys,
     read_levers,
 )
+from .sample import PositionSample, read_sample
 from .spec import KINDS, POSITION_KEY, Input, Ladder, PositionSpec, level_slug, spelling_key
 
 _TOP_KEYS = {"name", "extends", "ladder", "states", "inputs", "levers", "positions",
@@ -45,7 +46,8 @@ class Catalog:
     positions: Mapping[str, PositionSpec]
     inputs: Mapping[str, Input]
     other_positions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    sample: Mapping[str, Any] = field(default_factory=dict)
+    #: The synthetic sample's generative model, by position (positions without one absent).
+    sample: Mapping[str, PositionSample] = field(default_factory=dict)
     source: str = "default"
 
     @property
@@ -147,14 +149,17 @@ def default_toml() -> dict[str, Any]:
 
 def _merge(base: dict[str, Any], own: dict[str, Any], extends: bool) -> dict[str, Any]:
     """The tables a catalog sees: the default's inputs, levers, states and other positions
-    always; its ladder, positions and sample section only with ``extends``."""
-    merged: dict[str, Any] = {"inputs": dict(base.get("inputs", {})), "levers": dict(base.get("levers", {})),
-              "states": base.get("states"), "other_positions": dict(base.get("other_positions", {}))}
+    always; its ladder, positions and sample section only with ``extends`` (the catalog's
+    own ``[sample]`` keys then replace the default's one by one)."""
+    merged: dict[str, Any] = {
+        "inputs": dict(base.get("inputs", {})), "levers": dict(base.get("levers", {})),
+        "states": base.get("states"), "other_positions": dict(base.get("other_positions", {}))}
     if extends:
         merged.update(ladder=base.get("ladder"), positions=dict(base.get("positions", {})),
-                      sample=base.get("sample", {}))
+                      sample=dict(base.get("sample", {})))
     for key, value in own.items():
-        if key in ("inputs", "levers", "positions", "other_positions") and isinstance(value, dict):
+        if key in ("inputs", "levers", "positions", "other_positions", "sample") \
+                and isinstance(value, dict):
             merged.setdefault(key, {}).update(value)
         else:
             merged[key] = value
@@ -189,13 +194,15 @@ def parse(data: dict[str, Any], source: str) -> Catalog:
     if not positions:
         problems.add("positions", "the catalog defines no position")
     _check_spellings(positions, problems)
+    sample = read_sample(merged.get("sample"), merged.get("positions"), positions, problems,
+                         set(positions) if source == "default" else own)
     problems.raise_any()
     assert ladder is not None
     others = {k: tuple(spelling_key(s) for s in v)
               for k, v in as_table(merged.get("other_positions"), "other_positions",
                                  problems).items() if k not in positions}
     return Catalog(str(merged.get("name", Path(source).stem)), ladder, positions, inputs,
-                   others, as_table(merged.get("sample"), "sample", problems), source)
+                   others, sample, source)
 
 
 def _states(raw: Any, problems: Problems) -> tuple[tuple[str, ...], ...]:

@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .catalog_commands import catalog
 from .model_commands import ACTIONS as MODEL_ACTIONS
@@ -72,11 +73,15 @@ def _serve(args: argparse.Namespace) -> int:
 def _generate_data(args: argparse.Namespace) -> int:
     from recruit_reveal.data.synthetic import write_sample
 
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if args.rows is not None:
         kwargs["rows_per_position"] = args.rows
     if args.seed is not None:
         kwargs["seed"] = args.seed
+    if getattr(args, "catalog", None) is not None:
+        from recruit_reveal.catalog import load_catalog
+
+        kwargs["catalog"] = load_catalog(args.catalog)
     path = write_sample(args.out, **kwargs)
     print(f"Wrote {path} (and its provenance sidecar {Path(path).with_suffix('')}"
           ".synthetic.json)")

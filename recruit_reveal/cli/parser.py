@@ -234,6 +234,9 @@ def _add_generate_data(sub: Any) -> None:
     gen.add_argument("--rows", type=_positive_int, default=None,
                      help="rows per position (default: the generator's, 2000)")
     gen.add_argument("--seed", type=int, default=None, help="default: the generator's, 2026")
+    gen.add_argument("--catalog", type=Path, default=None, metavar="TOML",
+                     help="draw the positions of this catalog that have a sample section "
+                          "(default: $CATALOG, else the default catalog)")
 
 
 def _add_keys(sub: Any) -> None:

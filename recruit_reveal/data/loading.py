@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..catalog import PositionSpec
 from ..errors import Problem, ProblemGroup, group_problems
 from . import production, quarantine, validation
 from .findings import Findings
@@ -56,7 +57,7 @@ def _no_rejected() -> pd.DataFrame:
 class TrainingData:
     """A validated training set for one position.
 
-    ``frame`` holds exactly ``schema.feature_names(position)`` in that order:
+    ``frame`` holds exactly the position's inputs (``spec.feature_names``) in that order:
     numeric columns as float64 with NaN for missing, ``state`` as an upper-case
     code or NaN.  ``target`` holds canonical division labels on the same index.
     ``source_rows`` gives, for each row of ``frame``, its row number in the
@@ -90,12 +91,15 @@ class TrainingData:
     rejected: pd.DataFrame = field(default_factory=_no_rejected, repr=False)
     rejected_problems: list[Problem] = field(default_factory=list, repr=False)
     problem_groups: list[ProblemGroup] = field(default_factory=list)
+    #: The spec the file was validated against (its ladder orders the divisions).
+    spec: PositionSpec | None = field(default=None, repr=False)
 
     @property
     def rows_per_division(self) -> dict[str, int]:
-        """Row count per division, in ``schema.DIVISIONS`` order (zeros included)."""
+        """Row count per division, in ladder order (zeros included)."""
         counts = self.target.value_counts()
-        return {d: int(counts.get(d, 0)) for d in schema.DIVISIONS}
+        levels = (self.spec or schema.spec_of(self.position)).levels
+        return {d: int(counts.get(d, 0)) for d in levels}
 
     def validation_summary(self) -> dict[str, object]:
         """JSON-ready account of the reading, for metadata."""
@@ -115,7 +119,7 @@ def _rows_text(rows: Iterable[int], limit: int = 10) -> str:
     return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_division: int = 5,
+def load_training_data(csv_path: str | Path, position: schema.PositionLike, *, min_rows_per_division: int = 5,
                        max_problems: int | None = None, columns: ColumnsSpec = None,
                        invalid_rows: schema.InvalidRows = "fail",
                        max_invalid_fraction: float = schema.DEFAULT_MAX_INVALID_FRACTION
@@ -143,10 +147,13 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
     rows, unknown or ignored columns, blank rows, a file read as Windows-1252)
     are returned in ``warnings`` and logged.
 
-    ``min_rows_per_division`` is the fewest rows each of the four divisions
-    needs for cross-validation.
+    ``position`` is a key of the active catalog, a spec or its plain data; its ladder
+    decides the labels: a label not on it is a problem of its row, and the file is
+    refused with a line listing every such label and its row count (quarantined rows
+    instead with ``invalid_rows="quarantine"``).  ``min_rows_per_division`` is the
+    fewest rows each level of the ladder needs for cross-validation.
     """
-    position = schema.check_position(position)
+    spec = schema.spec_of(position)
     invalid_rows = schema.check_invalid_rows(invalid_rows)
     max_invalid_fraction = schema.check_invalid_fraction(max_invalid_fraction)
     mapping = read_column_mapping(columns)
@@ -155,21 +162,31 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
     # Quarantine must see every invalid cell to set every invalid row aside.
     problems = Findings(label, None if invalid_rows == "quarantine" else max_problems)
     warnings = Findings(label, MAX_PROBLEMS)
-    read = _read_table(path, label, mapping, max_problems, problems, warnings, position)
+    read = _read_table(path, label, mapping, max_problems, problems, warnings, spec)
     cells = Cells(read.table, read.header)
-    validation.required_present(cells, position, problems)
-    selection = validation.select_position(cells, position, problems, warnings)
+    validation.required_present(cells, spec, problems)
+    selection = validation.select_position(cells, spec, problems, warnings)
     if not selection.mask.any():
         raise problems.error()
-    target, converted = _convert(cells, selection.mask, position, problems)
+    target, converted = _convert(cells, selection.mask, spec, problems)
+    unknown = validation.unknown_labels(cells, selection.mask, spec)
     if invalid_rows == "fail" or problems.about_file() or target is None:
-        kept = _fail_on_problems(cells, selection.mask, target, position, min_rows_per_division,
+        if unknown:
+            problems.add(validation.unknown_labels_message(unknown, spec),
+                         column=cells.raw_name(schema.TARGET_COLUMN),
+                         expected=validation.division_expected(spec), stage=0)
+        kept = _fail_on_problems(cells, selection.mask, target, spec, min_rows_per_division,
                                  problems, warnings)
     else:
-        kept = _quarantine(cells, read.header, selection, target, position,
+        if unknown:
+            warnings.add(validation.unknown_labels_message(unknown, spec) + "; set aside "
+                         "(invalid_rows='quarantine')",
+                         column=cells.raw_name(schema.TARGET_COLUMN),
+                         expected=validation.division_expected(spec), stage=1)
+        kept = _quarantine(cells, read.header, selection, target, spec,
                            min_rows_per_division, max_invalid_fraction, problems, warnings)
     shown = _log_warnings(warnings, label)
-    return _assemble(read, cells, selection, kept, converted, position, path, mapping,
+    return _assemble(read, cells, selection, kept, converted, spec, path, mapping,
                      invalid_rows, shown)
 
 
@@ -198,7 +215,8 @@ class _Kept:
 
 
 def _read_table(path: Path, label: str, mapping: ColumnMapping, max_problems: int | None,
-                problems: Findings, warnings: Findings, position: str | None = None) -> _Read:
+                problems: Findings, warnings: Findings,
+                position: PositionSpec | None = None) -> _Read:
     """Bytes to a table with a known header; blank rows dropped (and reported)."""
     raw = read_bytes(path, label)
     digest = hashlib.sha256(raw).hexdigest()
@@ -226,28 +244,30 @@ def _read_table(path: Path, label: str, mapping: ColumnMapping, max_problems: in
     return _Read(label, digest, decoded, sep, table, header, data_rows, blank)
 
 
-def _convert(cells: Cells, sel: np.ndarray, position: str,
+def _convert(cells: Cells, sel: np.ndarray, spec: PositionSpec,
              problems: Findings) -> tuple[pd.Series | None, dict[str, object]]:
     """The target and every feature column of the selected rows, problems collected."""
-    target = validation.convert_target(cells, sel, problems)
+    target = validation.convert_target(cells, sel, spec, problems)
     converted: dict[str, object] = {}
-    rate, _ = production.rate_pair(position)
-    for col in schema.columns_for(position):
+    rule = production.rate_of(spec)
+    for col in spec.inputs:
         if col.kind == "state":
             converted[col.name] = validation.convert_state(cells, sel, col, problems).to_numpy()
-        elif col.name != rate:
+        elif rule is None or col.name != rule.rate:
             converted[col.name] = validation.convert_numeric(cells, sel, col, problems)
-    # After the total and games: the rate may be derived from them.
-    converted[rate] = validation.convert_rate(cells, sel, position, converted, problems)
+    if rule is not None:  # after the total and games: the rate may be derived from them
+        converted[rule.rate] = validation.convert_rate(cells, sel, spec, rule, converted,
+                                                       problems)
     return target, converted
 
 
-def _fail_on_problems(cells: Cells, sel: np.ndarray, target: pd.Series | None, position: str,
+def _fail_on_problems(cells: Cells, sel: np.ndarray, target: pd.Series | None,
+                      spec: PositionSpec,
                       min_rows_per_division: int, problems: Findings,
                       warnings: Findings) -> _Kept:
     """``invalid_rows="fail"`` (or a problem about the whole file): any problem raises."""
     if target is not None:
-        validation.check_division_counts(target, position, min_rows_per_division, problems)
+        validation.check_division_counts(target, spec, min_rows_per_division, problems)
     validation.warn_duplicates(cells, sel, warnings)
     if problems or target is None:  # a missing target column is always among the problems
         _raise(problems, problems.file)
@@ -256,27 +276,27 @@ def _fail_on_problems(cells: Cells, sel: np.ndarray, target: pd.Series | None, p
 
 
 def _quarantine(cells: Cells, header: Header, selection: validation.Selection,
-                target: pd.Series, position: str, min_rows_per_division: int,
+                target: pd.Series, spec: PositionSpec, min_rows_per_division: int,
                 max_invalid_fraction: float, problems: Findings, warnings: Findings) -> _Kept:
     """``invalid_rows="quarantine"``: rows with an invalid cell are set aside."""
     label, sel = problems.file, selection.mask
     bad = np.isin(cells.rows, problems.cell_rows())
     keep = ~bad[sel]
     _refuse_too_many_invalid(problems, int(bad.sum()), int(sel.sum() + selection.unattributed.sum()),
-           position, max_invalid_fraction)
+           spec.key, max_invalid_fraction)
     rejected_problems, _ = problems.problems()
     rejected = quarantine.rejected_frame(cells.body, cells.rows, header.original, bad,
                                          rejected_problems)
     target = target[keep]
     after = Findings(label)
-    validation.check_division_counts(target, position, min_rows_per_division, after)
+    validation.check_division_counts(target, spec, min_rows_per_division, after)
     validation.warn_duplicates(cells, _subset(sel, keep), warnings)
     if after:
         after.add(f"counted after setting aside {len(rejected):,} invalid row(s) "
                   "(invalid_rows='quarantine')", stage=3)
         _raise(after, label)
     if len(rejected):
-        logger.warning("%s: %d %s row(s) set aside as invalid", label, len(rejected), position)
+        logger.warning("%s: %d %s row(s) set aside as invalid", label, len(rejected), spec.key)
     return _Kept(keep, target, rejected, rejected_problems)
 
 
@@ -293,28 +313,28 @@ def _log_warnings(warnings: Findings, label: str) -> list[Problem]:
 
 
 def _assemble(read: _Read, cells: Cells, selection: validation.Selection, kept: _Kept,
-              converted: dict[str, object], position: str, path: Path,
+              converted: dict[str, object], spec: PositionSpec, path: Path,
               mapping: ColumnMapping, invalid_rows: str, shown: list[Problem]) -> TrainingData:
     """The validated frame and target of the kept rows, and how every row was accounted."""
     sel, keep = selection.mask, kept.keep
     frame = pd.DataFrame({name: np.asarray(values)[keep] for name, values in converted.items()},
-                         columns=schema.feature_names(position))
+                         columns=spec.feature_names)
     target_series = pd.Series(kept.target.to_numpy(dtype=object), name=schema.TARGET_COLUMN,
                               index=frame.index, dtype=object)
     counts = RowCounts(data_rows=read.data_rows, used=len(frame), rejected=len(kept.rejected),
                        blank=int(read.blank.sum()), other_positions=selection.other)
-    logger.info("loaded %d %s rows from %s (%s); %s", len(frame), position, read.label,
+    logger.info("loaded %d %s rows from %s (%s); %s", len(frame), spec.key, read.label,
                 ", ".join(f"{d}: {n}" for d, n in
-                          target_series.value_counts().reindex(schema.DIVISIONS, fill_value=0)
+                          target_series.value_counts().reindex(spec.levels, fill_value=0)
                           .items()), counts)
     return TrainingData(
-        frame=frame, target=target_series, position=position, path=path, sha256=read.digest,
+        frame=frame, target=target_series, position=spec.key, path=path, sha256=read.digest,
         warnings=shown, unknown_columns=list(read.header.unknown),
         source_rows=cells.rows[sel][keep].copy(), encoding=read.decoded.encoding,
         separator=read.separator, column_mapping=dict(read.header.applied),
         mapping_file=mapping.source, invalid_rows=invalid_rows, row_counts=counts,
         rejected=kept.rejected, rejected_problems=kept.rejected_problems,
-        problem_groups=group_problems(kept.rejected_problems),
+        problem_groups=group_problems(kept.rejected_problems), spec=spec,
     )
 
 

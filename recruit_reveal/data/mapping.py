@@ -1,9 +1,9 @@
 """Which column of a file is which: built-in header spellings and an explicit column mapping.
 
-A header names a canonical column (:data:`recruit_reveal.schema.CANONICAL_COLUMNS`)
-directly (``Height_Inches``), through a built-in spelling
-(:data:`recruit_reveal.schema.HEADER_SPELLINGS`: ``Ht``, ``40 Time``,
-``Level``) or through the caller's explicit mapping ``{"their header":
+A header names a canonical column (:func:`recruit_reveal.data.columns.canonical_columns`:
+the active catalog's inputs and the structural columns) directly (``Height_Inches``),
+through a catalog spelling (:func:`recruit_reveal.schema.header_spellings`: ``Ht``,
+``40 Time``, ``Level``) or through the caller's explicit mapping ``{"their header":
 "canonical column"}``, given as a dict or as a JSON file.  The explicit
 mapping wins: a header it maps is read as it says, and a column it targets is
 no longer taken from any other header.  Headers are compared ignoring case,
@@ -27,7 +27,6 @@ from . import columns
 #: What a caller may pass as ``columns``: a mapping, a path to a JSON object file, or nothing.
 ColumnsSpec = Mapping[str, str] | str | os.PathLike[str] | None
 
-_CANONICAL_LIST = ", ".join(sorted(schema.CANONICAL_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -98,13 +97,14 @@ def _check(raw: dict, label: str, source: str | None) -> ColumnMapping:
                                     expected="a canonical column name as text"))
             continue
         canonical = target.strip().lower()
-        if canonical not in schema.CANONICAL_COLUMNS:
+        known = columns.canonical_columns()
+        if canonical not in known:
             close = difflib.get_close_matches(schema.resolve_header(target),
-                                              sorted(schema.CANONICAL_COLUMNS), n=1, cutoff=0.6)
+                                              sorted(known), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(Problem(f"{header!r} is mapped to {target!r}, which is not a "
                                     f"canonical column{hint}", label, column=target,
-                                    expected=f"one of {_CANONICAL_LIST}"))
+                                    expected="one of " + ", ".join(sorted(known))))
             continue
         key = schema.header_key(header)
         if key in targets and targets[key] != canonical:
@@ -137,8 +137,8 @@ class ResolvedHeader:
     unused: list[str]
 
 
-def resolve(raw: list[str], mapping: ColumnMapping, position: str | None = None
-            ) -> ResolvedHeader:
+def resolve(raw: list[str], mapping: ColumnMapping,
+            position: schema.PositionLike | None = None) -> ResolvedHeader:
     """Resolve a file's header row (cells trimmed) through ``mapping`` and the built-in
     spellings, those of ``position`` included (:func:`recruit_reveal.data.columns.match`)."""
     matched = columns.match(raw, position, mapping.targets)
@@ -166,6 +166,7 @@ def resolve(raw: list[str], mapping: ColumnMapping, position: str | None = None
 
 def suggest(name: str) -> str | None:
     """The canonical column an unknown header is closest to, if any is close."""
-    candidates = sorted(schema.CANONICAL_COLUMNS | schema.HEADER_ALIASES.keys())
+    aliases = schema.header_aliases()
+    candidates = sorted(columns.canonical_columns() | aliases.keys())
     close = difflib.get_close_matches(schema.header_key(name), candidates, n=1, cutoff=0.8)
-    return schema.HEADER_ALIASES.get(close[0], close[0]) if close else None
+    return aliases.get(close[0], close[0]) if close else None

@@ -10,6 +10,9 @@ every prediction request alike (docs/data-contract.md, "Season totals"):
   rate given directly must; a derived rate outside it is a problem of the
   total and games cells, never clipped;
 * a rate given directly always wins: it is never recomputed from the total;
+* the rate, its total and its games are the position's production input and its
+  ``total``/``games`` relation in the catalog (:func:`rate_of`); a position whose
+  production stat is no such rate, or that has none, derives nothing;
 * nothing else is derived here.  A total without games, or no production at
   all, stays missing: the model integrates over what is unknown
   (:mod:`recruit_reveal.modeling.partial_profiles`), it never guesses a default.
@@ -22,24 +25,59 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import schema
+from ..catalog import PositionSpec, default_catalog
+from ..errors import DataValidationError, Problem
 
-#: Senior-season games played: the divisor of every senior per-game rate.
+#: Senior-season games played in the default catalog.  Transitional (for callers not yet
+#: reading :func:`rate_of`); the divisor of a rate is its input's ``games`` relation.
 GAMES_COLUMN = "games"
 
-#: (per-game rate, season total) of the senior production stat, per position.
+
+@dataclass(frozen=True)
+class Rate:
+    """The production stat as a season total over games: ``rate = total / games``."""
+
+    rate: str
+    total: str
+    games: str
+
+
+def rate_of(position: schema.PositionLike) -> Rate | None:
+    """The derivation rule of a position's production stat, from the catalog's
+    ``total``/``games`` relation of that input; ``None`` when the position has no
+    production stat or it is not such a rate (then nothing is derived)."""
+    spec = schema.spec_of(position)
+    return _rate(spec)
+
+
+def _rate(spec: PositionSpec) -> Rate | None:
+    if spec.production is None:
+        return None
+    col = spec.column(spec.production)
+    if not col.total or not col.games or not spec.has(col.total) or not spec.has(col.games):
+        return None
+    return Rate(col.name, col.total, col.games)
+
+
+#: Transitional (api.payloads still reads it; the lead removes it with the schema
+#: constants): the default catalog's (rate, total) per position, from the catalog.
 RATE_PAIRS: dict[str, tuple[str, str]] = {
-    "qb": ("senior_ypg", "senior_yds"),
-    "rb": ("senior_ypg", "senior_yds"),
-    "wr": ("senior_rec_ypg", "senior_rec_yds"),
-}
+    key: (rule.rate, rule.total) for key, spec in default_catalog().positions.items()
+    if (rule := _rate(spec)) is not None}
 
 
-def rate_pair(position: str) -> tuple[str, str]:
-    """(rate column, season-total column) of ``position``."""
-    return RATE_PAIRS[schema.check_position(position)]
+def rate_pair(position: schema.PositionLike) -> tuple[str, str]:
+    """(rate column, season-total column) of ``position``; a DataValidationError when the
+    position has no such rate (use :func:`rate_of` to ask)."""
+    rule = rate_of(position)
+    if rule is None:
+        key = schema.spec_of(position).key
+        raise DataValidationError(Problem(f"position {key!r} has no production rate "
+                                          "derived from a season total and games"))
+    return rule.rate, rule.total
 
 
-def production_columns(position: str) -> tuple[str, ...]:
+def production_columns(position: schema.PositionLike) -> tuple[str, ...]:
     """Every production input of ``position``: its season statistics and the games played.
 
     What is left when these are removed (height, weight, combine results, state,
@@ -60,11 +98,15 @@ class DerivedRates:
 
 
 def derive_rates(rate: np.ndarray, total: np.ndarray, games: np.ndarray,
-                 position: str) -> DerivedRates:
+                 position: schema.PositionLike) -> DerivedRates:
     """Apply the rule to columns of rates, totals and games (float arrays, NaN missing)."""
-    name, _ = rate_pair(position)
-    col = schema.column(position, name)
+    spec = schema.spec_of(position)
+    rule = _rate(spec)
     rate = np.asarray(rate, dtype="float64")
+    if rule is None:  # nothing to derive
+        none = np.zeros(rate.shape, dtype=bool)
+        return DerivedRates(rate, none, none.copy())
+    col = spec.column(rule.rate)
     total = np.asarray(total, dtype="float64")
     games = np.asarray(games, dtype="float64")
     usable = np.isnan(rate) & np.isfinite(total) & np.isfinite(games) & (games > 0)
@@ -76,9 +118,11 @@ def derive_rates(rate: np.ndarray, total: np.ndarray, games: np.ndarray,
     return DerivedRates(np.where(derived, value, rate), derived, bad)
 
 
-def out_of_range_message(position: str, total: float, games: float) -> str:
+def out_of_range_message(position: schema.PositionLike, total: float, games: float) -> str:
     """Why a total and games give no usable rate, naming both inputs and the rate's range."""
-    name, total_name = rate_pair(position)
-    col = schema.column(position, name)
-    return (f"{total_name} / {GAMES_COLUMN} = {total:g} / {games:g} = {total / games:.1f} "
-            f"{col.unit}, outside the plausible range of {name} ({col.range_text})")
+    spec = schema.spec_of(position)
+    rule = _rate(spec)
+    assert rule is not None, "only a position with a rate has derived rates"
+    col = spec.column(rule.rate)
+    return (f"{rule.total} / {rule.games} = {total:g} / {games:g} = {total / games:.1f} "
+            f"{col.unit}, outside the plausible range of {rule.rate} ({col.range_text})")

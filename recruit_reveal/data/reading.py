@@ -22,9 +22,8 @@ import pandas as pd
 
 from .. import schema
 from . import mapping
+from .columns import canonical_columns
 from .findings import Findings, fail, quote_cell
-
-KNOWN_COLUMNS: frozenset[str] = schema.CANONICAL_COLUMNS
 
 
 def _column_letter(index: int) -> str:
@@ -212,8 +211,8 @@ def _looks_numeric(text: str) -> bool:
 
 
 def read_header(cells: pd.DataFrame, label: str, problems: Findings, warnings: Findings,
-                columns: mapping.ColumnMapping | None = None, position: str | None = None
-                ) -> Header:
+                columns: mapping.ColumnMapping | None = None,
+                position: schema.PositionLike | None = None) -> Header:
     """Which column is which, through ``columns`` (an explicit mapping), the built-in
     spellings and those of ``position`` (:mod:`recruit_reveal.data.columns`); a column
     given twice with different values is a problem, unknown and unused ones warnings."""
@@ -223,7 +222,7 @@ def read_header(cells: pd.DataFrame, label: str, problems: Findings, warnings: F
     resolved = mapping.resolve(raw, columns, position)
     canonical = resolved.names
 
-    if not any(c in KNOWN_COLUMNS for c in canonical):
+    if not any(c in canonical_columns() for c in canonical):
         sample = ", ".join(quote_cell(h) for h in raw[:5])
         numeric = sum(_looks_numeric(h) for h in raw if h)
         reason = ("row 1 looks like data, not a header" if numeric or _looks_like_values(raw)
@@ -264,10 +263,11 @@ def _index(seen: dict[str, list[int]], raw: list[str], cells: pd.DataFrame, prob
     index: dict[str, int] = {}
     unknown: list[str] = []
     duplicated: set[str] = set()
+    known = canonical_columns()
     for name, where in seen.items():
         if not name:
             continue
-        if name not in KNOWN_COLUMNS:
+        if name not in known:
             unknown.extend(raw[i] for i in where)
             continue
         if len(where) > 1:

@@ -1,7 +1,7 @@
 """Validating the cells of a training CSV: conversion, plausible ranges, positions, targets.
 
-Every rule comes from :mod:`recruit_reveal.schema`; this module only applies
-them and reports what it finds by spreadsheet row and column.  Columns are
+Every rule comes from the position's spec (its catalog: inputs, ranges, required
+inputs, ladder) and :mod:`recruit_reveal.schema`; this module only applies them and reports what it finds by spreadsheet row and column.  Columns are
 converted with vectorized checks; only the cells being reported are visited
 one by one.
 """
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..catalog import PositionSpec, active_catalog
 from . import production
 from .findings import Findings, quote_cell
 from .reading import Cells
@@ -39,23 +40,34 @@ _FEET_AND_INCHES = frozenset({"height_inches", "broad_jump"})
 
 
 def _signature_columns() -> dict[str, frozenset[str]]:
-    """Columns that belong to exactly one position: they tell a file's position."""
-    own = {p: set(schema.feature_names(p)) for p in schema.POSITIONS}
+    """Columns that belong to exactly one position of the active catalog: they tell a
+    file's position."""
+    positions = active_catalog().positions
+    own = {p: set(spec.feature_names) for p, spec in positions.items()}
     return {
-        p: frozenset(cols - set().union(*(own[q] for q in schema.POSITIONS if q != p)))
+        p: frozenset(cols - set().union(*(own[q] for q in positions if q != p)))
         for p, cols in own.items()
     }
 
 
-_SIGNATURE_COLUMNS = _signature_columns()
 _NUMBER = re.compile(r"^(?P<num>[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[-+]?\.\d+)"
                      r"\s*(?P<unit>[^\d\s.,+-][^\d]*)?$")
-_DIVISION_EXPECTED = (
-    "one of " + ", ".join(schema.DIVISIONS)
-    + " or a common spelling (P5, Power 4, FBS, G5, FCS (I-AA), DII, Division III, NAIA, ...)"
-)
-_POSITION_EXPECTED = ("one of " + ", ".join(schema.POSITIONS) + " (any case or common "
-                      "spelling), or another football position, whose rows are skipped")
+
+
+def division_expected(spec: PositionSpec) -> str:
+    """What a label may be: a level of the position's ladder or one of its spellings
+    (a few of each level's, from the top, as the catalog lists them)."""
+    levels = {level.lower() for level in spec.levels}
+    shown = [s for level in reversed(spec.levels)
+             for s in [k for k, v in spec.ladder.spellings.items()
+                       if v == level and k not in levels][:3]]
+    return ("one of " + ", ".join(spec.levels)
+            + (" or a spelling (" + ", ".join(shown) + ", ...)" if shown else ""))
+
+
+def _position_expected() -> str:
+    return ("one of " + ", ".join(active_catalog().keys) + " (any case or spelling), or "
+            "another football position, whose rows are skipped")
 
 
 def _missing(text: pd.Series) -> np.ndarray:
@@ -77,15 +89,17 @@ class Selection:
     unattributed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
-def select_position(cells: Cells, position: str, problems: Findings,
+def select_position(cells: Cells, spec: PositionSpec, problems: Findings,
                     warnings: Findings) -> Selection:
-    """The data rows of ``position``.  Rows of other positions (any spelling) are counted,
-    not validated; a blank position is a problem of its row; a spelling that is no
-    football position known to :data:`schema.POSITION_SPELLINGS` is a warning."""
+    """The data rows of ``spec``'s position.  Rows of other positions (any spelling of the
+    catalog's positions or ``other_positions``) are counted, not validated; a blank
+    position is a problem of its row; a spelling the catalog does not know is a warning."""
     n = len(cells.rows)
+    position = spec.key
+    expected = _position_expected()
     if schema.POSITION_COLUMN not in cells.header.index:
         if schema.POSITION_COLUMN not in cells.header.duplicated:
-            _check_single_position(cells, position, problems)
+            _check_single_position(cells, spec, problems)
         return Selection(np.ones(n, dtype=bool), {}, np.zeros(n, dtype=bool))
     text = cells.text(schema.POSITION_COLUMN)
     missing = _missing(text)
@@ -95,7 +109,7 @@ def select_position(cells: Cells, position: str, problems: Findings,
     name = cells.raw_name(schema.POSITION_COLUMN)
     order = cells.order(schema.POSITION_COLUMN)
     problems.add_cells(cells.rows[missing], None, column=name, message="missing position",
-                       expected=_POSITION_EXPECTED, order=order, rule="missing position")
+                       expected=expected, order=order, rule="missing position")
     selected = (labels == position) & ~missing
     others = ~selected & ~missing
     counts = pd.Series(labels[others]).value_counts()
@@ -105,9 +119,9 @@ def select_position(cells: Cells, position: str, problems: Findings,
         rows = cells.rows[(text == value).to_numpy()]
         warnings.add(f"position {quote_cell(value)} is not one we know: {len(rows)} row(s) "
                      f"skipped as another position (rows {_first_rows(rows)})",
-                     row=int(rows[0]), column=name, expected=_POSITION_EXPECTED, stage=1)
+                     row=int(rows[0]), column=name, expected=expected, stage=1)
     if not selected.any():
-        present = {p: other[p] for p in schema.POSITIONS if p in other}
+        present = {p: other[p] for p in active_catalog().keys if p in other}
         present |= dict(sorted(((p, c) for p, c in other.items() if p not in present),
                                key=lambda pc: -pc[1]))
         listing = ", ".join(f"{p} ({c} rows)" for p, c in present.items()) or "none"
@@ -121,12 +135,13 @@ def _first_rows(rows: np.ndarray, limit: int = 5) -> str:
     return text + (", ..." if len(rows) > limit else "")
 
 
-def _check_single_position(cells: Cells, position: str, problems: Findings) -> None:
+def _check_single_position(cells: Cells, spec: PositionSpec, problems: Findings) -> None:
     """Without a position column the file must hold one position: the requested one."""
+    position = spec.key
     looks_like: dict[str, list[str]] = {}
     # A column read through the position's own spelling (an RB's senior_avg) is no evidence.
-    own = schema.POSITION_HEADER_ALIASES[position]
-    for pos, names in _SIGNATURE_COLUMNS.items():
+    own = schema.position_header_aliases(spec)
+    for pos, names in _signature_columns().items():
         used = [n for n in sorted(names) if n in cells.header.index
                 and schema.header_key(cells.raw_name(n)) not in own
                 and (~_missing(cells.text(n))).any()]
@@ -136,8 +151,8 @@ def _check_single_position(cells: Cells, position: str, problems: Findings) -> N
     if len(looks_like) > 1:
         problems.add(f"the file has no '{schema.POSITION_COLUMN}' column but holds columns of "
                      f"several positions ({evidence})", column=schema.POSITION_COLUMN,
-                     expected="a 'position' column (qb, rb or wr) when a file holds several "
-                              "positions", stage=0)
+                     expected="a 'position' column (" + ", ".join(active_catalog().keys)
+                              + ") when a file holds several positions", stage=0)
     elif looks_like and position not in looks_like:
         other = next(iter(looks_like))
         problems.add(f"the file has no '{schema.POSITION_COLUMN}' column and its columns look "
@@ -146,31 +161,34 @@ def _check_single_position(cells: Cells, position: str, problems: Findings) -> N
                      expected=f"a {position} file, or a 'position' column", stage=0)
 
 
-def required_present(cells: Cells, position: str, problems: Findings) -> None:
-    needed = [schema.TARGET_COLUMN] + schema.required_columns(position)
-    rate, total = production.rate_pair(position)
+def required_present(cells: Cells, spec: PositionSpec, problems: Findings) -> None:
+    needed = [schema.TARGET_COLUMN] + spec.required
+    rule = production.rate_of(spec)
     for name in needed:
         if name in cells.header.index or name in cells.header.duplicated:
             continue
-        if name == rate and {total, production.GAMES_COLUMN} <= set(cells.header.index):
+        if rule and name == rule.rate and {rule.total, rule.games} <= set(cells.header.index):
             continue  # derived from the season total and games (data/production.py)
         if name == schema.TARGET_COLUMN:
             what = "the division each athlete plays at (the training target)"
         else:
-            col = schema.column(position, name)
+            col = spec.column(name)
             what = f"{col.description} in {col.unit}"
-            if name == rate:
-                what += f" (or the season total {total!r} and {production.GAMES_COLUMN!r})"
-        problems.add(f"required column is missing for {position}", column=name,
+            if rule and name == rule.rate:
+                what += f" (or the season total {rule.total!r} and {rule.games!r})"
+        problems.add(f"required column is missing for {spec.key}", column=name,
                      expected=f"a column named {name!r}: {what}", stage=0,
                      order=len(needed))
 
 
-def convert_target(cells: Cells, sel: np.ndarray, problems: Findings) -> pd.Series | None:
+def convert_target(cells: Cells, sel: np.ndarray, spec: PositionSpec,
+                   problems: Findings) -> pd.Series | None:
+    """The selected rows' levels, read through the position's ladder and its spellings;
+    a missing or unknown label is a problem of its cell."""
     if schema.TARGET_COLUMN not in cells.header.index:
         return None
     text = cells.text(schema.TARGET_COLUMN, sel)
-    mapping = {v: schema.normalize_division(v) for v in text.unique()}
+    mapping = {v: spec.ladder.normalize(v) for v in text.unique()}
     labels = text.map(mapping)
     bad = labels.isna().to_numpy()
     if bad.any():
@@ -178,14 +196,35 @@ def convert_target(cells: Cells, sel: np.ndarray, problems: Findings) -> pd.Seri
         missing = bad & _missing(text)
         name = cells.raw_name(schema.TARGET_COLUMN)
         order = cells.order(schema.TARGET_COLUMN)
+        expected = division_expected(spec)
         problems.add_cells(rows[missing], None, column=name, order=order,
                            message="missing target: the division is empty",
-                           expected=_DIVISION_EXPECTED, rule="missing division")
+                           expected=expected, rule="missing division")
         unknown = bad & ~missing
         problems.add_cells(rows[unknown], text[unknown], column=name, order=order,
-                           message="unknown division {value}", expected=_DIVISION_EXPECTED,
+                           message="unknown division {value}", expected=expected,
                            rule="unknown division")
     return labels
+
+
+def unknown_labels(cells: Cells, sel: np.ndarray, spec: PositionSpec) -> dict[str, int]:
+    """Labels of the selected rows that are not on the position's ladder, with their row
+    counts (most frequent first); blank labels are not counted here."""
+    if schema.TARGET_COLUMN not in cells.header.index:
+        return {}
+    text = cells.text(schema.TARGET_COLUMN, sel)
+    unknown = text[~_missing(text) & text.map(
+        {v: spec.ladder.normalize(v) is None for v in text.unique()}).to_numpy(dtype=bool)]
+    counts = unknown.value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def unknown_labels_message(counts: dict[str, int], spec: PositionSpec) -> str:
+    """One line naming every label not on the ladder and how many rows hold it."""
+    listing = ", ".join(f"{quote_cell(label)} ({n} row{'s' if n != 1 else ''})"
+                        for label, n in counts.items())
+    return (f"{sum(counts.values())} {spec.key} row(s) have labels that are not on the "
+            f"ladder ({' < '.join(spec.levels)}): {listing}")
 
 
 def _height_hint(value: float) -> str:
@@ -271,26 +310,27 @@ def convert_numeric(cells: Cells, sel: np.ndarray, col: schema.Column,
     return values
 
 
-def convert_rate(cells: Cells, sel: np.ndarray, position: str, converted: dict[str, object],
-                 problems: Findings) -> np.ndarray:
+def convert_rate(cells: Cells, sel: np.ndarray, spec: PositionSpec, rule: production.Rate,
+                 converted: dict[str, object], problems: Findings) -> np.ndarray:
     """The per-game rate of the selected rows: as given, else derived from the season total
     and games (:func:`recruit_reveal.data.production.derive_rates`).  A row with neither is
-    a problem of the rate's cell; a derived rate outside the plausible range, of the total's."""
-    rate_name, total_name = production.rate_pair(position)
-    col = schema.column(position, rate_name)
+    a problem of the rate's cell when the rate is required; a derived rate outside the
+    plausible range is a problem of the total's cell."""
+    rate_name, total_name = rule.rate, rule.total
+    col = spec.column(rate_name)
     given = convert_numeric(cells, sel, replace(col, required=False), problems)
     total = np.asarray(converted[total_name], dtype="float64")
-    games = np.asarray(converted[production.GAMES_COLUMN], dtype="float64")
+    games = np.asarray(converted[rule.games], dtype="float64")
     if rate_name in cells.header.index:
         # A rate cell that is there but unreadable is reported as such; deriving one in its
         # place would add a second, misleading problem for the same row.
         total = np.where(_missing(cells.text(rate_name, sel)), total, np.nan)
-    result = production.derive_rates(given, total, games, position)
+    result = production.derive_rates(given, total, games, spec)
     if rate_name not in cells.header.index and \
-            not {total_name, production.GAMES_COLUMN} <= set(cells.header.index):
+            not {total_name, rule.games} <= set(cells.header.index):
         return result.rate  # required_present reports the missing column once, for the file
     rows = cells.rows[sel]
-    missing = np.isnan(result.rate) & ~result.out_of_range
+    missing = np.isnan(result.rate) & ~result.out_of_range & col.required
     if rate_name in cells.header.index:
         missing &= _missing(cells.text(rate_name, sel))  # unreadable cells are reported already
     name = cells.raw_name(rate_name) if rate_name in cells.header.index else rate_name
@@ -298,11 +338,11 @@ def convert_rate(cells: Cells, sel: np.ndarray, position: str, converted: dict[s
     problems.add_cells(rows[missing], None, column=name, order=order,
                        message="missing value in a required column",
                        expected=f"{col.range_text}, or the season total {total_name!r} and "
-                                f"{production.GAMES_COLUMN!r}", rule="missing value")
+                                f"{rule.games!r}", rule="missing value")
     bad = result.out_of_range
     total_at = cells.raw_name(total_name) if total_name in cells.header.index else total_name
     problems.add_cells(rows[bad], None, column=total_at, order=cells.order(total_name),
-                       shown=(production.out_of_range_message(position, t, g)
+                       shown=(production.out_of_range_message(spec, t, g)
                               for t, g in zip(total[bad], games[bad], strict=True)),
                        message="{value}", expected=col.range_text, quote=False,
                        rule="derived rate outside the plausible range")
@@ -339,13 +379,13 @@ def warn_duplicates(cells: Cells, sel: np.ndarray, warnings: Findings) -> None:
                        rule="duplicated row")
 
 
-def check_division_counts(target: pd.Series, position: str, minimum: int,
+def check_division_counts(target: pd.Series, spec: PositionSpec, minimum: int,
                           problems: Findings) -> None:
     counts = target.value_counts()
-    for division in schema.DIVISIONS:
+    for order, division in enumerate(spec.levels):
         n = int(counts.get(division, 0))
         if n < minimum:
-            problems.add(f"division {division!r} has {'only ' if n else ''}{n} valid {position} "
+            problems.add(f"division {division!r} has {'only ' if n else ''}{n} valid {spec.key} "
                          f"row(s), too few to cross-validate", column=schema.TARGET_COLUMN,
                          expected=f"at least {minimum} rows per division", stage=2,
-                         order=schema.DIVISIONS.index(division))
+                         order=order)
