@@ -28,7 +28,7 @@ from pydantic import (
 
 from ..artifacts import layout
 from ..catalog import PositionSpec, resolve
-from ..data.production import derive_rates
+from ..data.production import Rate, derive_rates, rate_of
 from ..errors import VersionError
 from ..schema import POSITION_COLUMN, US_STATES, Column, PositionLike, parse_height
 
@@ -169,10 +169,10 @@ def _field_type(col: Column) -> Any:
         {"anyOf": choices, "description": f"{description}, or feet-inches text like 6-2"})]
 
 
-def _request_column(col: Column) -> Column:
+def _request_column(col: Column, rule: Rate | None) -> Column:
     """A column as a request takes it: the per-game rate is optional, since it is derived
     from the season total and games, or integrated over (modeling/partial_profiles.py)."""
-    if col.total and col.games:
+    if rule is not None and col.name == rule.rate:
         return replace(col, required=False, description=(
             f"{col.description}; optional: derived from the season total and games, "
             "else the prediction integrates over it (integrated_inputs)"))
@@ -190,18 +190,15 @@ def _derived(position: PositionSpec, rate: Any, total: Any, games: Any
     return (value if result.derived[0] else None), bool(result.out_of_range[0])
 
 
-def _derive_rates(position: PositionSpec) -> Any:
-    """Fill each rate from total / games when that is a plausible rate.  An implausible
+def _derive_rate(position: PositionSpec, rule: Rate) -> Any:
+    """Fill the rate from total / games when that is a plausible rate.  An implausible
     one is not refused (the schema cannot say so): the prediction then integrates over
     the games played (modeling/partial_profiles.py) and says why."""
-    rates = [c for c in position.inputs if c.total and c.games]
-
     def derive(model: Any) -> Any:
-        for col in rates:
-            value, _ = _derived(position, getattr(model, col.name), getattr(model, col.total),
-                                getattr(model, col.games))
-            if value is not None:
-                setattr(model, col.name, value)
+        value, _ = _derived(position, getattr(model, rule.rate), getattr(model, rule.total),
+                            getattr(model, rule.games))
+        if value is not None:
+            setattr(model, rule.rate, value)
         return model
     return derive
 
@@ -223,14 +220,15 @@ def _request_model(position: PositionSpec) -> type[BaseModel]:
         POSITION_COLUMN: (Literal.__getitem__(tuple(casings(key))),  # Literal["qb", "qB", ...]
                           Field(description=f"{key}, any case")),
     }
-    for col in map(_request_column, position.inputs):
+    rule = rate_of(position)
+    for col in (_request_column(c, rule) for c in position.inputs):
         fields[col.name] = (_field_type(col), ... if col.required else None)
     fields[ATHLETE_REF] = (str | None, Field(
         None, max_length=MAX_ATHLETE_REF,
         description="your own reference of the athlete (not an input): recorded with the "
                     "prediction when the prediction log is on, never scored"))
-    validators: dict[str, Any] = {
-        "_derive_rate": model_validator(mode="after")(_derive_rates(position)),
+    validators: dict[str, Any] = {} if rule is None else {
+        "_derive_rate": model_validator(mode="after")(_derive_rate(position, rule)),
     }
     return create_model(
         f"{model_name(position)}Athlete",
