@@ -19,8 +19,9 @@ from schemathesis.config import SchemathesisConfig
 
 from recruit_reveal.api.app import create_app
 from recruit_reveal.api.parsing import parse_athlete
-from recruit_reveal.api.payloads import RATE_COLUMNS, VERSION_PATTERN, request_model
+from recruit_reveal.api.payloads import VERSION_PATTERN, request_model
 from recruit_reveal.artifacts import layout
+from recruit_reveal.data.production import rate_of
 from recruit_reveal.errors import VersionError
 from recruit_reveal.schema import POSITIONS, column, columns_for, parse_height
 
@@ -85,17 +86,19 @@ def test_request_models_come_from_the_data_contract():
     for pos in POSITIONS:
         doc = request_model(pos).model_json_schema()
         cols = columns_for(pos)
+        rate = rate_of(pos)
+        assert rate is not None
         assert set(doc["properties"]) == {"position", "athlete_ref", *(c.name for c in cols)}
         # The per-game rate is derived from a total and games, or integrated over.
         assert doc["required"] == ["position", *(c.name for c in cols if c.required
-                                                 and c.name not in RATE_COLUMNS)]
-        assert RATE_COLUMNS & set(doc["properties"])
+                                                 and c.name != rate.rate)]
+        assert rate.rate in doc["properties"]
         assert sorted(doc["properties"]["position"]["enum"], key=str.lower)[0].lower() == pos
         for col in cols:
             if col.kind == "state" or col.name == "height_inches":
                 continue
             prop = doc["properties"][col.name]
-            required = col.required and col.name not in RATE_COLUMNS
+            required = col.required and col.name != rate.rate
             number = prop if required else prop["anyOf"][0]
             assert number["type"] == ("integer" if col.kind == "int" else "number")
             assert (number["minimum"], number["maximum"]) == (col.low, col.high)
