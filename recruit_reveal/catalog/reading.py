@@ -9,10 +9,13 @@ and sample section.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,15 @@ class Catalog:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(self.positions)
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the football: the ladder and every position's spec digest (the same
+        for the same content, whatever the file's layout or comments).  A run records it."""
+        doc = {"ladder": self.ladder.as_dict(),
+               "positions": {key: spec.digest for key, spec in self.positions.items()}}
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def position(self, key: object) -> PositionSpec:
         """The spec of a position key (any case, surrounding spaces ignored)."""

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
@@ -125,6 +125,13 @@ class Ladder:
         """The ordinal class of a level (0 = the lowest)."""
         return self.levels.index(label)
 
+    def probability_columns(self) -> tuple[str, ...]:
+        """The prediction log's column of each level's probability, lowest first.
+
+        See :func:`probability_columns`: ``p_d3, p_d2, p_fcs, p_p5`` for the default ladder.
+        """
+        return probability_columns(self.levels)
+
     def as_dict(self) -> dict[str, Any]:
         grouped: dict[str, list[str]] = {level: [] for level in self.levels}
         for spelling, level in self.spellings.items():
@@ -136,6 +143,29 @@ class Ladder:
         spellings = {spelling_key(s): level for level, names in
                      (data.get("spellings") or {}).items() for s in names}
         return cls(tuple(data["levels"]), spellings)
+
+
+def _level_tag(level: str, *, short: bool) -> str:
+    words = re.findall(r"[0-9a-z]+", level.lower()) or ["level"]
+    if not short or len(words) == 1:
+        return "_".join(words)
+    # "Power 5" -> "p5": initials of the words, numbers whole (the log's historic names)
+    return "".join(w if w.isdigit() else w[0] for w in words)
+
+
+def probability_columns(levels: Sequence[str]) -> tuple[str, ...]:
+    """``p_`` + a short tag per level: a one-word level in lower case (``D3`` -> ``p_d3``),
+    a longer one as its initials with numbers whole (``Power 5`` -> ``p_p5``).
+
+    The one naming rule of the prediction log's probability columns (its writer and the
+    monitoring reader both call it).  Should two levels share a short tag, every level gets
+    its full tag (``p_power_5``), and a position suffix breaks any tie left.
+    """
+    for short in (True, False):
+        tags = [f"p_{_level_tag(level, short=short)}" for level in levels]
+        if len(set(tags)) == len(tags):
+            return tuple(tags)
+    return tuple(f"{tag}_{i}" for i, tag in enumerate(tags))
 
 
 @dataclass(frozen=True, eq=False)
