@@ -13,9 +13,10 @@ from matplotlib.figure import Figure
 from recruit_reveal.errors import ModelNotFoundError
 from recruit_reveal.modeling import explanations, metrics
 from recruit_reveal.reporting import exploration
-from recruit_reveal.schema import DIVISIONS
+from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 
-D = list(DIVISIONS)
+D = list(default_catalog().ladder.levels)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def test_state_dependence(loaded, data):
     np.testing.assert_allclose(tiers.sum(axis=1), 1.0)
     # Power 5 recruits come from tier-1 states more often in the generative model.
     assert tiers.loc["tier 1", "Power 5"] > tiers.loc["tier 4", "Power 5"]
-    assert exploration.tier_states()["tier 1"] in {"CA", "FL", "GA", "TX"}
+    assert exploration.tier_states(schema.spec_of("qb"))["tier 1"] in {"CA", "FL", "GA", "TX"}
 
 
 def _calibrated(n: int, seed: int = 0) -> exploration.OutOfSample:
@@ -172,7 +173,8 @@ def _calibrated(n: int, seed: int = 0) -> exploration.OutOfSample:
     rng = np.random.default_rng(seed)
     proba = rng.dirichlet(np.ones(len(D)), size=n)
     target = np.array([rng.choice(len(D), p=p) for p in proba])
-    return exploration.OutOfSample(target, proba, proba.argmax(axis=1), {}, np.arange(n))
+    return exploration.OutOfSample(target, proba, proba.argmax(axis=1), {}, np.arange(n),
+                                   schema.spec_of("qb"))
 
 
 def test_division_reliability_bins_cover_every_row(oos):

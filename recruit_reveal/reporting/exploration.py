@@ -32,16 +32,40 @@ from recruit_reveal.modeling.levers import describe_option
 from recruit_reveal.modeling.scoring import build_scorer
 
 from .. import schema
-from ..schema import DIVISIONS
+from ..catalog import PositionSpec
+from .tables import position_spec, sample_inputs
 
-#: One colour per division, D3/NAIA .. Power 5 (colour-blind safe).
+#: One colour per level of a four-level ladder, lowest first (colour-blind safe).
 COLORS = ("#4477aa", "#66ccee", "#ccbb44", "#ee6677")
-COMBINE = ("forty_yard_dash", "vertical_jump", "shuttle", "broad_jump")
+#: Paul Tol's colour-blind safe "bright" scheme, for ladders of another length.
+_MORE_COLORS = ("#4477aa", "#66ccee", "#228833", "#ccbb44", "#ee6677", "#aa3377", "#bbbbbb")
 #: The groupings of :func:`error_tables`, columns of :func:`athlete_errors`.
 ERROR_GROUPS = ("state tier", "combine results missing", "junior season", "division")
 #: The metrics :func:`cv_comparison` re-runs and compares with the metadata.
 COMPARED_METRICS = ("exact_accuracy", "within_one_accuracy", "log_loss",
                     "expected_calibration_error")
+
+
+def level_colors(count: int) -> tuple[str, ...]:
+    """One colour per level of a ladder of ``count`` levels, lowest first: :data:`COLORS`
+    for four levels (the figures of the default ladder stay as they were), Tol's bright
+    scheme up to seven, then evenly spaced viridis colours."""
+    if count == len(COLORS):
+        return COLORS
+    if count <= len(_MORE_COLORS):
+        return _MORE_COLORS[:count]
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    return tuple(to_hex(c) for c in colormaps["viridis"](np.linspace(0, 1, count)))
+
+
+def junior_inputs(spec: PositionSpec) -> list[str]:
+    """The position's junior-season inputs: those preceding a senior stat, and the season
+    totals they are rates of."""
+    names = {c.name for c in spec.inputs if c.junior_of}
+    names |= {c.total for c in spec.inputs if c.junior_of and c.total and spec.has(c.total)}
+    return [c.name for c in spec.inputs if c.name in names]
 
 
 def load_release(position: str, version: str, models_dir: str | os.PathLike[str]
@@ -94,7 +118,7 @@ def load_rows(loaded: registry.LoadedModel, csv_path: str | Path | None) -> Trai
     if csv_path is None:
         raise FileNotFoundError(f"{fingerprint.file} (sha256 {str(fingerprint.sha256)[:12]}), "
                                 "the training file of the release, was not found; set csv")
-    return load_training_data(csv_path, loaded.position,
+    return load_training_data(csv_path, position_spec(loaded),
                               columns=fingerprint.column_mapping or None,
                               invalid_rows="quarantine", max_invalid_fraction=1.0,
                               min_rows_per_division=0)
@@ -103,7 +127,8 @@ def load_rows(loaded: registry.LoadedModel, csv_path: str | Path | None) -> Trai
 def rows_table(loaded: registry.LoadedModel, data: TrainingData) -> pd.DataFrame:
     """Rows per division, where they come from and whether it is the release's own file."""
     same = data.sha256 == loaded.metadata.data_fingerprint.sha256
-    counts = data.target.value_counts().reindex(list(DIVISIONS), fill_value=0)
+    levels = list(position_spec(loaded).levels)
+    counts = data.target.value_counts().reindex(levels, fill_value=0)
     table = pd.DataFrame([{**{d: int(n) for d, n in counts.items()}, "all": len(data.target),
                            "file": str(data.path),
                            "training file of the release": "yes" if same else
@@ -115,13 +140,19 @@ def rows_table(loaded: registry.LoadedModel, data: TrainingData) -> pd.DataFrame
 
 @dataclass(frozen=True)
 class OutOfSample:
-    """Cross-validated predictions of every row (codes 0 = D3/NAIA .. 3 = Power 5)."""
+    """Cross-validated predictions of every row (codes 0 = the lowest level .. the top);
+    ``levels`` names the codes, lowest first."""
 
     target: np.ndarray
     proba: np.ndarray
     predicted: np.ndarray
     summary: dict[str, Any]
     source_rows: np.ndarray
+    spec: PositionSpec
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return self.spec.levels
 
 
 def out_of_sample(loaded: registry.LoadedModel, data: TrainingData) -> OutOfSample:
@@ -134,9 +165,10 @@ def out_of_sample(loaded: registry.LoadedModel, data: TrainingData) -> OutOfSamp
                              int(meta.seed if meta.seed is not None else 42))
     summary, proba = cross_validate(clone(loaded.pipeline), data.frame, data.target, folds)
     predicted = explanations.decide(proba, explanations.decision_rule(loaded.pipeline))
-    target = data.target.map(list(DIVISIONS).index).to_numpy()
+    spec = position_spec(loaded)
+    target = data.target.map(list(spec.levels).index).to_numpy()
     return OutOfSample(target, proba, np.asarray(predicted), summary,
-                       np.asarray(data.source_rows))
+                       np.asarray(data.source_rows), spec)
 
 
 def cv_comparison(oos: OutOfSample, loaded: registry.LoadedModel) -> pd.DataFrame:
@@ -152,18 +184,21 @@ def athlete_errors(data: TrainingData, oos: OutOfSample) -> pd.DataFrame:
 
     ``off by`` is predicted minus true division (positive: rated too high).
     """
-    frame, codes = data.frame, oos.target
-    junior = [c for c in frame.columns if c.startswith("junior_")]
-    tier = frame["state"].map(schema.state_tier)
+    frame, codes, spec = data.frame, oos.target, oos.spec
+    junior = junior_inputs(spec)
+    states = next((c.name for c in spec.inputs if c.kind == "state"), None)
+    tier = (frame[states].map(spec.state_tier) if states
+            else pd.Series(np.nan, index=frame.index))
     return pd.DataFrame({
-        "division": pd.Categorical(data.target.to_numpy(), categories=DIVISIONS, ordered=True),
-        "predicted": np.asarray(DIVISIONS, dtype=object)[oos.predicted],
+        "division": pd.Categorical(data.target.to_numpy(), categories=oos.levels,
+                                   ordered=True),
+        "predicted": np.asarray(oos.levels, dtype=object)[oos.predicted],
         "off by": oos.predicted - codes,
         "P(true)": oos.proba[np.arange(len(codes)), codes],
         "confidence": oos.proba.max(axis=1),
         "state tier": tier.map(lambda t: "missing" if pd.isna(t) else f"tier {int(t)}")
                           .to_numpy(),
-        "combine results missing": frame[list(COMBINE)].isna().sum(axis=1).to_numpy(),
+        "combine results missing": frame[list(spec.combine)].isna().sum(axis=1).to_numpy(),
         "junior season": np.where(frame[junior].isna().all(axis=1), "missing", "given"),
     }, index=pd.Index(oos.source_rows, name="row in file"))
 
@@ -223,7 +258,7 @@ def dependence_inputs(loaded: registry.LoadedModel, frame: pd.DataFrame, *,
                       min_given: float = 0.2) -> list[str]:
     """Numeric inputs the release uses and that at least ``min_given`` of the rows give."""
     excluded = set(loaded.metadata.estimator.params.get("exclude_features") or [])
-    return [c.name for c in schema.numeric_columns(loaded.position)
+    return [c.name for c in position_spec(loaded).numeric
             if c.name not in excluded and frame[c.name].notna().mean() >= min_given]
 
 
@@ -243,7 +278,8 @@ def partial_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame,
     through the release's fast path (:func:`~recruit_reveal.modeling.scoring.build_scorer`),
     one call per input.
     """
-    position = loaded.position
+    position = position_spec(loaded)
+    levels = list(position.levels)
     inputs = dependence_inputs(loaded, frame) if inputs is None else list(inputs)
     scorer = build_scorer(loaded.pipeline, position, typical_values(loaded))
     rows = _sample(frame, sample, seed)
@@ -257,19 +293,21 @@ def partial_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame,
         stacked = np.tile(x, (len(grid), 1))
         stacked[:, names.index(name)] = np.repeat(grid, len(x))
         proba = explanations.score_arrays(scorer, stacked, np.tile(state, len(grid)), position)
-        means = proba.reshape(len(grid), len(x), len(DIVISIONS)).mean(axis=1)
-        parts.append(pd.DataFrame(means, columns=list(DIVISIONS))
-                     .assign(input=name, value=grid))
-    columns = ["input", "value", *DIVISIONS]
+        means = proba.reshape(len(grid), len(x), len(levels)).mean(axis=1)
+        parts.append(pd.DataFrame(means, columns=levels).assign(input=name, value=grid))
+    columns = ["input", "value", *levels]
     return (pd.concat(parts, ignore_index=True)[columns] if parts
             else pd.DataFrame(columns=columns))
 
 
-def tier_states() -> dict[str, str | None]:
-    """One state of each recruiting tier (the first in alphabetical order), and missing."""
+def tier_states(spec: PositionSpec) -> dict[str, str | None]:
+    """One state of each recruiting tier of ``spec`` (the first in alphabetical order), and
+    missing."""
     states: dict[str, str | None] = {}
-    for tier in sorted(set(schema.STATE_TIERS.values()) | {4}):
-        states[f"tier {tier}"] = min(s for s in schema.US_STATES if schema.state_tier(s) == tier)
+    for tier in range(1, spec.n_state_tiers + 1):
+        found = sorted(s for s in schema.US_STATES if spec.state_tier(s) == tier)
+        if found:
+            states[f"tier {tier}"] = found[0]
     states["missing"] = None
     return states
 
@@ -277,12 +315,14 @@ def tier_states() -> dict[str, str | None]:
 def state_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame, *, sample: int = 400,
                      seed: int = 0) -> pd.DataFrame:
     """Mean P(division) of the sampled rows with every athlete put in one state per tier."""
+    spec = position_spec(loaded)
+    states = next((c.name for c in spec.inputs if c.kind == "state"), None)
     rows = _sample(frame, sample, seed)
     means = {}
-    for label, state in tier_states().items():
-        moved = rows.assign(state=np.nan if state is None else state)
+    for label, state in (tier_states(spec) if states else {}).items():
+        moved = rows.assign(**{states: np.nan if state is None else state})
         means[label] = explanations.predict_proba(loaded.pipeline, moved).mean(axis=0)
-    table = pd.DataFrame.from_dict(means, orient="index", columns=list(DIVISIONS))
+    table = pd.DataFrame.from_dict(means, orient="index", columns=list(spec.levels))
     table.index.name = "state tier"
     return table
 
@@ -290,12 +330,18 @@ def state_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame, *, sampl
 def dependence_ranges(curves: pd.DataFrame) -> pd.DataFrame:
     """How far each input moves each P(division): max minus min along its curve.
 
-    Sorted by the range of P(Power 5), largest first.
+    Sorted by the range of P(the top level), largest first.
     """
-    grouped = curves.groupby("input", sort=False)[list(DIVISIONS)]
+    levels = _levels_of(curves)
+    grouped = curves.groupby("input", sort=False)[levels]
     ranges = grouped.max() - grouped.min()
-    ranges.columns = [f"P({d}) range" for d in DIVISIONS]
-    return ranges.sort_values(f"P({DIVISIONS[-1]}) range", ascending=False).round(3)
+    ranges.columns = [f"P({d}) range" for d in levels]
+    return ranges.sort_values(f"P({levels[-1]}) range", ascending=False).round(3)
+
+
+def _levels_of(curves: pd.DataFrame) -> list[str]:
+    """The level columns of :func:`partial_dependence`'s table, lowest first."""
+    return [c for c in curves.columns if c not in ("input", "value")]
 
 
 def plot_partial_dependence(curves: pd.DataFrame, tiers: pd.DataFrame | None = None,
@@ -308,9 +354,10 @@ def plot_partial_dependence(curves: pd.DataFrame, tiers: pd.DataFrame | None = N
     fig = Figure(figsize=(3.2 * ncols, 2.6 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     units = {c.name: c.unit for c in schema.columns_for(position)} if position else {}
+    levels = _levels_of(curves)
     for ax, name in zip(axes, inputs, strict=False):
         curve = curves[curves["input"] == name]
-        for color, division in zip(COLORS, DIVISIONS, strict=True):
+        for color, division in zip(level_colors(len(levels)), levels, strict=True):
             ax.plot(curve["value"], curve[division], color=color, label=division)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(units.get(name, ""), fontsize=8)
@@ -327,7 +374,8 @@ def plot_partial_dependence(curves: pd.DataFrame, tiers: pd.DataFrame | None = N
 
 def _plot_tier_bars(ax, tiers: pd.DataFrame) -> None:
     bottom = np.zeros(len(tiers))
-    for color, division in zip(COLORS, DIVISIONS, strict=True):
+    levels = list(tiers.columns)
+    for color, division in zip(level_colors(len(levels)), levels, strict=True):
         ax.bar(tiers.index, tiers[division], bottom=bottom, color=color, label=division)
         bottom += tiers[division].to_numpy()
     ax.set_title("state tier", fontsize=9)
@@ -346,7 +394,7 @@ def division_reliability(oos: OutOfSample, *, bins: int = 10) -> pd.DataFrame:
     probabilities share a bin, so a division may get fewer than ``bins``.
     """
     parts = []
-    for k, division in enumerate(DIVISIONS):
+    for k, division in enumerate(oos.levels):
         p, hit = oos.proba[:, k], (oos.target == k).astype(float)
         edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
         which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
@@ -365,7 +413,7 @@ def calibration_table(oos: OutOfSample, reliability: pd.DataFrame | None = None
     probability with the ECE the metadata reports (:func:`metrics.expected_calibration_error`)."""
     reliability = division_reliability(oos) if reliability is None else reliability
     rows: dict[str, dict[str, float]] = {}
-    for k, division in enumerate(DIVISIONS):
+    for k, division in enumerate(oos.levels):
         hit = (oos.target == k).astype(float)
         bins = reliability[reliability["division"] == division]
         gap = (bins["observed"] - bins["predicted"]).abs()
@@ -384,9 +432,10 @@ def calibration_table(oos: OutOfSample, reliability: pd.DataFrame | None = None
 
 def plot_division_reliability(reliability: pd.DataFrame, title: str = "") -> Figure:
     """One reliability curve per division (:func:`division_reliability`), diagonal = calibrated."""
-    fig = Figure(figsize=(10, 2.9), layout="constrained")
-    axes = fig.subplots(1, len(DIVISIONS), sharey=True)
-    for ax, color, division in zip(axes, COLORS, DIVISIONS, strict=True):
+    levels = list(dict.fromkeys(reliability["division"]))
+    fig = Figure(figsize=(2.5 * len(levels), 2.9), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(levels), sharey=True))
+    for ax, color, division in zip(axes, level_colors(len(levels)), levels, strict=True):
         bins = reliability[reliability["division"] == division]
         ax.plot([0, 1], [0, 1], color="#bbbbbb", lw=1)
         ax.plot(bins["predicted"], bins["observed"], "o-", color=color)
@@ -402,21 +451,23 @@ def plot_division_reliability(reliability: pd.DataFrame, title: str = "") -> Fig
 # One athlete
 # ---------------------------------------------------------------------------
 
-def sample_athlete(position: str) -> dict[str, Any]:
-    """The position's first sample athlete (the API's example), inputs only."""
-    position = schema.check_position(position)
-    athlete = next(a for a in schema.SAMPLE_ATHLETES if a["position"] == position)
-    return {k: v for k, v in athlete.items() if k not in (schema.POSITION_COLUMN, "name")}
+def sample_athlete(position: schema.PositionLike | registry.LoadedModel) -> dict[str, Any]:
+    """The position's sample athlete (the API's example), inputs only: of a loaded model's
+    own spec, or of a position (a key of the active catalog, a spec or its plain data)."""
+    spec = (position_spec(position) if isinstance(position, registry.LoadedModel)
+            else schema.spec_of(position))
+    return sample_inputs(spec)
 
 
 def score_athlete(loaded: registry.LoadedModel, values: Mapping[str, Any]) -> pd.Series:
     """The division the release predicts for ``values`` (by its decision rule) and P(each)."""
-    frame = pd.DataFrame([dict(values)]).reindex(columns=schema.feature_names(loaded.position))
+    spec = position_spec(loaded)
+    frame = pd.DataFrame([dict(values)]).reindex(columns=spec.feature_names)
     proba = explanations.predict_proba(loaded.pipeline, frame)
     decided = explanations.decide(proba, explanations.decision_rule(loaded.pipeline))
-    return pd.Series({"division": DIVISIONS[int(decided[0])],
+    return pd.Series({"division": spec.levels[int(decided[0])],
                       **{f"P({d})": round(float(p), 3)
-                         for d, p in zip(DIVISIONS, proba[0], strict=True)}})
+                         for d, p in zip(spec.levels, proba[0], strict=True)}})
 
 
 def compare_athlete(loaded: registry.LoadedModel, athlete: Mapping[str, Any],
@@ -435,7 +486,7 @@ def what_if_options(loaded: registry.LoadedModel, athlete: Mapping[str, Any]
     no single change gets there, one row holding the search's message.
     """
     found = explanations.what_if(loaded.pipeline, pd.DataFrame([dict(athlete)]),
-                                 loaded.position, typical_values=typical_values(loaded))
+                                 position_spec(loaded), typical_values=typical_values(loaded))
     if not found["options"]:
         return pd.DataFrame({"what it takes": [found["message"]]})
     table = pd.DataFrame(found["options"])
