@@ -263,3 +263,14 @@ def test_an_s3_runs_folder_gets_its_page_too(models_dir, bucket, tmp_path):
     page = fs.cat_file(f"{bucket[5:]}/runs/index.html").decode()
     assert '<a href="v1.0.0/qb.html">record</a>' in page
     assert '<span class="badge succeeded">succeeded</span>' in page
+
+
+def test_positions_follow_the_catalog_and_unknown_ones_come_after(monkeypatch):
+    from recruit_reveal.release import index
+
+    monkeypatch.delenv("CATALOG", raising=False)
+    versions = {"te": "1.0.0", "wr": "1.0.0", "lb": "1.0.0", "qb": "1.0.0"}
+    assert index._ordered(versions) == ["qb", "wr", "lb", "te"]  # te, lb: another catalog's
+    monkeypatch.setenv("CATALOG", str(Path(__file__).with_name("fixtures")
+                                      / "catalog_five_levels.toml"))
+    assert index._ordered(versions) == ["qb", "wr", "te", "lb"]

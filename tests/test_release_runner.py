@@ -74,3 +74,14 @@ def test_train_rejects_bad_requests(tmp_path, sample_csv, kwargs, error, match):
     with pytest.raises(error, match=match):
         runner.train(args.pop("csv"), args.pop("positions"), "1.0.0",
                      models_dir=tmp_path / "m", runs_dir=tmp_path / "r", **args)
+
+
+def test_all_means_every_position_of_the_catalog_in_use():
+    from recruit_reveal.catalog import default_catalog, load_catalog
+
+    five = load_catalog(FIXTURES / "catalog_five_levels.toml")
+    assert runner._positions("all", default_catalog()) == ["qb", "rb", "wr"]
+    assert runner._positions("all", five) == ["qb", "rb", "wr", "te", "lb"]
+    assert runner._positions(["LB", "all"], five) == ["lb", "qb", "rb", "wr", "te"]
+    with pytest.raises(DataValidationError, match="one of qb, rb, wr, te, lb"):
+        runner._positions("k", five)
