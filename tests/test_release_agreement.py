@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from recruit_reveal.artifacts import registry
+from recruit_reveal.catalog import default_catalog, load_catalog
 from recruit_reveal.modeling import explanations
 from recruit_reveal.release import agreement
-from recruit_reveal.catalog import default_catalog, load_catalog
 from recruit_reveal.schema import feature_names
 
 DIVISIONS = default_catalog().ladder.levels

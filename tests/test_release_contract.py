@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from recruit_reveal.catalog import CATALOG_ENV, default_catalog, load_catalog
 from recruit_reveal.errors import (
     NotebookExecutionError,
     VersionError,
 )
-from recruit_reveal.catalog import CATALOG_ENV, default_catalog, load_catalog
 from recruit_reveal.release import contract
 
 POSITIONS = default_catalog().keys

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.modeling import explanations as insights
 from recruit_reveal.reporting import display as report
-from recruit_reveal.catalog import default_catalog
 
 DEFAULT = default_catalog()
 DIVISIONS = DEFAULT.ladder.levels

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.errors import ModelNotFoundError
 from recruit_reveal.modeling import explanations, metrics
 from recruit_reveal.reporting import exploration
-from recruit_reveal import schema
-from recruit_reveal.catalog import default_catalog
 
 D = list(default_catalog().ladder.levels)
 

@@ -21,8 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import DataValidationError, Problem
 from ..catalog import active_catalog
+from ..errors import DataValidationError, Problem
 from ..schema import header_key, normalize_division
 from ..storage.locations import Location, open_store
 
