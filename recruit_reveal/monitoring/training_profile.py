@@ -130,7 +130,8 @@ def model_football(doc: dict[str, Any], position: str) -> tuple[tuple[str, ...],
     """The levels and raw inputs of a model, from its metadata document: its ``spec`` when it
     has one, else its ``classes`` and ``input_schema``; the active catalog's position only
     for a document that records neither."""
-    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    found = doc.get("spec")
+    spec: dict[str, Any] = found if isinstance(found, dict) else {}
     levels = tuple((spec.get("ladder") or {}).get("levels") or doc.get("classes") or ())
     inputs = tuple(c["name"] for c in spec.get("inputs") or
                    (doc.get("input_schema") or {}).get("columns") or ())

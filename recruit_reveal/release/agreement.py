@@ -42,7 +42,7 @@ class Agreement:
         return self.same_division / self.count if self.count else math.nan
 
 
-def training_rows(position: PositionLike, meta_a: Any, meta_b: Any, csv: Any, columns: Any,
+def training_rows(position: str, meta_a: Any, meta_b: Any, csv: Any, columns: Any,
                   notes: list[str]) -> tuple[Any, str] | None:
     """(validated rows of ``position``, where they come from), or None with a note."""
     from recruit_reveal.data import load_training_data
@@ -105,7 +105,7 @@ def sample_athletes(position: PositionLike) -> tuple[Any, list[str]]:
     return frame, [str(spec.example.get("name", spec.key))]
 
 
-def reference_athletes(position: PositionLike, typical: dict[str, float | None]) -> Any:
+def reference_athletes(position: str, typical: dict[str, float | None]) -> Any:
     """The reference athletes of ``position`` (built around ``typical``) as an input frame."""
     from recruit_reveal.modeling.explanations import model_frame
     from recruit_reveal.modeling.reference import reference_rows
@@ -137,6 +137,6 @@ def compare(label: str, source: str, frame: Any, ids: list[str] | None,
     return Agreement(
         rows=label, source=source, count=len(frame), same_division=int(np.sum(da == db)),
         max_probability_change=float(change[row, col]),
-        max_change_at=f"{where}, P({levels[col]})",
+        max_change_at=f"{where}, P({levels[int(col)]})",
         mean_probability_change=float(change.max(axis=1).mean()),
         transitions=dict(sorted(moved.items(), key=lambda kv: -kv[1])))

@@ -193,7 +193,7 @@ def diff_versions(position: str, a: str, b: str, models_dir: str | os.PathLike |
     notes: list[str] = []
     agreement = []
     pipes = (loaded_a.pipeline, loaded_b.pipeline, spec.levels)
-    rows = training_rows(spec, meta_a, meta_b, csv, columns, notes)
+    rows = training_rows(spec.key, meta_a, meta_b, csv, columns, notes)
     if rows is not None:
         data, source = rows
         ids = [f"row {r}" for r in data.source_rows]
@@ -203,7 +203,7 @@ def diff_versions(position: str, a: str, b: str, models_dir: str | os.PathLike |
                              sample_frame, names, *pipes))
     agreement.append(compare(
         "reference athletes", f"modeling.reference, built from {meta_a.model_version}'s "
-        "typical values", reference_athletes(spec, meta_a.typical_values), None, *pipes))
+        "typical values", reference_athletes(spec.key, meta_a.typical_values), None, *pipes))
     return VersionDiff(position=pos, a=meta_a.model_version, b=meta_b.model_version,
                        metrics=_metrics(meta_a, meta_b), fields=_fields(meta_a, meta_b),
                        agreement=agreement, notes=notes)

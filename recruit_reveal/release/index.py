@@ -192,7 +192,7 @@ def _records(runs: Store, version: str, files: set[str]) -> list[RecordRow]:
     return out
 
 
-def _record_order(name: str) -> tuple[int, bool]:
+def _record_order(name: str) -> tuple[tuple[int, str], bool]:
     """Positions in their usual order, each with this run's record before the earlier attempts."""
     position, _, rest = name.partition(".")
     return _position_order(position), rest != "ipynb"

@@ -108,7 +108,7 @@ def load_rows(loaded: registry.LoadedModel, csv_path: str | Path | None) -> Trai
     if csv_path is None:
         raise FileNotFoundError(f"{fingerprint.file} (sha256 {str(fingerprint.sha256)[:12]}), "
                                 "the training file of the release, was not found; set csv")
-    return load_training_data(csv_path, position_spec(loaded),
+    return load_training_data(csv_path, position_spec(loaded).key,
                               columns=fingerprint.column_mapping or None,
                               invalid_rows="quarantine", max_invalid_fraction=1.0,
                               min_rows_per_division=0)
@@ -268,8 +268,8 @@ def partial_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame,
     through the release's fast path (:func:`~recruit_reveal.modeling.scoring.build_scorer`),
     one call per input.
     """
-    position = position_spec(loaded)
-    levels = list(position.levels)
+    spec = position_spec(loaded)
+    position, levels = spec.key, list(spec.levels)
     inputs = dependence_inputs(loaded, frame) if inputs is None else list(inputs)
     scorer = build_scorer(loaded.pipeline, position, typical_values(loaded))
     rows = _sample(frame, sample, seed)
@@ -310,7 +310,8 @@ def state_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame, *, sampl
     rows = _sample(frame, sample, seed)
     means = {}
     for label, state in (tier_states(spec) if states else {}).items():
-        moved = rows.assign(**{states: np.nan if state is None else state})
+        moved = rows.copy()
+        moved[states] = np.nan if state is None else state
         means[label] = explanations.predict_proba(loaded.pipeline, moved).mean(axis=0)
     table = pd.DataFrame.from_dict(means, orient="index", columns=list(spec.levels))
     table.index.name = "state tier"
@@ -411,7 +412,8 @@ def what_if_options(loaded: registry.LoadedModel, athlete: Mapping[str, Any]
     no single change gets there, one row holding the search's message.
     """
     found = explanations.what_if(loaded.pipeline, pd.DataFrame([dict(athlete)]),
-                                 position_spec(loaded), typical_values=typical_values(loaded))
+                                 position_spec(loaded).key,
+                                 typical_values=typical_values(loaded))
     if not found["options"]:
         return pd.DataFrame({"what it takes": [found["message"]]})
     table = pd.DataFrame(found["options"])
