@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..catalog import Catalog, active_catalog, load_catalog
+from ..catalog import CATALOG_ENV, Catalog, active_catalog, load_catalog
 from ..errors import (
     ArtifactExistsError,
     DataValidationError,
@@ -76,6 +76,9 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     wanted, csv_path, mapping = _check_request(engine, jobs, positions, csv, columns,
                                                invalid_rows, max_invalid_fraction,
                                                _catalog(catalog_file))
+    if catalog_file is not None:
+        # Like --catalog: file names, checks and worker processes read positions by key.
+        os.environ[CATALOG_ENV] = catalog_file
     models = _models_location(models_dir)
     runs_root = _runs_location(runs_dir)
     version = resolve_version(models, wanted, version)
