@@ -113,7 +113,8 @@ def load_reference(models_dir: Location, position: str, version: str) -> Release
         doc = json.loads(open_store(models_dir).read(metadata_name(position, version)))
     except (FileNotFoundError, ValueError, OSError) as exc:
         logger.warning("no metadata for %s %s: %s", position, version, exc)
-        return ReleaseReference(position, version)
+        # Live accuracy needs the ladder still: the catalog's, when it knows the position.
+        return ReleaseReference(position, version, levels=model_football({}, position)[0])
     cv = _cv_figures(doc.get("metrics") or {})
     levels, inputs = model_football(doc, position)
     profile, mix = doc.get("input_profile"), doc.get("division_mix")
