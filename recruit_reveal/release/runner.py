@@ -74,11 +74,7 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     """
     catalog_file = None if catalog is None else str(Path(catalog).expanduser().absolute())
     wanted, csv_path, mapping = _check_request(engine, jobs, positions, csv, columns,
-                                               invalid_rows, max_invalid_fraction,
-                                               _catalog(catalog_file))
-    if catalog_file is not None:
-        # Like --catalog: file names, checks and worker processes read positions by key.
-        os.environ[CATALOG_ENV] = catalog_file
+                                               invalid_rows, max_invalid_fraction, catalog_file)
     models = _models_location(models_dir)
     runs_root = _runs_location(runs_dir)
     version = resolve_version(models, wanted, version)
@@ -207,20 +203,24 @@ def _refuse_existing_versions(models: Path | str, positions: list[str], version:
 def _check_request(engine: str, jobs: int, positions: str | Sequence[str],
                    csv: str | os.PathLike[str], columns: str | os.PathLike[str] | None,
                    invalid_rows: InvalidRows, max_invalid_fraction: float,
-                   catalog: Catalog) -> tuple[list[str], Path, str | None]:
+                   catalog: str | None) -> tuple[list[str], Path, str | None]:
     """The positions, the CSV's absolute path and the column mapping file of a valid
-    request; a RecruitRevealError naming what is wrong before anything runs."""
+    request; a RecruitRevealError naming what is wrong before anything runs.  A valid
+    ``catalog`` file becomes the active one, as ``--catalog`` makes it: file names, checks
+    and worker processes read positions by key."""
     if engine not in ENGINES:
         raise RecruitRevealError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if int(jobs) < 1:
         raise RecruitRevealError(f"--jobs must be at least 1, got {jobs}")
-    wanted = _positions(positions, catalog)
+    wanted = _positions(positions, _catalog(catalog))
     csv_path = Path(csv).expanduser().absolute()
     if not csv_path.is_file():
         raise DataValidationError(Problem("training CSV not found", file=str(csv)))
     mapping = _column_mapping_file(columns)
     check_invalid_rows(invalid_rows)
     check_invalid_fraction(max_invalid_fraction)
+    if catalog is not None:
+        os.environ[CATALOG_ENV] = catalog
     return wanted, csv_path, mapping
 
 
