@@ -29,3 +29,13 @@ def test_a_log_without_records_summarizes_to_nothing(tmp_path):
     summary = logscan.scan_log(tmp_path / "empty", ["qb"],
                                lambda p, v: ReleaseReference(p, v))
     assert summary.streams == {} and summary.traffic.empty and summary.keyed_records.empty
+
+
+def test_probability_columns_keep_the_log_names_of_the_default_ladder():
+    from recruit_reveal.catalog import default_catalog
+    from recruit_reveal.catalog.spec import probability_columns
+
+    assert default_catalog().ladder.probability_columns() == ("p_d3", "p_d2", "p_fcs", "p_p5")
+    assert probability_columns(["D3", "G5", "Power 4"]) == ("p_d3", "p_g5", "p_p4")
+    # Two levels with one short tag: every level gets its full tag instead.
+    assert probability_columns(["Power 5", "Pac 5"]) == ("p_power_5", "p_pac_5")

@@ -3,13 +3,23 @@ alarms on unshifted streams, and live accuracy equal to the figure computed from
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from monitoring_support import profiled_models, stream, write_log
+from monitoring_support import (
+    FIVE_LEVELS,
+    athletes,
+    profiled_models,
+    records,
+    stream,
+    write_log,
+    write_release,
+)
 
 from recruit_reveal.modeling.metrics import exact_accuracy, within_one_accuracy
 from recruit_reveal.monitoring import monitor_report, outcomes
+from recruit_reveal.monitoring.training_profile import division_mix
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +97,28 @@ def test_live_accuracy_equals_the_figure_computed_directly_from_the_log(tmp_path
     low, high = qb.accuracy.exact_ci
     assert low < qb.accuracy.exact < high
     assert report.verdict()["live_exact"] == {"qb 1.0.0": qb.accuracy.exact}
+
+
+def test_a_te_model_of_the_five_level_catalog_is_monitored(tmp_path, monkeypatch):
+    # Levels and inputs come from the metadata (its spec); the catalog is only needed for
+    # the file names (artifacts.layout checks the position key against it).
+    monkeypatch.setenv("CATALOG", FIVE_LEVELS.source)
+    spec = FIVE_LEVELS.position("te")
+    rng = np.random.default_rng(5)
+    training, target = athletes(spec, 3000, rng)
+    write_release(tmp_path / "models", spec, training, target)
+    live, _ = athletes(spec, 600, rng)
+    live["stars"] = np.clip(live["stars"] + 2, 1, 5)  # the recruiting service got generous
+    proba = rng.dirichlet(np.ones(len(spec.levels)), size=len(live))
+    table = records("te", live, proba, spec.levels, seed=7, all_inputs=spec.feature_names)
+    report = _report(tmp_path, table, tmp_path / "models", position="te")
+    (te,) = report.streams
+    assert te.reference_source == "metadata"
+    assert {d.input for d in te.drift} == set(spec.feature_names)  # stars, state included
+    assert "stars" in te.drifted
+    assert list(te.division_mix["division"]) == list(spec.levels)
+    assert te.division_mix["live share"].sum() == pytest.approx(1.0)
+    assert te.division_mix.set_index("division")["training share"].to_dict() == pytest.approx(
+        division_mix(target, spec.levels))
+    everything = _report(tmp_path / "all", table, tmp_path / "models")  # "all": the log's
+    assert [s.position for s in everything.streams] == ["te"]

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from recruit_reveal.artifacts import registry
+from recruit_reveal.catalog import default_catalog, load_catalog
 from recruit_reveal.modeling import explanations
 from recruit_reveal.release import agreement
-from recruit_reveal.schema import DIVISIONS, SAMPLE_ATHLETES, feature_names
+from recruit_reveal.schema import feature_names
+
+DIVISIONS = default_catalog().ladder.levels
+FIVE_LEVELS = load_catalog(Path(__file__).with_name("fixtures") / "catalog_five_levels.toml")
 
 
-def test_sample_athletes_are_the_schema_s_as_the_pipeline_reads_them():
+def test_sample_athletes_are_the_spec_s_example_as_the_pipeline_reads_it():
     frame, names = agreement.sample_athletes("rb")
-    athlete = next(a for a in SAMPLE_ATHLETES if a["position"] == "rb")
+    athlete = default_catalog().position("rb").example
     assert list(frame.columns) == feature_names("rb")
     assert names == [athlete["name"]]
     assert frame.loc[0, "senior_ypg"] == athlete["senior_ypg"]
@@ -27,7 +34,7 @@ def test_compare_counts_same_divisions_moves_and_the_largest_change(trained_resu
     a = trained_results["wr"].pipeline
     b = train_position(sample_csv, "wr", seed=3, cv_folds=2, params={"C": 1.0}).pipeline
     frame = agreement.reference_athletes("wr", trained_results["wr"].typical_values)
-    found = agreement.compare("reference", "test", frame, None, a, b)
+    found = agreement.compare("reference", "test", frame, None, a, b, DIVISIONS)
     pa = explanations.predict_proba(a, frame)
     pb = explanations.predict_proba(b, frame)
     same = pa.argmax(axis=1) == pb.argmax(axis=1)
@@ -54,3 +61,27 @@ def test_the_training_file_is_found_by_name_and_sha256(exported_models_dir, samp
     assert found is not None and found.resolve() == copy.resolve() and which is meta
     copy.write_bytes(sample_csv.read_bytes() + b"\n")  # same name, other bytes
     assert agreement.find_training_file(meta) == (None, None)
+
+
+class _Fixed:
+    """A stand-in model of any ladder: the same probabilities for every row."""
+
+    def __init__(self, proba):
+        self.proba = np.asarray(proba, dtype=float)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.tile(self.proba, (len(frame), 1))
+
+
+def test_a_te_of_the_five_level_catalog_is_compared_on_its_own_example_and_ladder():
+    te = FIVE_LEVELS.position("te")
+    frame, names = agreement.sample_athletes(te)  # a spec: no catalog lookup
+    assert list(frame.columns) == te.feature_names
+    assert frame.loc[0, "stars"] == 3 and names == ["te"]
+    a = _Fixed([0.1, 0.1, 0.2, 0.5, 0.1])
+    b = _Fixed([0.1, 0.1, 0.1, 0.2, 0.5])
+    found = agreement.compare("sample athlete", "test", frame, names, a, b, te.levels)
+    assert found.same_division == 0
+    assert found.transitions == {"G5 -> Power 4": 1}
+    assert found.max_change_at == "te, P(Power 4)"  # 0.1 -> 0.5, the largest move
+    assert found.max_probability_change == pytest.approx(0.4)

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from recruit_reveal.catalog import CATALOG_ENV, default_catalog, load_catalog
 from recruit_reveal.errors import (
     NotebookExecutionError,
     VersionError,
 )
 from recruit_reveal.release import contract
-from recruit_reveal.schema import POSITIONS
+
+POSITIONS = default_catalog().keys
 
 FIXTURES = Path(__file__).parent / "fixtures"
+FIVE_LEVELS = FIXTURES / "catalog_five_levels.toml"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -74,3 +77,30 @@ def test_an_object_store_runs_dir_stays_a_url_and_holds_the_rejected_rows(tmp_pa
     assert params.rejected_rows_file == "s3://bucket/team/runs/v1.2.3/rb.rejected.csv"
     local = dataclasses.replace(params, runs_dir=str(tmp_path / "runs"))
     assert local.rejected_rows_file == str(tmp_path / "runs" / "v1.2.3" / "rb.rejected.csv")
+
+
+def test_a_catalog_parameter_makes_the_run_use_that_catalog(tmp_path, monkeypatch):
+    monkeypatch.setenv(CATALOG_ENV, "")  # empty: the default; restored after the test
+    with pytest.raises(Exception, match="unknown position 'te'"):
+        contract.NotebookParams(position="te", models_dir=str(tmp_path)).resolve()
+    params = contract.NotebookParams(position="TE", catalog=str(FIVE_LEVELS),
+                                     models_dir=str(tmp_path)).resolve()
+    assert params.position == "te" and params.catalog == str(FIVE_LEVELS.resolve())
+    # What the later steps of the run read by key (data, training) is this catalog.
+    import os
+
+    assert os.environ[CATALOG_ENV] == params.catalog
+    assert params.catalog_in_use.position("te").levels[-1] == "Power 4"
+
+
+def test_the_run_records_the_catalog_and_the_spec_digest():
+    five = load_catalog(FIVE_LEVELS)
+    stamp = contract.catalog_stamp(five, "te")
+    assert stamp == {"catalog": str(FIVE_LEVELS), "catalog_digest": five.digest,
+                     "spec_digest": five.position("te").digest}
+    default = contract.catalog_stamp(default_catalog(), "qb")
+    assert default["catalog"] == "default"
+    # The football decides the digests, not the file: the TE spec differs from QB's, and
+    # the five-level QB (another ladder) from the default QB.
+    assert default["catalog_digest"] != stamp["catalog_digest"]
+    assert default["spec_digest"] != contract.catalog_stamp(five, "qb")["spec_digest"]

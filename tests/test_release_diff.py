@@ -186,3 +186,25 @@ def test_version_changes_shows_the_diff_or_says_first_release(models_dir, sample
     html = styled.to_html()
     assert "Changes from 1.0.0 (the previous release) to 1.0.1" in html
     assert diff.NOISE_RULE.split(",")[0] in html
+
+
+def test_a_five_level_te_diff_names_its_own_levels(two_qb_versions):
+    # Metadata only (training a TE is the modeling branch's): the levels come from classes.
+    levels = ["D3", "D2", "FCS", "G5", "Power 4"]
+    metas = []
+    for version, g5 in (("1.0.0", 30), ("1.0.1", 45)):
+        meta = registry.describe("qb", version, two_qb_versions)
+        fingerprint = meta.data_fingerprint.model_copy(update={
+            "rows_per_division": dict(zip(levels, [50, 40, 35, g5, 20], strict=True))})
+        cv = dict(meta.metrics.cv)
+        recall = {d: {"mean": 0.5, "std": 0.1} for d in reversed(levels)}
+        cv["recall_per_division"] = recall
+        metas.append(meta.model_copy(update={
+            "position": "te", "classes": levels, "data_fingerprint": fingerprint,
+            "metrics": meta.metrics.model_copy(update={"cv": cv})}))
+    fields = {(f.section, f.name): (f.a, f.b) for f in diff._fields(*metas)}
+    assert [n for s, n in fields if s == "data" and n.startswith("rows ")][:5] == [
+        f"rows {d}" for d in levels]
+    assert fields[("data", "rows G5")] == (30, 45)
+    recall = [m.name for m in diff._metrics(*metas) if m.name.startswith("recall")]
+    assert recall == [f"recall_per_division {d}" for d in levels]  # lowest first

@@ -263,3 +263,61 @@ def test_an_s3_runs_folder_gets_its_page_too(models_dir, bucket, tmp_path):
     page = fs.cat_file(f"{bucket[5:]}/runs/index.html").decode()
     assert '<a href="v1.0.0/qb.html">record</a>' in page
     assert '<span class="badge succeeded">succeeded</span>' in page
+
+
+def test_positions_follow_the_catalog_and_unknown_ones_come_after(monkeypatch):
+    from recruit_reveal.release import index
+
+    monkeypatch.delenv("CATALOG", raising=False)
+    versions = {"te": "1.0.0", "wr": "1.0.0", "lb": "1.0.0", "qb": "1.0.0"}
+    assert index._ordered(versions) == ["qb", "wr", "lb", "te"]  # te, lb: another catalog's
+    monkeypatch.setenv("CATALOG", str(Path(__file__).with_name("fixtures")
+                                      / "catalog_five_levels.toml"))
+    assert index._ordered(versions) == ["qb", "wr", "te", "lb"]
+
+
+def _te_metadata(models_dir: Path) -> None:
+    """A TE document made from QB's, on the five-level ladder (the index reads metadata
+    only, never a model)."""
+    base = ModelMetadata.from_json_bytes(
+        layout.metadata_path(models_dir, "qb", "1.0.0").read_bytes(), source="1.0.0")
+    te = base.model_copy(update={"position": "te", "classes": ["D3", "D2", "FCS", "G5",
+                                                               "Power 4"]})
+    layout.metadata_path(models_dir, "te", "1.0.0").write_bytes(te.to_json_bytes())
+
+
+FIVE_LEVELS = Path(__file__).with_name("fixtures") / "catalog_five_levels.toml"
+
+
+def test_a_te_run_of_the_five_level_catalog_gets_its_record_row(models_dir, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    _te_metadata(models_dir)
+    fake_record(tmp_path / "runs" / "v1.0.0" / "te.ipynb", "succeeded")
+    fake_record(tmp_path / "runs" / "v1.0.0" / "lb.ipynb", "failed")
+    fake_record(tmp_path / "runs" / "v1.0.0" / "qb.ipynb", "succeeded")
+
+    found = index.collect(tmp_path / "runs", models_dir, now=NOW)
+
+    (run,) = [r for r in found.runs_rows if r.version == "1.0.0"]
+    assert [(r.position, r.status) for r in run.records] == [
+        ("qb", "succeeded"), ("te", "succeeded"), ("lb", "failed")]  # the catalog's order
+    links = links_of(render(found))
+    assert "v1.0.0/te.html" in links and "v1.0.0/lb.html" in links
+
+
+# artifacts.manifest checks release positions against the default catalog's constant on
+# this branch (the lead's part); strict, so the merge that fixes it drops this mark.
+@pytest.mark.xfail(raises=ValueError, strict=True,
+                   reason="artifacts.manifest still knows only qb, rb and wr")
+def test_a_te_release_of_the_five_level_catalog_gets_its_row(models_dir, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    _te_metadata(models_dir)
+    manifest.release(models_dir, {"te": "1.0.0"}, how="cli", by="cy", reason="first TE")
+
+    found = index.collect(tmp_path / "runs", models_dir, now=NOW)
+
+    newest = found.releases[0]
+    assert [p.position for p in newest.positions] == ["qb", "rb", "wr", "te"]
+    assert next(p for p in newest.positions if p.position == "te").changed

@@ -74,3 +74,34 @@ def test_train_rejects_bad_requests(tmp_path, sample_csv, kwargs, error, match):
     with pytest.raises(error, match=match):
         runner.train(args.pop("csv"), args.pop("positions"), "1.0.0",
                      models_dir=tmp_path / "m", runs_dir=tmp_path / "r", **args)
+
+
+def test_all_means_every_position_of_the_catalog_in_use():
+    from recruit_reveal.catalog import default_catalog, load_catalog
+
+    five = load_catalog(FIXTURES / "catalog_five_levels.toml")
+    assert runner._positions("all", default_catalog()) == ["qb", "rb", "wr"]
+    assert runner._positions("all", five) == ["qb", "rb", "wr", "te", "lb"]
+    assert runner._positions(["LB", "all"], five) == ["lb", "qb", "rb", "wr", "te"]
+    with pytest.raises(DataValidationError, match="one of qb, rb, wr, te, lb"):
+        runner._positions("k", five)
+
+
+def test_train_all_with_a_catalog_runs_every_position_of_it(sample_csv, tmp_path, monkeypatch):
+    from recruit_reveal.release import engines
+
+    five = FIXTURES / "catalog_five_levels.toml"
+    monkeypatch.setenv("CATALOG", "")  # restored after the test: train activates the file
+    seen = []
+
+    def fake_train(settings):
+        seen.append((settings.position, settings.catalog,
+                     settings.catalog_in_use.position(settings.position).levels[-1]))
+        raise RecruitRevealError("not trained: the test only follows the parameters")
+
+    monkeypatch.setattr(engines, "train_one", fake_train)
+    summary = runner.train(sample_csv, "all", "1.0.0", engine="direct", catalog=five,
+                           models_dir=tmp_path / "models", runs_dir=tmp_path / "runs")
+    assert [run.position for run in summary.runs] == ["qb", "rb", "wr", "te", "lb"]
+    assert seen == [(p, str(five.resolve()), "Power 4") for p in ("qb", "rb", "wr", "te", "lb")]
+    assert not summary.ok and not summary.promoted

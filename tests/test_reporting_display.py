@@ -3,17 +3,20 @@
 import pandas as pd
 import pytest
 
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.modeling import explanations as insights
 from recruit_reveal.reporting import display as report
-from recruit_reveal.schema import DIVISIONS, POSITIONS, SAMPLE_ATHLETES
+
+DEFAULT = default_catalog()
+DIVISIONS = DEFAULT.ladder.levels
 
 
-@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("position", DEFAULT.keys)
 def test_sample_athlete_shows_what_the_api_would_answer(trained_results, position):
     result = trained_results[position]
     table = report.sample_athlete(result)["value"]
 
-    athlete = next(a for a in SAMPLE_ATHLETES if a["position"] == position)
+    athlete = DEFAULT.position(position).example
     expected = insights.explain_frame(
         result.pipeline,
         pd.DataFrame([{k: v for k, v in athlete.items()
@@ -55,3 +58,22 @@ def test_validation_report_shows_where_every_row_went(messy_export):
     assert "fourty -> forty_yard_dash" in table["column mapping"]
     assert table["rows rejected"] == len(data.rejected)
 
+
+
+def test_the_catalog_table_names_the_catalog_and_its_digests(tmp_path):
+    from pathlib import Path
+
+    from recruit_reveal.release.contract import NotebookParams
+
+    five = Path(__file__).with_name("fixtures") / "catalog_five_levels.toml"
+    settings = NotebookParams(position="lb", catalog=str(five), models_dir=str(tmp_path))
+    table = report.catalog_table(settings)["value"]
+    catalog = settings.catalog_in_use
+    spec = catalog.position("lb")
+    assert table["catalog digest"] == catalog.digest != DEFAULT.digest
+    assert table["spec digest"] == spec.digest
+    assert table["ladder"] == "D3 < D2 < FCS < G5 < Power 4"
+    assert table["production stat"] == "none"  # a linebacker: measurables only
+    default = report.catalog_table(NotebookParams())["value"]
+    assert default["catalog"] == "default (default)" and default["catalog digest"] == \
+        DEFAULT.digest

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.errors import ModelNotFoundError
 from recruit_reveal.modeling import explanations, metrics
 from recruit_reveal.reporting import exploration
-from recruit_reveal.schema import DIVISIONS
 
-D = list(DIVISIONS)
+D = list(default_catalog().ladder.levels)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def test_state_dependence(loaded, data):
     np.testing.assert_allclose(tiers.sum(axis=1), 1.0)
     # Power 5 recruits come from tier-1 states more often in the generative model.
     assert tiers.loc["tier 1", "Power 5"] > tiers.loc["tier 4", "Power 5"]
-    assert exploration.tier_states()["tier 1"] in {"CA", "FL", "GA", "TX"}
+    assert exploration.tier_states(schema.spec_of("qb"))["tier 1"] in {"CA", "FL", "GA", "TX"}
 
 
 def _calibrated(n: int, seed: int = 0) -> exploration.OutOfSample:
@@ -172,7 +173,8 @@ def _calibrated(n: int, seed: int = 0) -> exploration.OutOfSample:
     rng = np.random.default_rng(seed)
     proba = rng.dirichlet(np.ones(len(D)), size=n)
     target = np.array([rng.choice(len(D), p=p) for p in proba])
-    return exploration.OutOfSample(target, proba, proba.argmax(axis=1), {}, np.arange(n))
+    return exploration.OutOfSample(target, proba, proba.argmax(axis=1), {}, np.arange(n),
+                                   schema.spec_of("qb"))
 
 
 def test_division_reliability_bins_cover_every_row(oos):
@@ -235,3 +237,65 @@ def test_what_if_at_the_top_is_one_message(loaded):
     options = exploration.what_if_options(model, {"forty_yard_dash": 4.2})
     assert list(options.columns) == ["what it takes"] and len(options) == 1
     assert exploration.score_athlete(model, {"forty_yard_dash": 4.2})["division"] == "Power 5"
+
+
+def _five_level_oos(n: int = 300):
+    """Out-of-sample predictions of a five-level TE of the test catalog."""
+    from pathlib import Path
+
+    from recruit_reveal.catalog import load_catalog
+
+    te = load_catalog(Path(__file__).with_name("fixtures") / "catalog_five_levels.toml"
+                      ).position("te")
+    rng = np.random.default_rng(1)
+    proba = rng.dirichlet(np.ones(5), size=n)
+    target = np.array([rng.choice(5, p=p) for p in proba])
+    return te, proba, exploration.OutOfSample(target, proba, proba.argmax(axis=1), {},
+                                              np.arange(n), te)
+
+
+def test_figures_take_a_ladder_of_any_length():
+    # One colour, curve and panel per level (four colours zipped strictly crashed here).
+    te, proba, oos = _five_level_oos()
+    reliability = exploration.division_reliability(oos)
+    assert list(dict.fromkeys(reliability["division"])) == list(te.levels)
+    fig = exploration.plot_division_reliability(reliability, "TE 1.0.0")
+    assert [ax.get_title() for ax in fig.get_axes()] == list(te.levels)
+    curves = pd.DataFrame(proba[:4], columns=list(te.levels)).assign(
+        input="stars", value=[1.0, 2.0, 3.0, 4.0])[["input", "value", *te.levels]]
+    tiers = pd.DataFrame(proba[:2], columns=list(te.levels), index=["tier 1", "missing"])
+    fig = exploration.plot_partial_dependence(curves, tiers, "TE 1.0.0", te)
+    colors = [line.get_color() for line in fig.get_axes()[0].get_lines()]
+    assert len(set(colors)) == 5 and colors == list(exploration.level_colors(5))
+    assert exploration.dependence_ranges(curves).columns[-1] == "P(Power 4) range"
+    assert exploration.level_colors(4) == exploration.COLORS  # the default ladder's, as before
+    assert len(set(exploration.level_colors(9))) == 9
+
+
+def test_tier_states_follow_the_spec_s_state_tiers():
+    spec = schema.spec_of("qb")
+    states = exploration.tier_states(spec)
+    assert list(states) == [f"tier {t}" for t in range(1, spec.n_state_tiers + 1)] + ["missing"]
+    assert all(spec.state_tier(s) == int(k.split()[1]) for k, s in states.items() if s)
+
+
+def test_junior_inputs_come_from_the_spec():
+    from pathlib import Path
+
+    from recruit_reveal.catalog import load_catalog
+
+    lb = load_catalog(Path(__file__).with_name("fixtures") / "catalog_five_levels.toml"
+                      ).position("lb")
+    assert exploration.junior_inputs(lb) == []
+    assert exploration.junior_inputs(schema.spec_of("qb")) == ["junior_yds", "junior_ypg",
+                                                               "junior_tds"]
+
+
+# The pooled row scores modeling.metrics, which encodes four classes on this branch
+# (issue-25-model generalises it): strict, so the fixing merge drops this mark.
+@pytest.mark.xfail(raises=ValueError, strict=True,
+                   reason="modeling.metrics encodes four classes until issue-25-model")
+def test_the_calibration_table_of_a_five_level_ladder():
+    te, _, oos = _five_level_oos()
+    table = exploration.calibration_table(oos)
+    assert table.loc[list(te.levels), "rows"].sum() == 300

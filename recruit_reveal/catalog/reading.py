@@ -9,10 +9,13 @@ and sample section.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ from .problems import (
     read_levers,
 )
 from .sample import PositionSample, read_sample
-from .spec import KINDS, POSITION_KEY, Input, Ladder, PositionSpec, level_slug, spelling_key
+from .spec import KINDS, POSITION_KEY, Input, Ladder, PositionSpec, spelling_key
 
 _TOP_KEYS = {"name", "extends", "ladder", "states", "inputs", "levers", "positions",
              "other_positions", "sample"}
@@ -53,6 +56,15 @@ class Catalog:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(self.positions)
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the football: the ladder and every position's spec digest (the same
+        for the same content, whatever the file's layout or comments).  A run records it."""
+        doc = {"ladder": self.ladder.as_dict(),
+               "positions": {key: spec.digest for key, spec in self.positions.items()}}
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def position(self, key: object) -> PositionSpec:
         """The spec of a position key (any case, surrounding spaces ignored)."""
@@ -83,12 +95,6 @@ def _ladder(raw: Any, problems: Problems) -> Ladder | None:
         problems.add("ladder.levels", f"a ladder needs at least two levels, got {len(levels)}")
     if len(set(levels)) != len(levels):
         problems.add("ladder.levels", "a level is listed twice")
-    slugs: dict[str, str] = {}
-    for level in levels:
-        other = slugs.setdefault(level_slug(level), level)
-        if other != level:
-            problems.add("ladder.levels", f"levels {other!r} and {level!r} would share the "
-                         f"prediction log column p_{level_slug(level)}: rename one")
     owner: dict[str, str] = {spelling_key(level): level for level in levels}
     for level, names in as_table(table.get("spellings"), "ladder.spellings", problems).items():
         where = f"ladder.spellings.{level}"

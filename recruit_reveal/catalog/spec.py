@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
@@ -37,15 +37,6 @@ US_STATES: frozenset[str] = frozenset(
 def spelling_key(text: object) -> str:
     """A label as compared: lower case, surrounding spaces gone, runs of spaces as one."""
     return re.sub(r"\s+", " ", str(text).strip().lower())
-
-
-def level_slug(level: str) -> str:
-    """A level's short name for column names: one word lower-cased (``FCS`` -> ``fcs``);
-    several, their initials and numbers (``Power 5`` -> ``p5``, ``D3`` -> ``d3``)."""
-    words = re.findall(r"[A-Za-z]+|[0-9]+", level)
-    if len(words) == 1:
-        return words[0].lower()
-    return "".join(w if w.isdigit() else w[0].lower() for w in words)
 
 
 def _missing(value: object) -> bool:
@@ -137,9 +128,11 @@ class Ladder:
         return self.levels.index(label)
 
     def probability_columns(self) -> tuple[str, ...]:
-        """The prediction log's column of each level's probability, in ladder order:
-        ``p_`` and the level's short name (``D3`` -> ``p_d3``, ``Power 5`` -> ``p_p5``)."""
-        return tuple(f"p_{level_slug(level)}" for level in self.levels)
+        """The prediction log's column of each level's probability, lowest first.
+
+        See :func:`probability_columns`: ``p_d3, p_d2, p_fcs, p_p5`` for the default ladder.
+        """
+        return probability_columns(self.levels)
 
     def as_dict(self) -> dict[str, Any]:
         grouped: dict[str, list[str]] = {level: [] for level in self.levels}
@@ -152,6 +145,29 @@ class Ladder:
         spellings = {spelling_key(s): level for level, names in
                      (data.get("spellings") or {}).items() for s in names}
         return cls(tuple(data["levels"]), spellings)
+
+
+def _level_tag(level: str, *, short: bool) -> str:
+    words = re.findall(r"[0-9a-z]+", level.lower()) or ["level"]
+    if not short or len(words) == 1:
+        return "_".join(words)
+    # "Power 5" -> "p5": initials of the words, numbers whole (the log's historic names)
+    return "".join(w if w.isdigit() else w[0] for w in words)
+
+
+def probability_columns(levels: Sequence[str]) -> tuple[str, ...]:
+    """``p_`` + a short tag per level: a one-word level in lower case (``D3`` -> ``p_d3``),
+    a longer one as its initials with numbers whole (``Power 5`` -> ``p_p5``).
+
+    The one naming rule of the prediction log's probability columns (its writer and the
+    monitoring reader both call it).  Should two levels share a short tag, every level gets
+    its full tag (``p_power_5``), and a position suffix breaks any tie left.
+    """
+    for short in (True, False):
+        tags = [f"p_{_level_tag(level, short=short)}" for level in levels]
+        if len(set(tags)) == len(tags):
+            return tuple(tags)
+    return tuple(f"{tag}_{i}" for i, tag in enumerate(tags))
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,19 +9,21 @@ ECE with a bootstrap interval; the alert compares them with the release's CV fig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..catalog.spec import probability_columns
 from ..modeling.metrics import (
     exact_accuracy,
     expected_calibration_error,
     within_one_accuracy,
 )
 from ..storage.locations import Location
-from .logscan import PROBABILITY_COLUMNS, open_dataset
+from .logscan import open_dataset
 from .outcomes import OUTCOMES_FOLDER
 from .training_profile import CvFigure
 
@@ -114,14 +116,22 @@ class LiveAccuracy:
         ]
 
 
-def live_accuracy(joined: pd.DataFrame, cv: dict[str, CvFigure], seed: int = 0
-                  ) -> LiveAccuracy | None:
-    """Live exact, within-one and ECE of the joined rows of one stream (None: no outcomes)."""
+def live_accuracy(joined: pd.DataFrame, cv: dict[str, CvFigure], levels: Sequence[str],
+                  seed: int = 0) -> LiveAccuracy | None:
+    """Live exact, within-one and ECE of the joined rows of one stream (None: no outcomes).
+
+    ``levels`` is the model's ladder, lowest first: it orders the labels and names the
+    log's probability columns (:func:`~recruit_reveal.catalog.spec.probability_columns`).
+    Outcomes naming a level the model does not know are left out.
+    """
+    joined = joined[joined["division"].isin(levels)] if len(joined) else joined
     n = len(joined)
     if n == 0:
         return None
-    truth, predicted = joined["division"].to_numpy(), joined["predicted"].to_numpy()
-    proba = joined[list(PROBABILITY_COLUMNS)].to_numpy(dtype="float64")
+    codes = {level: k for k, level in enumerate(levels)}
+    truth = joined["division"].map(codes).to_numpy(dtype="int64")
+    predicted = joined["predicted"].map(codes).to_numpy(dtype="int64")
+    proba = joined[list(probability_columns(levels))].to_numpy(dtype="float64")
     exact = exact_accuracy(truth, predicted)
     within = within_one_accuracy(truth, predicted)
     return LiveAccuracy(

@@ -22,17 +22,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from ..schema import feature_names
 from ..storage.locations import Location, open_store
 from .drift import KS_SAMPLE, bin_counts, decile_edges, state_categories
 from .training_profile import ReleaseReference
 
 PREDICTIONS_FOLDER = "predictions"
-PROBABILITY_COLUMNS = ("p_d3", "p_d2", "p_fcs", "p_p5")
+#: The log's probability columns start with this (``p_d3`` ..: ``Ladder.probability_columns``).
+PROBABILITY_PREFIX = "p_"
+#: The log's input columns: ``in_`` + the input's name.
+INPUT_PREFIX = "in_"
 KEY_COLUMNS = ("athlete_ref", "request_id")
 _GROUP_KEYS = ["position", "version", "release_id", "date", "predicted"]
 _RECORD_COLUMNS = ["time", "request_id", "athlete_ref", "position", "release_id", "version",
-                   "date", "predicted", *PROBABILITY_COLUMNS]
+                   "date", "predicted"]
 BATCH_ROWS = 256 * 1024
 
 
@@ -113,11 +115,11 @@ class StreamSummary:
 def _histograms(reference: ReleaseReference, rng: np.random.Generator
                 ) -> dict[str, InputHistogram]:
     out = {}
-    for name in feature_names(reference.position):
+    for name in reference.inputs:
         entry = reference.input_profile.get(name)
         if not entry:
             continue
-        if name == "state":
+        if "shares" in entry:  # a categorical input (the state): shares, not quantiles
             cats = state_categories(entry.get("shares") or {})
             out[name] = InputHistogram(np.empty(0), np.zeros(len(cats) + 1, dtype="int64"),
                                        _Reservoir(KS_SAMPLE, rng), categories=cats)
@@ -143,7 +145,7 @@ def _add_stream(stream: StreamSummary, table: pa.Table) -> None:
     stream.integrated_records += _count_lists(table["integrated_inputs"],
                                               stream.integrated_by_input)
     for name, histogram in stream.inputs.items():
-        column = f"in_{name}"
+        column = f"{INPUT_PREFIX}{name}"
         if column in table.column_names:
             histogram.add(table[column])
         else:
@@ -191,7 +193,7 @@ class _Scan:
             for (position, version), mask in _pair_masks(table):
                 stream = self.stream(position, version)
                 needed = ["unusual_inputs", "integrated_inputs",
-                          *(c for c in (f"in_{n}" for n in stream.inputs)
+                          *(c for c in (f"{INPUT_PREFIX}{n}" for n in stream.inputs)
                             if c in table.column_names)]
                 _add_stream(stream, table.select(needed).filter(mask))
         wanted = None
@@ -200,7 +202,7 @@ class _Scan:
                 hit = pc.fill_null(pc.is_in(table[name], value_set=keys), False)
                 wanted = hit if wanted is None else pc.or_(wanted, hit)
         if wanted is not None and pc.any(wanted).as_py():
-            self.keyed.append(table.filter(wanted).select(_RECORD_COLUMNS))
+            self.keyed.append(table.filter(wanted).select(_record_columns(table.column_names)))
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
@@ -220,26 +222,36 @@ def _pair_masks(table: pa.Table) -> list[tuple[tuple[str, str], pa.Array]]:
             for code in np.unique(combined)]
 
 
-def _columns(dataset: ds.Dataset, positions: Iterable[str]) -> list[str]:
-    names = set(dataset.schema.names)
-    inputs = {f"in_{c}" for p in positions for c in feature_names(p)}
-    wanted = [*_RECORD_COLUMNS, "unusual_inputs", "integrated_inputs", *sorted(inputs)]
-    return [c for c in wanted if c in names]
+def _record_columns(names: Iterable[str]) -> list[str]:
+    """The columns kept of a record with an outcome: the keys and every probability column
+    the log has (their names follow the ladder of the model that answered)."""
+    return [*_RECORD_COLUMNS, *(c for c in names if c.startswith(PROBABILITY_PREFIX))]
 
 
-def scan_log(log: Location, positions: Iterable[str],
+def _columns(dataset: ds.Dataset) -> list[str]:
+    # Every input column the log has: the positions' inputs are the models' business (a
+    # model trained with another catalog has its own), and a column of another position's
+    # input holds only nulls in these rows, which Parquet reads for almost nothing.
+    names = dataset.schema.names
+    inputs = sorted(c for c in names if c.startswith(INPUT_PREFIX))
+    wanted = [*_record_columns(names), "unusual_inputs", "integrated_inputs", *inputs]
+    return [c for c in wanted if c in set(names)]
+
+
+def scan_log(log: Location, positions: Iterable[str] | None,
              reference_for: Callable[[str, str], ReleaseReference], *,
              since: str | None = None, outcome_refs: Iterable[str] = (),
              outcome_request_ids: Iterable[str] = (), seed: int = 0) -> LogSummary:
-    """Summarize the log's records of ``positions`` dated ``since`` (YYYY-MM-DD) or later."""
-    positions = list(positions)
+    """Summarize the log's records of ``positions`` (None: every position in the log) dated
+    ``since`` (YYYY-MM-DD) or later."""
     scan = _Scan(reference_for, seed, set(outcome_refs), set(outcome_request_ids))
     dataset = open_dataset(log)
     if dataset is not None:
-        condition = pc.field("position").isin(positions)
+        condition = (pc.scalar(True) if positions is None
+                     else pc.field("position").isin(list(positions)))
         if since:
             condition = condition & (pc.field("date") >= since)
-        scanner = dataset.scanner(columns=_columns(dataset, positions), filter=condition,
+        scanner = dataset.scanner(columns=_columns(dataset), filter=condition,
                                   batch_size=BATCH_ROWS)
         # Files hold one flush each, often a few thousand rows: batches are pooled so each
         # reduction (a group-by, a histogram per input) runs on many rows at once.

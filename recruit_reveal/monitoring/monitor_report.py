@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..schema import DIVISIONS, POSITIONS
 from ..storage.locations import Location
 from .accuracy import LiveAccuracy, join_outcomes, live_accuracy, read_outcomes
 from .drift import (
@@ -36,8 +35,10 @@ from .training_profile import ReleaseReference, load_reference
 VERDICT_MIME = "application/vnd.recruit-reveal.monitor-verdict+json"
 
 
-def positions_of(position: str) -> list[str]:
-    return list(POSITIONS) if position == "all" else [position]
+def positions_of(position: str) -> list[str] | None:
+    """The positions to read from the log; None for ``all``: every position the log holds
+    (models trained with another catalog included)."""
+    return None if position == "all" else [position]
 
 
 def input_drift(name: str, histogram: InputHistogram, reference: ReleaseReference,
@@ -99,9 +100,11 @@ class StreamReport:
 def _mix(traffic: pd.DataFrame, reference: ReleaseReference) -> pd.DataFrame:
     counts = traffic.groupby("predicted")["records"].sum()
     total = counts.sum() or 1
-    return pd.DataFrame({"division": list(DIVISIONS),
-                         "live share": [float(counts.get(d, 0)) / total for d in DIVISIONS],
-                         "training share": [reference.division_mix.get(d) for d in DIVISIONS]})
+    # The model's own ladder; without a reference, the levels the mix and traffic name.
+    levels = list(reference.levels or dict.fromkeys([*reference.division_mix, *counts.index]))
+    return pd.DataFrame({"division": levels,
+                         "live share": [float(counts.get(d, 0)) / total for d in levels],
+                         "training share": [reference.division_mix.get(d) for d in levels]})
 
 
 def stream_report(stream: StreamSummary, traffic: pd.DataFrame, joined: pd.DataFrame,
@@ -118,7 +121,7 @@ def stream_report(stream: StreamSummary, traffic: pd.DataFrame, joined: pd.DataF
         reference_source=reference.source, drift=drift, rates=summary_inputs(stream),
         unusual_by_input=stream.unusual_by_input,
         integrated_by_input=stream.integrated_by_input, division_mix=_mix(mine, reference),
-        accuracy=live_accuracy(rows, reference.cv, seed))
+        accuracy=live_accuracy(rows, reference.cv, reference.levels, seed))
 
 
 @dataclass

@@ -21,8 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..catalog import active_catalog
 from ..errors import DataValidationError, Problem
-from ..schema import DIVISIONS, header_key, normalize_division
+from ..schema import header_key, normalize_division
 from ..storage.locations import Location, open_store
 
 OUTCOMES_FOLDER = "outcomes"
@@ -34,7 +35,13 @@ OUTCOME_SCHEMA = pa.schema([
     ("outcome_date", pa.date32()),
     ("recorded_at", pa.timestamp("ms", tz="UTC")),
 ])
-_DIVISION_EXPECTED = "a division such as " + ", ".join(DIVISIONS) + " (or NAIA, FBS, ...)"
+
+
+def _division_expected() -> str:
+    """What a bad division cell should hold: the active catalog's levels (outcomes are
+    recorded for the football in use; its spellings are accepted too)."""
+    return ("a division such as " + ", ".join(active_catalog().ladder.levels)
+            + " (or a spelling the catalog lists)")
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ def _check_header(frame: pd.DataFrame, shown: str) -> None:
                                 expected="a column athlete_ref and/or request_id"))
     if "division" not in frame.columns:
         problems.append(Problem("no division column", file=shown, column="division",
-                                expected=_DIVISION_EXPECTED))
+                                expected=_division_expected()))
     if len(frame) == 0 and not problems:
         problems.append(Problem("no outcome rows", file=shown))
     if problems:
@@ -120,7 +127,7 @@ def _row_problems(keys: dict[str, list[str | None]], raw_divisions: list[str],
                 f"unknown division {raw!r}" if raw else "missing division", file=shown,
                 row=row, column="division",
                 rule="unknown division" if raw else "missing value", value=raw or None,
-                expected=_DIVISION_EXPECTED))
+                expected=_division_expected()))
         if raw_dates[i] is not None and dates[i] is None:
             problems.append(Problem(f"not a date: {raw_dates[i]!r}", file=shown, row=row,
                                     column="date", rule="not a date", value=raw_dates[i],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts.layout import metadata_name
-from ..schema import DIVISIONS, feature_names
+from ..catalog import active_catalog
+from ..errors import UnknownPositionError
+from ..schema import PositionLike, spec_of
 from ..storage.locations import Location, open_store
 
 logger = logging.getLogger(__name__)
@@ -28,15 +31,16 @@ logger = logging.getLogger(__name__)
 PERCENTILES = np.arange(101)
 
 
-def input_profile(frame: pd.DataFrame, position: str) -> dict[str, Any]:
+def input_profile(frame: pd.DataFrame, position: PositionLike) -> dict[str, Any]:
     """The ``input_profile`` of training rows ``frame`` (the shared log contract's shape)."""
     profile: dict[str, Any] = {}
-    for name in feature_names(position):
+    for column in spec_of(position).inputs:
+        name = column.name
         if name not in frame.columns:
             continue
         values = frame[name]
         missing = float(values.isna().mean()) if len(values) else 0.0
-        if name == "state":
+        if column.kind == "state":
             shares = values.dropna().astype(str).value_counts(normalize=True)
             profile[name] = {"shares": {k: float(v) for k, v in shares.items()},
                              "missing_share": missing}
@@ -52,10 +56,12 @@ def input_profile(frame: pd.DataFrame, position: str) -> dict[str, Any]:
     return profile
 
 
-def division_mix(target: pd.Series) -> dict[str, float]:
-    """The share of training rows per division (every division named, zeros included)."""
-    counts = target.value_counts(normalize=True)
-    return {d: float(counts.get(d, 0.0)) for d in DIVISIONS}
+def division_mix(target: pd.Series, levels: Sequence[str] | None = None) -> dict[str, float]:
+    """The share of training rows per level of ``levels`` (the active catalog's ladder when
+    None), every level named, zeros included."""
+    counts = pd.Series(target).value_counts(normalize=True)
+    return {d: float(counts.get(d, 0.0))
+            for d in (active_catalog().ladder.levels if levels is None else levels)}
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,10 @@ class ReleaseReference:
     source: str | None = None
     #: The training rows behind the profile (None: unknown).
     training_rows: int | None = None
+    #: The model's levels, lowest first, and its raw inputs in order, as its metadata
+    #: records them (a model carries its football: no catalog is consulted for them).
+    levels: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
 
     def values_behind(self, name: str) -> float | None:
         """How many training values made input ``name``'s profile (None: unknown)."""
@@ -103,16 +113,36 @@ def load_reference(models_dir: Location, position: str, version: str) -> Release
         doc = json.loads(open_store(models_dir).read(metadata_name(position, version)))
     except (FileNotFoundError, ValueError, OSError) as exc:
         logger.warning("no metadata for %s %s: %s", position, version, exc)
-        return ReleaseReference(position, version)
+        # Live accuracy needs the ladder still: the catalog's, when it knows the position.
+        return ReleaseReference(position, version, levels=model_football({}, position)[0])
     cv = _cv_figures(doc.get("metrics") or {})
+    levels, inputs = model_football(doc, position)
     profile, mix = doc.get("input_profile"), doc.get("division_mix")
     source: str | None = "metadata"
     if not profile:
-        profile, mix = _profile_from_training_file(doc, position)
+        profile, mix = _profile_from_training_file(doc, position, levels)
         source = "training file" if profile else None
     rows = (doc.get("data_fingerprint") or {}).get("rows")
     return ReleaseReference(position, version, profile or {}, mix or {}, cv, source,
-                            rows if isinstance(rows, int) else None)
+                            rows if isinstance(rows, int) else None, levels, inputs)
+
+
+def model_football(doc: dict[str, Any], position: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The levels and raw inputs of a model, from its metadata document: its ``spec`` when it
+    has one, else its ``classes`` and ``input_schema``; the active catalog's position only
+    for a document that records neither."""
+    found = doc.get("spec")
+    spec: dict[str, Any] = found if isinstance(found, dict) else {}
+    levels = tuple((spec.get("ladder") or {}).get("levels") or doc.get("classes") or ())
+    inputs = tuple(c["name"] for c in spec.get("inputs") or
+                   (doc.get("input_schema") or {}).get("columns") or ())
+    if levels and inputs:
+        return levels, inputs
+    try:
+        known = spec_of(position)
+    except (UnknownPositionError, ValueError):
+        return levels, inputs
+    return levels or known.levels, inputs or tuple(known.feature_names)
 
 
 def _cv_figures(metrics: dict[str, Any]) -> dict[str, CvFigure]:
@@ -124,7 +154,7 @@ def _cv_figures(metrics: dict[str, Any]) -> dict[str, CvFigure]:
     return figures
 
 
-def _profile_from_training_file(doc: dict[str, Any], position: str
+def _profile_from_training_file(doc: dict[str, Any], position: str, levels: Sequence[str]
                                 ) -> tuple[dict[str, Any] | None, dict[str, float] | None]:
     """The profile of the training CSV the metadata names, when it is still there."""
     from ..data.loading import load_training_data
@@ -138,4 +168,4 @@ def _profile_from_training_file(doc: dict[str, Any], position: str
     except Exception as exc:  # the reference is then missing, which the record says
         logger.warning("cannot profile the training file %s: %s", name, exc)
         return None, None
-    return input_profile(data.frame, position), division_mix(data.target)
+    return input_profile(data.frame, position), division_mix(data.target, levels or None)

@@ -2,8 +2,7 @@
 
 Three sets of rows: the training rows (the validated rows of one position of a
 CSV, read by :func:`recruit_reveal.data.load_training_data`), the position's
-sample athletes (:data:`recruit_reveal.schema.SAMPLE_ATHLETES`, the API's
-example) and the reference athletes (:mod:`recruit_reveal.modeling.reference`,
+sample athlete (the ``example`` of the position's spec, the API's example) and the reference athletes (:mod:`recruit_reveal.modeling.reference`,
 which exercise every input missing, at its limits, every state tier).
 Both versions are scored exactly as the API scores them: probabilities through
 :func:`recruit_reveal.modeling.explanations.predict_proba`, the division by the
@@ -14,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..schema import DIVISIONS, SAMPLE_ATHLETES, feature_names
+from ..schema import PositionLike, spec_of
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Agreement:
     source: str
     count: int
     same_division: int
-    #: Largest |P_b(d) - P_a(d)| over the rows and the four divisions, and where.
+    #: Largest |P_b(d) - P_a(d)| over the rows and the levels, and where.
     max_probability_change: float
     max_change_at: str
     #: Mean over the rows of each row's largest change.
@@ -95,13 +95,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sample_athletes(position: str) -> tuple[Any, list[str]]:
-    """The position's sample athletes as the pipeline's input frame, and their names."""
+def sample_athletes(position: PositionLike) -> tuple[Any, list[str]]:
+    """The position's sample athlete (its spec's ``example``) as the pipeline's input
+    frame, and its name."""
     import pandas as pd
 
-    athletes = [a for a in SAMPLE_ATHLETES if a["position"] == position]
-    frame = pd.DataFrame(athletes).reindex(columns=feature_names(position))
-    return frame, [str(a.get("name", position)) for a in athletes]
+    spec = spec_of(position)
+    frame = pd.DataFrame([dict(spec.example)]).reindex(columns=spec.feature_names)
+    return frame, [str(spec.example.get("name", spec.key))]
 
 
 def reference_athletes(position: str, typical: dict[str, float | None]) -> Any:
@@ -114,15 +115,16 @@ def reference_athletes(position: str, typical: dict[str, float | None]) -> Any:
 
 
 def compare(label: str, source: str, frame: Any, ids: list[str] | None,
-            pipe_a: Any, pipe_b: Any) -> Agreement:
-    """Score ``frame`` with both pipelines; ``ids`` name its rows (None: by position)."""
+            pipe_a: Any, pipe_b: Any, levels: Sequence[str]) -> Agreement:
+    """Score ``frame`` with both pipelines; ``ids`` name its rows (None: by position);
+    ``levels`` name the probability columns, lowest first (the models' ladder)."""
     import numpy as np
 
     from recruit_reveal.modeling import explanations
 
     pa = explanations.predict_proba(pipe_a, frame)
     pb = explanations.predict_proba(pipe_b, frame)
-    labels = np.asarray(DIVISIONS, dtype=object)
+    labels = np.asarray(levels, dtype=object)
     da = labels[explanations.decide(pa, explanations.decision_rule(pipe_a))]
     db = labels[explanations.decide(pb, explanations.decision_rule(pipe_b))]
     change = np.abs(pb - pa)
@@ -135,6 +137,6 @@ def compare(label: str, source: str, frame: Any, ids: list[str] | None,
     return Agreement(
         rows=label, source=source, count=len(frame), same_division=int(np.sum(da == db)),
         max_probability_change=float(change[row, col]),
-        max_change_at=f"{where}, P({DIVISIONS[col]})",
+        max_change_at=f"{where}, P({levels[int(col)]})",
         mean_probability_change=float(change.max(axis=1).mean()),
         transitions=dict(sorted(moved.items(), key=lambda kv: -kv[1])))

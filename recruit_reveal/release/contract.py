@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..catalog import CATALOG_ENV, Catalog, default_catalog, load_catalog
 from ..errors import NotebookExecutionError, VersionError
 from ..schema import (
     DEFAULT_MAX_INVALID_FRACTION,
@@ -53,7 +54,8 @@ class NotebookParams:
     the settings a run trains with.
     """
 
-    position: str = "qb"
+    #: The first position of the default catalog: what an interactive run trains.
+    position: str = default_catalog().keys[0]
     csv_path: str = "data/training.csv"
     version: str | None = None
     models_dir: str = "scratch/models"
@@ -67,6 +69,8 @@ class NotebookParams:
     invalid_rows: InvalidRows = "fail"
     max_invalid_fraction: float = DEFAULT_MAX_INVALID_FRACTION
     runs_dir: str = "scratch/runs"
+    #: A catalog TOML file; None: the one ``CATALOG`` names, else the default catalog.
+    catalog: str | None = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -85,8 +89,14 @@ class NotebookParams:
     def resolve(self) -> NotebookParams:
         """Check and resolve: position known, paths absolute, the version fixed.
 
-        ``version=None`` takes the next patch version in ``models_dir``.
+        ``version=None`` takes the next patch version in ``models_dir``.  A ``catalog``
+        file is checked and becomes the process's active catalog (``CATALOG``), so every
+        later step that names the position by its key reads that catalog.
         """
+        catalog = None if self.catalog is None else str(project_path(self.catalog))
+        if catalog is not None:
+            load_catalog(catalog)  # a bad file stops the run here, every problem listed
+            os.environ[CATALOG_ENV] = catalog
         position = check_position(self.position)
         models = resolve_local(self.models_dir, project_path)
         return NotebookParams(
@@ -104,7 +114,13 @@ class NotebookParams:
             invalid_rows=check_invalid_rows(self.invalid_rows),
             max_invalid_fraction=check_invalid_fraction(self.max_invalid_fraction),
             runs_dir=str(resolve_local(self.runs_dir, project_path)),
+            catalog=catalog,
         )
+
+    @property
+    def catalog_in_use(self) -> Catalog:
+        """The catalog this run trains with: ``catalog``, else ``CATALOG``, else the default."""
+        return load_catalog(self.catalog or os.environ.get(CATALOG_ENV) or None)
 
     @property
     def rejected_rows_file(self) -> str | None:
@@ -137,6 +153,12 @@ class PositionResult:
     rejected_rows: str | None = None
     #: The sha256 of the skops file exported beside the pkl (None: no skops file).
     skops_sha256: str | None = None
+    #: The catalog the run trained with (its file, or "default"), its digest
+    #: (:attr:`Catalog.digest`) and the digest of the position's spec (None: a run made
+    #: before catalogs).
+    catalog: str | None = None
+    catalog_digest: str | None = None
+    spec_digest: str | None = None
 
     @classmethod
     def of(cls, settings: NotebookParams, result: Any, exported: Any,
@@ -163,6 +185,7 @@ class PositionResult:
             rows_rejected=int(result.data_fingerprint.get("rows_rejected") or 0),
             rejected_rows=None if rejected_rows is None else str(rejected_rows),
             skops_sha256=exported.skops_sha256,
+            **catalog_stamp(settings.catalog_in_use, exported.position),
         )
 
     @classmethod
@@ -189,6 +212,14 @@ class PositionResult:
         table = run_summary(self)
         return {"text/plain": table.to_string(), "text/html": table.to_html(),
                 RESULT_MIME: dataclasses.asdict(self)}
+
+
+def catalog_stamp(catalog: Catalog, position: str) -> dict[str, str | None]:
+    """What a run records about its catalog: the file (or "default"), the catalog's digest
+    and the digest of ``position``'s spec in it."""
+    spec = catalog.positions.get(position)
+    return {"catalog": catalog.source, "catalog_digest": catalog.digest,
+            "spec_digest": spec.digest if spec is not None else None}
 
 
 def project_path(path: str | os.PathLike[str]) -> Path:

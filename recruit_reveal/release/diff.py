@@ -10,7 +10,7 @@
   sha256, rows, rejected, column mapping) and the derived features, side by side;
 - prediction agreement (share of identical predicted divisions, largest
   probability change) on the training rows, on the position's sample athlete
-  (:data:`recruit_reveal.schema.SAMPLE_ATHLETES`, the one the API documents) and
+  (the ``example`` of its spec, the one the API documents) and
   on the reference athletes (:mod:`recruit_reveal.modeling.reference`).
 
 Models are loaded only through :func:`recruit_reveal.artifacts.registry.load`
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelNotFoundError, RecruitRevealError, ReleaseError
 from ..modeling.summaries import NOISE_RULE, beyond_fold_noise, pooled_fold_std
-from ..reporting.tables import format_metric, format_table
-from ..schema import DIVISIONS, check_position
+from ..reporting.tables import format_metric, format_table, position_spec
+from ..schema import check_position
 from .agreement import Agreement, compare, reference_athletes, sample_athletes, training_rows
 
 if TYPE_CHECKING:
@@ -188,20 +188,22 @@ def diff_versions(position: str, a: str, b: str, models_dir: str | os.PathLike |
     a, b = _resolve(pos, a, models_dir), _resolve(pos, b, models_dir)
     loaded_a, loaded_b = _load(pos, a, models_dir), _load(pos, b, models_dir)
     meta_a, meta_b = loaded_a.metadata, loaded_b.metadata
+    # The newer version's football: its inputs, example athlete and ladder.
+    spec = position_spec(loaded_b)
     notes: list[str] = []
     agreement = []
-    pipes = (loaded_a.pipeline, loaded_b.pipeline)
-    rows = training_rows(pos, meta_a, meta_b, csv, columns, notes)
+    pipes = (loaded_a.pipeline, loaded_b.pipeline, spec.levels)
+    rows = training_rows(spec.key, meta_a, meta_b, csv, columns, notes)
     if rows is not None:
         data, source = rows
         ids = [f"row {r}" for r in data.source_rows]
         agreement.append(compare("training rows", source, data.frame, ids, *pipes))
-    sample_frame, names = sample_athletes(pos)
-    agreement.append(compare("sample athlete", "schema.SAMPLE_ATHLETES (the API's example)",
+    sample_frame, names = sample_athletes(spec)
+    agreement.append(compare("sample athlete", "the position's example (the API's example)",
                              sample_frame, names, *pipes))
     agreement.append(compare(
         "reference athletes", f"modeling.reference, built from {meta_a.model_version}'s "
-        "typical values", reference_athletes(pos, meta_a.typical_values), None, *pipes))
+        "typical values", reference_athletes(spec.key, meta_a.typical_values), None, *pipes))
     return VersionDiff(position=pos, a=meta_a.model_version, b=meta_b.model_version,
                        metrics=_metrics(meta_a, meta_b), fields=_fields(meta_a, meta_b),
                        agreement=agreement, notes=notes)
@@ -330,7 +332,8 @@ def _metrics(meta_a: Any, meta_b: Any) -> list[MetricChange]:
         elif isinstance(va, dict) or isinstance(vb, dict):
             da = va if isinstance(va, dict) else {}
             db = vb if isinstance(vb, dict) else {}
-            keys = [k for k in dict.fromkeys([*DIVISIONS, *da, *db]) if k in da or k in db]
+            keys = [k for k in dict.fromkeys([*_levels(meta_a, meta_b), *da, *db])
+                    if k in da or k in db]
             pairs = [(f"{name} {k}", da.get(k), db.get(k)) for k in keys]
         else:
             continue  # the confusion matrix: counts, not a summary with a fold std
@@ -340,6 +343,13 @@ def _metrics(meta_a: Any, meta_b: Any) -> list[MetricChange]:
                 _finite(getattr(sa, "std", None)), _finite(getattr(sb, "std", None)),
                 higher_is_better=name not in LOWER_IS_BETTER))
     return out
+
+
+def _levels(meta_a: Any, meta_b: Any) -> list[str]:
+    """The levels of both versions' ladders, lowest first (the same ladder, usually); a
+    version exported before ``classes`` was recorded: its position's in the catalog."""
+    levels = list(dict.fromkeys([*meta_a.classes, *meta_b.classes]))
+    return levels or list(position_spec(meta_b).levels)
 
 
 def _fields(meta_a: Any, meta_b: Any) -> list[FieldChange]:
@@ -357,7 +367,7 @@ def _fields(meta_a: Any, meta_b: Any) -> list[FieldChange]:
                  "invalid_rows"):
         out.append(FieldChange("data", name, getattr(fa, name), getattr(fb, name)))
     out += [FieldChange("data", f"rows {d}", fa.rows_per_division.get(d),
-                        fb.rows_per_division.get(d)) for d in DIVISIONS]
+                        fb.rows_per_division.get(d)) for d in _levels(meta_a, meta_b)]
     out += [FieldChange("columns", header, fa.column_mapping.get(header),
                         fb.column_mapping.get(header))
             for header in sorted(set(fa.column_mapping) | set(fb.column_mapping))]

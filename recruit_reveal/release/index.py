@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..artifacts import layout
+from ..catalog import active_catalog
 from ..errors import RecruitRevealError, VersionError
-from ..schema import POSITIONS
 from ..storage.base import Store
 from ..storage.locations import Location, open_store
 from .diff import MetricChange
@@ -192,7 +192,7 @@ def _records(runs: Store, version: str, files: set[str]) -> list[RecordRow]:
     return out
 
 
-def _record_order(name: str) -> tuple[int, bool]:
+def _record_order(name: str) -> tuple[tuple[int, str], bool]:
     """Positions in their usual order, each with this run's record before the earlier attempts."""
     position, _, rest = name.partition(".")
     return _position_order(position), rest != "ipynb"
@@ -237,8 +237,11 @@ def _key(version: str) -> tuple[int, int, int]:
     return layout.parse_version(version)
 
 
-def _position_order(position: str) -> int:
-    return POSITIONS.index(position) if position in POSITIONS else len(POSITIONS)
+def _position_order(position: str) -> tuple[int, str]:
+    """The catalog's order; a position it does not name (a model trained with another
+    catalog) after its positions, alphabetically: the rows come from the models found."""
+    keys = active_catalog().keys
+    return (keys.index(position) if position in keys else len(keys), position)
 
 
 def _ordered(versions: dict[str, str]) -> list[str]:

@@ -80,7 +80,9 @@ def read_record_stamp(runs: Location, name: str) -> dict[str, Any] | None:
     ``finished_at``, ``error``, and for a successful training run
     ``position``, ``version``, ``artifact`` (the pkl's file name), ``sha256``
     (of the pkl) and ``skops_sha256`` (None for a model without a skops file),
-    so a reader can check that a record belongs to the artifact it serves.
+    so a reader can check that a record belongs to the artifact it serves, and the
+    ``catalog`` it trained with, its ``catalog_digest`` and the position's ``spec_digest``
+    (None in records made before catalogs).
     """
     try:
         data = open_store(runs).read(name)
@@ -201,7 +203,9 @@ def model_link(nb: Any) -> dict[str, Any]:
         return {}
     return {"position": result.position, "version": result.version,
             "artifact": str(result.artifact).replace("\\", "/").rsplit("/", 1)[-1],
-            "sha256": result.sha256, "skops_sha256": result.skops_sha256}
+            "sha256": result.sha256, "skops_sha256": result.skops_sha256,
+            "catalog": result.catalog, "catalog_digest": result.catalog_digest,
+            "spec_digest": result.spec_digest}
 
 
 def _publish(record: str | os.PathLike[str], data: bytes, html: bytes, *,

@@ -23,19 +23,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..catalog import CATALOG_ENV, Catalog, active_catalog, load_catalog
 from ..errors import (
     ArtifactExistsError,
     DataValidationError,
     NotebookExecutionError,
     Problem,
     RecruitRevealError,
+    UnknownPositionError,
 )
 from ..schema import (
-    POSITIONS,
     InvalidRows,
     check_invalid_fraction,
     check_invalid_rows,
-    check_position,
 )
 from .contract import DEFAULT_CELL_TIMEOUT, NotebookParams, display_path, resolve_version
 from .engines import ENGINES, Engine, make_engine
@@ -56,12 +56,15 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
           invalid_rows: InvalidRows = _DEFAULTS.invalid_rows,
           max_invalid_fraction: float = _DEFAULTS.max_invalid_fraction,
           cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
-          template: str | os.PathLike[str] | None = None) -> RunSummary:
+          template: str | os.PathLike[str] | None = None,
+          catalog: str | os.PathLike[str] | None = None) -> RunSummary:
     """Train ``positions`` on ``csv`` as one release ``version`` and return the summary.
 
     ``columns`` maps the file's headers to canonical columns (a JSON file);
     ``invalid_rows="quarantine"`` trains on the valid rows and writes the
-    others to ``runs_dir/v{version}/{position}.rejected.csv``.
+    others to ``runs_dir/v{version}/{position}.rejected.csv``.  ``catalog`` is the
+    catalog file the positions come from (None: the one ``CATALOG`` names, else the
+    default); ``"all"`` means every position of it.
 
     Raises a :class:`RecruitRevealError` before any training when the request
     itself is wrong (unknown position or engine, bad version, missing CSV, a
@@ -69,8 +72,9 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     not raise: they are in the summary (``summary.ok`` is False) and nothing
     is promoted.
     """
+    catalog_file = None if catalog is None else str(Path(catalog).expanduser().absolute())
     wanted, csv_path, mapping = _check_request(engine, jobs, positions, csv, columns,
-                                               invalid_rows, max_invalid_fraction)
+                                               invalid_rows, max_invalid_fraction, catalog_file)
     models = _models_location(models_dir)
     runs_root = _runs_location(runs_dir)
     version = resolve_version(models, wanted, version)
@@ -86,7 +90,8 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     base = NotebookParams(csv_path=str(csv_path), version=version, models_dir=str(models),
                           seed=seed, cv_folds=cv_folds, promote=False, changelog=changelog,
                           params=params, columns=mapping, invalid_rows=invalid_rows,
-                          max_invalid_fraction=max_invalid_fraction, runs_dir=str(runs_root))
+                          max_invalid_fraction=max_invalid_fraction, runs_dir=str(runs_root),
+                          catalog=catalog_file)
     jobs_params = [dataclasses.replace(base, position=pos, audit_record=_audit_record(
         runner, version, pos)) for pos in wanted]
     logger.info("training %s as v%s with the %s engine (%d job(s))",
@@ -140,18 +145,34 @@ def _column_mapping_file(columns: str | os.PathLike[str] | None) -> str | None:
     return str(path)
 
 
-def _positions(positions: str | Sequence[str]) -> list[str]:
+def _catalog(path: str | None) -> Catalog:
+    """The catalog of the run (read and checked now: a bad file stops it before training)."""
+    return active_catalog() if path is None else load_catalog(path)
+
+
+def _positions(positions: str | Sequence[str], catalog: Catalog) -> list[str]:
+    """The position keys asked for, each once; ``all`` is every position of ``catalog``."""
     items = [positions] if isinstance(positions, str) else list(positions)
     out: list[str] = []
     for item in items:
         if str(item).strip().lower() == "all":
-            names = list(POSITIONS)
+            names = list(catalog.keys)
         else:
-            names = [check_position(item)]
+            names = [_known(item, catalog)]
         out += [name for name in names if name not in out]
     if not out:
         raise RecruitRevealError("no position to train")
     return out
+
+
+def _known(position: object, catalog: Catalog) -> str:
+    """The key of a position of ``catalog``; a DataValidationError naming its positions."""
+    try:
+        return catalog.position(position).key
+    except UnknownPositionError:
+        raise DataValidationError(Problem(
+            f"unknown position {position!r}", column="position",
+            expected="one of " + ", ".join(catalog.keys))) from None
 
 
 def _models_location(models_dir: str | os.PathLike[str]) -> Path | str:
@@ -182,20 +203,24 @@ def _refuse_existing_versions(models: Path | str, positions: list[str], version:
 def _check_request(engine: str, jobs: int, positions: str | Sequence[str],
                    csv: str | os.PathLike[str], columns: str | os.PathLike[str] | None,
                    invalid_rows: InvalidRows, max_invalid_fraction: float,
-                   ) -> tuple[list[str], Path, str | None]:
+                   catalog: str | None) -> tuple[list[str], Path, str | None]:
     """The positions, the CSV's absolute path and the column mapping file of a valid
-    request; a RecruitRevealError naming what is wrong before anything runs."""
+    request; a RecruitRevealError naming what is wrong before anything runs.  A valid
+    ``catalog`` file becomes the active one, as ``--catalog`` makes it: file names, checks
+    and worker processes read positions by key."""
     if engine not in ENGINES:
         raise RecruitRevealError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if int(jobs) < 1:
         raise RecruitRevealError(f"--jobs must be at least 1, got {jobs}")
-    wanted = _positions(positions)
+    wanted = _positions(positions, _catalog(catalog))
     csv_path = Path(csv).expanduser().absolute()
     if not csv_path.is_file():
         raise DataValidationError(Problem("training CSV not found", file=str(csv)))
     mapping = _column_mapping_file(columns)
     check_invalid_rows(invalid_rows)
     check_invalid_fraction(max_invalid_fraction)
+    if catalog is not None:
+        os.environ[CATALOG_ENV] = catalog
     return wanted, csv_path, mapping
 
 

@@ -18,8 +18,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ..schema import DIVISIONS
-from .tables import format_metric
+from .tables import format_metric, position_spec, sample_inputs
 
 
 def configure_display() -> None:
@@ -56,6 +55,22 @@ def settings_table(settings) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
 
 
+def catalog_table(settings) -> pd.DataFrame:
+    """The catalog a run trains with (a ``release.contract.NotebookParams``): its file, its
+    digest, the position's ladder and inputs and the digest of its spec.  The run's result
+    records the same digests, so a model can be traced to the football it learned."""
+    catalog = settings.catalog_in_use
+    spec = catalog.position(settings.position)
+    rows = [("catalog", f"{catalog.name} ({catalog.source})"),
+            ("catalog digest", catalog.digest),
+            ("position", f"{spec.key} ({spec.label})"),
+            ("ladder", " < ".join(spec.levels)),
+            ("inputs", ", ".join(spec.feature_names)),
+            ("production stat", spec.production or "none"),
+            ("spec digest", spec.digest)]
+    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
 def environment() -> pd.DataFrame:
     """Interpreter and library versions of the kernel: the record shows what trained the model."""
     from pathlib import Path
@@ -80,7 +95,8 @@ def validation_report(data) -> pd.DataFrame:
         ("position", data.position),
         ("rows used", len(data.frame)),
     ]
-    rows += [(f"rows {division}", counts.get(division, 0)) for division in DIVISIONS]
+    rows += [(f"rows {division}", counts.get(division, 0))
+             for division in position_spec(data).levels]
     missing = data.frame.isna().mean()
     rows.append(("columns", len(data.frame.columns)))
     rows.append(("columns with missing values",
@@ -176,16 +192,14 @@ def sample_athlete(result) -> pd.DataFrame:
     """
     from recruit_reveal.modeling import explanations as insights
 
-    from ..schema import SAMPLE_ATHLETES
-
-    athlete = next(a for a in SAMPLE_ATHLETES if a["position"] == result.position)
-    frame = pd.DataFrame([{k: v for k, v in athlete.items() if k not in {"position", "name"}}])
+    spec = position_spec(result)
+    frame = pd.DataFrame([sample_inputs(spec)])
     explanation = insights.explain_frame(result.pipeline, frame, result.position,
                                          result.typical_values)[0]
     story = insights.narrative(result.position, explanation)
     rows = [("input", ", ".join(f"{k}={v}" for k, v in frame.iloc[0].items())),
             ("predicted division", explanation["division"])]
-    rows += [(f"P({d})", f"{p:.3f}") for d, p in zip(DIVISIONS, explanation["probabilities"],
+    rows += [(f"P({d})", f"{p:.3f}") for d, p in zip(spec.levels, explanation["probabilities"],
                                                       strict=True)]
     rows += [("notes", story["notes"])]
     rows += [("goal", goal) for goal in story["goals"]]

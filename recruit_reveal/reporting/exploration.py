@@ -32,11 +32,25 @@ from recruit_reveal.modeling.levers import describe_option
 from recruit_reveal.modeling.scoring import build_scorer
 
 from .. import schema
-from ..schema import DIVISIONS
+from ..catalog import PositionSpec
 
-#: One colour per division, D3/NAIA .. Power 5 (colour-blind safe).
-COLORS = ("#4477aa", "#66ccee", "#ccbb44", "#ee6677")
-COMBINE = ("forty_yard_dash", "vertical_jump", "shuttle", "broad_jump")
+# The calibration figures live in .reliability; the notebook reaches them from here.
+from .reliability import COLORS as COLORS
+from .reliability import calibration_table as calibration_table
+from .reliability import division_reliability as division_reliability
+from .reliability import level_colors
+from .reliability import plot_division_reliability as plot_division_reliability
+from .tables import position_spec, sample_inputs
+
+
+def junior_inputs(spec: PositionSpec) -> list[str]:
+    """The position's junior-season inputs: those preceding a senior stat, and the season
+    totals they are rates of."""
+    names = {c.name for c in spec.inputs if c.junior_of}
+    names |= {c.total for c in spec.inputs if c.junior_of and c.total and spec.has(c.total)}
+    return [c.name for c in spec.inputs if c.name in names]
+
+
 #: The groupings of :func:`error_tables`, columns of :func:`athlete_errors`.
 ERROR_GROUPS = ("state tier", "combine results missing", "junior season", "division")
 #: The metrics :func:`cv_comparison` re-runs and compares with the metadata.
@@ -94,7 +108,7 @@ def load_rows(loaded: registry.LoadedModel, csv_path: str | Path | None) -> Trai
     if csv_path is None:
         raise FileNotFoundError(f"{fingerprint.file} (sha256 {str(fingerprint.sha256)[:12]}), "
                                 "the training file of the release, was not found; set csv")
-    return load_training_data(csv_path, loaded.position,
+    return load_training_data(csv_path, position_spec(loaded).key,
                               columns=fingerprint.column_mapping or None,
                               invalid_rows="quarantine", max_invalid_fraction=1.0,
                               min_rows_per_division=0)
@@ -103,7 +117,8 @@ def load_rows(loaded: registry.LoadedModel, csv_path: str | Path | None) -> Trai
 def rows_table(loaded: registry.LoadedModel, data: TrainingData) -> pd.DataFrame:
     """Rows per division, where they come from and whether it is the release's own file."""
     same = data.sha256 == loaded.metadata.data_fingerprint.sha256
-    counts = data.target.value_counts().reindex(list(DIVISIONS), fill_value=0)
+    levels = list(position_spec(loaded).levels)
+    counts = data.target.value_counts().reindex(levels, fill_value=0)
     table = pd.DataFrame([{**{d: int(n) for d, n in counts.items()}, "all": len(data.target),
                            "file": str(data.path),
                            "training file of the release": "yes" if same else
@@ -115,13 +130,19 @@ def rows_table(loaded: registry.LoadedModel, data: TrainingData) -> pd.DataFrame
 
 @dataclass(frozen=True)
 class OutOfSample:
-    """Cross-validated predictions of every row (codes 0 = D3/NAIA .. 3 = Power 5)."""
+    """Cross-validated predictions of every row (codes 0 = the lowest level .. the top);
+    ``levels`` names the codes, lowest first."""
 
     target: np.ndarray
     proba: np.ndarray
     predicted: np.ndarray
     summary: dict[str, Any]
     source_rows: np.ndarray
+    spec: PositionSpec
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return self.spec.levels
 
 
 def out_of_sample(loaded: registry.LoadedModel, data: TrainingData) -> OutOfSample:
@@ -134,9 +155,10 @@ def out_of_sample(loaded: registry.LoadedModel, data: TrainingData) -> OutOfSamp
                              int(meta.seed if meta.seed is not None else 42))
     summary, proba = cross_validate(clone(loaded.pipeline), data.frame, data.target, folds)
     predicted = explanations.decide(proba, explanations.decision_rule(loaded.pipeline))
-    target = data.target.map(list(DIVISIONS).index).to_numpy()
+    spec = position_spec(loaded)
+    target = data.target.map(list(spec.levels).index).to_numpy()
     return OutOfSample(target, proba, np.asarray(predicted), summary,
-                       np.asarray(data.source_rows))
+                       np.asarray(data.source_rows), spec)
 
 
 def cv_comparison(oos: OutOfSample, loaded: registry.LoadedModel) -> pd.DataFrame:
@@ -152,18 +174,21 @@ def athlete_errors(data: TrainingData, oos: OutOfSample) -> pd.DataFrame:
 
     ``off by`` is predicted minus true division (positive: rated too high).
     """
-    frame, codes = data.frame, oos.target
-    junior = [c for c in frame.columns if c.startswith("junior_")]
-    tier = frame["state"].map(schema.state_tier)
+    frame, codes, spec = data.frame, oos.target, oos.spec
+    junior = junior_inputs(spec)
+    states = next((c.name for c in spec.inputs if c.kind == "state"), None)
+    tier = (frame[states].map(spec.state_tier) if states
+            else pd.Series(np.nan, index=frame.index))
     return pd.DataFrame({
-        "division": pd.Categorical(data.target.to_numpy(), categories=DIVISIONS, ordered=True),
-        "predicted": np.asarray(DIVISIONS, dtype=object)[oos.predicted],
+        "division": pd.Categorical(data.target.to_numpy(), categories=oos.levels,
+                                   ordered=True),
+        "predicted": np.asarray(oos.levels, dtype=object)[oos.predicted],
         "off by": oos.predicted - codes,
         "P(true)": oos.proba[np.arange(len(codes)), codes],
         "confidence": oos.proba.max(axis=1),
         "state tier": tier.map(lambda t: "missing" if pd.isna(t) else f"tier {int(t)}")
                           .to_numpy(),
-        "combine results missing": frame[list(COMBINE)].isna().sum(axis=1).to_numpy(),
+        "combine results missing": frame[list(spec.combine)].isna().sum(axis=1).to_numpy(),
         "junior season": np.where(frame[junior].isna().all(axis=1), "missing", "given"),
     }, index=pd.Index(oos.source_rows, name="row in file"))
 
@@ -223,7 +248,7 @@ def dependence_inputs(loaded: registry.LoadedModel, frame: pd.DataFrame, *,
                       min_given: float = 0.2) -> list[str]:
     """Numeric inputs the release uses and that at least ``min_given`` of the rows give."""
     excluded = set(loaded.metadata.estimator.params.get("exclude_features") or [])
-    return [c.name for c in schema.numeric_columns(loaded.position)
+    return [c.name for c in position_spec(loaded).numeric
             if c.name not in excluded and frame[c.name].notna().mean() >= min_given]
 
 
@@ -243,7 +268,8 @@ def partial_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame,
     through the release's fast path (:func:`~recruit_reveal.modeling.scoring.build_scorer`),
     one call per input.
     """
-    position = loaded.position
+    spec = position_spec(loaded)
+    position, levels = spec.key, list(spec.levels)
     inputs = dependence_inputs(loaded, frame) if inputs is None else list(inputs)
     scorer = build_scorer(loaded.pipeline, position, typical_values(loaded))
     rows = _sample(frame, sample, seed)
@@ -257,19 +283,21 @@ def partial_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame,
         stacked = np.tile(x, (len(grid), 1))
         stacked[:, names.index(name)] = np.repeat(grid, len(x))
         proba = explanations.score_arrays(scorer, stacked, np.tile(state, len(grid)), position)
-        means = proba.reshape(len(grid), len(x), len(DIVISIONS)).mean(axis=1)
-        parts.append(pd.DataFrame(means, columns=list(DIVISIONS))
-                     .assign(input=name, value=grid))
-    columns = ["input", "value", *DIVISIONS]
+        means = proba.reshape(len(grid), len(x), len(levels)).mean(axis=1)
+        parts.append(pd.DataFrame(means, columns=levels).assign(input=name, value=grid))
+    columns = ["input", "value", *levels]
     return (pd.concat(parts, ignore_index=True)[columns] if parts
             else pd.DataFrame(columns=columns))
 
 
-def tier_states() -> dict[str, str | None]:
-    """One state of each recruiting tier (the first in alphabetical order), and missing."""
+def tier_states(spec: PositionSpec) -> dict[str, str | None]:
+    """One state of each recruiting tier of ``spec`` (the first in alphabetical order), and
+    missing."""
     states: dict[str, str | None] = {}
-    for tier in sorted(set(schema.STATE_TIERS.values()) | {4}):
-        states[f"tier {tier}"] = min(s for s in schema.US_STATES if schema.state_tier(s) == tier)
+    for tier in range(1, spec.n_state_tiers + 1):
+        found = sorted(s for s in schema.US_STATES if spec.state_tier(s) == tier)
+        if found:
+            states[f"tier {tier}"] = found[0]
     states["missing"] = None
     return states
 
@@ -277,12 +305,15 @@ def tier_states() -> dict[str, str | None]:
 def state_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame, *, sample: int = 400,
                      seed: int = 0) -> pd.DataFrame:
     """Mean P(division) of the sampled rows with every athlete put in one state per tier."""
+    spec = position_spec(loaded)
+    states = next((c.name for c in spec.inputs if c.kind == "state"), None)
     rows = _sample(frame, sample, seed)
     means = {}
-    for label, state in tier_states().items():
-        moved = rows.assign(state=np.nan if state is None else state)
+    for label, state in (tier_states(spec) if states else {}).items():
+        moved = rows.copy()
+        moved[states] = np.nan if state is None else state
         means[label] = explanations.predict_proba(loaded.pipeline, moved).mean(axis=0)
-    table = pd.DataFrame.from_dict(means, orient="index", columns=list(DIVISIONS))
+    table = pd.DataFrame.from_dict(means, orient="index", columns=list(spec.levels))
     table.index.name = "state tier"
     return table
 
@@ -290,12 +321,18 @@ def state_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame, *, sampl
 def dependence_ranges(curves: pd.DataFrame) -> pd.DataFrame:
     """How far each input moves each P(division): max minus min along its curve.
 
-    Sorted by the range of P(Power 5), largest first.
+    Sorted by the range of P(the top level), largest first.
     """
-    grouped = curves.groupby("input", sort=False)[list(DIVISIONS)]
+    levels = _levels_of(curves)
+    grouped = curves.groupby("input", sort=False)[levels]
     ranges = grouped.max() - grouped.min()
-    ranges.columns = [f"P({d}) range" for d in DIVISIONS]
-    return ranges.sort_values(f"P({DIVISIONS[-1]}) range", ascending=False).round(3)
+    ranges.columns = [f"P({d}) range" for d in levels]
+    return ranges.sort_values(f"P({levels[-1]}) range", ascending=False).round(3)
+
+
+def _levels_of(curves: pd.DataFrame) -> list[str]:
+    """The level columns of :func:`partial_dependence`'s table, lowest first."""
+    return [c for c in curves.columns if c not in ("input", "value")]
 
 
 def plot_partial_dependence(curves: pd.DataFrame, tiers: pd.DataFrame | None = None,
@@ -308,9 +345,10 @@ def plot_partial_dependence(curves: pd.DataFrame, tiers: pd.DataFrame | None = N
     fig = Figure(figsize=(3.2 * ncols, 2.6 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     units = {c.name: c.unit for c in schema.columns_for(position)} if position else {}
+    levels = _levels_of(curves)
     for ax, name in zip(axes, inputs, strict=False):
         curve = curves[curves["input"] == name]
-        for color, division in zip(COLORS, DIVISIONS, strict=True):
+        for color, division in zip(level_colors(len(levels)), levels, strict=True):
             ax.plot(curve["value"], curve[division], color=color, label=division)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(units.get(name, ""), fontsize=8)
@@ -327,7 +365,8 @@ def plot_partial_dependence(curves: pd.DataFrame, tiers: pd.DataFrame | None = N
 
 def _plot_tier_bars(ax, tiers: pd.DataFrame) -> None:
     bottom = np.zeros(len(tiers))
-    for color, division in zip(COLORS, DIVISIONS, strict=True):
+    levels = list(tiers.columns)
+    for color, division in zip(level_colors(len(levels)), levels, strict=True):
         ax.bar(tiers.index, tiers[division], bottom=bottom, color=color, label=division)
         bottom += tiers[division].to_numpy()
     ax.set_title("state tier", fontsize=9)
@@ -335,88 +374,26 @@ def _plot_tier_bars(ax, tiers: pd.DataFrame) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Calibration per division
-# ---------------------------------------------------------------------------
-
-def division_reliability(oos: OutOfSample, *, bins: int = 10) -> pd.DataFrame:
-    """Reliability bins of each division, one vs rest: rows binned by quantiles of P(division).
-
-    One row per (division, bin): ``rows``, mean ``predicted`` P and the
-    ``observed`` share of those rows truly in the division.  Tied
-    probabilities share a bin, so a division may get fewer than ``bins``.
-    """
-    parts = []
-    for k, division in enumerate(DIVISIONS):
-        p, hit = oos.proba[:, k], (oos.target == k).astype(float)
-        edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
-        which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
-        grouped = pd.DataFrame({"bin": which, "predicted": p, "observed": hit}).groupby("bin")
-        part = grouped.agg(rows=("predicted", "size"), predicted=("predicted", "mean"),
-                           observed=("observed", "mean")).reset_index()
-        parts.append(part.assign(division=division))
-    return pd.concat(parts, ignore_index=True)[["division", "bin", "rows", "predicted",
-                                                "observed"]]
-
-
-def calibration_table(oos: OutOfSample, reliability: pd.DataFrame | None = None
-                      ) -> pd.DataFrame:
-    """Per division: rows, mean predicted P, observed share, Brier score and the
-    calibration error of its reliability bins; last row, the pooled largest
-    probability with the ECE the metadata reports (:func:`metrics.expected_calibration_error`)."""
-    reliability = division_reliability(oos) if reliability is None else reliability
-    rows: dict[str, dict[str, float]] = {}
-    for k, division in enumerate(DIVISIONS):
-        hit = (oos.target == k).astype(float)
-        bins = reliability[reliability["division"] == division]
-        gap = (bins["observed"] - bins["predicted"]).abs()
-        rows[division] = {"rows": int(hit.sum()), "mean predicted P": oos.proba[:, k].mean(),
-                          "observed share": hit.mean(),
-                          "Brier": float(np.mean((oos.proba[:, k] - hit) ** 2)),
-                          "calibration error": float((gap * bins["rows"]).sum() / len(hit))}
-    confidence = oos.proba.max(axis=1)
-    rows["largest P (pooled)"] = {
-        "rows": len(oos.target), "mean predicted P": confidence.mean(),
-        "observed share": metrics.exact_accuracy(oos.target, oos.proba.argmax(axis=1)),
-        "Brier": float("nan"),
-        "calibration error": metrics.expected_calibration_error(oos.target, oos.proba)}
-    return pd.DataFrame.from_dict(rows, orient="index").astype({"rows": int}).round(3)
-
-
-def plot_division_reliability(reliability: pd.DataFrame, title: str = "") -> Figure:
-    """One reliability curve per division (:func:`division_reliability`), diagonal = calibrated."""
-    fig = Figure(figsize=(10, 2.9), layout="constrained")
-    axes = fig.subplots(1, len(DIVISIONS), sharey=True)
-    for ax, color, division in zip(axes, COLORS, DIVISIONS, strict=True):
-        bins = reliability[reliability["division"] == division]
-        ax.plot([0, 1], [0, 1], color="#bbbbbb", lw=1)
-        ax.plot(bins["predicted"], bins["observed"], "o-", color=color)
-        ax.set_title(division, fontsize=10)
-        ax.set_xlabel("predicted P", fontsize=8)
-    axes[0].set_ylabel("observed share")
-    suffix = "reliability per division (out of sample)"
-    fig.suptitle(f"{title}: {suffix}" if title else suffix)
-    return fig
-
-
-# ---------------------------------------------------------------------------
 # One athlete
 # ---------------------------------------------------------------------------
 
-def sample_athlete(position: str) -> dict[str, Any]:
-    """The position's first sample athlete (the API's example), inputs only."""
-    position = schema.check_position(position)
-    athlete = next(a for a in schema.SAMPLE_ATHLETES if a["position"] == position)
-    return {k: v for k, v in athlete.items() if k not in (schema.POSITION_COLUMN, "name")}
+def sample_athlete(position: schema.PositionLike | registry.LoadedModel) -> dict[str, Any]:
+    """The position's sample athlete (the API's example), inputs only: of a loaded model's
+    own spec, or of a position (a key of the active catalog, a spec or its plain data)."""
+    spec = (position_spec(position) if isinstance(position, registry.LoadedModel)
+            else schema.spec_of(position))
+    return sample_inputs(spec)
 
 
 def score_athlete(loaded: registry.LoadedModel, values: Mapping[str, Any]) -> pd.Series:
     """The division the release predicts for ``values`` (by its decision rule) and P(each)."""
-    frame = pd.DataFrame([dict(values)]).reindex(columns=schema.feature_names(loaded.position))
+    spec = position_spec(loaded)
+    frame = pd.DataFrame([dict(values)]).reindex(columns=spec.feature_names)
     proba = explanations.predict_proba(loaded.pipeline, frame)
     decided = explanations.decide(proba, explanations.decision_rule(loaded.pipeline))
-    return pd.Series({"division": DIVISIONS[int(decided[0])],
+    return pd.Series({"division": spec.levels[int(decided[0])],
                       **{f"P({d})": round(float(p), 3)
-                         for d, p in zip(DIVISIONS, proba[0], strict=True)}})
+                         for d, p in zip(spec.levels, proba[0], strict=True)}})
 
 
 def compare_athlete(loaded: registry.LoadedModel, athlete: Mapping[str, Any],
@@ -435,7 +412,8 @@ def what_if_options(loaded: registry.LoadedModel, athlete: Mapping[str, Any]
     no single change gets there, one row holding the search's message.
     """
     found = explanations.what_if(loaded.pipeline, pd.DataFrame([dict(athlete)]),
-                                 loaded.position, typical_values=typical_values(loaded))
+                                 position_spec(loaded).key,
+                                 typical_values=typical_values(loaded))
     if not found["options"]:
         return pd.DataFrame({"what it takes": [found["message"]]})
     table = pd.DataFrame(found["options"])

@@ -20,10 +20,14 @@ from matplotlib.figure import Figure
 from recruit_reveal.modeling.cross_validation import permutation_importance_cv
 from recruit_reveal.modeling.metrics import calibration_bins
 from recruit_reveal.modeling.summaries import METRIC_NAMES, metric_mean, metric_std
-from recruit_reveal.reporting.tables import format_metric
+from recruit_reveal.reporting.tables import format_metric, position_spec
 
-from .. import schema
-from ..schema import DIVISIONS
+from ..catalog import PositionSpec
+
+#: The inputs the box plots show by default, those a position has (``None``: its
+#: production stat); its other measurables follow (recruiting stars, say).
+KEY_INPUTS: tuple[str | None, ...] = ("height_inches", "weight_lbs", "forty_yard_dash",
+                                      "vertical_jump", None, "senior_tds")
 
 
 def metrics_table(result) -> pd.DataFrame:
@@ -38,7 +42,7 @@ def metrics_table(result) -> pd.DataFrame:
             row[f"{source}_std"] = metric_std(metrics, metric)
         row["bayes_ceiling"] = (result.bayes_ceiling or {}).get(metric, float("nan"))
         rows[metric] = row
-    for division in DIVISIONS:
+    for division in result.classes:
         row = {}
         for source, metrics in sources.items():
             row[f"{source}_mean"] = metric_mean(metrics["recall_per_division"], division)
@@ -52,11 +56,11 @@ def metrics_table(result) -> pd.DataFrame:
 
 def plot_class_balance(data) -> Figure:
     """Bar chart of rows per division (``data``: a TrainingData)."""
-    target, position = data.target, data.position
-    counts = target.value_counts().reindex(DIVISIONS, fill_value=0)
+    target, position, levels = data.target, data.position, position_spec(data).levels
+    counts = target.value_counts().reindex(levels, fill_value=0)
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.add_subplot()
-    bars = ax.bar(list(DIVISIONS), counts.to_numpy(), color="#4477aa")
+    bars = ax.bar(list(levels), counts.to_numpy(), color="#4477aa")
     ax.bar_label(bars, labels=[f"{c} ({c / max(len(target), 1):.0%})" for c in counts])
     ax.set_ylabel("athletes")
     ax.set_title(f"{position.upper()}: rows per division")
@@ -66,24 +70,36 @@ def plot_class_balance(data) -> Figure:
 def plot_inputs_by_division(data, columns: Sequence[str] | None = None) -> Figure:
     """Box plots of key inputs by division (missing values left out, counts in labels)."""
     frame, target, position = data.frame, data.target, data.position
+    spec = position_spec(data)
+    levels = spec.levels
     if columns is None:
-        columns = ["height_inches", "weight_lbs", "forty_yard_dash", "vertical_jump",
-                   schema.PRODUCTION_COLUMN[position], "senior_tds"]
+        columns = key_inputs(spec)
     n = len(columns)
     ncols = 3
     nrows = max(1, math.ceil(n / ncols))
     fig = Figure(figsize=(4 * ncols, 3 * nrows), layout="constrained")
     for i, col in enumerate(columns):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        groups = [frame.loc[target == d, col].dropna().to_numpy() for d in DIVISIONS]
+        groups = [frame.loc[target == d, col].dropna().to_numpy() for d in levels]
         ax.boxplot([g if g.size else [np.nan] for g in groups], showfliers=False)
-        ax.set_xticks(range(1, len(DIVISIONS) + 1),
-                      [f"{d}\n(n={g.size})" for d, g in zip(DIVISIONS, groups, strict=True)],
+        ax.set_xticks(range(1, len(levels) + 1),
+                      [f"{d}\n(n={g.size})" for d, g in zip(levels, groups, strict=True)],
                       fontsize=8)
-        unit = schema.column(position, col).unit
+        unit = spec.column(col).unit
         ax.set_title(f"{col} ({unit})", fontsize=9)
     fig.suptitle(f"{position.upper()}: inputs by division")
     return fig
+
+
+def key_inputs(spec: PositionSpec) -> list[str]:
+    """The inputs :func:`plot_inputs_by_division` shows: :data:`KEY_INPUTS` the position has
+    (a position without production stat or combine results just shows fewer), then its
+    other measurables (numeric, neither combine nor production, not the class year)."""
+    wanted = [spec.production if name is None else name for name in KEY_INPUTS]
+    chosen = [name for name in dict.fromkeys(wanted) if name is not None and spec.has(name)]
+    others = [c.name for c in spec.numeric
+              if c.group is None and not c.class_year and c.name not in chosen]
+    return chosen + others
 
 
 def plot_confusion_matrix(result) -> Figure:
@@ -97,8 +113,9 @@ def plot_confusion_matrix(result) -> Figure:
         for j in range(cm.shape[1]):
             ax.text(j, i, f"{int(cm[i, j])}\n{shares[i, j]:.0%}", ha="center", va="center",
                     color="white" if shares[i, j] > 0.5 else "black", fontsize=9)
-    ax.set_xticks(range(len(DIVISIONS)), DIVISIONS)
-    ax.set_yticks(range(len(DIVISIONS)), DIVISIONS)
+    levels = list(result.classes)
+    ax.set_xticks(range(len(levels)), levels)
+    ax.set_yticks(range(len(levels)), levels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{result.position.upper()}: confusion matrix ({result.cv_folds}-fold CV)")

@@ -21,6 +21,7 @@ from recruit_reveal.artifacts import registry
 from recruit_reveal.reporting.exploration import score_athlete
 
 from .. import schema
+from .tables import position_spec
 
 
 def frontend_attached() -> bool:
@@ -45,7 +46,7 @@ def slider_table(loaded: registry.LoadedModel, athlete: Mapping[str, Any]) -> pd
     """
     typical = loaded.metadata.typical_values
     rows = {}
-    for col in schema.numeric_columns(loaded.position):
+    for col in position_spec(loaded).numeric:
         low, high = float(col.low or 0), float(col.high or 100)
         given = athlete.get(col.name)
         seed = given if given is not None else typical.get(col.name)

@@ -6,6 +6,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from .. import schema
+from ..catalog import PositionSpec
+
 
 def format_metric(value: Any, *, missing: str = "-", digits: int = 3) -> str:
     """A metric as the project prints it: ``0.637``; a CV summary as ``0.637 ± 0.020``.
@@ -34,3 +37,19 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
              for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def position_spec(thing: Any) -> PositionSpec:
+    """The spec of a run's data or result, or of a loaded model: the spec it carries (a
+    model trained with another catalog carries its own), else its position's spec in the
+    active catalog.  Resolved once here; the callers work from the spec."""
+    own = getattr(thing, "spec", None)
+    if own is None:
+        own = getattr(getattr(thing, "metadata", None), "spec", None)
+    return schema.spec_of(own if own is not None else thing.position)
+
+
+def sample_inputs(spec: PositionSpec) -> dict[str, Any]:
+    """The position's sample athlete (the API's example), its inputs only."""
+    return {k: v for k, v in spec.example.items()
+            if k not in (schema.POSITION_COLUMN, "name")}
