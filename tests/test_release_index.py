@@ -306,10 +306,6 @@ def test_a_te_run_of_the_five_level_catalog_gets_its_record_row(models_dir, tmp_
     assert "v1.0.0/te.html" in links and "v1.0.0/lb.html" in links
 
 
-# artifacts.manifest checks release positions against the default catalog's constant on
-# this branch (the lead's part); strict, so the merge that fixes it drops this mark.
-@pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="artifacts.manifest still knows only qb, rb and wr")
 def test_a_te_release_of_the_five_level_catalog_gets_its_row(models_dir, tmp_path,
                                                             monkeypatch):
     monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
