@@ -11,11 +11,13 @@ from sklearn.base import clone
 
 from recruit_reveal import schema
 from recruit_reveal.modeling.features import (
-    COMBINE_COLUMNS,
     FEATURE_GROUPS,
     DerivedFeatures,
     canonical_frame,
 )
+
+#: The default catalog's combine results (every default position has the four).
+COMBINE_COLUMNS = schema.spec_of("qb").combine
 
 
 def _frame(position: str, n: int = 60, seed: int = 0) -> pd.DataFrame:

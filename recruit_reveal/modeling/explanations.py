@@ -58,10 +58,12 @@ def predict_proba(pipeline: Any, frame: pd.DataFrame,
     When the final estimator exposes string ``classes_`` (level labels) in
     another order than ``levels``, its columns are reordered by label; integer
     classes are taken as the ordinal index, as the training contract says.
-    Without ``levels``, the model's own order (a DivisionClassifier's is the ladder's).
+    ``levels`` defaults to the active catalog's ladder.
     """
     proba = np.asarray(pipeline.predict_proba(frame), dtype=float)
     classes = getattr(pipeline, "classes_", None)
+    if classes is not None and levels is None:
+        levels = decision.levels_of(None)
     if levels is not None and classes is not None and \
             set(map(str, classes)) == set(levels) and list(map(str, classes)) != list(levels):
         order = [list(map(str, classes)).index(d) for d in levels]
