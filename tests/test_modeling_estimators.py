@@ -151,3 +151,49 @@ def test_encode_divisions_text_codes_and_errors_on_every_path():
         encode_divisions(["D3", "D2", "D3", "D9", "D8", "D9"])
     with pytest.raises(ValueError, match="4 at position 1"):
         encode_divisions(np.array([0, 4, 1]))
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_a_five_level_ladder_gives_five_probabilities_in_ladder_order(estimator):
+    from catalog_frames import five_levels, frame_for
+
+    spec = five_levels().position("lb")
+    frame, target = frame_for(spec, n=200)
+    params = {"max_iter": 20} if estimator.endswith("hgb") else {}
+    pipeline = build_pipeline(spec, estimator, params, seed=0).fit(frame, target)
+    proba = pipeline.predict_proba(frame)
+    assert proba.shape == (200, 5)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert list(pipeline.classes_) == ["D3", "D2", "FCS", "G5", "Power 4"]
+    assert set(pipeline.predict(frame)) <= set(spec.levels)
+    # Every level is predicted with some probability, the top one included.
+    assert proba[:, 4].max() > 0.2 and proba[:, 0].max() > 0.2
+
+
+def test_a_pipeline_fitted_under_a_custom_catalog_predicts_without_it(monkeypatch):
+    from catalog_frames import FIVE_LEVELS, five_levels, frame_for
+
+    from recruit_reveal.artifacts.formats import dump_skops, load_skops
+
+    frame, target = frame_for(five_levels().position("te"), n=200)
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    pipeline = build_pipeline("te", "ordinal_logreg", seed=0).fit(frame, target)
+    expected = pipeline.predict_proba(frame)
+    data = dump_skops(pipeline)
+    monkeypatch.delenv("CATALOG")
+    # No new trusted type: load_skops refuses anything outside TRUSTED_TYPES.
+    loaded = load_skops(data, "te model")
+    np.testing.assert_array_equal(loaded.predict_proba(frame), expected)
+    assert list(loaded.predict(frame)) == list(pipeline.predict(frame))
+    assert list(loaded.classes_) == ["D3", "D2", "FCS", "G5", "Power 4"]
+
+
+def test_the_default_exclusions_are_the_specs():
+    from catalog_frames import five_levels
+
+    te = five_levels().position("te")
+    assert resolve_params("logreg", None, te)["exclude_features"] == list(te.exclude)
+    assert resolve_params("logreg", None, "qb")["exclude_features"] == list(
+        schema.spec_of("qb").exclude)

@@ -186,3 +186,61 @@ def test_state_tier_features_match_schema_row_by_row():
     tiers = model.transform(raw)[:, names.index("state_tier")]
     expected = [schema.state_tier(s) for s in raw["state"]]
     assert [None if np.isnan(t) else int(t) for t in tiers] == expected
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+def test_a_custom_positions_features_come_from_its_spec():
+    from catalog_frames import five_levels, frame_for
+
+    te, lb = five_levels().position("te"), five_levels().position("lb")
+    frame, _ = frame_for(te, n=80)
+    names = list(DerivedFeatures(te).fit(frame).get_feature_names_out())
+    # The production stat on a log scale; no junior season, so no junior features.
+    assert "log_senior_rec_ypg" in names and "stars" in names
+    assert not any("junior" in n for n in names)
+    assert [n for n in names if n.endswith("_missing")] == ["forty_yard_dash_missing"]
+    # Measurables only: no production feature; the combine is the forty and the shuttle.
+    lb_frame, _ = frame_for(lb, n=80)
+    lb_names = list(DerivedFeatures(lb).fit(lb_frame).get_feature_names_out())
+    assert not any(n.startswith("log_") for n in lb_names)
+    assert [n for n in lb_names if n.endswith("_missing")] == [
+        "forty_yard_dash_missing", "shuttle_missing"]
+    assert sum(n.startswith("state_tier_") for n in lb_names) == lb.n_state_tiers
+
+
+def test_a_custom_positions_rate_is_filled_from_its_total_and_games():
+    from catalog_frames import five_levels, frame_for
+
+    te = five_levels().position("te")
+    fitted = DerivedFeatures(te).fit(frame_for(te, n=80)[0])
+    row = pd.DataFrame([{"height_inches": 76, "weight_lbs": 240, "games": 10,
+                         "senior_rec_yds": 450, "senior_rec": 30}])
+    out = _out(fitted, row).iloc[0]
+    assert out["senior_rec_ypg"] == pytest.approx(45.0)
+    assert out["log_senior_rec_ypg"] == pytest.approx(np.log1p(45.0))
+
+
+def test_a_fitted_transformer_keeps_its_spec_and_needs_no_catalog(monkeypatch):
+    from catalog_frames import FIVE_LEVELS, five_levels, frame_for
+
+    te = five_levels().position("te")
+    frame, _ = frame_for(te, n=80)
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    fitted = DerivedFeatures("te").fit(frame)
+    expected = fitted.transform(frame)
+    monkeypatch.delenv("CATALOG")
+    with pytest.raises(Exception, match="unknown position 'te'"):
+        DerivedFeatures("te").fit(frame)  # the default catalog has no tight end...
+    np.testing.assert_array_equal(fitted.transform(frame), expected)  # ...the fitted one needs none
+    assert fitted.spec_ == te.to_dict() and fitted.position_ == "te"
+    plain = (dict, list, str, float, int, type(None))
+
+    def is_plain(value: object) -> bool:
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and is_plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(is_plain(v) for v in value)
+        return isinstance(value, plain)
+
+    assert is_plain(fitted.plan_) and is_plain(fitted.spec_)

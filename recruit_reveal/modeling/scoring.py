@@ -131,7 +131,9 @@ def compile_pipeline(pipeline: Any, position: schema.PositionLike | None = None)
     if type(pipeline) is not Pipeline or len(pipeline.steps) < 2:
         raise UnsupportedPipeline(f"{type(pipeline).__name__} is not a feature-and-model "
                                   "Pipeline")
-    key = None if position is None else model_spec(None, position).key
+    # A key is compared as given: the pipeline carries its spec, no catalog is asked.
+    key = position.strip().lower() if isinstance(position, str) else \
+        None if position is None else schema.spec_of(position).key
     try:
         features = CompiledFeatures.compile(pipeline.steps[0][1], key)
         names = [str(n) for n in pipeline.steps[0][1].feature_names_out_]
