@@ -147,3 +147,26 @@ def test_reference_rows_are_deterministic_valid_and_cover_the_branches(position)
     combine = [insights.numeric_names(position).index(c) for c in insights.MEASURABLES]
     patterns = {tuple(row) for row in np.isnan(x[:, combine])}
     assert len(patterns) == 16
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["te", "lb"])
+def test_the_fast_path_of_a_custom_position_matches_its_pipeline(key):
+    from catalog_frames import five_levels, trained
+
+    result = trained(key)
+    spec = five_levels().position(key)
+    # No position given: the pipeline carries its spec (no catalog names a te or lb here).
+    scorer = scoring.build_scorer(result.pipeline, None, result.typical_values)
+    assert scorer.mode == "fast", scorer.reason
+    assert scorer.position == key and scorer.spec == spec
+    x, state = reference_rows(spec, result.typical_values)
+    keep = partial_profiles.row_kinds(x, spec) == partial_profiles.COMPLETE
+    got = scorer.predict_arrays(x[keep], state[keep])
+    want = _pipeline_proba(result.pipeline, x[keep], state[keep], spec)
+    assert got.shape == (int(keep.sum()), 5)
+    np.testing.assert_allclose(got, want, rtol=0, atol=scoring.CHECK_TOLERANCE)
+    # A combine of two results: every one of its 4 patterns is a reference row.
+    combine = [insights.numeric_names(spec).index(c) for c in spec.combine]
+    assert len({tuple(r) for r in np.isnan(x[:, combine])}) == 2 ** len(combine)

@@ -180,3 +180,40 @@ def test_estimator_may_be_named_in_params(qb_data):
 def test_position_mismatch_is_an_error(qb_data):
     with pytest.raises(TrainingError, match="holds position 'qb'"):
         train_position(qb_data, "wr")
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["te", "lb"])
+def test_a_custom_position_trains_end_to_end_on_its_ladder(key):
+    from catalog_frames import five_levels, trained
+
+    spec = five_levels().position(key)
+    result = trained(key)
+    assert result.position == key and result.spec == spec
+    assert result.spec.digest == spec.digest  # what the metadata embeds, with to_dict()
+    assert result.classes == spec.levels and len(result.classes) == 5
+    assert result.oof_proba.shape == (300, 5) and not np.isnan(result.oof_proba).any()
+    assert set(result.cv_metrics["recall_per_division"]) == set(spec.levels)
+    assert np.asarray(result.cv_metrics["confusion_matrix"]).shape == (5, 5)
+    assert list(result.division_mix) == list(spec.levels)
+    assert result.input_schema["target"]["classes"] == list(spec.levels)
+    # Better than always answering the most frequent level: talent drives the labels.
+    assert result.headline()["exact_accuracy"] > \
+        result.baselines["majority"]["exact_accuracy"]["mean"]
+    # Neither position has rule-based tiers: that baseline is not offered.
+    assert "rule_based" not in result.baselines
+    # A measurables-only position has nothing to integrate over, a TE has.
+    assert (result.partial_profiles is None) == (key == "lb")
+
+
+def test_train_position_takes_a_key_of_the_active_catalog(monkeypatch):
+    from catalog_frames import FIVE_LEVELS, five_levels, training_data
+
+    spec = five_levels().position("te")
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    result = train_position(training_data(spec, n=200), "te", seed=0, cv_folds=3)
+    assert result.spec == spec and result.pipeline.steps[0][1].spec_ == spec.to_dict()
+    monkeypatch.delenv("CATALOG")
+    with pytest.raises(Exception, match="qb, rb, wr"):  # unknown here: names the known ones
+        train_position(training_data(spec, n=200), "te", seed=0, cv_folds=3)
