@@ -108,6 +108,8 @@ class RuleBasedTierClassifier(ClassifierMixin, BaseEstimator):
         return rule_based_tiers(X, self.spec_)
 
     def fit(self, X, y):
+        if self.position is None:
+            raise ValueError("RuleBasedTierClassifier needs a position (a key, a spec or its data)")
         spec = schema.spec_of(self.position)
         self.spec_ = spec.to_dict()
         codes = encode_divisions(y, spec.ladder)

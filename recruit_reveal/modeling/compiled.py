@@ -157,7 +157,7 @@ class CompiledFeatures:
             modified |= {n for pair in plan["pairs"] for n in pair[:2]}
             modified |= {fill[0] for fill in plan["ratio_fills"]}
         raw = tuple(j for j, n in enumerate(numeric) if n in names and n not in modified)
-        table = tier_table(plan["state_tiers"])
+        table: dict[Any, float] = dict(tier_table(plan["state_tiers"]))
         table.update({None: math.nan, np.nan: math.nan, "": math.nan})
         plan_ = cls(str(step.position_), plan, {n: j for j, n in enumerate(numeric)}, groups,
                     float(step.typical_games_), np.array([numeric.index(c) for c in combine],

@@ -342,16 +342,17 @@ class PartialProfiles:
 
 
 def game_weights(total: np.ndarray, games: np.ndarray, prior: np.ndarray,
-                 log_rate: tuple[float, float], rate: Input | schema.PositionLike) -> np.ndarray:
+                 log_rate: tuple[float, float],
+                 position: Input | schema.PositionLike) -> np.ndarray:
     """(n, len(games)) weights p(g | total) of each row, each row summing to 1.
 
     ``prior`` (the games histogram) times the log-normal density of the rate at
     ``total / g`` (the Jacobian of total = rate x g cancels on the log scale); zero
     where ``total / g`` is outside the rate's range.  A row with no plausible ``g``
-    (or a total of 0, for which every ``g`` is alike) keeps the prior alone.  ``rate``:
-    the rate input, or a position (its production stat).
+    (or a total of 0, for which every ``g`` is alike) keeps the prior alone.
+    ``position``: a position (its production rate) or the rate input itself.
     """
-    col = rate if isinstance(rate, Input) else _rate_input(rate)
+    col = position if isinstance(position, Input) else _rate_input(position)
     total = np.asarray(total, dtype="float64")[:, None]
     rate = total / games[None, :]
     plausible = (rate >= (col.low if col.low is not None else -np.inf)) & \

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def model_spec(model: Any, position: schema.PositionLike | None = None) -> Posit
     data = getattr(step, "spec_", None)
     carried = getattr(model, "spec", None)  # a scorer's (modeling.scoring)
     if isinstance(data, Mapping) or isinstance(carried, PositionSpec | Mapping):
-        spec = schema.spec_of(data if isinstance(data, Mapping) else carried)
+        spec = schema.spec_of(data if isinstance(data, Mapping) else cast(Any, carried))
         if isinstance(position, str) and position.strip().lower() != spec.key:
             raise ValueError(f"the model is fitted for position {spec.key!r}, not {position!r}")
         return spec

@@ -160,10 +160,10 @@ def build_scorer(pipeline: Any, position: schema.PositionLike | None = None,
     try:
         spec = model_spec(pipeline, position)
     except ValueError as exc:  # fitted for another position: no fast path, the pipeline's
-        spec = schema.spec_of(position) if position is not None else None
-        if spec is None:
+        if position is None:
             raise
-        return PipelineScorer(spec.key, pipeline, f"no fast path: {exc}", spec=spec)
+        asked = schema.spec_of(position)
+        return PipelineScorer(asked.key, pipeline, f"no fast path: {exc}", spec=asked)
     scorer = _checked_scorer(pipeline, spec, typical_values, tolerance)
 
     def measurables(model: Any) -> Any:

@@ -94,7 +94,8 @@ def _load(data, spec: PositionSpec, position: schema.PositionLike):
     if isinstance(data, str | Path):
         from recruit_reveal.data.loading import load_training_data
 
-        return load_training_data(data, position)
+        # The loader reads a position by its key (in the active catalog).
+        return load_training_data(data, position if isinstance(position, str) else spec.key)
     if not all(hasattr(data, a) for a in ("frame", "target", "position")):
         raise TrainingError(
             f"data must be a CSV path or a TrainingData, got {type(data).__name__}")
