@@ -20,8 +20,8 @@ of its ladder, lowest first.  The position's spec is the one the model carries
   with the model's scorer: the fast path of :mod:`recruit_reveal.modeling.scoring`);
   the two single-athlete functions are thin wrappers around it, so the
   notebook and the API share one code path.
-* :func:`narrative` turns an athlete's explanation into the text fields of
-  the API response (notes, goals, switches, calendar advice).
+* :func:`narrative` (:mod:`.narrative`, re-exported here) turns an athlete's
+  explanation into the text fields of the API response.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ import pandas as pd
 from .. import schema
 from ..catalog import PositionSpec
 from . import decision
-from .levers import describe_option, input_label, lever_grid, target_result, what_if_result
+from .levers import lever_grid, target_result, what_if_result
+from .narrative import narrative as narrative
 from .reference import model_spec
 
 #: The default catalog's combine results (the inputs an athlete can go and record at a
@@ -336,10 +337,6 @@ def _top_factors(factor: _FactorRows, x: np.ndarray, base: np.ndarray, fp: np.nd
     return factors
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _single_row(athlete: pd.DataFrame | dict) -> pd.DataFrame:
     frame = pd.DataFrame([athlete]) if isinstance(athlete, dict) else athlete
     if len(frame) != 1:
@@ -397,94 +394,3 @@ def confidence(proba: np.ndarray) -> float:
     """1 minus the normalized entropy: 0 for a uniform guess, 1 for certainty
     (:func:`recruit_reveal.modeling.decision.confidence_scores` for one athlete)."""
     return float(decision.confidence_scores(np.asarray(proba, dtype=float)[None, :])[0])
-
-
-def narrative(position: schema.PositionLike, explanation: dict[str, Any]) -> dict[str, Any]:
-    """Notes, goals, switches and calendar advice from one athlete's explanation.
-
-    Every sentence is built from this athlete's numbers: the predicted
-    probabilities, the what-if options and the top factors.
-    """
-    spec = schema.spec_of(position)
-    proba = np.asarray(explanation["probabilities"])
-    division = explanation.get("division") or spec.levels[int(np.argmax(proba))]
-    wi = explanation["what_if"]
-    factors = explanation["top_factors"]
-    lifts = [f for f in factors if f["effect"] > 0]
-    drags = [f for f in factors if f["effect"] < 0]
-    missing = [m for m in explanation.get("missing", []) if m in spec.combine]
-    notes = _notes(spec, division, float(proba[spec.levels.index(division)]), lifts, drags,
-                   wi["message"])
-    return {"notes": notes, "goals": _goals(division, wi, lifts, drags),
-            "switches": _switches(division, wi["best"], lifts),
-            "calendar_advice": _calendar(division, wi["best"], missing, spec)}
-
-
-def _notes(spec: PositionSpec, division: str, probability: float, lifts: list[dict[str, Any]],
-           drags: list[dict[str, Any]], what_if_message: str) -> str:
-    notes = [f"The {spec.key.upper()} model predicts {division} "
-             f"(probability {probability:.2f})."]
-    if lifts:
-        f = lifts[0]
-        notes.append(f"Strongest asset: {input_label(f['input'])} {f['value']:g} {f['unit']} "
-                     f"against a typical {f['typical']:g} (+{f['effect']:.2f} division levels).")
-    if drags:
-        f = drags[0]
-        notes.append(f"Biggest drag: {input_label(f['input'])} {f['value']:g} {f['unit']} "
-                     f"against a typical {f['typical']:g} ({f['effect']:.2f} division levels).")
-    notes.append(what_if_message)
-    return " ".join(notes)
-
-
-def _goals(division: str, wi: dict[str, Any], lifts: list[dict[str, Any]],
-           drags: list[dict[str, Any]]) -> list[str]:
-    goals: list[str] = []
-    if wi["at_top"]:
-        for f in drags[:3]:
-            goals.append(f"Bring {input_label(f['input'])} from {f['value']:g} toward the typical "
-                         f"{f['typical']:g} {f['unit']} to firm up a {division} projection.")
-        for f in lifts[:max(0, 3 - len(goals))]:
-            goals.append(f"Keep {input_label(f['input'])} at {f['value']:g} {f['unit']} or better: "
-                         f"it carries the {division} projection.")
-    else:
-        for o in wi["options"][:3]:
-            goals.append(f"{_sentence(describe_option(o))} to reach {o['new_division']} "
-                         f"(model probability {o['new_probability']:.2f}).")
-    if not goals and drags:
-        f = drags[0]
-        goals.append(f"Work on {input_label(f['input'])} ({f['value']:g} {f['unit']}, typical "
-                     f"{f['typical']:g}): it pulls the prediction down most.")
-    return goals
-
-
-def _switches(division: str, best: dict[str, Any] | None,
-              lifts: list[dict[str, Any]]) -> list[str]:
-    switches: list[str] = []
-    if best is not None:
-        sign = "<=" if best["direction"] == "lower" else ">="
-        switches.append(f"Prediction switches up to {best['new_division']} when "
-                        f"{input_label(best['input'])} {sign} {best['suggested']:g} "
-                        f"{best['unit']}.")
-    for f in lifts:
-        if f["division_if_typical"] != division:
-            switches.append(f"Prediction drops to {f['division_if_typical']} if "
-                            f"{input_label(f['input'])} were typical ({f['typical']:g} {f['unit']}).")
-    return switches
-
-
-def _calendar(division: str, best: dict[str, Any] | None, missing: list[str],
-              spec: PositionSpec) -> str:
-    if missing:
-        return (f"Record {', '.join(input_label(m) for m in missing)} at a verified camp or "
-                "combine this spring or summer: the model currently imputes them.")
-    if best is not None and best["input"] in spec.combine:
-        return (f"Your quickest lever is the {input_label(best['input'])}: train it in the "
-                "off-season and re-test at spring and summer camps before senior evaluations.")
-    if best is not None and best["input"] == "weight_lbs":
-        return ("Add weight through an off-season strength block (winter to summer) "
-                f"toward {best['suggested']:g} lb, then re-measure at camp.")
-    if best is not None:
-        return (f"Your lever is production ({input_label(best['input'])}): it counts during "
-                "the senior season (August to November); send updated film mid-season.")
-    return (f"Hold your {division} level: keep verified testing numbers current "
-            "and send senior film to coaches early in the season.")
