@@ -8,8 +8,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.modeling import baselines
-from recruit_reveal.schema import DIVISIONS
+
+DIVISIONS = default_catalog().ladder.levels
 
 
 def _tier(row: dict[str, float], position: str) -> str:

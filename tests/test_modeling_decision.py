@@ -5,8 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.modeling import decision
-from recruit_reveal.schema import DIVISIONS
+
+DIVISIONS = default_catalog().ladder.levels
 
 
 @pytest.mark.parametrize(("row", "predicted", "band"), [

@@ -12,6 +12,7 @@ from test_modeling_features import _frame
 from threadpoolctl import threadpool_limits
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.errors import TrainingError
 from recruit_reveal.modeling.estimators import (
     ESTIMATORS,
@@ -23,13 +24,16 @@ from recruit_reveal.modeling.estimators import (
     resolve_params,
 )
 
+#: The default catalog's ladder.
+DIVISIONS = default_catalog().ladder.levels
+
 
 def _labelled(position: str, n: int = 160, seed: int = 0):
     """Rows whose division follows production, so there is something to learn."""
     frame = _frame(position, n=n, seed=seed)
-    prod = frame[schema.PRODUCTION_COLUMN[position]]
+    prod = frame[schema.spec_of(position).production]
     codes = pd.qcut(prod.rank(method="first"), 4, labels=False).to_numpy()
-    return frame, pd.Series(np.array(schema.DIVISIONS, dtype=object)[codes], index=frame.index)
+    return frame, pd.Series(np.array(DIVISIONS, dtype=object)[codes], index=frame.index)
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -43,10 +47,10 @@ def test_every_estimator_gives_four_probabilities_in_division_order(estimator):
     proba = pipe.predict_proba(frame)
     assert proba.shape == (len(frame), 4)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert list(pipe.classes_) == list(schema.DIVISIONS)
+    assert list(pipe.classes_) == list(DIVISIONS)
     pred = pipe.predict(frame)
-    assert set(pred) <= set(schema.DIVISIONS)
-    np.testing.assert_array_equal(pred, np.array(schema.DIVISIONS)[proba.argmax(axis=1)])
+    assert set(pred) <= set(DIVISIONS)
+    np.testing.assert_array_equal(pred, np.array(DIVISIONS)[proba.argmax(axis=1)])
     # Production decides the division here: the model must have learned it.
     assert np.mean(pred == target) > 0.6
 
@@ -56,7 +60,7 @@ def test_a_division_absent_from_training_gets_zero_probability():
     keep = target != "FCS"
     pipe = build_pipeline("rb").fit(frame[keep], target[keep])
     proba = pipe.predict_proba(frame)
-    assert np.all(proba[:, schema.DIVISIONS.index("FCS")] == 0)
+    assert np.all(proba[:, DIVISIONS.index("FCS")] == 0)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
@@ -136,7 +140,7 @@ def test_decision_rules_by_hand():
 def test_median_decision_is_used_by_predict():
     frame, target = _labelled("qb")
     pipe = build_pipeline("qb", params={"decision": "median"}).fit(frame, target)
-    expected = np.array(schema.DIVISIONS)[decide(pipe.predict_proba(frame), "median")]
+    expected = np.array(DIVISIONS)[decide(pipe.predict_proba(frame), "median")]
     np.testing.assert_array_equal(pipe.predict(frame), expected)
 
 

@@ -8,9 +8,12 @@ import pandas as pd
 import pytest
 from threshold_model import TYPICAL, ThresholdModel, athlete
 
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.modeling import explanations as insights
 from recruit_reveal.modeling import levers
-from recruit_reveal.schema import DIVISIONS, column, feature_names
+from recruit_reveal.schema import column, feature_names
+
+DIVISIONS = default_catalog().ladder.levels
 
 
 def test_what_if_scores_every_candidate_in_one_call():

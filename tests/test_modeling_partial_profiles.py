@@ -8,11 +8,13 @@ from threadpoolctl import threadpool_limits
 
 from bench.partial_profiles import evaluate
 from recruit_reveal.artifacts import formats
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.errors import IncompatibleModelError
 from recruit_reveal.modeling import explanations, partial_profiles, scoring
 from recruit_reveal.modeling.estimators import build_pipeline
 from recruit_reveal.modeling.metrics import expected_calibration_error
-from recruit_reveal.schema import POSITIONS
+
+POSITIONS = default_catalog().keys
 
 
 @pytest.fixture(scope="module")

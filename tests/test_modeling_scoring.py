@@ -11,12 +11,16 @@ from test_modeling_estimators import _labelled
 from threadpoolctl import threadpool_limits
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data.loading import load_training_data
 from recruit_reveal.modeling import explanations as insights
 from recruit_reveal.modeling import partial_profiles, scoring
 from recruit_reveal.modeling.estimators import build_pipeline
 from recruit_reveal.modeling.features import FEATURE_GROUPS
 from recruit_reveal.modeling.reference import reference_rows
+
+POSITIONS = default_catalog().keys
+DIVISIONS = default_catalog().ladder.levels
 
 
 def _arrays(frame: pd.DataFrame, position: str) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +33,7 @@ def _pipeline_proba(pipeline, x, state, position):
     return insights.predict_proba(pipeline, insights.model_frame(x, state, position))
 
 
-@pytest.mark.parametrize("position", schema.POSITIONS)
+@pytest.mark.parametrize("position", POSITIONS)
 def test_fast_path_equals_the_pipeline_on_the_sample_data(position, trained_results, sample_csv):
     result = trained_results[position]
     scorer = scoring.build_scorer(result.pipeline, position, result.typical_values)
@@ -38,7 +42,7 @@ def test_fast_path_equals_the_pipeline_on_the_sample_data(position, trained_resu
     # Every row of the sample CSV (in the test only: nothing stores them), the sample
     # athlete and the reference rows, through both paths.
     x, state = _arrays(load_training_data(sample_csv, position).frame, position)
-    sample = next(s for s in schema.SAMPLE_ATHLETES if s["position"] == position)
+    sample = {"position": position, **schema.spec_of(position).example}
     xs, ss = _arrays(pd.DataFrame([{**sample, "state": np.nan}]), position)
     xr, sr = reference_rows(position, result.typical_values)
     # Rows without a per-game rate integrate over it (test_modeling_partial_profiles.py).
@@ -46,14 +50,14 @@ def test_fast_path_equals_the_pipeline_on_the_sample_data(position, trained_resu
     assert keep.sum() > len(xr) / 2
     for rows, states in ((x, state), (xs, ss), (xr[keep], sr[keep])):
         fast = scorer.predict_arrays(rows, states)
-        assert fast.shape == (len(rows), len(schema.DIVISIONS))
+        assert fast.shape == (len(rows), len(DIVISIONS))
         assert np.max(np.abs(fast - _pipeline_proba(result.pipeline, rows, states, position))) \
             <= scoring.CHECK_TOLERANCE
     assert scorer.decision == insights.decision_rule(result.pipeline)
 
 
 @pytest.mark.parametrize("estimator", ["ordinal_logreg", "logreg", "lda"])
-@pytest.mark.parametrize("position", schema.POSITIONS)
+@pytest.mark.parametrize("position", POSITIONS)
 def test_every_feature_group_and_linear_estimator_has_a_fast_path(position, estimator):
     frame, target = _labelled(position, n=200, seed=3)
     for params in ({"feature_groups": list(FEATURE_GROUPS), "exclude_features": []},
@@ -74,7 +78,7 @@ def test_a_division_missing_from_training_is_zero_on_the_fast_path_too():
     scorer = scoring.build_scorer(pipe, "rb")
     assert scorer.mode == "fast", scorer.reason
     proba = scorer.predict_arrays(*_arrays(frame, "rb"))
-    assert np.all(proba[:, schema.DIVISIONS.index("FCS")] == 0)
+    assert np.all(proba[:, DIVISIONS.index("FCS")] == 0)
 
 
 def test_hgb_has_no_fast_path_and_says_why():
@@ -128,7 +132,7 @@ def test_state_tiers_read_codes_as_the_features_do():
     assert scoring.state_tiers(np.array([], dtype=object)).shape == (0,)
 
 
-@pytest.mark.parametrize("position", schema.POSITIONS)
+@pytest.mark.parametrize("position", POSITIONS)
 def test_reference_rows_are_deterministic_valid_and_cover_the_branches(position):
     typical = {"height_inches": 73.0, "weight_lbs": 200.0, "forty_yard_dash": 4.8}
     x, state = reference_rows(position, typical)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data.loading import load_training_data
 from recruit_reveal.errors import TrainingError
 from recruit_reveal.modeling import cross_validation
@@ -18,7 +19,9 @@ from recruit_reveal.modeling.features import DerivedFeatures
 from recruit_reveal.modeling.summaries import METRIC_NAMES
 from recruit_reveal.modeling.training import TrainingResult, train_position
 
-SAMPLE_ATHLETES = list(schema.SAMPLE_ATHLETES)
+SAMPLE_ATHLETES = [{"position": key, **spec.example}
+                   for key, spec in default_catalog().positions.items()]
+DIVISIONS = default_catalog().ladder.levels
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +37,12 @@ def test_result_carries_everything_export_needs(trained_results, sample_csv):
             assert metric in result.cv_metrics
             for baseline in ("majority", "rule_based"):
                 assert metric in result.baselines[baseline]
-        assert set(result.cv_metrics["recall_per_division"]) == set(schema.DIVISIONS)
+        assert set(result.cv_metrics["recall_per_division"]) == set(DIVISIONS)
         assert np.sum(result.cv_metrics["confusion_matrix"]) == result.data_fingerprint["rows"]
         fp = result.data_fingerprint
         assert fp["file"] == sample_csv.name and len(fp["sha256"]) == 64
         assert sum(fp["rows_per_division"].values()) == fp["rows"]
-        assert list(fp["rows_per_division"]) == list(schema.DIVISIONS)
+        assert list(fp["rows_per_division"]) == list(DIVISIONS)
         assert result.input_schema == schema.input_schema(position)
         assert "bmi" in result.features and "speed_score" in result.features
         assert set(result.typical_values) <= set(schema.feature_names(position))
@@ -67,7 +70,7 @@ def test_sample_athletes_get_valid_probabilities(trained_results):
         assert proba.shape == (1, 4)
         assert np.all((proba >= 0) & (proba <= 1))
         assert proba.sum() == pytest.approx(1.0)
-        assert pipeline.predict(pd.DataFrame([athlete]))[0] in schema.DIVISIONS
+        assert pipeline.predict(pd.DataFrame([athlete]))[0] in DIVISIONS
 
 
 def test_shuffled_target_gives_about_chance_accuracy(qb_data, trained_results):
@@ -129,7 +132,7 @@ def test_row_with_every_optional_column_missing_still_predicts(trained_results):
         row = {name: 70.0 if name == "height_inches" else np.nan
                for name in schema.feature_names(position)}
         row["weight_lbs"] = 190.0
-        row[schema.PRODUCTION_COLUMN[position]] = 100.0
+        row[schema.spec_of(position).production] = 100.0
         proba = result.pipeline.predict_proba(pd.DataFrame([row]))
         assert np.isfinite(proba).all() and proba.sum() == pytest.approx(1.0)
         # Only the required columns, nothing else at all:
