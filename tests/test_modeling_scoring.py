@@ -174,3 +174,26 @@ def test_the_fast_path_of_a_custom_position_matches_its_pipeline(key):
     # A combine of two results: every one of its 4 patterns is a reference row.
     combine = [insights.numeric_names(spec).index(c) for c in spec.combine]
     assert len({tuple(r) for r in np.isnan(x[:, combine])}) == 2 ** len(combine)
+
+
+def test_a_scorer_needs_no_catalog_for_a_model_that_carries_its_spec(monkeypatch):
+    from catalog_frames import FIVE_LEVELS, five_levels, frame_for
+
+    from recruit_reveal.artifacts.formats import dump_skops, load_skops
+
+    spec = five_levels().position("te")
+    frame, target = frame_for(spec, n=200)
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    pipeline = build_pipeline("te", seed=0).fit(frame, target)
+    partial_profiles.fit_partial_profiles(pipeline, frame, target, "te")
+    data = dump_skops(pipeline)
+    monkeypatch.delenv("CATALOG")
+    loaded = load_skops(data, "te model")
+    scorer = scoring.build_scorer(loaded, "te")  # a key, checked against the carried spec
+    assert scorer.mode == "fast", scorer.reason
+    x, state = reference_rows(spec)
+    np.testing.assert_allclose(scorer.predict_arrays(x, state)[:5],
+                               scoring.build_scorer(pipeline, None).predict_arrays(x, state)[:5],
+                               rtol=0, atol=1e-12)
+    out = insights.explain_arrays(scorer, x[:3], state[:3], "te")
+    assert all(row["division"] in spec.levels for row in out)

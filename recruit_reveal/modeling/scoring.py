@@ -119,8 +119,7 @@ class PipelineScorer:
         return self.profiles.predict(self._complete, x, state)
 
     def _complete(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
-        return insights.predict_proba(
-            self.pipeline, insights.model_frame(x, state, self.spec or self.position))
+        return insights.score_arrays(self.pipeline, x, state, self.spec or self.position)
 
 
 def compile_pipeline(pipeline: Any, position: schema.PositionLike | None = None) -> FastScorer:
@@ -181,7 +180,7 @@ def _checked_scorer(pipeline: Any, spec: Any, typical_values: dict[str, float] |
         return PipelineScorer(position, pipeline, f"no fast path: {exc}", spec=spec)
     x, state = reference_rows(spec, typical_values)
     try:
-        want = insights.predict_proba(pipeline, insights.model_frame(x, state, spec))
+        want = insights.score_arrays(pipeline, x, state, spec)
         got = fast.predict_arrays(x, state)
         diff = float(np.max(np.abs(got - want))) if got.shape == want.shape else math.inf
     except Exception as exc:  # noqa: BLE001 - any failure means "use the pipeline"

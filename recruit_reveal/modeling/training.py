@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,9 +37,6 @@ class TrainingResult:
     """
 
     position: str
-    #: The spec the model was trained with (its ``to_dict()`` and ``digest`` are what the
-    #: metadata embeds: a server needs no catalog to serve the model).
-    spec: PositionSpec
     pipeline: Any
     estimator: str
     params: dict[str, Any]
@@ -61,7 +58,7 @@ class TrainingResult:
     input_profile: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Share of the training rows in each level of the ladder.
     division_mix: dict[str, float] = field(default_factory=dict)
-    #: The ladder's levels, lowest first (the model's probability columns).
+    #: The ladder's levels, lowest first (the model's probability columns; the spec's).
     classes: tuple[str, ...] = ()
     oof_proba: np.ndarray | None = field(default=None, repr=False)
     #: Ordinal codes (0 = the lowest level) of the rows behind ``oof_proba``,
@@ -72,6 +69,16 @@ class TrainingResult:
     #: refitting.
     #: In memory only: export writes named fields and pickles ``pipeline`` alone.
     fold_models: list[Any] = field(default_factory=list, repr=False, compare=False)
+    #: The spec the model was trained with: its ``to_dict()`` and ``digest`` are what the
+    #: metadata embeds, so a server needs no catalog to serve the model.  Left out, it is
+    #: ``position``'s in the active catalog.
+    spec: PositionSpec = field(default=cast(PositionSpec, None))
+
+    def __post_init__(self) -> None:
+        if self.spec is None:
+            self.spec = schema.spec_of(self.position)
+        if not self.classes:
+            self.classes = self.spec.levels
 
     @property
     def partial_profiles(self) -> dict[str, Any] | None:
