@@ -244,3 +244,22 @@ def test_a_fitted_transformer_keeps_its_spec_and_needs_no_catalog(monkeypatch):
         return isinstance(value, plain)
 
     assert is_plain(fitted.plan_) and is_plain(fitted.spec_)
+
+
+@pytest.mark.parametrize("position, efficiency", [
+    ("qb", ["tds_per_game", "td_int_ratio", "rush_ypg"]),
+    ("rb", ["tds_per_game", "scrimmage_ypg", "rec_per_game"]),
+    ("wr", ["tds_per_game", "rec_per_game", "td_per_catch"]),
+])
+def test_the_default_catalogs_features_keep_their_names_and_order(position, efficiency):
+    # The names and order of the models trained before positions came from the catalog
+    # (commit 7f0d383): a model of the default catalog must be the same model.
+    spec = schema.spec_of(position)
+    names = list(DerivedFeatures(position).fit(_frame(position)).get_feature_names_out())
+    production, junior = spec.production, spec.junior_of(spec.production)
+    assert names == [c.name for c in spec.numeric] + [
+        f"log_{production}", f"log_{junior}", "bmi", "speed_score", "production_growth",
+        "td_growth", *efficiency, "athletic_composite", "state_tier", "state_tier_1",
+        "state_tier_2", "state_tier_3", "state_tier_4", "forty_yard_dash_missing",
+        "vertical_jump_missing", "shuttle_missing", "broad_jump_missing",
+        "combine_missing_count", "no_combine", "junior_season_missing"]
