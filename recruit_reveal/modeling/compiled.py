@@ -127,6 +127,8 @@ class CompiledFeatures:
     #: State code -> tier, and the tiers 1..last.
     tier_of: dict[Any, float]
     tiers: np.ndarray
+    #: Combine pattern weights, and per pattern which results are recorded (``_patterns``).
+    pattern: tuple[np.ndarray, np.ndarray]
     #: The outputs in the order ``__call__`` returns them (set by :meth:`compile`).
     order: tuple[str, ...] = ()
 
@@ -163,7 +165,7 @@ class CompiledFeatures:
                     float(step.typical_games_), np.array([numeric.index(c) for c in combine],
                                                          dtype=int),
                     regression, norms, frozenset(names), raw, table,
-                    np.arange(1.0, len(plan["state_tiers"]) + 2.0))
+                    np.arange(1.0, len(plan["state_tiers"]) + 2.0), _patterns(len(combine)))
         # One traced call on a dummy row: the outputs must be exactly the transformer's.
         order = [numeric[j] for j in raw]
         plan_(np.ones((1, len(numeric))), np.ones(1), trace=order)
@@ -187,7 +189,7 @@ class CompiledFeatures:
             self._fill_seasons(col, games)
         combine = x[:, self.combine_idx]  # a copy
         observed = np.isfinite(combine)
-        weights, pattern_observed = _patterns(len(self.combine_idx))
+        weights, pattern_observed = self.pattern
         keys = observed.dot(weights)  # the missingness pattern of every row
         if self.regression is not None:
             combine = self._impute(combine, observed, keys)
