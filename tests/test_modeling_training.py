@@ -220,3 +220,29 @@ def test_train_position_takes_a_key_of_the_active_catalog(monkeypatch):
     monkeypatch.delenv("CATALOG")
     with pytest.raises(Exception, match="qb, rb, wr"):  # unknown here: names the known ones
         train_position(training_data(spec, n=200), "te", seed=0, cv_folds=3)
+
+
+def test_a_two_level_position_without_combine_state_production_or_levers_works():
+    import dataclasses
+
+    from catalog_frames import five_levels, training_data
+
+    from recruit_reveal.catalog import Ladder
+    from recruit_reveal.modeling import explanations, scoring
+    from recruit_reveal.modeling.reference import reference_rows
+
+    lb = five_levels().position("lb")
+    bare = dataclasses.replace(
+        lb, key="k", inputs=tuple(c for c in lb.inputs if c.group != "combine"
+                                  and c.kind != "state"),
+        ladder=Ladder(("low", "high")), levers={}, example={})
+    assert bare.combine == () and bare.production is None
+    result = train_position(training_data(bare, n=120), bare, seed=0, cv_folds=3)
+    assert result.oof_proba.shape == (120, 2) and result.classes == ("low", "high")
+    assert list(result.baselines) == ["majority"]
+    scorer = scoring.build_scorer(result.pipeline, None, result.typical_values)
+    assert scorer.mode == "fast", scorer.reason
+    x, state = reference_rows(bare, result.typical_values)
+    out = explanations.explain_arrays(scorer, x[:4], state[:4], None)
+    assert all(row["what_if"]["options"] == [] for row in out)
+    assert {row["division"] for row in out} <= {"low", "high"}

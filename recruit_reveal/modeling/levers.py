@@ -76,8 +76,11 @@ def _plan(position: PositionSpec, steps: int, numeric: tuple[str, ...]) -> _Plan
     high = np.array([np.inf if c.high is None else c.high for *_, c in spec], dtype=float)
     return _Plan(
         tuple(n for n, *_ in spec), tuple(c.unit for *_, c in spec),
-        tuple(d for _, _, _, d, _ in spec), position.levels, np.array([numeric.index(n) for n, *_ in spec]),
-        np.array([d for _, d, *_ in spec]), np.array([10.0 ** d for _, _, _, d, _ in spec]),
+        tuple(d for _, _, _, d, _ in spec), position.levels,
+        # Typed, so that a position without levers searches nothing rather than fail.
+        np.array([numeric.index(n) for n, *_ in spec], dtype=int),
+        np.array([d for _, d, *_ in spec], dtype=int),
+        np.array([10.0 ** d for _, _, _, d, _ in spec], dtype=float),
         low, high, np.array([(c.high - c.low) if c.low is not None and c.high is not None
                              else span for _, _, span, _, c in spec], dtype=float),
         np.array([((c.low or 0.0) + (c.high or 0.0)) / 2 for *_, c in spec]), offsets)
