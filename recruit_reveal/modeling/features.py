@@ -149,6 +149,8 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     position : a position key of the active catalog, a ``PositionSpec`` or its plain data
+        (a model to be exported with skops takes a key or the plain data, as
+        ``estimators.build_pipeline`` passes it: parameters are stored as given)
     groups : sequence of names from :data:`FEATURE_GROUPS`, or None for all.
     exclude : output feature names to leave out (raw or derived), or None.
     """
