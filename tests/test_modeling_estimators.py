@@ -201,3 +201,15 @@ def test_the_default_exclusions_are_the_specs():
     assert resolve_params("logreg", None, te)["exclude_features"] == list(te.exclude)
     assert resolve_params("logreg", None, "qb")["exclude_features"] == list(
         schema.spec_of("qb").exclude)
+
+
+def test_labels_are_read_on_the_given_ladder():
+    from catalog_frames import five_levels
+
+    ladder = five_levels().ladder
+    # "fbs" is the top level on four levels, the fourth (G5) on five.
+    assert encode_divisions(["fbs", "p5", "naia", 3], ladder).tolist() == [3, 4, 0, 3]
+    assert encode_divisions(["fbs"]).tolist() == [3]  # the active (default) catalog
+    assert encode_divisions([4], ladder).tolist() == [4]
+    with pytest.raises(ValueError, match="unknown division label"):
+        encode_divisions([4])  # no fifth level on the default ladder
