@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 import pandas as pd
 
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.modeling import baselines
-from recruit_reveal.schema import DIVISIONS
+
+DIVISIONS = default_catalog().ladder.levels
 
 
 def _tier(row: dict[str, float], position: str) -> str:
@@ -39,3 +44,25 @@ def test_baseline_estimators():
     majority = baselines.majority_baseline().fit(frame, target)
     assert set(majority.predict(frame)) == {"D3"}
     np.testing.assert_allclose(majority.predict_proba(frame)[0], [0.5, 0.25, 0, 0.25])
+
+
+def test_rule_based_tiers_follow_the_ladder_of_the_catalog():
+    from catalog_frames import five_levels, frame_for
+
+    from recruit_reveal.modeling.cross_validation import stratified_folds
+
+    qb = five_levels().position("qb")
+    # A level the default ladder lacks: the code is its place on this ladder.
+    g5 = dataclasses.replace(qb, tiers={"G5": {"senior_ypg": (280.0, math.inf),
+                                                "height_inches": (74.0, 78.0)},
+                                         **qb.tiers})
+    frame = pd.DataFrame([{"height_inches": 75, "weight_lbs": 220, "senior_ypg": 300.0},
+                          {"height_inches": 75, "weight_lbs": 200, "senior_ypg": 210.0},
+                          {"height_inches": 60, "weight_lbs": 150, "senior_ypg": 20.0}])
+    assert baselines.rule_based_tiers(frame, g5).tolist() == [3, 2, 0]
+    lb = five_levels().position("lb")  # no tiers: no rule-based baseline
+    lb_frame, target = frame_for(lb, n=120)
+    folds = stratified_folds(target, 3, 0, lb.ladder)
+    result = baselines.run_baselines(lb_frame, target, lb, folds)
+    assert list(result) == ["majority"]
+    assert len(result["majority"]["recall_per_division"]) == 5

@@ -74,3 +74,16 @@ def test_importance_log_loss_is_bit_identical_to_log_loss():
             proba[: max(1, n // 5)] = [1.0, 0.0, 0.0, 0.0]
         codes = rng.integers(0, 4, size=n)
         assert cross_validation._log_loss_unchecked(codes, proba) == log_loss(codes, proba)
+
+
+def test_permutation_importance_of_a_custom_position_reuses_its_fold_models():
+    from catalog_frames import five_levels, trained, training_data
+
+    spec = five_levels().position("lb")
+    result = trained("lb")
+    data = training_data(spec)  # the very rows the result was trained on
+    assert cross_validation._reusable_fold_models(result, data, 3, spec.ladder) is not None
+    table = cross_validation.permutation_importance_cv(result, data, n_repeats=2)
+    assert set(table["feature"]) == set(spec.feature_names)
+    # Talent drives the labels through every input: some input must matter.
+    assert table["importance"].max() > 0

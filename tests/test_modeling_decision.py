@@ -5,8 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.modeling import decision
-from recruit_reveal.schema import DIVISIONS
+
+DIVISIONS = default_catalog().ladder.levels
 
 
 @pytest.mark.parametrize(("row", "predicted", "band"), [
@@ -74,3 +76,12 @@ def test_more_concentrated_is_more_confident():
     rows = np.array([[0.25, 0.25, 0.25, 0.25], [0.1, 0.2, 0.3, 0.4], [0.05, 0.05, 0.1, 0.8],
                      [0.0, 0.0, 0.01, 0.99]])
     assert np.all(np.diff(decision.confidence_scores(rows)) > 0)
+
+
+def test_tiers_and_confidence_on_a_five_level_ladder():
+    levels = ("D3", "D2", "FCS", "G5", "Power 4")
+    proba = np.array([[0.0, 0.1, 0.3, 0.5, 0.1], [0.2] * 5])
+    assert decision.predicted_tiers(proba, np.array([3, 4]), levels) == [
+        "Low G5", "Low Power 4"]
+    np.testing.assert_allclose(decision.confidence_scores(proba)[1], 0.0, atol=1e-12)
+    assert decision.confidence_scores(np.eye(5)[[2]])[0] == pytest.approx(1.0)

@@ -12,6 +12,7 @@ from test_modeling_features import _frame
 from threadpoolctl import threadpool_limits
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.errors import TrainingError
 from recruit_reveal.modeling.estimators import (
     ESTIMATORS,
@@ -23,13 +24,16 @@ from recruit_reveal.modeling.estimators import (
     resolve_params,
 )
 
+#: The default catalog's ladder.
+DIVISIONS = default_catalog().ladder.levels
+
 
 def _labelled(position: str, n: int = 160, seed: int = 0):
     """Rows whose division follows production, so there is something to learn."""
     frame = _frame(position, n=n, seed=seed)
-    prod = frame[schema.PRODUCTION_COLUMN[position]]
+    prod = frame[schema.spec_of(position).production]
     codes = pd.qcut(prod.rank(method="first"), 4, labels=False).to_numpy()
-    return frame, pd.Series(np.array(schema.DIVISIONS, dtype=object)[codes], index=frame.index)
+    return frame, pd.Series(np.array(DIVISIONS, dtype=object)[codes], index=frame.index)
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -43,10 +47,10 @@ def test_every_estimator_gives_four_probabilities_in_division_order(estimator):
     proba = pipe.predict_proba(frame)
     assert proba.shape == (len(frame), 4)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert list(pipe.classes_) == list(schema.DIVISIONS)
+    assert list(pipe.classes_) == list(DIVISIONS)
     pred = pipe.predict(frame)
-    assert set(pred) <= set(schema.DIVISIONS)
-    np.testing.assert_array_equal(pred, np.array(schema.DIVISIONS)[proba.argmax(axis=1)])
+    assert set(pred) <= set(DIVISIONS)
+    np.testing.assert_array_equal(pred, np.array(DIVISIONS)[proba.argmax(axis=1)])
     # Production decides the division here: the model must have learned it.
     assert np.mean(pred == target) > 0.6
 
@@ -56,7 +60,7 @@ def test_a_division_absent_from_training_gets_zero_probability():
     keep = target != "FCS"
     pipe = build_pipeline("rb").fit(frame[keep], target[keep])
     proba = pipe.predict_proba(frame)
-    assert np.all(proba[:, schema.DIVISIONS.index("FCS")] == 0)
+    assert np.all(proba[:, DIVISIONS.index("FCS")] == 0)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
@@ -136,7 +140,7 @@ def test_decision_rules_by_hand():
 def test_median_decision_is_used_by_predict():
     frame, target = _labelled("qb")
     pipe = build_pipeline("qb", params={"decision": "median"}).fit(frame, target)
-    expected = np.array(schema.DIVISIONS)[decide(pipe.predict_proba(frame), "median")]
+    expected = np.array(DIVISIONS)[decide(pipe.predict_proba(frame), "median")]
     np.testing.assert_array_equal(pipe.predict(frame), expected)
 
 
@@ -151,3 +155,61 @@ def test_encode_divisions_text_codes_and_errors_on_every_path():
         encode_divisions(["D3", "D2", "D3", "D9", "D8", "D9"])
     with pytest.raises(ValueError, match="4 at position 1"):
         encode_divisions(np.array([0, 4, 1]))
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_a_five_level_ladder_gives_five_probabilities_in_ladder_order(estimator):
+    from catalog_frames import five_levels, frame_for
+
+    spec = five_levels().position("lb")
+    frame, target = frame_for(spec, n=200)
+    params = {"max_iter": 20} if estimator.endswith("hgb") else {}
+    pipeline = build_pipeline(spec, estimator, params, seed=0).fit(frame, target)
+    proba = pipeline.predict_proba(frame)
+    assert proba.shape == (200, 5)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert list(pipeline.classes_) == ["D3", "D2", "FCS", "G5", "Power 4"]
+    assert set(pipeline.predict(frame)) <= set(spec.levels)
+    # Every level is predicted with some probability, the top one included.
+    assert proba[:, 4].max() > 0.2 and proba[:, 0].max() > 0.2
+
+
+def test_a_pipeline_fitted_under_a_custom_catalog_predicts_without_it(monkeypatch):
+    from catalog_frames import FIVE_LEVELS, five_levels, frame_for
+
+    from recruit_reveal.artifacts.formats import dump_skops, load_skops
+
+    frame, target = frame_for(five_levels().position("te"), n=200)
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    pipeline = build_pipeline("te", "ordinal_logreg", seed=0).fit(frame, target)
+    expected = pipeline.predict_proba(frame)
+    data = dump_skops(pipeline)
+    monkeypatch.delenv("CATALOG")
+    # No new trusted type: load_skops refuses anything outside TRUSTED_TYPES.
+    loaded = load_skops(data, "te model")
+    np.testing.assert_array_equal(loaded.predict_proba(frame), expected)
+    assert list(loaded.predict(frame)) == list(pipeline.predict(frame))
+    assert list(loaded.classes_) == ["D3", "D2", "FCS", "G5", "Power 4"]
+
+
+def test_the_default_exclusions_are_the_specs():
+    from catalog_frames import five_levels
+
+    te = five_levels().position("te")
+    assert resolve_params("logreg", None, te)["exclude_features"] == list(te.exclude)
+    assert resolve_params("logreg", None, "qb")["exclude_features"] == list(
+        schema.spec_of("qb").exclude)
+
+
+def test_labels_are_read_on_the_given_ladder():
+    from catalog_frames import five_levels
+
+    ladder = five_levels().ladder
+    # "fbs" is the top level on four levels, the fourth (G5) on five.
+    assert encode_divisions(["fbs", "p5", "naia", 3], ladder).tolist() == [3, 4, 0, 3]
+    assert encode_divisions(["fbs"]).tolist() == [3]  # the active (default) catalog
+    assert encode_divisions([4], ladder).tolist() == [4]
+    with pytest.raises(ValueError, match="unknown division label"):
+        encode_divisions([4])  # no fifth level on the default ladder

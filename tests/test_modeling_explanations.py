@@ -8,9 +8,12 @@ import pandas as pd
 import pytest
 from threshold_model import TYPICAL, ThresholdModel, athlete
 
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.modeling import explanations as insights
 from recruit_reveal.modeling import levers
-from recruit_reveal.schema import DIVISIONS, column, feature_names
+from recruit_reveal.schema import column, feature_names
+
+DIVISIONS = default_catalog().ladder.levels
 
 
 def test_what_if_scores_every_candidate_in_one_call():
@@ -135,3 +138,43 @@ def _assert_same_what_if(a: dict, b: dict) -> None:
         [(o["input"], o["suggested"]) for o in b["options"]]
     for x, y in zip(a["options"], b["options"], strict=True):
         assert x["new_probability"] == pytest.approx(y["new_probability"], abs=1e-9)
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+def test_a_custom_positions_explanation_speaks_its_ladder_and_levers():
+    from catalog_frames import five_levels, frame_for, trained
+
+    spec = five_levels().position("te")
+    result = trained("te")
+    frame, _ = frame_for(spec, n=40, seed=5)
+    # No position given: the pipeline carries its spec.
+    out = insights.explain_frame(result.pipeline, frame, None, result.typical_values)
+    assert len(out) == 40
+    for row in out:
+        assert row["probabilities"].shape == (5,) and row["division"] in spec.levels
+        for option in row["what_if"]["options"]:
+            assert option["input"] in spec.levers and option["new_division"] in spec.levels
+            assert spec.levels.index(option["new_division"]) > spec.levels.index(row["division"])
+        assert {f["input"] for f in row["top_factors"]} <= {c.name for c in spec.numeric}
+    tops = [r for r in out if r["division"] == "Power 4"]
+    assert all(r["what_if"]["at_top"] for r in tops)
+    assert any(r["what_if"]["options"] for r in out)  # someone can climb with a lever
+    story = insights.narrative(spec, out[0])
+    assert story["notes"].startswith(f"The TE model predicts {out[0]['division']}")
+
+
+def test_a_custom_positions_target_search_reads_its_levels():
+    from catalog_frames import five_levels, frame_for, trained
+
+    spec = five_levels().position("lb")
+    result = trained("lb")
+    frame, _ = frame_for(spec, n=10, seed=6)
+    x = frame[insights.numeric_names(spec)].to_numpy(dtype=float)
+    state = frame["state"].to_numpy(dtype=object)
+    out = insights.explain_arrays(result.pipeline, x, state, "lb", result.typical_values,
+                                  target=(3, 0.5))
+    for row in out:
+        search = row["target_search"]
+        assert search["target_division"] == "G5"
+        assert search["current_probability"] == pytest.approx(row["probabilities"][3:].sum())

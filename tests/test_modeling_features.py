@@ -11,11 +11,13 @@ from sklearn.base import clone
 
 from recruit_reveal import schema
 from recruit_reveal.modeling.features import (
-    COMBINE_COLUMNS,
     FEATURE_GROUPS,
     DerivedFeatures,
     canonical_frame,
 )
+
+#: The default catalog's combine results (every default position has the four).
+COMBINE_COLUMNS = schema.spec_of("qb").combine
 
 
 def _frame(position: str, n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -184,3 +186,80 @@ def test_state_tier_features_match_schema_row_by_row():
     tiers = model.transform(raw)[:, names.index("state_tier")]
     expected = [schema.state_tier(s) for s in raw["state"]]
     assert [None if np.isnan(t) else int(t) for t in tiers] == expected
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+def test_a_custom_positions_features_come_from_its_spec():
+    from catalog_frames import five_levels, frame_for
+
+    te, lb = five_levels().position("te"), five_levels().position("lb")
+    frame, _ = frame_for(te, n=80)
+    names = list(DerivedFeatures(te).fit(frame).get_feature_names_out())
+    # The production stat on a log scale; no junior season, so no junior features.
+    assert "log_senior_rec_ypg" in names and "stars" in names
+    assert not any("junior" in n for n in names)
+    assert [n for n in names if n.endswith("_missing")] == ["forty_yard_dash_missing"]
+    # Measurables only: no production feature; the combine is the forty and the shuttle.
+    lb_frame, _ = frame_for(lb, n=80)
+    lb_names = list(DerivedFeatures(lb).fit(lb_frame).get_feature_names_out())
+    assert not any(n.startswith("log_") for n in lb_names)
+    assert [n for n in lb_names if n.endswith("_missing")] == [
+        "forty_yard_dash_missing", "shuttle_missing"]
+    assert sum(n.startswith("state_tier_") for n in lb_names) == lb.n_state_tiers
+
+
+def test_a_custom_positions_rate_is_filled_from_its_total_and_games():
+    from catalog_frames import five_levels, frame_for
+
+    te = five_levels().position("te")
+    fitted = DerivedFeatures(te).fit(frame_for(te, n=80)[0])
+    row = pd.DataFrame([{"height_inches": 76, "weight_lbs": 240, "games": 10,
+                         "senior_rec_yds": 450, "senior_rec": 30}])
+    out = _out(fitted, row).iloc[0]
+    assert out["senior_rec_ypg"] == pytest.approx(45.0)
+    assert out["log_senior_rec_ypg"] == pytest.approx(np.log1p(45.0))
+
+
+def test_a_fitted_transformer_keeps_its_spec_and_needs_no_catalog(monkeypatch):
+    from catalog_frames import FIVE_LEVELS, five_levels, frame_for
+
+    te = five_levels().position("te")
+    frame, _ = frame_for(te, n=80)
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    fitted = DerivedFeatures("te").fit(frame)
+    expected = fitted.transform(frame)
+    monkeypatch.delenv("CATALOG")
+    with pytest.raises(Exception, match="unknown position 'te'"):
+        DerivedFeatures("te").fit(frame)  # the default catalog has no tight end...
+    np.testing.assert_array_equal(fitted.transform(frame), expected)  # ...the fitted one needs none
+    assert fitted.spec_ == te.to_dict() and fitted.position_ == "te"
+    plain = (dict, list, str, float, int, type(None))
+
+    def is_plain(value: object) -> bool:
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and is_plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(is_plain(v) for v in value)
+        return isinstance(value, plain)
+
+    assert is_plain(fitted.plan_) and is_plain(fitted.spec_)
+
+
+@pytest.mark.parametrize("position, efficiency", [
+    ("qb", ["tds_per_game", "td_int_ratio", "rush_ypg"]),
+    ("rb", ["tds_per_game", "scrimmage_ypg", "rec_per_game"]),
+    ("wr", ["tds_per_game", "rec_per_game", "td_per_catch"]),
+])
+def test_the_default_catalogs_features_keep_their_names_and_order(position, efficiency):
+    # The names and order of the models trained before positions came from the catalog
+    # (commit 7f0d383): a model of the default catalog must be the same model.
+    spec = schema.spec_of(position)
+    names = list(DerivedFeatures(position).fit(_frame(position)).get_feature_names_out())
+    production, junior = spec.production, spec.junior_of(spec.production)
+    assert names == [c.name for c in spec.numeric] + [
+        f"log_{production}", f"log_{junior}", "bmi", "speed_score", "production_growth",
+        "td_growth", *efficiency, "athletic_composite", "state_tier", "state_tier_1",
+        "state_tier_2", "state_tier_3", "state_tier_4", "forty_yard_dash_missing",
+        "vertical_jump_missing", "shuttle_missing", "broad_jump_missing",
+        "combine_missing_count", "no_combine", "junior_season_missing"]

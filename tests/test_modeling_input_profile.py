@@ -6,13 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.modeling.input_profile import (
     division_mix,
     input_profile,
     numeric_profile,
     state_profile,
 )
-from recruit_reveal.schema import DIVISIONS, feature_names
+from recruit_reveal.schema import feature_names
+
+DIVISIONS = default_catalog().ladder.levels
 
 
 def test_numeric_profile_gives_numpys_percentiles_and_the_missing_share():

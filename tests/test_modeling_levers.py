@@ -95,3 +95,16 @@ def test_what_if_searches_a_missing_input_from_its_typical_value():
     assert option["suggested"] > 180
     assert "record" in insights.narrative("qb", insights.explain_frame(
         ThresholdModel(), athlete(senior_ypg=np.nan), "qb", {"senior_ypg": 180.0})[0])["goals"][0].lower()
+
+
+def test_the_levers_of_a_custom_position_are_its_specs():
+    from catalog_frames import five_levels
+
+    te, lb = five_levels().position("te"), five_levels().position("lb")
+    assert levers.levers(te)["stars"] == (1, 2.0, 0)
+    assert list(levers.levers(te)) == list(te.levers)
+    assert "senior_rec_ypg" in levers.levers(te) and "senior_rec_ypg" not in levers.levers(lb)
+    assert "vertical_jump" not in levers.levers(lb)  # not an input of a linebacker here
+    result = levers.what_if_result(4, [], [], lb.levels)
+    assert result["at_top"] and result["current_division"] == "Power 4"
+    assert levers.what_if_result(1, [], ["stars"], lb.levels)["target_division"] == "FCS"

@@ -64,3 +64,17 @@ def test_recall_confusion_matrix_and_macro_f1():
     assert cm == [[1, 1, 0, 0], [0, 2, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1]]
     # F1 per class: D3 2/3, D2 0.8, FCS 0, Power 5 2/3
     assert metrics.macro_f1(y_true, y_pred) == pytest.approx((2 / 3 + 0.8 + 0 + 2 / 3) / 4)
+
+
+def test_metrics_count_the_levels_of_the_ladder():
+    from catalog_frames import five_levels
+
+    ladder = five_levels().ladder
+    truth = ["D3", "G5", "Power 4", "p5", "FCS"]  # "p5" is a spelling of Power 4 there
+    proba = np.eye(5)[[0, 3, 4, 3, 2]]
+    out = metrics.fold_metrics(truth, proba, ladder=ladder)
+    assert np.asarray(out["confusion_matrix"]).shape == (5, 5)
+    assert list(out["recall_per_division"]) == list(ladder.levels)
+    assert out["exact_accuracy"] == pytest.approx(0.8)
+    assert out["within_one_accuracy"] == pytest.approx(1.0)
+    assert math.isnan(out["recall_per_division"]["D2"])

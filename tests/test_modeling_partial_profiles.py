@@ -8,11 +8,13 @@ from threadpoolctl import threadpool_limits
 
 from bench.partial_profiles import evaluate
 from recruit_reveal.artifacts import formats
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.errors import IncompatibleModelError
 from recruit_reveal.modeling import explanations, partial_profiles, scoring
 from recruit_reveal.modeling.estimators import build_pipeline
 from recruit_reveal.modeling.metrics import expected_calibration_error
-from recruit_reveal.schema import POSITIONS
+
+POSITIONS = default_catalog().keys
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +134,30 @@ def test_integrated_names_what_was_unknown():
     assert kept[0] == ["senior_rec_ypg", "games"] and "training distribution for wr" in kept[1]
     assert "senior_tds" not in nothing[0] and "senior_rec_ypg" in nothing[0]
     assert "not used without senior_rec_ypg or senior_rec_yds: senior_tds" in nothing[1]
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+def test_a_custom_position_integrates_over_games_and_a_measurables_one_needs_not():
+    from catalog_frames import five_levels, trained
+
+    te = five_levels().position("te")
+    result = trained("te")
+    scorer = scoring.build_scorer(result.pipeline, None, result.typical_values)
+    names = explanations.numeric_names(te)
+    row = np.full((3, len(names)), np.nan)
+    row[:, names.index("height_inches")], row[:, names.index("weight_lbs")] = 76, 240
+    row[0, names.index("senior_rec_ypg")] = 45.0
+    row[1, names.index("senior_rec_yds")] = 450.0  # a total without games
+    state = np.array(["TX"] * 3, dtype=object)
+    kinds = partial_profiles.row_kinds(row, te)
+    assert kinds.tolist() == [partial_profiles.COMPLETE, partial_profiles.TOTAL_ONLY,
+                              partial_profiles.NO_PRODUCTION]
+    proba = scorer.predict_arrays(row, state)
+    assert proba.shape == (3, 5)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert partial_profiles.integrated(row, te)[1][0] == ["senior_rec_ypg", "games"]
+    lb = five_levels().position("lb")
+    lb_rows = np.full((2, len(explanations.numeric_names(lb))), np.nan)
+    assert (partial_profiles.row_kinds(lb_rows, lb) == partial_profiles.COMPLETE).all()
+    assert partial_profiles.integrated(lb_rows, lb) == [([], None), ([], None)]

@@ -11,12 +11,16 @@ from test_modeling_estimators import _labelled
 from threadpoolctl import threadpool_limits
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data.loading import load_training_data
 from recruit_reveal.modeling import explanations as insights
 from recruit_reveal.modeling import partial_profiles, scoring
 from recruit_reveal.modeling.estimators import build_pipeline
 from recruit_reveal.modeling.features import FEATURE_GROUPS
 from recruit_reveal.modeling.reference import reference_rows
+
+POSITIONS = default_catalog().keys
+DIVISIONS = default_catalog().ladder.levels
 
 
 def _arrays(frame: pd.DataFrame, position: str) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +33,7 @@ def _pipeline_proba(pipeline, x, state, position):
     return insights.predict_proba(pipeline, insights.model_frame(x, state, position))
 
 
-@pytest.mark.parametrize("position", schema.POSITIONS)
+@pytest.mark.parametrize("position", POSITIONS)
 def test_fast_path_equals_the_pipeline_on_the_sample_data(position, trained_results, sample_csv):
     result = trained_results[position]
     scorer = scoring.build_scorer(result.pipeline, position, result.typical_values)
@@ -38,7 +42,7 @@ def test_fast_path_equals_the_pipeline_on_the_sample_data(position, trained_resu
     # Every row of the sample CSV (in the test only: nothing stores them), the sample
     # athlete and the reference rows, through both paths.
     x, state = _arrays(load_training_data(sample_csv, position).frame, position)
-    sample = next(s for s in schema.SAMPLE_ATHLETES if s["position"] == position)
+    sample = {"position": position, **schema.spec_of(position).example}
     xs, ss = _arrays(pd.DataFrame([{**sample, "state": np.nan}]), position)
     xr, sr = reference_rows(position, result.typical_values)
     # Rows without a per-game rate integrate over it (test_modeling_partial_profiles.py).
@@ -46,14 +50,14 @@ def test_fast_path_equals_the_pipeline_on_the_sample_data(position, trained_resu
     assert keep.sum() > len(xr) / 2
     for rows, states in ((x, state), (xs, ss), (xr[keep], sr[keep])):
         fast = scorer.predict_arrays(rows, states)
-        assert fast.shape == (len(rows), len(schema.DIVISIONS))
+        assert fast.shape == (len(rows), len(DIVISIONS))
         assert np.max(np.abs(fast - _pipeline_proba(result.pipeline, rows, states, position))) \
             <= scoring.CHECK_TOLERANCE
     assert scorer.decision == insights.decision_rule(result.pipeline)
 
 
 @pytest.mark.parametrize("estimator", ["ordinal_logreg", "logreg", "lda"])
-@pytest.mark.parametrize("position", schema.POSITIONS)
+@pytest.mark.parametrize("position", POSITIONS)
 def test_every_feature_group_and_linear_estimator_has_a_fast_path(position, estimator):
     frame, target = _labelled(position, n=200, seed=3)
     for params in ({"feature_groups": list(FEATURE_GROUPS), "exclude_features": []},
@@ -74,7 +78,7 @@ def test_a_division_missing_from_training_is_zero_on_the_fast_path_too():
     scorer = scoring.build_scorer(pipe, "rb")
     assert scorer.mode == "fast", scorer.reason
     proba = scorer.predict_arrays(*_arrays(frame, "rb"))
-    assert np.all(proba[:, schema.DIVISIONS.index("FCS")] == 0)
+    assert np.all(proba[:, DIVISIONS.index("FCS")] == 0)
 
 
 def test_hgb_has_no_fast_path_and_says_why():
@@ -128,7 +132,7 @@ def test_state_tiers_read_codes_as_the_features_do():
     assert scoring.state_tiers(np.array([], dtype=object)).shape == (0,)
 
 
-@pytest.mark.parametrize("position", schema.POSITIONS)
+@pytest.mark.parametrize("position", POSITIONS)
 def test_reference_rows_are_deterministic_valid_and_cover_the_branches(position):
     typical = {"height_inches": 73.0, "weight_lbs": 200.0, "forty_yard_dash": 4.8}
     x, state = reference_rows(position, typical)
@@ -147,3 +151,49 @@ def test_reference_rows_are_deterministic_valid_and_cover_the_branches(position)
     combine = [insights.numeric_names(position).index(c) for c in insights.MEASURABLES]
     patterns = {tuple(row) for row in np.isnan(x[:, combine])}
     assert len(patterns) == 16
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["te", "lb"])
+def test_the_fast_path_of_a_custom_position_matches_its_pipeline(key):
+    from catalog_frames import five_levels, trained
+
+    result = trained(key)
+    spec = five_levels().position(key)
+    # No position given: the pipeline carries its spec (no catalog names a te or lb here).
+    scorer = scoring.build_scorer(result.pipeline, None, result.typical_values)
+    assert scorer.mode == "fast", scorer.reason
+    assert scorer.position == key and scorer.spec == spec
+    x, state = reference_rows(spec, result.typical_values)
+    keep = partial_profiles.row_kinds(x, spec) == partial_profiles.COMPLETE
+    got = scorer.predict_arrays(x[keep], state[keep])
+    want = _pipeline_proba(result.pipeline, x[keep], state[keep], spec)
+    assert got.shape == (int(keep.sum()), 5)
+    np.testing.assert_allclose(got, want, rtol=0, atol=scoring.CHECK_TOLERANCE)
+    # A combine of two results: every one of its 4 patterns is a reference row.
+    combine = [insights.numeric_names(spec).index(c) for c in spec.combine]
+    assert len({tuple(r) for r in np.isnan(x[:, combine])}) == 2 ** len(combine)
+
+
+def test_a_scorer_needs_no_catalog_for_a_model_that_carries_its_spec(monkeypatch):
+    from catalog_frames import FIVE_LEVELS, five_levels, frame_for
+
+    from recruit_reveal.artifacts.formats import dump_skops, load_skops
+
+    spec = five_levels().position("te")
+    frame, target = frame_for(spec, n=200)
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    pipeline = build_pipeline("te", seed=0).fit(frame, target)
+    partial_profiles.fit_partial_profiles(pipeline, frame, target, "te")
+    data = dump_skops(pipeline)
+    monkeypatch.delenv("CATALOG")
+    loaded = load_skops(data, "te model")
+    scorer = scoring.build_scorer(loaded, "te")  # a key, checked against the carried spec
+    assert scorer.mode == "fast", scorer.reason
+    x, state = reference_rows(spec)
+    np.testing.assert_allclose(scorer.predict_arrays(x, state)[:5],
+                               scoring.build_scorer(pipeline, None).predict_arrays(x, state)[:5],
+                               rtol=0, atol=1e-12)
+    out = insights.explain_arrays(scorer, x[:3], state[:3], "te")
+    assert all(row["division"] in spec.levels for row in out)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from recruit_reveal import schema
+from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data.loading import load_training_data
 from recruit_reveal.errors import TrainingError
 from recruit_reveal.modeling import cross_validation
@@ -18,7 +19,9 @@ from recruit_reveal.modeling.features import DerivedFeatures
 from recruit_reveal.modeling.summaries import METRIC_NAMES
 from recruit_reveal.modeling.training import TrainingResult, train_position
 
-SAMPLE_ATHLETES = list(schema.SAMPLE_ATHLETES)
+SAMPLE_ATHLETES = [{"position": key, **spec.example}
+                   for key, spec in default_catalog().positions.items()]
+DIVISIONS = default_catalog().ladder.levels
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +37,12 @@ def test_result_carries_everything_export_needs(trained_results, sample_csv):
             assert metric in result.cv_metrics
             for baseline in ("majority", "rule_based"):
                 assert metric in result.baselines[baseline]
-        assert set(result.cv_metrics["recall_per_division"]) == set(schema.DIVISIONS)
+        assert set(result.cv_metrics["recall_per_division"]) == set(DIVISIONS)
         assert np.sum(result.cv_metrics["confusion_matrix"]) == result.data_fingerprint["rows"]
         fp = result.data_fingerprint
         assert fp["file"] == sample_csv.name and len(fp["sha256"]) == 64
         assert sum(fp["rows_per_division"].values()) == fp["rows"]
-        assert list(fp["rows_per_division"]) == list(schema.DIVISIONS)
+        assert list(fp["rows_per_division"]) == list(DIVISIONS)
         assert result.input_schema == schema.input_schema(position)
         assert "bmi" in result.features and "speed_score" in result.features
         assert set(result.typical_values) <= set(schema.feature_names(position))
@@ -67,7 +70,7 @@ def test_sample_athletes_get_valid_probabilities(trained_results):
         assert proba.shape == (1, 4)
         assert np.all((proba >= 0) & (proba <= 1))
         assert proba.sum() == pytest.approx(1.0)
-        assert pipeline.predict(pd.DataFrame([athlete]))[0] in schema.DIVISIONS
+        assert pipeline.predict(pd.DataFrame([athlete]))[0] in DIVISIONS
 
 
 def test_shuffled_target_gives_about_chance_accuracy(qb_data, trained_results):
@@ -129,7 +132,7 @@ def test_row_with_every_optional_column_missing_still_predicts(trained_results):
         row = {name: 70.0 if name == "height_inches" else np.nan
                for name in schema.feature_names(position)}
         row["weight_lbs"] = 190.0
-        row[schema.PRODUCTION_COLUMN[position]] = 100.0
+        row[schema.spec_of(position).production] = 100.0
         proba = result.pipeline.predict_proba(pd.DataFrame([row]))
         assert np.isfinite(proba).all() and proba.sum() == pytest.approx(1.0)
         # Only the required columns, nothing else at all:
@@ -180,3 +183,66 @@ def test_estimator_may_be_named_in_params(qb_data):
 def test_position_mismatch_is_an_error(qb_data):
     with pytest.raises(TrainingError, match="holds position 'qb'"):
         train_position(qb_data, "wr")
+
+
+# -- positions of another catalog -------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["te", "lb"])
+def test_a_custom_position_trains_end_to_end_on_its_ladder(key):
+    from catalog_frames import five_levels, trained
+
+    spec = five_levels().position(key)
+    result = trained(key)
+    assert result.position == key and result.spec == spec
+    assert result.spec.digest == spec.digest  # what the metadata embeds, with to_dict()
+    assert result.classes == spec.levels and len(result.classes) == 5
+    assert result.oof_proba.shape == (300, 5) and not np.isnan(result.oof_proba).any()
+    assert set(result.cv_metrics["recall_per_division"]) == set(spec.levels)
+    assert np.asarray(result.cv_metrics["confusion_matrix"]).shape == (5, 5)
+    assert list(result.division_mix) == list(spec.levels)
+    assert result.input_schema["target"]["classes"] == list(spec.levels)
+    # Better than always answering the most frequent level: talent drives the labels.
+    assert result.headline()["exact_accuracy"] > \
+        result.baselines["majority"]["exact_accuracy"]["mean"]
+    # Neither position has rule-based tiers: that baseline is not offered.
+    assert "rule_based" not in result.baselines
+    # A measurables-only position has nothing to integrate over, a TE has.
+    assert (result.partial_profiles is None) == (key == "lb")
+
+
+def test_train_position_takes_a_key_of_the_active_catalog(monkeypatch):
+    from catalog_frames import FIVE_LEVELS, five_levels, training_data
+
+    spec = five_levels().position("te")
+    monkeypatch.setenv("CATALOG", str(FIVE_LEVELS))
+    result = train_position(training_data(spec, n=200), "te", seed=0, cv_folds=3)
+    assert result.spec == spec and result.pipeline.steps[0][1].spec_ == spec.to_dict()
+    monkeypatch.delenv("CATALOG")
+    with pytest.raises(Exception, match="qb, rb, wr"):  # unknown here: names the known ones
+        train_position(training_data(spec, n=200), "te", seed=0, cv_folds=3)
+
+
+def test_a_two_level_position_without_combine_state_production_or_levers_works():
+    import dataclasses
+
+    from catalog_frames import five_levels, training_data
+
+    from recruit_reveal.catalog import Ladder
+    from recruit_reveal.modeling import explanations, scoring
+    from recruit_reveal.modeling.reference import reference_rows
+
+    lb = five_levels().position("lb")
+    bare = dataclasses.replace(
+        lb, key="k", inputs=tuple(c for c in lb.inputs if c.group != "combine"
+                                  and c.kind != "state"),
+        ladder=Ladder(("low", "high")), levers={}, example={})
+    assert bare.combine == () and bare.production is None
+    result = train_position(training_data(bare, n=120), bare, seed=0, cv_folds=3)
+    assert result.oof_proba.shape == (120, 2) and result.classes == ("low", "high")
+    assert list(result.baselines) == ["majority"]
+    scorer = scoring.build_scorer(result.pipeline, None, result.typical_values)
+    assert scorer.mode == "fast", scorer.reason
+    x, state = reference_rows(bare, result.typical_values)
+    out = explanations.explain_arrays(scorer, x[:4], state[:4], None)
+    assert all(row["what_if"]["options"] == [] for row in out)
+    assert {row["division"] for row in out} <= {"low", "high"}

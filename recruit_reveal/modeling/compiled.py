@@ -20,42 +20,32 @@ from typing import Any, Literal
 import numpy as np
 from scipy.special import expit
 
-from .. import schema
-from .features import _PER_GAME_PAIRS, _PRODUCTION_PAIR, COMBINE_COLUMNS, DerivedFeatures
-
-_LOWER_IS_BETTER = frozenset({"forty_yard_dash", "shuttle"})
-_TIER_OF: dict[object, float] = {code: float(schema.state_tier(code) or math.nan)
-                                 for code in schema.US_STATES}
-_TIER_OF.update({None: math.nan, np.nan: math.nan, "": math.nan})
-_TIERS = np.array([1.0, 2.0, 3.0, 4.0])
-_TIER_NAMES = tuple(f"state_tier_{t}" for t in (1, 2, 3, 4))
-_MISSING_NAMES = tuple(f"{name}_missing" for name in COMBINE_COLUMNS)
-#: A combine missingness pattern as one number (first column most significant), as
-#: ``features._impute_combine`` numbers them.
-_PATTERN_WEIGHTS = np.array([8, 4, 2, 1])
-#: Per pattern: which combine results are recorded / missing (as 0/1), and how many are missing.
-_OBSERVED = ((np.arange(16)[:, None] & _PATTERN_WEIGHTS) > 0)
-_MISSING = (~_OBSERVED).astype("float64")
-_MISSING_COUNT = _MISSING.sum(axis=1)
+from ..catalog import default_catalog
+from .features import DerivedFeatures, derived_value, tier_table
 
 
 class UnsupportedPipeline(ValueError):
     """The pipeline has a step or estimator the fast path does not compute."""
 
 
-def _slow_tier(value: object) -> float:
-    tier = schema.state_tier(value) if isinstance(value, str) else None
-    return math.nan if tier is None else float(tier)
+def _default_tiers() -> dict[Any, float]:
+    """The default catalog's state tiers (every position of it shares them)."""
+    spec = default_catalog().position(default_catalog().keys[0])
+    return tier_table(spec.state_tiers)
 
 
-def state_tiers(state: np.ndarray) -> np.ndarray:
-    """Recruiting tier (1..4, NaN when missing or unknown) of every state code,
-    as ``DerivedFeatures`` reads them (case and surrounding spaces ignored)."""
-    table = _TIER_OF
+def state_tiers(state: np.ndarray, table: dict[Any, float] | None = None) -> np.ndarray:
+    """Recruiting tier (1..last, NaN when missing or unknown) of every state code,
+    as ``DerivedFeatures`` reads them (case and surrounding spaces ignored).
+
+    ``table`` is :func:`~recruit_reveal.modeling.features.tier_table` of the model's
+    spec (the default catalog's tiers when None)."""
+    table = _default_tiers() if table is None else table
     try:
         return np.array([table[s] for s in state], dtype=float)
-    except (KeyError, TypeError):  # lower case, spaces, another NaN object: rare
-        return np.array([_slow_tier(s) for s in state], dtype=float)
+    except (KeyError, TypeError):  # lower case, spaces, a missing value: rare
+        return np.array([table.get(s.strip().upper(), math.nan) if isinstance(s, str)
+                         else math.nan for s in state], dtype=float)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -93,155 +83,167 @@ class _Columns:
         return self.x[:, self.index[name]] if c is None else c
 
 
+def _patterns(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pattern weights of ``k`` combine results (first most significant, as
+    ``features._impute_combine`` numbers them) and, per pattern, which are recorded."""
+    weights = 1 << np.arange(k - 1, -1, -1)
+    return weights, (np.arange(2 ** k)[:, None] & weights) > 0
+
+
+def _regression(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """E[x_m | x_o] = mu_m + (x_o - mu_o) S_oo^-1 S_om, as features._impute_combine solves
+    it, laid out per pattern as a k x k map from (x - mu, 0 where missing)."""
+    k = len(mean)
+    _, observed = _patterns(k)
+    coefs, base = np.zeros((2 ** k, k, k)), np.tile(np.asarray(mean, float), (2 ** k, 1))
+    base[0] = np.nan  # nothing recorded: left missing
+    for key in range(1, 2 ** k - 1):
+        o = observed[key]
+        m = ~o
+        coefs[key][np.ix_(o, m)] = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)])
+    return coefs, base
+
+
 @dataclass(frozen=True, eq=False)
 class CompiledFeatures:
     """A fitted DerivedFeatures as plain arrays; ``__call__`` mirrors its ``_compute``."""
 
     position: str
+    #: The transformer's plan (``DerivedFeatures.plan_``: the spec's part it uses).
+    plan: dict[str, Any]
     index: dict[str, int]
     groups: frozenset[str]
     typical_games: float
     combine_idx: np.ndarray
     #: Combine imputation, per missingness pattern (see :meth:`_impute`): the
-    #: regression of the missing results on the recorded ones (16 x 4 x 4) and
-    #: the mean they are added to (16 x 4; NaN when nothing was recorded).
+    #: regression of the missing results on the recorded ones (2^k x k x k) and
+    #: the mean they are added to (2^k x k; NaN when nothing was recorded).
     regression: tuple[np.ndarray, np.ndarray] | None
-    #: Combine columns with a finite norm: (positions among COMBINE_COLUMNS, mean, std, sign).
+    #: Combine columns with a finite norm: (positions among the combine, mean, std, sign).
     norms: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     #: The transformer's outputs (names), and the raw inputs among them passed through as given.
     kept: frozenset[str]
     raw_idx: tuple[int, ...]
-    #: Season totals whose gaps are filled (those the outputs use).
-    totals: frozenset[str]
-    #: Input columns of the (senior, junior) per-game figures and season totals.
-    pair_idx: tuple[tuple[int, int], tuple[int, int]]
+    #: State code -> tier, and the tiers 1..last.
+    tier_of: dict[Any, float]
+    tiers: np.ndarray
+    #: Combine pattern weights, and per pattern which results are recorded (``_patterns``).
+    pattern: tuple[np.ndarray, np.ndarray]
     #: The outputs in the order ``__call__`` returns them (set by :meth:`compile`).
     order: tuple[str, ...] = ()
 
     @classmethod
-    def compile(cls, step: DerivedFeatures, position: str) -> CompiledFeatures:
+    def compile(cls, step: DerivedFeatures, position: str | None = None) -> CompiledFeatures:
         if type(step) is not DerivedFeatures:
             raise UnsupportedPipeline(f"first step is {type(step).__name__}, not DerivedFeatures")
-        if getattr(step, "position_", None) != position:
+        if position is not None and getattr(step, "position_", None) != position:
             raise UnsupportedPipeline(f"features are fitted for position "
                                       f"{getattr(step, 'position_', None)!r}, not {position!r}")
-        numeric = [c.name for c in schema.numeric_columns(position)]
+        plan = step.fitted_plan()
+        numeric, combine = plan["numeric"], plan["combine"]
         groups = frozenset(step.groups_)
         mean, cov = step.combine_mean_, step.combine_cov_
         regression = None
         if "combine_impute" in groups and mean is not None and cov is not None:
-            # E[x_m | x_o] = mu_m + (x_o - mu_o) S_oo^-1 S_om, as features._impute_combine
-            # solves it, laid out as a 4 x 4 map from (x - mu, 0 where missing).
-            k = len(COMBINE_COLUMNS)
-            coefs, base = np.zeros((2 ** k, k, k)), np.tile(np.asarray(mean, float), (2 ** k, 1))
-            base[0] = np.nan  # nothing recorded: left missing
-            for key in range(1, 2 ** k - 1):
-                o = _OBSERVED[key]
-                m = ~o
-                coefs[key][np.ix_(o, m)] = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)])
-            regression = (coefs, base)
-        finite = [(j, *step.norms_[name]) for j, name in enumerate(COMBINE_COLUMNS)
+            regression = _regression(np.asarray(mean, float), np.asarray(cov, float))
+        finite = [(j, *step.norms_[name]) for j, name in enumerate(combine)
                   if np.isfinite(step.norms_[name][1])]
         norms = (np.array([f[0] for f in finite], dtype=int),
                  np.array([f[1] for f in finite], dtype=float),
                  np.array([f[2] for f in finite], dtype=float),
-                 np.array([-1.0 if COMBINE_COLUMNS[f[0]] in _LOWER_IS_BETTER else 1.0
+                 np.array([-1.0 if combine[f[0]] in plan["lower_better"] else 1.0
                            for f in finite]))
         names = [str(n) for n in step.feature_names_out_]
-        modified = set(COMBINE_COLUMNS) if regression is not None else set()
+        modified = set(combine) if regression is not None else set()
         if "per_game" in groups:
-            modified |= {n for pair in _PER_GAME_PAIRS[position] for n in pair[:2]}
-            modified |= {"senior_avg"} if position == "wr" else set()
+            modified |= {n for pair in plan["pairs"] for n in pair[:2]}
+            modified |= {fill[0] for fill in plan["ratio_fills"]}
         raw = tuple(j for j, n in enumerate(numeric) if n in names and n not in modified)
-        pairs = _PER_GAME_PAIRS[position]
-        if [senior for *_, senior in pairs] != [True, False]:
-            raise UnsupportedPipeline("per-game pairs other than (senior, junior)")
-        totals = {pair[1] for pair in pairs} & set(names)
-        if position == "rb" and "efficiency" in groups:
-            totals.add("senior_yds")  # scrimmage yards
-        if position == "wr" and "senior_avg" in names:
-            totals.add("senior_rec_yds")  # fills the yards per catch
-        plan = cls(position, {n: j for j, n in enumerate(numeric)}, groups,
-                   float(step.typical_games_), np.array([numeric.index(c) for c in COMBINE_COLUMNS]),
-                   regression, norms, frozenset(names), raw, frozenset(totals),
-                   ((numeric.index(pairs[0][0]), numeric.index(pairs[1][0])),
-                    (numeric.index(pairs[0][1]), numeric.index(pairs[1][1]))))
+        table: dict[Any, float] = dict(tier_table(plan["state_tiers"]))
+        table.update({None: math.nan, np.nan: math.nan, "": math.nan})
+        plan_ = cls(str(step.position_), plan, {n: j for j, n in enumerate(numeric)}, groups,
+                    float(step.typical_games_), np.array([numeric.index(c) for c in combine],
+                                                         dtype=int),
+                    regression, norms, frozenset(names), raw, table,
+                    np.arange(1.0, len(plan["state_tiers"]) + 2.0), _patterns(len(combine)))
         # One traced call on a dummy row: the outputs must be exactly the transformer's.
         order = [numeric[j] for j in raw]
-        plan(np.ones((1, len(numeric))), np.ones(1), trace=order)
+        plan_(np.ones((1, len(numeric))), np.ones(1), trace=order)
         if sorted(order) != sorted(names):
             raise UnsupportedPipeline("the fast path's features differ from the fitted "
                                       f"DerivedFeatures ({sorted(set(order) ^ set(names))})")
-        return replace(plan, order=tuple(order))
+        return replace(plan_, order=tuple(order))
+
+    def state_tiers(self, state: np.ndarray) -> np.ndarray:
+        """The tiers of state codes under this model's spec."""
+        return state_tiers(state, self.tier_of)
 
     def __call__(self, x: np.ndarray, tiers: np.ndarray,
                  trace: list[str] | None = None) -> np.ndarray:
         """The features of the rows of ``x``, feature-major: (outputs in :attr:`order`, n)."""
         out = _Outputs(self.kept, trace)
         col = _Columns(x, self.index)
-        games = x[:, self.index["games"]]
+        games_name = self.plan["games"]
+        games = x[:, self.index[games_name]] if games_name else np.full(len(x), np.nan)
         if "per_game" in self.groups:
-            self._fill_seasons(x, col, games)
+            self._fill_seasons(col, games)
         combine = x[:, self.combine_idx]  # a copy
         observed = np.isfinite(combine)
-        keys = observed.dot(_PATTERN_WEIGHTS)  # the missingness pattern of every row
+        weights, pattern_observed = self.pattern
+        keys = observed.dot(weights)  # the missingness pattern of every row
         if self.regression is not None:
             combine = self._impute(combine, observed, keys)
-            for j, name in enumerate(COMBINE_COLUMNS):
+            for j, name in enumerate(self.plan["combine"]):
                 col.filled[name] = combine[:, j]
         for name, value in col.filled.items():
             out.put(name, value)
-        self._derived(out.put, col, x, games)
+        self._derived(out.put, col, np.where(np.isfinite(games), games, self.typical_games))
         if "athletic" in self.groups:
             out.put("athletic_composite", self._athletic(combine))
         if "state_tier" in self.groups:
             out.put("state_tier", tiers)
-            onehot = (tiers[:, None] == _TIERS).astype("float64")
-            for j, name in enumerate(_TIER_NAMES):
-                out.put(name, onehot[:, j])
+            onehot = (tiers[:, None] == self.tiers).astype("float64")
+            for j, tier in enumerate(self.tiers.tolist()):
+                out.put(f"state_tier_{int(tier)}", onehot[:, j])
         if "missing" in self.groups:
-            self._missing(out.put, col, keys)
+            self._missing(out.put, col, keys, pattern_observed)
         return np.concatenate((x.T.take(self.raw_idx, axis=0),
-                               np.array(out.values, dtype="float64")))
+                               np.array(out.values, dtype="float64").reshape(-1, len(x))))
 
-    def _fill_seasons(self, x: np.ndarray, col: _Columns, games: np.ndarray) -> None:
-        """Per-game figures and season totals, each filled from the other where missing."""
-        # Senior and junior pairs side by side; the junior season has no games
-        # column and uses the typical number (NaN if that is not positive).
+    def _fill_seasons(self, col: _Columns, games: np.ndarray) -> None:
+        """Per-game figures and season totals, each filled from the other where missing,
+        then ratios of inputs from their parts (as ``DerivedFeatures._fill_seasons``)."""
+        # A season without a games column (junior) uses the typical number (NaN if
+        # that is not positive); senior games are at least 1 (schema range).
         tg, filled = self.typical_games, col.filled
-        (senior_pg, senior_total, _), (junior_pg, junior_total, _) = \
-            _PER_GAME_PAIRS[self.position]
-        per_game = x.take(self.pair_idx[0], axis=1)
-        total = x.take(self.pair_idx[1], axis=1)
-        g = np.empty((len(x), 2))
-        g[:, 0] = np.where(np.isfinite(games), games, tg)  # at least 1 (schema range)
-        g[:, 1] = tg if tg > 0 else np.nan
-        per_game = np.where(np.isfinite(per_game), per_game, total / g)
-        filled[senior_pg], filled[junior_pg] = per_game[:, 0], per_game[:, 1]
-        if self.totals:
-            total = np.where(np.isfinite(total), total, per_game * g)
-            filled[senior_total], filled[junior_total] = total[:, 0], total[:, 1]
-        if self.position == "wr" and "senior_avg" in self.kept:
-            avg, given = _ratio(filled["senior_rec_yds"], col("senior_rec")), col("senior_avg")
-            filled["senior_avg"] = np.where(np.isfinite(given), given, avg)
+        for per_game, total, games_name in self.plan["pairs"]:
+            g = (np.where(np.isfinite(games), games, tg) if games_name is not None
+                 else (tg if tg > 0 else np.nan))
+            given, season = col(per_game), col(total)
+            rate = np.where(np.isfinite(given), given, season / g)
+            filled[per_game] = rate
+            filled[total] = np.where(np.isfinite(season), season, rate * g)
+        for name, num, den in self.plan["ratio_fills"]:
+            given = col(name)
+            filled[name] = np.where(np.isfinite(given), given, _ratio(col(num), col(den)))
 
-    def _derived(self, put: Any, col: _Columns, x: np.ndarray, games: np.ndarray) -> None:
-        """Production on a log scale, body size, speed, trajectory and efficiency."""
-        groups, pos, idx = self.groups, self.position, self.index
-        h, w = x[:, idx["height_inches"]], x[:, idx["weight_lbs"]]
+    def _derived(self, put: Any, col: _Columns, games: np.ndarray) -> None:
+        """Production on a log scale, body size, speed, then trajectory and efficiency."""
+        groups, idx = self.groups, self.index
         if "log_production" in groups:
-            for name in _PRODUCTION_PAIR[pos]:
+            for name in self.plan["production"]:
                 put("log_" + name, np.log1p(np.maximum(col(name), 0.0)))
-        if "bmi" in groups:
+        h = x_col(col, idx, "height_inches")
+        w = x_col(col, idx, "weight_lbs")
+        if "bmi" in groups and h is not None and w is not None:
             put("bmi", 703.0 * (w / (h * h)))  # height >= 60 (schema): _ratio's guard is moot
-        if "speed_score" in groups:
+        if "speed_score" in groups and w is not None and "forty_yard_dash" in idx:
             put("speed_score", 200.0 * (w / col("forty_yard_dash") ** 4))
-        if "trajectory" in groups:
-            senior_prod, junior_prod = _PRODUCTION_PAIR[pos]
-            put("production_growth", col(senior_prod) - col(junior_prod))
-            put("td_growth", col("senior_tds") - col("junior_tds"))
-        if "efficiency" in groups:
-            self._efficiency(put, col, np.where(np.isfinite(games), games, self.typical_games))
+        for group in ("trajectory", "efficiency"):
+            if group in groups:
+                for d in self.plan["derived"]:
+                    if d["group"] == group:
+                        put(d["name"], derived_value(d, col, games, _ratio))
 
     def _athletic(self, combine: np.ndarray) -> np.ndarray:
         """The mean signed z-score of the recorded combine results (NaN when none is)."""
@@ -252,15 +254,19 @@ class CompiledFeatures:
         counts = np.isfinite(z).sum(axis=1)
         return np.where(counts > 0, np.nansum(z, axis=1) / np.maximum(counts, 1), np.nan)
 
-    def _missing(self, put: Any, col: _Columns, keys: np.ndarray) -> None:
+    def _missing(self, put: Any, col: _Columns, keys: np.ndarray,
+                 pattern_observed: np.ndarray) -> None:
         """Missingness flags, from each row's combine pattern and its junior season."""
-        flags = _MISSING.take(keys, axis=0)
-        for j, name in enumerate(_MISSING_NAMES):
-            put(name, flags[:, j])
-        put("combine_missing_count", _MISSING_COUNT.take(keys))
-        put("no_combine", (keys == 0).astype("float64"))
-        put("junior_season_missing",
-            np.isnan(col(_PRODUCTION_PAIR[self.position][1])).astype("float64"))
+        combine = self.plan["combine"]
+        if combine:
+            missing = (~pattern_observed).astype("float64")
+            flags = missing.take(keys, axis=0)
+            for j, name in enumerate(combine):
+                put(f"{name}_missing", flags[:, j])
+            put("combine_missing_count", missing.sum(axis=1).take(keys))
+            put("no_combine", (keys == 0).astype("float64"))
+        if self.plan["junior"] is not None:
+            put("junior_season_missing", np.isnan(col(self.plan["junior"])).astype("float64"))
 
     def _impute(self, combine: np.ndarray, observed: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Partly recorded combine rows with their missing results at the conditional mean."""
@@ -271,19 +277,10 @@ class CompiledFeatures:
         imputed = (centred[:, None, :] @ coefs.take(keys, axis=0))[:, 0] + base.take(keys, axis=0)
         return np.where(observed, combine, imputed)
 
-    def _efficiency(self, put: Any, col: Any, games: np.ndarray) -> None:
-        # Games are at least 1 and interceptions at least 0 (schema ranges).
-        put("tds_per_game", col("senior_tds") / games)
-        if self.position == "qb":
-            put("td_int_ratio", col("senior_tds") / (col("senior_int") + 1.0))
-            put("rush_ypg", col("senior_rush_yds") / games)
-        elif self.position == "rb":
-            put("scrimmage_ypg", (col("senior_yds") + np.nan_to_num(col("senior_rec_yds")))
-                / games)
-            put("rec_per_game", col("senior_rec") / games)
-        else:
-            put("rec_per_game", col("senior_rec") / games)
-            put("td_per_catch", _ratio(col("senior_tds"), col("senior_rec")))
+
+def x_col(col: _Columns, index: dict[str, int], name: str) -> np.ndarray | None:
+    """An input as given (body size is never filled), None when the position lacks it."""
+    return col.x[:, index[name]] if name in index else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,7 +289,7 @@ class CompiledModel:
 
     ``decision = F_imputed @ weights + intercept``; ``link`` turns it into the
     probabilities of ``classes`` (ordinal codes), which are spread over the
-    four divisions.
+    ``n_classes`` levels of the ladder.
     """
 
     fill: np.ndarray
@@ -301,6 +298,8 @@ class CompiledModel:
     intercept: np.ndarray
     link: Literal["constant", "expit", "softmax", "ordinal"]
     classes: np.ndarray
+    #: Levels of the model's ladder (the columns of its probabilities).
+    n_classes: int
 
     @classmethod
     def compile(cls, steps: list[tuple[str, Any]], order: list[int]) -> CompiledModel:
@@ -317,10 +316,11 @@ class CompiledModel:
             raise UnsupportedPipeline(f"final step is {type(final).__name__}, "
                                       "not DivisionClassifier")
         inner = final.estimator_
+        k = len(final.classes_)
         linear = (LogisticRegression, LinearDiscriminantAnalysis)
         if inner is None:  # one class seen in training: predicted with certainty
             return cls(fill, np.zeros((0, n_features)), np.zeros(0), "constant",
-                       np.asarray(final.seen_classes_, dtype=int))
+                       np.asarray(final.seen_classes_, dtype=int), k)
         if type(inner) is CumulativeOrdinalClassifier:
             parts = inner.estimators_
             if not all(type(e) in linear and len(e.classes_) == 2 for e in parts):
@@ -346,12 +346,12 @@ class CompiledModel:
         # features in the fast path's order.
         weights_t = (coef / scale)[:, order]
         return cls(fill[order][:, None], np.ascontiguousarray(weights_t),
-                   bias - (shift / scale) @ coef.T, link, classes)
+                   bias - (shift / scale) @ coef.T, link, classes, k)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
-        """Probabilities (n, 4) from feature-major features (k, n), which are imputed in place."""
+        """Probabilities (n, levels) from feature-major features (k, n), which are imputed in place."""
         n = features.shape[1]
-        full = np.zeros((n, len(schema.DIVISIONS)))
+        full = np.zeros((n, self.n_classes))
         if self.link == "constant":
             full[:, self.classes] = 1.0
             return full
@@ -373,7 +373,7 @@ class CompiledModel:
             proba[:, 1:-1] = exceed[:, :-1] - exceed[:, 1:]
             proba[:, -1] = exceed[:, -1]
             proba /= np.add.reduce(proba, axis=1, keepdims=True)
-        if len(self.classes) == len(schema.DIVISIONS):  # classes_ are always sorted codes
+        if len(self.classes) == self.n_classes:  # classes_ are always sorted codes
             return proba
         full[:, self.classes] = proba
         return full

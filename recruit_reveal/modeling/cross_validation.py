@@ -18,32 +18,34 @@ from sklearn.base import clone
 from sklearn.inspection import permutation_importance
 from sklearn.model_selection import StratifiedKFold
 
-from recruit_reveal.modeling.estimators import encode_divisions
+from recruit_reveal.modeling.estimators import LadderLike, encode_divisions, ladder_of
 from recruit_reveal.modeling.metrics import PROBA_EPS, exact_accuracy, fold_metrics
 from recruit_reveal.modeling.summaries import summarize_folds
 
-from ..schema import DIVISIONS
+from ..catalog import Ladder
 
 Folds = Sequence[tuple[np.ndarray, np.ndarray]]
 
 
-def stratified_folds(target, cv_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified k-fold (shuffled with ``seed``): a list of (train, test) index arrays."""
-    codes = encode_divisions(target)
+def stratified_folds(target, cv_folds: int, seed: int,
+                     ladder: LadderLike = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k-fold (shuffled with ``seed``): a list of (train, test) index arrays.
+    ``ladder`` reads the labels (the active catalog's by default)."""
+    codes = encode_divisions(target, ladder)
     splitter = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
     return [(tr, te) for tr, te in splitter.split(np.zeros(len(codes)), codes)]
 
 
-def _fit_predict(model, frame: pd.DataFrame, target: pd.Series, train, test):
+def _fit_predict(model, frame: pd.DataFrame, target: pd.Series, train, test, ladder: Ladder):
     fitted = clone(model).fit(frame.iloc[train], target.iloc[train])
     proba = np.asarray(fitted.predict_proba(frame.iloc[test]), dtype="float64")
-    pred = encode_divisions(fitted.predict(frame.iloc[test]))
+    pred = encode_divisions(fitted.predict(frame.iloc[test]), ladder)
     return proba, pred, fitted
 
 
 def cross_validate(model, frame: pd.DataFrame, target: pd.Series, folds: Folds, *,
-                   n_jobs: int = 1, fold_models: list | None = None
-                   ) -> tuple[dict[str, Any], np.ndarray]:
+                   n_jobs: int = 1, fold_models: list | None = None,
+                   ladder: LadderLike = None) -> tuple[dict[str, Any], np.ndarray]:
     """Fit a clone of ``model`` per fold; return (summary of fold metrics, out-of-fold proba).
 
     Each fold is fitted from scratch on its training rows only, so nothing
@@ -53,15 +55,17 @@ def cross_validate(model, frame: pd.DataFrame, target: pd.Series, folds: Folds, 
 
     When ``fold_models`` is a list, the fitted fold models are appended to
     it in fold order, so later held-out analyses (permutation importance)
-    can reuse them instead of fitting every fold again.
+    can reuse them instead of fitting every fold again.  ``ladder`` (a Ladder or a
+    position) reads the labels and gives the levels (the active catalog's by default).
     """
+    ladder = ladder_of(ladder)
     outputs = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_predict)(model, frame, target, tr, te) for tr, te in folds)
-    oof = np.full((len(frame), len(DIVISIONS)), np.nan)
+        delayed(_fit_predict)(model, frame, target, tr, te, ladder) for tr, te in folds)
+    oof = np.full((len(frame), len(ladder.levels)), np.nan)
     per_fold = []
     for (_, test), (proba, pred, fitted) in zip(folds, outputs, strict=True):
         oof[test] = proba
-        per_fold.append(fold_metrics(target.iloc[test], proba, pred))
+        per_fold.append(fold_metrics(target.iloc[test], proba, pred, ladder))
         if fold_models is not None:
             fold_models.append(fitted)
     return summarize_folds(per_fold), oof
@@ -71,7 +75,7 @@ def cross_validate(model, frame: pd.DataFrame, target: pd.Series, folds: Folds, 
 # Permutation importance on the held-out folds
 # ---------------------------------------------------------------------------
 
-def _reusable_fold_models(result, data, n_folds: int) -> list | None:
+def _reusable_fold_models(result, data, n_folds: int, ladder: Ladder) -> list | None:
     """``result.fold_models`` when they were fitted on the folds of ``data``, else None.
 
     A fold model may only score rows it never saw; that holds only when the
@@ -89,7 +93,8 @@ def _reusable_fold_models(result, data, n_folds: int) -> list | None:
     if fingerprint.get("rows") != len(data.frame):
         return None
     oof_target = getattr(result, "oof_target", None)
-    if oof_target is None or not np.array_equal(oof_target, encode_divisions(data.target)):
+    if oof_target is None or not np.array_equal(oof_target,
+                                                encode_divisions(data.target, ladder)):
         return None
     return list(models)
 
@@ -113,12 +118,19 @@ def _log_loss_unchecked(codes: np.ndarray, proba) -> float:
 
 def _neg_log_loss(estimator, X, y) -> float:
     # sklearn's "neg_log_loss" scorer assumes classes_ sorted alphabetically;
-    # ours are in division order, so the score is computed here instead.
-    return -_log_loss_unchecked(encode_divisions(y), estimator.predict_proba(X))
+    # ours are in ladder order, so the score is computed here instead.
+    return -_log_loss_unchecked(encode_divisions(y, _own_ladder(estimator)),
+                                estimator.predict_proba(X))
+
+
+def _own_ladder(estimator) -> Ladder:
+    """The ladder a fitted model predicts on: its classes_ (the levels, in order)."""
+    return Ladder(tuple(str(c) for c in estimator.classes_))
 
 
 def _exact(estimator, X, y) -> float:
-    return exact_accuracy(y, estimator.predict(X))
+    ladder = _own_ladder(estimator)
+    return exact_accuracy(y, estimator.predict(X), ladder)
 
 
 _SCORERS: dict[str, Callable[[Any, Any, Any], float]] = {
@@ -142,10 +154,12 @@ def permutation_importance_cv(result, data, *, n_repeats: int = 5,
     if scoring not in _SCORERS:
         raise ValueError(f"scoring must be one of {', '.join(_SCORERS)}, got {scoring!r}")
     frame, target = data.frame, data.target
-    folds = stratified_folds(target, result.cv_folds, result.seed)
-    reusable = _reusable_fold_models(result, data, len(folds))
+    spec = getattr(result, "spec", None)
+    ladder = ladder_of(spec if spec is not None else result.position)
+    folds = stratified_folds(target, result.cv_folds, result.seed, ladder)
+    reusable = _reusable_fold_models(result, data, len(folds), ladder)
     # Encoded once: the scorer runs once per column and repeat on the same rows.
-    codes = encode_divisions(target)
+    codes = encode_divisions(target, ladder)
     per_fold = []
     for i, (train, test) in enumerate(folds):
         if reusable is not None:

@@ -1,13 +1,15 @@
-"""The estimator pipeline of a position: raw canonical columns -> 4 ordered probabilities.
+"""The estimator pipeline of a position: raw canonical columns -> ordered probabilities.
 
 ``build_pipeline(position, estimator, params, seed)`` returns an unfitted
 :class:`sklearn.pipeline.Pipeline`::
 
     features (DerivedFeatures) -> [impute -> scale] -> classifier (DivisionClassifier)
 
-``predict_proba`` always has four columns in :data:`schema.DIVISIONS` order
-(D3, D2, FCS, Power 5), even when a training fold lacks a division, and
-``predict`` returns division labels.  Every step is a module-level class (no
+``predict_proba`` always has one column per level of the position's ladder, lowest
+first (D3, D2, FCS, Power 5 in the default catalog), even when a training fold lacks
+a level, and ``predict`` returns level labels.  The position (a key, a spec or its
+plain data) is resolved once in ``fit``; what prediction needs is kept as plain
+fitted attributes, so a fitted pipeline needs no catalog.  Every step is a module-level class (no
 lambdas), so a fitted pipeline pickles with joblib, and every random choice
 is seeded, so the same data and seed give the same model.
 
@@ -19,7 +21,7 @@ Estimators (compared in docs/model-card.md):
     HistGradientBoostingClassifier (handles missing values natively).
 ``ordinal_logreg`` / ``ordinal_hgb``
     cumulative-link ordinal models: one binary model per threshold,
-    P(y > k) for k = D3, D2, FCS, combined into class probabilities
+    P(y > k) for every level k but the top, combined into class probabilities
     (Frank & Hall, 2001), with the cumulative probabilities forced monotone.
 """
 
@@ -43,11 +45,10 @@ from sklearn.utils.validation import check_is_fitted
 from recruit_reveal.modeling.features import FEATURE_GROUPS, DerivedFeatures
 
 from .. import schema
+from ..catalog import Ladder, active_catalog
 from ..errors import TrainingError
 
 logger = logging.getLogger(__name__)
-
-N_CLASSES = len(schema.DIVISIONS)
 
 #: The default estimator, chosen from the comparison in docs/model-card.md.
 DEFAULT_ESTIMATOR = "ordinal_logreg"
@@ -74,19 +75,10 @@ DEFAULT_FEATURE_GROUPS: tuple[str, ...] = (
     "missing",
 )
 
-#: Raw columns left out by default (``exclude_features``; pass ``[]`` to keep
-#: them): in cross-validation on data/training.csv they added variance and no
-#: accuracy (docs/model-card.md).  Season totals, games, TDs, INTs and grad
-#: year are still accepted as inputs and still feed the derived features
-#: (per-game filling, TD rate, trajectory); only their raw copies are dropped.
-DEFAULT_EXCLUDED: dict[str, tuple[str, ...]] = {
-    "qb": ("grad_year", "games", "senior_yds", "senior_tds", "senior_int", "senior_rush_yds",
-           "junior_yds", "junior_tds"),
-    "rb": ("grad_year", "games", "senior_yds", "senior_tds", "senior_rec", "senior_rec_yds",
-           "junior_yds", "junior_tds"),
-    "wr": ("grad_year", "games", "senior_rec", "senior_rec_yds", "senior_tds",
-           "senior_rush_yds", "junior_rec_yds", "junior_tds"),
-}
+# Raw columns left out by default are the spec's ``exclude`` (``exclude_features``;
+# pass ``[]`` to keep them): in cross-validation on data/training.csv they added
+# variance and no accuracy (docs/model-card.md).  They are still accepted as inputs
+# and still feed the derived features; only their raw copies are dropped.
 
 #: The cumulative binary models are each easier than the 4-class problem and
 #: share their features, so they want stronger regularization (C chosen in CV
@@ -105,46 +97,61 @@ ESTIMATOR_DEFAULTS: dict[str, dict[str, Any]] = {
 ESTIMATORS: tuple[str, ...] = tuple(ESTIMATOR_DEFAULTS)
 
 
-def encode_divisions(y) -> np.ndarray:
-    """Division labels (any accepted spelling) or ordinal ints 0..3 -> int array."""
+LadderLike = Ladder | schema.PositionLike | None
+
+
+def ladder_of(ladder: LadderLike = None) -> Ladder:
+    """A ladder from itself, a position (its spec's ladder) or None (the active catalog's)."""
+    if isinstance(ladder, Ladder):
+        return ladder
+    return active_catalog().ladder if ladder is None else schema.spec_of(ladder).ladder
+
+
+def encode_divisions(y, ladder: LadderLike = None) -> np.ndarray:
+    """Level labels (any spelling of ``ladder``) or ordinal ints 0..K-1 -> int array.
+
+    ``ladder``: a :class:`~recruit_reveal.catalog.Ladder`, a position whose ladder it
+    is, or None for the active catalog's."""
+    ladder = ladder_of(ladder)
+    n_classes = len(ladder.levels)
     arr = np.asarray(y)
     if arr.dtype.kind in "iu":
         # Codes already: the common case inside evaluation, no per-row work.
         flat = arr.ravel().astype(np.int64)
-        if flat.size == 0 or (flat.min() >= 0 and flat.max() < N_CLASSES):
+        if flat.size == 0 or (flat.min() >= 0 and flat.max() < n_classes):
             return flat
     values = np.asarray(y, dtype=object).ravel()
     if len(values) and pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return _encode_labels(values)
+        return _encode_labels(values, ladder)
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
-        if isinstance(v, int | np.integer) and 0 <= int(v) < N_CLASSES:
+        if isinstance(v, int | np.integer) and 0 <= int(v) < n_classes:
             out[i] = int(v)
             continue
-        label = schema.normalize_division(v)
+        label = ladder.normalize(v)
         if label is None:
             raise ValueError(f"unknown division label {v!r} at position {i}")
-        out[i] = schema.division_index(label)
+        out[i] = ladder.index(label)
     return out
 
 
-def _encode_labels(values: np.ndarray) -> np.ndarray:
+def _encode_labels(values: np.ndarray, ladder: Ladder) -> np.ndarray:
     """:func:`encode_divisions` for text labels, normalizing each distinct spelling once."""
     codes, uniques = pd.factorize(values)
     table = np.empty(len(uniques), dtype=np.int64)
     for k, v in enumerate(uniques):
-        label = schema.normalize_division(v)
+        label = ladder.normalize(v)
         if label is None:
             # Distinct values come in order of first appearance, so this is the first bad row.
             raise ValueError(f"unknown division label {v!r} at position "
                              f"{int(np.argmax(codes == k))}")
-        table[k] = schema.division_index(label)
+        table[k] = ladder.index(label)
     return table[codes]
 
 
-def _full_proba(proba: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Spread an estimator's columns (for the classes it saw) over all four divisions."""
-    full = np.zeros((proba.shape[0], N_CLASSES), dtype="float64")
+def _full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarray:
+    """Spread an estimator's columns (for the classes it saw) over every level."""
+    full = np.zeros((proba.shape[0], n_classes), dtype="float64")
     full[:, seen] = proba
     return full
 
@@ -153,7 +160,7 @@ DECISION_RULES = ("argmax", "median")
 
 
 def decide(proba, rule: str = "argmax") -> np.ndarray:
-    """Ordinal codes from (n, 4) probabilities in division order.
+    """Ordinal codes from (n, levels) probabilities in ladder order.
 
     ``"argmax"``: the most probable division (maximizes exact accuracy when
     the probabilities are right).  ``"median"``: the smallest division k with
@@ -171,22 +178,26 @@ def decide(proba, rule: str = "argmax") -> np.ndarray:
 class DivisionClassifier(ClassifierMixin, BaseEstimator):
     """Wraps a classifier so it trains on ordinal codes and speaks division labels.
 
-    ``classes_`` is :data:`schema.DIVISIONS` (in that order, *not* sorted:
-    pass ``labels`` explicitly to scikit-learn metrics) and ``predict_proba``
-    has one column per division in that order, zero for a division absent
-    from the training data.  ``predict`` applies ``decision`` (see
+    ``classes_`` is the levels of the position's ladder (lowest first, *not*
+    sorted: pass ``labels`` explicitly to scikit-learn metrics) and ``predict_proba``
+    has one column per level in that order, zero for a level absent from the
+    training data.  ``position`` (a key, a spec or its plain data) gives the ladder;
+    None: the active catalog's.  Only ``classes_`` is read when predicting.  ``predict`` applies ``decision`` (see
     :func:`decide`).  ``class_weight="balanced"`` on the inner estimator is
     the way to counter imbalance; this wrapper adds nothing there.
     """
 
-    def __init__(self, estimator=None, decision: str = "argmax"):
+    def __init__(self, estimator=None, decision: str = "argmax",
+                 position: schema.PositionLike | None = None):
         self.estimator = estimator
         self.decision = decision
+        self.position = position
 
     def fit(self, X, y, sample_weight=None):
-        codes = encode_divisions(y)
+        ladder = ladder_of(self.position)
+        codes = encode_divisions(y, ladder)
         self.seen_classes_ = np.unique(codes)
-        self.classes_ = np.array(schema.DIVISIONS, dtype=object)
+        self.classes_ = np.array(ladder.levels, dtype=object)
         self.estimator_ = clone(self.estimator)
         if len(self.seen_classes_) == 1:
             # Nothing to learn from a single class; predict it with certainty.
@@ -202,9 +213,10 @@ class DivisionClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "classes_")
         n = np.asarray(X).shape[0]
         if self.estimator_ is None:
-            return _full_proba(np.ones((n, 1)), self.seen_classes_)
+            return _full_proba(np.ones((n, 1)), self.seen_classes_, len(self.classes_))
         proba = self.estimator_.predict_proba(X)
-        return _full_proba(proba, np.asarray(self.estimator_.classes_, dtype=np.int64))
+        return _full_proba(proba, np.asarray(self.estimator_.classes_, dtype=np.int64),
+                           len(self.classes_))
 
     def predict(self, X):
         return self.classes_[decide(self.predict_proba(X), self.decision)]
@@ -257,7 +269,7 @@ class CumulativeOrdinalClassifier(ClassifierMixin, BaseEstimator):
 
 
 def resolve_params(estimator: str, params: dict[str, Any] | None,
-                   position: str | None = None) -> dict[str, Any]:
+                   position: schema.PositionLike | None = None) -> dict[str, Any]:
     """Defaults of ``estimator`` (and of ``position``) overridden by ``params``.
 
     Raises :class:`TrainingError` for an unknown estimator or parameter.
@@ -270,7 +282,7 @@ def resolve_params(estimator: str, params: dict[str, Any] | None,
     merged = dict(ESTIMATOR_DEFAULTS[estimator])
     merged["feature_groups"] = list(DEFAULT_FEATURE_GROUPS)
     if position is not None:
-        merged["exclude_features"] = list(DEFAULT_EXCLUDED[schema.check_position(position)])
+        merged["exclude_features"] = list(schema.spec_of(position).exclude)
     allowed = set(merged) | set(_estimator_param_names(estimator)) | set(PIPELINE_PARAMS)
     unknown = sorted(set(params) - allowed)
     if unknown:
@@ -315,7 +327,7 @@ def _estimator_param_names(estimator: str) -> list[str]:
     return [p for p in base.get_params() if p != "random_state"]
 
 
-def build_pipeline(position: str, estimator: str = DEFAULT_ESTIMATOR,
+def build_pipeline(position: schema.PositionLike, estimator: str = DEFAULT_ESTIMATOR,
                    params: dict[str, Any] | None = None, seed: int = 42) -> Pipeline:
     """An unfitted pipeline for ``position``: raw canonical frame -> division probabilities.
 
@@ -323,32 +335,36 @@ def build_pipeline(position: str, estimator: str = DEFAULT_ESTIMATOR,
     any parameter of the underlying scikit-learn estimator is accepted) and
     may hold ``feature_groups`` (a list from :data:`features.FEATURE_GROUPS`;
     default :data:`DEFAULT_FEATURE_GROUPS`)
-    ``exclude_features`` (output feature names to drop; default
-    :data:`DEFAULT_EXCLUDED` of the position, ``[]`` keeps every feature)
+    ``exclude_features`` (output feature names to drop; default the spec's
+    ``exclude``, ``[]`` keeps every feature)
     and ``decision`` (``"argmax"``, the default, or ``"median"``: how
     ``predict`` turns probabilities into a division, see :func:`decide`).
     Raises :class:`TrainingError` for an unknown estimator or parameter.
     """
-    position = schema.check_position(position)
-    resolved = resolve_params(estimator, params, position)
+    spec = schema.spec_of(position)
+    # A key stays a key (resolved in fit, under the catalog of the training run); a
+    # spec is passed as its plain data, which any process can resolve.
+    given: schema.PositionLike = position if isinstance(position, str) else spec.to_dict()
+    resolved = resolve_params(estimator, params, spec)
     groups = resolved.pop("feature_groups", None)
     exclude = resolved.pop("exclude_features", None)
     if exclude:
-        available = set(DerivedFeatures(position, groups).fit(pd.DataFrame()).feature_names_out_)
+        available = set(DerivedFeatures(spec, groups).fit(pd.DataFrame()).feature_names_out_)
         unknown = sorted(set(exclude) - available)
         if unknown:
             raise TrainingError(
                 f"exclude_features names unknown feature(s) {', '.join(unknown)}; "
-                f"features of {position}: {', '.join(sorted(available))}")
-    features = DerivedFeatures(position=position, groups=groups, exclude=exclude)
+                f"features of {spec.key}: {', '.join(sorted(available))}")
+    features = DerivedFeatures(position=given, groups=groups, exclude=exclude)
     try:
-        steps = [("features", features)] + _model_steps(estimator, resolved, seed)
+        steps = [("features", features)] + _model_steps(estimator, resolved, seed, given)
     except (TypeError, ValueError) as exc:
         raise TrainingError(f"invalid parameters for estimator {estimator!r}: {exc}") from exc
     return Pipeline(steps)
 
 
-def _model_steps(estimator: str, params: dict[str, Any], seed: int) -> list[tuple[str, Any]]:
+def _model_steps(estimator: str, params: dict[str, Any], seed: int,
+                 position: schema.PositionLike) -> list[tuple[str, Any]]:
     ordinal = estimator.startswith("ordinal_")
     class_weight = params.pop("class_weight", None)
     decision = params.pop("decision", "argmax")
@@ -369,4 +385,5 @@ def _model_steps(estimator: str, params: dict[str, Any], seed: int) -> list[tupl
         prep = [("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                 ("scale", StandardScaler())]
     inner = CumulativeOrdinalClassifier(base, class_weight=class_weight) if ordinal else base
-    return prep + [("classifier", DivisionClassifier(inner, decision=decision))]
+    return prep + [("classifier", DivisionClassifier(inner, decision=decision,
+                                                     position=position))]

@@ -1,9 +1,9 @@
 """What-if and explanation of a prediction, shared by the API and the notebook.
 
 Everything here works on a fitted pipeline that takes the raw canonical
-columns of a position (:func:`recruit_reveal.schema.feature_names`) and whose
-``predict_proba`` returns one column per division in
-:data:`~recruit_reveal.schema.DIVISIONS` order.
+columns of a position and whose ``predict_proba`` returns one column per level
+of its ladder, lowest first.  The position's spec is the one the model carries
+(its features' ``spec_``, a scorer's ``spec``), else the given position's.
 
 * :func:`what_if` finds, for each improvable input (combine results, weight
   and the key production stats), the smallest improvement that makes the
@@ -20,8 +20,8 @@ columns of a position (:func:`recruit_reveal.schema.feature_names`) and whose
   with the model's scorer: the fast path of :mod:`recruit_reveal.modeling.scoring`);
   the two single-athlete functions are thin wrappers around it, so the
   notebook and the API share one code path.
-* :func:`narrative` turns an athlete's explanation into the text fields of
-  the API response (notes, goals, switches, calendar advice).
+* :func:`narrative` (:mod:`.narrative`, re-exported here) turns an athlete's
+  explanation into the text fields of the API response.
 """
 
 from __future__ import annotations
@@ -34,11 +34,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..schema import DIVISIONS, check_position, columns_for, feature_names
+from .. import schema
+from ..catalog import PositionSpec
 from . import decision
-from .levers import describe_option, input_label, lever_grid, target_result, what_if_result
+from .levers import lever_grid, target_result, what_if_result
+from .narrative import narrative as narrative
+from .reference import model_spec
 
-#: Combine results: the inputs an athlete can go and record at a camp.
+#: The default catalog's combine results (the inputs an athlete can go and record at a
+#: camp); a position's own are its spec's ``combine``.
 MEASURABLES: tuple[str, ...] = ("forty_yard_dash", "shuttle", "vertical_jump", "broad_jump")
 
 #: Candidates per input for a single athlete and, coarser, for batches.
@@ -48,18 +52,22 @@ BATCH_STEPS = 6
 _CHUNK_ATHLETES = 500
 
 
-def predict_proba(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:
-    """``pipeline.predict_proba`` with columns aligned to DIVISIONS order.
+def predict_proba(pipeline: Any, frame: pd.DataFrame,
+                  levels: tuple[str, ...] | None = None) -> np.ndarray:
+    """``pipeline.predict_proba`` with columns aligned to the ladder's ``levels``.
 
-    When the final estimator exposes string ``classes_`` (division labels),
-    its columns are reordered by label; integer classes are taken as the
-    ordinal index, as the training contract says.
+    When the final estimator exposes string ``classes_`` (level labels) in
+    another order than ``levels``, its columns are reordered by label; integer
+    classes are taken as the ordinal index, as the training contract says.
+    ``levels`` defaults to the active catalog's ladder.
     """
     proba = np.asarray(pipeline.predict_proba(frame), dtype=float)
     classes = getattr(pipeline, "classes_", None)
-    if classes is not None and set(map(str, classes)) == set(DIVISIONS) and \
-            list(map(str, classes)) != list(DIVISIONS):
-        order = [list(map(str, classes)).index(d) for d in DIVISIONS]
+    if classes is not None and levels is None:
+        levels = decision.levels_of(None)
+    if levels is not None and classes is not None and \
+            set(map(str, classes)) == set(levels) and list(map(str, classes)) != list(levels):
+        order = [list(map(str, classes)).index(d) for d in levels]
         proba = proba[:, order]
     return proba
 
@@ -94,25 +102,29 @@ def decide(proba: np.ndarray, rule: str = "argmax") -> np.ndarray:
 
 
 def expected_division(proba: np.ndarray) -> np.ndarray:
-    """Probability-weighted division index (0 = D3 ... 3 = Power 5)."""
-    return proba @ np.arange(len(DIVISIONS), dtype=float)
+    """Probability-weighted level index (0 = the lowest level of the ladder)."""
+    return proba @ np.arange(proba.shape[1], dtype=float)
 
 
 @dataclass(frozen=True)
 class _Layout:
     """Numeric columns of a position as a matrix, plus where each lever lives."""
 
-    position: str
+    spec: PositionSpec
     features: list[str]
     numeric: list[str]
-    state_present: bool
+    state: str | None
+
+    @property
+    def state_present(self) -> bool:
+        return self.state is not None
 
     @classmethod
-    @lru_cache(maxsize=8)
-    def of(cls, position: str) -> _Layout:
-        features = feature_names(position)
-        numeric = [c.name for c in columns_for(position) if c.kind != "state"]
-        return cls(position, features, numeric, "state" in features)
+    @lru_cache(maxsize=32)
+    def of(cls, spec: PositionSpec) -> _Layout:
+        # Cached by spec (specs hash by their digest).
+        state = next((c.name for c in spec.inputs if c.kind == "state"), None)
+        return cls(spec, spec.feature_names, [c.name for c in spec.numeric], state)
 
 
 def _to_matrix(frame: pd.DataFrame, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -125,8 +137,8 @@ def _to_matrix(frame: pd.DataFrame, layout: _Layout) -> tuple[np.ndarray, np.nda
         # Text in a numeric column: coerce column by column (rare; not the API path).
         x = np.column_stack([pd.to_numeric(sub[c], errors="coerce").to_numpy(dtype=float)
                              for c in layout.numeric]) if n else np.zeros((0, len(sub.columns)))
-    if layout.state_present and "state" in frame.columns:
-        state = frame["state"].to_numpy(dtype=object)
+    if layout.state is not None and layout.state in frame.columns:
+        state = frame[layout.state].to_numpy(dtype=object)
     else:
         state = np.full(n, np.nan, dtype=object)
     return x, state
@@ -135,13 +147,14 @@ def _to_matrix(frame: pd.DataFrame, layout: _Layout) -> tuple[np.ndarray, np.nda
 def _to_frame(x: np.ndarray, state: np.ndarray, layout: _Layout) -> pd.DataFrame:
     # One float block plus the state column: far cheaper than a dict of columns.
     frame = pd.DataFrame(x, columns=layout.numeric, copy=False)
-    if layout.state_present:
-        frame.insert(layout.features.index("state"), "state", state)
+    if layout.state is not None:
+        frame.insert(layout.features.index(layout.state), layout.state, state)
     return frame
 
 
-def score_arrays(model: Any, x: np.ndarray, state: np.ndarray, position: str) -> np.ndarray:
-    """Probabilities in DIVISIONS order of rows given as arrays (numeric columns of
+def score_arrays(model: Any, x: np.ndarray, state: np.ndarray,
+                 position: schema.PositionLike) -> np.ndarray:
+    """Probabilities in ladder order of rows given as arrays (numeric columns of
     ``position`` in schema order, state codes).
 
     ``model`` is a pipeline (scored on the frame :func:`model_frame` builds) or
@@ -151,38 +164,40 @@ def score_arrays(model: Any, x: np.ndarray, state: np.ndarray, position: str) ->
     predict = getattr(model, "predict_arrays", None)
     if predict is not None:
         return np.asarray(predict(x, state), dtype=float)
-    return predict_proba(model, model_frame(x, state, position))
+    spec = schema.spec_of(position)
+    return predict_proba(model, model_frame(x, state, spec), spec.levels)
 
 
-def model_frame(x: np.ndarray, state: np.ndarray, position: str) -> pd.DataFrame:
+def model_frame(x: np.ndarray, state: np.ndarray, position: schema.PositionLike) -> pd.DataFrame:
     """The pipeline's input frame from numeric columns in schema order and state codes."""
-    return _to_frame(x, state, _Layout.of(check_position(position)))
+    return _to_frame(x, state, _Layout.of(schema.spec_of(position)))
 
 
-def numeric_names(position: str) -> list[str]:
+def numeric_names(position: schema.PositionLike) -> list[str]:
     """Numeric input columns of ``position`` in the order explain_arrays expects."""
-    return list(_Layout.of(check_position(position)).numeric)
+    return list(_Layout.of(schema.spec_of(position)).numeric)
 
 
-def explain_frame(pipeline: Any, frame: pd.DataFrame, position: str,
+def explain_frame(pipeline: Any, frame: pd.DataFrame, position: schema.PositionLike | None,
                   typical_values: dict[str, float] | None = None, *,
                   steps: int = DEFAULT_STEPS, top_n: int = 5) -> list[dict[str, Any]]:
     """Prediction, what-if and top factors for every row of ``frame``.
 
     ``frame`` holds the raw canonical columns of ``position`` (missing
     columns and NaN allowed).  Returns one dict per row, in order, with keys
-    ``probabilities`` (np.ndarray of 4), ``division`` (the predicted division,
+    ``probabilities`` (np.ndarray, one per level), ``division`` (the predicted division,
     by the model's own decision rule), ``what_if`` (see :func:`what_if`)
     and ``top_factors`` (see :func:`top_factors`).  The model is called once
     per chunk of athletes for the base rows, every what-if candidate and
     every factor replacement together.
     """
-    position = check_position(position)
-    x, state = _to_matrix(frame, _Layout.of(position))
-    return explain_arrays(pipeline, x, state, position, typical_values, steps=steps, top_n=top_n)
+    spec = model_spec(pipeline, position)
+    x, state = _to_matrix(frame, _Layout.of(spec))
+    return explain_arrays(pipeline, x, state, spec, typical_values, steps=steps, top_n=top_n)
 
 
-def explain_arrays(pipeline: Any, x: np.ndarray, state: np.ndarray, position: str,
+def explain_arrays(pipeline: Any, x: np.ndarray, state: np.ndarray,
+                   position: schema.PositionLike | None,
                    typical_values: dict[str, float] | None = None, *,
                    steps: int = DEFAULT_STEPS, top_n: int = 5,
                    target: tuple[int, float] | None = None) -> list[dict[str, Any]]:
@@ -194,14 +209,15 @@ def explain_arrays(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     per chunk.  ``target=(division index, min_probability)`` adds ``target_search``
     (:func:`~recruit_reveal.modeling.levers.target_result`): the smallest single change
     per lever that reaches that division or higher with that probability, from the
-    same candidates (no further model call)."""
-    position = check_position(position)
+    same candidates (no further model call).  The spec is the model's own when it
+    carries one (``position`` may then be None), else ``position``'s."""
+    spec = model_spec(pipeline, position)
     typical = {k: float(v) for k, v in (typical_values or {}).items()
                if v is not None and isinstance(v, int | float) and math.isfinite(v)}
     results: list[dict[str, Any]] = []
     for start in range(0, len(x), _CHUNK_ATHLETES):
         stop = start + _CHUNK_ATHLETES
-        results.extend(_explain_chunk(pipeline, x[start:stop], state[start:stop], position,
+        results.extend(_explain_chunk(pipeline, x[start:stop], state[start:stop], spec,
                                       typical, steps, top_n, target))
     return results
 
@@ -238,10 +254,10 @@ class _FactorRows:
         return cls(cols, typ_vec, rows, which, fx)
 
 
-def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: str,
+def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: PositionSpec,
                    typical: dict[str, float], steps: int, top_n: int,
                    target: tuple[int, float] | None = None) -> list[dict[str, Any]]:
-    layout = _Layout.of(position)
+    layout, levels = _Layout.of(position), position.levels
     n = len(x)
     if n == 0:
         return []
@@ -265,8 +281,8 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
     factors = _top_factors(factor, x, base, proba[offset:], rule, position, top_n)
     out = [{
         "probabilities": base[i],
-        "division": DIVISIONS[code],
-        "what_if": what_if_result(code, options[i], unreachable[i]),
+        "division": levels[code],
+        "what_if": what_if_result(code, options[i], unreachable[i], levels),
         "top_factors": factors[i],
         "missing": [name for name, gap in zip(layout.numeric, missing, strict=True) if gap],
     } for i, (code, missing) in enumerate(zip(pred.tolist(), np.isnan(x).tolist(),
@@ -277,12 +293,12 @@ def _explain_chunk(pipeline: Any, x: np.ndarray, state: np.ndarray, position: st
                                                        t_now >= target[1], x, typical)
         for i, result in enumerate(out):
             result["target_search"] = target_result(target[0], target[1], float(t_now[i]),
-                                                    t_options[i], t_unreachable[i])
+                                                    t_options[i], t_unreachable[i], levels)
     return out
 
 
 def _top_factors(factor: _FactorRows, x: np.ndarray, base: np.ndarray, fp: np.ndarray,
-                 rule: str, position: str, top_n: int) -> list[list[dict[str, Any]]]:
+                 rule: str, position: PositionSpec, top_n: int) -> list[list[dict[str, Any]]]:
     """Per athlete, the inputs whose typical value moves the expected division most.
 
     Replacing an input by its typical value; the drop in expected division is how
@@ -302,7 +318,7 @@ def _top_factors(factor: _FactorRows, x: np.ndarray, base: np.ndarray, fp: np.nd
     order = order[np.arange(len(order)) - first_of_row < top_n]
     cols = factor.cols[factor.which[order]]
     numeric = _Layout.of(position).numeric
-    units = {c.name: c.unit for c in columns_for(position)}
+    units = {c.name: c.unit for c in position.inputs}
     factors: list[list[dict[str, Any]]] = [[] for _ in range(len(x))]
     for i, j, value, typ, effect, code in zip(
             f_rows[order].tolist(), cols.tolist(), x[f_rows[order], cols].tolist(),
@@ -316,13 +332,9 @@ def _top_factors(factor: _FactorRows, x: np.ndarray, base: np.ndarray, fp: np.nd
             "unit": units[name],
             "effect": effect,
             "direction": "raises" if effect > 0 else "lowers",
-            "division_if_typical": DIVISIONS[code],
+            "division_if_typical": position.levels[code],
         })
     return factors
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def _single_row(athlete: pd.DataFrame | dict) -> pd.DataFrame:
@@ -332,7 +344,8 @@ def _single_row(athlete: pd.DataFrame | dict) -> pd.DataFrame:
     return frame
 
 
-def what_if(pipeline: Any, athlete: pd.DataFrame | dict, position: str, *,
+def what_if(pipeline: Any, athlete: pd.DataFrame | dict, position: schema.PositionLike | None,
+            *,
             typical_values: dict[str, float] | None = None,
             steps: int = DEFAULT_STEPS) -> dict[str, Any]:
     """Smallest single-input improvement that lifts the prediction one division.
@@ -349,12 +362,13 @@ def what_if(pipeline: Any, athlete: pd.DataFrame | dict, position: str, *,
     return explain_frame(pipeline, frame, position, typical_values, steps=steps)[0]["what_if"]
 
 
-def top_factors(pipeline: Any, athlete: pd.DataFrame | dict, position: str,
+def top_factors(pipeline: Any, athlete: pd.DataFrame | dict,
+                position: schema.PositionLike | None,
                 typical_values: dict[str, float], *, top_n: int = 5) -> list[dict[str, Any]]:
     """Inputs that most move this athlete's predicted level, largest first.
 
     Each given input is replaced by the position's typical value; ``effect``
-    is the athlete's expected division (0 = D3 ... 3 = Power 5) minus the
+    is the athlete's expected level (0 = the lowest of the ladder) minus the
     expected division with that input typical, so a positive effect means
     the input lifts the athlete above a typical athlete.
     """
@@ -363,106 +377,20 @@ def top_factors(pipeline: Any, athlete: pd.DataFrame | dict, position: str,
                          top_n=top_n)[0]["top_factors"]
 
 
-def predicted_tier(proba: np.ndarray, division: str | None = None) -> str:
-    """"High", "Mid" or "Low" within the predicted division, by where the rest leans
+def predicted_tier(proba: np.ndarray, division: str | None = None,
+                   levels: tuple[str, ...] | None = None) -> str:
+    """"High", "Mid" or "Low" within the predicted level, by where the rest leans
     (:func:`recruit_reveal.modeling.decision.predicted_tiers` for one athlete).
 
-    ``division`` defaults to the most probable one."""
+    ``division`` defaults to the most probable one; ``levels``: the ladder (the active
+    catalog's by default)."""
+    levels = decision.levels_of(levels)
     row = np.asarray(proba, dtype=float)[None, :]
-    pred = int(np.argmax(row)) if division is None else DIVISIONS.index(division)
-    return decision.predicted_tiers(row, np.array([pred]))[0]
+    pred = int(np.argmax(row)) if division is None else levels.index(division)
+    return decision.predicted_tiers(row, np.array([pred]), levels)[0]
 
 
 def confidence(proba: np.ndarray) -> float:
     """1 minus the normalized entropy: 0 for a uniform guess, 1 for certainty
     (:func:`recruit_reveal.modeling.decision.confidence_scores` for one athlete)."""
     return float(decision.confidence_scores(np.asarray(proba, dtype=float)[None, :])[0])
-
-
-def narrative(position: str, explanation: dict[str, Any]) -> dict[str, Any]:
-    """Notes, goals, switches and calendar advice from one athlete's explanation.
-
-    Every sentence is built from this athlete's numbers: the predicted
-    probabilities, the what-if options and the top factors.
-    """
-    proba = np.asarray(explanation["probabilities"])
-    division = explanation.get("division") or DIVISIONS[int(np.argmax(proba))]
-    wi = explanation["what_if"]
-    factors = explanation["top_factors"]
-    lifts = [f for f in factors if f["effect"] > 0]
-    drags = [f for f in factors if f["effect"] < 0]
-    missing = [m for m in explanation.get("missing", []) if m in MEASURABLES]
-    notes = _notes(position, division, float(proba[DIVISIONS.index(division)]), lifts, drags,
-                   wi["message"])
-    return {"notes": notes, "goals": _goals(division, wi, lifts, drags),
-            "switches": _switches(division, wi["best"], lifts),
-            "calendar_advice": _calendar(division, wi["best"], missing)}
-
-
-def _notes(position: str, division: str, probability: float, lifts: list[dict[str, Any]],
-           drags: list[dict[str, Any]], what_if_message: str) -> str:
-    notes = [f"The {position.upper()} model predicts {division} "
-             f"(probability {probability:.2f})."]
-    if lifts:
-        f = lifts[0]
-        notes.append(f"Strongest asset: {input_label(f['input'])} {f['value']:g} {f['unit']} "
-                     f"against a typical {f['typical']:g} (+{f['effect']:.2f} division levels).")
-    if drags:
-        f = drags[0]
-        notes.append(f"Biggest drag: {input_label(f['input'])} {f['value']:g} {f['unit']} "
-                     f"against a typical {f['typical']:g} ({f['effect']:.2f} division levels).")
-    notes.append(what_if_message)
-    return " ".join(notes)
-
-
-def _goals(division: str, wi: dict[str, Any], lifts: list[dict[str, Any]],
-           drags: list[dict[str, Any]]) -> list[str]:
-    goals: list[str] = []
-    if wi["at_top"]:
-        for f in drags[:3]:
-            goals.append(f"Bring {input_label(f['input'])} from {f['value']:g} toward the typical "
-                         f"{f['typical']:g} {f['unit']} to firm up a {division} projection.")
-        for f in lifts[:max(0, 3 - len(goals))]:
-            goals.append(f"Keep {input_label(f['input'])} at {f['value']:g} {f['unit']} or better: "
-                         f"it carries the {division} projection.")
-    else:
-        for o in wi["options"][:3]:
-            goals.append(f"{_sentence(describe_option(o))} to reach {o['new_division']} "
-                         f"(model probability {o['new_probability']:.2f}).")
-    if not goals and drags:
-        f = drags[0]
-        goals.append(f"Work on {input_label(f['input'])} ({f['value']:g} {f['unit']}, typical "
-                     f"{f['typical']:g}): it pulls the prediction down most.")
-    return goals
-
-
-def _switches(division: str, best: dict[str, Any] | None,
-              lifts: list[dict[str, Any]]) -> list[str]:
-    switches: list[str] = []
-    if best is not None:
-        sign = "<=" if best["direction"] == "lower" else ">="
-        switches.append(f"Prediction switches up to {best['new_division']} when "
-                        f"{input_label(best['input'])} {sign} {best['suggested']:g} "
-                        f"{best['unit']}.")
-    for f in lifts:
-        if f["division_if_typical"] != division:
-            switches.append(f"Prediction drops to {f['division_if_typical']} if "
-                            f"{input_label(f['input'])} were typical ({f['typical']:g} {f['unit']}).")
-    return switches
-
-
-def _calendar(division: str, best: dict[str, Any] | None, missing: list[str]) -> str:
-    if missing:
-        return (f"Record {', '.join(input_label(m) for m in missing)} at a verified camp or "
-                "combine this spring or summer: the model currently imputes them.")
-    if best is not None and best["input"] in MEASURABLES:
-        return (f"Your quickest lever is the {input_label(best['input'])}: train it in the "
-                "off-season and re-test at spring and summer camps before senior evaluations.")
-    if best is not None and best["input"] == "weight_lbs":
-        return ("Add weight through an off-season strength block (winter to summer) "
-                f"toward {best['suggested']:g} lb, then re-measure at camp.")
-    if best is not None:
-        return (f"Your lever is production ({input_label(best['input'])}): it counts during "
-                "the senior season (August to November); send updated film mid-season.")
-    return (f"Hold your {division} level: keep verified testing numbers current "
-            "and send senior film to coaches early in the season.")

@@ -1,8 +1,12 @@
 """Derived features: scikit-learn transformers fitted on training folds only.
 
 Every transformer here takes the *raw canonical* frame of a position (the
-columns of :func:`recruit_reveal.schema.feature_names`, missing values and
-even missing columns allowed) and never sees the target.  The earlier system
+columns of its spec, missing values and even missing columns allowed) and
+never sees the target.  What a position's features are comes from its
+:class:`~recruit_reveal.catalog.PositionSpec` alone (rates and their totals,
+junior stats, the combine group, the production stat, derived features, state
+tiers), resolved once in ``fit`` and kept as plain data, so a fitted
+transformer needs no catalog to transform.  The earlier system
 imputed combine results from the athlete's own division, which leaked the
 answer into the inputs; here ``fit`` ignores ``y`` entirely, so nothing a
 transformer learns can depend on the division.
@@ -27,15 +31,16 @@ Feature groups (names used by ``DerivedFeatures(groups=...)``):
 ``speed_score``
     weight x 200 / forty^4 (the NFL combine "speed score").
 ``trajectory``
-    junior -> senior change in production (yards per game and TDs).
+    the spec's derived features of that group (junior -> senior change in
+    production).
 ``efficiency``
-    TD rate and per-play efficiency of the position (TDs per game, TD/INT,
-    yards per touch, catches per game, ...).
+    the spec's derived features of that group (TDs per game, TD/INT, yards
+    per touch, catches per game, ...).
 ``athletic``
     mean z-score of the available combine results against the position's
     norms, learned in ``fit`` from the training fold's inputs (never the target).
 ``state_tier``
-    recruiting-density tier of the state (1 elite .. 4 other), as a number
+    recruiting-density tier of the state (1 elite .. the last, "other"), as a number
     and one-hot; the raw state code is otherwise dropped, since no model
     step takes strings.
 ``missing``
@@ -49,156 +54,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .. import schema
+from ..catalog import default_catalog
+from .canonical import (
+    _Canonical,
+    _state_tiers,
+    canonical_frame,
+    feature_plan,
+    tier_table,
+)
+
+__all__ = ["FEATURE_GROUPS", "DerivedFeatures", "canonical_frame", "derived_value",
+           "feature_plan", "tier_table"]
 
 logger = logging.getLogger(__name__)
-
-COMBINE_COLUMNS: tuple[str, ...] = ("forty_yard_dash", "vertical_jump", "shuttle", "broad_jump")
-#: Combine results where a lower value is better (times).
-_LOWER_IS_BETTER = frozenset({"forty_yard_dash", "shuttle"})
 
 FEATURE_GROUPS: tuple[str, ...] = (
     "per_game", "combine_impute", "log_production", "bmi", "speed_score", "trajectory", "efficiency", "athletic",
     "state_tier", "missing",
 )
-
-# (per-game column, season-total column) pairs per position.  Junior seasons
-# have no games column, so the junior pair falls back to the training fold's
-# typical number of senior games (learned in fit).
-_PER_GAME_PAIRS: dict[str, tuple[tuple[str, str, bool], ...]] = {
-    "qb": (("senior_ypg", "senior_yds", True), ("junior_ypg", "junior_yds", False)),
-    "rb": (("senior_ypg", "senior_yds", True), ("junior_ypg", "junior_yds", False)),
-    "wr": (("senior_rec_ypg", "senior_rec_yds", True),
-           ("junior_rec_ypg", "junior_rec_yds", False)),
-}
-
-# (senior per-game, junior per-game) production columns per position.
-_PRODUCTION_PAIR: dict[str, tuple[str, str]] = {
-    "qb": ("senior_ypg", "junior_ypg"),
-    "rb": ("senior_ypg", "junior_ypg"),
-    "wr": ("senior_rec_ypg", "junior_rec_ypg"),
-}
-
-
-def _numeric_and_state(position: str) -> tuple[list[str], str | None, int]:
-    """(numeric column names in order, the state column or None, its place among the names)."""
-    numeric, state, place = [], None, -1
-    for i, col in enumerate(schema.columns_for(position)):
-        if col.kind == "state":
-            state, place = col.name, i
-        else:
-            numeric.append(col.name)
-    return numeric, state, place
-
-
-def _clean_state(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) and value.strip() else np.nan
-
-
-def _by_unique(values: pd.Series | np.ndarray, fn: Callable[[object], object]) -> np.ndarray:
-    """``fn`` applied to every value, evaluated once per distinct value.
-
-    A column of states holds a few dozen distinct codes however many rows
-    it has, so this keeps the Python-level work off the row count.
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    # Code -1 (missing) indexes the appended NaN.
-    mapped = np.empty(len(uniques) + 1, dtype=object)
-    mapped[:-1] = [fn(u) for u in uniques]
-    mapped[-1] = np.nan
-    return mapped[codes]
-
-
-class _Canonical:
-    """The canonical columns as arrays: one float64 block plus the state codes.
-
-    What :func:`canonical_frame` holds, without building the frame: the
-    transformer reads these directly, which keeps a one-row prediction free
-    of pandas' per-column overhead.
-    """
-
-    __slots__ = ("block", "numeric", "state", "place", "states", "index")
-
-    def __init__(self, X: object, position: str):
-        names = schema.feature_names(position)
-        if isinstance(X, pd.DataFrame):
-            if not X.columns.is_unique:
-                X.reindex(columns=names)  # raises pandas' own error naming the duplicates
-            frame = X
-        else:
-            arr = np.asarray(X, dtype=object)
-            if arr.ndim != 2 or arr.shape[1] != len(names):
-                raise ValueError(
-                    f"expected a DataFrame or an array with {len(names)} columns "
-                    f"({', '.join(names)}), got shape {arr.shape}")
-            frame = pd.DataFrame(arr, columns=names)
-        numeric, state, place = _numeric_and_state(position)
-        # Column-major, so each column is contiguous for the feature arithmetic.
-        block = np.full((len(frame), len(numeric)), np.nan, order="F")
-        present = frame.columns
-        for j, name in enumerate(numeric):
-            if name not in present:
-                continue
-            values = frame[name]
-            if values.dtype.kind in "fiub":
-                # Already numbers: a cast, with pandas' missing values as NaN.
-                block[:, j] = values.to_numpy(dtype="float64", na_value=np.nan)
-            else:
-                block[:, j] = pd.to_numeric(values, errors="coerce").astype(
-                    "float64").to_numpy()
-        states = None
-        if state is not None:
-            if state not in present:
-                states = np.full(len(frame), np.nan)
-            else:
-                states = _by_unique(frame[state], _clean_state)
-                if not pd.notna(states).any():
-                    # No code at all is a float column of NaN, whichever missing
-                    # values the column held.
-                    states = np.full(len(frame), np.nan)
-        self.block, self.numeric, self.state, self.place = block, numeric, state, place
-        self.states, self.index = states, frame.index
-
-    def __len__(self) -> int:
-        return self.block.shape[0]
-
-    def column(self, name: str) -> np.ndarray:
-        """A numeric column (a view: callers must not write to it)."""
-        return self.block[:, self.numeric.index(name)]
-
-
-def canonical_frame(X: object, position: str) -> pd.DataFrame:
-    """The raw canonical columns of ``position`` as a frame, whatever ``X`` held.
-
-    Missing columns become all-NaN, extra columns are dropped, numeric
-    columns are float64 (text that is not a number becomes NaN: validation
-    is the job of :mod:`recruit_reveal.data.loading` and the API, not of the model)
-    and ``state`` is an upper-case string or NaN.  A 2-D array is read as
-    the canonical columns in order.
-    """
-    # One float64 block filled column by column without building a Series per
-    # column: serving predicts one row at a time, where pandas' per-column
-    # overhead (to_numeric, astype, a dict-of-Series frame) dominated.
-    canon = _Canonical(X, position)
-    out = pd.DataFrame(canon.block, columns=canon.numeric, index=canon.index)
-    if canon.state is not None:
-        out.insert(canon.place, canon.state, canon.states)
-    return out
-
-
-def _tier_number(state: object) -> float:
-    tier = schema.state_tier(state)
-    return np.nan if tier is None else float(tier)
-
-
-def _state_tiers(states: np.ndarray) -> np.ndarray:
-    return _by_unique(states, _tier_number).astype("float64")
+#: Typical senior games when the training rows give none (the earlier system's season).
+_FALLBACK_GAMES = 10.0
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -209,15 +91,32 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def _impute_combine(cols: dict[str, np.ndarray], mean: np.ndarray, cov: np.ndarray) -> None:
+def derived_value(d: dict[str, Any], cols: Callable[[str], np.ndarray], games: np.ndarray,
+                  ratio: Callable[[np.ndarray, np.ndarray], np.ndarray] = _ratio) -> np.ndarray:
+    """A derived feature of the spec (``Derived``, as plain data) from the filled inputs;
+    ``games``: senior games, the typical number where missing."""
+    first, *rest = (cols(n) for n in d["of"])
+    if d["op"] == "difference":
+        return first - rest[0]
+    if d["op"] == "ratio":
+        den = rest[0] + d["plus"] if d["plus"] else rest[0]
+        return ratio(first, den)
+    # per_game: the first as given, the others with a missing value as 0.
+    for other in rest:
+        first = first + np.nan_to_num(other)
+    return ratio(first, games)
+
+
+def _impute_combine(cols: dict[str, np.ndarray], combine: list[str], mean: np.ndarray,
+                    cov: np.ndarray) -> None:
     """Fill partly recorded combine rows in ``cols`` with their conditional Gaussian mean."""
-    block = np.column_stack([cols[name] for name in COMBINE_COLUMNS])
+    block = np.column_stack([cols[name] for name in combine])
     observed = np.isfinite(block)
     partial = observed.any(axis=1) & ~observed.all(axis=1)
-    # Each missingness pattern (at most 2^4) as one integer, first column
-    # most significant: the distinct patterns come without a Python loop
-    # over rows (or a row-wise np.unique), in the order sorted() gave the tuples.
-    n_cols = len(COMBINE_COLUMNS)
+    # Each missingness pattern as one integer, first column most significant:
+    # the distinct patterns come without a Python loop over rows (or a row-wise
+    # np.unique), in the order sorted() gave the tuples.
+    n_cols = len(combine)
     weights = 1 << np.arange(n_cols - 1, -1, -1)
     keys = observed @ weights
     for key in np.unique(keys[partial]):
@@ -227,7 +126,7 @@ def _impute_combine(cols: dict[str, np.ndarray], mean: np.ndarray, cov: np.ndarr
         # E[x_m | x_o] = mu_m + S_mo S_oo^-1 (x_o - mu_o)
         coef = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)])
         block[np.ix_(rows, m)] = mean[m] + (block[np.ix_(rows, o)] - mean[o]) @ coef
-    for j, name in enumerate(COMBINE_COLUMNS):
+    for j, name in enumerate(combine):
         cols[name] = block[:, j]
 
 
@@ -243,17 +142,21 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
       (for the ``athletic`` composite);
     - ``typical_games_``: median senior games (to turn junior totals into
       per-game figures);
+    - ``spec_`` (the spec's plain data) and ``plan_`` (:func:`feature_plan`):
+      everything ``transform`` needs about the position;
     - ``feature_names_out_``.
 
     Parameters
     ----------
-    position : "qb", "rb" or "wr"
+    position : a position key of the active catalog, a ``PositionSpec`` or its plain data
+        (a model to be exported with skops takes a key or the plain data, as
+        ``estimators.build_pipeline`` passes it: parameters are stored as given)
     groups : sequence of names from :data:`FEATURE_GROUPS`, or None for all.
     exclude : output feature names to leave out (raw or derived), or None.
     """
 
-    def __init__(self, position: str = "qb", groups: Sequence[str] | None = None,
-                 exclude: Sequence[str] | None = None):
+    def __init__(self, position: schema.PositionLike | None = None,
+                 groups: Sequence[str] | None = None, exclude: Sequence[str] | None = None):
         self.position = position
         self.groups = groups
         self.exclude = exclude
@@ -269,16 +172,21 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         # y is accepted for API compatibility and deliberately ignored: no
         # statistic in this transformer may depend on the target.
-        position = schema.check_position(self.position)
+        if self.position is None:
+            raise ValueError("DerivedFeatures needs a position (a key, a spec or its data)")
+        spec = schema.spec_of(self.position)
         groups = self._groups()
-        frame = _Canonical(X, position)
-        self.position_ = position
+        plan = feature_plan(spec)
+        frame = _Canonical(X, plan)
+        self.position_, self.spec_, self.plan_ = spec.key, spec.to_dict(), plan
         self.groups_ = groups
-        games = frame.column("games")
+        games = frame.column(plan["games"]) if plan["games"] else np.zeros(0)
         finite_games = games[np.isfinite(games)]
-        self.typical_games_ = float(np.median(finite_games)) if finite_games.size else 10.0
+        self.typical_games_ = (float(np.median(finite_games)) if finite_games.size
+                               else _FALLBACK_GAMES)
         self.norms_ = {}
-        for name in COMBINE_COLUMNS:
+        combine = plan["combine"]
+        for name in combine:
             values = frame.column(name)
             values = values[np.isfinite(values)]
             if values.size >= 2 and np.std(values) > 0:
@@ -287,26 +195,36 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
                 # A result never (or once) measured in training carries no norm;
                 # it simply drops out of the composite.
                 self.norms_[name] = (float("nan"), float("nan"))
-        block = np.column_stack([frame.column(name) for name in COMBINE_COLUMNS])
+        block = np.column_stack([frame.column(name) for name in combine]) if combine \
+            else np.zeros((len(frame), 0))
         complete = block[np.isfinite(block).all(axis=1)]
         self.combine_mean_: np.ndarray | None
         self.combine_cov_: np.ndarray | None
-        if len(complete) > 2 * len(COMBINE_COLUMNS):
+        if combine and len(complete) > 2 * len(combine):
             self.combine_mean_ = complete.mean(axis=0)
-            self.combine_cov_ = np.cov(complete, rowvar=False)
+            self.combine_cov_ = np.atleast_2d(np.cov(complete, rowvar=False))
         else:
             self.combine_mean_ = None
             self.combine_cov_ = None
         self.n_fit_rows_ = len(frame)
-        self.feature_names_in_ = np.array(schema.feature_names(position), dtype=object)
+        self.feature_names_in_ = np.array(plan["names"], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         _, names = self._compute(frame)
         self.feature_names_out_ = np.array(names, dtype=object)
         return self
 
+    def fitted_plan(self) -> dict[str, Any]:
+        """``plan_``; a transformer fitted before specs travelled with models has none and
+        was fitted on the default catalog's football, whose spec gives it."""
+        plan = getattr(self, "plan_", None)
+        if plan is None:
+            plan = feature_plan(default_catalog().position(self.position_))
+            self.plan_ = plan
+        return plan
+
     def transform(self, X):
         check_is_fitted(self, "feature_names_out_")
-        frame = _Canonical(X, self.position_)
+        frame = _Canonical(X, self.fitted_plan())
         values, _ = self._compute(frame)
         return values
 
@@ -317,114 +235,108 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
     # -- the features -------------------------------------------------------
 
     def _compute(self, frame: _Canonical) -> tuple[np.ndarray, list[str]]:
-        groups = self.groups_
+        groups, plan = self.groups_, self.fitted_plan()
         # A private copy: the missing-value flags below read the untouched inputs.
         own = frame.block.copy(order="F")
         cols = {name: own[:, j] for j, name in enumerate(frame.numeric)}
         if "per_game" in groups:
-            self._fill_seasons(cols)
+            self._fill_seasons(cols, plan)
         mean, cov = self.combine_mean_, self.combine_cov_
         if "combine_impute" in groups and mean is not None and cov is not None:
-            _impute_combine(cols, mean, cov)
+            _impute_combine(cols, plan["combine"], mean, cov)
         out: dict[str, np.ndarray] = dict(cols)
-        self._derived(out, cols)
-        if "efficiency" in groups:
-            self._efficiency(out, cols)
+        self._derived(out, cols, plan, len(frame))
         if "athletic" in groups:
-            out["athletic_composite"] = self._athletic(cols)
+            out["athletic_composite"] = self._athletic(cols, plan, len(frame))
         if "state_tier" in groups:
-            _state_tier_features(out, frame)
+            _state_tier_features(out, frame, plan["state_tiers"])
         if "missing" in groups:
-            self._missing(out, cols, frame)
+            _missing(out, cols, frame, plan)
         names = [n for n in out if n not in set(self.exclude or ())]
         values = np.column_stack([out[n] for n in names]) if len(frame) else np.empty(
             (0, len(names)))
         return values.astype("float64"), names
 
-    def _fill_seasons(self, cols: dict[str, np.ndarray]) -> None:
-        """Per-game figures and season totals, each filled from the other where missing."""
-        games = cols["games"]
-        for per_game, total, senior in _PER_GAME_PAIRS[self.position_]:
-            g = games if senior else np.full_like(games, self.typical_games_)
-            if senior:
-                g = np.where(np.isfinite(g), g, self.typical_games_)
+    def _games(self, cols: dict[str, np.ndarray], name: str | None, n: int) -> np.ndarray:
+        """Games played, the typical number where missing (or without a games column)."""
+        if name is None:
+            return np.full(n, self.typical_games_)
+        return np.where(np.isfinite(cols[name]), cols[name], self.typical_games_)
+
+    def _fill_seasons(self, cols: dict[str, np.ndarray], plan: dict[str, Any]) -> None:
+        """Per-game figures and season totals, each filled from the other where missing;
+        then ratios of inputs (yards per catch) from their parts."""
+        n = len(next(iter(cols.values()))) if cols else 0
+        for per_game, total, games in plan["pairs"]:
+            g = self._games(cols, games, n)
             fill = _ratio(cols[total], g)
             cols[per_game] = np.where(np.isfinite(cols[per_game]), cols[per_game], fill)
             back = cols[per_game] * g
             cols[total] = np.where(np.isfinite(cols[total]), cols[total], back)
-        if self.position_ == "wr":
-            avg = _ratio(cols["senior_rec_yds"], cols["senior_rec"])
-            cols["senior_avg"] = np.where(np.isfinite(cols["senior_avg"]),
-                                          cols["senior_avg"], avg)
+        for name, num, den in plan["ratio_fills"]:
+            cols[name] = np.where(np.isfinite(cols[name]), cols[name],
+                                  _ratio(cols[num], cols[den]))
 
-    def _derived(self, out: dict[str, np.ndarray], cols: dict[str, np.ndarray]) -> None:
-        """Production on a log scale, body size, speed and trajectory."""
-        groups, pos = self.groups_, self.position_
-        h, w = cols["height_inches"], cols["weight_lbs"]
+    def _derived(self, out: dict[str, np.ndarray], cols: dict[str, np.ndarray],
+                 plan: dict[str, Any], n: int) -> None:
+        """Production on a log scale, body size, speed, then the spec's derived features
+        by group (trajectory, efficiency)."""
+        groups = self.groups_
         if "log_production" in groups:
             # Production is multiplicative (its spread grows with its level), so
             # on a log scale the divisions differ by a shift, which linear models fit.
-            for name in _PRODUCTION_PAIR[pos]:
+            for name in plan["production"]:
                 out[f"log_{name}"] = np.log1p(np.clip(cols[name], 0.0, None))
-        if "bmi" in groups:
+        h, w = cols.get("height_inches"), cols.get("weight_lbs")
+        if "bmi" in groups and h is not None and w is not None:
             out["bmi"] = 703.0 * _ratio(w, h * h)
-        if "speed_score" in groups:
-            out["speed_score"] = 200.0 * _ratio(w, cols["forty_yard_dash"] ** 4)
-        if "trajectory" in groups:
-            senior_prod, junior_prod = _PRODUCTION_PAIR[pos]
-            out["production_growth"] = cols[senior_prod] - cols[junior_prod]
-            out["td_growth"] = cols["senior_tds"] - cols["junior_tds"]
+        forty = cols.get("forty_yard_dash")
+        if "speed_score" in groups and w is not None and forty is not None:
+            out["speed_score"] = 200.0 * _ratio(w, forty ** 4)
+        games = self._games(cols, plan["games"], n)
+        for group in ("trajectory", "efficiency"):
+            if group in groups:
+                for d in plan["derived"]:
+                    if d["group"] == group:
+                        out[d["name"]] = derived_value(d, cols.__getitem__, games)
 
-    def _efficiency(self, out: dict[str, np.ndarray], cols: dict[str, np.ndarray]) -> None:
-        """Senior production per game (and per pass or catch)."""
-        games = cols["games"]
-        eff_games = np.where(np.isfinite(games), games, self.typical_games_)
-        out["tds_per_game"] = _ratio(cols["senior_tds"], eff_games)
-        if self.position_ == "qb":
-            out["td_int_ratio"] = _ratio(cols["senior_tds"], cols["senior_int"] + 1.0)
-            out["rush_ypg"] = _ratio(cols["senior_rush_yds"], eff_games)
-        elif self.position_ == "rb":
-            out["scrimmage_ypg"] = _ratio(
-                cols["senior_yds"] + np.nan_to_num(cols["senior_rec_yds"]), eff_games)
-            out["rec_per_game"] = _ratio(cols["senior_rec"], eff_games)
-        else:
-            out["rec_per_game"] = _ratio(cols["senior_rec"], eff_games)
-            out["td_per_catch"] = _ratio(cols["senior_tds"], cols["senior_rec"])
-
-    def _missing(self, out: dict[str, np.ndarray], cols: dict[str, np.ndarray],
-                 frame: _Canonical) -> None:
-        """Which combine results the input lacked, and whether it has a junior season."""
-        flags = [np.isnan(frame.column(name)).astype("float64") for name in COMBINE_COLUMNS]
-        for name, flag in zip(COMBINE_COLUMNS, flags, strict=True):
-            out[f"{name}_missing"] = flag
-        out["combine_missing_count"] = np.sum(flags, axis=0)
-        out["no_combine"] = (out["combine_missing_count"] == len(COMBINE_COLUMNS)).astype(
-            "float64")
-        junior = _PRODUCTION_PAIR[self.position_][1]
-        out["junior_season_missing"] = np.isnan(cols[junior]).astype("float64")
-
-    def _athletic(self, cols: dict[str, np.ndarray]) -> np.ndarray:
+    def _athletic(self, cols: dict[str, np.ndarray], plan: dict[str, Any], n: int) -> np.ndarray:
         zs = []
-        for name in COMBINE_COLUMNS:
+        for name in plan["combine"]:
             mean, std = self.norms_[name]
             if not np.isfinite(std):
                 continue
             z = (cols[name] - mean) / std
-            zs.append(-z if name in _LOWER_IS_BETTER else z)
+            zs.append(-z if name in plan["lower_better"] else z)
         if not zs:
-            return np.full(len(cols["height_inches"]), np.nan)
+            return np.full(n, np.nan)
         stacked = np.column_stack(zs)
         counts = np.isfinite(stacked).sum(axis=1)
         total = np.nansum(stacked, axis=1)
         return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
 
 
-def _state_tier_features(out: dict[str, np.ndarray], frame: _Canonical) -> None:
+def _missing(out: dict[str, np.ndarray], cols: dict[str, np.ndarray], frame: _Canonical,
+             plan: dict[str, Any]) -> None:
+    """Which combine results the input lacked, and whether it has a junior season."""
+    combine = plan["combine"]
+    if combine:
+        flags = [np.isnan(frame.column(name)).astype("float64") for name in combine]
+        for name, flag in zip(combine, flags, strict=True):
+            out[f"{name}_missing"] = flag
+        out["combine_missing_count"] = np.sum(flags, axis=0)
+        out["no_combine"] = (out["combine_missing_count"] == len(combine)).astype("float64")
+    if plan["junior"] is not None:
+        out["junior_season_missing"] = np.isnan(cols[plan["junior"]]).astype("float64")
+
+
+def _state_tier_features(out: dict[str, np.ndarray], frame: _Canonical,
+                         state_tiers: list[list[str]]) -> None:
     """The state's recruiting tier (NaN when unknown), and one 0/1 column per tier."""
-    tiers = (_state_tiers(frame.states) if frame.states is not None
-             else np.full(len(frame), np.nan))
+    tiers = (_state_tiers(frame.states, tier_table(state_tiers))
+             if frame.states is not None else np.full(len(frame), np.nan))
     out["state_tier"] = tiers
     # One column per tier as well: the share of recruits by tier need
     # not change by the same step from one tier to the next.
-    for tier in (1, 2, 3, 4):
+    for tier in range(1, len(state_tiers) + 2):
         out[f"state_tier_{tier}"] = (tiers == tier).astype("float64")

@@ -15,13 +15,14 @@ reproduce ``low`` and ``high`` with ``np.percentile(values, [0.5, 99.5])``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..schema import DIVISIONS, columns_for
+from .. import schema
+from ..catalog import active_catalog
 
 #: The percentiles bounding an input's usual range.
 LOW_PERCENTILE = 0.5
@@ -56,23 +57,27 @@ def state_profile(values: Iterable[object]) -> dict[str, Any]:
     return {"shares": {str(k): float(v) for k, v in shares.items()}, "missing_share": missing}
 
 
-def input_profile(frame: pd.DataFrame, position: str) -> dict[str, dict[str, Any]]:
+def input_profile(frame: pd.DataFrame,
+                  position: schema.PositionLike) -> dict[str, dict[str, Any]]:
     """The profile of every input of ``position`` over the training rows of ``frame``.
 
     An input absent from ``frame`` is profiled as missing from every row.
     """
     empty = pd.Series([None] * len(frame), dtype=object)
     out: dict[str, dict[str, Any]] = {}
-    for col in columns_for(position):
+    for col in schema.spec_of(position).inputs:
         values = frame[col.name] if col.name in frame else empty
         out[col.name] = (state_profile(values) if col.kind == "state"
                          else numeric_profile(values))
     return out
 
 
-def division_mix(target: Iterable[object]) -> dict[str, float]:
-    """Share of the training rows in each division (every division, zero when absent)."""
+def division_mix(target: Iterable[object],
+                 levels: Sequence[str] | None = None) -> dict[str, float]:
+    """Share of the training rows in each level of ``levels`` (the ladder; the active
+    catalog's by default), every level, zero when absent."""
+    levels = active_catalog().ladder.levels if levels is None else levels
     labels = pd.Series(target, dtype=object)
     counts = labels.value_counts()
     return {d: float(counts.get(d, 0) / len(labels)) if len(labels) else 0.0
-            for d in DIVISIONS}
+            for d in levels}

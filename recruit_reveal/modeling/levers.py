@@ -1,7 +1,7 @@
 """The what-if search: which inputs can improve, the values tried, the smallest change that works.
 
-For each improvable input (a *lever*: combine results, weight and the key
-production stats) :func:`lever_grid` lays out candidate values around the
+For each improvable input (a *lever* of the position's spec: combine results,
+weight and the key production stats) :func:`lever_grid` lays out candidate values around the
 athlete's current one, inside the schema's plausible range, for every lever
 and athlete at once; the caller scores every candidate in one call
 (:func:`recruit_reveal.modeling.explanations.explain_arrays`), and
@@ -19,36 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from ..schema import DIVISIONS, check_position, column
-
-#: Inputs whose improvement the what-if considers: direction (+1 higher is
-#: better, -1 lower is better, 0 either way: searched up and down, nearest
-#: first), the search span from the current value, and the decimals shown.
-#: The span keeps suggestions within one off-season's reach; the schema range
-#: caps them further.
-_COMMON_LEVERS: dict[str, tuple[int, float, int]] = {
-    "forty_yard_dash": (-1, 0.8, 2),
-    "shuttle": (-1, 0.6, 2),
-    "vertical_jump": (+1, 12.0, 1),
-    "broad_jump": (+1, 30.0, 0),
-    "weight_lbs": (0, 40.0, 0),
-}
-_PRODUCTION_LEVERS: dict[str, dict[str, tuple[int, float, int]]] = {
-    "qb": {"senior_ypg": (+1, 200.0, 0), "senior_tds": (+1, 30.0, 0),
-           "senior_comp_pct": (+1, 25.0, 1)},
-    "rb": {"senior_ypg": (+1, 150.0, 0), "senior_ypc": (+1, 5.0, 1),
-           "senior_tds": (+1, 25.0, 0)},
-    "wr": {"senior_rec_ypg": (+1, 100.0, 0), "senior_rec": (+1, 50.0, 0),
-           "senior_avg": (+1, 10.0, 1), "senior_tds": (+1, 15.0, 0)},
-}
+from .. import schema
+from ..catalog import PositionSpec, active_catalog
 
 
-@lru_cache(maxsize=8)
-def levers(position: str) -> dict[str, tuple[int, float, int]]:
-    """The improvable inputs of a position: name -> (direction, span, decimals).
-
-    The returned dict is shared: do not modify it."""
-    return {**_COMMON_LEVERS, **_PRODUCTION_LEVERS[check_position(position)]}
+def levers(position: schema.PositionLike) -> dict[str, tuple[int, float, int]]:
+    """The improvable inputs of a position (its spec's levers): name -> (direction, span,
+    decimals).  Direction +1: higher is better, -1: lower is better, 0: either way
+    (searched up and down, nearest first); the span keeps suggestions within one
+    off-season's reach, and the input's plausible range caps them further."""
+    return {name: (lever.direction, lever.span, lever.decimals)
+            for name, lever in schema.spec_of(position).levers.items()}
 
 
 @lru_cache(maxsize=65536)
@@ -64,6 +45,8 @@ class _Plan:
     names: tuple[str, ...]
     units: tuple[str, ...]
     decimals: tuple[int, ...]
+    #: The ladder's levels, lowest first (what the candidates' codes name).
+    levels: tuple[str, ...]
     #: Column of each lever among the inputs; its direction; 10 ** decimals.
     cols: np.ndarray
     direction: np.ndarray
@@ -78,9 +61,10 @@ class _Plan:
 
 
 @lru_cache(maxsize=64)
-def _plan(position: str, steps: int, numeric: tuple[str, ...]) -> _Plan:
-    spec = [(name, *levers(position)[name], column(position, name))
-            for name in levers(position) if name in numeric]
+def _plan(position: PositionSpec, steps: int, numeric: tuple[str, ...]) -> _Plan:
+    # Cached by spec (specs hash by digest): a model's levers never change.
+    table = levers(position)
+    spec = [(name, *table[name], position.column(name)) for name in table if name in numeric]
     width = 2 * steps if any(d == 0 for _, d, *_ in spec) else steps
     offsets = np.full((len(spec), width), np.nan)
     ks = np.arange(1, steps + 1, dtype=float)
@@ -92,8 +76,11 @@ def _plan(position: str, steps: int, numeric: tuple[str, ...]) -> _Plan:
     high = np.array([np.inf if c.high is None else c.high for *_, c in spec], dtype=float)
     return _Plan(
         tuple(n for n, *_ in spec), tuple(c.unit for *_, c in spec),
-        tuple(d for _, _, _, d, _ in spec), np.array([numeric.index(n) for n, *_ in spec]),
-        np.array([d for _, d, *_ in spec]), np.array([10.0 ** d for _, _, _, d, _ in spec]),
+        tuple(d for _, _, _, d, _ in spec), position.levels,
+        # Typed, so that a position without levers searches nothing rather than fail.
+        np.array([numeric.index(n) for n, *_ in spec], dtype=int),
+        np.array([d for _, d, *_ in spec], dtype=int),
+        np.array([10.0 ** d for _, _, _, d, _ in spec], dtype=float),
         low, high, np.array([(c.high - c.low) if c.low is not None and c.high is not None
                              else span for _, _, span, _, c in spec], dtype=float),
         np.array([((c.low or 0.0) + (c.high or 0.0)) / 2 for *_, c in spec]), offsets)
@@ -135,13 +122,13 @@ class LeverGrid:
         the predicted division ``pred`` to at least the next one up, and the levers that
         cannot.  ``proba`` and ``decided`` (predicted codes) belong to the candidates, in
         scoring order.  Athletes at the top division search nothing."""
+        top = len(self.plan.levels) - 1
         target = pred + 1
-        safe_target = np.minimum(target, len(DIVISIONS) - 1)
+        safe_target = np.minimum(target, top)
         grid_pred = self._spread(decided, -1)
         grid_prob = self._spread(proba[np.arange(self.size), safe_target[self.rows]], 0.0)
         success = self.valid & (grid_pred >= target[:, None, None])
-        return self._collect(success, grid_pred, grid_prob, pred < len(DIVISIONS) - 1, x,
-                             typical)
+        return self._collect(success, grid_pred, grid_prob, pred < top, x, typical)
 
     def target_options(self, proba: np.ndarray, decided: np.ndarray, target: int,
                        min_probability: float, reached: np.ndarray, x: np.ndarray,
@@ -189,14 +176,14 @@ class LeverGrid:
                 "suggested": val,  # rounded to the lever's decimals already
                 "change": _round(val - cur, decimals) if known else None,
                 "direction": "lower" if low else "higher",
-                "new_division": DIVISIONS[code],
+                "new_division": plan.levels[code],
                 "new_probability": prob,
                 "effort": eff,
             })
         return options, unreachable
 
 
-def lever_grid(x: np.ndarray, numeric: list[str], position: str, steps: int,
+def lever_grid(x: np.ndarray, numeric: list[str], position: schema.PositionLike, steps: int,
                typical: dict[str, float]) -> LeverGrid:
     """The candidates of every lever of ``position`` among ``numeric`` (the columns of ``x``).
 
@@ -206,7 +193,7 @@ def lever_grid(x: np.ndarray, numeric: list[str], position: str, steps: int,
     value, since the model imputes something close to it anyway (else from the middle
     of the range).
     """
-    plan = _plan(check_position(position), steps, tuple(numeric))
+    plan = _plan(schema.spec_of(position), steps, tuple(numeric))
     fallback = np.array([typical.get(n, np.nan) for n in plan.names], dtype=float)
     fallback = np.where(np.isfinite(fallback), fallback, plan.middle)
     start = x[:, plan.cols]
@@ -220,10 +207,12 @@ def lever_grid(x: np.ndarray, numeric: list[str], position: str, steps: int,
 
 
 def target_result(target: int, min_probability: float, probability: float,
-                  options: list[dict], unreachable: list[str]) -> dict[str, Any]:
-    """The target search of one athlete whose probability of division ``target`` or
-    higher is ``probability`` now (see ``explanations.explain_arrays(target=...)``)."""
-    division = DIVISIONS[target]
+                  options: list[dict], unreachable: list[str],
+                  levels: tuple[str, ...]) -> dict[str, Any]:
+    """The target search of one athlete whose probability of level ``target`` (of
+    ``levels``, the ladder) or higher is ``probability`` now (see
+    ``explanations.explain_arrays(target=...)``)."""
+    division = levels[target]
     reached = probability >= min_probability
     options = [] if reached else sorted(options, key=lambda o: o["effort"])
     best = options[0] if options else None
@@ -244,17 +233,19 @@ def target_result(target: int, min_probability: float, probability: float,
     }
 
 
-def what_if_result(pred: int, options: list[dict], unreachable: list[str]) -> dict[str, Any]:
-    """The what-if of one athlete predicted at ``pred`` (see ``explanations.what_if``)."""
-    current = DIVISIONS[pred]
-    if pred == len(DIVISIONS) - 1:
+def what_if_result(pred: int, options: list[dict], unreachable: list[str],
+                   levels: tuple[str, ...]) -> dict[str, Any]:
+    """The what-if of one athlete predicted at level ``pred`` of ``levels`` (the ladder;
+    see ``explanations.what_if``)."""
+    current = levels[pred]
+    if pred == len(levels) - 1:
         return {
             "current_division": current, "target_division": None, "at_top": True,
             "best": None, "options": [], "unreachable": [],
             "message": f"Already predicted at the top division ({current}); "
                        "there is no next division up.",
         }
-    target = DIVISIONS[pred + 1]
+    target = levels[pred + 1]
     options = sorted(options, key=lambda o: o["effort"])
     best = options[0] if options else None
     if best is None:
@@ -270,16 +261,17 @@ def what_if_result(pred: int, options: list[dict], unreachable: list[str]) -> di
     }
 
 
-@lru_cache(maxsize=256)
-def input_label(name: str) -> str:
-    """Readable name of an input, from the schema's description."""
-    for pos in ("qb", "rb", "wr"):
-        try:
-            text = column(pos, name).description
-        except KeyError:
-            continue
-        return text or name.replace("_", " ")
-    return name.replace("_", " ")
+def input_label(name: str, position: schema.PositionLike | None = None) -> str:
+    """Readable name of an input: its description in the position's spec, or (without a
+    position, or for an input it lacks) in the active catalog's input definitions."""
+    item = None
+    if position is not None:
+        spec = schema.spec_of(position)
+        item = spec.column(name) if spec.has(name) else None
+    if item is None:
+        item = active_catalog().inputs.get(name)
+    text = item.description if item is not None else ""
+    return text or name.replace("_", " ")
 
 
 def describe_option(o: dict[str, Any]) -> str:

@@ -31,6 +31,10 @@ histogram of games 1..16 and the mean and spread of the log rate, no row.
 A pipeline exported before partial profiles has no such attribute: it answers
 complete rows as before and refuses the others
 (:class:`~recruit_reveal.errors.IncompatibleModelError`) rather than impute.
+
+Which inputs are the rate, its season total and the games come from the position's
+spec (its production stat's ``total`` and ``games``).  A position without a
+production stat (measurables only) has no partial profile: every row is complete.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .. import schema
-from ..data import production
+from ..catalog import Input, PositionSpec
 from ..errors import IncompatibleModelError
 
 #: Where the parts live on a fitted pipeline.
@@ -78,36 +82,44 @@ def log_rate_stats(rate: np.ndarray) -> tuple[float, float]:
     return float(logs.mean()), float(logs.std())
 
 
-def blank_production(frame: Any, position: str) -> Any:
+def blank_production(frame: Any, position: schema.PositionLike) -> Any:
     """A copy of the frame with every production input missing (the measurables)."""
     out = frame.copy()
-    for name in production.production_columns(position):
+    for name in schema.spec_of(position).production_inputs:
         if name in out.columns:
             out[name] = np.nan
     return out
 
 
-def fit_partial_profiles(pipeline: Any, frame: Any, target: Any, position: str) -> dict[str, Any]:
+def _column(frame: Any, name: str) -> np.ndarray:
+    return frame[name].to_numpy(dtype="float64") if name in frame else \
+        np.full(len(frame), np.nan)
+
+
+def fit_partial_profiles(pipeline: Any, frame: Any, target: Any,
+                         position: schema.PositionLike) -> dict[str, Any] | None:
     """Fit the measurables-only model beside a fitted ``pipeline`` and attach both parts.
 
     The measurables model is an unfitted clone of ``pipeline`` (same steps, estimator
     and parameters) fitted on ``frame`` with the production inputs removed.  Returns
-    the aggregates written to the model's metadata (:func:`summary`).
+    the aggregates written to the model's metadata (:func:`summary`); None for a
+    position without a production rate (nothing to integrate over).
     """
     from sklearn.base import clone
 
-    position = schema.check_position(position)
-    blank = blank_production(frame, position)
+    spec = schema.spec_of(position)
+    cols = _Columns.of(spec)
+    if cols is None:
+        return None
+    blank = blank_production(frame, spec)
     measurables = clone(pipeline)
     _exclude_constant_features(measurables, blank)
     measurables.fit(blank, target)
-    rate_name, _ = production.rate_pair(position)
-    mean, sd = log_rate_stats(frame[rate_name].to_numpy(dtype="float64"))
+    mean, sd = log_rate_stats(_column(frame, cols.names[cols.rate]))
     parts = {
-        "position": position,
+        "position": spec.key,
         "measurables_model": measurables,
-        "games_histogram": games_histogram(frame[production.GAMES_COLUMN].to_numpy(
-            dtype="float64")),
+        "games_histogram": games_histogram(_column(frame, cols.names[cols.games])),
         "log_rate": np.array([mean, sd]),
     }
     setattr(pipeline, ATTRIBUTE, parts)
@@ -141,20 +153,23 @@ def summary(pipeline: Any) -> dict[str, Any] | None:
     if parts is None:
         return None
     mean, sd = (float(v) for v in parts["log_rate"])
+    spec = pipeline.steps[0][1].spec_ if hasattr(pipeline.steps[0][1], "spec_") else None
+    inputs = (PositionSpec.from_dict(spec) if spec else schema.spec_of(parts["position"])
+              ).production_inputs
     return {
         "games_histogram": {str(g + 1): int(c) for g, c in enumerate(parts["games_histogram"])
                             if c > 0},
         "log_rate_mean": mean if np.isfinite(mean) else None,
         "log_rate_sd": sd if np.isfinite(sd) else None,
         "measurables_model": True,
-        "production_inputs": list(production.production_columns(parts["position"])),
+        "production_inputs": list(inputs),
     }
 
 
 # --------------------------------------------------------------------------- rows
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Columns:
     """Where the production inputs sit among the numeric columns of a position."""
 
@@ -163,42 +178,68 @@ class _Columns:
     games: int
     production: np.ndarray
     names: tuple[str, ...]
+    #: The rate input (its range bounds the rates tried).
+    column: Input
 
     @classmethod
-    def of(cls, position: str) -> _Columns:
-        names = tuple(c.name for c in schema.numeric_columns(position))
-        rate, total = production.rate_pair(position)
-        prod = [names.index(n) for n in production.production_columns(position)]
-        return cls(names.index(rate), names.index(total), names.index(production.GAMES_COLUMN),
-                   np.asarray(prod, dtype=np.int64), names)
+    def of(cls, spec: PositionSpec) -> _Columns | None:
+        """None for a position whose production stat is not a rate of a season total over
+        games among its inputs (e.g. measurables only)."""
+        names = tuple(c.name for c in spec.numeric)
+        rate = spec.column(spec.production) if spec.production in names else None
+        if rate is None or rate.total not in names or rate.games not in names:
+            return None
+        prod = [names.index(n) for n in spec.production_inputs if n in names]
+        return cls(names.index(rate.name), names.index(rate.total), names.index(rate.games),
+                   np.asarray(prod, dtype=np.int64), names, rate)
 
 
-_COLUMNS = {pos: _Columns.of(pos) for pos in schema.POSITIONS}
+def _columns(position: schema.PositionLike) -> _Columns | None:
+    return _Columns.of(schema.spec_of(position))
 
 
-def row_kinds(x: np.ndarray, position: str) -> np.ndarray:
+def _derivable(rate: np.ndarray, total: np.ndarray, games: np.ndarray,
+               col: Input) -> np.ndarray:
+    """Rows whose missing rate follows from total / games within the rate's range: the rule
+    of :mod:`recruit_reveal.data.production`, read off the spec."""
+    usable = np.isnan(rate) & np.isfinite(total) & np.isfinite(games) & (games > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(usable, total / np.where(usable, games, 1.0), np.nan)
+        bad = (value < (col.low if col.low is not None else -np.inf)) | \
+            (value > (col.high if col.high is not None else np.inf))
+    return usable & ~bad
+
+
+def row_kinds(x: np.ndarray, position: schema.PositionLike) -> np.ndarray:
     """Per row: COMPLETE (the rate is given or derivable from total and games),
-    TOTAL_ONLY (a total without games) or NO_PRODUCTION (neither rate nor total)."""
-    cols = _COLUMNS[position]
-    rate, total, games = x[:, cols.rate], x[:, cols.total], x[:, cols.games]
+    TOTAL_ONLY (a total without games) or NO_PRODUCTION (neither rate nor total).
+    Every row of a position without a production rate is complete."""
+    return _row_kinds(x, _columns(position))
+
+
+def _row_kinds(x: np.ndarray, cols: _Columns | None) -> np.ndarray:
     kinds = np.full(len(x), COMPLETE, dtype=np.int64)
-    unknown = np.isnan(rate) & ~production.derive_rates(rate, total, games, position).derived
+    if cols is None:
+        return kinds
+    rate, total, games = x[:, cols.rate], x[:, cols.total], x[:, cols.games]
+    unknown = np.isnan(rate) & ~_derivable(rate, total, games, cols.column)
     kinds[unknown & np.isfinite(total)] = TOTAL_ONLY
     kinds[unknown & ~np.isfinite(total)] = NO_PRODUCTION
     return kinds
 
 
-def integrated(x: np.ndarray, position: str) -> list[tuple[list[str], str | None]]:
+def integrated(x: np.ndarray, position: schema.PositionLike
+               ) -> list[tuple[list[str], str | None]]:
     """Per row, the inputs the prediction integrated over and a short description of how
     (``([], None)`` for a row whose rate is given or derived)."""
-    position = schema.check_position(position)
-    cols = _COLUMNS[position]
-    if not np.isnan(x[:, cols.rate]).any():
+    spec = schema.spec_of(position)
+    position, cols = spec.key, _Columns.of(spec)
+    if cols is None or not np.isnan(x[:, cols.rate]).any():
         return [([], None) for _ in range(len(x))]
-    rate, total = production.rate_pair(position)
+    rate, total, games_name = (cols.names[j] for j in (cols.rate, cols.total, cols.games))
     prod_names = [cols.names[j] for j in cols.production]
     out: list[tuple[list[str], str | None]] = []
-    for kind, row in zip(row_kinds(x, position).tolist(), x, strict=True):
+    for kind, row in zip(row_kinds(x, spec).tolist(), x, strict=True):
         if kind == COMPLETE:
             out.append(([], None))
         elif kind == TOTAL_ONLY:
@@ -208,7 +249,7 @@ def integrated(x: np.ndarray, position: str) -> list[tuple[list[str], str | None
             if not np.isnan(games):
                 text += (f"; the games given ({games:g}) make {total} / games outside the "
                          f"plausible range of {rate}")
-            out.append(([rate, production.GAMES_COLUMN], text))
+            out.append(([rate, games_name], text))
         else:
             given = [n for n, v in zip(prod_names, row[cols.production], strict=True)
                      if not np.isnan(v)]
@@ -236,39 +277,48 @@ class PartialProfiles:
     measurables: Predict | None = None
     weights: np.ndarray | None = None
     log_rate: tuple[float, float] = (float("nan"), float("nan"))
+    #: Where the rate, total and games sit (None: no production rate, every row complete).
+    columns: _Columns | None = None
 
     def predict(self, complete: Predict, x: np.ndarray, state: np.ndarray) -> np.ndarray:
         """Probabilities of every row: ``complete`` for rows with a rate, the integrals
         for the others.  Rows with a rate pay one NaN check."""
-        cols = _COLUMNS[self.position]
-        if not np.isnan(x[:, cols.rate]).any():
+        cols = self.columns
+        if cols is None or not np.isnan(x[:, cols.rate]).any():
             return complete(x, state)
-        kinds = row_kinds(x, self.position)
+        kinds = _row_kinds(x, cols)
         if (kinds == COMPLETE).all():
             return complete(x, state)
         self._refuse_without_parts(kinds)
-        out = np.empty((len(x), len(schema.DIVISIONS)))
+        out: np.ndarray | None = None
         for kind, score in ((COMPLETE, None), (TOTAL_ONLY, self._over_games),
                             (NO_PRODUCTION, self._measurables_only)):
             rows = np.flatnonzero(kinds == kind)
             if rows.size:
-                out[rows] = complete(x[rows], state[rows]) if score is None else \
+                part = complete(x[rows], state[rows]) if score is None else \
                     score(complete, x[rows], state[rows])
+                if out is None:  # as many columns as the model's ladder has levels
+                    out = np.empty((len(x), part.shape[1]))
+                out[rows] = part
+        assert out is not None
         return out
 
     def _refuse_without_parts(self, kinds: np.ndarray) -> None:
         if self.measurables is None:
-            rate, total = production.rate_pair(self.position)
+            assert self.columns is not None
+            rate, total, games = (self.columns.names[j] for j in
+                                  (self.columns.rate, self.columns.total, self.columns.games))
             raise IncompatibleModelError(
                 f"{rate}: the served {self.position} model was exported before partial "
                 f"profiles and cannot integrate over unknown production; give {rate}, or "
-                f"{total} and {production.GAMES_COLUMN}, or serve a newer version")
+                f"{total} and {games}, or serve a newer version")
 
     def _measurables_only(self, complete: Predict, x: np.ndarray,
                           state: np.ndarray) -> np.ndarray:
         assert self.measurables is not None
         blank = x.copy()
-        blank[:, _COLUMNS[self.position].production] = np.nan
+        assert self.columns is not None
+        blank[:, self.columns.production] = np.nan
         return self.measurables(blank, state)
 
     def _over_games(self, complete: Predict, x: np.ndarray, state: np.ndarray) -> np.ndarray:
@@ -277,37 +327,32 @@ class PartialProfiles:
         if weights is None or not weights.any():
             # A release trained without games played holds no distribution to integrate over.
             return self._measurables_only(complete, x, state)
-        cols = _COLUMNS[self.position]
+        cols = self.columns
+        assert cols is not None
         games = np.flatnonzero(weights > 0) + 1.0
         w = game_weights(x[:, cols.total], games, weights[games.astype(int) - 1],
-                         self.log_rate, self.position)
+                         self.log_rate, cols.column)
         n, m = len(x), len(games)
         grid = np.repeat(x, m, axis=0)
         grid[:, cols.games] = np.tile(games, n)
-        grid[:, cols.rate] = _rates(grid[:, cols.total], grid[:, cols.games], self.position)
+        grid[:, cols.rate] = np.clip(grid[:, cols.total] / grid[:, cols.games],
+                                     cols.column.low, cols.column.high)
         proba = complete(grid, np.repeat(state, m)).reshape(n, m, -1)
         return np.einsum("nm,nmk->nk", w, proba)
 
 
-def _rates(total: np.ndarray, games: np.ndarray, position: str) -> np.ndarray:
-    """total / games, held inside the rate's plausible range (only reached by rows whose
-    every number of games gives an implausible rate, e.g. a negative rushing total)."""
-    rate_name, _ = production.rate_pair(position)
-    col = schema.column(position, rate_name)
-    return np.clip(total / games, col.low, col.high)
-
-
 def game_weights(total: np.ndarray, games: np.ndarray, prior: np.ndarray,
-                 log_rate: tuple[float, float], position: str) -> np.ndarray:
+                 log_rate: tuple[float, float],
+                 position: Input | schema.PositionLike) -> np.ndarray:
     """(n, len(games)) weights p(g | total) of each row, each row summing to 1.
 
     ``prior`` (the games histogram) times the log-normal density of the rate at
     ``total / g`` (the Jacobian of total = rate x g cancels on the log scale); zero
     where ``total / g`` is outside the rate's range.  A row with no plausible ``g``
     (or a total of 0, for which every ``g`` is alike) keeps the prior alone.
+    ``position``: a position (its production rate) or the rate input itself.
     """
-    rate_name, _ = production.rate_pair(position)
-    col = schema.column(position, rate_name)
+    col = position if isinstance(position, Input) else _rate_input(position)
     total = np.asarray(total, dtype="float64")[:, None]
     rate = total / games[None, :]
     plausible = (rate >= (col.low if col.low is not None else -np.inf)) & \
@@ -325,14 +370,23 @@ def game_weights(total: np.ndarray, games: np.ndarray, prior: np.ndarray,
     return w / w.sum(axis=1, keepdims=True)
 
 
-def profiles_for(pipeline: Any, position: str,
+def _rate_input(position: schema.PositionLike) -> Input:
+    cols = _columns(position)
+    if cols is None:
+        raise ValueError(f"position {schema.spec_of(position).key!r} has no production rate")
+    return cols.column
+
+
+def profiles_for(pipeline: Any, position: schema.PositionLike,
                  compile_measurables: Callable[[Any], Predict]) -> PartialProfiles:
     """The :class:`PartialProfiles` of a fitted pipeline; ``compile_measurables`` turns
     the measurables-only pipeline into a scoring function (the fast path when it has one)."""
-    position = schema.check_position(position)
+    spec = schema.spec_of(position)
+    cols = _Columns.of(spec)
     parts = parts_of(pipeline)
-    if parts is None or parts.get("position") != position:
-        return PartialProfiles(position)
+    if parts is None or parts.get("position") != spec.key:
+        return PartialProfiles(spec.key, columns=cols)
     mean, sd = (float(v) for v in np.asarray(parts["log_rate"], dtype="float64"))
-    return PartialProfiles(position, compile_measurables(parts["measurables_model"]),
-                           np.asarray(parts["games_histogram"], dtype="float64"), (mean, sd))
+    return PartialProfiles(spec.key, compile_measurables(parts["measurables_model"]),
+                           np.asarray(parts["games_histogram"], dtype="float64"), (mean, sd),
+                           cols)

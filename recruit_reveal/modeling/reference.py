@@ -1,9 +1,8 @@
 """Reference athletes: deterministic input rows that exercise every branch of a model.
 
 :func:`reference_rows` builds them from the data contract alone (the
-position's typical athlete from the model's metadata, the sample athletes of
-:data:`recruit_reveal.schema.SAMPLE_ATHLETES`, the schema's ranges and a fixed
-seed), so no training row is ever stored to check a model with.  The fast
+position's typical athlete from the model's metadata, the spec's example
+athlete, its ranges and a fixed seed), so no training row is ever stored to check a model with.  The fast
 scoring path (:mod:`recruit_reveal.modeling.scoring`) is checked on them
 against the pipeline it was compiled from.
 
@@ -19,10 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any, cast
 
 import numpy as np
 
 from .. import schema
+from ..catalog import PositionSpec
 
 #: The seed of the random reference athletes (any fixed number would do).
 SEED = 20260101
@@ -39,9 +40,29 @@ def _in_range(col: schema.Column, value: float) -> float:
     return float(round(value)) if col.kind == "int" else float(value)
 
 
-def _typical_row(position: str, typical: Mapping[str, float] | None) -> np.ndarray:
+def model_spec(model: Any, position: schema.PositionLike | None = None) -> PositionSpec:
+    """The spec a fitted pipeline (its first step's ``spec_``) or a scorer (its ``spec``)
+    carries, else ``position``'s.
+
+    A model fitted before specs travelled with models carries none; its position is
+    then resolved (the caller's key, in the active catalog).  A key that names another
+    position than the carried spec is a ValueError."""
+    step = model.steps[0][1] if hasattr(model, "steps") and model.steps else None
+    data = getattr(step, "spec_", None)
+    carried = getattr(model, "spec", None)  # a scorer's (modeling.scoring)
+    if isinstance(data, Mapping) or isinstance(carried, PositionSpec | Mapping):
+        spec = schema.spec_of(data if isinstance(data, Mapping) else cast(Any, carried))
+        if isinstance(position, str) and position.strip().lower() != spec.key:
+            raise ValueError(f"the model is fitted for position {spec.key!r}, not {position!r}")
+        return spec
+    if position is None:
+        raise ValueError("the model carries no spec: name its position")
+    return schema.spec_of(position)
+
+
+def _typical_row(spec: PositionSpec, typical: Mapping[str, float] | None) -> np.ndarray:
     out = []
-    for col in schema.numeric_columns(position):
+    for col in spec.numeric:
         value = (typical or {}).get(col.name)
         if value is None or not math.isfinite(value):
             value = ((col.low or 0.0) + (col.high or 0.0)) / 2
@@ -49,26 +70,26 @@ def _typical_row(position: str, typical: Mapping[str, float] | None) -> np.ndarr
     return np.array(out)
 
 
-def _sample_row(position: str, base: np.ndarray) -> np.ndarray:
-    """The position's sample athlete; inputs it does not give are missing."""
-    sample = next(s for s in schema.SAMPLE_ATHLETES if s["position"] == position)
+def _sample_row(spec: PositionSpec, base: np.ndarray) -> np.ndarray:
+    """The position's example athlete; inputs it does not give are missing."""
+    sample = spec.example
     row = np.full_like(base, np.nan)
-    for j, col in enumerate(schema.numeric_columns(position)):
+    for j, col in enumerate(spec.numeric):
         value = sample.get(col.name)
         if isinstance(value, int | float):
             row[j] = float(value)
     return row
 
 
-def reference_rows(position: str, typical_values: Mapping[str, float] | None = None,
+def reference_rows(position: schema.PositionLike, typical_values: Mapping[str, float] | None = None,
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(numeric inputs in schema order with NaN for missing, state codes) of the
     reference athletes of ``position``; the same for the same arguments."""
-    position = schema.check_position(position)
-    cols = schema.numeric_columns(position)
+    spec = schema.spec_of(position)
+    cols = spec.numeric
     names = [c.name for c in cols]
-    base = _typical_row(position, typical_values)
-    sample = _sample_row(position, base)
+    base = _typical_row(spec, typical_values)
+    sample = _sample_row(spec, base)
     rows: list[np.ndarray] = []
     states: list[object] = []
 
@@ -92,17 +113,16 @@ def reference_rows(position: str, typical_values: Mapping[str, float] | None = N
                 edge = base.copy()
                 edge[j] = _in_range(cols[j], float(value))
                 add(edge, "IN")
-    combine = [names.index(c) for c in ("forty_yard_dash", "vertical_jump", "shuttle",
-                                        "broad_jump")]
-    for key in range(16):
+    combine = [names.index(c) for c in spec.combine]
+    for key in range(2 ** len(combine)):
         for start in (base, sample):
             row = start.copy()
             for bit, j in enumerate(combine):
                 if key >> bit & 1:
                     row[j] = np.nan
             add(row, "NY")
-    for per_game, total in _per_game_pairs(names):
-        for drop in ((per_game,), (total,), (per_game, total), (per_game, "games")):
+    for per_game, total, games in _per_game_pairs(spec):
+        for drop in ((per_game,), (total,), (per_game, total), (per_game, games)):
             row = base.copy()
             row[[names.index(n) for n in drop]] = np.nan
             add(row, "CA")
@@ -119,11 +139,10 @@ def reference_rows(position: str, typical_values: Mapping[str, float] | None = N
     return np.vstack(rows), np.array(states, dtype=object)
 
 
-def _per_game_pairs(names: list[str]) -> list[tuple[str, str]]:
-    """(per-game, season total) columns of a position, e.g. senior_ypg and senior_yds."""
-    pairs = []
-    for name in names:
-        total = name.replace("_ypg", "_yds")
-        if name.endswith("_ypg") and total in names:
-            pairs.append((name, total))
-    return pairs
+def _per_game_pairs(spec: PositionSpec) -> list[tuple[str, str, str]]:
+    """(per-game, season total, games) columns of a position, e.g. senior_ypg, senior_yds
+    and games; a rate without a games column (junior) is paired with the senior one."""
+    names = {c.name for c in spec.numeric}
+    games = next((r.games for r in spec.rates if r.games in names), None)
+    return [(r.name, r.total, r.games if r.games in names else games or r.name)
+            for r in spec.rates if r.total in names]

@@ -4,8 +4,8 @@ Metric names (keys of ``TrainingResult.cv_metrics`` and of each baseline):
 ``exact_accuracy``, ``within_one_accuracy`` (prediction at most one division
 off), ``macro_f1``, ``recall_per_division`` (division -> {mean, std}),
 ``quadratic_weighted_kappa``, ``log_loss``, ``expected_calibration_error``
-and ``confusion_matrix`` (rows = true division, columns = predicted, in
-DIVISIONS order, summed over the folds).  Every other metric is a summary
+and ``confusion_matrix`` (rows = true level, columns = predicted, in
+ladder order, summed over the folds).  Every other metric is a summary
 ``{"mean": float, "std": float}`` over the folds (std with ddof=0).
 
 Two versions' means differ beyond fold noise by :func:`beyond_fold_noise`, the
@@ -23,8 +23,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
-from ..schema import DIVISIONS
 
 METRIC_NAMES: tuple[str, ...] = (
     "exact_accuracy", "within_one_accuracy", "macro_f1", "recall_per_division",
@@ -46,7 +44,9 @@ def summarize_folds(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if name == "confusion_matrix":
             out[name] = np.sum([f[name] for f in folds], axis=0).astype(int).tolist()
         elif name == "recall_per_division":
-            out[name] = {d: _mean_std([f[name][d] for f in folds]) for d in DIVISIONS}
+            # Every fold names every level of the ladder, in ladder order.
+            levels = list(folds[0][name]) if folds else []
+            out[name] = {d: _mean_std([f[name][d] for f in folds]) for d in levels}
         else:
             out[name] = _mean_std([f[name] for f in folds])
     return out

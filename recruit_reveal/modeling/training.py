@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from .. import schema
+from ..catalog import PositionSpec
 from ..errors import TrainingError
-from ..schema import DIVISIONS
 from .input_profile import division_mix, input_profile
 from .summaries import metric_mean
 
@@ -56,11 +56,12 @@ class TrainingResult:
     #: Per input, the training rows' percentiles, usual range and missing share
     #: (:func:`recruit_reveal.modeling.input_profile.input_profile`); aggregates only.
     input_profile: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Share of the training rows in each division.
+    #: Share of the training rows in each level of the ladder.
     division_mix: dict[str, float] = field(default_factory=dict)
-    classes: tuple[str, ...] = DIVISIONS
+    #: The ladder's levels, lowest first (the model's probability columns; the spec's).
+    classes: tuple[str, ...] = ()
     oof_proba: np.ndarray | None = field(default=None, repr=False)
-    #: Ordinal codes (0 = D3 .. 3 = Power 5) of the rows behind ``oof_proba``,
+    #: Ordinal codes (0 = the lowest level) of the rows behind ``oof_proba``,
     #: for the calibration figure.  Like ``oof_proba``, never written to an artifact.
     oof_target: np.ndarray | None = field(default=None, repr=False)
     #: The CV fold models (fold order of ``cross_validation.stratified_folds(target,
@@ -68,6 +69,16 @@ class TrainingResult:
     #: refitting.
     #: In memory only: export writes named fields and pickles ``pipeline`` alone.
     fold_models: list[Any] = field(default_factory=list, repr=False, compare=False)
+    #: The spec the model was trained with: its ``to_dict()`` and ``digest`` are what the
+    #: metadata embeds, so a server needs no catalog to serve the model.  Left out, it is
+    #: ``position``'s in the active catalog.
+    spec: PositionSpec = field(default=cast(PositionSpec, None))
+
+    def __post_init__(self) -> None:
+        if self.spec is None:
+            self.spec = schema.spec_of(self.position)
+        if not self.classes:
+            self.classes = self.spec.levels
 
     @property
     def partial_profiles(self) -> dict[str, Any] | None:
@@ -85,18 +96,20 @@ class TrainingResult:
         }
 
 
-def _load(data, position: str):
+def _load(data, spec: PositionSpec, position: schema.PositionLike):
     """A TrainingData for ``position`` from a CSV path or an existing TrainingData."""
     if isinstance(data, str | Path):
         from recruit_reveal.data.loading import load_training_data
 
-        return load_training_data(data, position)
+        # The loader reads a position by its key (in the active catalog).
+        return load_training_data(data, position if isinstance(position, str) else spec.key)
     if not all(hasattr(data, a) for a in ("frame", "target", "position")):
         raise TrainingError(
             f"data must be a CSV path or a TrainingData, got {type(data).__name__}")
-    if schema.check_position(data.position) != position:
+    held = data.position.key if isinstance(data.position, PositionSpec) else data.position
+    if str(held).strip().lower() != spec.key:
         raise TrainingError(
-            f"the TrainingData holds position {data.position!r}, but {position!r} was requested")
+            f"the TrainingData holds position {held!r}, but {spec.key!r} was requested")
     return data
 
 
@@ -139,9 +152,9 @@ def _fingerprint(data, rows_per_division: dict[str, int]) -> dict[str, Any]:
     return fingerprint
 
 
-def _typical_values(frame, position: str) -> dict[str, float]:
+def _typical_values(frame, spec: PositionSpec) -> dict[str, float]:
     out = {}
-    for col in schema.numeric_columns(position):
+    for col in spec.numeric:
         if col.name in frame:
             values = frame[col.name].astype("float64")
             if values.notna().any():
@@ -158,7 +171,7 @@ def _is_synthetic(data) -> bool:
     return bool(synthetic.is_synthetic_sample(path))
 
 
-def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
+def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_folds: int = 5,
                    params: dict[str, Any] | None = None, estimator: str | None = None,
                    n_jobs: int = 1, bayes: bool | None = None) -> TrainingResult:
     """Cross-validate, score baselines and the ceiling, then fit the final model of a position.
@@ -172,23 +185,28 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     (True) or skips (False) the Bayes ceiling; by default it is computed
     when the CSV is the synthetic sample.
 
+    ``position`` is a key of the active catalog, a spec or its plain data, resolved
+    once here; the result's ``spec`` is the spec the model was trained with.
+
     Raises :class:`TrainingError` for unusable parameters and
     :class:`DataValidationError` for a bad CSV.
     """
     from recruit_reveal.modeling.estimators import build_pipeline, resolve_params
 
-    position = schema.check_position(position)
+    spec = schema.spec_of(position)
     estimator, params = _choose_estimator(estimator, params)
     timings: dict[str, float] = {}
 
     # Parameters are checked before the (possibly slow) load, so a typo fails fast.
-    resolved = resolve_params(estimator, params, position)
-    pipeline = build_pipeline(position, estimator, params, seed)
+    resolved = resolve_params(estimator, params, spec)
+    # A key stays a key in the pipeline (resolved in fit, under this run's catalog).
+    given = position if isinstance(position, str) else spec.to_dict()
+    pipeline = build_pipeline(given, estimator, params, seed)
 
     with _timed(timings, "load"):
-        data = _load(data, position)
+        data = _load(data, spec, given)
     frame, target = data.frame, data.target
-    rows_per_division = {d: int((target == d).sum()) for d in DIVISIONS}
+    rows_per_division = {d: int((target == d).sum()) for d in spec.levels}
     file = getattr(data, "path", None)
     file = Path(file).name if file is not None else "training data"
     cv_folds = _check_folds(cv_folds, rows_per_division, file)
@@ -196,22 +214,22 @@ def train_position(data, position: str, *, seed: int = 42, cv_folds: int = 5,
     loader_warnings = [str(p) for p in getattr(data, "warnings", [])]
     warnings = _data_warnings(data, rows_per_division, file)
     logger.info("training %s on %s rows (%s), %s-fold CV, estimator %s, seed %s",
-                position, len(frame), rows_per_division, cv_folds, estimator, seed)
+                spec.key, len(frame), rows_per_division, cv_folds, estimator, seed)
 
-    cv = _cross_validate(pipeline, data, cv_folds, seed, n_jobs, timings)
+    cv = _cross_validate(pipeline, data, cv_folds, seed, n_jobs, timings, spec)
     warnings += _recall_warnings(cv.metrics, rows_per_division)
 
-    baselines, ceiling = _references(data, position, cv.folds, bayes, timings)
-    _final_fit(pipeline, frame, target, position, timings)
+    baselines, ceiling = _references(data, given, cv.folds, bayes, timings)
+    _final_fit(pipeline, frame, target, given, timings)
 
     for message in warnings:
         logger.warning(message)
-    _log_outcome(position, cv.metrics, baselines)
-    return _result(data, position, pipeline, estimator, resolved, seed, cv_folds, cv, baselines,
+    _log_outcome(spec.key, cv.metrics, baselines)
+    return _result(data, spec, pipeline, estimator, resolved, seed, cv_folds, cv, baselines,
                    ceiling, rows_per_division, timings, loader_warnings + warnings)
 
 
-def _references(data: Any, position: str, folds: Any, bayes: bool | None,
+def _references(data: Any, position: schema.PositionLike, folds: Any, bayes: bool | None,
                 timings: dict[str, float]) -> tuple[Any, Any]:
     """The baselines on the CV folds, and the Bayes ceiling when asked for (by default:
     on the synthetic sample)."""
@@ -226,7 +244,7 @@ def _references(data: Any, position: str, folds: Any, bayes: bool | None,
     return baselines, ceiling
 
 
-def _final_fit(pipeline: Any, frame: Any, target: Any, position: str,
+def _final_fit(pipeline: Any, frame: Any, target: Any, position: schema.PositionLike,
                timings: dict[str, float]) -> None:
     """Fit the served model on every row, and what it needs for athletes whose per-game
     production is unknown (the measurables-only model and the games histogram)."""
@@ -286,35 +304,37 @@ class _CrossValidation:
 
 
 def _cross_validate(pipeline, data, cv_folds: int, seed: int, n_jobs: int,
-                    timings: dict[str, float]) -> _CrossValidation:
+                    timings: dict[str, float], spec: PositionSpec) -> _CrossValidation:
     from recruit_reveal.modeling.cross_validation import cross_validate, stratified_folds
 
     with _timed(timings, "cv"):
-        folds = stratified_folds(data.target, cv_folds, seed)
+        folds = stratified_folds(data.target, cv_folds, seed, spec.ladder)
         fold_models: list[Any] = []
         metrics, oof_proba = cross_validate(pipeline, data.frame, data.target, folds,
-                                            n_jobs=n_jobs, fold_models=fold_models)
+                                            n_jobs=n_jobs, fold_models=fold_models,
+                                            ladder=spec.ladder)
     return _CrossValidation(folds, metrics, oof_proba, fold_models)
 
 
 def _recall_warnings(cv_metrics: dict[str, Any], rows_per_division: dict[str, int]) -> list[str]:
     return [f"the model never predicted {division} correctly in CV "
             "(recall 0); consider params={'class_weight': 'balanced'}"
-            for division in DIVISIONS
+            for division in rows_per_division
             if rows_per_division[division]
             and metric_mean(cv_metrics["recall_per_division"], division) == 0]
 
 
 def _log_outcome(position: str, cv_metrics: dict[str, Any],
                  baselines: dict[str, dict[str, Any]]) -> None:
-    logger.info("%s: CV exact %.3f, within-one %.3f (rule-based %.3f, majority %.3f)",
+    rules = baselines.get("rule_based")  # none for a position without tiers
+    logger.info("%s: CV exact %.3f, within-one %.3f (rule-based %s, majority %.3f)",
                 position, metric_mean(cv_metrics, "exact_accuracy"),
                 metric_mean(cv_metrics, "within_one_accuracy"),
-                metric_mean(baselines["rule_based"], "exact_accuracy"),
+                "none" if rules is None else f"{metric_mean(rules, 'exact_accuracy'):.3f}",
                 metric_mean(baselines["majority"], "exact_accuracy"))
 
 
-def _result(data, position: str, pipeline, estimator: str, resolved: dict[str, Any], seed: int,
+def _result(data, spec: PositionSpec, pipeline, estimator: str, resolved: dict[str, Any], seed: int,
             cv_folds: int, cv: _CrossValidation, baselines: dict[str, dict[str, Any]],
             ceiling: dict[str, float] | None, rows_per_division: dict[str, int],
             timings: dict[str, float], warnings: list[str]) -> TrainingResult:
@@ -323,7 +343,8 @@ def _result(data, position: str, pipeline, estimator: str, resolved: dict[str, A
 
     features: DerivedFeatures = pipeline.named_steps["features"]
     return TrainingResult(
-        position=position,
+        position=spec.key,
+        spec=spec,
         pipeline=pipeline,
         estimator=estimator,
         params=resolved,
@@ -334,13 +355,14 @@ def _result(data, position: str, pipeline, estimator: str, resolved: dict[str, A
         bayes_ceiling=ceiling,
         data_fingerprint=_fingerprint(data, rows_per_division),
         features=[str(n) for n in features.get_feature_names_out()],
-        input_schema=schema.input_schema(position),
+        input_schema=schema.input_schema(spec),
         timings=timings,
         validation_warnings=warnings,
-        typical_values=_typical_values(data.frame, position),
-        input_profile=input_profile(data.frame, position),
-        division_mix=division_mix(data.target),
+        typical_values=_typical_values(data.frame, spec),
+        input_profile=input_profile(data.frame, spec),
+        division_mix=division_mix(data.target, spec.levels),
+        classes=spec.levels,
         oof_proba=cv.oof_proba,
-        oof_target=encode_divisions(data.target),
+        oof_target=encode_divisions(data.target, spec.ladder),
         fold_models=cv.fold_models,
     )
