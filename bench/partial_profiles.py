@@ -95,9 +95,10 @@ def evaluate(position: str, train_rows: int, test_rows: int) -> Evaluation:
     numeric = explanations.numeric_names(position)
     x = test[numeric].to_numpy(dtype="float64")
     state = test["state"].to_numpy(dtype=object)
-    rate, _ = production.rate_pair(position)
+    rule = production.rate_of(position)
+    assert rule is not None, f"{position} has no production rate to integrate over"
     everything = list(production.production_columns(position))
-    removed = {"full": [], "total kept": [rate, production.GAMES_COLUMN],
+    removed = {"full": [], "total kept": [rule.rate, rule.games],
                "no production": everything}
     proba = {case: scorer.predict_arrays(_remove(x, names, position), state)
              for case, names in removed.items()}

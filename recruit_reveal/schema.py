@@ -38,20 +38,12 @@ POSITION_COLUMN = "position"
 #: Columns that are accepted and dropped; they never reach a model or artifact.
 IGNORED_COLUMNS: frozenset[str] = frozenset({"name", "player_name"})
 
-# The default catalog's positions and ladder, for code that has no model or
-# catalog at hand (docs, the sample); everything else asks the spec it works on.
+# The default catalog's positions, ladder and sample athletes, for code that has no model
+# or catalog at hand (the package's public names, tests, benchmarks); the package itself
+# asks the spec it works on.
 _DEFAULT = default_catalog()
 POSITIONS: tuple[str, ...] = _DEFAULT.keys
 DIVISIONS: tuple[str, ...] = _DEFAULT.ladder.levels
-#: The default catalog's recruiting-density tiers: state code -> tier (others: the last tier).
-STATE_TIERS: dict[str, int] = {code: tier for tier, codes in
-                               enumerate(_DEFAULT.positions[POSITIONS[0]].state_tiers, 1)
-                               for code in codes}
-PRODUCTION_COLUMN: dict[str, str | None] = {
-    key: spec.production for key, spec in _DEFAULT.positions.items()}
-POSITION_SPELLINGS: dict[str, tuple[str, ...]] = {
-    **{key: spec.spellings for key, spec in _DEFAULT.positions.items()},
-    **_DEFAULT.other_positions}
 SAMPLE_ATHLETES: tuple[dict[str, object], ...] = tuple(
     {"position": key, **spec.example} for key, spec in _DEFAULT.positions.items())
 
@@ -121,20 +113,6 @@ def position_header_aliases(position: PositionLike) -> dict[str, str]:
     spec = resolve(position)
     return {spelling: canonical for canonical, spellings in spec.header_spellings.items()
             for spelling in spellings}
-
-
-HEADER_SPELLINGS: dict[str, tuple[str, ...]] = header_spellings(_DEFAULT)
-HEADER_ALIASES: dict[str, str] = header_aliases(_DEFAULT)
-POSITION_HEADER_SPELLINGS: dict[str, dict[str, tuple[str, ...]]] = {
-    key: dict(spec.header_spellings) for key, spec in _DEFAULT.positions.items()}
-POSITION_HEADER_ALIASES: dict[str, dict[str, str]] = {
-    key: position_header_aliases(spec) for key, spec in _DEFAULT.positions.items()}
-
-#: Every column a training file of the default catalog may name.
-CANONICAL_COLUMNS: frozenset[str] = frozenset(
-    {c.name for spec in _DEFAULT.positions.values() for c in spec.inputs}
-    | {TARGET_COLUMN, POSITION_COLUMN} | IGNORED_COLUMNS
-)
 
 
 def header_key(raw: object) -> str:

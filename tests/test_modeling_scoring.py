@@ -148,7 +148,7 @@ def test_reference_rows_are_deterministic_valid_and_cover_the_branches(position)
             assert np.all(values == np.round(values)), col.name
     tiers = {schema.state_tier(s) for s in state}
     assert tiers == {1, 2, 3, 4, None}
-    combine = [insights.numeric_names(position).index(c) for c in insights.MEASURABLES]
+    combine = [insights.numeric_names(position).index(c) for c in schema.spec_of(position).combine]
     patterns = {tuple(row) for row in np.isnan(x[:, combine])}
     assert len(patterns) == 16
 

@@ -383,8 +383,7 @@ def build_metadata(result: Any, version: str, *, sha256: str, size: int,
 
 
 def _catalog_slice(result: Any) -> dict[str, Any]:
-    # TODO(merge): result.spec once modeling.training exposes the spec it trained with.
-    spec = resolve(getattr(result, "spec", None) or result.position)
+    spec = resolve(result.spec)
     catalog = active_catalog()
     name = catalog.name if catalog.positions.get(spec.key) == spec else "embedded"
     return {"name": name, "digest": spec.digest, "spec": spec.to_dict()}

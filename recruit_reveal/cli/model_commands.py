@@ -12,8 +12,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..artifacts.layout import ordered_positions
 from ..errors import RecruitRevealError
-from ..schema import POSITIONS
 from .parser import EXIT_FAILED, EXIT_OK
 
 
@@ -148,12 +148,13 @@ def _history(args: argparse.Namespace) -> int:
         print(f"No releases in {folder} yet.")
         return EXIT_OK
     current = entries[-1].id
+    positions = ordered_positions({pos for r in entries for pos in r.versions})
     table = [["*" if r.id == current else "", r.id, r.when, r.by, r.how,
               r.action + (f" of {r.restores}" if r.restores is not None else ""),
-              *[r.versions.get(pos, "-") for pos in POSITIONS], r.reason or "-"]
+              *[r.versions.get(pos, "-") for pos in positions], r.reason or "-"]
              for r in entries]
     print(f"Releases in {folder}, oldest first (* = current):")
-    print(format_table(["", "id", "when (UTC)", "by", "how", "action", *POSITIONS, "reason"],
+    print(format_table(["", "id", "when (UTC)", "by", "how", "action", *positions, "reason"],
                        table))
     return EXIT_OK
 

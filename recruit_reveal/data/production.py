@@ -25,12 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import schema
-from ..catalog import PositionSpec, default_catalog
-from ..errors import DataValidationError, Problem
-
-#: Senior-season games played in the default catalog.  Transitional (for callers not yet
-#: reading :func:`rate_of`); the divisor of a rate is its input's ``games`` relation.
-GAMES_COLUMN = "games"
+from ..catalog import PositionSpec
 
 
 @dataclass(frozen=True)
@@ -57,24 +52,6 @@ def _rate(spec: PositionSpec) -> Rate | None:
     if not col.total or not col.games or not spec.has(col.total) or not spec.has(col.games):
         return None
     return Rate(col.name, col.total, col.games)
-
-
-#: Transitional (api.payloads still reads it; the lead removes it with the schema
-#: constants): the default catalog's (rate, total) per position, from the catalog.
-RATE_PAIRS: dict[str, tuple[str, str]] = {
-    key: (rule.rate, rule.total) for key, spec in default_catalog().positions.items()
-    if (rule := _rate(spec)) is not None}
-
-
-def rate_pair(position: schema.PositionLike) -> tuple[str, str]:
-    """(rate column, season-total column) of ``position``; a DataValidationError when the
-    position has no such rate (use :func:`rate_of` to ask)."""
-    rule = rate_of(position)
-    if rule is None:
-        key = schema.spec_of(position).key
-        raise DataValidationError(Problem(f"position {key!r} has no production rate "
-                                          "derived from a season total and games"))
-    return rule.rate, rule.total
 
 
 def production_columns(position: schema.PositionLike) -> tuple[str, ...]:

@@ -41,10 +41,6 @@ from .levers import lever_grid, target_result, what_if_result
 from .narrative import narrative as narrative
 from .reference import model_spec
 
-#: The default catalog's combine results (the inputs an athlete can go and record at a
-#: camp); a position's own are its spec's ``combine``.
-MEASURABLES: tuple[str, ...] = ("forty_yard_dash", "shuttle", "vertical_jump", "broad_jump")
-
 #: Candidates per input for a single athlete and, coarser, for batches.
 DEFAULT_STEPS = 16
 BATCH_STEPS = 6
