@@ -6,12 +6,25 @@ change a models folder take ``models_dir``, a private copy.
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
 from s3_support import bucket, s3_endpoint  # noqa: F401 - moto S3 fixtures, for any test
 
 from recruit_reveal.schema import POSITIONS
+
+@pytest.fixture(autouse=True)
+def _default_catalog_unless_a_test_names_one():
+    """Every test starts on the default catalog: ``--catalog`` and ``train(catalog=...)``
+    make a catalog active for the whole process (CATALOG), which must not leak into the
+    next test."""
+    before = os.environ.pop("CATALOG", None)
+    yield
+    os.environ.pop("CATALOG", None)
+    if before is not None:
+        os.environ["CATALOG"] = before
+
 
 SAMPLE_ROWS_PER_POSITION = 240
 SAMPLE_SEED = 7

@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY
 from recruit_reveal.api.app import create_app
 from recruit_reveal.api.parsing import parse_athlete
 from recruit_reveal.api.prediction_log import PredictionLog, prune
-from recruit_reveal.api.prediction_records import PROBABILITY_COLUMNS, arrow_schema, input_columns
+from recruit_reveal.api.prediction_records import arrow_schema, input_columns, probability_columns
 from recruit_reveal.api.predictions import Scored
 from recruit_reveal.api.store import ModelStore
 from recruit_reveal.schema import DIVISIONS, feature_names
@@ -103,7 +103,7 @@ def test_records_match_the_answers_of_every_predict_route(logged):
         for record, body in zip(records, bodies, strict=True):
             assert record["route"] == routes[rid]
             assert (record["position"], record["version"]) == (body["position"], "1.0.0")
-            assert [record[p] for p in PROBABILITY_COLUMNS] == \
+            assert [record[p] for p in probability_columns()] == \
                 [body["probabilities"][d] for d in DIVISIONS]
             assert record["predicted"] == body["predicted_division"]
             assert record["release_id"] == release
@@ -134,9 +134,9 @@ def test_what_if_makes_two_records_base_then_modified(logged):
         {("w", "/what-if", "r9")}
     base, modified = records
     results = answer["what_if_results"]
-    assert [base[p] for p in PROBABILITY_COLUMNS] == \
+    assert [base[p] for p in probability_columns()] == \
         [results["base_probabilities"][d] for d in DIVISIONS]
-    assert [modified[p] for p in PROBABILITY_COLUMNS] == \
+    assert [modified[p] for p in probability_columns()] == \
         [answer["probabilities"][d] for d in DIVISIONS]
     assert (base["predicted"], modified["predicted"]) == (results["base_division"],
                                                           results["modified_division"])
@@ -376,7 +376,7 @@ def test_the_protocol_routes_are_logged_with_what_was_integrated_and_unusual(log
     first, second = sorted(by_id["m"], key=lambda r: r["in_height_inches"], reverse=True)
     assert "senior_ypg" in first["integrated_inputs"] and first["unusual_inputs"] == []
     assert second["unusual_inputs"] == ["height_inches"] and second["integrated_inputs"] == []
-    assert [first[p] for p in PROBABILITY_COLUMNS] == pytest.approx(
+    assert [first[p] for p in probability_columns()] == pytest.approx(
         mlflow.json()["predictions"][0], abs=1e-6)
     (record,) = by_id["v"]
     assert record["route"] == "/v2/models/{position}/infer" and record["position"] == "qb"
