@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from test_api_rate_limits import one_client_per_worker
 from test_api_serve import serving
 
+from recruit_reveal import schema
 from recruit_reveal.api import observability
 from recruit_reveal.api.app import create_app
 from recruit_reveal.artifacts.manifest import MANIFEST
@@ -162,12 +163,12 @@ def test_input_counters_keep_their_labels_to_schema_names():
 def test_record_predictions_counts_each_division_once_per_group():
     name = "recruit_reveal_predictions_total"
     before = observability.generate_latest(observability.REGISTRY).decode()
-    observability.record_predictions("wr", "9.9.9", np.array([0, 2, 2, 3, 2]))
+    divisions = schema.DIVISIONS
+    observability.record_predictions("wr", "9.9.9", np.array([0, 2, 2, 3, 2]), divisions)
     text = observability.generate_latest(observability.REGISTRY).decode()
     got = {lab["division"]: v for n, lab, v in samples(text)
            if n == name and lab["version"] == "9.9.9"}
     assert value(before, name, version="9.9.9") == 0
-    divisions = observability.DIVISIONS
     assert got == {divisions[0]: 1, divisions[2]: 3, divisions[3]: 1}
 
 

@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
@@ -38,6 +38,7 @@ from .dependencies import POSITION_PATH_SCHEMA
 from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
 from .observability import MetricsMiddleware, forget_worker, multiprocess_folder
+from .payloads import SpecSchema
 from .prediction_log import PredictionLog
 from .rate_limits import RateLimiter, RatePolicy
 from .request_ids import RequestIdMiddleware, install_record_factory, logging_config
@@ -102,8 +103,9 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     app.state.prediction_log = None
     limited = _add_middleware(app, settings)
     install_error_handlers(app)
-    _include_routers(app, settings, limited)
-    openapi_doc.install(app, store, [POSITION_PATH_SCHEMA], settings.max_batch)
+    parts = _include_routers(app, settings, limited)
+    openapi_doc.install(app, store, [POSITION_PATH_SCHEMA, predict.TARGET_DIVISION_SCHEMA, *parts],
+                        settings.max_batch)
     return app
 
 
@@ -126,16 +128,23 @@ def _resolve_settings(settings: Settings | str | os.PathLike[str] | None,
 
 
 def _include_routers(app: FastAPI, settings: Settings,
-                     limited: dict[int | str, dict[str, Any]]) -> None:
-    """Every router; ``limited``: the 429 the rate-limited ones declare."""
-    app.include_router(health.router)
-    app.include_router(predict.build_router(settings.max_batch), responses=limited)
-    app.include_router(whatif.router, responses=limited)
-    app.include_router(models.router, responses=limited)
-    app.include_router(invocations.build_router(settings.max_batch), responses=limited)
-    app.include_router(inference_v2.build_router(settings.max_batch), responses=limited)
+                     limited: dict[int | str, dict[str, Any]]) -> list[SpecSchema]:
+    """Every router; ``limited``: the 429 the rate-limited ones declare.  Returns the parts
+    of their OpenAPI that follow the positions served (refreshed by :mod:`.openapi_doc`)."""
+    routers: list[tuple[APIRouter, dict[int | str, dict[str, Any]] | None]] = [
+        (health.router, None),
+        (predict.build_router(settings.max_batch), limited),
+        (whatif.build_router(), limited),
+        (models.router, limited),
+        (invocations.build_router(settings.max_batch), limited),
+        (inference_v2.build_router(settings.max_batch), limited),
+    ]
     if settings.metrics:
-        app.include_router(prometheus.router)
+        routers.append((prometheus.router, None))
+    for router, responses in routers:
+        app.include_router(router, responses=responses)
+    return [extra for router, _ in routers for route in router.routes
+            if isinstance(extra := getattr(route, "openapi_extra", None), SpecSchema)]
 
 
 def _start_prediction_log(settings: Settings, store: ModelStore) -> PredictionLog | None:

@@ -25,6 +25,7 @@ from ..errors import (
     ArtifactExistsError,
     ArtifactIntegrityError,
     ArtifactLockError,
+    CatalogError,
     DataValidationError,
     IncompatibleModelError,
     ModelNotFoundError,
@@ -77,6 +78,8 @@ STATUS: dict[type[RecruitRevealError], int] = {
     SignatureMismatchError: 409,
     UnsignedFileError: 409,
     NotebookExecutionError: 500,
+    # The server's own CATALOG file is broken: nothing a request can fix.
+    CatalogError: 500,
     ModelUnavailableError: 503,
     StorageError: 503,
 }

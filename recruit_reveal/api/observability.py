@@ -85,6 +85,8 @@ UNUSUAL_INPUTS = Counter("recruit_reveal_unusual_inputs", "Inputs outside the tr
                          "range of the served version, per input", ["position", "input"])
 
 _served: dict[str, set[str]] = {}
+#: What an input's name looks like (catalog inputs are lower-case identifiers).
+_INPUT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -144,18 +146,22 @@ def record_scoring_time(position: str, seconds: float) -> None:
     SCORING.labels(position).observe(seconds)
 
 
-# The input names counted below are inputs of the served model's spec (the scorer
-# computes them from it), so their number, and the metrics' label sets, stay bounded.
+def _input_names(names: Iterable[str]) -> Iterator[str]:
+    # The scorer names inputs of the served model's spec, so the label sets stay bounded;
+    # anything that is not an input name at all is counted as "other".
+    for name in names:
+        yield name if _INPUT_NAME.fullmatch(name) else "other"
+
 
 def record_integrated(position: str, names: Iterable[str]) -> None:
     """Count the inputs (spec names) one athlete's prediction integrated over."""
-    for name in names:
+    for name in _input_names(names):
         INTEGRATED_INPUTS.labels(position, name).inc()
 
 
 def record_unusual(position: str, names: Iterable[str]) -> None:
     """Count the inputs (spec names) of one athlete outside the training range."""
-    for name in names:
+    for name in _input_names(names):
         UNUSUAL_INPUTS.labels(position, name).inc()
 
 

@@ -22,24 +22,26 @@ from .protocol_payloads import invocations_body
 from .routers.invocations import POSITION_INVOCATIONS
 from .store import ModelStore
 
+#: One document is built at a time in the process: the ``{position}`` path parameter's
+#: schema is shared by every app, and each app refreshes it to its own positions.
+_LOCK = threading.Lock()
 
-def install(app: FastAPI, store: ModelStore, specs_schemas: list[SpecSchema],
-            max_batch: int) -> None:
+
+def install(app: FastAPI, store: ModelStore, parts: list[SpecSchema], max_batch: int) -> None:
     """Make ``app.openapi()`` follow the specs ``store`` serves.
 
-    ``specs_schemas``: the schema parts outside the routes' own ``openapi_extra`` (such as
-    the ``{position}`` path parameter's) to refresh as well.
+    ``parts``: the app's schema parts that depend on the positions served (the routes'
+    ``openapi_extra`` bodies, the ``{position}`` path parameter's schema).
     """
     generate = app.openapi
-    lock = threading.Lock()
     built: dict[str, Any] = {"key": None}
 
     def openapi() -> dict[str, Any]:
         specs = store.specs()
         key = tuple((k, s.digest) for k, s in specs.items())
-        with lock:
+        with _LOCK:
             if app.openapi_schema is None or built["key"] != key:
-                for part in (*specs_schemas, *_route_parts(app)):
+                for part in parts:
                     part.refresh(specs)
                 app.openapi_schema = None
                 document = generate()
@@ -48,11 +50,6 @@ def install(app: FastAPI, store: ModelStore, specs_schemas: list[SpecSchema],
             return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _route_parts(app: FastAPI) -> list[SpecSchema]:
-    return [extra for route in app.routes
-            if isinstance(extra := getattr(route, "openapi_extra", None), SpecSchema)]
 
 
 def _per_position_invocations(document: dict[str, Any], specs: Mapping[str, PositionSpec],

@@ -17,10 +17,15 @@ from ..prediction_log import recorder
 from ..predictions import predict_many, predict_one
 from ..responses import BatchResponse, ExplainedPrediction, TargetedPrediction, error_responses
 
+#: The levels a target may name: those of the ladders served (refreshed with the OpenAPI
+#: document, as the positions are).
+TARGET_DIVISION_SCHEMA = SpecSchema(lambda specs: {"anyOf": [
+    {"type": "string", "enum": list(dict.fromkeys(
+        level for spec in specs.values() for level in spec.levels))}, {"type": "null"}]})
 TargetDivision = Annotated[str | None, Query(
     description="also search the smallest single changes that reach this division or "
                 "higher (answer: target_search); a level of the position's ladder "
-                "(GET /models/{position}: classes)")]
+                "(GET /models/{position}: classes)", json_schema_extra=TARGET_DIVISION_SCHEMA)]
 MinProbability = Annotated[float, Query(
     gt=0, le=1, description="with target_division: the probability of that division or "
                             "higher to reach")]

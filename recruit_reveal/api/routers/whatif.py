@@ -14,15 +14,11 @@ from ..responses import WhatIfResponse, error_responses
 from ..whatif_scenarios import Scenario, parse_scenario, what_if_answer
 from .predict import json_response
 
-router = APIRouter(tags=["predict"])
-
 
 async def _scenario(request: Request, store: StoreDep) -> Scenario:
     return parse_scenario(await read_json(request), store.specs())
 
 
-@router.post("/what-if", response_model=WhatIfResponse,
-             responses=error_responses(400, 413, 422, 503), openapi_extra=SpecSchema(what_if_body))
 async def what_if(request: Request, scenario: Annotated[Scenario, Depends(_scenario)],
                   store: StoreDep) -> Response:
     """The modified athlete's prediction, and in ``what_if_results`` the base against the
@@ -35,3 +31,12 @@ async def what_if(request: Request, scenario: Annotated[Scenario, Depends(_scena
     """
     return json_response(what_if_answer(store.require(scenario.base.position), scenario,
                                         recorder(request)))
+
+
+def build_router() -> APIRouter:
+    """POST /what-if, its body declared from the positions served (one app's own)."""
+    router = APIRouter(tags=["predict"])
+    router.add_api_route("/what-if", what_if, methods=["POST"], response_model=WhatIfResponse,
+                         responses=error_responses(400, 413, 422, 503),
+                         openapi_extra=SpecSchema(what_if_body))
+    return router
