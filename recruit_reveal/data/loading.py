@@ -12,6 +12,7 @@ the rows with problems are set aside instead (:mod:`recruit_reveal.data.quaranti
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -23,9 +24,9 @@ import pandas as pd
 
 from .. import schema
 from ..errors import Problem, ProblemGroup, group_problems
-from . import production, quarantine, validation
+from . import production, quarantine, sources, validation
 from .findings import Findings
-from .mapping import ColumnMapping, ColumnsSpec, read_column_mapping
+from .mapping import ColumnMapping, ColumnsSpec, read_column_mapping, resolve
 from .quarantine import (
     RowCounts,
 )
@@ -90,6 +91,10 @@ class TrainingData:
     rejected: pd.DataFrame = field(default_factory=_no_rejected, repr=False)
     rejected_problems: list[Problem] = field(default_factory=list, repr=False)
     problem_groups: list[ProblemGroup] = field(default_factory=list)
+    #: Where the rows came from (:mod:`.sources`: kind, spec, version, rows read) and the
+    #: digest of the validated rows, the same for the same rows in any format.
+    source: dict[str, object] = field(default_factory=dict)
+    content_digest: str = ""
 
     @property
     def rows_per_division(self) -> dict[str, int]:
@@ -115,7 +120,7 @@ def _rows_text(rows: Iterable[int], limit: int = 10) -> str:
     return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_division: int = 5,
+def load_training_data(csv_path: str | Path | sources.Source, position: str, *, min_rows_per_division: int = 5,
                        max_problems: int | None = None, columns: ColumnsSpec = None,
                        invalid_rows: schema.InvalidRows = "fail",
                        max_invalid_fraction: float = schema.DEFAULT_MAX_INVALID_FRACTION
@@ -144,18 +149,23 @@ def load_training_data(csv_path: str | Path, position: str, *, min_rows_per_divi
     are returned in ``warnings`` and logged.
 
     ``min_rows_per_division`` is the fewest rows each of the four divisions
-    needs for cross-validation.
+    needs for cross-validation.  ``csv_path`` may be any source spec (Parquet, Delta,
+    SQL, ``s3://``; :mod:`recruit_reveal.data.sources`), read into the same cells.
     """
     position = schema.check_position(position)
     invalid_rows = schema.check_invalid_rows(invalid_rows)
     max_invalid_fraction = schema.check_invalid_fraction(max_invalid_fraction)
     mapping = read_column_mapping(columns)
-    path = Path(csv_path)
-    label = str(csv_path)
+    source = csv_path if isinstance(csv_path, sources.Source) else sources.parse(str(csv_path))
+    local_csv = source.kind == "csv" and not isinstance(csv_path, sources.Source) \
+        and "://" not in str(csv_path) and not str(csv_path).startswith("csv:")
+    # A local CSV keeps the name it was given in messages; other sources their spec.
+    path = Path(csv_path) if local_csv else Path(source.name)  # type: ignore[arg-type]
+    label = str(csv_path) if local_csv else source.label
     # Quarantine must see every invalid cell to set every invalid row aside.
     problems = Findings(label, None if invalid_rows == "quarantine" else max_problems)
     warnings = Findings(label, MAX_PROBLEMS)
-    read = _read_table(path, label, mapping, max_problems, problems, warnings, position)
+    read = _read_table(source, label, mapping, max_problems, problems, warnings, position)
     cells = Cells(read.table, read.header)
     validation.required_present(cells, position, problems)
     selection = validation.select_position(cells, position, problems, warnings)
@@ -178,6 +188,7 @@ class _Read:
     """The file as read: its label, checksum, encoding, separator, table and header."""
 
     label: str
+    source: dict[str, object]
     digest: str
     decoded: Text
     separator: str
@@ -197,18 +208,26 @@ class _Kept:
     rejected_problems: list[Problem]
 
 
-def _read_table(path: Path, label: str, mapping: ColumnMapping, max_problems: int | None,
-                problems: Findings, warnings: Findings, position: str | None = None) -> _Read:
-    """Bytes to a table with a known header; blank rows dropped (and reported)."""
-    raw = read_bytes(path, label)
-    digest = hashlib.sha256(raw).hexdigest()
-    decoded = decode(raw, label)
-    sniff(decoded.text, label)
-    sep = detect_separator(decoded.text)
-    table = parse(raw, decoded.text, label, max_problems, sep)
-    if decoded.note():
-        warnings.add(decoded.note() or "", row=decoded.line,
-                     expected="UTF-8 text ('CSV UTF-8' in Excel)")
+def _read_table(source: sources.Source, label: str, mapping: ColumnMapping,
+                max_problems: int | None, problems: Findings, warnings: Findings,
+                position: str | None = None) -> _Read:
+    """Bytes (or an Arrow table) to a table with a known header; blank rows dropped."""
+    digest, decoded, sep, version = "", Text("", "UTF-8"), "", None
+    if source.kind == "csv":
+        raw = (read_bytes(Path(source.uri), label) if "://" not in source.uri
+               else sources.read_csv_bytes(source))
+        digest = hashlib.sha256(raw).hexdigest()
+        decoded = decode(raw, label)
+        sniff(decoded.text, label)
+        sep = detect_separator(decoded.text)
+        table = parse(raw, decoded.text, label, max_problems, sep)
+        if decoded.note():
+            warnings.add(decoded.note() or "", row=decoded.line,
+                         expected="UTF-8 text ('CSV UTF-8' in Excel)")
+    else:
+        arrow, version = sources.read_arrow(source)
+        names = [str(n).strip() for n in arrow.column_names]
+        table = sources.text_cells(arrow, source, resolve(names, mapping, position).names)
     header = read_header(table, label, problems, warnings, mapping, position)
     if schema.POSITION_COLUMN in header.duplicated:
         raise problems.error()  # which rows belong to which position is unknowable
@@ -223,7 +242,16 @@ def _read_table(path: Path, label: str, mapping: ColumnMapping, max_problems: in
         problems.add("the file has a header but no data rows",
                      expected="at least one data row below the header", stage=0)
         raise problems.error()
-    return _Read(label, digest, decoded, sep, table, header, data_rows, blank)
+    return _Read(label, _source_record(source, version, data_rows), digest, decoded, sep,
+                 table, header, data_rows, blank)
+
+
+def _source_record(source: sources.Source, version: str | None, rows: int) -> dict[str, object]:
+    """What the metadata says of the source: its spec pinned to the version read."""
+    if version is not None:
+        source = dataclasses.replace(source, pin=version)
+    return {"kind": source.kind, "uri": source.uri, "spec": source.spec, "version": version,
+            "table": source.table, "query": source.query, "rows_read": rows}
 
 
 def _convert(cells: Cells, sel: np.ndarray, position: str,
@@ -315,6 +343,7 @@ def _assemble(read: _Read, cells: Cells, selection: validation.Selection, kept: 
         mapping_file=mapping.source, invalid_rows=invalid_rows, row_counts=counts,
         rejected=kept.rejected, rejected_problems=kept.rejected_problems,
         problem_groups=group_problems(kept.rejected_problems),
+        source=read.source, content_digest=sources.content_digest(frame, target_series),
     )
 
 
@@ -348,6 +377,8 @@ def _validation_summary(data: TrainingData) -> dict[str, object]:
     return {
         "file": str(data.path),
         "sha256": data.sha256,
+        "source": dict(data.source),
+        "content_digest": data.content_digest,
         "encoding": data.encoding,
         "separator": data.separator,
         "column_mapping": dict(data.column_mapping),
