@@ -152,13 +152,13 @@ def _parse_sql(url: str, table: str | None, query: str | None) -> Source:
 
     base, _, fragment = url.partition("#")
     named = urllib.parse.parse_qs(fragment, keep_blank_values=True)
-    table = (named.get("table") or [table])[0]
-    query = (named.get("query") or [query])[0]
+    table = named["table"][0] if "table" in named else table
+    query = named["query"][0] if "query" in named else query
     try:
         full = make_url(base)
     except (ArgumentError, ValueError):
         raise DataValidationError(Problem("not a database URL", _strip_url(base),
-                                          "dialect://user@host/database")) from None
+                                          expected="dialect://user@host/database")) from None
     stripped = full.set(username=None, password=None,
                         query={k: v for k, v in full.query.items() if not _SECRET_PARAM.search(k)})
     uri = stripped.render_as_string(hide_password=False)
@@ -244,11 +244,12 @@ def _reason(exc: BaseException) -> str:
     return _scrub(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:300]
 
 
-def read_arrow(source: Source) -> tuple[pa.Table, str | None]:
-    """A Parquet, Delta or SQL source as an Arrow table, and the version read (Delta)."""
+def read_arrow(source: Source, limit: int | None = None) -> tuple[pa.Table, str | None]:
+    """A Parquet, Delta or SQL source as an Arrow table (its first ``limit`` rows, or all),
+    and the version read (Delta)."""
     readers = {"parquet": _read_parquet, "delta": _read_delta, "sql": _read_sql}
     try:
-        table, version = readers[source.kind](source)
+        table, version = readers[source.kind](source, limit)
     except DataValidationError:
         raise
     except Exception as exc:  # noqa: BLE001 - the library's message, credentials scrubbed
@@ -258,13 +259,14 @@ def read_arrow(source: Source) -> tuple[pa.Table, str | None]:
     return table, version
 
 
-def _read_parquet(source: Source) -> tuple[pa.Table, None]:
+def _read_parquet(source: Source, limit: int | None) -> tuple[pa.Table, None]:
     import pyarrow.dataset as ds
 
     fs, path = _filesystem(source)
     if not fs.exists(path):
         raise source.fail("file or folder not found", "a Parquet file or dataset folder")
-    return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").to_table(), None
+    dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+    return (dataset.to_table() if limit is None else dataset.head(limit)), None
 
 
 def delta_storage_options() -> dict[str, str]:
@@ -290,11 +292,12 @@ def _delta_table(source: Source) -> Any:
         raise source.fail("no Delta table here", "a folder holding _delta_log") from None
 
 
-def _read_delta(source: Source) -> tuple[pa.Table, str]:
+def _read_delta(source: Source, limit: int | None) -> tuple[pa.Table, str]:
     table = _delta_table(source)
     if source.pin is not None:
         _load_pin(table, source)
-    return table.to_pyarrow_table(), str(table.version())
+    rows = table.to_pyarrow_table() if limit is None else table.to_pyarrow_dataset().head(limit)
+    return rows, str(table.version())
 
 
 def _load_pin(table: Any, source: Source) -> None:
@@ -326,7 +329,7 @@ def current_delta_version(source: Source) -> str:
         raise source.fail(f"cannot be read ({_reason(exc)})") from None
 
 
-def _read_sql(source: Source) -> tuple[pa.Table, None]:
+def _read_sql(source: Source, limit: int | None) -> tuple[pa.Table, None]:
     import pyarrow as pa
     import sqlalchemy as sa
 
@@ -339,6 +342,10 @@ def _read_sql(source: Source) -> tuple[pa.Table, None]:
                                                     autoload_with=conn))
             else:
                 statement = sa.text(str(source.query))
+            if limit is not None:
+                statement = sa.select(sa.text("*")).select_from(
+                    statement.subquery() if source.table is not None
+                    else statement.columns().subquery()).limit(limit)
             result = conn.execute(statement)
             names = [str(k) for k in result.keys()]
             rows = result.fetchall()
@@ -346,7 +353,7 @@ def _read_sql(source: Source) -> tuple[pa.Table, None]:
     except sa.exc.NoSuchTableError:
         raise source.fail(f"no table {source.table!r} in the database") from None
     except sa.exc.DBAPIError as exc:
-        raise source.fail(f"the database says: {_reason(exc.orig)}") from None
+        raise source.fail(f"the database says: {_reason(exc.orig or exc)}") from None
     finally:
         engine.dispose()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
@@ -371,6 +378,31 @@ def _arrow_column(values: tuple[Any, ...]) -> pa.Array:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: as text, as a CSV holds them
         return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def prepare(text: str, *, table: str | None = None, query: str | None = None) -> Source:
+    """Parse a spec and check it can be read, before anything trains: the file, table or
+    version exists, the query runs and returns rows.  An unpinned Delta table is pinned
+    to its current version, so every position reads, and the metadata records, the same."""
+    source = parse(text, table=table, query=query)
+    if source.kind == "csv":
+        if "://" in source.uri:
+            read_csv_bytes(source)
+        elif not os.path.isfile(source.uri):
+            raise source.fail("training CSV not found", "a path to a training CSV")
+        return source
+    if source.kind == "delta" and source.pin is None:
+        source = replace(source, pin=current_delta_version(source))
+    read_arrow(source, limit=1)
+    return source
+
+
+def check_types(source: Source, canonical: Any) -> None:
+    """Refuse a numeric column of the wrong type in a source's first rows, before training.
+    ``canonical`` resolves the source's column names (the shared column mapping)."""
+    if source.kind != "csv":
+        head, _ = read_arrow(source, limit=100)
+        text_cells(head, source, canonical([str(n).strip() for n in head.column_names]))
 
 
 # --------------------------------------------------------------------------- cells and digest
