@@ -73,6 +73,7 @@ def _render_metadata(meta: ModelMetadata) -> str:
         f"  data          {fingerprint.file} ({fingerprint.rows} rows, "
         f"sha256 {str(fingerprint.sha256)[:12]})",
         f"  per division  {fingerprint.rows_per_division}",
+        *_source_lines(fingerprint),
         f"  estimator     {estimator.name} {estimator.params}",
         f"  seed          {meta.seed}",
         f"  audit record  {record or '-'}",
@@ -93,6 +94,16 @@ def _render_metadata(meta: ModelMetadata) -> str:
     if rows:
         lines += ["", format_table(["metric", *columns], rows)]
     return "\n".join(lines)
+
+
+def _source_lines(fingerprint: Any) -> list[str]:
+    """Where the rows came from and their content digest (versions exported before: none)."""
+    source = fingerprint.source
+    if source is None:
+        return []
+    pinned = f", version {source.version}" if source.version is not None else ""
+    return [f"  source        {source.spec} ({source.kind}{pinned}, {source.rows_read} rows read)",
+            f"  content       {fingerprint.content_digest}"]
 
 
 def _promote(args: argparse.Namespace) -> int:

@@ -397,6 +397,8 @@ def _report_rows(data: TrainingData) -> list[tuple[str, object]]:
     counts = data.row_counts
     mapping = ", ".join(f"{h} -> {c}" for h, c in data.column_mapping.items()) or "none"
     rows: list[tuple[str, object]] = [
+        ("source", data.source.get("spec", str(data.path))),
+        ("content digest", data.content_digest),
         ("encoding, separator", f"{data.encoding}, {_SEPARATOR_NAMES.get(data.separator, data.separator)}"),
         ("column mapping", mapping + (f" (file {data.mapping_file})" if data.mapping_file else "")),
         ("invalid rows", data.invalid_rows),
