@@ -139,7 +139,7 @@ def _kind_of(location: str) -> str:
             folder = path.rstrip("/")
             if fs.exists(f"{folder}/_delta_log"):
                 return "delta"
-            if fs.glob(f"{folder}/**.parquet"):
+            if any(str(p).endswith((".parquet", ".pq")) for p in fs.find(folder)):
                 return "parquet"
     except Exception:  # noqa: BLE001 - unreachable: reading it says so, naming the source
         return "csv"
@@ -159,8 +159,9 @@ def _parse_sql(url: str, table: str | None, query: str | None) -> Source:
     except (ArgumentError, ValueError):
         raise DataValidationError(Problem("not a database URL", _strip_url(base),
                                           expected="dialect://user@host/database")) from None
-    stripped = full.set(username=None, password=None,
-                        query={k: v for k, v in full.query.items() if not _SECRET_PARAM.search(k)})
+    # URL.set(password=None) would leave the password: None there means "unchanged".
+    stripped = full._replace(username=None, password=None).set(
+        query={k: v for k, v in full.query.items() if not _SECRET_PARAM.search(k)})
     uri = stripped.render_as_string(hide_password=False)
     if (table is None) == (query is None):
         raise DataValidationError(Problem("an SQL source needs --table NAME or --query "
@@ -335,11 +336,17 @@ def _read_sql(source: Source, limit: int | None) -> tuple[pa.Table, None]:
 
     engine = sa.create_engine(_full_url(source), poolclass=sa.pool.NullPool)
     try:
-        with engine.connect() as conn:
+        try:
+            connection = engine.connect()
+        except sa.exc.DBAPIError as exc:
+            raise source.fail(f"cannot connect ({_reason(exc.orig or exc)})") from None
+        with connection as conn:
             _read_only(conn)
             if source.table is not None:
-                statement: Any = sa.select(sa.Table(source.table, sa.MetaData(),
-                                                    autoload_with=conn))
+                found = sa.Table(source.table, sa.MetaData(), autoload_with=conn)
+                # A table has no order of its own; its primary key gives one, so a retrain
+                # reads the rows in the order they trained in (a query says ORDER BY).
+                statement: Any = sa.select(found).order_by(*found.primary_key.columns)
             else:
                 statement = sa.text(str(source.query))
             if limit is not None:
@@ -386,9 +393,12 @@ def prepare(text: str, *, table: str | None = None, query: str | None = None) ->
     to its current version, so every position reads, and the metadata records, the same."""
     source = parse(text, table=table, query=query)
     if source.kind == "csv":
-        if "://" in source.uri:
-            read_csv_bytes(source)
-        elif not os.path.isfile(source.uri):
+        try:
+            fs, path = _filesystem(source)
+            found = fs.isfile(path)
+        except Exception as exc:  # noqa: BLE001 - an unreachable bucket, named once
+            raise source.fail(f"cannot be read ({_reason(exc)})") from None
+        if not found:
             raise source.fail("training CSV not found", "a path to a training CSV")
         return source
     if source.kind == "delta" and source.pin is None:

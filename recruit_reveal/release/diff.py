@@ -208,13 +208,11 @@ def diff_versions(position: str, a: str, b: str, models_dir: str | os.PathLike |
 
 
 def _data_notes(meta_a: Any, meta_b: Any) -> list[str]:
-    """Whether the two versions trained on the same rows, by their content digests."""
+    """A note when the two versions trained on different rows, by their content digests
+    (the same rows need no note: the data rows of the table show them unchanged)."""
     da, db = meta_a.data_fingerprint.content_digest, meta_b.data_fingerprint.content_digest
-    if not da or not db:
+    if not da or not db or da == db:
         return []
-    if da == db:
-        return [f"{meta_a.model_version} and {meta_b.model_version} trained on the same rows "
-                f"(content digest {da[:12]})"]
     return [f"{meta_a.model_version} and {meta_b.model_version} trained on different data "
             f"(content digest {da[:12]} against {db[:12]})"]
 

@@ -156,8 +156,8 @@ def _position_row(position: str, version: str, before: str | None, metadata: _Me
             name, previous.mean(name) if previous is not None else None, meta.metrics.mean(name),
             previous.std(name) if previous is not None else None, meta.metrics.std(name), higher))
     data = meta.data_fingerprint
-    # The content digest is the same for the same rows in any format; files before it: sha256.
-    row.data_file, row.data_sha256 = data.file, data.content_digest or data.sha256
+    # A CSV shows its file's sha256; a table, which has none, the digest of its rows.
+    row.data_file, row.data_sha256 = data.file, data.sha256 or data.content_digest
     row.data_source = data.source.spec if data.source else None
     if old is not None and not isinstance(old, str) and data.content_digest \
             and old.data_fingerprint.content_digest:
