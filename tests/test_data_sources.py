@@ -167,9 +167,9 @@ def _title_case_tables(frame: pd.DataFrame, folder) -> dict[str, str]:
              "wr": {"name": "Name", "grad_year": "Grad_Year", "forty_yard_dash": "Fourty"}}
     specs = {}
     for pos, renamed in names.items():
-        rows = frame[frame["position"] == pos].drop(columns=["position"])
-        rows = rows.rename(columns=renamed).rename(columns=lambda c: c.title().replace(" ", "_")
-                                                   if c not in renamed.values() else c)
+        rows = frame[frame["position"] == pos].drop(columns=["position"]).reset_index(drop=True)
+        titled = {c: renamed.get(c, c.title()) for c in rows.columns}  # height_inches: Height_Inches
+        rows = rows.rename(columns=titled)
         write_deltalake(str(folder / pos), rows)
         specs[pos] = str(folder / pos)
     return specs
