@@ -24,7 +24,7 @@ import pandas as pd
 
 from .. import schema
 from ..errors import Problem, ProblemGroup, group_problems
-from . import production, quarantine, sources, validation
+from . import production, quarantine, source_cells, sources, validation
 from .findings import Findings
 from .mapping import ColumnMapping, ColumnsSpec, read_column_mapping, resolve
 from .quarantine import (
@@ -227,7 +227,7 @@ def _read_table(source: sources.Source, label: str, mapping: ColumnMapping,
     else:
         arrow, version = sources.read_arrow(source)
         names = [str(n).strip() for n in arrow.column_names]
-        table = sources.text_cells(arrow, source, resolve(names, mapping, position).names)
+        table = source_cells.text_cells(arrow, source, resolve(names, mapping, position).names)
     header = read_header(table, label, problems, warnings, mapping, position)
     if schema.POSITION_COLUMN in header.duplicated:
         raise problems.error()  # which rows belong to which position is unknowable
@@ -343,7 +343,7 @@ def _assemble(read: _Read, cells: Cells, selection: validation.Selection, kept: 
         mapping_file=mapping.source, invalid_rows=invalid_rows, row_counts=counts,
         rejected=kept.rejected, rejected_problems=kept.rejected_problems,
         problem_groups=group_problems(kept.rejected_problems),
-        source=read.source, content_digest=sources.content_digest(frame, target_series),
+        source=read.source, content_digest=source_cells.content_digest(frame, target_series),
     )
 
 

@@ -12,8 +12,9 @@ metadata records:
 
 ``csv:``, ``parquet:``, ``delta:`` or ``sql:`` in front names the kind when the
 path does not tell.  Every kind but CSV is read into an Arrow table and turned
-into the text cells a CSV gives (:func:`text_cells`), so the same column mapping,
-validation and quarantine read them all (:mod:`recruit_reveal.data.loading`).
+into the text cells a CSV gives, so the same column mapping,
+validation and quarantine read them all (:mod:`recruit_reveal.data.loading`);
+:mod:`.source_cells` does that, and digests the validated rows.
 
 Credentials never leave this module: :func:`parse` strips them from the spec
 (user, password, and secret-looking URL parameters) and keeps the full URL in the
@@ -405,82 +406,3 @@ def prepare(text: str, *, table: str | None = None, query: str | None = None) ->
         source = replace(source, pin=current_delta_version(source))
     read_arrow(source, limit=1)
     return source
-
-
-def check_types(source: Source, canonical: Any) -> None:
-    """Refuse a numeric column of the wrong type in a source's first rows, before training.
-    ``canonical`` resolves the source's column names (the shared column mapping)."""
-    if source.kind != "csv":
-        head, _ = read_arrow(source, limit=100)
-        text_cells(head, source, canonical([str(n).strip() for n in head.column_names]))
-
-
-# --------------------------------------------------------------------------- cells and digest
-
-
-def text_cells(table: pa.Table, source: Source, canonical: list[str]) -> Any:
-    """An Arrow table as the text cells a CSV gives: row 0 the header, then every value as
-    text ('' for null), so one validation reads every kind.  ``canonical`` names each
-    column as the shared column mapping resolves it; a numeric column holding dates,
-    booleans, bytes or nested values is refused here, by name, in one line."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from .. import schema
-
-    numeric = {c.name for p in schema.POSITIONS for c in schema.numeric_columns(p)}
-    cells: dict[int, Any] = {}
-    for i, (name, column) in enumerate(zip(table.column_names, table.columns, strict=True)):
-        kind = column.type
-        if pa.types.is_dictionary(kind):
-            column, kind = column.cast(kind.value_type), kind.value_type
-        if canonical[i] in numeric and not _numeric_or_text(kind):
-            raise source.fail(f"column {name!r} ({canonical[i]}) holds {kind} values",
-                              "numbers (or text holding numbers)")
-        try:
-            text = pc.fill_null(column.cast(pa.string()), "")
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise source.fail(f"column {name!r} holds {kind} values, which cannot be read "
-                              "as text", "numbers or text") from None
-        values = text.to_numpy(zero_copy_only=False)
-        cells[i] = np.concatenate([np.array([name], dtype=object), values.astype(object)])
-    return pd.DataFrame(cells)
-
-
-def _numeric_or_text(kind: pa.DataType) -> bool:
-    import pyarrow as pa
-
-    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind)
-                or pa.types.is_decimal(kind) or pa.types.is_string(kind)
-                or pa.types.is_large_string(kind) or pa.types.is_null(kind))
-
-
-def content_digest(frame: Any, target: Any) -> str:
-    """sha256 of the validated rows: canonical column names, then each column's values.
-
-    Taken after the shared mapping and typing, so the same rows give the same digest
-    whatever the format ("4.50" in a CSV and 4.5 in Parquet are both float 4.5).
-    Numbers are hashed as little-endian float64 (one NaN for every missing value),
-    text joined with a unit separator; the row order counts, as it does for training.
-    """
-    import hashlib
-
-    import numpy as np
-    import pandas as pd
-
-    digest = hashlib.sha256()
-    columns = [(str(name), frame[name]) for name in frame.columns]
-    columns.append((str(target.name), target))
-    for name, values in columns:
-        digest.update(name.encode() + b"\x1e")
-        if pd.api.types.is_numeric_dtype(values.dtype):
-            numbers = np.ascontiguousarray(values.to_numpy(dtype="float64"), dtype="<f8")
-            numbers = np.where(np.isnan(numbers), np.nan, numbers) + 0.0  # one NaN, no -0.0
-            digest.update(numbers.tobytes())
-        else:
-            text = ["\x00" if v is None or v != v else str(v) for v in values.tolist()]
-            digest.update("\x1f".join(text).encode())
-        digest.update(b"\x1d")
-    return digest.hexdigest()

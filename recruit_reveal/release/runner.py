@@ -203,7 +203,8 @@ def _check_request(engine: str, jobs: int, positions: str | Sequence[str], csv: 
                    ) -> tuple[list[str], dict[str, Source], dict[str, str | None]]:
     """The positions, each one's source (checked readable, Delta pinned) and column mapping
     file of a valid request; a RecruitRevealError naming what is wrong before anything runs."""
-    from ..data.sources import check_types, prepare
+    from ..data.source_cells import check_types
+    from ..data.sources import prepare
 
     if engine not in ENGINES:
         raise RecruitRevealError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
