@@ -243,3 +243,18 @@ def test_an_unreachable_bucket_is_one_line_and_exit_2(tmp_path, s3_endpoint, cap
         assert code == 2 and len(err) == 1 and missing in err[0], (spec, err)
     assert not (tmp_path / "models").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_notebook_engine_reads_a_password_protected_database_recording_no_password(
+        tmp_path, postgres, digests, monkeypatch):
+    # The kernel gets the password through the environment, never through its parameters.
+    monkeypatch.delenv(sources.SECRETS_ENV, raising=False)
+    summary = runner.train(f"{postgres}#table=athletes", "rb", "1.0.0", engine="notebook",
+                           models_dir=tmp_path / "models", runs_dir=tmp_path / "runs",
+                           cv_folds=2)
+    assert summary.ok, summary.report()
+    record = (tmp_path / "runs" / "v1.0.0" / "rb.ipynb").read_text()
+    assert "127.0.0.1" in record and PASSWORD not in record
+    assert digests["rb"].content_digest in record  # the reading table shows the digest
+    for path in (tmp_path / "models").iterdir():
+        assert PASSWORD not in path.read_text(errors="replace"), path
