@@ -258,3 +258,23 @@ def test_the_notebook_engine_reads_a_password_protected_database_recording_no_pa
     assert digests["rb"].content_digest in record  # the reading table shows the digest
     for path in (tmp_path / "models").iterdir():
         assert PASSWORD not in path.read_text(errors="replace"), path
+
+
+def test_a_delta_timestamp_pin_reads_the_version_current_then(tmp_path, sample_frame, digests):
+    import datetime as dt
+    import time
+
+    from deltalake import write_deltalake
+
+    table = str(tmp_path / "delta")
+    write_deltalake(table, sample_frame)
+    time.sleep(0.3)
+    between = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    time.sleep(0.3)
+    write_deltalake(table, sample_frame.head(3), mode="append")
+    data = load_training_data(f"{table}@{between}", "qb")
+    assert data.source["version"] == "0" and data.source["spec"] == f"delta:{table}@0"
+    assert data.content_digest == digests["qb"].content_digest
+    assert load_training_data(table, "qb").source["version"] == "1"  # unpinned: the current
+    with pytest.raises(DataValidationError, match="version @7 does not exist"):
+        load_training_data(f"{table}@7", "qb")

@@ -12,6 +12,7 @@ import pytest
 from recruit_reveal.artifacts.registry import describe, load
 from recruit_reveal.cli import main
 from recruit_reveal.data import load_training_data
+from recruit_reveal.release.diff import diff_versions
 
 
 def _args(tmp_path):
@@ -48,6 +49,15 @@ def test_retrain_of_a_delta_release_reads_its_version_after_an_append(tmp_path, 
     newer = describe("qb", "1.1.0", models_dir=tmp_path / "models").data_fingerprint
     assert newer.source.version == "1" and newer.rows == first.data_fingerprint.rows + 1
     assert newer.content_digest != first.data_fingerprint.content_digest
+
+    # models diff reads the recorded, pinned source for its training rows, and says when the
+    # data differs.
+    same = diff_versions("qb", "1.0.0", "1.0.1", tmp_path / "models")
+    assert same.agreement[0].rows == "training rows" and same.agreement[0].share_same == 1.0
+    assert f"delta:{table}@0" in same.agreement[0].source
+    assert same.agreement[0].max_probability_change == 0.0 and not same.notes
+    moved = diff_versions("qb", "1.0.0", "1.1.0", tmp_path / "models")
+    assert any("trained on different data" in note for note in moved.notes)
 
 
 def test_retrain_refuses_a_csv_rewritten_in_place_then_records_the_change(tmp_path, sample_csv,

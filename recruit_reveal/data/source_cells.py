@@ -45,8 +45,10 @@ def text_cells(table: pa.Table, source: Source, canonical: list[str]) -> Any:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise source.fail(f"column {name!r} holds {kind} values, which cannot be read "
                               "as text", "numbers or text") from None
-        values = text.to_numpy(zero_copy_only=False)
-        cells[i] = np.concatenate([np.array([name], dtype=object), values.astype(object)])
+        # One object array, header first, filled once (no intermediate copies).
+        out = np.empty(len(text) + 1, dtype=object)
+        out[0], out[1:] = name, text.to_numpy(zero_copy_only=False)
+        cells[i] = out
     return pd.DataFrame(cells)
 
 

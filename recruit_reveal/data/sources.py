@@ -121,9 +121,13 @@ def parse(text: str, *, table: str | None = None, query: str | None = None) -> S
     return Source(kind, location, pin)
 
 
+#: What may follow ``@``: a version number or an ISO date/time (so ``file@2.csv`` is a name).
+_PIN = re.compile(r"\d+|\d{4}-\d\d-\d\d([T ][0-9:.]+)?(Z|[+-]\d\d:?\d\d)?")
+
+
 def _split_pin(text: str) -> tuple[str, str | None]:
     head, sep, pin = text.rpartition("@")
-    if sep and head and pin and "/" not in pin:
+    if sep and head and _PIN.fullmatch(pin):
         return head, pin
     return text, None
 
@@ -152,9 +156,12 @@ def _parse_sql(url: str, table: str | None, query: str | None) -> Source:
     from sqlalchemy.exc import ArgumentError
 
     base, _, fragment = url.partition("#")
-    named = urllib.parse.parse_qs(fragment, keep_blank_values=True)
-    table = named["table"][0] if "table" in named else table
-    query = named["query"][0] if "query" in named else query
+    # unquote, not parse_qs: a '+' in a query is a plus, not a space.
+    what, _, value = fragment.partition("=")
+    if what == "table":
+        table = urllib.parse.unquote(value)
+    elif what == "query":
+        query = urllib.parse.unquote(value)
     try:
         full = make_url(base)
     except (ArgumentError, ValueError):
