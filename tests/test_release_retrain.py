@@ -59,6 +59,13 @@ def test_retrain_of_a_delta_release_reads_its_version_after_an_append(tmp_path, 
     moved = diff_versions("qb", "1.0.0", "1.1.0", tmp_path / "models")
     assert any("trained on different data" in note for note in moved.notes)
 
+    # The runs index names each release's source, and flags the one whose rows changed.
+    from recruit_reveal.release.index import collect, render
+
+    page = render(collect(tmp_path / "runs", tmp_path / "models"))
+    assert f"delta:{table}@0" in page and f"delta:{table}@1" in page
+    assert page.count("(data changed)") == 1
+
 
 def test_retrain_refuses_a_csv_rewritten_in_place_then_records_the_change(tmp_path, sample_csv,
                                                                          capsys):
