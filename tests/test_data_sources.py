@@ -278,3 +278,26 @@ def test_a_delta_timestamp_pin_reads_the_version_current_then(tmp_path, sample_f
     assert load_training_data(table, "qb").source["version"] == "1"  # unpinned: the current
     with pytest.raises(DataValidationError, match="version @7 does not exist"):
         load_training_data(f"{table}@7", "qb")
+
+
+def test_typed_numbers_are_validated_and_quarantined_as_the_csv_text_is(tmp_path, sample_frame):
+    # Numbers kept as numbers (data.source_cells) must meet the same rules as a CSV's text.
+    frame = sample_frame.copy()
+    qb = frame.index[frame["position"] == "qb"]
+    frame.loc[qb[3], "height_inches"] = 0.0          # out of range
+    frame.loc[qb[5], "weight_lbs"] = float("nan")    # missing, required
+    frame.loc[qb[8], "games"] = 10.5                 # not a whole number
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    frame.to_parquet(tmp_path / "bad.parquet")
+    read = {kind: load_training_data(tmp_path / f"bad.{kind}", "qb", invalid_rows="quarantine")
+            for kind in ("csv", "parquet")}
+    csv, parquet = read["csv"], read["parquet"]
+    assert parquet.content_digest == csv.content_digest
+    assert list(parquet.rejected["row"]) == list(csv.rejected["row"]) == [
+        int(qb[i]) + 2 for i in (3, 5, 8)]
+    assert [(g.column, g.rule, g.count) for g in parquet.problem_groups] == [
+        (g.column, g.rule, g.count) for g in csv.problem_groups]
+    with pytest.raises(DataValidationError) as failed:
+        load_training_data(tmp_path / "bad.parquet", "qb")
+    assert {p.rule for p in failed.value.problems} == {
+        "outside the plausible range", "missing value", "not a whole number"}

@@ -213,6 +213,7 @@ def _read_table(source: sources.Source, label: str, mapping: ColumnMapping,
                 position: str | None = None) -> _Read:
     """Bytes (or an Arrow table) to a table with a known header; blank rows dropped."""
     digest, decoded, sep, version = "", Text("", "UTF-8"), "", None
+    typed: set[int] = set()
     if source.kind == "csv":
         raw = (read_bytes(Path(source.uri), label) if "://" not in source.uri
                else sources.read_csv_bytes(source))
@@ -227,8 +228,10 @@ def _read_table(source: sources.Source, label: str, mapping: ColumnMapping,
     else:
         arrow, version = sources.read_arrow(source)
         names = [str(n).strip() for n in arrow.column_names]
-        table = source_cells.text_cells(arrow, source, resolve(names, mapping, position).names)
+        table, typed = source_cells.text_cells(arrow, source,
+                                               resolve(names, mapping, position).names)
     header = read_header(table, label, problems, warnings, mapping, position)
+    header.typed = typed
     if schema.POSITION_COLUMN in header.duplicated:
         raise problems.error()  # which rows belong to which position is unknowable
     data_rows = len(table) - 1

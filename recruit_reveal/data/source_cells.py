@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def text_cells(table: pa.Table, source: Source, canonical: list[str]) -> Any:
-    """An Arrow table as the text cells a CSV gives: row 0 the header, then every value as
-    text ('' for null), so one validation reads every kind.  ``canonical`` names each
-    column as the shared column mapping resolves it; a numeric column holding dates,
-    booleans, bytes or nested values is refused here, by name, in one line."""
+def text_cells(table: pa.Table, source: Source, canonical: list[str]) -> tuple[Any, set[int]]:
+    """An Arrow table as the cells a CSV gives: row 0 the header, then every value as text
+    ('' for null), so one validation reads every kind; and the positions of the numeric
+    columns kept as numbers instead (:func:`is_typed`).  ``canonical`` names each column
+    as the shared column mapping resolves it; a numeric column holding dates, booleans,
+    bytes or nested values is refused here, by name, in one line."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -33,6 +34,7 @@ def text_cells(table: pa.Table, source: Source, canonical: list[str]) -> Any:
 
     numeric = {c.name for p in schema.POSITIONS for c in schema.numeric_columns(p)}
     cells: dict[int, Any] = {}
+    typed: set[int] = set()
     for i, (name, column) in enumerate(zip(table.column_names, table.columns, strict=True)):
         kind = column.type
         if pa.types.is_dictionary(kind):
@@ -40,6 +42,10 @@ def text_cells(table: pa.Table, source: Source, canonical: list[str]) -> Any:
         if canonical[i] in numeric and not _numeric_or_text(kind):
             raise source.fail(f"column {name!r} ({canonical[i]}) holds {kind} values",
                               "numbers (or text holding numbers)")
+        if canonical[i] in numeric and is_typed(kind):
+            cells[i] = _numbers(column, name)
+            typed.add(i)
+            continue
         try:
             text = pc.fill_null(column.cast(pa.string()), "")
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -49,7 +55,30 @@ def text_cells(table: pa.Table, source: Source, canonical: list[str]) -> Any:
         out = np.empty(len(text) + 1, dtype=object)
         out[0], out[1:] = name, text.to_numpy(zero_copy_only=False)
         cells[i] = out
-    return pd.DataFrame(cells)
+    return pd.DataFrame(cells), typed
+
+
+def is_typed(kind: pa.DataType) -> bool:
+    """Whether a numeric column is kept as numbers: integers and float64 convert exactly,
+    so they give the values a CSV's text would (float32 and decimals go through text,
+    whose shortest form is what a CSV of them holds)."""
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(kind) or pa.types.is_float64(kind))
+
+
+def _numbers(column: Any, name: str) -> Any:
+    """The header, then the column's numbers as Python numbers and '' where missing (null
+    or NaN): what validation reads without parsing text, which is what makes it fast."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    values = column.to_numpy()  # integers with nulls arrive as float64 with NaN
+    out = np.empty(len(values) + 1, dtype=object)
+    out[0], out[1:] = name, values
+    missing = np.asarray(pc.is_null(column, nan_is_null=True).to_numpy(zero_copy_only=False))
+    out[1:][missing] = ""
+    return out
 
 
 def _numeric_or_text(kind: pa.DataType) -> bool:
