@@ -156,12 +156,7 @@ def load_training_data(csv_path: str | Path | sources.Source, position: str, *, 
     invalid_rows = schema.check_invalid_rows(invalid_rows)
     max_invalid_fraction = schema.check_invalid_fraction(max_invalid_fraction)
     mapping = read_column_mapping(columns)
-    source = csv_path if isinstance(csv_path, sources.Source) else sources.parse(str(csv_path))
-    local_csv = source.kind == "csv" and not isinstance(csv_path, sources.Source) \
-        and "://" not in str(csv_path) and not str(csv_path).startswith("csv:")
-    # A local CSV keeps the name it was given in messages; other sources their spec.
-    path = Path(csv_path) if local_csv else Path(source.name)  # type: ignore[arg-type]
-    label = str(csv_path) if local_csv else source.label
+    source, path, label = _named(csv_path)
     # Quarantine must see every invalid cell to set every invalid row aside.
     problems = Findings(label, None if invalid_rows == "quarantine" else max_problems)
     warnings = Findings(label, MAX_PROBLEMS)
@@ -181,6 +176,18 @@ def load_training_data(csv_path: str | Path | sources.Source, position: str, *, 
     shown = _log_warnings(warnings, label)
     return _assemble(read, cells, selection, kept, converted, position, path, mapping,
                      invalid_rows, shown)
+
+
+def _named(csv_path: str | Path | sources.Source) -> tuple[sources.Source, Path, str]:
+    """The source, its path and how messages name it: a local CSV keeps the name it was
+    given (as it always has), other sources their credential-free label."""
+    if isinstance(csv_path, sources.Source):
+        return csv_path, Path(csv_path.name), csv_path.label
+    source = sources.parse(str(csv_path))
+    if source.kind == "csv" and "://" not in str(csv_path) and not str(csv_path).startswith(
+            "csv:"):
+        return source, Path(csv_path), str(csv_path)
+    return source, Path(source.name), source.label
 
 
 @dataclass(frozen=True)

@@ -92,13 +92,10 @@ def train(csv: DataSpec, positions: str | Sequence[str] = "all",
     runner.preflight(version, wanted)
 
     started = time.perf_counter()
-    first = specs[wanted[0]]
     summary = RunSummary(version=version, engine=engine, models_dir=models,
                          runs_dir=runs_root if engine == "notebook" else None,
-                         csv=Path(first.uri) if first.kind == "csv" and len(set(specs.values()))
-                         == 1 and "://" not in first.uri else None,
-                         columns=Path(str(mappings[wanted[0]])) if isinstance(
-                             mappings[wanted[0]], str) else None, invalid_rows=invalid_rows)
+                         csv=_one_local_csv(specs), invalid_rows=invalid_rows,
+                         columns=Path(str(mappings[wanted[0]])) if mappings[wanted[0]] else None)
     base = NotebookParams(version=version, models_dir=str(models),
                           seed=seed, cv_folds=cv_folds, promote=False, changelog=changelog,
                           params=params, invalid_rows=invalid_rows,
@@ -125,6 +122,14 @@ def train(csv: DataSpec, positions: str | Sequence[str] = "all",
     from .index import refresh_index  # logs its own failure: the run's outcome stands
     refresh_index(runs_root, models, create=engine == "notebook")
     return summary
+
+
+def _one_local_csv(specs: dict[str, Source]) -> Path | None:
+    """The local CSV every position reads, for the summary's retry command (else None)."""
+    found = set(specs.values())
+    source = found.pop() if len(found) == 1 else None
+    return Path(source.uri) if source and source.kind == "csv" and "://" not in source.uri \
+        else None
 
 
 def _promote_all(summary: RunSummary, reason: str | None = None) -> None:
