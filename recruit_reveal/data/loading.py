@@ -120,7 +120,8 @@ def _rows_text(rows: Iterable[int], limit: int = 10) -> str:
     return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def load_training_data(csv_path: str | Path | sources.Source, position: str, *, min_rows_per_division: int = 5,
+def load_training_data(csv_path: str | Path | sources.Source, position: str, *,
+                       min_rows_per_division: int = 5,
                        max_problems: int | None = None, columns: ColumnsSpec = None,
                        invalid_rows: schema.InvalidRows = "fail",
                        max_invalid_fraction: float = schema.DEFAULT_MAX_INVALID_FRACTION
