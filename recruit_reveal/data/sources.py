@@ -20,7 +20,7 @@ Credentials never leave this module: :func:`parse` strips them from the spec
 (user, password, and secret-looking URL parameters) and keeps the full URL in the
 environment of this process and its kernels (:data:`SECRETS_ENV`) only; every
 message names the stripped spec.  Nothing read here can run code: Parquet and
-Delta are columnar data, and SQL runs in a read-only transaction.
+Delta are columnar data, and SQL runs read-only (PostgreSQL, SQLite) and is rolled back.
 """
 
 from __future__ import annotations
