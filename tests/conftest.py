@@ -14,6 +14,7 @@ from s3_support import bucket, s3_endpoint  # noqa: F401 - moto S3 fixtures, for
 
 from recruit_reveal.schema import POSITIONS
 
+
 @pytest.fixture(autouse=True)
 def _default_catalog_unless_a_test_names_one():
     """Every test starts on the default catalog: ``--catalog`` and ``train(catalog=...)``

@@ -113,9 +113,21 @@ def test_the_training_file_is_found_only_unchanged(two_qb_versions, sample_csv, 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "training.csv").write_bytes(sample_csv.read_bytes().replace(b"\n", b"\r\n"))
     found = diff.diff_versions("qb", "1.0.0", "1.0.1", two_qb_versions)
-    assert [g.rows for g in found.agreement] == ["sample athlete", "reference athletes"]
-    assert "training.csv not found with the recorded sha256 (give --csv)" in found.notes[0]
-    assert "note: training rows not compared" in found.report()
+    # The rewritten file here is passed over; the recorded source, unchanged, is read.
+    assert found.agreement[0].rows == "training rows"
+    assert found.agreement[0].source.startswith(f"csv:{sample_csv} (content digest")
+
+    # Neither a file with the recorded sha256 nor the recorded source: not compared, said so.
+    from recruit_reveal.artifacts.registry import describe
+    from recruit_reveal.release.agreement import training_rows
+
+    metas = [describe("qb", v, models_dir=two_qb_versions) for v in ("1.0.0", "1.0.1")]
+    gone = [m.model_copy(update={"data_fingerprint": m.data_fingerprint.model_copy(update={
+        "source": m.data_fingerprint.source.model_copy(update={
+            "spec": f"csv:{tmp_path / 'moved.csv'}"})})}) for m in metas]
+    notes: list[str] = []
+    assert training_rows("qb", *gone, None, None, notes) is None
+    assert "training.csv not found with the recorded sha256 (give --csv)" in notes[0]
 
 
 def test_unknown_versions_and_positions_are_the_project_s_errors(two_qb_versions):

@@ -95,11 +95,28 @@ class RejectedCount(_Doc):
     count: int
 
 
+class DataSource(_Doc):
+    """Where the rows came from (:mod:`recruit_reveal.data.sources`), credentials stripped:
+    ``spec`` is pinned to the ``version`` read (Delta), so a retrain reads the same rows."""
+
+    kind: str
+    uri: str
+    spec: str
+    version: str | None = None
+    table: str | None = None
+    query: str | None = None
+    rows_read: int | None = None
+
+
 class DataFingerprint(_Doc):
     """The training file and what was read from it (the reading fields since row quarantine)."""
 
     file: str | None = None
     sha256: str | None = None
+    #: Absent in exports made before sources; ``content_digest`` is the sha256 of the
+    #: validated rows, the same for the same rows in any format.
+    source: DataSource | None = None
+    content_digest: str | None = None
     #: Rows that trained the model.
     rows: int | None = None
     rows_per_division: dict[str, int] = Field(default_factory=dict)

@@ -34,12 +34,44 @@ def _train(args: argparse.Namespace) -> int:
     from recruit_reveal.release.runner import train
 
     summary = train(
-        args.csv, args.position, args.version, engine=args.engine, jobs=args.jobs,
-        models_dir=args.models_dir or _default_models_dir(), runs_dir=args.runs_dir,
-        changelog=args.changelog, seed=args.seed, cv_folds=args.cv_folds,
-        columns=args.columns, invalid_rows=args.invalid_rows,
-        max_invalid_fraction=args.max_invalid_fraction,
-        cell_timeout=args.cell_timeout or DEFAULT_CELL_TIMEOUT)
+        _per_position(args.data, "--data") or "", args.position, args.version, engine=args.engine,
+        jobs=args.jobs, models_dir=args.models_dir or _default_models_dir(),
+        runs_dir=args.runs_dir, changelog=args.changelog, seed=args.seed,
+        cv_folds=args.cv_folds, columns=_per_position(args.columns, "--columns"),
+        invalid_rows=args.invalid_rows, max_invalid_fraction=args.max_invalid_fraction,
+        cell_timeout=args.cell_timeout or DEFAULT_CELL_TIMEOUT, table=args.table,
+        query=args.query, catalog=args.catalog)
+    print(summary.report())
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _per_position(values: list[str] | None, flag: str) -> str | dict[str, str] | None:
+    """One value for every position, or ``{position: value}`` from ``qb=...`` values."""
+    from ..errors import RecruitRevealError
+    from ..schema import POSITIONS
+
+    if not values:
+        return None
+    named: dict[str, str] = {}
+    for value in values:
+        head, sep, rest = value.partition("=")
+        if sep and head.strip().lower() in POSITIONS:
+            named[head.strip().lower()] = rest
+        elif len(values) > 1:
+            raise RecruitRevealError(f"{flag} given {len(values)} times: name each one's "
+                                     f"position, as {flag} qb=... {flag} rb=...")
+        else:
+            return value
+    return named
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from recruit_reveal.release.retrain import retrain
+
+    summary = retrain(args.position, args.from_version, args.version,
+                      allow_changed_data=args.allow_changed_data,
+                      models_dir=args.models_dir or _default_models_dir(),
+                      runs_dir=args.runs_dir)
     print(summary.report())
     return EXIT_OK if summary.ok else EXIT_FAILED
 
@@ -152,7 +184,7 @@ RUNS_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"index": _runs_i
 
 #: ``recruit-reveal COMMAND`` -> its handler.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "train": _train, "models": _models, "runs": _runs, "serve": _serve,
+    "train": _train, "retrain": _retrain, "models": _models, "runs": _runs, "serve": _serve,
     "generate-data": _generate_data, "keys": _keys, "outcomes": _outcomes,
     "monitor": _monitor, "catalog": catalog,
 }

@@ -74,6 +74,7 @@ def _render_metadata(meta: ModelMetadata) -> str:
         f"sha256 {str(fingerprint.sha256)[:12]})",
         f"  per division  {fingerprint.rows_per_division}",
         f"  catalog       {_catalog_line(meta)}",
+        *_source_lines(fingerprint),
         f"  estimator     {estimator.name} {estimator.params}",
         f"  seed          {meta.seed}",
         f"  audit record  {record or '-'}",
@@ -101,6 +102,16 @@ def _catalog_line(meta: ModelMetadata) -> str:
     spec = meta.position_spec()
     name = meta.catalog.name if meta.catalog else "default (exported before the catalog)"
     return f"{name}: {' < '.join(spec.levels)} (spec digest {spec.digest[:12]})"
+
+
+def _source_lines(fingerprint: Any) -> list[str]:
+    """Where the rows came from and their content digest (versions exported before: none)."""
+    source = fingerprint.source
+    if source is None:
+        return []
+    pinned = f", version {source.version}" if source.version is not None else ""
+    return [f"  source        {source.spec} ({source.kind}{pinned}, {source.rows_read} rows read)",
+            f"  content       {fingerprint.content_digest}"]
 
 
 def _promote(args: argparse.Namespace) -> int:

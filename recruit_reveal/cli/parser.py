@@ -39,7 +39,8 @@ def _one_position(text: str) -> str:
 def _add_catalog(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalog", default=None, metavar="FILE",
                         help="the catalog of positions, inputs and levels (default: $CATALOG, "
-                             "else the default catalog: qb, rb, wr on D3 < D2 < FCS < Power 5)")
+                             "else the default catalog: qb, rb, wr on D3 < D2 < FCS < Power 5); "
+                             "generate-data draws its positions that have a sample section")
 
 
 def _positive_int(text: str) -> int:
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     _add_train(sub)
+    _add_retrain(sub)
     _add_models(sub)
     _add_runs(sub)
     _add_serve(sub)
@@ -106,7 +108,17 @@ def _add_train(sub: Any) -> None:
         "papermill and keeps each executed notebook in "
         "runs/v{version}/ as the audit record; latest switches only when every position "
         "succeeded.", epilog=_EXIT_CODES)
-    train.add_argument("--csv", required=True, type=Path, help="training CSV")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", action="append", metavar="[POS=]SOURCE",
+                        help="training data: a CSV or Parquet file, a Parquet dataset folder, a "
+                             "Delta table (folder[@VERSION|@TIMESTAMP]) or an SQLAlchemy URL "
+                             "(with --table or --query), local or s3://; repeat as "
+                             "qb=SOURCE rb=SOURCE for one source per position")
+    source.add_argument("--csv", action="append", dest="data", metavar="SOURCE",
+                        help="the same as --data")
+    train.add_argument("--table", default=None, help="the table an SQL source reads")
+    train.add_argument("--query", default=None, help='the query an SQL source runs, '
+                       '"SELECT ..." (read-only)')
     train.add_argument("--position", required=True, type=_position,
                        help="a position of the catalog (default catalog: qb, rb, wr) or all")
     _add_catalog(train)
@@ -124,10 +136,11 @@ def _add_train(sub: Any) -> None:
                        help="random seed (default %(default)s)")
     train.add_argument("--cv-folds", type=_positive_int, default=_RUN_DEFAULTS.cv_folds,
                        help="cross-validation folds (default %(default)s)")
-    train.add_argument("--columns", type=Path, default=None, metavar="FILE",
+    train.add_argument("--columns", action="append", default=None, metavar="[POS=]FILE",
                        help='JSON object mapping the file\'s headers to canonical columns, '
                             'e.g. {"fourty": "forty_yard_dash"} (common spellings such as '
-                            'Ht, Wt, 40 Time, Level are known already)')
+                            'Ht, Wt, 40 Time, Level are known already); qb=FILE for one '
+                            'position\'s source')
     train.add_argument("--invalid-rows", choices=("fail", "quarantine"),
                        default=_RUN_DEFAULTS.invalid_rows,
                        help="rows with an invalid value: fail the run (default), or leave them "
@@ -139,6 +152,26 @@ def _add_train(sub: Any) -> None:
     train.add_argument("--cell-timeout", type=float, default=None,
                        help="seconds one notebook cell may run (default 600)")
     _add_signing_key(train)
+
+
+def _add_retrain(sub: Any) -> None:
+    """recruit-reveal retrain"""
+    retrain = sub.add_parser(
+        "retrain", help="train a version again from its record (same source and version)",
+        description="Re-run a version's training from its metadata: the same source at the "
+        "same pinned version, the same parameters, seed, folds and engine. The rows are "
+        "checked against the recorded content digest first; changed data is refused unless "
+        "--allow-changed-data.", epilog=_EXIT_CODES)
+    retrain.add_argument("position", type=_one_position)
+    retrain.add_argument("from_version", metavar="VERSION", help="X.Y.Z to retrain")
+    retrain.add_argument("--version", default=None,
+                         help="X.Y.Z of the new version (default: the next patch version)")
+    retrain.add_argument("--allow-changed-data", action="store_true",
+                         help="train even when the rows differ, and record the change")
+    retrain.add_argument("--models-dir", default=None,
+                         help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
+    retrain.add_argument("--runs-dir", default="runs",
+                         help="audit records folder or s3://bucket/prefix (default runs)")
 
 
 def _add_models(sub: Any) -> None:
@@ -234,9 +267,7 @@ def _add_generate_data(sub: Any) -> None:
     gen.add_argument("--rows", type=_positive_int, default=None,
                      help="rows per position (default: the generator's, 2000)")
     gen.add_argument("--seed", type=int, default=None, help="default: the generator's, 2026")
-    gen.add_argument("--catalog", type=Path, default=None, metavar="TOML",
-                     help="draw the positions of this catalog that have a sample section "
-                          "(default: $CATALOG, else the default catalog)")
+    _add_catalog(gen)
 
 
 def _add_keys(sub: Any) -> None:

@@ -12,6 +12,7 @@ the rows with problems are set aside instead (:mod:`recruit_reveal.data.quaranti
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -24,9 +25,9 @@ import pandas as pd
 from .. import schema
 from ..catalog import PositionSpec
 from ..errors import Problem, ProblemGroup, group_problems
-from . import production, quarantine, validation
+from . import production, quarantine, source_cells, sources, validation
 from .findings import Findings
-from .mapping import ColumnMapping, ColumnsSpec, read_column_mapping
+from .mapping import ColumnMapping, ColumnsSpec, read_column_mapping, resolve
 from .quarantine import (
     RowCounts,
 )
@@ -93,6 +94,10 @@ class TrainingData:
     problem_groups: list[ProblemGroup] = field(default_factory=list)
     #: The spec the file was validated against (its ladder orders the divisions).
     spec: PositionSpec | None = field(default=None, repr=False)
+    #: Where the rows came from (:mod:`.sources`: kind, spec, version, rows read) and the
+    #: digest of the validated rows, the same for the same rows in any format.
+    source: dict[str, object] = field(default_factory=dict)
+    content_digest: str = ""
 
     @property
     def rows_per_division(self) -> dict[str, int]:
@@ -119,7 +124,8 @@ def _rows_text(rows: Iterable[int], limit: int = 10) -> str:
     return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def load_training_data(csv_path: str | Path, position: schema.PositionLike, *, min_rows_per_division: int = 5,
+def load_training_data(csv_path: str | Path | sources.Source, position: schema.PositionLike, *,
+                       min_rows_per_division: int = 5,
                        max_problems: int | None = None, columns: ColumnsSpec = None,
                        invalid_rows: schema.InvalidRows = "fail",
                        max_invalid_fraction: float = schema.DEFAULT_MAX_INVALID_FRACTION
@@ -151,18 +157,19 @@ def load_training_data(csv_path: str | Path, position: schema.PositionLike, *, m
     decides the labels: a label not on it is a problem of its row, and the file is
     refused with a line listing every such label and its row count (quarantined rows
     instead with ``invalid_rows="quarantine"``).  ``min_rows_per_division`` is the
-    fewest rows each level of the ladder needs for cross-validation.
+    fewest rows each level of the ladder needs for cross-validation.  ``csv_path`` may be
+    any source spec (Parquet, Delta, SQL, ``s3://``; :mod:`recruit_reveal.data.sources`),
+    read into the same cells.
     """
     spec = schema.spec_of(position)
     invalid_rows = schema.check_invalid_rows(invalid_rows)
     max_invalid_fraction = schema.check_invalid_fraction(max_invalid_fraction)
     mapping = read_column_mapping(columns)
-    path = Path(csv_path)
-    label = str(csv_path)
+    source, path, label = _named(csv_path)
     # Quarantine must see every invalid cell to set every invalid row aside.
     problems = Findings(label, None if invalid_rows == "quarantine" else max_problems)
     warnings = Findings(label, MAX_PROBLEMS)
-    read = _read_table(path, label, mapping, max_problems, problems, warnings, spec)
+    read = _read_table(source, label, mapping, max_problems, problems, warnings, spec)
     cells = Cells(read.table, read.header)
     validation.required_present(cells, spec, problems)
     selection = validation.select_position(cells, spec, problems, warnings)
@@ -190,11 +197,24 @@ def load_training_data(csv_path: str | Path, position: schema.PositionLike, *, m
                      invalid_rows, shown)
 
 
+def _named(csv_path: str | Path | sources.Source) -> tuple[sources.Source, Path, str]:
+    """The source, its path and how messages name it: a local CSV keeps the name it was
+    given (as it always has), other sources their credential-free label."""
+    if isinstance(csv_path, sources.Source):
+        return csv_path, Path(csv_path.name), csv_path.label
+    source = sources.parse(str(csv_path))
+    if source.kind == "csv" and "://" not in str(csv_path) and not str(csv_path).startswith(
+            "csv:"):
+        return source, Path(csv_path), str(csv_path)
+    return source, Path(source.name), source.label
+
+
 @dataclass(frozen=True)
 class _Read:
     """The file as read: its label, checksum, encoding, separator, table and header."""
 
     label: str
+    source: dict[str, object]
     digest: str
     decoded: Text
     separator: str
@@ -214,20 +234,30 @@ class _Kept:
     rejected_problems: list[Problem]
 
 
-def _read_table(path: Path, label: str, mapping: ColumnMapping, max_problems: int | None,
-                problems: Findings, warnings: Findings,
+def _read_table(source: sources.Source, label: str, mapping: ColumnMapping,
+                max_problems: int | None, problems: Findings, warnings: Findings,
                 position: PositionSpec | None = None) -> _Read:
-    """Bytes to a table with a known header; blank rows dropped (and reported)."""
-    raw = read_bytes(path, label)
-    digest = hashlib.sha256(raw).hexdigest()
-    decoded = decode(raw, label)
-    sniff(decoded.text, label)
-    sep = detect_separator(decoded.text)
-    table = parse(raw, decoded.text, label, max_problems, sep)
-    if decoded.note():
-        warnings.add(decoded.note() or "", row=decoded.line,
-                     expected="UTF-8 text ('CSV UTF-8' in Excel)")
+    """Bytes (or an Arrow table) to a table with a known header; blank rows dropped."""
+    digest, decoded, sep, version = "", Text("", "UTF-8"), "", None
+    typed: set[int] = set()
+    if source.kind == "csv":
+        raw = (read_bytes(Path(source.uri), label) if "://" not in source.uri
+               else sources.read_csv_bytes(source))
+        digest = hashlib.sha256(raw).hexdigest()
+        decoded = decode(raw, label)
+        sniff(decoded.text, label)
+        sep = detect_separator(decoded.text)
+        table = parse(raw, decoded.text, label, max_problems, sep)
+        if decoded.note():
+            warnings.add(decoded.note() or "", row=decoded.line,
+                         expected="UTF-8 text ('CSV UTF-8' in Excel)")
+    else:
+        arrow, version = sources.read_arrow(source)
+        names = [str(n).strip() for n in arrow.column_names]
+        table, typed = source_cells.text_cells(arrow, source,
+                                               resolve(names, mapping, position).names)
     header = read_header(table, label, problems, warnings, mapping, position)
+    header.typed = typed
     if schema.POSITION_COLUMN in header.duplicated:
         raise problems.error()  # which rows belong to which position is unknowable
     data_rows = len(table) - 1
@@ -241,7 +271,16 @@ def _read_table(path: Path, label: str, mapping: ColumnMapping, max_problems: in
         problems.add("the file has a header but no data rows",
                      expected="at least one data row below the header", stage=0)
         raise problems.error()
-    return _Read(label, digest, decoded, sep, table, header, data_rows, blank)
+    return _Read(label, _source_record(source, version, data_rows), digest, decoded, sep,
+                 table, header, data_rows, blank)
+
+
+def _source_record(source: sources.Source, version: str | None, rows: int) -> dict[str, object]:
+    """What the metadata says of the source: its spec pinned to the version read."""
+    if version is not None:
+        source = dataclasses.replace(source, pin=version)
+    return {"kind": source.kind, "uri": source.uri, "spec": source.spec, "version": version,
+            "table": source.table, "query": source.query, "rows_read": rows}
 
 
 def _convert(cells: Cells, sel: np.ndarray, spec: PositionSpec,
@@ -335,6 +374,7 @@ def _assemble(read: _Read, cells: Cells, selection: validation.Selection, kept: 
         mapping_file=mapping.source, invalid_rows=invalid_rows, row_counts=counts,
         rejected=kept.rejected, rejected_problems=kept.rejected_problems,
         problem_groups=group_problems(kept.rejected_problems), spec=spec,
+        source=read.source, content_digest=source_cells.content_digest(frame, target_series),
     )
 
 
@@ -368,6 +408,8 @@ def _validation_summary(data: TrainingData) -> dict[str, object]:
     return {
         "file": str(data.path),
         "sha256": data.sha256,
+        "source": dict(data.source),
+        "content_digest": data.content_digest,
         "encoding": data.encoding,
         "separator": data.separator,
         "column_mapping": dict(data.column_mapping),
@@ -386,6 +428,8 @@ def _report_rows(data: TrainingData) -> list[tuple[str, object]]:
     counts = data.row_counts
     mapping = ", ".join(f"{h} -> {c}" for h, c in data.column_mapping.items()) or "none"
     rows: list[tuple[str, object]] = [
+        ("source", data.source.get("spec", str(data.path))),
+        ("content digest", data.content_digest),
         ("encoding, separator", f"{data.encoding}, {_SEPARATOR_NAMES.get(data.separator, data.separator)}"),
         ("column mapping", mapping + (f" (file {data.mapping_file})" if data.mapping_file else "")),
         ("invalid rows", data.invalid_rows),

@@ -200,6 +200,9 @@ class Header:
     duplicated: set[str]
     applied: dict[str, str] = field(default_factory=dict)  # header -> canonical, see mapping
     original: list[str] = field(default_factory=list)  # header cells exactly as written
+    #: Positions of columns holding numbers as numbers ('' for missing), from a typed
+    #: source (data.source_cells): their cells need no trimming and are not text.
+    typed: set[int] = field(default_factory=set)
 
 
 def _looks_numeric(text: str) -> bool:
@@ -240,7 +243,7 @@ def read_header(cells: pd.DataFrame, label: str, problems: Findings, warnings: F
         if i in resolved.displaced:
             warnings.add(f"not used: the column mapping takes {resolved.displaced[i]!r} from "
                          "another column", row=1, column=raw[i])
-        elif cells.iloc[1:, i].str.strip().ne("").any():
+        elif cells.iloc[1:, i].astype(str).str.strip().ne("").any():
             warnings.add(f"column {_column_letter(i)} has no name but holds values; it is ignored",
                          row=1)
     for name in resolved.unused:
@@ -290,10 +293,11 @@ def _index(seen: dict[str, list[int]], raw: list[str], cells: pd.DataFrame, prob
 def _columns_agree(cells: pd.DataFrame, where: list[int]) -> bool:
     """Whether the columns at ``where`` say the same on every data row, as
     :func:`recruit_reveal.data.columns.same_value` compares two values."""
-    first = cells.iloc[1:, where[0]].str.strip()
+    # astype(str): a typed source's numeric columns hold numbers, not text.
+    first = cells.iloc[1:, where[0]].astype(str).str.strip()
     first_number = pd.to_numeric(first.str.replace(",", ""), errors="coerce")
     for i in where[1:]:
-        other = cells.iloc[1:, i].str.strip()
+        other = cells.iloc[1:, i].astype(str).str.strip()
         same = first.str.casefold() == other.str.casefold()
         if not same.all():
             same |= first_number == pd.to_numeric(other.str.replace(",", ""), errors="coerce")
@@ -320,10 +324,11 @@ class Cells:
 
     def text(self, name: str, mask: np.ndarray | None = None, *, strip: bool = True
              ) -> pd.Series:
-        col = self.body.iloc[:, self.header.index[name]]
+        position = self.header.index[name]
+        col = self.body.iloc[:, position]
         if mask is not None and not mask.all():
             col = col[mask]
-        return col.str.strip() if strip else col
+        return col.str.strip() if strip and position not in self.header.typed else col
 
     def raw_name(self, name: str) -> str:
         return self.header.raw[self.header.index[name]]

@@ -71,7 +71,13 @@ def _position_expected() -> str:
 
 
 def _missing(text: pd.Series) -> np.ndarray:
+    if text.dtype != object or pd.api.types.infer_dtype(text) in _NUMBERS_ONLY:
+        return np.zeros(len(text), dtype=bool)  # a typed source's numbers: none is missing
     return text.str.lower().isin(MISSING_TOKENS).to_numpy()
+
+
+#: What a typed source's numeric column holds when none of its cells is missing ('').
+_NUMBERS_ONLY = frozenset({"integer", "floating", "mixed-integer-float", "empty"})
 
 
 @dataclass
@@ -270,11 +276,12 @@ def convert_numeric(cells: Cells, sel: np.ndarray, col: schema.Column,
 
     unparsed = np.isnan(values)
     if unparsed.any():
-        text = text.str.strip()
-        missing = unparsed & _missing(text)
+        # Only the cells to_numeric rejected are trimmed (add_cells trims what it quotes).
+        missing = np.zeros(n, dtype=bool)
+        missing[unparsed] = _missing(text[unparsed].str.strip())
         todo = unparsed & ~missing
         if todo.any():
-            pending = text[todo]
+            pending = text[todo].str.strip()
             recovered = pending.map({v: parse_number(v, col.name) for v in pending.unique()})
             values[todo] = recovered.to_numpy(dtype=np.float64, na_value=np.nan)
         text_bad = np.isnan(values) & ~missing

@@ -136,10 +136,12 @@ def _fingerprint(data, rows_per_division: dict[str, int]) -> dict[str, Any]:
     path = getattr(data, "path", None)
     fingerprint: dict[str, Any] = {
         "file": Path(path).name if path is not None else None,
-        "sha256": getattr(data, "sha256", None),
+        "sha256": getattr(data, "sha256", None) or None,
         "rows": int(len(data.frame)),
         "rows_per_division": rows_per_division,
     }
+    if getattr(data, "source", None):
+        fingerprint.update(source=dict(data.source), content_digest=data.content_digest)
     counts = getattr(data, "row_counts", None)
     if counts is not None and counts.data_rows:
         # How the file was read and where every row went: aggregates only, no rows.

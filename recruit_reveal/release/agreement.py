@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import RecruitRevealError
 from ..schema import PositionLike, spec_of
 
 
@@ -50,6 +51,9 @@ def training_rows(position: str, meta_a: Any, meta_b: Any, csv: Any, columns: An
     if csv is None:
         csv, meta = find_training_file(meta_b, meta_a)
         if csv is None:
+            found = _recorded_source(position, meta_b, meta_a)
+            if found is not None:
+                return found
             named = sorted({m.data_fingerprint.file for m in (meta_a, meta_b)
                             if m.data_fingerprint.file})
             notes.append(f"training rows not compared: {', '.join(named) or 'the training file'}"
@@ -65,6 +69,29 @@ def training_rows(position: str, meta_a: Any, meta_b: Any, csv: Any, columns: An
     which = (" and ".join(trained_on) + "'s training data") if trained_on else \
         "data neither version was trained on"
     return data, f"{Path(csv).name} (sha256 {data.sha256[:12]}, {which})"
+
+
+def _recorded_source(position: str, *metas: Any) -> tuple[Any, str] | None:
+    """The rows a version trained on, read again from its recorded source (a Delta table
+    pinned to the version read, a database table), when they still give its content digest."""
+    from recruit_reveal.data import load_training_data
+
+    for meta in metas:
+        fp = meta.data_fingerprint
+        if fp.source is None or not fp.content_digest:
+            continue
+        try:
+            data = load_training_data(fp.source.spec, position, columns=fp.column_mapping or None,
+                                      invalid_rows="quarantine", max_invalid_fraction=1.0,
+                                      min_rows_per_division=0)
+        except RecruitRevealError:  # gone or unreachable: the rows are not compared
+            continue
+        if data.content_digest == fp.content_digest:
+            trained_on = [m.model_version for m in metas
+                          if m.data_fingerprint.content_digest == data.content_digest]
+            return data, (f"{fp.source.spec} (content digest {data.content_digest[:12]}, "
+                          f"{' and '.join(trained_on)}'s training data)")
+    return None
 
 
 def find_training_file(*metas: Any) -> tuple[Path | None, Any]:

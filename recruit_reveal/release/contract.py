@@ -65,7 +65,8 @@ class NotebookParams:
     changelog: str | None = "interactive run of notebooks/train_position.ipynb"
     params: dict[str, Any] | None = None
     audit_record: str | None = None
-    columns: str | None = None
+    #: A mapping file, or the mapping itself (a retrain passes the one recorded).
+    columns: str | dict[str, str] | None = None
     invalid_rows: InvalidRows = "fail"
     max_invalid_fraction: float = DEFAULT_MAX_INVALID_FRACTION
     runs_dir: str = "scratch/runs"
@@ -97,11 +98,14 @@ class NotebookParams:
         if catalog is not None:
             load_catalog(catalog)  # a bad file stops the run here, every problem listed
             os.environ[CATALOG_ENV] = catalog
+        from ..data.sources import resolve_local as resolve_source
+
         position = check_position(self.position)
         models = resolve_local(self.models_dir, project_path)
         return NotebookParams(
             position=position,
-            csv_path=str(project_path(self.csv_path)),
+            # Any source spec (data.sources); only a local path is made absolute.
+            csv_path=resolve_source(self.csv_path, project_path),
             version=resolve_version(models, [position], self.version),
             models_dir=str(models),
             seed=int(self.seed),
@@ -110,7 +114,8 @@ class NotebookParams:
             changelog=self.changelog,
             params=dict(self.params) if self.params else None,
             audit_record=None if self.audit_record is None else str(self.audit_record),
-            columns=None if self.columns is None else str(project_path(self.columns)),
+            columns=self.columns if self.columns is None or isinstance(self.columns, dict)
+            else str(project_path(self.columns)),
             invalid_rows=check_invalid_rows(self.invalid_rows),
             max_invalid_fraction=check_invalid_fraction(self.max_invalid_fraction),
             runs_dir=str(resolve_local(self.runs_dir, project_path)),

@@ -190,7 +190,7 @@ def diff_versions(position: str, a: str, b: str, models_dir: str | os.PathLike |
     meta_a, meta_b = loaded_a.metadata, loaded_b.metadata
     # The newer version's football: its inputs, example athlete and ladder.
     spec = position_spec(loaded_b)
-    notes: list[str] = []
+    notes: list[str] = _data_notes(meta_a, meta_b)
     agreement = []
     pipes = (loaded_a.pipeline, loaded_b.pipeline, spec.levels)
     rows = training_rows(spec.key, meta_a, meta_b, csv, columns, notes)
@@ -207,6 +207,16 @@ def diff_versions(position: str, a: str, b: str, models_dir: str | os.PathLike |
     return VersionDiff(position=pos, a=meta_a.model_version, b=meta_b.model_version,
                        metrics=_metrics(meta_a, meta_b), fields=_fields(meta_a, meta_b),
                        agreement=agreement, notes=notes)
+
+
+def _data_notes(meta_a: Any, meta_b: Any) -> list[str]:
+    """A note when the two versions trained on different rows, by their content digests
+    (the same rows need no note: the data rows of the table show them unchanged)."""
+    da, db = meta_a.data_fingerprint.content_digest, meta_b.data_fingerprint.content_digest
+    if not da or not db or da == db:
+        return []
+    return [f"{meta_a.model_version} and {meta_b.model_version} trained on different data "
+            f"(content digest {da[:12]} against {db[:12]})"]
 
 
 def previous_release(position: str, version: str,
@@ -363,8 +373,10 @@ def _fields(meta_a: Any, meta_b: Any) -> list[FieldChange]:
             FieldChange("estimator", "scikit-learn", meta_a.sklearn_version,
                         meta_b.sklearn_version)]
     fa, fb = meta_a.data_fingerprint, meta_b.data_fingerprint
-    for name in ("file", "sha256", "rows", "rows_in_file", "rows_rejected", "rows_skipped",
-                 "invalid_rows"):
+    out.append(FieldChange("data", "source", fa.source.spec if fa.source else None,
+                           fb.source.spec if fb.source else None))
+    for name in ("file", "sha256", "content_digest", "rows", "rows_in_file", "rows_rejected",
+                 "rows_skipped", "invalid_rows"):
         out.append(FieldChange("data", name, getattr(fa, name), getattr(fb, name)))
     out += [FieldChange("data", f"rows {d}", fa.rows_per_division.get(d),
                         fb.rows_per_division.get(d)) for d in _levels(meta_a, meta_b)]

@@ -156,7 +156,12 @@ def _position_row(position: str, version: str, before: str | None, metadata: _Me
             name, previous.mean(name) if previous is not None else None, meta.metrics.mean(name),
             previous.std(name) if previous is not None else None, meta.metrics.std(name), higher))
     data = meta.data_fingerprint
-    row.data_file, row.data_sha256 = data.file, data.sha256
+    # A CSV shows its file's sha256; a table, which has none, the digest of its rows.
+    row.data_file, row.data_sha256 = data.file, data.sha256 or data.content_digest
+    row.data_source = data.source.spec if data.source else None
+    if old is not None and not isinstance(old, str) and data.content_digest \
+            and old.data_fingerprint.content_digest:
+        row.data_changed = data.content_digest != old.data_fingerprint.content_digest
     row.rows, row.rows_rejected = data.rows, data.rows_rejected
     row.changelog = meta.changelog
     return row

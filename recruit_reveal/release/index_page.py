@@ -40,6 +40,10 @@ class PositionRow:
     metrics: list[MetricChange] = field(default_factory=list)
     data_file: str | None = None
     data_sha256: str | None = None
+    #: The source spec (credentials stripped, Delta pinned), and whether its rows differ
+    #: from those of the version this one replaced (None: unknown, or nothing replaced).
+    data_source: str | None = None
+    data_changed: bool | None = None
     rows: int | None = None
     rows_rejected: int | None = None
     changelog: str | None = None
@@ -182,7 +186,8 @@ _TEMPLATE = """<!DOCTYPE html>
 {%- endif %}</td>
 {% endfor %}
 <td><code title="{{ p.data_sha256 or '' }}">{{ (p.data_sha256 or '-')[:12] }}</code>
- {{ p.data_file or '' }}<br><small>{{ p.rows | thousands }} rows used
+ {{ p.data_file or '' }}{% if p.data_changed %} <strong>(data changed)</strong>{% endif %}
+{%- if p.data_source %}<br><small><code>{{ p.data_source }}</code></small>{% endif %}<br><small>{{ p.rows | thousands }} rows used
 {%- if p.rows_rejected is not none %}, {{ p.rows_rejected }} rejected{% endif %}</small></td>
 <td>{{ p.changelog or '-' }}</td>
 {% endif %}

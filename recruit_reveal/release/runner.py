@@ -19,9 +19,9 @@ import multiprocessing
 import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..catalog import CATALOG_ENV, Catalog, active_catalog, load_catalog
 from ..errors import (
@@ -42,25 +42,39 @@ from .engines import ENGINES, Engine, make_engine
 from .records import html_path
 from .summary import PositionRun, RunSummary
 
+if TYPE_CHECKING:
+    from ..data.sources import Source
+
 logger = logging.getLogger(__name__)
 
 _DEFAULTS = NotebookParams()
 
 
-def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
+#: A training source spec (data.sources), or one per position.
+DataSpec = str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]]
+#: A column mapping file, or one per position.
+ColumnsArg = str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None
+
+
+def train(csv: DataSpec, positions: str | Sequence[str] = "all",
           version: str | None = None, *, engine: str = "notebook", jobs: int = 1,
           models_dir: str | os.PathLike[str] = "models",
           runs_dir: str | os.PathLike[str] = "runs", changelog: str | None = None,
           seed: int = _DEFAULTS.seed, cv_folds: int = _DEFAULTS.cv_folds,
-          params: dict[str, Any] | None = None, columns: str | os.PathLike[str] | None = None,
+          params: dict[str, Any] | None = None, columns: ColumnsArg = None,
           invalid_rows: InvalidRows = _DEFAULTS.invalid_rows,
           max_invalid_fraction: float = _DEFAULTS.max_invalid_fraction,
           cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
           template: str | os.PathLike[str] | None = None,
-          catalog: str | os.PathLike[str] | None = None) -> RunSummary:
+          catalog: str | os.PathLike[str] | None = None, table: str | None = None,
+          query: str | None = None, recorded_columns: dict[str, str] | None = None
+          ) -> RunSummary:
     """Train ``positions`` on ``csv`` as one release ``version`` and return the summary.
 
-    ``columns`` maps the file's headers to canonical columns (a JSON file);
+    ``csv`` is a source spec (:mod:`recruit_reveal.data.sources`: CSV, Parquet, Delta or
+    SQL, local or ``s3://``) or ``{position: spec}``; ``table``/``query`` complete an SQL
+    source.  ``columns`` maps the file's headers to canonical columns (a JSON file, or
+    ``{position: file}``; ``recorded_columns``, a mapping itself, is what a retrain passes);
     ``invalid_rows="quarantine"`` trains on the valid rows and writes the
     others to ``runs_dir/v{version}/{position}.rejected.csv``.  ``catalog`` is the
     catalog file the positions come from (None: the one ``CATALOG`` names, else the
@@ -73,8 +87,9 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     is promoted.
     """
     catalog_file = None if catalog is None else str(Path(catalog).expanduser().absolute())
-    wanted, csv_path, mapping = _check_request(engine, jobs, positions, csv, columns,
-                                               invalid_rows, max_invalid_fraction, catalog_file)
+    wanted, specs, mappings = _check_request(engine, jobs, positions, csv, columns,
+                                             invalid_rows, max_invalid_fraction, catalog_file,
+                                             table, query)
     models = _models_location(models_dir)
     runs_root = _runs_location(runs_dir)
     version = resolve_version(models, wanted, version)
@@ -85,15 +100,18 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
 
     started = time.perf_counter()
     summary = RunSummary(version=version, engine=engine, models_dir=models,
-                         runs_dir=runs_root if engine == "notebook" else None, csv=csv_path,
-                         columns=Path(mapping) if mapping else None, invalid_rows=invalid_rows)
-    base = NotebookParams(csv_path=str(csv_path), version=version, models_dir=str(models),
+                         runs_dir=runs_root if engine == "notebook" else None,
+                         csv=_one_local_csv(specs), invalid_rows=invalid_rows,
+                         columns=Path(str(mappings[wanted[0]])) if mappings[wanted[0]] else None)
+    base = NotebookParams(version=version, models_dir=str(models),
                           seed=seed, cv_folds=cv_folds, promote=False, changelog=changelog,
-                          params=params, columns=mapping, invalid_rows=invalid_rows,
+                          params=params, invalid_rows=invalid_rows,
                           max_invalid_fraction=max_invalid_fraction, runs_dir=str(runs_root),
                           catalog=catalog_file)
-    jobs_params = [dataclasses.replace(base, position=pos, audit_record=_audit_record(
-        runner, version, pos)) for pos in wanted]
+    jobs_params = [dataclasses.replace(
+        base, position=pos, csv_path=specs[pos].spec,
+        columns=recorded_columns if recorded_columns is not None else mappings[pos],
+        audit_record=_audit_record(runner, version, pos)) for pos in wanted]
     logger.info("training %s as v%s with the %s engine (%d job(s))",
                 ", ".join(wanted), version, engine, jobs)
     runner.warm_up(len(jobs_params), jobs)
@@ -112,6 +130,14 @@ def train(csv: str | os.PathLike[str], positions: str | Sequence[str] = "all",
     from .index import refresh_index  # logs its own failure: the run's outcome stands
     refresh_index(runs_root, models, create=engine == "notebook")
     return summary
+
+
+def _one_local_csv(specs: dict[str, Source]) -> Path | None:
+    """The local CSV every position reads, for the summary's retry command (else None)."""
+    found = set(specs.values())
+    source = found.pop() if len(found) == 1 else None
+    return Path(source.uri) if source and source.kind == "csv" and "://" not in source.uri \
+        else None
 
 
 def _promote_all(summary: RunSummary, reason: str | None = None) -> None:
@@ -200,28 +226,54 @@ def _refuse_existing_versions(models: Path | str, positions: list[str], version:
             "are never overwritten (choose another --version, or omit it for the next one)")
 
 
-def _check_request(engine: str, jobs: int, positions: str | Sequence[str],
-                   csv: str | os.PathLike[str], columns: str | os.PathLike[str] | None,
-                   invalid_rows: InvalidRows, max_invalid_fraction: float,
-                   catalog: str | None) -> tuple[list[str], Path, str | None]:
-    """The positions, the CSV's absolute path and the column mapping file of a valid
-    request; a RecruitRevealError naming what is wrong before anything runs.  A valid
-    ``catalog`` file becomes the active one, as ``--catalog`` makes it: file names, checks
-    and worker processes read positions by key."""
+def _check_request(engine: str, jobs: int, positions: str | Sequence[str], csv: DataSpec,
+                   columns: ColumnsArg, invalid_rows: InvalidRows, max_invalid_fraction: float,
+                   catalog: str | None, table: str | None = None, query: str | None = None,
+                   ) -> tuple[list[str], dict[str, Source], dict[str, str | None]]:
+    """The positions, each one's source (checked readable, Delta pinned) and column mapping
+    file of a valid request; a RecruitRevealError naming what is wrong before anything runs.
+    A valid ``catalog`` file becomes the active one, as ``--catalog`` makes it: file names,
+    checks and worker processes read positions by key."""
+    from ..data.source_cells import check_types
+    from ..data.sources import prepare
+
     if engine not in ENGINES:
         raise RecruitRevealError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if int(jobs) < 1:
         raise RecruitRevealError(f"--jobs must be at least 1, got {jobs}")
     wanted = _positions(positions, _catalog(catalog))
-    csv_path = Path(csv).expanduser().absolute()
-    if not csv_path.is_file():
-        raise DataValidationError(Problem("training CSV not found", file=str(csv)))
-    mapping = _column_mapping_file(columns)
-    check_invalid_rows(invalid_rows)
-    check_invalid_fraction(max_invalid_fraction)
     if catalog is not None:
         os.environ[CATALOG_ENV] = catalog
-    return wanted, csv_path, mapping
+    check_invalid_rows(invalid_rows)
+    check_invalid_fraction(max_invalid_fraction)
+    mappings = {pos: _column_mapping_file(_per_position(columns, pos, "--columns", required=False))
+                for pos in wanted}
+    prepared: dict[str, Source] = {}
+    specs: dict[str, Source] = {}
+    for pos in wanted:
+        spec = str(_per_position(csv, pos, "--data"))
+        if spec not in prepared:
+            prepared[spec] = prepare(spec, table=table, query=query)
+        specs[pos] = prepared[spec]
+        check_types(specs[pos], functools.partial(_canonical, mappings[pos], pos))
+    return wanted, specs, mappings
+
+
+def _per_position(value: Any, position: str, flag: str, *, required: bool = True) -> Any:
+    """``value`` itself, or its entry for ``position`` when it is given per position."""
+    if not isinstance(value, Mapping):
+        return value
+    if position not in value and required:
+        raise RecruitRevealError(f"{flag} names no source for {position} (it names "
+                                 f"{', '.join(sorted(value))}); give {flag} {position}=...")
+    found = value.get(position)
+    return None if found is None else (str(found) if required else found)
+
+
+def _canonical(mapping_file: str | None, position: str, names: list[str]) -> list[str]:
+    from ..data.mapping import read_column_mapping, resolve
+
+    return resolve(names, read_column_mapping(mapping_file), position).names
 
 
 def _run_in_parallel(fn: Callable[[NotebookParams], PositionRun], items: list[NotebookParams], jobs: int,
