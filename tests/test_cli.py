@@ -339,6 +339,7 @@ def test_generate_data_writes_the_sample_byte_identically(tmp_path, capsys):
 def test_serve_hands_host_port_and_models_dir_to_the_service(monkeypatch, tmp_path):
     import recruit_reveal.api.app as service
 
+    monkeypatch.delenv("MODEL_DIR", raising=False)
     calls = []
     monkeypatch.setattr(service, "run", lambda host, port, **kw: calls.append((host, port, kw)))
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123",
@@ -346,7 +347,7 @@ def test_serve_hands_host_port_and_models_dir_to_the_service(monkeypatch, tmp_pa
     assert main(["serve", "--workers", "3", "--no-access-log"]) == 0
     assert calls == [
         ("0.0.0.0", 8123, {"models_dir": str(tmp_path), "access_log": None, "workers": None}),
-        (None, None, {"models_dir": None, "access_log": False, "workers": 3})]
+        (None, None, {"models_dir": "models", "access_log": False, "workers": 3})]
     with pytest.raises(SystemExit):
         main(["serve", "--workers", "0"])
 

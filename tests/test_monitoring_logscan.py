@@ -29,3 +29,18 @@ def test_a_log_without_records_summarizes_to_nothing(tmp_path):
     summary = logscan.scan_log(tmp_path / "empty", ["qb"],
                                lambda p, v: ReleaseReference(p, v))
     assert summary.streams == {} and summary.traffic.empty and summary.keyed_records.empty
+
+
+def test_the_extent_counts_records_since_a_date_and_names_the_newest(tmp_path):
+    from monitoring_support import write_log
+
+    times = pa.array([f"2026-03-0{d}T12:00:00Z" for d in (1, 2, 2, 3)]).cast(
+        pa.timestamp("ms", tz="UTC"))
+    write_log(tmp_path / "log", pa.table({"time": times, "position": ["qb", "qb", "rb", "qb"]}))
+    assert logscan.log_extent(tmp_path / "log", "qb") == logscan.LogExtent(3, "2026-03-03")
+    assert logscan.log_extent(tmp_path / "log", "qb", "2026-03-02") == logscan.LogExtent(
+        2, "2026-03-03")
+    assert logscan.log_extent(tmp_path / "log", "qb", "2027-01-01") == logscan.LogExtent(
+        0, "2026-03-03")
+    assert logscan.log_extent(tmp_path / "log", "wr") == logscan.LogExtent(0, None)
+    assert logscan.log_extent(tmp_path / "no-log", "qb") == logscan.LogExtent(0, None)

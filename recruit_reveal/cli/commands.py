@@ -20,11 +20,20 @@ from .parser import EXIT_FAILED, EXIT_OK
 logger = logging.getLogger("recruit_reveal.cli")
 
 
-def _default_models_dir() -> str:
-    """$MODEL_DIR or ``models``, read (and reported when bad) as every command reads it."""
+#: The options naming a place -> the setting read when the option is not given.
+_LOCATIONS = {"models_dir": "model_dir", "runs_dir": "runs_dir", "log": "prediction_log"}
+
+
+def resolve_locations(args: argparse.Namespace) -> None:
+    """Fill every place the command takes, in one way for all: the flag, else the
+    environment (MODEL_DIR, RUNS_DIR, PREDICTION_LOG), else the default (models, runs; the
+    log has none).  A bad value is a RecruitRevealError naming the variable."""
     from ..settings import load_setting
 
-    return str(load_setting("model_dir"))
+    for option, setting in _LOCATIONS.items():
+        if hasattr(args, option) and getattr(args, option) is None:
+            value = load_setting(setting)
+            setattr(args, option, None if value is None else str(value))
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -33,7 +42,7 @@ def _train(args: argparse.Namespace) -> int:
 
     summary = train(
         args.csv, args.position, args.version, engine=args.engine, jobs=args.jobs,
-        models_dir=args.models_dir or _default_models_dir(), runs_dir=args.runs_dir,
+        models_dir=args.models_dir, runs_dir=args.runs_dir,
         changelog=args.changelog, seed=args.seed, cv_folds=args.cv_folds,
         columns=args.columns, invalid_rows=args.invalid_rows,
         max_invalid_fraction=args.max_invalid_fraction,
@@ -45,7 +54,7 @@ def _train(args: argparse.Namespace) -> int:
 def _runs_index(args: argparse.Namespace) -> int:
     from recruit_reveal.release.index import write_index
 
-    print(write_index(args.runs_dir, args.models_dir or _default_models_dir()))
+    print(write_index(args.runs_dir, args.models_dir))
     return EXIT_OK
 
 
@@ -100,14 +109,11 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _prediction_log(args: argparse.Namespace) -> str:
-    from ..settings import load_setting
-
-    log = args.log or load_setting("prediction_log")
-    if not log:
+    if not args.log:
         from ..errors import RecruitRevealError
 
         raise RecruitRevealError("no prediction log: pass --log or set PREDICTION_LOG")
-    return str(log)
+    return str(args.log)
 
 
 def _outcomes_add(args: argparse.Namespace) -> int:
@@ -123,23 +129,19 @@ def _outcomes(args: argparse.Namespace) -> int:
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    from recruit_reveal.monitoring.monitor_runs import EXIT_ALERT, MonitorParams, run_monitor
+    from recruit_reveal.monitoring.monitor_runs import EXIT_ALERT, MonitorParams, run_monitors
     from recruit_reveal.release.index import write_index
     from recruit_reveal.release.notebook import check_kernel, run_notebook
 
-    models_dir = args.models_dir or _default_models_dir()
-    params = MonitorParams(log=_prediction_log(args), models_dir=models_dir,
+    params = MonitorParams(log=_prediction_log(args), models_dir=args.models_dir,
                            position=args.position, since=args.since)
     check_kernel()
-    outcome = run_monitor(params, args.runs_dir, run_notebook)
-    write_index(args.runs_dir, models_dir)
-    verdict = outcome.verdict
-    print(f"Wrote {outcome.record}: {verdict['records']:,} records")
-    for stream, names in verdict["drifted"].items():
-        print(f"  drifted {stream}: {', '.join(names)}")
-    for stream in verdict["accuracy_alerts"]:
-        print(f"  live accuracy below the CV figure: {stream}")
-    return EXIT_ALERT if outcome.alert else EXIT_OK
+    outcomes = run_monitors(params, args.runs_dir, run_notebook)
+    if any(o.record is not None for o in outcomes):
+        write_index(args.runs_dir, args.models_dir)
+    for outcome in outcomes:
+        print("\n".join(outcome.lines()))
+    return EXIT_ALERT if any(o.alert for o in outcomes) else EXIT_OK
 
 
 RUNS_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"index": _runs_index}

@@ -268,6 +268,29 @@ def _keyed_frame(parts: list[pa.Table]) -> pd.DataFrame:
     return pa.concat_tables(parts).to_pandas()
 
 
+@dataclass(frozen=True)
+class LogExtent:
+    """How many records a run would read, and the newest record date of the position at all
+    (so a ``--since`` past every record shows at once)."""
+
+    records: int
+    newest: str | None
+
+
+def log_extent(log: Location, position: str, since: str | None = None) -> LogExtent:
+    """Count the records of ``position`` dated ``since`` or later, reading only the date
+    partition column (no input values)."""
+    dataset = open_dataset(log)
+    if dataset is None:
+        return LogExtent(0, None)
+    dates = dataset.to_table(columns=["date"], filter=pc.field("position") == position)["date"]
+    if len(dates) == 0:
+        return LogExtent(0, None)
+    newest = pc.max(dates).as_py()
+    wanted = pc.sum(pc.greater_equal(dates, since)).as_py() if since else len(dates)
+    return LogExtent(int(wanted or 0), newest)
+
+
 def record_count_columns() -> list[str]:
     """The columns of :attr:`LogSummary.traffic`."""
     return [*_GROUP_KEYS, "records"]
