@@ -37,6 +37,7 @@ from ..schema import (
     columns_for,
     parse_height,
 )
+from .json_bodies import TooLongNumber
 
 #: Per-game rate columns, optional in requests.
 RATE_COLUMNS = frozenset(rate for rate, _ in RATE_PAIRS.values())
@@ -121,6 +122,8 @@ def _reject_non_numbers(value: Any) -> Any:
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, str):
         raise ValueError(f"expected a number, got text {value!r}")
+    if isinstance(value, TooLongNumber):
+        raise ValueError(f"expected a number, got {value}: too long to be one")
     return value
 
 

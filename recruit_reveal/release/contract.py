@@ -137,6 +137,13 @@ class PositionResult:
     rejected_rows: str | None = None
     #: The sha256 of the skops file exported beside the pkl (None: no skops file).
     skops_sha256: str | None = None
+    #: The skops file: the one a server loads (None: no skops file, the pkl is served).
+    skops: str | None = None
+
+    @property
+    def served(self) -> str:
+        """The file a server loads: the skops file, or the pkl where it is the only one."""
+        return self.skops or self.artifact
 
     @classmethod
     def of(cls, settings: NotebookParams, result: Any, exported: Any,
@@ -163,6 +170,7 @@ class PositionResult:
             rows_rejected=int(result.data_fingerprint.get("rows_rejected") or 0),
             rejected_rows=None if rejected_rows is None else str(rejected_rows),
             skops_sha256=exported.skops_sha256,
+            skops=str(exported.skops_path) if exported.skops_path else None,
         )
 
     @classmethod

@@ -22,7 +22,7 @@ async def _scenario(request: Request) -> Scenario:
 
 
 @router.post("/what-if", response_model=WhatIfResponse,
-             responses=error_responses(400, 413, 422, 503), openapi_extra=what_if_body())
+             responses=error_responses(400, 413, 415, 422, 503), openapi_extra=what_if_body())
 async def what_if(request: Request, scenario: Annotated[Scenario, Depends(_scenario)],
                   store: StoreDep) -> Response:
     """The modified athlete's prediction, and in ``what_if_results`` the base against the
