@@ -179,7 +179,9 @@ class LeverGrid:
         new_prob = grid_prob[who, which, first]
         for i, lever, cur, val, low, code, prob, eff in zip(
                 who.tolist(), which.tolist(), current.tolist(), value.tolist(), lower.tolist(),
-                new_pred.tolist(), new_prob.tolist(), effort.tolist(), strict=True):
+                # answers quote probabilities to 6 places (docs/api.md)
+                new_pred.tolist(), np.round(new_prob, 6).tolist(), np.round(effort, 6).tolist(),
+                strict=True):
             decimals = plan.decimals[lever]
             known = cur == cur
             options[i].append({
