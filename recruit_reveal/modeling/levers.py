@@ -241,7 +241,7 @@ def target_result(target: int, min_probability: float, probability: float,
                    f"{best['new_probability']:.2f}; now {probability:.2f}).")
     return {
         "target_division": division, "min_probability": min_probability,
-        "current_probability": probability, "reached": reached, "best": best,
+        "current_probability": round(probability, 6), "reached": reached, "best": best,
         "options": options, "unreachable": [] if reached else unreachable, "message": message,
     }
 
