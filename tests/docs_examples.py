@@ -11,8 +11,8 @@ marker (an HTML comment, invisible when rendered) saying what the test does with
 * ``<!-- example: answer -->`` before a json block: compared with the last answer.
 * ``<!-- example: skip REASON -->``: not run, for the reason given.
 
-An answer matches when every key it shows has the value shown: ``"..."`` stands for any
-value, a ``"..."`` key for keys not shown, and a list ending in ``"..."`` items for more
+An answer matches when every key it shows has the value shown: ``"..."`` (or ``"... 4242"``,
+an example of a value that varies) stands for any value, a ``"..."`` key for keys not shown, and a list ending in ``"..."`` items for more
 items; a block starting with a key (``"target_search": {...}``) is a part of the answer.
 """
 
@@ -75,8 +75,8 @@ def parse_answer(text: str) -> Any:
 
 def mismatches(shown: Any, actual: Any, path: str = "") -> list[str]:
     """Where ``actual`` differs from what the docs show (see the module's rules)."""
-    if shown == "...":
-        return []
+    if isinstance(shown, str) and shown.startswith("..."):
+        return []  # "..." or "... an example value": any value
     if isinstance(shown, dict):
         if not isinstance(actual, dict):
             return [f"{path or '.'}: docs show an object, the server answers {actual!r}"]

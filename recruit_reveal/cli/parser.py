@@ -105,6 +105,7 @@ def _add_verbosity_everywhere(parser: argparse.ArgumentParser) -> None:
                 _add_verbosity(child, default=argparse.SUPPRESS)
                 _add_verbosity_everywhere(child)
 
+
 def _add_train(sub: Any) -> None:
     """recruit-reveal train"""
     train = sub.add_parser(
