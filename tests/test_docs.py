@@ -51,14 +51,20 @@ def sample(tmp_path_factory):
         done = subprocess.run([cli, "-q", *argv], cwd=root, env=env, capture_output=True,
                               text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stderr[-3000:]
+    # README's monitoring example records the levels some athletes reached
+    (root / "signings_2026.csv").write_text("athlete_ref,division,date\n"
+                                            "qb-2026-17,FCS,2026-11-02\n", encoding="utf-8")
     return root
 
 
 @pytest.fixture(scope="module")
 def server(sample, tmp_path_factory):
     # the limits docs/api.md's /health shows (far above what the examples send)
+    # and a prediction log, written at once, for README's monitoring example
     with serve_process(sample / "models", tmp_path_factory.mktemp("log") / "serve.log",
-                       RATE_LIMIT="100/minute", RATE_LIMIT_BATCH="10/minute") as (_, url):
+                       RATE_LIMIT="100/minute", RATE_LIMIT_BATCH="10/minute",
+                       PREDICTION_LOG=str(sample / "log"),
+                       PREDICTION_LOG_FLUSH_SECONDS="0.1") as (_, url):
         yield url
 
 
@@ -131,7 +137,7 @@ class _Session:
     def shell(self, example: Example) -> None:
         # HOME: a command writing under ~ (keys create ~/keys) writes in the sample folder
         env = {**{k: v for k, v in os.environ.items() if k not in _PLACES},
-               "HOME": str(self.cwd)}
+               "HOME": str(self.cwd), "PREDICTION_LOG": str(self.cwd / "log")}
         for command in commands(example.text):
             if command.text.lstrip().startswith(_SERVERS):
                 continue  # the live server is that server
@@ -165,6 +171,8 @@ def test_every_example_of_the_doc_runs_and_its_answers_are_the_servers(doc, serv
     for example in ran:
         session.run(example)
     assert not session.problems, "\n".join(session.problems)
+    if doc.name == "README.md":  # its `monitor` reviewed the log its own requests made
+        assert list((sample / "runs" / "monitor").glob("*/qb.html"))
 
 
 def _example(doc: str, marker: str, needle: str) -> Example:
