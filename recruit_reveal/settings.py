@@ -49,7 +49,7 @@ def _check_rate(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    """MODEL_DIR, MODEL_VERSION, MODEL_VERSION_{POS} (any position), HOST, PORT, ALLOWED_ORIGINS
+    """MODEL_DIR, RUNS_DIR, MODEL_VERSION, MODEL_VERSION_{POS} (any position), HOST, PORT, ALLOWED_ORIGINS
     (comma-separated), ADMIN_TOKEN, MAX_BODY_BYTES, MAX_BATCH, ALLOW_PICKLE, RATE_LIMIT,
     RATE_LIMIT_STORAGE, RATE_LIMIT_BATCH, RATE_LIMIT_WHATIF, RATE_LIMITS (JSON),
     RATE_LIMIT_KEY_HEADER, TRUSTED_HOSTS (comma-separated), ACCESS_LOG, WORKERS and
@@ -63,6 +63,8 @@ class Settings(BaseSettings):
 
     #: A local folder (a Path) or an object-store URL such as s3://bucket/prefix (kept as str).
     model_dir: Path | str = Path("models")
+    #: Where audit records go (training and monitoring runs, runs/index.html); as model_dir.
+    runs_dir: Path | str = Path("runs")
     model_version: str = LATEST
     #: Per position, the version it serves (MODEL_VERSION_<POS>, for any position key).
     model_versions: dict[str, str] = Field(default_factory=dict)
@@ -138,12 +140,12 @@ class Settings(BaseSettings):
     def _log_format(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("model_dir", "host", mode="before")
+    @field_validator("model_dir", "runs_dir", "host", mode="before")
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("model_dir", mode="after")
+    @field_validator("model_dir", "runs_dir", mode="after")
     @classmethod
     def _location(cls, value: Path | str) -> Path | str:
         # A Path would fold the // of a URL; an unknown scheme is refused here, by name.

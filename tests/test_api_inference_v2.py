@@ -224,6 +224,15 @@ def test_bad_inputs_are_400_naming_the_input(app_client, inputs, message):
     assert re.search(message, text), text
 
 
+@pytest.mark.parametrize("shape", [[0], [0, 1], [1, 1, 1]])
+def test_a_shape_error_is_in_plain_words(app_client, shape):
+    inputs = [_column("height_inches", [72], shape=shape)] + _qb()[1:]
+    text = _error(app_client.post("/v2/models/qb/infer", json={"inputs": inputs}))
+    assert text.startswith(f"input 'height_inches': shape {json.dumps(shape)} is not [n] or "
+                           "[n, 1], where n is the number of rows (at least 1)"), text
+    assert "greater than or equal" not in text and "Input should" not in text
+
+
 def test_bad_requests_and_unknown_routes_answer_the_protocol_shape(app_client):
     assert "malformed JSON" in _error(app_client.post("/v2/models/qb/infer", content=b"{"))
     assert "inputs" in _error(app_client.post("/v2/models/qb/infer", json={"inputs": []}))

@@ -60,9 +60,10 @@ def test_listing_answers_the_metadata_as_stored(two_versions):
     served = json.loads(layout.metadata_path(two_versions, "qb", "1.0.0").read_text())
     assert detail_["data_fingerprint"] == served["data_fingerprint"]
     assert detail_["input_schema"] == served["input_schema"]
-    assert entry["metrics"] == {name: stored["metrics"]["cv"][name]["mean"] for name in
-                                ("exact_accuracy", "within_one_accuracy", "macro_f1",
-                                 "log_loss")}
+    # as stored, to the 6 places every answer quotes
+    assert entry["metrics"] == {name: round(stored["metrics"]["cv"][name]["mean"], 6)
+                                for name in ("exact_accuracy", "within_one_accuracy",
+                                             "macro_f1", "log_loss")}
     assert entry["created_at"] == stored["created_at"]
 
 

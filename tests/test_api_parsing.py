@@ -93,7 +93,6 @@ def test_non_finite_numbers_are_rejected(client, literal):
     (b"[1, 2]", 422),
     (b'"qb"', 422),
     (b"[" * 100_000 + b"]" * 100_000, 400),
-    (b'{"position": "qb", "senior_tds": ' + b"9" * 5000 + b"}", 400),
 ])
 def test_malformed_bodies(client, body, status):
     response = client.post("/predict", content=body, headers={"Content-Type": "application/json"})

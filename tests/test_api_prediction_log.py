@@ -122,6 +122,22 @@ def test_records_match_the_answers_of_every_predict_route(logged):
                    if c not in feature_names("qb"))
 
 
+def test_mlflow_and_v2_records_name_their_route_template(logged):
+    app, folder = logged
+    with TestClient(app) as client:
+        assert client.post("/models/qb/invocations", headers={"X-Request-ID": "m"},
+                           json={"dataframe_records": [QB]}).status_code == 200
+        inputs = [{"name": name, "datatype": "FP64", "shape": [1], "data": [QB[name]]}
+                  for name in ("height_inches", "weight_lbs", "forty_yard_dash")]
+        answer = client.post("/v2/models/qb/infer", headers={"X-Request-ID": "v"},
+                             json={"inputs": inputs})
+        assert answer.status_code == 200, answer.text
+    routes = {r["request_id"]: r["route"] for r in read_local(folder).to_pylist()}
+    # /openapi.json lists MLflow's route once per position, each with its own body schema
+    assert routes["m"] == "/models/qb/invocations"
+    assert routes["v"] == "/v2/models/{position}/infer"
+
+
 def test_what_if_makes_two_records_base_then_modified(logged):
     app, folder = logged
     with TestClient(app) as client:

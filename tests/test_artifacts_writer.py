@@ -245,7 +245,9 @@ def test_changelog_gets_one_entry_per_export(tmp_path, results):
     assert "sha256 " + "ab" * 32 in log
     assert "0.310 (Bayes ceiling 0.550; 0.240 below it)" in log
     assert "0.720 (Bayes ceiling 0.930; 0.210 below it)" in log
-    assert "Promoted to latest: yes" in log and "Promoted to latest: no" in log
+    assert "Promoted to latest: yes" in log and "Promoted to latest: not by this export" in log
+    assert log.count("- Served file: ") == 2 and ".skops (skops), sha256 " in log
+    assert log.count("- Pickle copy (for the earlier system): ") == 2
 
 
 def test_metadata_fields(tmp_path, results):

@@ -67,17 +67,22 @@ def test_notebook_engine_trains_every_position_and_leaves_exactly_the_expected_f
         assert sys.prefix in outputs  # the environment table: the kernel ran this venv
         assert meta["changelog"] == "first release" and meta["seed"] == 5
         assert registry.describe(pos, "latest", models_dir=models).model_version == "1.0.0"
-        assert meta["artifact"]["sha256"] in (runs / "v1.0.0" / f"{pos}.html").read_text(
-            encoding="utf-8")
+        html = (runs / "v1.0.0" / f"{pos}.html").read_text(encoding="utf-8")
+        assert meta["artifact"]["sha256"] in html
+        # the record, the summary and the changelog name the file served: the skops file
+        assert meta["artifact_skops"]["sha256"] in html and meta["artifact_skops"]["file"] in html
+        changelog = (models / f"CHANGELOG_{pos}.md").read_text(encoding="utf-8")
+        assert f"Served file: {meta['artifact_skops']['file']} (skops)" in changelog
+        assert "1.0.0 promoted to latest in release 1" in changelog
 
     # Progress per finished cell on stderr; the summary table and a pointer on stdout.
     assert "qb: cell " in proc.stderr and "wr: cell " in proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["position", "version", "status", "exact", "within-one",
-                                "artifact", "record", "duration"]
+                                "served", "record", "duration"]
     assert any(line.split()[:3] == ["wr", "1.0.0", "succeeded"] for line in lines)
     assert "latest now points at v1.0.0" in proc.stdout
-    assert str(artifact_path(models, "rb", "1.0.0")) in proc.stdout
+    assert str(artifact_path(models, "rb", "1.0.0").with_suffix(".skops")) in proc.stdout
     assert str(runs / "v1.0.0" / "rb.html") in proc.stdout
 
 
@@ -250,8 +255,11 @@ def test_models_list_show_and_promote(models_dir, trained_results, capsys):
 
     assert main(["models", "show", "qb", "1.0.1", "--models-dir", str(models_dir)]) == 0
     out = capsys.readouterr().out
-    sha = registry.describe("qb", "1.0.1", models_dir=models_dir).artifact.sha256
-    assert "QB model v1.0.1" in out and sha in out and "exact_accuracy" in out
+    meta = registry.describe("qb", "1.0.1", models_dir=models_dir)
+    assert "QB model v1.0.1" in out and meta.artifact.sha256 in out and "exact_accuracy" in out
+    # the file served is named first: the skops file, the pickle as the copy it is
+    assert f"served file   {meta.artifact_skops.file} (skops, " in out
+    assert f"pickle copy   {meta.artifact.file}" in out
     assert "rule_based" in out and "majority" in out
 
     assert main(["models", "show", "qb", "--json", "--models-dir", str(models_dir)]) == 0
@@ -343,6 +351,7 @@ def test_generate_data_writes_the_sample_byte_identically(tmp_path, capsys):
 def test_serve_hands_host_port_and_models_dir_to_the_service(monkeypatch, tmp_path):
     import recruit_reveal.api.app as service
 
+    monkeypatch.delenv("MODEL_DIR", raising=False)
     calls = []
     monkeypatch.setattr(service, "run", lambda host, port, **kw: calls.append((host, port, kw)))
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123",
@@ -350,7 +359,7 @@ def test_serve_hands_host_port_and_models_dir_to_the_service(monkeypatch, tmp_pa
     assert main(["serve", "--workers", "3", "--no-access-log"]) == 0
     assert calls == [
         ("0.0.0.0", 8123, {"models_dir": str(tmp_path), "access_log": None, "workers": None}),
-        (None, None, {"models_dir": None, "access_log": False, "workers": 3})]
+        (None, None, {"models_dir": "models", "access_log": False, "workers": 3})]
     with pytest.raises(SystemExit):
         main(["serve", "--workers", "0"])
 

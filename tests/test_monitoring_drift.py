@@ -27,7 +27,7 @@ def test_psi_is_small_for_the_same_distribution_and_large_for_a_shift():
     assert _psi(np.random.default_rng(1).normal(1, 1, 5000)) > 0.5
     assert drift.psi_band(0.05) == "stable"
     assert drift.psi_band(0.15) == "moderate"
-    assert drift.psi_band(0.25) == "significant"
+    assert drift.psi_band(0.25) == "large"
 
 
 def test_ks_accepts_the_same_distribution_and_rejects_a_shift():
@@ -55,3 +55,32 @@ def test_drifted_needs_both_a_large_psi_and_a_corrected_p_below_alpha():
                          result("d", 0.5, 1e-9, n=10)])
     assert [r.drifted for r in out] == [True, False, False, False]
     assert out[0].p_corrected >= out[0].p_value
+
+
+def _input(**kw):
+    base = dict(input="weight_lbs", values=400, missing_share=0.0, training_missing_share=0.0,
+                psi=0.05, band="stable", test="K-S", statistic=0.1, p_value=0.5)
+    return drift.InputDrift(**{**base, **kw})
+
+
+def test_the_verdict_tells_noise_at_this_sample_size_from_drift():
+    assert _input(psi=0.3, band="large", drifted=True).verdict == "drifted"
+    # a large PSI the corrected test does not confirm: noise of a small sample, not drift
+    assert _input(psi=0.3, band="large", p_corrected=0.4).verdict == "noisy at this sample size"
+    assert _input(values=20, psi=0.3, band="large").verdict.startswith("too few values")
+    assert _input(psi=0.15, band="moderate").verdict == "moderate"
+    assert _input().verdict == "stable"
+
+
+def test_the_row_rounds_p_values_and_shares_to_what_matters():
+    row = _input(p_value=0.9441124, p_corrected=0.00002, psi=0.123456,
+                 missing_share=0.0125).as_row()
+    assert (row["p"], row["p (BH)"], row["PSI"]) == ("0.94", "< 0.001", 0.123)
+    assert row["missing (live)"] == "1.2%" and row["verdict"] == "stable"
+    assert "drifted" not in row and "band" not in row
+    assert drift.p_text(float("nan")) == "-"
+
+
+def test_bin_labels_name_every_bin_of_the_edges():
+    assert drift.bin_labels(np.array([60.0, 70.5])) == ("<= 60", "60 to 70.5", "> 70.5")
+    assert drift.bin_labels(np.array([])) == ("all",)

@@ -31,6 +31,20 @@ def test_a_log_without_records_summarizes_to_nothing(tmp_path):
     assert summary.streams == {} and summary.traffic.empty and summary.keyed_records.empty
 
 
+def test_the_extent_counts_records_since_a_date_and_names_the_newest(tmp_path):
+    from monitoring_support import write_log
+
+    times = pa.array([f"2026-03-0{d}T12:00:00Z" for d in (1, 2, 2, 3)]).cast(
+        pa.timestamp("ms", tz="UTC"))
+    write_log(tmp_path / "log", pa.table({"time": times, "position": ["qb", "qb", "rb", "qb"]}))
+    assert logscan.log_extent(tmp_path / "log", "qb") == logscan.LogExtent(3, "2026-03-03")
+    assert logscan.log_extent(tmp_path / "log", "qb", "2026-03-02") == logscan.LogExtent(
+        2, "2026-03-03")
+    assert logscan.log_extent(tmp_path / "log", "qb", "2027-01-01") == logscan.LogExtent(
+        0, "2026-03-03")
+    assert logscan.log_extent(tmp_path / "log", "wr") == logscan.LogExtent(0, None)
+
+
 def test_probability_columns_keep_the_log_names_of_the_default_ladder():
     from recruit_reveal.catalog import default_catalog
     from recruit_reveal.catalog.spec import probability_columns
@@ -39,3 +53,5 @@ def test_probability_columns_keep_the_log_names_of_the_default_ladder():
     assert probability_columns(["D3", "G5", "Power 4"]) == ("p_d3", "p_g5", "p_p4")
     # Two levels with one short tag: every level gets its full tag instead.
     assert probability_columns(["Power 5", "Pac 5"]) == ("p_power_5", "p_pac_5")
+
+

@@ -38,7 +38,7 @@ def test_the_runner_takes_results_from_the_runs_not_from_models(sample_csv, tmp_
     assert summary.ok and summary.promoted
     (run,) = summary.runs
     pkl = artifact_path(tmp_path / "models", "qb", "2.0.0")
-    assert run.artifact == pkl
+    assert run.artifact == pkl.with_suffix(".skops") and run.pickle == pkl  # skops is served
     assert run.sha256 == hashlib.sha256(pkl.read_bytes()).hexdigest()
     assert run.exact_accuracy is not None and 0 < run.exact_accuracy < 1
     stem = "recruit_reveal_qb_pipeline"

@@ -139,7 +139,8 @@ def clean_message(err: Mapping[str, object], *, with_input: bool = True) -> str:
     msg = str(err.get("msg", "invalid value"))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    if with_input and "input" in err:
+    # A message that already says what it got (our validators' do) says it once.
+    if with_input and "input" in err and "got " not in msg:
         return f"{msg} (got {json.dumps(err['input'], default=str)})"
     return msg
 

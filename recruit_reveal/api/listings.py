@@ -17,7 +17,9 @@ HEADLINE_METRICS = ("exact_accuracy", "within_one_accuracy", "macro_f1", "log_lo
 
 
 def headline(meta: ModelMetadata) -> dict[str, float | None]:
-    return {name: meta.metrics.mean(name) for name in HEADLINE_METRICS}
+    """The CV means, to 6 places as every answer quotes numbers (docs/api.md)."""
+    means = {name: meta.metrics.mean(name) for name in HEADLINE_METRICS}
+    return {name: None if value is None else round(value, 6) for name, value in means.items()}
 
 
 def version_entry(meta: ModelMetadata, version: str, served_version: str | None) -> dict:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from .http_errors import ApiError
+from .json_bodies import loads
 
 DATAFRAME_SPLIT = "dataframe_split"
 DATAFRAME_RECORDS = "dataframe_records"
@@ -232,13 +232,4 @@ def rows_of(body: bytes, content_type: str | None) -> list[Row]:
     if not body.strip():
         raise _bad("body", "empty: expected a JSON object such as "
                    '{"dataframe_records": [...]}')
-    try:
-        payload = json.loads(body)
-    except UnicodeDecodeError:
-        raise _bad("body", "malformed JSON: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise _bad("body", f"malformed JSON at line {exc.lineno} column {exc.colno}: "
-                   f"{exc.msg}") from None
-    except (ValueError, RecursionError) as exc:
-        raise _bad("body", f"malformed JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
-    return json_rows(payload)
+    return json_rows(loads(body, "body: "))

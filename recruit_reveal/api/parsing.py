@@ -11,7 +11,6 @@ in :attr:`Athlete.ignored`.  Every problem is collected and raised as one
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +23,7 @@ from ..catalog import PositionSpec, active_catalog
 from ..data.columns import column_name, match, same_value
 from ..schema import POSITION_COLUMN, header_key
 from .http_errors import MAX_PROBLEMS, ApiError, clean_message, summary
+from .json_bodies import loads, require_json
 from .payloads import ATHLETE_REF, range_hint, request_model
 
 #: The positions a request may name, with the spec of each (``ModelStore.specs``).
@@ -198,20 +198,10 @@ def read_all(items: Iterable[T], read: Callable[[T], Athlete]) -> list[Athlete]:
 
 
 async def read_json(request: Request) -> Any:
-    """The request body as JSON; 422 when empty, 400 (with line and column) when malformed."""
+    """The request body as JSON; 415 when declared as something else, 422 when empty, 400
+    (with line and column) when malformed."""
+    require_json(request.headers.get("content-type"))
     body = await request.body()
     if not body.strip():
         raise ApiError(422, "request body is empty: expected JSON", field="body")
-    try:
-        # NaN/Infinity literals parse to float here and are then refused by
-        # the per-field validation, which can name the field.
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise ApiError(400, "malformed JSON: body is not UTF-8 text", field="body") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"malformed JSON at line {exc.lineno} column {exc.colno}: "
-                       f"{exc.msg}", field="body") from None
-    except (ValueError, RecursionError) as exc:
-        # e.g. an integer literal with thousands of digits, or arrays nested thousands deep.
-        raise ApiError(400, f"malformed JSON: {type(exc).__name__}: {str(exc)[:200]}",
-                       field="body") from None
+    return loads(body)

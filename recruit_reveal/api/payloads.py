@@ -31,6 +31,7 @@ from ..catalog import PositionSpec, resolve
 from ..data.production import Rate, derive_rates, rate_of
 from ..errors import VersionError
 from ..schema import POSITION_COLUMN, US_STATES, Column, PositionLike, parse_height
+from .json_bodies import TooLongNumber
 
 #: Strict semver X.Y.Z as :func:`recruit_reveal.artifacts.layout.parse_version` reads it.
 VERSION_PATTERN = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$"
@@ -124,6 +125,8 @@ def _reject_non_numbers(value: Any) -> Any:
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, str):
         raise ValueError(f"expected a number, got text {value!r}")
+    if isinstance(value, TooLongNumber):
+        raise ValueError(f"expected a number, got {value}: too long to be one")
     return value
 
 

@@ -37,7 +37,7 @@ from ..storage.base import Store
 from ..storage.locations import open_store
 from .prediction_records import FOLDER, RecordBatch, parquet_bytes, records_table
 from .predictions import OnScored, Scored
-from .request_ids import current_request_id
+from .request_ids import current_request_id, route_template
 
 if TYPE_CHECKING:
 
@@ -317,12 +317,6 @@ def request_id(request: Request) -> str:
     return given[:MAX_REQUEST_ID] if given else uuid.uuid4().hex
 
 
-def route_template(request: Request) -> str:
-    """The route's path as /openapi.json names it, e.g. /predict/{version}."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path_format", None) or request.url.path)
-
-
 def recorder(request: Request) -> OnScored | None:
     """What a scoring route passes as ``on_scored``: records into the app's prediction log
     under the request's id and route; None when the log is off."""
@@ -330,4 +324,5 @@ def recorder(request: Request) -> OnScored | None:
     if log is None:
         return None
     return functools.partial(log.record, request_id=request_id(request),
-                             route=route_template(request))
+                             # the template as the metrics label it (/models/{position}/...)
+                             route=route_template(request.scope))

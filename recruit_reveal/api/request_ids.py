@@ -165,11 +165,12 @@ def route_template(scope: Scope) -> str:
     partial = None
     for route in known.routes:
         match, _ = route.matches(scope)
+        # path_format: "/predict/{version}" as /openapi.json names it (path has ":path")
         if match is Match.FULL:
-            found = route.path
+            found = getattr(route, "path_format", route.path)
             break
         if match is Match.PARTIAL and partial is None:
-            partial = route.path
+            partial = getattr(route, "path_format", route.path)
     found = found or partial
     if found is None:
         return UNMATCHED  # not remembered: any path can miss, and misses are rare

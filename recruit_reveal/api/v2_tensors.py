@@ -27,6 +27,7 @@ from pydantic_core import to_json
 from ..catalog import PositionSpec
 from ..schema import POSITION_COLUMN
 from .http_errors import ApiError, clean_message
+from .json_bodies import loads
 from .parsing import Athlete, parse_athlete
 from .protocol_payloads import InferenceRequestV2, InferInputV2
 
@@ -59,17 +60,29 @@ def read_request(body: bytes, header_length: str | None) -> tuple[InferenceReque
         body, binary = body[:size], body[size:]
     if not body.strip():
         raise _bad("request body is empty: expected an inference request (JSON)", "body")
-    try:
-        raw = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise _bad(f"malformed JSON: {str(exc)[:200]}", "body") from None
+    raw = loads(body)
     try:
         return InferenceRequestV2.model_validate(raw), binary
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = _location(raw, err["loc"])
         more = f"; and {exc.error_count() - 1} more problem(s)" if exc.error_count() > 1 else ""
-        raise _bad(f"{where}: {clean_message(err)}{more}", where) from None
+        words = _shape_words(raw, err["loc"]) or f"{where}: {clean_message(err)}"
+        raise _bad(f"{words}{more}", where) from None
+
+
+def _shape_words(raw: Any, loc: tuple[int | str, ...]) -> str | None:
+    """A shape refused by pydantic ("shape.0: Input should be greater than or equal to 1")
+    said as the protocol means it: n rows, as [n] or [n, 1]."""
+    if len(loc) < 3 or loc[0] != "inputs" or loc[2] != "shape":
+        return None
+    label = _location(raw, loc[:2])
+    try:
+        given = json.dumps(raw["inputs"][loc[1]]["shape"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        given = "missing"
+    return (f"{label}: shape {given} is not [n] or [n, 1], where n is the number of rows "
+            "(at least 1), the same for every input")
 
 
 def _location(raw: Any, loc: tuple[int | str, ...]) -> str:

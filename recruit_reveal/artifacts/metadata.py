@@ -195,6 +195,12 @@ class ModelMetadata(_Doc):
     artifact: Artifact
     #: The skops file beside it (``format: "skops"``); absent in exports made before skops.
     artifact_skops: Artifact | None = None
+
+    @property
+    def served(self) -> Artifact:
+        """The file a server loads: the skops file, or the pkl where it is the only one
+        (served only with ALLOW_PICKLE=1)."""
+        return self.artifact_skops or self.artifact
     data_fingerprint: DataFingerprint = Field(default_factory=DataFingerprint)
     input_schema: dict[str, Any] = Field(default_factory=dict)
     #: Absent in exports made before the catalog (they are the default catalog's).

@@ -241,8 +241,13 @@ def changelog_entry(metadata: ModelMetadata, *, promoted: bool, replaced: bool =
         f"- CV within-one accuracy: {vs_ceiling('within_one_accuracy')}",
         f"- Estimator: {metadata.estimator.name}, seed {metadata.seed}, "
         f"{metrics.cv_folds} folds",
-        f"- Artifact: {metadata.artifact.file}, sha256 {metadata.artifact.sha256}",
-        f"- Promoted to latest: {'yes' if promoted else 'no'}"
+        f"- Served file: {metadata.served.file} ({metadata.served.format}), "
+        f"sha256 {metadata.served.sha256}",
+        *([f"- Pickle copy (for the earlier system): {metadata.artifact.file}, "
+           f"sha256 {metadata.artifact.sha256}"] if metadata.artifact_skops else []),
+        "- Promoted to latest: " + ("yes" if promoted else
+                                    "not by this export (a training run promotes every "
+                                    "position together once all succeeded, and says so below)")
         + ("; re-exported with force=True, replacing the earlier files of this version"
            if replaced else ""),
         "",
@@ -275,6 +280,14 @@ def _append_changelog(store: Store, position: str, entry: str) -> str:
         return store.display(name)
     raise ArtifactLockError(f"{store.display(name)} kept changing; the entry for this export "
                             f"was not added (the metadata holds the same facts)")
+
+
+def note_promotion(models_dir: Location, position: str, version: str, release: Any) -> str:
+    """Append that ``version`` became latest in ``release`` (a training run's export said
+    "not by this export" until then)."""
+    return _append_changelog(open_store(models_dir), position, (
+        f"- {version} promoted to latest in release {release.id} at {release.when}: every "
+        "position of the training run succeeded\n\n"))
 
 
 # ---------------------------------------------------------------------------

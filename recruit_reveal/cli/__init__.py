@@ -1,8 +1,10 @@
 """The ``recruit-reveal`` command: train, inspect and promote models, serve them, make data.
 
-Problems the user can fix (:class:`RecruitRevealError`) end with a short
-message on stderr and exit code 2, without a traceback.  A training run in
-which some position failed exits with 1 after printing its summary.
+Problems the user can fix (:class:`RecruitRevealError`, or a file the system refused)
+end with a short message on stderr and exit code 2, without a traceback.  A training
+run in which some position failed exits with 1 after printing its summary; so does an
+unexpected error, in one line (its traceback with ``-v``).  ``monitor`` exits with 3 on
+an alert.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from ..catalog import CATALOG_ENV, load_catalog
 from ..errors import RecruitRevealError
-from .commands import COMMANDS
+from .commands import COMMANDS, resolve_locations
 from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_parser
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "configure_logging", "main"]
@@ -64,15 +66,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["SIGNING_KEY"] = str(args.signing_key.expanduser().absolute())
     try:
         _use_catalog(args)
+        resolve_locations(args)
         return COMMANDS[args.command](args)
     except RecruitRevealError as exc:
         print(f"recruit-reveal: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("recruit-reveal: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         # The reader went away (``| head``); silence the flush at exit as well.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        # A file or folder the user can fix (permissions, a full disk): its message names it.
+        print(f"recruit-reveal: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, the traceback on -v
+        logging.getLogger("recruit_reveal.cli").debug("unexpected error", exc_info=True)
+        print(f"recruit-reveal: unexpected error: {type(exc).__name__}: {exc} (run with -v "
+              "for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("recruit-reveal: interrupted", file=sys.stderr)
+        return 130
 

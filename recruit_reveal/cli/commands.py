@@ -22,11 +22,20 @@ from .parser import EXIT_FAILED, EXIT_OK
 logger = logging.getLogger("recruit_reveal.cli")
 
 
-def _default_models_dir() -> str:
-    """$MODEL_DIR or ``models``, read (and reported when bad) as every command reads it."""
+#: The options naming a place -> the setting read when the option is not given.
+_LOCATIONS = {"models_dir": "model_dir", "runs_dir": "runs_dir", "log": "prediction_log"}
+
+
+def resolve_locations(args: argparse.Namespace) -> None:
+    """Fill every place the command takes, in one way for all: the flag, else the
+    environment (MODEL_DIR, RUNS_DIR, PREDICTION_LOG), else the default (models, runs; the
+    log has none).  A bad value is a RecruitRevealError naming the variable."""
     from ..settings import load_setting
 
-    return str(load_setting("model_dir"))
+    for option, setting in _LOCATIONS.items():
+        if hasattr(args, option) and getattr(args, option) is None:
+            value = load_setting(setting)
+            setattr(args, option, None if value is None else str(value))
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -35,7 +44,7 @@ def _train(args: argparse.Namespace) -> int:
 
     summary = train(
         _per_position(args.data, "--data") or "", args.position, args.version, engine=args.engine,
-        jobs=args.jobs, models_dir=args.models_dir or _default_models_dir(),
+        jobs=args.jobs, models_dir=args.models_dir,
         runs_dir=args.runs_dir, changelog=args.changelog, seed=args.seed,
         cv_folds=args.cv_folds, columns=_per_position(args.columns, "--columns"),
         invalid_rows=args.invalid_rows, max_invalid_fraction=args.max_invalid_fraction,
@@ -47,15 +56,15 @@ def _train(args: argparse.Namespace) -> int:
 
 def _per_position(values: list[str] | None, flag: str) -> str | dict[str, str] | None:
     """One value for every position, or ``{position: value}`` from ``qb=...`` values."""
+    from ..catalog import active_catalog
     from ..errors import RecruitRevealError
-    from ..schema import POSITIONS
 
     if not values:
         return None
     named: dict[str, str] = {}
     for value in values:
         head, sep, rest = value.partition("=")
-        if sep and head.strip().lower() in POSITIONS:
+        if sep and head.strip().lower() in active_catalog().positions:
             named[head.strip().lower()] = rest
         elif len(values) > 1:
             raise RecruitRevealError(f"{flag} given {len(values)} times: name each one's "
@@ -70,7 +79,7 @@ def _retrain(args: argparse.Namespace) -> int:
 
     summary = retrain(args.position, args.from_version, args.version,
                       allow_changed_data=args.allow_changed_data,
-                      models_dir=args.models_dir or _default_models_dir(),
+                      models_dir=args.models_dir,
                       runs_dir=args.runs_dir)
     print(summary.report())
     return EXIT_OK if summary.ok else EXIT_FAILED
@@ -79,7 +88,7 @@ def _retrain(args: argparse.Namespace) -> int:
 def _runs_index(args: argparse.Namespace) -> int:
     from recruit_reveal.release.index import write_index
 
-    print(write_index(args.runs_dir, args.models_dir or _default_models_dir()))
+    print(write_index(args.runs_dir, args.models_dir))
     return EXIT_OK
 
 
@@ -138,14 +147,11 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _prediction_log(args: argparse.Namespace) -> str:
-    from ..settings import load_setting
-
-    log = args.log or load_setting("prediction_log")
-    if not log:
+    if not args.log:
         from ..errors import RecruitRevealError
 
         raise RecruitRevealError("no prediction log: pass --log or set PREDICTION_LOG")
-    return str(log)
+    return str(args.log)
 
 
 def _outcomes_add(args: argparse.Namespace) -> int:
@@ -161,23 +167,21 @@ def _outcomes(args: argparse.Namespace) -> int:
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    from recruit_reveal.monitoring.monitor_runs import EXIT_ALERT, MonitorParams, run_monitor
+    from recruit_reveal.monitoring.monitor_runs import EXIT_ALERT, MonitorParams, run_monitors
     from recruit_reveal.release.index import write_index
     from recruit_reveal.release.notebook import check_kernel, run_notebook
 
-    models_dir = args.models_dir or _default_models_dir()
-    params = MonitorParams(log=_prediction_log(args), models_dir=models_dir,
+    params = MonitorParams(log=_prediction_log(args), models_dir=args.models_dir,
                            position=args.position, since=args.since)
     check_kernel()
-    outcome = run_monitor(params, args.runs_dir, run_notebook)
-    write_index(args.runs_dir, models_dir)
-    verdict = outcome.verdict
-    print(f"Wrote {outcome.record}: {verdict['records']:,} records")
-    for stream, names in verdict["drifted"].items():
-        print(f"  drifted {stream}: {', '.join(names)}")
-    for stream in verdict["accuracy_alerts"]:
-        print(f"  live accuracy below the CV figure: {stream}")
-    return EXIT_ALERT if outcome.alert else EXIT_OK
+    outcomes = run_monitors(params, args.runs_dir, run_notebook)
+    if any(o.record is not None for o in outcomes):
+        write_index(args.runs_dir, args.models_dir)
+    if not outcomes:
+        print(f"No records in {params.log}: no monitoring record was written.")
+    for outcome in outcomes:
+        print("\n".join(outcome.lines()))
+    return EXIT_ALERT if any(o.alert for o in outcomes) else EXIT_OK
 
 
 RUNS_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"index": _runs_index}

@@ -63,13 +63,15 @@ def _show(args: argparse.Namespace) -> int:
 def _render_metadata(meta: ModelMetadata) -> str:
     from recruit_reveal.reporting.tables import format_metric, format_table
 
-    artifact, fingerprint, estimator = meta.artifact, meta.data_fingerprint, meta.estimator
+    served, fingerprint, estimator = meta.served, meta.data_fingerprint, meta.estimator
     record = meta.audit_record.notebook if meta.audit_record else None
     lines = [
         f"{meta.position.upper()} model v{meta.model_version}",
         f"  created       {meta.created_at}",
-        f"  artifact      {artifact.file} ({artifact.size} bytes)",
-        f"  sha256        {artifact.sha256}",
+        f"  served file   {served.file} ({served.format}, {served.size} bytes)",
+        f"  sha256        {served.sha256}",
+        *([f"  pickle copy   {meta.artifact.file} (sha256 {meta.artifact.sha256})"]
+          if meta.artifact_skops else []),
         f"  data          {fingerprint.file} ({fingerprint.rows} rows, "
         f"sha256 {str(fingerprint.sha256)[:12]})",
         f"  per division  {fingerprint.rows_per_division}",

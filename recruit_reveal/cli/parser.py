@@ -16,8 +16,21 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 _EXIT_CODES = ("exit codes: 0 success; 1 a training run in which some position failed (the "
-               "summary says which, and how to promote the rest); 2 a problem to fix before "
-               "anything ran (bad input, missing model, existing version)")
+               "summary says which, and how to promote the rest), or a models migrate --all in "
+               "which some version failed; 2 a problem to fix before anything ran (bad input, "
+               "missing model, existing version); 3 monitor: an input drifted or live accuracy "
+               "fell below the CV figure")
+_TRAIN_EXIT_CODES = ("exit codes: 0 success; 1 a training run in which some position failed "
+                     "(the summary says which, and how to promote the rest); 2 a problem to fix "
+                     "before anything ran (bad input, missing model, existing version)")
+_MIGRATE_EXIT_CODES = ("exit codes: 0 every version migrated or skipped (it had a skops file "
+                       "already); 1 with --all, some version failed (each is printed); 2 a "
+                       "problem to fix before anything ran (no --trust-pickle, unknown version, "
+                       "a sha256 that does not match)")
+_MODELS_HELP = "models folder or s3://bucket/prefix (default: $MODEL_DIR or models)"
+_RUNS_HELP = "audit records folder or s3://bucket/prefix (default: $RUNS_DIR or runs)"
+_LOG_HELP = "prediction log folder or s3://bucket/prefix (default: $PREDICTION_LOG)"
+_ONE_POSITION_HELP = "qb, rb or wr"
 
 
 def _position(text: str) -> str:
@@ -68,9 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="recruit-reveal",
         description="Train, inspect, promote and serve the Recruit Reveal models.",
         epilog=_EXIT_CODES)
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    _add_verbosity(parser, default=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     _add_train(sub)
@@ -83,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_outcomes(sub)
     _add_monitor(sub)
     _add_catalog_command(sub)
+    _add_verbosity_everywhere(parser)
     return parser
 
 
@@ -99,6 +111,24 @@ def _add_catalog_command(sub: Any) -> None:
     check.add_argument("file", help="the catalog file")
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, default: Any) -> None:
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", default=default,
+                           help="debug logging (and the traceback of an unexpected error)")
+    verbosity.add_argument("-q", "--quiet", action="store_true", default=default,
+                           help="warnings and errors only")
+
+
+def _add_verbosity_everywhere(parser: argparse.ArgumentParser) -> None:
+    """-v/-q after any (sub)command too; SUPPRESS keeps a subparser from resetting a flag
+    given before the subcommand."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_verbosity(child, default=argparse.SUPPRESS)
+                _add_verbosity_everywhere(child)
+
+
 def _add_train(sub: Any) -> None:
     """recruit-reveal train"""
     train = sub.add_parser(
@@ -107,7 +137,7 @@ def _add_train(sub: Any) -> None:
         "the training template (notebooks/train_position.ipynb, shipped in the package) with "
         "papermill and keeps each executed notebook in "
         "runs/v{version}/ as the audit record; latest switches only when every position "
-        "succeeded.", epilog=_EXIT_CODES)
+        "succeeded.", epilog=_TRAIN_EXIT_CODES)
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", action="append", metavar="[POS=]SOURCE",
                         help="training data: a CSV or Parquet file, a Parquet dataset folder, a "
@@ -128,10 +158,8 @@ def _add_train(sub: Any) -> None:
                        help="notebook (default, leaves audit records) or direct")
     train.add_argument("--jobs", type=_positive_int, default=1,
                        help="positions trained at the same time (default 1)")
-    train.add_argument("--models-dir", default=None,
-                       help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
-    train.add_argument("--runs-dir", default="runs",
-                       help="audit records folder or s3://bucket/prefix (default runs)")
+    train.add_argument("--models-dir", default=None, help=_MODELS_HELP)
+    train.add_argument("--runs-dir", default=None, help=_RUNS_HELP)
     train.add_argument("--seed", type=int, default=_RUN_DEFAULTS.seed,
                        help="random seed (default %(default)s)")
     train.add_argument("--cv-folds", type=_positive_int, default=_RUN_DEFAULTS.cv_folds,
@@ -161,17 +189,15 @@ def _add_retrain(sub: Any) -> None:
         description="Re-run a version's training from its metadata: the same source at the "
         "same pinned version, the same parameters, seed, folds and engine. The rows are "
         "checked against the recorded content digest first; changed data is refused unless "
-        "--allow-changed-data.", epilog=_EXIT_CODES)
-    retrain.add_argument("position", type=_one_position)
+        "--allow-changed-data.", epilog=_TRAIN_EXIT_CODES)
+    retrain.add_argument("position", type=_one_position, help="the position, e.g. qb")
     retrain.add_argument("from_version", metavar="VERSION", help="X.Y.Z to retrain")
     retrain.add_argument("--version", default=None,
                          help="X.Y.Z of the new version (default: the next patch version)")
     retrain.add_argument("--allow-changed-data", action="store_true",
                          help="train even when the rows differ, and record the change")
-    retrain.add_argument("--models-dir", default=None,
-                         help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
-    retrain.add_argument("--runs-dir", default="runs",
-                         help="audit records folder or s3://bucket/prefix (default runs)")
+    retrain.add_argument("--models-dir", default=None, help=_MODELS_HELP)
+    retrain.add_argument("--runs-dir", default=None, help=_RUNS_HELP)
 
 
 def _add_models(sub: Any) -> None:
@@ -180,11 +206,11 @@ def _add_models(sub: Any) -> None:
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     mlist = msub.add_parser("list", help="every version of every position; * = current release")
     mshow = msub.add_parser("show", help="the metadata of one version")
-    mshow.add_argument("position", type=_one_position)
+    mshow.add_argument("position", type=_one_position, help=_ONE_POSITION_HELP)
     mshow.add_argument("version", nargs="?", default="latest", help="X.Y.Z or latest (default)")
     mshow.add_argument("--json", action="store_true", help="print the full metadata as JSON")
     mpromote = msub.add_parser("promote", help="a new release with one position at a version")
-    mpromote.add_argument("position", type=_one_position)
+    mpromote.add_argument("position", type=_one_position, help=_ONE_POSITION_HELP)
     mpromote.add_argument("version", help="X.Y.Z")
     _add_signing_key(mpromote)
     mrollback = msub.add_parser("rollback",
@@ -193,7 +219,7 @@ def _add_models(sub: Any) -> None:
     mhistory.add_argument("--json", action="store_true", help="print the history as JSON")
     mdiff = msub.add_parser("diff", help="what changed between two versions: metrics, settings, "
                             "data and predictions")
-    mdiff.add_argument("position", type=_one_position)
+    mdiff.add_argument("position", type=_one_position, help=_ONE_POSITION_HELP)
     mdiff.add_argument("a", help="X.Y.Z or latest (the older one)")
     mdiff.add_argument("b", help="X.Y.Z or latest")
     mdiff.add_argument("--json", action="store_true", help="print the diff as JSON")
@@ -207,9 +233,7 @@ def _add_models(sub: Any) -> None:
     for p in (mpromote, mrollback, mmigrate):
         p.add_argument("--by", default=None, help="who, for the history (default: the OS user)")
     for p in (mlist, mshow, mpromote, mrollback, mhistory, mdiff, mmigrate):
-        p.add_argument("--models-dir", default=None,
-                       help="models folder or s3://bucket/prefix "
-                            "(default: $MODEL_DIR or models)")
+        p.add_argument("--models-dir", default=None, help=_MODELS_HELP)
 
 
 def _add_migrate(msub: Any) -> Any:
@@ -220,8 +244,8 @@ def _add_migrate(msub: Any) -> Any:
         "pickle's code: only for a pickle you trust), after checking its sha256 against the "
         "metadata; write it as skops, checked to predict identically, and record who, when "
         "and why in its metadata and the release history. Versions with a skops file are "
-        "skipped.", epilog=_EXIT_CODES)
-    mmigrate.add_argument("position", nargs="?", type=_one_position, help="qb, rb or wr")
+        "skipped.", epilog=_MIGRATE_EXIT_CODES)
+    mmigrate.add_argument("position", nargs="?", type=_one_position, help=_ONE_POSITION_HELP)
     mmigrate.add_argument("version", nargs="?", help="X.Y.Z")
     mmigrate.add_argument("--all", action="store_true",
                           help="every pickle-only version of every position")
@@ -236,10 +260,8 @@ def _add_runs(sub: Any) -> None:
     runs = sub.add_parser("runs", help="the page of every release and training run")
     rsub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     rindex = rsub.add_parser("index", help="rewrite runs/index.html (done after every run too)")
-    rindex.add_argument("--runs-dir", default="runs",
-                        help="audit records folder or s3://bucket/prefix (default runs)")
-    rindex.add_argument("--models-dir", default=None,
-                        help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
+    rindex.add_argument("--runs-dir", default=None, help=_RUNS_HELP)
+    rindex.add_argument("--models-dir", default=None, help=_MODELS_HELP)
 
 
 def _add_serve(sub: Any) -> None:
@@ -247,8 +269,7 @@ def _add_serve(sub: Any) -> None:
     serve = sub.add_parser("serve", help="serve the models over HTTP (uvicorn)")
     serve.add_argument("--host", default=None, help="default $HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
-    serve.add_argument("--models-dir", default=None,
-                       help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
+    serve.add_argument("--models-dir", default=None, help=_MODELS_HELP)
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None,
                        help="uvicorn's line per request (default: $ACCESS_LOG, on)")
     serve.add_argument("--workers", type=_positive_int, default=None,
@@ -293,9 +314,9 @@ def _add_outcomes(sub: Any) -> None:
     add = osub.add_parser(
         "add", help="record a CSV of outcomes (athlete_ref and/or request_id, division, "
         "optional date) beside the prediction log")
-    add.add_argument("csv", type=Path, metavar="FILE.csv")
-    add.add_argument("--log", default=None,
-                     help="prediction log folder or s3://bucket/prefix (default $PREDICTION_LOG)")
+    add.add_argument("csv", type=Path, metavar="FILE.csv",
+                     help="the outcomes: a header row, then one outcome per row")
+    add.add_argument("--log", default=None, help=_LOG_HELP)
 
 
 def _add_monitor(sub: Any) -> None:
@@ -310,12 +331,9 @@ def _add_monitor(sub: Any) -> None:
     monitor.add_argument("--position", type=_position, default="all",
                          help="qb, rb, wr or all (default)")
     _add_catalog(monitor)
-    monitor.add_argument("--log", default=None,
-                         help="prediction log folder or s3://bucket/prefix (default $PREDICTION_LOG)")
-    monitor.add_argument("--runs-dir", default="runs",
-                         help="audit records folder or s3://bucket/prefix (default runs)")
-    monitor.add_argument("--models-dir", default=None,
-                         help="models folder or s3://bucket/prefix (default: $MODEL_DIR or models)")
+    monitor.add_argument("--log", default=None, help=_LOG_HELP)
+    monitor.add_argument("--runs-dir", default=None, help=_RUNS_HELP)
+    monitor.add_argument("--models-dir", default=None, help=_MODELS_HELP)
 
 
 def _date(text: str) -> str:

@@ -318,7 +318,8 @@ def _top_factors(factor: _FactorRows, x: np.ndarray, base: np.ndarray, fp: np.nd
     factors: list[list[dict[str, Any]]] = [[] for _ in range(len(x))]
     for i, j, value, typ, effect, code in zip(
             f_rows[order].tolist(), cols.tolist(), x[f_rows[order], cols].tolist(),
-            factor.typical[factor.which[order]].tolist(), effects[order].tolist(),
+            # answers quote probabilities to 6 places (docs/api.md)
+            factor.typical[factor.which[order]].tolist(), np.round(effects[order], 6).tolist(),
             f_pred[order].tolist(), strict=True):
         name = numeric[j]
         factors[i].append({

@@ -166,7 +166,9 @@ class LeverGrid:
         new_prob = grid_prob[who, which, first]
         for i, lever, cur, val, low, code, prob, eff in zip(
                 who.tolist(), which.tolist(), current.tolist(), value.tolist(), lower.tolist(),
-                new_pred.tolist(), new_prob.tolist(), effort.tolist(), strict=True):
+                # answers quote probabilities to 6 places (docs/api.md)
+                new_pred.tolist(), np.round(new_prob, 6).tolist(), np.round(effort, 6).tolist(),
+                strict=True):
             decimals = plan.decimals[lever]
             known = cur == cur
             options[i].append({
@@ -228,7 +230,7 @@ def target_result(target: int, min_probability: float, probability: float,
                    f"{best['new_probability']:.2f}; now {probability:.2f}).")
     return {
         "target_division": division, "min_probability": min_probability,
-        "current_probability": probability, "reached": reached, "best": best,
+        "current_probability": round(probability, 6), "reached": reached, "best": best,
         "options": options, "unreachable": [] if reached else unreachable, "message": message,
     }
 

@@ -5,7 +5,7 @@ the training deciles: the cut points are the 10th, 20th, ... 90th percentiles (f
 a discrete input repeats a value), each bin's expected share comes from the reference
 CDF (10% each for a continuous input), and ``PSI = sum((live - expected) *
 ln(live / expected))`` with shares floored at :data:`PSI_FLOOR`.  Bands: below 0.1
-stable, below 0.2 moderate, from 0.2 significant.  **K-S** is scipy's one-sample test of
+stable, below 0.2 moderate, from 0.2 large.  **K-S** is scipy's one-sample test of
 at most :data:`KS_SAMPLE` live values against the piecewise-linear CDF through the
 percentiles, done as a test of uniformity of the values' probability transform; a value
 that equals a run of repeated percentiles (an integer input's common value) is placed
@@ -106,7 +106,7 @@ def psi_band(value: float) -> str:
     if not np.isfinite(value):
         return "n/a"
     return ("stable" if value < PSI_MODERATE else
-            "moderate" if value < PSI_SIGNIFICANT else "significant")
+            "moderate" if value < PSI_SIGNIFICANT else "large")
 
 
 def ks_test(quantiles: Sequence[float], sample: np.ndarray, seed: int = 0,
@@ -179,14 +179,59 @@ class InputDrift:
     p_corrected: float = float("nan")
     drifted: bool = False
     note: str = ""
+    #: The PSI bins as a reader names them, and the training and live share of each
+    #: (for the record's figure of this input).
+    bins: tuple[str, ...] = ()
+    expected: tuple[float, ...] = ()
+    live: tuple[float, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        """"drifted"; "noisy at this sample size" when PSI alone is large but the corrected
+        test (or the count of values) cannot tell the shift from sampling noise; or the
+        PSI band."""
+        if self.drifted:
+            return "drifted"
+        if self.values < MIN_VALUES:
+            return f"too few values to judge (< {MIN_VALUES})"
+        if self.band == "large":
+            return "noisy at this sample size"
+        return self.band
 
     def as_row(self) -> dict[str, Any]:
-        return {"input": self.input, "values": self.values,
-                "missing share": self.missing_share,
-                "training missing share": self.training_missing_share,
-                "PSI": self.psi, "band": self.band, "test": self.test,
-                "statistic": self.statistic, "p": self.p_value,
-                "p (BH)": self.p_corrected, "drifted": self.drifted, "note": self.note}
+        """The reader's row: shares as percentages, PSI and p-values rounded to what
+        matters (p below 0.001 shown as such)."""
+        training = self.training_missing_share
+        return {"input": self.input, "live values": self.values,
+                "missing (live)": _percent(self.missing_share),
+                "missing (training)": _percent(training),
+                "PSI": _round(self.psi, 3), "test": self.test, "p": p_text(self.p_value),
+                "p (BH)": p_text(self.p_corrected), "verdict": self.verdict,
+                "note": self.note}
+
+
+def p_text(p: float) -> str:
+    """A p-value to two significant digits; "< 0.001" below that; "-" when not tested."""
+    if not np.isfinite(p):
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def _percent(share: float | None) -> str:
+    return "-" if share is None or not np.isfinite(share) else f"{share:.1%}"
+
+
+def _round(value: float, digits: int) -> float | str:
+    return round(value, digits) if np.isfinite(value) else "-"
+
+
+def bin_labels(edges: np.ndarray) -> tuple[str, ...]:
+    """``(-inf, e1], (e1, e2], ..., (ek, inf)`` as "<= e1", "e1 to e2", ..., "> ek"."""
+    cut = [f"{e:g}" for e in edges]
+    if not cut:
+        return ("all",)
+    return (f"<= {cut[0]}", *(f"{a} to {b}" for a, b in zip(cut, cut[1:], strict=False)),
+            f"> {cut[-1]}")
 
 
 def correct(results: Sequence[InputDrift], alpha: float = ALPHA) -> list[InputDrift]:

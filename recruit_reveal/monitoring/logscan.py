@@ -39,14 +39,32 @@ BATCH_ROWS = 256 * 1024
 
 
 def open_dataset(log: Location, folder: str = PREDICTIONS_FOLDER) -> ds.Dataset | None:
-    """The hive-partitioned Parquet files under ``folder`` of the log (None: no files yet)."""
+    """The hive-partitioned Parquet files under ``folder`` of the log (None: no files yet).
+
+    Files written while models of other catalogs were served hold other input and
+    probability columns: the dataset reads every file under the union of their schemas
+    (a column a file lacks reads as null there)."""
     filesystem, root = open_store(log).arrow_filesystem()
     partitioning = ds.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
     try:
-        return ds.dataset(f"{root}/{folder}", filesystem=filesystem, format="parquet",
-                          partitioning=partitioning)
+        dataset = ds.dataset(f"{root}/{folder}", filesystem=filesystem, format="parquet",
+                             partitioning=partitioning)
     except FileNotFoundError:
         return None
+    schemas = {f.physical_schema for f in dataset.get_fragments()}
+    if len(schemas) <= 1:
+        return dataset
+    unified = pa.unify_schemas([*schemas, pa.schema([("date", pa.string())])])
+    return ds.dataset(f"{root}/{folder}", filesystem=filesystem, format="parquet",
+                      partitioning=partitioning, schema=unified)
+
+
+def log_positions(log: Location) -> list[str]:
+    """Every position with a record in the log, sorted."""
+    dataset = open_dataset(log)
+    if dataset is None:
+        return []
+    return sorted(pc.unique(dataset.to_table(columns=["position"])["position"]).to_pylist())
 
 
 class _Reservoir:
@@ -278,6 +296,29 @@ def _keyed_frame(parts: list[pa.Table]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=_RECORD_COLUMNS)
     return pa.concat_tables(parts).to_pandas()
+
+
+@dataclass(frozen=True)
+class LogExtent:
+    """How many records a run would read, and the newest record date of the position at all
+    (so a ``--since`` past every record shows at once)."""
+
+    records: int
+    newest: str | None
+
+
+def log_extent(log: Location, position: str, since: str | None = None) -> LogExtent:
+    """Count the records of ``position`` dated ``since`` or later, reading only the date
+    partition column (no input values)."""
+    dataset = open_dataset(log)
+    if dataset is None:
+        return LogExtent(0, None)
+    dates = dataset.to_table(columns=["date"], filter=pc.field("position") == position)["date"]
+    if len(dates) == 0:
+        return LogExtent(0, None)
+    newest = pc.max(dates).as_py()
+    wanted = pc.sum(pc.greater_equal(dates, since)).as_py() if since else len(dates)
+    return LogExtent(int(wanted or 0), newest)
 
 
 def record_count_columns() -> list[str]:

@@ -20,7 +20,9 @@ import pandas as pd
 from ..storage.locations import Location
 from .accuracy import LiveAccuracy, join_outcomes, live_accuracy, read_outcomes
 from .drift import (
+    OTHER,
     InputDrift,
+    bin_labels,
     chi_square_p,
     correct,
     expected_shares,
@@ -53,17 +55,19 @@ def input_drift(name: str, histogram: InputHistogram, reference: ReleaseReferenc
         codes = histogram.sample.values.astype("int64")
         sample_counts = np.bincount(codes, minlength=len(expected))
         stat, p = float("nan"), chi_square_p(expected, sample_counts, behind)
-        test = "chi-square"
+        test, bins = "chi-square", (*histogram.categories, OTHER)
     else:
         expected = expected_shares(entry["quantiles"], histogram.edges)
         stat, p = ks_test(entry["quantiles"], histogram.sample.values, seed, behind)
-        test = "K-S"
+        test, bins = "K-S", bin_labels(histogram.edges)
     value = psi(expected, histogram.counts)
+    live = histogram.counts / present if present else np.zeros(len(expected))
     return InputDrift(input=name, values=present, missing_share=missing,
                       training_missing_share=entry.get("missing_share"), psi=value,
                       band=psi_band(value), test=test, statistic=stat,
                       p_value=p if present else float("nan"),
-                      note="" if present else "no live values")
+                      note="" if present else "no live values", bins=tuple(bins),
+                      expected=tuple(map(float, expected)), live=tuple(map(float, live)))
 
 
 @dataclass
@@ -193,28 +197,53 @@ def drifted_line(stream: StreamReport) -> _Html:
     return _Html(f"<p>No input of {label} drifted.</p>", f"No input of {label} drifted.")
 
 
+def table(frame: pd.DataFrame) -> _Html:
+    """A table without pandas' 0..N index (its rows are named by their first column)."""
+    return _Html(frame.to_html(index=False, na_rep="-", border=0, classes="dataframe"),
+                 frame.to_string(index=False, na_rep="-"))
+
+
+def _shares(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    out = frame.copy()
+    for column in columns:
+        out[column] = [f"{v:.1%}" if isinstance(v, int | float) and np.isfinite(v) else "-"
+                       for v in out[column]]
+    return out
+
+
 def show_stream(stream: StreamReport) -> None:
-    """Display one stream's findings: drift, division mix, input rates, live accuracy."""
+    """Display one stream's findings: drift (a figure per drifted input), the level mix as
+    bars, input rates, and live accuracy against CV as a figure and a table."""
     from IPython.display import display
 
+    from ..reporting.display import show
+    from .monitor_figures import plot_division_mix, plot_input_shift, plot_live_accuracy
+
+    label = f"{stream.position} {stream.version}"
     source = stream.reference_source or "none: no training profile, drift not measured"
-    display(_Html(f"<h3>{stream.position} {stream.version}</h3><p>{stream.records:,} "
-                  f"records; reference: {source}</p>",
-                  f"{stream.position} {stream.version}: {stream.records} records"))
+    display(_Html(f"<h3>{label}</h3><p>{stream.records:,} records; reference: {source}</p>",
+                  f"{label}: {stream.records} records"))
     display(drifted_line(stream))
-    display(stream.drift_table())
-    display(stream.division_mix)
-    display(pd.DataFrame([stream.rates]))
+    if stream.drift:
+        display(table(stream.drift_table()))
+    for drift in stream.drift:
+        if drift.drifted or drift.verdict == "noisy at this sample size":
+            show(plot_input_shift(drift, label))
+    show(plot_division_mix(stream.division_mix, label))
+    display(table(_shares(stream.division_mix, ["live share", "training share"])))
     rates = stream.input_rates()
+    display(table(_shares(pd.DataFrame([stream.rates]),
+                          ["unusual-input rate", "integrated-input rate"])))
     if len(rates):
-        display(rates)
+        display(table(_shares(rates, ["unusual rate", "integrated rate"])))
     if stream.accuracy is None:
         display(_Html("<p>No outcomes yet for these predictions.</p>", "No outcomes yet."))
     else:
         alert = " - below the CV figure" if stream.accuracy.alert else ""
         display(_Html(f"<p>Live accuracy on {stream.accuracy.outcomes:,} outcomes{alert}</p>",
                       f"Live accuracy on {stream.accuracy.outcomes} outcomes{alert}"))
-        display(pd.DataFrame(stream.accuracy.rows()))
+        show(plot_live_accuracy(stream.accuracy, label))
+        display(table(pd.DataFrame(stream.accuracy.rows()).round(3)))
 
 
 class VerdictView:

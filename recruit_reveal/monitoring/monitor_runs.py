@@ -1,7 +1,9 @@
 """``recruit-reveal monitor``: the ``monitor.ipynb`` template executed into an audit record.
 
-The record goes to ``runs/monitor/{UTC date}/{position}.ipynb`` (+ HTML) of the runs
-folder (local or ``s3://``).  The notebook is executed by the very code that executes
+Each position's record goes to ``runs/monitor/{UTC date}/{position}.ipynb`` (+ HTML, and
+its verdict as ``.verdict.json``) of the runs folder (local or ``s3://``); a later run of
+the same day adds its UTC time to the name, and a position without records in the log
+gets no record.  The notebook is executed by the very code that executes
 training notebooks (engine, staging, publishing and stamping of records), handed in as
 ``runner``: that code lives in :mod:`recruit_reveal.release`, which this package must not
 import (the two are independent siblings; the CLI above both wires them together, see
@@ -22,14 +24,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ArtifactExistsError, NotebookExecutionError
+from ..storage.base import Store
 from ..storage.locations import Location, open_store
-from .monitor_report import VERDICT_MIME
+from .logscan import LogExtent, log_extent, log_positions
+from .monitor_report import VERDICT_MIME, positions_of
 
 #: The template, shipped in the package; ``notebooks/monitor.ipynb`` is the same file.
 MONITOR_TEMPLATE = Path(__file__).resolve().with_name("templates") / "monitor.ipynb"
 #: The exit code of a run whose verdict is an alert (drift or live accuracy).
 EXIT_ALERT = 3
 MONITOR_FOLDER = "monitor"
+#: The verdict beside each record, as JSON (``alert``, ``drifted``, ...): the runs index
+#: shows it without opening the notebook.
+VERDICT_SUFFIX = ".verdict.json"
 
 
 @dataclass(frozen=True)
@@ -52,30 +59,61 @@ class NotebookRunner(Protocol):
 
 @dataclass(frozen=True)
 class MonitorOutcome:
-    record: Path | str
+    """One position's run: its record and verdict, or no record when the log held none of
+    its records (``extent`` says how many it found and the newest date)."""
+
+    position: str
+    record: Path | str | None
     verdict: dict[str, Any]
+    extent: LogExtent
 
     @property
     def alert(self) -> bool:
         return bool(self.verdict.get("alert"))
 
+    def lines(self) -> list[str]:
+        """What the command prints for this position."""
+        if self.record is None:
+            found = (f"the newest record of {self.position} is dated {self.extent.newest}"
+                     if self.extent.newest else f"the log holds no record of {self.position}")
+            return [f"{self.position}: no records to review ({found}); no record written"]
+        v = self.verdict
+        out = [f"Wrote {self.record}: {v['records']:,} records, "
+               + ("ALERT" if self.alert else "OK")]
+        out += [f"  drifted {stream}: {', '.join(names)}" for stream, names in v["drifted"].items()]
+        out += [f"  live accuracy below the CV figure: {stream}" for stream in v["accuracy_alerts"]]
+        return out
 
-def monitor_record_name(day: str, position: str) -> str:
-    """``monitor/{day}/{position}.ipynb`` inside the runs folder."""
-    return f"{MONITOR_FOLDER}/{day}/{position}.ipynb"
+
+def monitor_record_name(day: str, position: str, clock: str | None = None) -> str:
+    """``monitor/{day}/{position}.ipynb`` inside the runs folder; a later run of the same day
+    adds its UTC time: ``monitor/{day}/{position}-{HHMMSS}.ipynb``."""
+    return f"{MONITOR_FOLDER}/{day}/{position}{'-' + clock if clock else ''}.ipynb"
 
 
-def _refuse_existing(runs_dir: Location, name: str) -> None:
-    store = open_store(runs_dir)
+def verdict_name(record_name: str) -> str:
+    """The verdict beside a record (``….verdict.json``), read by the runs index."""
+    return record_name.removesuffix(".ipynb") + VERDICT_SUFFIX
+
+
+def _taken(store: Store, name: str) -> bool:
+    """Whether ``name`` holds a finished record (a failed one may be replaced)."""
     try:
         doc = json.loads(store.read(name))
     except (FileNotFoundError, ValueError):
-        return
+        return False
     stamp = (doc.get("metadata") or {}).get("recruit_reveal") or {}
-    if stamp.get("status") == "succeeded":
-        raise ArtifactExistsError(
-            f"monitoring record {store.shown(name)} already exists; records are never "
-            "overwritten (run again tomorrow, or use another --runs-dir)")
+    return stamp.get("status") == "succeeded"
+
+
+def _free_name(store: Store, position: str, now: datetime) -> str:
+    day, clock = now.strftime("%Y-%m-%d"), now.strftime("%H%M%S")
+    for name in (monitor_record_name(day, position), monitor_record_name(day, position, clock)):
+        if not _taken(store, name):
+            return name
+    raise ArtifactExistsError(
+        f"monitoring record {store.shown(name)} already exists; records are never "
+        "overwritten (run again in a second, or use another --runs-dir)")
 
 
 def verdict_of(nb: Any) -> dict[str, Any]:
@@ -90,12 +128,25 @@ def verdict_of(nb: Any) -> dict[str, Any]:
 
 
 def run_monitor(params: MonitorParams, runs_dir: Location, runner: NotebookRunner, *,
-                day: str | None = None) -> MonitorOutcome:
-    """Execute the template for ``params`` into today's record and return its verdict."""
-    day = day or datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    name = monitor_record_name(day, params.position)
-    _refuse_existing(runs_dir, name)
-    record = open_store(runs_dir).location(name)
-    nb = runner(MONITOR_TEMPLATE, record, dataclasses.asdict(params),
+                now: datetime | None = None) -> MonitorOutcome:
+    """Execute the template for one position into a new record and return its verdict;
+    write nothing when the log holds no record of the position since ``params.since``."""
+    extent = log_extent(params.log, params.position, params.since)
+    if not extent.records:
+        return MonitorOutcome(params.position, None, {}, extent)
+    store = open_store(runs_dir)
+    name = _free_name(store, params.position, now or datetime.now(timezone.utc))
+    nb = runner(MONITOR_TEMPLATE, store.location(name), dataclasses.asdict(params),
                 position=f"monitor {params.position}")
-    return MonitorOutcome(record, verdict_of(nb))
+    verdict = verdict_of(nb)
+    store.write(verdict_name(name), json.dumps(verdict, indent=2).encode())
+    return MonitorOutcome(params.position, store.location(name), verdict, extent)
+
+
+def run_monitors(params: MonitorParams, runs_dir: Location, runner: NotebookRunner, *,
+                 now: datetime | None = None) -> list[MonitorOutcome]:
+    """One record per position (``all``: every position the log holds, in turn), as
+    docs/monitoring.md says."""
+    positions = positions_of(params.position) or log_positions(params.log)
+    return [run_monitor(dataclasses.replace(params, position=pos), runs_dir, runner, now=now)
+            for pos in positions]

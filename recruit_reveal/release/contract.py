@@ -164,6 +164,13 @@ class PositionResult:
     catalog: str | None = None
     catalog_digest: str | None = None
     spec_digest: str | None = None
+    #: The skops file: the one a server loads (None: no skops file, the pkl is served).
+    skops: str | None = None
+
+    @property
+    def served(self) -> str:
+        """The file a server loads: the skops file, or the pkl where it is the only one."""
+        return self.skops or self.artifact
 
     @classmethod
     def of(cls, settings: NotebookParams, result: Any, exported: Any,
@@ -191,6 +198,7 @@ class PositionResult:
             rejected_rows=None if rejected_rows is None else str(rejected_rows),
             skops_sha256=exported.skops_sha256,
             **catalog_stamp(settings.catalog_in_use, exported.position),
+            skops=str(exported.skops_path) if exported.skops_path else None,
         )
 
     @classmethod

@@ -14,6 +14,7 @@ demand.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import os
 from typing import TYPE_CHECKING
@@ -92,11 +93,31 @@ def collect(runs_dir: Location, models_dir: str | os.PathLike[str],
 
 
 def _monitoring_links(runs: Store) -> list[Link]:
-    """The HTML records of ``recruit-reveal monitor`` (``monitor/{date}/{position}.html``)."""
+    """The HTML records of ``recruit-reveal monitor`` (``monitor/{date}/{position}.html``),
+    each labelled with the verdict kept beside it (``{position}.verdict.json``)."""
     folder = runs.child(MONITOR_FOLDER)
-    return [Link(f"{day} {name.removesuffix('.html')}", f"{MONITOR_FOLDER}/{day}/{name}")
-            for day in sorted(folder.folders(), reverse=True)
-            for name in sorted(folder.child(day).names()) if name.endswith(".html")]
+    links = []
+    for day in sorted(folder.folders(), reverse=True):
+        names = sorted(folder.child(day).names())
+        for name in names:
+            if name.endswith(".html"):
+                stem = name.removesuffix(".html")
+                verdict = _monitor_verdict(folder.child(day), f"{stem}.verdict.json")
+                links.append(Link(f"{day} {stem}: {verdict}", f"{MONITOR_FOLDER}/{day}/{name}"))
+    return links
+
+
+def _monitor_verdict(folder: Store, name: str) -> str:
+    """"OK", "ALERT (drifted qb 1.0.0: weight_lbs)" or "verdict unknown" (an older record)."""
+    try:
+        verdict = json.loads(folder.read(name))
+    except (FileNotFoundError, ValueError):
+        return "verdict unknown"
+    if not verdict.get("alert"):
+        return "OK"
+    why = [f"drifted {k}: {', '.join(v)}" for k, v in (verdict.get("drifted") or {}).items()]
+    why += [f"live accuracy below CV: {k}" for k in verdict.get("accuracy_alerts") or []]
+    return f"ALERT ({'; '.join(why)})" if why else "ALERT"
 
 
 def write_index(runs_dir: str | os.PathLike[str], models_dir: str | os.PathLike[str]) -> str:

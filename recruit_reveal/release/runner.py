@@ -143,6 +143,7 @@ def _one_local_csv(specs: dict[str, Source]) -> Path | None:
 def _promote_all(summary: RunSummary, reason: str | None = None) -> None:
     """Check every artifact, then switch every position in one release: never a mixed one."""
     from ..artifacts.registry import release, verify
+    from ..artifacts.writer import note_promotion
 
     for run in summary.runs:
         verify(run.position, run.version, models_dir=summary.models_dir)
@@ -150,6 +151,8 @@ def _promote_all(summary: RunSummary, reason: str | None = None) -> None:
                    models_dir=summary.models_dir, how="train",
                    reason=reason or f"trained v{summary.version}")
     summary.promoted = True
+    for run in summary.runs:
+        note_promotion(summary.models_dir, run.position, run.version, made)
     logger.info("promoted %s to v%s (release %d)", ", ".join(run.position for run in summary.runs),
                 summary.version, made.id)
 

@@ -18,8 +18,10 @@ class PositionRun:
     version: str
     status: str = "pending"  # "succeeded" | "failed"
     duration: float = 0.0
-    #: Paths in a local models folder; URLs (str) in an object store.
+    #: Paths in a local models folder; URLs (str) in an object store.  ``artifact`` is the
+    #: file served (skops); ``pickle`` the pkl written beside it for the earlier system.
     artifact: Path | str | None = None
+    pickle: Path | str | None = None
     metadata_path: Path | str | None = None
     sha256: str | None = None
     #: Paths in a local runs folder; URLs (str) in an object store.
@@ -38,7 +40,8 @@ class PositionRun:
     def succeed(self, result: PositionResult) -> None:
         """Take what the run made from its result."""
         self.status = "succeeded"
-        self.artifact = _location(result.artifact)
+        self.artifact = _location(result.skops or result.artifact)
+        self.pickle = _location(result.artifact) if result.skops else None
         self.metadata_path = _location(result.metadata)
         self.sha256 = result.sha256
         self.exact_accuracy = result.exact_accuracy
@@ -66,7 +69,7 @@ class RunSummary:
     columns: Path | None = None
     invalid_rows: str = "fail"
 
-    HEADERS = ("position", "version", "status", "exact", "within-one", "artifact", "record",
+    HEADERS = ("position", "version", "status", "exact", "within-one", "served", "record",
                "duration")
 
     @property
@@ -136,7 +139,7 @@ class RunSummary:
 
         out: list[Path | str] = []
         for run in self.runs:
-            out += [p for p in (run.artifact, run.metadata_path) if p]
+            out += [p for p in (run.artifact, run.pickle, run.metadata_path) if p]
             if run.ok and self.promoted:
                 out += [at(artifact_name(run.position, "latest")),
                         at(metadata_name(run.position, "latest"))]

@@ -149,16 +149,22 @@ def fit_summary(result) -> pd.DataFrame:
 
 
 def export_table(exported, audit_record: str | None = None) -> pd.DataFrame:
-    """Where an ``export.ExportedModel`` went, with the artifact's sha256."""
+    """Where an ``export.ExportedModel`` went: the file served (skops) with its sha256, and
+    the pickle copy kept for the earlier system."""
+    skops = getattr(exported, "skops_path", None)
     rows: list[tuple[str, Any]] = [
         ("position", exported.position),
         ("version", exported.version),
-        ("artifact", str(exported.pkl_path)),
-        ("sha256", exported.sha256),
-        ("size (bytes)", exported.size),
+        ("served file", str(skops or exported.pkl_path)),
+        ("sha256", getattr(exported, "skops_sha256", None) or exported.sha256),
+        ("pickle copy", str(exported.pkl_path) if skops else "-"),
+        ("pickle sha256", exported.sha256),
+        ("pickle size (bytes)", exported.size),
         ("metadata", str(exported.metadata_path)),
         ("changelog", str(getattr(exported, "changelog_path", None) or "-")),
-        ("promoted to latest", exported.promoted),
+        ("promoted to latest", "yes" if exported.promoted else
+         "not by this export (a training run promotes every position together once all "
+         "succeeded)"),
         ("audit record", audit_record or "- (interactive run, no record)"),
     ]
     return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
@@ -166,7 +172,7 @@ def export_table(exported, audit_record: str | None = None) -> pd.DataFrame:
 
 def run_summary(outcome) -> pd.DataFrame:
     """One row per run (a ``release.contract.PositionResult``): the figures quoted everywhere,
-    the artifact and its record."""
+    the file served and its record."""
     row = {
         "position": outcome.position,
         "version": outcome.version,
@@ -175,9 +181,12 @@ def run_summary(outcome) -> pd.DataFrame:
         "within-one": format_metric(outcome.within_one_accuracy),
         "rule-based exact": format_metric(outcome.rule_based_exact_accuracy),
         "ceiling exact": format_metric(outcome.ceiling_exact_accuracy),
-        "artifact": outcome.artifact,
-        "sha256": outcome.sha256,
-        "promoted": outcome.promoted,
+        # The file a server loads (skops; the pickle only where it is the sole one).
+        "served file": outcome.skops or outcome.artifact,
+        "sha256": outcome.skops_sha256 or outcome.sha256,
+        "pickle copy sha256": outcome.sha256 if outcome.skops else "-",
+        # A training run exports unpromoted and promotes every position together after.
+        "promoted at export": "yes" if outcome.promoted else "no",
         "record": outcome.record or "-",
     }
     return pd.DataFrame([row]).set_index("position")

@@ -25,6 +25,7 @@ from ...catalog import PositionSpec
 from ...errors import VersionNotFoundError
 from .. import v2_tensors
 from ..dependencies import PositionPath, StoreDep
+from ..json_bodies import BINARY_TYPE, require_json
 from ..payloads import Version
 from ..prediction_log import recorder
 from ..predictions import OnScored, score_rows
@@ -149,6 +150,7 @@ def build_router(max_batch: int) -> APIRouter:
     async def infer(position: PositionPath, store: StoreDep, request: Request) -> Response:
         """Score n rows given as one tensor per column; answers ``probabilities`` [n, k]
         (k: the model's classes) and ``division`` [n] (or the ``outputs`` asked for)."""
+        require_json(request.headers.get("content-type"), also=(BINARY_TYPE,))
         return await run_in_threadpool(_infer, store, position, None, await request.body(),
                                        request.headers.get(v2_tensors.HEADER_LENGTH), max_batch,
                                        recorder(request))
@@ -156,11 +158,12 @@ def build_router(max_batch: int) -> APIRouter:
     async def infer_version(position: PositionPath, version: VersionPath, store: StoreDep,
                             request: Request) -> Response:
         """/v2/models/{position}/infer with an exported version X.Y.Z; unknown: 404."""
+        require_json(request.headers.get("content-type"), also=(BINARY_TYPE,))
         return await run_in_threadpool(_infer, store, position, version, await request.body(),
                                        request.headers.get(v2_tensors.HEADER_LENGTH), max_batch,
                                        recorder(request))
 
-    errors = v2_error_responses(400, 404, 409, 413, 503)
+    errors = v2_error_responses(400, 404, 409, 413, 415, 503)
     answer: dict[str, Any] = {"model": InferenceResponseV2, "content": {"application/octet-stream": {
         "schema": {"type": "string", "format": "binary"}}},
         "description": "JSON, or with binary outputs the JSON header (its length in "

@@ -89,14 +89,14 @@ def build_router(max_batch: int) -> APIRouter:
     one_answer = TargetedPrediction | ExplainedPrediction
     router.add_api_route("/predict", predict, methods=["POST"],
                          response_model=one_answer,
-                         responses=error_responses(400, 413, 422, 503), openapi_extra=one)
+                         responses=error_responses(400, 413, 415, 422, 503), openapi_extra=one)
     router.add_api_route("/predict/batch", predict_batch, methods=["POST"],
                          response_model=BatchResponse,
-                         responses=error_responses(400, 413, 422, 503),
+                         responses=error_responses(400, 413, 415, 422, 503),
                          openapi_extra=SpecSchema(lambda specs: athlete_body(
                              specs, batch=True, max_batch=max_batch)))
     router.add_api_route("/predict/{version:path}", predict_version, methods=["POST"],
                          response_model=one_answer,
-                         responses=error_responses(400, 404, 409, 413, 422, 503),
+                         responses=error_responses(400, 404, 409, 413, 415, 422, 503),
                          openapi_extra=one)
     return router

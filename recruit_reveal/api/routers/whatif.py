@@ -37,6 +37,6 @@ def build_router() -> APIRouter:
     """POST /what-if, its body declared from the positions served (one app's own)."""
     router = APIRouter(tags=["predict"])
     router.add_api_route("/what-if", what_if, methods=["POST"], response_model=WhatIfResponse,
-                         responses=error_responses(400, 413, 422, 503),
+                         responses=error_responses(400, 413, 415, 422, 503),
                          openapi_extra=SpecSchema(what_if_body))
     return router
