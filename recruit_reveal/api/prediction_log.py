@@ -132,6 +132,8 @@ class PredictionLog:
         for given in (integrated, unusual):
             if given and len(given) != rows:
                 raise ValueError(f"per-athlete input lists: {len(given)} for {rows} athletes")
+        # The route as /openapi.json lists it: one MLflow path per position served.
+        route = route.replace("{position}", scored.served.position)
         batch = RecordBatch(int(self.clock() * 1000), request_id, route,
                        self._release_id(scored), scored, integrated, unusual)
         with self._cond:
@@ -324,5 +326,6 @@ def recorder(request: Request) -> OnScored | None:
     if log is None:
         return None
     return functools.partial(log.record, request_id=request_id(request),
-                             # the template as the metrics label it (/models/{position}/...)
+                             # the template, as the metrics label it; the position is filled
+                             # in per record (positions served only: bounded)
                              route=route_template(request.scope))
