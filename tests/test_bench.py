@@ -103,3 +103,22 @@ def test_mlflow_stays_out_of_the_product_and_the_tests():
     makefile = (ROOT / "Makefile").read_text()
     test_target = next(line for line in makefile.splitlines() if line.startswith("test:"))
     assert "mlflow" not in test_target
+
+
+def test_merge_replaces_a_section_and_its_goal_rows_and_recounts():
+    from bench.__main__ import merge
+    from bench._common import Goal, Section
+
+    existing = ("# Benchmarks\n\n## Reading the results\n\n1 of 2 goals met.\n\n"
+                "| goal | target | measured | verdict | margin |\n|---|---|---|---|---|\n"
+                "| a | <= 1 | 0.5 | met |  |\n| b | <= 1 | 2 | **missed** |  |\n\n"
+                "## Old section\n\nold b figures\n\n## Other\n\nkept\n")
+    new = {"old": Section("## Old section\n\nnew b figures", (Goal("b", "<= 1", "0.9", True),
+                                                             Goal("c", ">= 1", "3", True)))}
+    merged = merge(existing, new, "2026-12-08")
+    assert "3 of 3 goals met." in merged
+    assert "| b | <= 1 | 0.9 | met |  |" in merged and "**missed**" not in merged
+    assert "| c | >= 1 | 3 | met |  |" in merged
+    assert "new b figures" in merged and "old b figures" not in merged
+    assert "## Other\n\nkept" in merged
+    assert "Old section: measured alone on 2026-12-08" in merged
