@@ -150,3 +150,32 @@ def test_unreadable_files_name_the_file(tmp_path):
     bad = _write(tmp_path, "[ladder\nlevels = 1", "bad.toml")
     with pytest.raises(CatalogError, match=r"bad.toml: file: not a readable TOML file"):
         load_catalog(bad)
+
+
+def _code_strings(path: Path) -> list[tuple[int, str]]:
+    """String constants of a module's code (docstrings and ``open(..., "rb")`` modes left
+    out: they are prose and file modes, not football)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant):
+            skipped.add(id(body[0].value))
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) \
+                == "open":
+            skipped.update(id(a) for a in node.args)
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skipped]
+
+
+def test_no_module_outside_the_catalog_knows_a_position_or_a_level():
+    football = {*default_catalog().keys, *(k.upper() for k in default_catalog().keys),
+                *default_catalog().ladder.levels}
+    package = Path(__file__).resolve().parents[1] / "recruit_reveal"
+    found = [f"{path.relative_to(package)}:{line}: {value!r}"
+             for path in sorted(package.rglob("*.py")) if "catalog" not in path.parts
+             for line, value in _code_strings(path) if value in football]
+    assert found == []
