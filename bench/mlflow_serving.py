@@ -63,7 +63,7 @@ import joblib, mlflow, mlflow.sklearn
 import numpy as np
 from mlflow.models import infer_signature
 from recruit_reveal.data.synthetic import generate
-from recruit_reveal.modeling.explanations import model_frame, numeric_names
+from recruit_reveal.modeling.probabilities import model_frame, numeric_names
 warnings.filterwarnings("ignore")
 pkl, out, position = sys.argv[1:4]
 pipeline = joblib.load(pkl)
@@ -96,18 +96,18 @@ def _rows_of_what_if(models: Path) -> tuple[list[str], list[list[Any]], np.ndarr
     from recruit_reveal.api.parsing import parse_athlete
     from recruit_reveal.api.predictions import arrays
     from recruit_reveal.artifacts import registry
-    from recruit_reveal.modeling import explanations as insights
+    from recruit_reveal.modeling import explanations, probabilities
     from recruit_reveal.modeling.scoring import build_scorer
 
     loaded = registry.load(POSITION, "latest", models_dir=models)
     typical = {k: v for k, v in (loaded.metadata.typical_values or {}).items() if v is not None}
     recorder = _Recorder(build_scorer(loaded.pipeline, POSITION, typical))
     x, state = arrays(POSITION, [parse_athlete(QB).values])
-    insights.explain_arrays(recorder, x, state, POSITION, typical)
+    explanations.explain_arrays(recorder, x, state, POSITION, typical)
     if len(recorder.calls) != 1:
         raise RuntimeError(f"expected one scoring call per athlete, saw {len(recorder.calls)}")
     rx, rstate = recorder.calls[0]
-    frame = insights.model_frame(rx, rstate, POSITION)
+    frame = probabilities.model_frame(rx, rstate, POSITION)
     proba = np.asarray(loaded.pipeline.predict_proba(frame))
     rows = [[None if isinstance(v, float) and np.isnan(v) else v for v in row]
             for row in frame.astype(object).itertuples(index=False, name=None)]

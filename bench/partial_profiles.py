@@ -30,7 +30,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from recruit_reveal.data import generative_model, posterior, production, synthetic
-from recruit_reveal.modeling import explanations, scoring
+from recruit_reveal.modeling import probabilities, scoring
 from recruit_reveal.modeling.estimators import build_pipeline, encode_divisions
 from recruit_reveal.modeling.metrics import expected_calibration_error
 from recruit_reveal.modeling.partial_profiles import fit_partial_profiles
@@ -64,7 +64,7 @@ class Evaluation:
 
 
 def _remove(x: np.ndarray, names: list[str], position: str) -> np.ndarray:
-    numeric = explanations.numeric_names(position)
+    numeric = probabilities.numeric_names(position)
     out = x.copy()
     out[:, [numeric.index(n) for n in names]] = np.nan
     return out
@@ -92,7 +92,7 @@ def evaluate(position: str, train_rows: int, test_rows: int) -> Evaluation:
     pipeline = build_pipeline(position).fit(train[inputs], train["division"])
     fit_partial_profiles(pipeline, train[inputs], train["division"], position)
     scorer = scoring.build_scorer(pipeline, position)
-    numeric = explanations.numeric_names(position)
+    numeric = probabilities.numeric_names(position)
     x = test[numeric].to_numpy(dtype="float64")
     state = test["state"].to_numpy(dtype=object)
     rule = production.rate_of(position)
@@ -104,9 +104,9 @@ def evaluate(position: str, train_rows: int, test_rows: int) -> Evaluation:
              for case, names in removed.items()}
     bayes = {case: _bayes_without(test, names, position) for case, names in removed.items()}
     measurables = pipeline.partial_profiles_["measurables_model"]
-    blank = explanations.model_frame(_remove(x, everything, position), state, position)
+    blank = probabilities.model_frame(_remove(x, everything, position), state, position)
     return Evaluation(position, encode_divisions(test["division"]), proba,
-                      explanations.predict_proba(measurables, blank), bayes)
+                      probabilities.predict_proba(measurables, blank), bayes)
 
 
 def run(smoke: bool = False) -> Section:

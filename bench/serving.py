@@ -223,7 +223,7 @@ def _in_process_ms(models: Path, repeats: int) -> dict[str, float]:
     from recruit_reveal.api.parsing import parse_athlete as _parse_athlete
     from recruit_reveal.api.predictions import arrays as _arrays
     from recruit_reveal.artifacts import registry
-    from recruit_reveal.modeling import explanations as insights
+    from recruit_reveal.modeling import explanations, probabilities
     from recruit_reveal.modeling.scoring import build_scorer
 
     loaded = registry.load("qb", "latest", models_dir=models)
@@ -232,7 +232,7 @@ def _in_process_ms(models: Path, repeats: int) -> dict[str, float]:
     if scorer.mode != "fast":
         raise RuntimeError(f"no fast path for the benchmark model: {scorer.reason}")
     x, state = _arrays("qb", [_parse_athlete(QB).values])
-    frame = insights.model_frame(x, state, "qb")
+    frame = probabilities.model_frame(x, state, "qb")
 
     def per_call(fn, n):
         fn()
@@ -244,9 +244,9 @@ def _in_process_ms(models: Path, repeats: int) -> dict[str, float]:
     # Pipeline and fast path alternate within each repeat: same load, side by side.
     runs = [(per_call(lambda: loaded.pipeline.predict_proba(frame), 200),
              per_call(lambda: scorer.predict_arrays(x, state), 2000),
-             per_call(lambda: insights.explain_arrays(loaded.pipeline, x, state, "qb", typical),
+             per_call(lambda: explanations.explain_arrays(loaded.pipeline, x, state, "qb", typical),
                       50),
-             per_call(lambda: insights.explain_arrays(scorer, x, state, "qb", typical), 200))
+             per_call(lambda: explanations.explain_arrays(scorer, x, state, "qb", typical), 200))
             for _ in range(repeats)]
     keys = ("pipeline", "fast", "explain_pipeline", "explain_fast")
     return {k: statistics.median(r[i] for r in runs) for i, k in enumerate(keys)}
@@ -391,7 +391,7 @@ def run(smoke: bool = False) -> Section:
         table(["measurement", "p50 / median", "p99", "ratio"], rows),
         "",
         "The default batch also runs what-if and factors for every athlete (a coarser grid "
-        "of `insights.BATCH_STEPS` candidates per input) and writes a much larger response. "
+        "of `explanations.BATCH_STEPS` candidates per input) and writes a much larger response. "
         "/health shows, per position, whether the fast path serves (`scoring`).",
         "",
         f"Where the time goes.  A single-client /predict takes {p50_1:.2f} ms against "

@@ -62,11 +62,12 @@ def chromium_path() -> str:
 class Browser:
     """One headless Chromium and one page; ``errors`` collects what its console reported."""
 
-    def __init__(self, binary: str, profile: Path, width: int = 1366, height: int = 900):
+    def __init__(self, binary: str, profile: Path, width: int = 1366, height: int = 900,
+                 extra_flags: tuple[str, ...] = ()):
         from websockets.sync.client import connect
 
         self.proc = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            [binary, *FLAGS, *extra_flags, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.stderr: list[str] = []
         browser_url = self._wait_for_devtools()
@@ -132,6 +133,12 @@ class Browser:
         """Load ``path`` and wait for its load event (images and styles included)."""
         self.events.clear()
         self.call("Page.navigate", url=path.resolve().as_uri())
+        self.wait_for("Page.loadEventFired")
+
+    def goto(self, url: str) -> None:
+        """Load ``url`` (an http:// page of a test server) and wait for its load event."""
+        self.events.clear()
+        self.call("Page.navigate", url=url)
         self.wait_for("Page.loadEventFired")
 
     def evaluate(self, expression: str) -> Any:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recruit_reveal.artifacts.layout import metadata_path
+from recruit_reveal.artifacts.record_format import FOLDER, input_column
 from recruit_reveal.catalog import default_catalog, load_catalog
 from recruit_reveal.catalog.spec import probability_columns
 from recruit_reveal.data.loading import load_training_data
@@ -79,10 +80,10 @@ def records(position: str, inputs: pd.DataFrame, proba: np.ndarray, levels, seed
     for name in all_inputs:
         values = inputs[name] if name in inputs else pd.Series([None] * n)
         if name == "state":
-            columns[f"in_{name}"] = pa.array(values.where(values.notna(), None).tolist(),
+            columns[input_column(name)] = pa.array(values.where(values.notna(), None).tolist(),
                                               pa.string())
         else:
-            columns[f"in_{name}"] = pa.array(pd.to_numeric(values).to_numpy("float64"),
+            columns[input_column(name)] = pa.array(pd.to_numeric(values).to_numpy("float64"),
                                               pa.float64(), from_pandas=True)
     columns["integrated_inputs"] = pa.array([[] if i % 7 else ["senior_tds"] for i in range(n)],
                                             pa.list_(pa.string()))
@@ -131,7 +132,7 @@ def write_log(log: Path, table: pa.Table) -> None:
     dates = pa.compute.strftime(table["time"], format="%Y-%m-%d").to_pylist()
     for day in sorted(set(dates)):
         mask = pa.array([d == day for d in dates])
-        folder = log / "predictions" / f"date={day}"
+        folder = log / FOLDER / f"date={day}"
         folder.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         pq.write_table(table.filter(mask), buffer)

@@ -23,9 +23,9 @@ from prometheus_client import REGISTRY
 from recruit_reveal.api.app import create_app
 from recruit_reveal.api.parsing import parse_athlete
 from recruit_reveal.api.prediction_log import PredictionLog, prune
-from recruit_reveal.api.prediction_records import arrow_schema, input_columns, probability_columns
 from recruit_reveal.api.predictions import Scored
 from recruit_reveal.api.store import ModelStore
+from recruit_reveal.artifacts.record_format import arrow_schema, input_columns, probability_columns
 from recruit_reveal.schema import DIVISIONS, feature_names
 from recruit_reveal.storage.local import LocalStore
 from recruit_reveal.storage.locations import open_store

@@ -9,8 +9,7 @@ import pytest
 from threshold_model import TYPICAL, ThresholdModel, athlete
 
 from recruit_reveal.catalog import default_catalog
-from recruit_reveal.modeling import explanations as insights
-from recruit_reveal.modeling import levers
+from recruit_reveal.modeling import explanations, levers, probabilities
 from recruit_reveal.schema import column, feature_names
 
 DIVISIONS = default_catalog().ladder.levels
@@ -18,18 +17,18 @@ DIVISIONS = default_catalog().ladder.levels
 
 def test_what_if_scores_every_candidate_in_one_call():
     model = ThresholdModel()
-    insights.what_if(model, athlete(), "qb", typical_values=TYPICAL)
+    explanations.what_if(model, athlete(), "qb", typical_values=TYPICAL)
     assert model.calls == 1
     assert model.rows > len(levers.levers("qb"))  # a real grid, not one row per lever
 
     model = ThresholdModel()
     frame = pd.concat([athlete(senior_ypg=v) for v in (50, 120, 170, 250)], ignore_index=True)
-    insights.explain_frame(model, frame, "qb", TYPICAL)
+    explanations.explain_frame(model, frame, "qb", TYPICAL)
     assert model.calls == 1
 
 
 def test_top_factors_rank_by_change_in_expected_division():
-    factors = insights.top_factors(ThresholdModel(), athlete(senior_ypg=210), "qb", TYPICAL)
+    factors = explanations.top_factors(ThresholdModel(), athlete(senior_ypg=210), "qb", TYPICAL)
     # Only senior_ypg moves the model: 210 (Power 5) vs typical 180 (FCS) -> +~0.92 levels.
     assert [f["input"] for f in factors] == ["senior_ypg"]
     f = factors[0]
@@ -37,15 +36,15 @@ def test_top_factors_rank_by_change_in_expected_division():
     assert f["direction"] == "raises" and f["division_if_typical"] == "FCS"
     assert f["value"] == 210 and f["typical"] == 180
 
-    factors = insights.top_factors(ThresholdModel(), athlete(senior_ypg=120), "qb", TYPICAL)
+    factors = explanations.top_factors(ThresholdModel(), athlete(senior_ypg=120), "qb", TYPICAL)
     assert factors[0]["effect"] < 0 and factors[0]["direction"] == "lowers"
 
 
 def test_narrative_is_built_from_this_athletes_numbers():
     model = ThresholdModel()
-    a = insights.explain_frame(model, athlete(senior_ypg=140), "qb", TYPICAL)[0]
-    b = insights.explain_frame(model, athlete(senior_ypg=110), "qb", TYPICAL)[0]
-    ta, tb = insights.narrative("qb", a), insights.narrative("qb", b)
+    a = explanations.explain_frame(model, athlete(senior_ypg=140), "qb", TYPICAL)[0]
+    b = explanations.explain_frame(model, athlete(senior_ypg=110), "qb", TYPICAL)[0]
+    ta, tb = explanations.narrative("qb", a), explanations.narrative("qb", b)
     # Same division (D2), different athletes: different text.
     assert np.argmax(a["probabilities"]) == np.argmax(b["probabilities"]) == 1
     assert ta["goals"] != tb["goals"] and ta["notes"] != tb["notes"]
@@ -53,7 +52,7 @@ def test_narrative_is_built_from_this_athletes_numbers():
     assert "140" in ta["goals"][0]
     assert ta["switches"] and "FCS" in ta["switches"][0]
     assert isinstance(ta["calendar_advice"], str) and ta["calendar_advice"]
-    top = insights.narrative("qb", insights.explain_frame(model, athlete(senior_ypg=320), "qb",
+    top = explanations.narrative("qb", explanations.explain_frame(model, athlete(senior_ypg=320), "qb",
                                                           TYPICAL)[0])
     assert "Power 5" in top["notes"] and all("reach" not in g for g in top["goals"])
 
@@ -65,7 +64,7 @@ def test_predict_proba_orders_string_classes_by_division():
         def predict_proba(self, frame):
             return np.array([[0.3, 0.1, 0.4, 0.2]])
 
-    proba = insights.predict_proba(Shuffled(), athlete())
+    proba = probabilities.predict_proba(Shuffled(), athlete())
     assert proba.tolist() == [[0.1, 0.2, 0.3, 0.4]]
 
 
@@ -77,35 +76,35 @@ def test_the_models_own_decision_rule_is_used():
             # Most probable: Power 5 (0.4); median division: FCS (cumulative 0.6).
             return np.tile([0.2, 0.1, 0.3, 0.4], (len(frame), 1))
 
-    assert insights.decision_rule(MedianRule()) == "median"
-    assert insights.decision_rule(ThresholdModel()) == "argmax"
+    assert probabilities.decision_rule(MedianRule()) == "median"
+    assert probabilities.decision_rule(ThresholdModel()) == "argmax"
 
     class UnknownRule(ThresholdModel):
         decision = "mode"
 
-    assert insights.decision_rule(UnknownRule()) == "argmax"
+    assert probabilities.decision_rule(UnknownRule()) == "argmax"
     # One implementation of the rules: estimators.decide, as pipeline.predict uses.
     from recruit_reveal.modeling import estimators as model
 
-    assert insights._DECISION_RULES == model.DECISION_RULES
+    assert probabilities._DECISION_RULES == model.DECISION_RULES
     proba = np.array([[0.2, 0.1, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3]])
     for rule in model.DECISION_RULES:
-        np.testing.assert_array_equal(insights.decide(proba, rule), model.decide(proba, rule))
+        np.testing.assert_array_equal(probabilities.decide(proba, rule), model.decide(proba, rule))
     with pytest.raises(ValueError, match="unknown decision rule"):
-        insights.decide(proba, "mode")
-    result = insights.explain_frame(MedianRule(), athlete(), "qb")[0]
+        probabilities.decide(proba, "mode")
+    result = explanations.explain_frame(MedianRule(), athlete(), "qb")[0]
     assert result["division"] == "FCS"
     assert result["what_if"]["current_division"] == "FCS"
-    assert insights.narrative("qb", result)["notes"].startswith("The QB model predicts FCS")
-    assert insights.predicted_tier(result["probabilities"], "FCS") == "Mid FCS"
+    assert explanations.narrative("qb", result)["notes"].startswith("The QB model predicts FCS")
+    assert explanations.predicted_tier(result["probabilities"], "FCS") == "Mid FCS"
 
 
 def test_confidence_and_tier():
-    assert insights.confidence(np.full(4, 0.25)) == pytest.approx(0.0, abs=1e-9)
-    assert insights.confidence(np.array([0, 0, 0, 1.0])) == pytest.approx(1.0, abs=1e-6)
-    assert insights.predicted_tier(np.array([0.0, 0.1, 0.6, 0.3])) == "High FCS"
-    assert insights.predicted_tier(np.array([0.0, 0.3, 0.6, 0.1])) == "Low FCS"
-    assert insights.predicted_tier(np.array([0.1, 0.1, 0.7, 0.1])) == "Mid FCS"
+    assert explanations.confidence(np.full(4, 0.25)) == pytest.approx(0.0, abs=1e-9)
+    assert explanations.confidence(np.array([0, 0, 0, 1.0])) == pytest.approx(1.0, abs=1e-6)
+    assert explanations.predicted_tier(np.array([0.0, 0.1, 0.6, 0.3])) == "High FCS"
+    assert explanations.predicted_tier(np.array([0.0, 0.3, 0.6, 0.1])) == "Low FCS"
+    assert explanations.predicted_tier(np.array([0.1, 0.1, 0.7, 0.1])) == "Mid FCS"
 
 
 @pytest.mark.parametrize("position", ["qb", "rb", "wr"])
@@ -114,12 +113,12 @@ def test_trained_models_batch_equals_one_by_one(trained_results, position):
     from recruit_reveal.data.synthetic import generate
 
     frame = generate(position, 12, seed=3)[feature_names(position)]
-    batch = insights.explain_frame(result.pipeline, frame, position, result.typical_values)
+    batch = explanations.explain_frame(result.pipeline, frame, position, result.typical_values)
     for i in range(len(frame)):
-        one = insights.what_if(result.pipeline, frame.iloc[[i]], position,
+        one = explanations.what_if(result.pipeline, frame.iloc[[i]], position,
                                typical_values=result.typical_values)
         _assert_same_what_if(one, batch[i]["what_if"])
-        proba = insights.predict_proba(result.pipeline, frame.iloc[[i]])[0]
+        proba = probabilities.predict_proba(result.pipeline, frame.iloc[[i]])[0]
         np.testing.assert_allclose(batch[i]["probabilities"], proba, rtol=1e-9, atol=1e-12)
         pred = int(np.argmax(proba))
         wi = batch[i]["what_if"]
@@ -149,7 +148,7 @@ def test_a_custom_positions_explanation_speaks_its_ladder_and_levers():
     result = trained("te")
     frame, _ = frame_for(spec, n=40, seed=5)
     # No position given: the pipeline carries its spec.
-    out = insights.explain_frame(result.pipeline, frame, None, result.typical_values)
+    out = explanations.explain_frame(result.pipeline, frame, None, result.typical_values)
     assert len(out) == 40
     for row in out:
         assert row["probabilities"].shape == (5,) and row["division"] in spec.levels
@@ -160,7 +159,7 @@ def test_a_custom_positions_explanation_speaks_its_ladder_and_levers():
     tops = [r for r in out if r["division"] == "Power 4"]
     assert all(r["what_if"]["at_top"] for r in tops)
     assert any(r["what_if"]["options"] for r in out)  # someone can climb with a lever
-    story = insights.narrative(spec, out[0])
+    story = explanations.narrative(spec, out[0])
     assert story["notes"].startswith(f"The TE model predicts {out[0]['division']}")
 
 
@@ -170,9 +169,9 @@ def test_a_custom_positions_target_search_reads_its_levels():
     spec = five_levels().position("lb")
     result = trained("lb")
     frame, _ = frame_for(spec, n=10, seed=6)
-    x = frame[insights.numeric_names(spec)].to_numpy(dtype=float)
+    x = frame[probabilities.numeric_names(spec)].to_numpy(dtype=float)
     state = frame["state"].to_numpy(dtype=object)
-    out = insights.explain_arrays(result.pipeline, x, state, "lb", result.typical_values,
+    out = explanations.explain_arrays(result.pipeline, x, state, "lb", result.typical_values,
                                   target=(3, 0.5))
     for row in out:
         search = row["target_search"]

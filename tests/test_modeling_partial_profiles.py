@@ -10,7 +10,7 @@ from bench.partial_profiles import evaluate
 from recruit_reveal.artifacts import formats
 from recruit_reveal.catalog import default_catalog
 from recruit_reveal.errors import IncompatibleModelError
-from recruit_reveal.modeling import explanations, partial_profiles, scoring
+from recruit_reveal.modeling import partial_profiles, probabilities, scoring
 from recruit_reveal.modeling.estimators import build_pipeline
 from recruit_reveal.modeling.metrics import expected_calibration_error
 
@@ -59,7 +59,7 @@ def qb_model():
 
 
 def _x(inputs, names=()):
-    numeric = explanations.numeric_names("qb")
+    numeric = probabilities.numeric_names("qb")
     x = inputs[numeric].to_numpy(dtype="float64")
     x[:, [numeric.index(n) for n in names]] = np.nan
     return x, inputs["state"].to_numpy(dtype=object)
@@ -83,7 +83,7 @@ def test_a_total_without_games_averages_the_full_model_over_games(qb_model):
     scorer = scoring.build_scorer(pipe, "qb")
     assert scorer.mode == "fast" and scorer.profiles is not None
     x, state = _x(inputs.iloc[:5], ["senior_ypg", "games"])
-    numeric = explanations.numeric_names("qb")
+    numeric = probabilities.numeric_names("qb")
     total, games, rate = (numeric.index(n) for n in ("senior_yds", "games", "senior_ypg"))
     parts = pipe.partial_profiles_
     g = np.flatnonzero(parts["games_histogram"]) + 1.0
@@ -93,8 +93,8 @@ def test_a_total_without_games_averages_the_full_model_over_games(qb_model):
     for i in range(len(x)):
         rows = np.repeat(x[i:i + 1], len(g), axis=0)
         rows[:, games], rows[:, rate] = g, x[i, total] / g
-        expected.append(w[i] @ explanations.predict_proba(
-            pipe, explanations.model_frame(rows, np.repeat(state[i:i + 1], len(g)), "qb")))
+        expected.append(w[i] @ probabilities.predict_proba(
+            pipe, probabilities.model_frame(rows, np.repeat(state[i:i + 1], len(g)), "qb")))
     np.testing.assert_allclose(scorer.predict_arrays(x, state), np.array(expected), atol=1e-9)
     # A bigger season total is more likely more games: the weights lean that way.
     big = partial_profiles.game_weights(np.array([1500.0, 4500.0]), g, np.ones(len(g)),
@@ -105,9 +105,9 @@ def test_a_total_without_games_averages_the_full_model_over_games(qb_model):
 def test_rows_with_a_rate_are_scored_exactly_as_before(qb_model):
     pipe, inputs, _ = qb_model
     x, state = _x(inputs)
-    x[::3, explanations.numeric_names("qb").index("senior_ypg")] = np.nan  # derivable: total/games
-    x[::3, explanations.numeric_names("qb").index("games")] = 10
-    want = explanations.predict_proba(pipe, explanations.model_frame(x, state, "qb"))
+    x[::3, probabilities.numeric_names("qb").index("senior_ypg")] = np.nan  # derivable: total/games
+    x[::3, probabilities.numeric_names("qb").index("games")] = 10
+    want = probabilities.predict_proba(pipe, probabilities.model_frame(x, state, "qb"))
     np.testing.assert_allclose(scoring.build_scorer(pipe, "qb").predict_arrays(x, state), want,
                                atol=1e-9)
     assert partial_profiles.integrated(x, "qb") == [([], None)] * len(x)
@@ -124,8 +124,8 @@ def test_a_model_exported_before_partial_profiles_refuses_rather_than_imputes(qb
 
 
 def test_integrated_names_what_was_unknown():
-    x = np.full((3, len(explanations.numeric_names("wr"))), np.nan)
-    numeric = explanations.numeric_names("wr")
+    x = np.full((3, len(probabilities.numeric_names("wr"))), np.nan)
+    numeric = probabilities.numeric_names("wr")
     x[0, numeric.index("senior_rec_ypg")] = 60
     x[1, numeric.index("senior_rec_yds")] = 700
     x[2, numeric.index("senior_tds")] = 8
@@ -144,7 +144,7 @@ def test_a_custom_position_integrates_over_games_and_a_measurables_one_needs_not
     te = five_levels().position("te")
     result = trained("te")
     scorer = scoring.build_scorer(result.pipeline, None, result.typical_values)
-    names = explanations.numeric_names(te)
+    names = probabilities.numeric_names(te)
     row = np.full((3, len(names)), np.nan)
     row[:, names.index("height_inches")], row[:, names.index("weight_lbs")] = 76, 240
     row[0, names.index("senior_rec_ypg")] = 45.0
@@ -158,6 +158,6 @@ def test_a_custom_position_integrates_over_games_and_a_measurables_one_needs_not
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert partial_profiles.integrated(row, te)[1][0] == ["senior_rec_ypg", "games"]
     lb = five_levels().position("lb")
-    lb_rows = np.full((2, len(explanations.numeric_names(lb))), np.nan)
+    lb_rows = np.full((2, len(probabilities.numeric_names(lb))), np.nan)
     assert (partial_profiles.row_kinds(lb_rows, lb) == partial_profiles.COMPLETE).all()
     assert partial_profiles.integrated(lb_rows, lb) == [([], None), ([], None)]

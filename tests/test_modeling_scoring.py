@@ -13,8 +13,7 @@ from threadpoolctl import threadpool_limits
 from recruit_reveal import schema
 from recruit_reveal.catalog import default_catalog
 from recruit_reveal.data.loading import load_training_data
-from recruit_reveal.modeling import explanations as insights
-from recruit_reveal.modeling import partial_profiles, scoring
+from recruit_reveal.modeling import explanations, partial_profiles, probabilities, scoring
 from recruit_reveal.modeling.estimators import build_pipeline
 from recruit_reveal.modeling.features import FEATURE_GROUPS
 from recruit_reveal.modeling.reference import reference_rows
@@ -24,13 +23,13 @@ DIVISIONS = default_catalog().ladder.levels
 
 
 def _arrays(frame: pd.DataFrame, position: str) -> tuple[np.ndarray, np.ndarray]:
-    numeric = insights.numeric_names(position)
+    numeric = probabilities.numeric_names(position)
     x = frame.reindex(columns=numeric).to_numpy(dtype=float, na_value=np.nan)
     return x, frame["state"].to_numpy(dtype=object)
 
 
 def _pipeline_proba(pipeline, x, state, position):
-    return insights.predict_proba(pipeline, insights.model_frame(x, state, position))
+    return probabilities.predict_proba(pipeline, probabilities.model_frame(x, state, position))
 
 
 @pytest.mark.parametrize("position", POSITIONS)
@@ -53,7 +52,7 @@ def test_fast_path_equals_the_pipeline_on_the_sample_data(position, trained_resu
         assert fast.shape == (len(rows), len(DIVISIONS))
         assert np.max(np.abs(fast - _pipeline_proba(result.pipeline, rows, states, position))) \
             <= scoring.CHECK_TOLERANCE
-    assert scorer.decision == insights.decision_rule(result.pipeline)
+    assert scorer.decision == probabilities.decision_rule(result.pipeline)
 
 
 @pytest.mark.parametrize("estimator", ["ordinal_logreg", "logreg", "lda"])
@@ -148,7 +147,7 @@ def test_reference_rows_are_deterministic_valid_and_cover_the_branches(position)
             assert np.all(values == np.round(values)), col.name
     tiers = {schema.state_tier(s) for s in state}
     assert tiers == {1, 2, 3, 4, None}
-    combine = [insights.numeric_names(position).index(c) for c in schema.spec_of(position).combine]
+    combine = [probabilities.numeric_names(position).index(c) for c in schema.spec_of(position).combine]
     patterns = {tuple(row) for row in np.isnan(x[:, combine])}
     assert len(patterns) == 16
 
@@ -172,7 +171,7 @@ def test_the_fast_path_of_a_custom_position_matches_its_pipeline(key):
     assert got.shape == (int(keep.sum()), 5)
     np.testing.assert_allclose(got, want, rtol=0, atol=scoring.CHECK_TOLERANCE)
     # A combine of two results: every one of its 4 patterns is a reference row.
-    combine = [insights.numeric_names(spec).index(c) for c in spec.combine]
+    combine = [probabilities.numeric_names(spec).index(c) for c in spec.combine]
     assert len({tuple(r) for r in np.isnan(x[:, combine])}) == 2 ** len(combine)
 
 
@@ -195,5 +194,5 @@ def test_a_scorer_needs_no_catalog_for_a_model_that_carries_its_spec(monkeypatch
     np.testing.assert_allclose(scorer.predict_arrays(x, state)[:5],
                                scoring.build_scorer(pipeline, None).predict_arrays(x, state)[:5],
                                rtol=0, atol=1e-12)
-    out = insights.explain_arrays(scorer, x[:3], state[:3], "te")
+    out = explanations.explain_arrays(scorer, x[:3], state[:3], "te")
     assert all(row["division"] in spec.levels for row in out)

@@ -10,7 +10,7 @@ import pytest
 
 from recruit_reveal.artifacts import registry
 from recruit_reveal.catalog import default_catalog, load_catalog
-from recruit_reveal.modeling import explanations
+from recruit_reveal.modeling import probabilities
 from recruit_reveal.release import agreement
 from recruit_reveal.schema import feature_names
 
@@ -35,8 +35,8 @@ def test_compare_counts_same_divisions_moves_and_the_largest_change(trained_resu
     b = train_position(sample_csv, "wr", seed=3, cv_folds=2, params={"C": 1.0}).pipeline
     frame = agreement.reference_athletes("wr", trained_results["wr"].typical_values)
     found = agreement.compare("reference", "test", frame, None, a, b, DIVISIONS)
-    pa = explanations.predict_proba(a, frame)
-    pb = explanations.predict_proba(b, frame)
+    pa = probabilities.predict_proba(a, frame)
+    pb = probabilities.predict_proba(b, frame)
     same = pa.argmax(axis=1) == pb.argmax(axis=1)
     assert not same.all()  # two different models, or the counts below prove nothing
     assert found.count == len(frame) and found.same_division == int(same.sum())

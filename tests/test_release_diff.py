@@ -15,7 +15,7 @@ from recruit_reveal.artifacts.layout import skops_path
 from recruit_reveal.artifacts.writer import save_pipeline
 from recruit_reveal.data import load_training_data
 from recruit_reveal.errors import DataValidationError, ModelNotFoundError, VersionError
-from recruit_reveal.modeling import explanations
+from recruit_reveal.modeling import probabilities
 from recruit_reveal.modeling.training import train_position
 from recruit_reveal.release import diff
 from recruit_reveal.release.diff import MetricChange
@@ -83,8 +83,8 @@ def test_agreement_on_the_training_rows_is_what_both_models_predict(two_qb_versi
     data = load_training_data(sample_csv, "qb")
     a = registry.load("qb", "1.0.0", two_qb_versions).pipeline
     b = registry.load("qb", "1.0.1", two_qb_versions).pipeline
-    pa = explanations.predict_proba(a, data.frame)
-    pb = explanations.predict_proba(b, data.frame)
+    pa = probabilities.predict_proba(a, data.frame)
+    pb = probabilities.predict_proba(b, data.frame)
     same = np.argmax(pa, axis=1) == np.argmax(pb, axis=1)
     assert training.count == len(data.frame) == 240
     assert training.same_division == int(same.sum())

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from recruit_reveal.catalog import default_catalog
-from recruit_reveal.modeling import explanations as insights
+from recruit_reveal.modeling import explanations
 from recruit_reveal.reporting import display as report
 
 DEFAULT = default_catalog()
@@ -17,7 +17,7 @@ def test_sample_athlete_shows_what_the_api_would_answer(trained_results, positio
     table = report.sample_athlete(result)["value"]
 
     athlete = DEFAULT.position(position).example
-    expected = insights.explain_frame(
+    expected = explanations.explain_frame(
         result.pipeline,
         pd.DataFrame([{k: v for k, v in athlete.items()
                                          if k not in {"position", "name"}}]),

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from recruit_reveal import schema
 from recruit_reveal.catalog import default_catalog
 from recruit_reveal.errors import ModelNotFoundError
-from recruit_reveal.modeling import explanations, metrics
+from recruit_reveal.modeling import metrics, probabilities
 from recruit_reveal.reporting import exploration
 
 D = list(default_catalog().ladder.levels)
@@ -140,7 +140,7 @@ def test_partial_dependence_matches_the_pipeline_point_by_point(loaded, data):
                                             sample=50, seed=3)
     rows = data.frame.sample(50, random_state=3)
     for _, point in curves.iterrows():
-        want = explanations.predict_proba(loaded.pipeline,
+        want = probabilities.predict_proba(loaded.pipeline,
                                           rows.assign(weight_lbs=point["value"])).mean(axis=0)
         np.testing.assert_allclose(point[D].to_numpy(dtype=float), want, atol=1e-9)
 

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..settings import MAX_BATCH, MAX_BODY_BYTES, Settings, load_settings
 from ..storage.locations import as_location, resolve_local
-from . import openapi_doc
+from . import docs_pages, openapi_doc
 from .dependencies import POSITION_PATH_SCHEMA
 from .http_errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, RateLimitMiddleware, TrustedHostsMiddleware
@@ -97,6 +97,8 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
                     "behind it. Positions, inputs and divisions come from the models served. "
                     "See docs/api.md.",
         lifespan=lifespan,
+        # /docs and /redoc come from docs_pages, with their assets served here (no CDN).
+        docs_url=None, redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -104,6 +106,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     limited = _add_middleware(app, settings)
     install_error_handlers(app)
     parts = _include_routers(app, settings, limited)
+    docs_pages.install(app)
     openapi_doc.install(app, store, [POSITION_PATH_SCHEMA, predict.TARGET_DIVISION_SCHEMA, *parts],
                         settings.max_batch)
     return app

@@ -28,15 +28,28 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        length: bytes | None = None
+        chunked = False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                try:
-                    too_large = int(value) > self.max_bytes
-                except ValueError:
-                    too_large = False
-                if too_large:
-                    await self._reject(scope, receive, send)
-                    return
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if length is not None and not chunked:
+            try:
+                size = int(length)
+            except ValueError:
+                size = None
+            if size is not None and size > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            if size is not None:
+                # The server delivers no more than Content-Length bytes: nothing to watch.
+                await self.app(scope, receive, send)
+                return
+        elif not chunked:
+            await self.app(scope, receive, send)  # no body at all (a GET)
+            return
         received = 0
         started = False
 
@@ -108,17 +121,21 @@ class TrustedHostsMiddleware:
         self.app = app
         self.check = TrustedHostMiddleware(_accept, allowed_hosts=allowed_hosts,
                                            www_redirect=False)
+        #: Host header -> accepted, so the matching runs once per host a client names
+        #: (bounded: any client can name any host).
+        self.seen: dict[bytes | None, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-
-        async def discard(message: Message) -> None:
-            pass
-
-        await self.check(scope, receive, discard)
-        if scope.pop(_HOST_ACCEPTED, False):
+        host = next((v for k, v in scope["headers"] if k == b"host"), None)
+        accepted = self.seen.get(host)
+        if accepted is None:
+            accepted = await self._matches(scope, receive)
+            if len(self.seen) < _HOSTS_KEPT:
+                self.seen[host] = accepted
+        if accepted:
             await self.app(scope, receive, send)
             return
         host = Headers(scope=scope).get("host", "")
@@ -129,7 +146,16 @@ class TrustedHostsMiddleware:
         await response(scope, receive, send)
 
 
+    async def _matches(self, scope: Scope, receive: Receive) -> bool:
+        async def discard(message: Message) -> None:
+            pass
+
+        await self.check(scope, receive, discard)
+        return bool(scope.pop(_HOST_ACCEPTED, False))
+
+
 _HOST_ACCEPTED = "recruit_reveal.host_accepted"
+_HOSTS_KEPT = 256
 
 
 async def _accept(scope: Scope, receive: Receive, send: Send) -> None:

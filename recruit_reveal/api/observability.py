@@ -97,6 +97,10 @@ class MetricsMiddleware:
 
     def __init__(self, app: ASGIApp):
         self.app = app
+        # The labelled children, looked up once per label set rather than per request
+        # (``labels()`` validates and locks each time); bounded as the labels are.
+        self.in_flight: dict[tuple[str, str], Gauge] = {}
+        self.answered: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +116,9 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        in_flight = HTTP_IN_FLIGHT.labels(method, route)
+        in_flight = self.in_flight.get((method, route))
+        if in_flight is None:
+            in_flight = self.in_flight[method, route] = HTTP_IN_FLIGHT.labels(method, route)
         in_flight.inc()
         started = time.perf_counter()
         try:
@@ -120,9 +126,13 @@ class MetricsMiddleware:
         finally:
             seconds = time.perf_counter() - started
             in_flight.dec()
-            status_class = f"{status // 100}xx"
-            HTTP_REQUESTS.labels(method, route, status_class).inc()
-            HTTP_DURATION.labels(method, route, status_class).observe(seconds)
+            key = (method, route, f"{status // 100}xx")
+            children = self.answered.get(key)
+            if children is None:
+                children = self.answered[key] = (HTTP_REQUESTS.labels(*key),
+                                                 HTTP_DURATION.labels(*key))
+            children[0].inc()
+            children[1].observe(seconds)
 
 
 # --------------------------------------------------------------------------- domain

@@ -1,15 +1,15 @@
-"""The prediction log's record format: one row per scored athlete, as Parquet.
+"""The prediction log's records: one row per scored athlete, as Parquet.
 
 :class:`RecordBatch` is what one scoring call hands the log; :func:`records_table` turns
-batches into the Arrow table of docs/monitoring.md's "Prediction log" (:func:`arrow_schema`),
-and :func:`parquet_bytes` into the bytes of one file.  Writing and buffering are
+batches into the Arrow table of docs/monitoring.md's "Prediction log" (the schema is
+:func:`recruit_reveal.artifacts.record_format.arrow_schema`, which the monitoring reader
+reads by), and :func:`parquet_bytes` into the bytes of one file.  Writing and buffering are
 :mod:`.prediction_log`'s.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,59 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..catalog import PositionSpec, default_catalog
-from ..modeling import explanations as insights
+from ..artifacts.record_format import (
+    FOLDER,
+    INPUT_PREFIX,
+    PROBABILITY_PREFIX,
+    arrow_schema,
+    input_column,
+)
+from ..catalog import PositionSpec
+from ..modeling import probabilities
 from .predictions import Scored, arrays
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-#: The folder of the records below PREDICTION_LOG.
-FOLDER = "predictions"
-
-
-def _with_default(specs: Sequence[PositionSpec]) -> list[PositionSpec]:
-    """The default catalog's positions, then ``specs``: the default columns come first
-    and are always there, so a default deployment's files all have one schema."""
-    return [*default_catalog().positions.values(), *specs]
-
-
-def input_columns(specs: Sequence[PositionSpec] = ()) -> tuple[str, ...]:
-    """Every input column of the default positions and of ``specs``, first appearance order."""
-    return tuple(dict.fromkeys(c for spec in _with_default(specs) for c in spec.feature_names))
-
-
-def probability_columns(specs: Sequence[PositionSpec] = ()) -> tuple[str, ...]:
-    """The probability column of every level of the default ladder and of ``specs``'."""
-    return tuple(dict.fromkeys(c for spec in _with_default(specs)
-                               for c in spec.ladder.probability_columns()))
-
-
-@functools.cache
-def arrow_schema(specs: tuple[PositionSpec, ...] = ()) -> pa.Schema:
-    """The schema of a prediction file holding rows of ``specs`` (docs/monitoring.md,
-    "Prediction log"): a probability column may be null only when a position in the file
-    has no such level."""
-    import pyarrow as pa
-
-    text = pa.string()
-    fields = [pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False),
-              pa.field("request_id", text, nullable=False),
-              pa.field("athlete_ref", text),
-              pa.field("route", text, nullable=False),
-              pa.field("position", text, nullable=False),
-              pa.field("release_id", pa.int64()),
-              pa.field("version", text, nullable=False)]
-    fields += [pa.field(f"in_{c}", text if c == "state" else pa.float64())
-               for c in input_columns(specs)]
-    fields += [pa.field("integrated_inputs", pa.list_(text), nullable=False),
-               pa.field("unusual_inputs", pa.list_(text), nullable=False)]
-    everywhere = set.intersection(*(set(s.ladder.probability_columns()) for s in specs)) \
-        if specs else set(probability_columns())
-    fields += [pa.field(p, pa.float64(), nullable=p not in everywhere)
-               for p in probability_columns(specs)]
-    fields.append(pa.field("predicted", text, nullable=False))
-    return pa.schema(fields)
+__all__ = ["FOLDER", "RecordBatch", "arrow_schema", "parquet_bytes", "records_table"]
 
 
 @dataclass(frozen=True)
@@ -118,15 +80,16 @@ def _inputs(position: PositionSpec, group: list[RecordBatch],
         xs.append(x)
         states.append(state)
     x = np.vstack(xs)
-    at = {name: j for j, name in enumerate(insights.numeric_names(position))}
+    at = {name: j for j, name in enumerate(probabilities.numeric_names(position))}
     missing = pa.nulls(len(x), pa.float64())
     columns: dict[str, Any] = {}
+    state_inputs = {c.name for c in position.inputs if c.kind == "state"}
     for c in columns_wanted:
-        if c == "state":
-            columns["in_state"] = pa.array(np.concatenate(states), pa.string(),
-                                           from_pandas=True)  # NaN or None: missing
+        if c in state_inputs:
+            columns[input_column(c)] = pa.array(np.concatenate(states), pa.string(),
+                                                from_pandas=True)  # NaN or None: missing
         else:
-            columns[f"in_{c}"] = pa.array(x[:, at[c]], pa.float64(), from_pandas=True) \
+            columns[input_column(c)] = pa.array(x[:, at[c]], pa.float64(), from_pandas=True) \
                 if c in at else missing
     return columns
 
@@ -166,14 +129,15 @@ def _position_table(group: list[RecordBatch], schema: pa.Schema) -> pa.Table:
         "position": pa.array([position] * sum(counts), pa.string()),
         "release_id": repeated([b.release_id for b in group]),
         "version": repeated([b.scored.served.version for b in group]),
-        **_inputs(spec, group, [n[3:] for n in schema.names if n.startswith("in_")]),
+        **_inputs(spec, group, [n[len(INPUT_PREFIX):] for n in schema.names
+                        if n.startswith(INPUT_PREFIX)]),
         "integrated_inputs": _lists(group, "integrated"),
         "unusual_inputs": _lists(group, "unusual"),
     }
     # Rounded as the answers round them, so a record shows the probabilities answered.
     proba = np.round(np.vstack([b.scored.proba for b in group]).astype(float), 6)
     own = spec.ladder.probability_columns()
-    for column in (n for n in schema.names if n.startswith("p_")):
+    for column in (n for n in schema.names if n.startswith(PROBABILITY_PREFIX)):
         columns[column] = proba[:, own.index(column)] if column in own else \
             pa.nulls(len(proba), pa.float64())
     columns["predicted"] = [p for b in group for p in b.scored.predicted]

@@ -20,8 +20,7 @@ import numpy as np
 from pydantic_core import to_json
 
 from ..catalog import PositionSpec
-from ..modeling import decision, partial_profiles
-from ..modeling import explanations as insights
+from ..modeling import decision, explanations, partial_profiles, probabilities
 from .http_errors import ApiError
 from .observability import (
     record_integrated,
@@ -76,7 +75,7 @@ def score_rows(served: ServedModel, athletes: list[Athlete],
     started = time.perf_counter()
     proba = served.scorer.predict_arrays(x, state)
     record_scoring_time(position, time.perf_counter() - started)
-    pred = insights.decide(proba, served.scorer.decision)
+    pred = probabilities.decide(proba, served.scorer.decision)
     record_predictions(position, served.version, pred, spec.levels)
     integrated = partial_profiles.integrated(x, spec)
     unusual = unusual_inputs(served, x)
@@ -92,7 +91,7 @@ def score_rows(served: ServedModel, athletes: list[Athlete],
 def arrays(position: PositionSpec, rows: list[dict[str, Any]]
            ) -> tuple[np.ndarray, np.ndarray]:
     """Validated athletes -> (numeric matrix in schema order, state codes)."""
-    names = insights.numeric_names(position)
+    names = probabilities.numeric_names(position)
     x = np.array([[np.nan if r.get(n) is None else r[n] for n in names] for r in rows],
                  dtype=float).reshape(len(rows), len(names))
     state = np.array([np.nan if r.get("state") is None else r["state"] for r in rows],
@@ -106,7 +105,7 @@ def _columns(position: PositionSpec) -> tuple[list[str], list[int], list[int], l
     """Input names of ``position``; where its numeric columns and its state (if it has
     one) sit among them; which are optional; where the combine results are."""
     names = position.feature_names
-    numeric_at = [names.index(n) for n in insights.numeric_names(position)]
+    numeric_at = [names.index(n) for n in probabilities.numeric_names(position)]
     optional = [j for j, c in enumerate(position.inputs) if not c.required]
     state_at = [j for j, c in enumerate(position.inputs) if c.kind == "state"]
     return (names, numeric_at, state_at, optional, [names.index(m) for m in position.combine])
@@ -137,7 +136,7 @@ def unusual_inputs(served: ServedModel, x: np.ndarray) -> dict[int, list[dict[st
     rows, cols = np.nonzero((x < low) | (x > high))
     if not len(rows):
         return {}
-    names = insights.numeric_names(served.spec)
+    names = probabilities.numeric_names(served.spec)
     out: dict[int, list[dict[str, Any]]] = {}
     for i, j, value in zip(rows.tolist(), cols.tolist(), x[rows, cols].tolist(), strict=True):
         out.setdefault(i, []).append({"input": names[j], "value": value,
@@ -171,19 +170,19 @@ def _count_inputs(position: str, unusual: dict[int, list[dict[str, Any]]],
 
 def prediction_bodies(served: ServedModel, athletes: list[Athlete],
                       x: np.ndarray, state: np.ndarray, proba: np.ndarray,
-                      explanations: list[dict[str, Any]] | None = None,
+                      explained: list[dict[str, Any]] | None = None,
                       count: bool = False) -> list[dict[str, Any]]:
     """Answers for athletes of one position; per-row numbers computed vectorized.
 
     ``count``: these are predictions served (not what-if scenarios), counted in /metrics.
     """
     n, position, spec = len(athletes), served.position, served.spec
-    pred = insights.decide(proba, served.scorer.decision)
+    pred = probabilities.decide(proba, served.scorer.decision)
     if count:
         record_predictions(position, served.version, pred, spec.levels)
     top = proba[np.arange(n), pred]
     confidence = decision.confidence_scores(proba)
-    expected = insights.expected_division(proba)
+    expected = probabilities.expected_division(proba)
 
     names, _, _, optional, measurable_idx = _columns(spec)
     missing = _missing(spec, x, state)
@@ -220,8 +219,8 @@ def prediction_bodies(served: ServedModel, athletes: list[Athlete],
             "integrated_inputs": integrated[i][0],
             "integrated_over": integrated[i][1],
         }
-        if explanations is not None:
-            _explain(body, spec, explanations[i])
+        if explained is not None:
+            _explain(body, spec, explained[i])
         out.append(body)
     return out
 
@@ -239,7 +238,7 @@ def _missing(position: PositionSpec, x: np.ndarray, state: np.ndarray) -> np.nda
 def _explain(body: dict[str, Any], position: PositionSpec, explanation: dict[str, Any]) -> None:
     """Add the text, what-if and factors of an explained answer (its notes end with the
     extrapolation warning, when there is one)."""
-    body.update(insights.narrative(position, explanation))
+    body.update(explanations.narrative(position, explanation))
     body["what_if_results"] = explanation["what_if"]
     body["top_factors"] = explanation["top_factors"]
     if body["extrapolation_warning"]:
@@ -260,14 +259,14 @@ def predict_one(served: ServedModel, athlete: Athlete, target: str | None = None
     x, state = arrays(spec, [athlete.values])
     goal = (_level(spec, target), min_probability) if target is not None else None
     started = time.perf_counter()
-    explanations = insights.explain_arrays(served.scorer, x, state, spec,
-                                           served.typical_values, target=goal)
+    explained = explanations.explain_arrays(served.scorer, x, state, spec,
+                                            served.typical_values, target=goal)
     record_scoring_time(athlete.position, time.perf_counter() - started)
-    proba = np.asarray([explanations[0]["probabilities"]])
-    body = prediction_bodies(served, [athlete], x, state, proba, explanations, count=True)[0]
+    proba = np.asarray([explained[0]["probabilities"]])
+    body = prediction_bodies(served, [athlete], x, state, proba, explained, count=True)[0]
     _report(on_scored, served, [athlete], proba, [body], x, state)
     if goal is not None:
-        body["target_search"] = explanations[0]["target_search"]
+        body["target_search"] = explained[0]["target_search"]
     return to_json(body)
 
 
@@ -300,17 +299,17 @@ def predict_many(store: ModelStore, athletes: list[Athlete], explain: bool,
         model = served[pos]
         group = [athletes[i] for i in idx]
         x, state = arrays(model.spec, [a.values for a in group])
-        explanations = None
+        explained = None
         started = time.perf_counter()
         if explain:
-            explanations = insights.explain_arrays(model.scorer, x, state, model.spec,
-                                                   model.typical_values,
-                                                   steps=insights.BATCH_STEPS)
-            proba = np.asarray([e["probabilities"] for e in explanations])
+            explained = explanations.explain_arrays(model.scorer, x, state, model.spec,
+                                                    model.typical_values,
+                                                    steps=explanations.BATCH_STEPS)
+            proba = np.asarray([e["probabilities"] for e in explained])
         else:
             proba = model.scorer.predict_arrays(x, state)
         record_scoring_time(pos, time.perf_counter() - started)
-        group_bodies = prediction_bodies(model, group, x, state, proba, explanations,
+        group_bodies = prediction_bodies(model, group, x, state, proba, explained,
                                          count=True)
         _report(on_scored, model, group, proba, group_bodies, x, state)
         for i, body in zip(idx, group_bodies, strict=True):

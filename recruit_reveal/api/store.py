@@ -43,7 +43,7 @@ from ..errors import (
     VersionNotFoundError,
     VersionNotServableError,
 )
-from ..modeling import explanations as insights
+from ..modeling import probabilities
 from ..modeling.scoring import Scorer, build_scorer
 from ..storage.locations import as_location
 from .observability import record_reload, record_serving
@@ -73,7 +73,7 @@ class ServedModel:
     spec: PositionSpec
     #: The file the model was loaded from: ``"skops"``, or ``"pickle"`` (ALLOW_PICKLE=1).
     format: str = "skops"
-    #: The usual range of each numeric input (``insights.numeric_names`` order) from the
+    #: The usual range of each numeric input (``probabilities.numeric_names`` order) from the
     #: metadata's input profile, built once at load; None when the version has none.
     input_low: np.ndarray | None = field(default=None, repr=False, compare=False)
     input_high: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -104,7 +104,7 @@ def input_ranges(metadata: ModelMetadata, position: PositionSpec,
     if metadata.input_profile is None:
         return None, None
     ranges = metadata.input_ranges()
-    names = insights.numeric_names(position)
+    names = probabilities.numeric_names(position)
     low = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in names], dtype=float)
     high = np.array([ranges.get(n, (-np.inf, np.inf))[1] for n in names], dtype=float)
     low.flags.writeable = high.flags.writeable = False  # shared by every request
@@ -129,11 +129,11 @@ def _self_check(loaded: registry.LoadedModel, spec: PositionSpec,
     A pickle can verify and unpickle yet fail on use (e.g. saved by older
     feature code); that must make the position unavailable, not every request a 500.
     """
-    names = insights.numeric_names(spec)
+    names = probabilities.numeric_names(spec)
     x = np.array([[typical.get(n, np.nan) for n in names]], dtype=float)
     try:
-        proba = insights.predict_proba(
-            loaded.pipeline, insights.model_frame(x, np.array([np.nan], dtype=object), spec))
+        proba = probabilities.predict_proba(
+            loaded.pipeline, probabilities.model_frame(x, np.array([np.nan], dtype=object), spec))
     except Exception as exc:  # noqa: BLE001 - any failure means "cannot serve this model"
         raise ModelNotFoundError(
             f"{loaded.position} {loaded.version} loads but fails a test prediction: "

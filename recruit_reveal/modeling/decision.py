@@ -2,7 +2,7 @@
 
 Both rules read the probabilities in the order of the model's ladder, lowest
 level first (one row per athlete) and the predicted division index of each row (the
-model's own decision rule, :func:`recruit_reveal.modeling.explanations.decide`):
+model's own decision rule, :func:`recruit_reveal.modeling.probabilities.decide`):
 
 * the **tier** is "High", "Mid" or "Low" within the predicted division, by where
   the rest of the probability leans: more than :data:`TIER_MARGIN` above it is

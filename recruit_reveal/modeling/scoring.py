@@ -41,7 +41,7 @@ import numpy as np
 
 from .. import schema
 from ..catalog import PositionSpec
-from . import explanations as insights
+from . import probabilities
 from .compiled import CompiledFeatures, CompiledModel, UnsupportedPipeline, state_tiers
 from .partial_profiles import PartialProfiles, profiles_for
 from .reference import model_spec, reference_rows
@@ -111,7 +111,7 @@ class PipelineScorer:
 
     @property
     def decision(self) -> str:
-        return insights.decision_rule(self.pipeline)
+        return probabilities.decision_rule(self.pipeline)
 
     def predict_arrays(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
         if self.profiles is None:
@@ -119,7 +119,7 @@ class PipelineScorer:
         return self.profiles.predict(self._complete, x, state)
 
     def _complete(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
-        return insights.score_arrays(self.pipeline, x, state, self.spec or self.position)
+        return probabilities.score_arrays(self.pipeline, x, state, self.spec or self.position)
 
 
 def compile_pipeline(pipeline: Any, position: schema.PositionLike | None = None) -> FastScorer:
@@ -141,7 +141,7 @@ def compile_pipeline(pipeline: Any, position: schema.PositionLike | None = None)
         raise UnsupportedPipeline(f"cannot read the fitted pipeline: {type(exc).__name__}: "
                                   f"{exc}") from exc
     data = getattr(pipeline.steps[0][1], "spec_", None)
-    return FastScorer(features.position, insights.decision_rule(pipeline), features, model,
+    return FastScorer(features.position, probabilities.decision_rule(pipeline), features, model,
                       spec=PositionSpec.from_dict(data) if data else None)
 
 
@@ -180,7 +180,7 @@ def _checked_scorer(pipeline: Any, spec: Any, typical_values: dict[str, float] |
         return PipelineScorer(position, pipeline, f"no fast path: {exc}", spec=spec)
     x, state = reference_rows(spec, typical_values)
     try:
-        want = insights.score_arrays(pipeline, x, state, spec)
+        want = probabilities.score_arrays(pipeline, x, state, spec)
         got = fast.predict_arrays(x, state)
         diff = float(np.max(np.abs(got - want))) if got.shape == want.shape else math.inf
     except Exception as exc:  # noqa: BLE001 - any failure means "use the pipeline"

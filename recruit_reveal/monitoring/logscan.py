@@ -22,19 +22,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from ..artifacts.record_format import (
+    FOLDER,
+    INPUT_PREFIX,
+    PREDICTED,
+    PROBABILITY_PREFIX,
+    RECORD_COLUMNS,
+    input_column,
+)
 from ..storage.locations import Location, open_store
 from .drift import KS_SAMPLE, bin_counts, decile_edges, state_categories
 from .training_profile import ReleaseReference
 
-PREDICTIONS_FOLDER = "predictions"
-#: The log's probability columns start with this (``p_d3`` ..: ``Ladder.probability_columns``).
-PROBABILITY_PREFIX = "p_"
-#: The log's input columns: ``in_`` + the input's name.
-INPUT_PREFIX = "in_"
-KEY_COLUMNS = ("athlete_ref", "request_id")
-_GROUP_KEYS = ["position", "version", "release_id", "date", "predicted"]
-_RECORD_COLUMNS = ["time", "request_id", "athlete_ref", "position", "release_id", "version",
-                   "date", "predicted"]
+#: The folder of the records (the writer's, :mod:`recruit_reveal.artifacts.record_format`).
+PREDICTIONS_FOLDER = FOLDER
+_GROUP_KEYS = ["position", "version", "release_id", "date", PREDICTED]
+#: What is kept of a record with an outcome: the writer's leading columns but the route,
+#: the partition's date, and the answer.
+_RECORD_COLUMNS = [*(c for c in RECORD_COLUMNS if c != "route"), "date", PREDICTED]
 BATCH_ROWS = 256 * 1024
 
 
@@ -163,7 +168,7 @@ def _add_stream(stream: StreamSummary, table: pa.Table) -> None:
     stream.integrated_records += _count_lists(table["integrated_inputs"],
                                               stream.integrated_by_input)
     for name, histogram in stream.inputs.items():
-        column = f"{INPUT_PREFIX}{name}"
+        column = input_column(name)
         if column in table.column_names:
             histogram.add(table[column])
         else:
@@ -211,7 +216,7 @@ class _Scan:
             for (position, version), mask in _pair_masks(table):
                 stream = self.stream(position, version)
                 needed = ["unusual_inputs", "integrated_inputs",
-                          *(c for c in (f"{INPUT_PREFIX}{n}" for n in stream.inputs)
+                          *(c for c in (input_column(n) for n in stream.inputs)
                             if c in table.column_names)]
                 _add_stream(stream, table.select(needed).filter(mask))
         wanted = None

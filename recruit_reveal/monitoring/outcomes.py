@@ -21,13 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..artifacts.record_format import KEY_COLUMNS
 from ..catalog import active_catalog
 from ..errors import DataValidationError, Problem
 from ..schema import header_key, normalize_division
 from ..storage.locations import Location, open_store
 
 OUTCOMES_FOLDER = "outcomes"
-KEY_COLUMNS = ("athlete_ref", "request_id")
 OUTCOME_SCHEMA = pa.schema([
     ("athlete_ref", pa.string()),
     ("request_id", pa.string()),

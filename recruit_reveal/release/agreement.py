@@ -5,7 +5,7 @@ CSV, read by :func:`recruit_reveal.data.load_training_data`), the position's
 sample athlete (the ``example`` of the position's spec, the API's example) and the reference athletes (:mod:`recruit_reveal.modeling.reference`,
 which exercise every input missing, at its limits, every state tier).
 Both versions are scored exactly as the API scores them: probabilities through
-:func:`recruit_reveal.modeling.explanations.predict_proba`, the division by the
+:func:`recruit_reveal.modeling.probabilities.predict_proba`, the division by the
 model's own decision rule.
 """
 
@@ -134,7 +134,7 @@ def sample_athletes(position: PositionLike) -> tuple[Any, list[str]]:
 
 def reference_athletes(position: str, typical: dict[str, float | None]) -> Any:
     """The reference athletes of ``position`` (built around ``typical``) as an input frame."""
-    from recruit_reveal.modeling.explanations import model_frame
+    from recruit_reveal.modeling.probabilities import model_frame
     from recruit_reveal.modeling.reference import reference_rows
 
     x, state = reference_rows(position, {k: v for k, v in typical.items() if v is not None})
@@ -147,13 +147,13 @@ def compare(label: str, source: str, frame: Any, ids: list[str] | None,
     ``levels`` name the probability columns, lowest first (the models' ladder)."""
     import numpy as np
 
-    from recruit_reveal.modeling import explanations
+    from recruit_reveal.modeling import probabilities
 
-    pa = explanations.predict_proba(pipe_a, frame)
-    pb = explanations.predict_proba(pipe_b, frame)
+    pa = probabilities.predict_proba(pipe_a, frame)
+    pb = probabilities.predict_proba(pipe_b, frame)
     labels = np.asarray(levels, dtype=object)
-    da = labels[explanations.decide(pa, explanations.decision_rule(pipe_a))]
-    db = labels[explanations.decide(pb, explanations.decision_rule(pipe_b))]
+    da = labels[probabilities.decide(pa, probabilities.decision_rule(pipe_a))]
+    db = labels[probabilities.decide(pb, probabilities.decision_rule(pipe_b))]
     change = np.abs(pb - pa)
     row, col = np.unravel_index(int(np.argmax(change)), change.shape)
     where = ids[row] if ids is not None else f"athlete {row}"

@@ -142,8 +142,8 @@ def _one_local_csv(specs: dict[str, Source]) -> Path | None:
 
 def _promote_all(summary: RunSummary, reason: str | None = None) -> None:
     """Check every artifact, then switch every position in one release: never a mixed one."""
+    from ..artifacts.changelog import note_promotion
     from ..artifacts.registry import release, verify
-    from ..artifacts.writer import note_promotion
 
     for run in summary.runs:
         verify(run.position, run.version, models_dir=summary.models_dir)

@@ -199,13 +199,13 @@ def sample_athlete(result) -> pd.DataFrame:
     same code (:mod:`recruit_reveal.modeling.explanations`), so the record shows what a
     client would see from this model.
     """
-    from recruit_reveal.modeling import explanations as insights
+    from recruit_reveal.modeling import explanations
 
     spec = position_spec(result)
     frame = pd.DataFrame([sample_inputs(spec)])
-    explanation = insights.explain_frame(result.pipeline, frame, result.position,
+    explanation = explanations.explain_frame(result.pipeline, frame, result.position,
                                          result.typical_values)[0]
-    story = insights.narrative(result.position, explanation)
+    story = explanations.narrative(result.position, explanation)
     rows = [("input", ", ".join(f"{k}={v}" for k, v in frame.iloc[0].items())),
             ("predicted division", explanation["division"])]
     rows += [(f"P({d})", f"{p:.3f}") for d, p in zip(spec.levels, explanation["probabilities"],

@@ -26,7 +26,7 @@ from sklearn.base import clone
 from recruit_reveal.artifacts import registry
 from recruit_reveal.data.loading import TrainingData, load_training_data
 from recruit_reveal.errors import ModelNotFoundError
-from recruit_reveal.modeling import explanations, metrics
+from recruit_reveal.modeling import explanations, metrics, probabilities
 from recruit_reveal.modeling.cross_validation import cross_validate, stratified_folds
 from recruit_reveal.modeling.levers import describe_option
 from recruit_reveal.modeling.scoring import build_scorer
@@ -154,7 +154,7 @@ def out_of_sample(loaded: registry.LoadedModel, data: TrainingData) -> OutOfSamp
     folds = stratified_folds(data.target, int(meta.metrics.cv_folds or 5),
                              int(meta.seed if meta.seed is not None else 42))
     summary, proba = cross_validate(clone(loaded.pipeline), data.frame, data.target, folds)
-    predicted = explanations.decide(proba, explanations.decision_rule(loaded.pipeline))
+    predicted = probabilities.decide(proba, probabilities.decision_rule(loaded.pipeline))
     spec = position_spec(loaded)
     target = data.target.map(list(spec.levels).index).to_numpy()
     return OutOfSample(target, proba, np.asarray(predicted), summary,
@@ -273,7 +273,7 @@ def partial_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame,
     inputs = dependence_inputs(loaded, frame) if inputs is None else list(inputs)
     scorer = build_scorer(loaded.pipeline, position, typical_values(loaded))
     rows = _sample(frame, sample, seed)
-    names = explanations.numeric_names(position)
+    names = probabilities.numeric_names(position)
     x = rows.reindex(columns=names).to_numpy(dtype=float, na_value=np.nan)
     state = rows["state"].to_numpy(dtype=object)
     parts = []
@@ -282,7 +282,7 @@ def partial_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame,
                                         np.linspace(0.05, 0.95, points)))
         stacked = np.tile(x, (len(grid), 1))
         stacked[:, names.index(name)] = np.repeat(grid, len(x))
-        proba = explanations.score_arrays(scorer, stacked, np.tile(state, len(grid)), position)
+        proba = probabilities.score_arrays(scorer, stacked, np.tile(state, len(grid)), position)
         means = proba.reshape(len(grid), len(x), len(levels)).mean(axis=1)
         parts.append(pd.DataFrame(means, columns=levels).assign(input=name, value=grid))
     columns = ["input", "value", *levels]
@@ -312,7 +312,7 @@ def state_dependence(loaded: registry.LoadedModel, frame: pd.DataFrame, *, sampl
     for label, state in (tier_states(spec) if states else {}).items():
         moved = rows.copy()
         moved[states] = np.nan if state is None else state
-        means[label] = explanations.predict_proba(loaded.pipeline, moved).mean(axis=0)
+        means[label] = probabilities.predict_proba(loaded.pipeline, moved).mean(axis=0)
     table = pd.DataFrame.from_dict(means, orient="index", columns=list(spec.levels))
     table.index.name = "state tier"
     return table
@@ -389,8 +389,8 @@ def score_athlete(loaded: registry.LoadedModel, values: Mapping[str, Any]) -> pd
     """The division the release predicts for ``values`` (by its decision rule) and P(each)."""
     spec = position_spec(loaded)
     frame = pd.DataFrame([dict(values)]).reindex(columns=spec.feature_names)
-    proba = explanations.predict_proba(loaded.pipeline, frame)
-    decided = explanations.decide(proba, explanations.decision_rule(loaded.pipeline))
+    proba = probabilities.predict_proba(loaded.pipeline, frame)
+    decided = probabilities.decide(proba, probabilities.decision_rule(loaded.pipeline))
     return pd.Series({"division": spec.levels[int(decided[0])],
                       **{f"P({d})": round(float(p), 3)
                          for d, p in zip(spec.levels, proba[0], strict=True)}})
