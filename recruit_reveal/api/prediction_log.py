@@ -132,8 +132,9 @@ class PredictionLog:
         for given in (integrated, unusual):
             if given and len(given) != rows:
                 raise ValueError(f"per-athlete input lists: {len(given)} for {rows} athletes")
-        # The route as /openapi.json lists it: one MLflow path per position served.
-        route = route.replace("{position}", scored.served.position)
+        # The route as /openapi.json lists it: MLflow's path once per position served.
+        if route == MLFLOW_POSITION_ROUTE:
+            route = route.replace("{position}", scored.served.position)
         batch = RecordBatch(int(self.clock() * 1000), request_id, route,
                        self._release_id(scored), scored, integrated, unusual)
         with self._cond:
@@ -317,6 +318,10 @@ def request_id(request: Request) -> str:
         return current
     given = request.headers.get("x-request-id", "").strip()  # outside the middleware
     return given[:MAX_REQUEST_ID] if given else uuid.uuid4().hex
+
+
+#: One position's MLflow endpoint: one route, listed in /openapi.json once per position.
+MLFLOW_POSITION_ROUTE = "/models/{position}/invocations"
 
 
 def recorder(request: Request) -> OnScored | None:

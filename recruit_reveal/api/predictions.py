@@ -108,7 +108,9 @@ def _columns(position: PositionSpec) -> tuple[list[str], list[int], list[int], l
     numeric_at = [names.index(n) for n in probabilities.numeric_names(position)]
     optional = [j for j, c in enumerate(position.inputs) if not c.required]
     state_at = [j for j, c in enumerate(position.inputs) if c.kind == "state"]
-    return (names, numeric_at, state_at, optional, [names.index(m) for m in position.combine])
+    # Timed results first, then the jumps, as answers have always listed them.
+    combine = sorted(position.combine, key=lambda m: position.column(m).better != "lower")
+    return (names, numeric_at, state_at, optional, [names.index(m) for m in combine])
 
 
 def _completeness_warning(missing_measurables: list[str], measurables: int,

@@ -23,7 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ArtifactExistsError, NotebookExecutionError
+from ..artifacts import registry
+from ..artifacts.layout import ordered_positions
+from ..errors import ArtifactExistsError, NotebookExecutionError, RecruitRevealError
 from ..storage.base import Store
 from ..storage.locations import Location, open_store
 from .logscan import LogExtent, log_extent, log_positions
@@ -143,10 +145,18 @@ def run_monitor(params: MonitorParams, runs_dir: Location, runner: NotebookRunne
     return MonitorOutcome(params.position, store.location(name), verdict, extent)
 
 
+def _all_positions(params: MonitorParams) -> list[str]:
+    try:
+        served = registry.positions(params.models_dir)
+    except RecruitRevealError:
+        served = []  # an unreadable models folder is reported by the run itself
+    return ordered_positions({*served, *log_positions(params.log)})
+
+
 def run_monitors(params: MonitorParams, runs_dir: Location, runner: NotebookRunner, *,
                  now: datetime | None = None) -> list[MonitorOutcome]:
-    """One record per position (``all``: every position the log holds, in turn), as
-    docs/monitoring.md says."""
-    positions = positions_of(params.position) or log_positions(params.log)
+    """One record per position (``all``: every position with a model or a record, in
+    turn; one without records says so and gets none), as docs/monitoring.md says."""
+    positions = positions_of(params.position) or _all_positions(params)
     return [run_monitor(dataclasses.replace(params, position=pos), runs_dir, runner, now=now)
             for pos in positions]

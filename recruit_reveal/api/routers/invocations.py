@@ -34,7 +34,7 @@ from ..http_errors import ApiError, mlflow_error_response
 from ..mlflow_formats import Row, rows_of
 from ..parsing import Athlete, Specs, canonical_name, parse_athlete, read_all
 from ..payloads import SpecSchema
-from ..prediction_log import recorder
+from ..prediction_log import MLFLOW_POSITION_ROUTE, recorder
 from ..predictions import OnScored, score_rows
 from ..protocol_payloads import invocations_body
 from ..responses import InvocationsResponse, mlflow_error_responses
@@ -43,7 +43,7 @@ from ..store import ModelStore
 logger = logging.getLogger(__name__)
 
 #: The path of one position's MLflow endpoint.
-POSITION_INVOCATIONS = "/models/{position}/invocations"
+POSITION_INVOCATIONS = MLFLOW_POSITION_ROUTE
 #: The response header listing the columns that were not inputs (and so were ignored).
 IGNORED_HEADER = "X-Ignored-Fields"
 #: Longest X-Ignored-Fields value; the names past it are counted ("+3 more").
