@@ -60,6 +60,10 @@ class TrainingResult:
     division_mix: dict[str, float] = field(default_factory=dict)
     #: The ladder's levels, lowest first (the model's probability columns; the spec's).
     classes: tuple[str, ...] = ()
+    #: The rolling-origin backtest by class year with its comparison with shuffled CV
+    #: (:mod:`recruit_reveal.modeling.backtest`); None without a class-year input with
+    #: at least three classes.
+    backtest: dict[str, Any] | None = None
     oof_proba: np.ndarray | None = field(default=None, repr=False)
     #: Ordinal codes (0 = the lowest level) of the rows behind ``oof_proba``,
     #: for the calibration figure.  Like ``oof_proba``, never written to an artifact.
@@ -175,7 +179,8 @@ def _is_synthetic(data) -> bool:
 
 def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_folds: int = 5,
                    params: dict[str, Any] | None = None, estimator: str | None = None,
-                   n_jobs: int = 1, bayes: bool | None = None) -> TrainingResult:
+                   n_jobs: int = 1, bayes: bool | None = None,
+                   backtest_classes: int = 3) -> TrainingResult:
     """Cross-validate, score baselines and the ceiling, then fit the final model of a position.
 
     ``data`` is a CSV path (loaded with :func:`recruit_reveal.data.loading.load_training_data`)
@@ -185,7 +190,8 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
     :data:`recruit_reveal.modeling.estimators.DEFAULT_ESTIMATOR`.  ``n_jobs`` runs CV
     folds in parallel and never changes the results.  ``bayes`` forces
     (True) or skips (False) the Bayes ceiling; by default it is computed
-    when the CSV is the synthetic sample.
+    when the CSV is the synthetic sample.  ``backtest_classes``: how many of the last
+    class years the rolling-origin backtest scores (it never changes the final model).
 
     ``position`` is a key of the active catalog, a spec or its plain data, resolved
     once here; the result's ``spec`` is the spec the model was trained with.
@@ -222,13 +228,40 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
     warnings += _recall_warnings(cv.metrics, rows_per_division)
 
     baselines, ceiling = _references(data, given, cv.folds, bayes, timings)
+    with _timed(timings, "backtest"):
+        backtest = _backtest(pipeline, data, spec, backtest_classes, ceiling is not None,
+                             cv.metrics)
     _final_fit(pipeline, frame, target, given, timings)
 
     for message in warnings:
         logger.warning(message)
     _log_outcome(spec.key, cv.metrics, baselines)
-    return _result(data, spec, pipeline, estimator, resolved, seed, cv_folds, cv, baselines,
-                   ceiling, rows_per_division, timings, loader_warnings + warnings)
+    result = _result(data, spec, pipeline, estimator, resolved, seed, cv_folds, cv, baselines,
+                     ceiling, rows_per_division, timings, loader_warnings + warnings)
+    if backtest is not None:
+        backtest["class_year_in_model"] = any(
+            spec.class_year in str(name) for name in result.features)
+    result.backtest = backtest
+    return result
+
+
+def _backtest(pipeline: Any, data: Any, spec: PositionSpec, classes: int, bayes: bool,
+              cv_metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The next-class backtest beside shuffled CV (the ceiling per class when the
+    generator's posterior applies, as for the CV ceiling)."""
+    from recruit_reveal.modeling.backtest import backtest, compare_with_cv
+
+    posterior = None
+    if bayes:
+        from recruit_reveal.data.posterior import true_proba
+
+        def posterior(rows: Any) -> Any:
+            return true_proba(rows, spec.key)
+    result = backtest(pipeline, data.frame, data.target, spec, classes=classes,
+                      posterior=posterior)
+    if result is not None:
+        result["comparison"] = compare_with_cv(result, cv_metrics)
+    return result
 
 
 def _references(data: Any, position: schema.PositionLike, folds: Any, bayes: bool | None,
