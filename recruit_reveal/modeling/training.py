@@ -240,7 +240,7 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
                      ceiling, rows_per_division, timings, loader_warnings + warnings)
     if backtest is not None:
         backtest["class_year_in_model"] = any(
-            spec.class_year in str(name) for name in result.features)
+            str(spec.class_year) in str(name) for name in result.features)
     result.backtest = backtest
     return result
 
