@@ -192,6 +192,9 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
     (True) or skips (False) the Bayes ceiling; by default it is computed
     when the CSV is the synthetic sample.  ``backtest_classes``: how many of the last
     class years the rolling-origin backtest scores (it never changes the final model).
+    ``params["recency_half_life"]`` (years) weights the backtest's fits and the final fit
+    by class age (:func:`recruit_reveal.modeling.backtest.recency_weights`); shuffled CV
+    stays unweighted, so judge the option by the backtest.
 
     ``position`` is a key of the active catalog, a spec or its plain data, resolved
     once here; the result's ``spec`` is the spec the model was trained with.
@@ -203,6 +206,8 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
 
     spec = schema.spec_of(position)
     estimator, params = _choose_estimator(estimator, params)
+    # Recency weighting rides in params like the estimator (the runner passes only params).
+    half_life = params.pop("recency_half_life", None)
     timings: dict[str, float] = {}
 
     # Parameters are checked before the (possibly slow) load, so a typo fails fast.
@@ -230,8 +235,8 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
     baselines, ceiling = _references(data, given, cv.folds, bayes, timings)
     with _timed(timings, "backtest"):
         backtest = _backtest(pipeline, data, spec, backtest_classes, ceiling is not None,
-                             cv.metrics)
-    _final_fit(pipeline, frame, target, given, timings)
+                             cv.metrics, half_life)
+    _final_fit(pipeline, frame, target, given, timings, _final_weights(frame, spec, half_life))
 
     for message in warnings:
         logger.warning(message)
@@ -245,8 +250,23 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
     return result
 
 
+def _final_weights(frame: Any, spec: PositionSpec, half_life: Any) -> Any:
+    """Recency weights for the served model (None without a half-life): the newest class
+    counts fully; a row without a class year counts like the oldest class."""
+    if half_life is None:
+        return None
+    from recruit_reveal.modeling.backtest import class_years, recency_weights
+
+    years = class_years(frame, spec)
+    if years is None or np.isnan(years).all():
+        raise TrainingError(f"recency_half_life needs a class-year input with values "
+                            f"({spec.key} has {spec.class_year or 'none'})")
+    years = np.where(np.isnan(years), np.nanmin(years), years)
+    return recency_weights(years, float(years.max()), half_life)
+
+
 def _backtest(pipeline: Any, data: Any, spec: PositionSpec, classes: int, bayes: bool,
-              cv_metrics: dict[str, Any]) -> dict[str, Any] | None:
+              cv_metrics: dict[str, Any], half_life: Any = None) -> dict[str, Any] | None:
     """The next-class backtest beside shuffled CV (the ceiling per class when the
     generator's posterior applies, as for the CV ceiling)."""
     from recruit_reveal.modeling.backtest import backtest, compare_with_cv
@@ -258,7 +278,7 @@ def _backtest(pipeline: Any, data: Any, spec: PositionSpec, classes: int, bayes:
         def posterior(rows: Any) -> Any:
             return true_proba(rows, spec.key)
     result = backtest(pipeline, data.frame, data.target, spec, classes=classes,
-                      posterior=posterior)
+                      half_life=half_life, posterior=posterior)
     if result is not None:
         result["comparison"] = compare_with_cv(result, cv_metrics)
     return result
@@ -280,13 +300,16 @@ def _references(data: Any, position: schema.PositionLike, folds: Any, bayes: boo
 
 
 def _final_fit(pipeline: Any, frame: Any, target: Any, position: schema.PositionLike,
-               timings: dict[str, float]) -> None:
+               timings: dict[str, float], weights: Any = None) -> None:
     """Fit the served model on every row, and what it needs for athletes whose per-game
     production is unknown (the measurables-only model and the games histogram)."""
     from recruit_reveal.modeling.partial_profiles import fit_partial_profiles
 
     with _timed(timings, "final_fit"):
-        pipeline.fit(frame, target)
+        if weights is None:  # the default fit, unchanged
+            pipeline.fit(frame, target)
+        else:
+            pipeline.fit(frame, target, classifier__sample_weight=weights)
     with _timed(timings, "partial_profiles"):
         fit_partial_profiles(pipeline, frame, target, position)
 
