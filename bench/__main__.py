@@ -33,7 +33,8 @@ _BASE_MODULES = (
 #: Benchmarks another change adds; each runs (last) once its file exists, with the same
 #: contract as the others: ``run(smoke: bool) -> Section``, its goals in ``Section.goals``.
 _OPTIONAL_MODULES = ("workers", "signatures", "partial_profiles", "observability",
-                     "prediction_log", "monitoring", "protocols", "inference_v2", "sources")
+                     "prediction_log", "monitoring", "protocols", "inference_v2", "sources",
+                     "backtest")
 MODULES = _BASE_MODULES + tuple(m for m in _OPTIONAL_MODULES if (_HERE / f"{m}.py").is_file())
 
 #: Goal rows an optional module feeds.  While its file is missing the goals table still
