@@ -43,6 +43,9 @@ def test_the_stationary_sample_shows_backtest_and_cv_agreeing():
     # The ceiling per class: the generator's posterior is the best any model can do.
     assert all(c["bayes_log_loss"] < c["log_loss"] for c in record["classes"])
     assert record["class_year_in_model"] is False
+    assert record["class_year_trial"]["class_year_in_model"] is True
+    assert isinstance(record["class_year_helps"], bool)
+    assert "the model leaves out the class year" in record["class_year_verdict"]
 
 
 def test_the_drifting_sample_is_caught_by_the_backtest():
@@ -107,3 +110,13 @@ def test_no_backtest_without_three_classes_and_bad_options_are_named():
         bt.backtest(pipeline, frame, target, spec, prior_shift="magic")
     with pytest.raises(TrainingError, match="backtest classes"):
         bt.backtest(pipeline, frame, target, spec, classes=0)
+
+
+def test_the_class_year_trial_flips_its_place_and_the_record_says_which():
+    spec, frame, target, pipeline = _drifting()
+    trial = bt.class_year_trial(pipeline, frame, target, spec)
+    plain = bt.backtest(pipeline, frame, target, spec)
+    assert trial is not None and plain is not None
+    assert trial["class_year_in_model"] is True  # the default pipeline leaves it out
+    assert len(trial["class_log_loss"]) == 3
+    assert trial["log_loss"]["mean"] != plain["log_loss"]["mean"]

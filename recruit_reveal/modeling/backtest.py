@@ -109,6 +109,25 @@ def backtest(pipeline: Any, frame: pd.DataFrame, target: pd.Series, spec: Positi
     }
 
 
+def class_year_trial(pipeline: Any, frame: pd.DataFrame, target: pd.Series,
+                     spec: PositionSpec, **options: Any) -> dict[str, Any] | None:
+    """The backtest again with the class year's place flipped (added as an input when the
+    pipeline leaves it out, left out when it uses it): the evidence for where it belongs.
+    A model given the year can only extrapolate a trend past the last class it saw."""
+    year = spec.class_year
+    features = pipeline.named_steps["features"]
+    current = list(features.exclude if features.exclude is not None else spec.exclude)
+    uses = year not in current
+    flipped = [*current, year] if uses else [e for e in current if e != year]
+    record = backtest(clone(pipeline).set_params(features__exclude=flipped), frame, target,
+                      spec, **options)
+    if record is None:
+        return None
+    return {"class_year_in_model": not uses, "log_loss": record["log_loss"],
+            "exact_accuracy": record["exact_accuracy"],
+            "class_log_loss": [c["log_loss"] for c in record["classes"]]}
+
+
 def _one_class(pipeline: Any, frame: pd.DataFrame, target: pd.Series, spec: PositionSpec,
                years: np.ndarray, year: float, half_life: float | None,
                prior_shift: str | None,

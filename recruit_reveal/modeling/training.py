@@ -244,8 +244,8 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
     result = _result(data, spec, pipeline, estimator, resolved, seed, cv_folds, cv, baselines,
                      ceiling, rows_per_division, timings, loader_warnings + warnings)
     if backtest is not None:
-        backtest["class_year_in_model"] = any(
-            str(spec.class_year) in str(name) for name in result.features)
+        _class_year_verdict(backtest, any(str(spec.class_year) in str(name)
+                                          for name in result.features))
     result.backtest = backtest
     return result
 
@@ -269,7 +269,7 @@ def _backtest(pipeline: Any, data: Any, spec: PositionSpec, classes: int, bayes:
               cv_metrics: dict[str, Any], half_life: Any = None) -> dict[str, Any] | None:
     """The next-class backtest beside shuffled CV (the ceiling per class when the
     generator's posterior applies, as for the CV ceiling)."""
-    from recruit_reveal.modeling.backtest import backtest, compare_with_cv
+    from recruit_reveal.modeling.backtest import backtest, class_year_trial, compare_with_cv
 
     posterior = None
     if bayes:
@@ -281,7 +281,30 @@ def _backtest(pipeline: Any, data: Any, spec: PositionSpec, classes: int, bayes:
                       half_life=half_life, posterior=posterior)
     if result is not None:
         result["comparison"] = compare_with_cv(result, cv_metrics)
+        result["class_year_trial"] = class_year_trial(
+            pipeline, data.frame, data.target, spec, classes=classes, half_life=half_life)
     return result
+
+
+def _class_year_verdict(backtest: dict[str, Any], in_model: bool) -> None:
+    """Whether the class year is a model input, and whether the backtest says it should be
+    (the served model is not changed by it: the record states the evidence)."""
+    backtest["class_year_in_model"] = in_model
+    trial = backtest.get("class_year_trial")
+    if not trial:
+        return
+    mine = [c["log_loss"] for c in backtest["classes"]]
+    with_year, without = ((backtest, trial) if in_model else (trial, backtest))
+    pairs = zip(mine, trial["class_log_loss"], strict=True)
+    # Helps only when it lowers the log loss of every backtested class: a mean gain
+    # inside the class-to-class noise is no evidence.
+    helps = all((a < b) if in_model else (b < a) for a, b in pairs)
+    backtest["class_year_helps"] = bool(helps)
+    backtest["class_year_verdict"] = (
+        f"with the class year as an input the next-class log loss is "
+        f"{with_year['log_loss']['mean']:.3f}, without it {without['log_loss']['mean']:.3f}: "
+        f"it {'helps' if helps else 'does not help'} in every backtested class; the model "
+        f"{'uses' if in_model else 'leaves out'} the class year")
 
 
 def _references(data: Any, position: schema.PositionLike, folds: Any, bayes: bool | None,

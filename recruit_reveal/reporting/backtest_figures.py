@@ -25,7 +25,9 @@ def backtest_verdict(result: Any) -> str:
             f"the training rows do not hold three classes of {year}."))
     used = ("is one of the model's inputs" if record.get("class_year_in_model")
             else "orders the backtest only and is not one of the model's inputs")
-    return f"{record['comparison']['verdict']}. The class year ({record['class_year']}) {used}."
+    trial = record.get("class_year_verdict")
+    return (f"{record['comparison']['verdict']}. The class year ({record['class_year']}) {used}"
+            + (f"; {trial}." if trial else "."))
 
 
 def backtest_table(result: Any) -> pd.DataFrame | pd.io.formats.style.Styler:
