@@ -7,10 +7,15 @@ classes (:mod:`recruit_reveal.modeling.backtest`) with no option, recency weight
 (half-lives of 1 and 2 years), prior-shift correction by EM, and both; the Bayes ceiling
 per class comes from the generator's exact posterior.  Medians over the seeds.  The
 stationary sample (the default catalog) must show CV and the backtest agreeing.
+
+A real export is never bundled or downloaded: set ``RECRUIT_REVEAL_BACKTEST_DATA`` to
+``path.csv:position`` (read with the loader under the active catalog, ``CATALOG``) and the
+section adds the same table for it.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,8 @@ from recruit_reveal.modeling.cross_validation import cross_validate, stratified_
 from recruit_reveal.modeling.estimators import DEFAULT_ESTIMATOR, build_pipeline
 
 from ._common import Goal, Section, table
+
+REAL_ENV = "RECRUIT_REVEAL_BACKTEST_DATA"
 
 DRIFTING = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "catalog_drifting.toml"
 OPTIONS: dict[str, dict[str, Any]] = {
@@ -54,6 +61,29 @@ def _one(catalog: Catalog, position: str, rows: int, seed: int) -> dict[str, Any
             out["ceiling"] = statistics.fmean(c["bayes_log_loss"] for c in record["classes"])
             out["flatters"] = bt.compare_with_cv(record, cv)["cv_flatters"]
     return out
+
+
+def real_export(value: str | None) -> str:
+    """The backtest with each option on a real export (``path.csv:position``)."""
+    if not value:
+        return f"No real export given (set {REAL_ENV}=path.csv:position to add one)."
+    from recruit_reveal.data.loading import load_training_data
+    from recruit_reveal.schema import spec_of
+
+    path, _, position = value.rpartition(":")
+    data = load_training_data(path, position)
+    spec = spec_of(position)
+    pipeline = build_pipeline(position, DEFAULT_ESTIMATOR, {}, 42)
+    cv, _ = cross_validate(pipeline, data.frame, data.target,
+                           stratified_folds(data.target, 5, 42, spec.ladder), ladder=spec.ladder)
+    cells = [f"{cv['log_loss']['mean']:.3f} ± {cv['log_loss']['std']:.3f}"]
+    for options in OPTIONS.values():
+        record = bt.backtest(pipeline, data.frame, data.target, spec, **options)
+        if record is None:
+            return f"{Path(path).name}: no backtest (fewer than three classes of the class year)."
+        cells.append(f"{record['log_loss']['mean']:.3f}")
+    return (f"Real export {Path(path).name} ({position}, {len(data.frame):,} rows):\n\n"
+            + table(["shuffled CV", *OPTIONS], [cells]))
 
 
 def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -93,7 +123,8 @@ def run(smoke: bool) -> Section:
     )
     markdown = (f"## Next-class backtest (`python -m bench.backtest`)\n\n"
                 f"Median next-class log loss (last three classes) over seeds {list(seeds)}, "
-                f"{rows} rows per position; lower is better.\n\n" + table(headers, body))
+                f"{rows} rows per position; lower is better.\n\n" + table(headers, body)
+                + "\n\n" + real_export(os.environ.get(REAL_ENV)))
     return Section(markdown=markdown, goals=goals)
 
 

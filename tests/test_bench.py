@@ -103,3 +103,13 @@ def test_mlflow_stays_out_of_the_product_and_the_tests():
     makefile = (ROOT / "Makefile").read_text()
     test_target = next(line for line in makefile.splitlines() if line.startswith("test:"))
     assert "mlflow" not in test_target
+
+
+def test_the_backtest_bench_takes_a_real_export_from_the_environment():
+    from bench import backtest
+
+    assert "No real export given" in backtest.real_export(None)
+    text = backtest.real_export(f"{ROOT / 'data' / 'training.csv'}:qb")
+    assert "Real export training.csv (qb, 2,000 rows)" in text
+    header = next(line for line in text.splitlines() if line.startswith("| shuffled CV"))
+    assert all(option in header for option in backtest.OPTIONS)
