@@ -34,7 +34,7 @@ _BASE_MODULES = (
 #: contract as the others: ``run(smoke: bool) -> Section``, its goals in ``Section.goals``.
 _OPTIONAL_MODULES = ("catalog", "workers", "signatures", "partial_profiles", "observability",
                      "middleware", "prediction_log", "monitoring", "protocols",
-                     "inference_v2", "sources")
+                     "inference_v2", "sources", "backtest")
 MODULES = _BASE_MODULES + tuple(m for m in _OPTIONAL_MODULES if (_HERE / f"{m}.py").is_file())
 
 #: Goal rows an optional module feeds.  While its file is missing the goals table still

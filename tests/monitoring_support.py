@@ -48,9 +48,13 @@ def profiled_models(target: Path, exported: Path, sample_csv: Path) -> Path:
 
 
 def stream(pipeline, position: str, n: int, seed: int, *, shift: dict[str, float] | None = None,
-           days: int = 3, version: str = "1.0.0") -> tuple[pa.Table, pd.Series]:
-    """``n`` log records of fresh synthetic athletes scored by ``pipeline`` (and their truth)."""
-    frame = generate(position, n, seed=seed).reset_index(drop=True)
+           days: int = 3, version: str = "1.0.0", catalog=None,
+           class_year: float | None = None) -> tuple[pa.Table, pd.Series]:
+    """``n`` log records of fresh synthetic athletes scored by ``pipeline`` (and their truth);
+    with ``class_year``, only the athletes of that class among ``n`` drawn."""
+    frame = generate(position, n, seed=seed, catalog=catalog).reset_index(drop=True)
+    if class_year is not None:
+        frame = frame[frame["grad_year"] == class_year].reset_index(drop=True)
     truth = frame["division"]
     inputs = frame[feature_names(position)].copy()
     for name, delta in (shift or {}).items():

@@ -122,3 +122,13 @@ def test_merge_replaces_a_section_and_its_goal_rows_and_recounts():
     assert "new b figures" in merged and "old b figures" not in merged
     assert "## Other\n\nkept" in merged
     assert "Old section: measured alone on 2026-12-08" in merged
+
+
+def test_the_backtest_bench_takes_a_real_export_from_the_environment():
+    from bench import backtest
+
+    assert "No real export given" in backtest.real_export(None)
+    text = backtest.real_export(f"{ROOT / 'data' / 'training.csv'}:qb")
+    assert "Real export training.csv (qb, 2,000 rows)" in text
+    header = next(line for line in text.splitlines() if line.startswith("| shuffled CV"))
+    assert all(option in header for option in backtest.OPTIONS)

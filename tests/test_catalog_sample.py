@@ -167,3 +167,25 @@ levelled = [{ input = "stars", values = [1, 2, 3, 4, 5], p = [
     accuracy = posterior.ceiling_metrics(posterior.true_proba(frame, "x", catalog),
                                          frame["division"], catalog.ladder.levels)
     assert accuracy["exact_accuracy"] > 0.75  # the prior alone scores 0.70
+
+
+def test_year_priors_give_a_level_mix_per_class_year(tmp_path):
+    own = OWN.replace('inputs = ["state",', 'inputs = ["grad_year", "state",').replace(
+        "[positions.k.sample]", "draws = { grad_year = { values = [2020, 2021] } }\n"
+        "year_priors = { 2020 = [0.6, 0.3, 0.1], 2021 = [0.4, 0.3, 0.3] }\n[positions.k.sample]")
+    sample = _load(tmp_path, own).sample["k"]
+    assert sample.year_priors == ((2020.0, (0.6, 0.3, 0.1)), (2021.0, (0.4, 0.3, 0.3)))
+    assert default_catalog().sample["qb"].year_priors == ()
+
+
+@pytest.mark.parametrize("change,says", [
+    (("2021 = [0.4, 0.3, 0.3]", "2021 = [0.4, 0.3, 0.2]"), "year_priors.2021: probabilities"),
+    (("2021 = [0.4, 0.3, 0.3]", "2022 = [0.4, 0.3, 0.3]"), "no priors for the drawn class years"),
+    (('inputs = ["grad_year", "state",', 'inputs = ["state",'), "needs a class-year input"),
+])
+def test_year_priors_mistakes_are_named(tmp_path, change, says):
+    own = OWN.replace('inputs = ["state",', 'inputs = ["grad_year", "state",').replace(
+        "[positions.k.sample]", "draws = { grad_year = { values = [2020, 2021] } }\n"
+        "year_priors = { 2020 = [0.6, 0.3, 0.1], 2021 = [0.4, 0.3, 0.3] }\n[positions.k.sample]")
+    lines = _problems(tmp_path, own.replace(*change))
+    assert any(says in line and "positions.k.sample." in line for line in lines), lines

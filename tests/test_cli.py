@@ -261,6 +261,10 @@ def test_models_list_show_and_promote(models_dir, trained_results, capsys):
     assert f"served file   {meta.artifact_skops.file} (skops, " in out
     assert f"pickle copy   {meta.artifact.file}" in out
     assert "rule_based" in out and "majority" in out
+    # the next-class backtest beside shuffled CV, per class, with its verdict
+    assert meta.backtest is not None and "next class" in out
+    assert "next class (backtest by grad_year, log loss): 2024 " in out
+    assert meta.backtest["comparison"]["verdict"] in out
 
     assert main(["models", "show", "qb", "--json", "--models-dir", str(models_dir)]) == 0
     assert json.loads(capsys.readouterr().out)["model_version"] == "1.0.0"

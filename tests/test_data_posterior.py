@@ -24,6 +24,8 @@ FIVE = load_catalog(ROOT / "tests" / "fixtures" / "catalog_five_levels.toml")
 #: Positions of the five-level catalog: TE (stars, no junior season, one combine test)
 #: and LB (measurables only), and an inherited position re-tuned for five levels.
 FIVE_POSITIONS = ("te", "lb", "qb")
+#: The default football with a level mix that drifts by class year.
+DRIFTING = load_catalog(ROOT / "tests" / "fixtures" / "catalog_drifting.toml")
 
 
 def _labels(frame: pd.DataFrame, levels=DEFAULT.ladder.levels) -> np.ndarray:
@@ -184,8 +186,9 @@ def _posterior_by_hand(row: pd.Series, position: str, catalog=DEFAULT) -> np.nda
     juniors = [c for c in model.columns if spec.column(c).junior_of]
     tier = spec.state_tier(row.get("state"))
     post = []
+    priors = dict(sample.year_priors).get(row.get("grad_year"), sample.priors)
     for k in range(len(sample.priors)):
-        p = sample.priors[k]
+        p = priors[k]
         if combine:
             each = [sample.test_recorded[c] if seen else 1 - sample.test_recorded[c]
                     for c, seen in combine.items()]
@@ -220,3 +223,24 @@ def test_five_level_posterior_matches_the_formula(position):
     fast = posterior.true_proba(frame, position, FIVE)
     slow = np.array([_posterior_by_hand(r, position, FIVE) for _, r in frame.iterrows()])
     np.testing.assert_allclose(fast, slow, rtol=1e-7, atol=1e-12)
+
+
+def test_drifting_posterior_matches_the_formula_with_each_years_priors():
+    frame = synthetic.generate("qb", 60, 8, DRIFTING)
+    fast = posterior.true_proba(frame, "qb", DRIFTING)
+    slow = np.array([_posterior_by_hand(r, "qb", DRIFTING) for _, r in frame.iterrows()])
+    np.testing.assert_allclose(fast, slow, rtol=1e-7, atol=1e-12)
+
+
+def test_drifting_posterior_is_calibrated_within_each_class():
+    frame = synthetic.generate("qb", LARGE, LARGE_SEED, DRIFTING)
+    proba = posterior.true_proba(frame, "qb", DRIFTING)
+    y = _labels(frame)
+    for year in (2019.0, 2026.0):
+        rows = (frame["grad_year"] == year).to_numpy()
+        top = y[rows] == 3
+        se = math.sqrt(top.mean() * (1 - top.mean()) / rows.sum())
+        assert abs(proba[rows, 3].mean() - top.mean()) < 4 * se, year
+    # Without the year, the posterior falls back to the mix over years: still a distribution.
+    blind = posterior.true_proba(frame.drop(columns="grad_year").head(50), "qb", DRIFTING)
+    np.testing.assert_allclose(blind.sum(axis=1), 1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +220,17 @@ def test_a_catalog_whose_sample_does_not_fit_its_ladder_is_refused(tmp_path):
         "priors = [0.38, 0.24, 0.19, 0.11, 0.08]", "priors = [0.4, 0.3, 0.3]"))
     with pytest.raises(CatalogError, match=r"sample\.priors.*one per ladder level"):
         load_catalog(bad)
+
+
+def test_a_drifting_catalog_draws_each_class_from_its_own_level_mix():
+    drifting = load_catalog(Path(__file__).resolve().parent / "fixtures" / "catalog_drifting.toml")
+    frame = synthetic.generate("qb", 16_000, 5, drifting)
+    top = drifting.ladder.levels[-1]
+    share = (frame["division"] == top).groupby(frame["grad_year"]).mean()
+    priors = dict(drifting.sample["qb"].year_priors)
+    for year, observed in share.items():
+        se = math.sqrt(priors[year][-1] * (1 - priors[year][-1]) / (frame["grad_year"] == year).sum())
+        assert abs(observed - priors[year][-1]) < 4 * se, year
+    assert share.iloc[-1] > 3 * share.iloc[0]
+    # Same arguments, same rows: the drifting draw is seeded like the stationary one.
+    pd.testing.assert_frame_equal(frame.head(50), synthetic.generate("qb", 16_000, 5, drifting).head(50))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -246,3 +247,27 @@ def test_a_two_level_position_without_combine_state_production_or_levers_works()
     out = explanations.explain_arrays(scorer, x[:4], state[:4], None)
     assert all(row["what_if"]["options"] == [] for row in out)
     assert {row["division"] for row in out} <= {"low", "high"}
+
+
+def test_recency_half_life_weights_the_backtest_and_the_final_fit(tmp_path, monkeypatch):
+    from recruit_reveal.catalog import CATALOG_ENV
+    from recruit_reveal.data import synthetic
+
+    drifting = Path(__file__).resolve().parent / "fixtures" / "catalog_drifting.toml"
+    monkeypatch.setenv(CATALOG_ENV, str(drifting))
+    csv = synthetic.write_sample(tmp_path / "drifting.csv", rows_per_position=800, seed=4)
+    data = load_training_data(csv, "wr")
+    plain = train_position(data, "wr", cv_folds=3)
+    weighted = train_position(data, "wr", cv_folds=3, params={"recency_half_life": 1.5})
+    assert plain.backtest["options"]["half_life"] is None
+    assert weighted.backtest["options"]["half_life"] == 1.5
+    # The ceiling per class comes from the drifting catalog's own (per-year) posterior.
+    assert all("bayes_log_loss" in c for c in weighted.backtest["classes"])
+    # Shuffled CV is unweighted (it cannot judge recency); the served model is weighted.
+    assert weighted.cv_metrics == plain.cv_metrics
+    frame = data.frame.head(200)
+    assert not np.allclose(weighted.pipeline.predict_proba(frame),
+                           plain.pipeline.predict_proba(frame))
+    with pytest.raises(TrainingError, match="recency_half_life needs a class-year input"):
+        train_position(dataclasses.replace(data, frame=data.frame.drop(columns="grad_year")),
+                       "wr", cv_folds=3, params={"recency_half_life": 1.5})

@@ -122,3 +122,24 @@ def test_a_te_model_of_the_five_level_catalog_is_monitored(tmp_path, monkeypatch
         division_mix(target, spec.levels))
     everything = _report(tmp_path / "all", table, tmp_path / "models")  # "all": the log's
     assert [s.position for s in everything.streams] == ["te"]
+
+
+def test_a_stream_whose_level_mix_moved_is_flagged_and_an_unmoved_one_is_not(
+        tmp_path, profiled, trained_results):
+    from pathlib import Path
+
+    from recruit_reveal.catalog import load_catalog
+
+    drifting = load_catalog(Path(__file__).resolve().parent / "fixtures"
+                            / "catalog_drifting.toml")
+    # The drifting catalog's last class: far more top-level athletes than the training rows.
+    moved, _ = stream(trained_results["qb"].pipeline, "qb", 8000, seed=21, catalog=drifting,
+                      class_year=2026.0)
+    report = _report(tmp_path / "moved", moved, profiled, position="qb")
+    (qb,) = report.streams
+    assert qb.mix_shifted == ["predicted"], ([m.line() for m in qb.level_mix], qb.division_mix, qb.records)
+    assert report.verdict()["level_mix_shifts"] == {"qb 1.0.0": ["predicted"]}
+    assert report.verdict()["alert"] is True
+    steady, _ = stream(trained_results["qb"].pipeline, "qb", 500, seed=22)
+    quiet = _report(tmp_path / "steady", steady, profiled, position="qb")
+    assert quiet.streams[0].mix_shifted == [] and quiet.verdict()["level_mix_shifts"] == {}

@@ -140,6 +140,8 @@ def test_papermills_own_command_line_runs_the_template(sample_csv, models_dir, t
     assert "same division" in outputs and "beyond noise" in outputs
     assert meta.artifact.sha256 in outputs
     assert '"image/png"' in outputs  # the figures are in the record
+    # The next-class backtest, per class, with its verdict beside shuffled CV.
+    assert "RB: next-class backtest" in outputs and "shuffled CV" in outputs
     assert meta.audit_record is None  # no runner, no record named
     # The run's result, as the runner reads it, matches what was exported.
     (result,) = [o["data"][RESULT_MIME] for c in nbformat.read(out, 4).cells

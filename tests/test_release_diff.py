@@ -60,6 +60,13 @@ def test_metrics_are_the_metadata_s_with_deltas_and_the_noise_verdict(two_qb_ver
         assert m.beyond_noise == (abs(m.delta) > pooled)
     assert {f"recall_per_division {d}" for d in ("D3", "D2", "FCS", "Power 5")} <= set(by_name)
     assert by_name["log_loss"].higher_is_better is False
+    # The next-class backtest beside the CV figures (its std is over the classes).
+    back_a = registry.describe("qb", "1.0.0", two_qb_versions).backtest
+    back_b = registry.describe("qb", "1.0.1", two_qb_versions).backtest
+    nxt = by_name["next class log_loss"]
+    assert nxt.a == back_a["log_loss"]["mean"] and nxt.b == back_b["log_loss"]["mean"]
+    assert nxt.b_std == back_b["log_loss"]["std"] and nxt.higher_is_better is False
+    assert by_name["next class exact_accuracy"].higher_is_better is True
 
 
 def test_settings_data_and_features_side_by_side_show_what_changed(two_qb_versions):

@@ -110,6 +110,11 @@ def test_a_release_shows_who_when_why_data_and_changelog(models_dir, tmp_path):
     assert f">{meta.data_fingerprint.sha256[:12]}</code>" in section
     assert f"{meta.data_fingerprint.rows:,} rows used" in section
     assert "no record" in section  # no runs folder: nothing to link
+    # The next-class backtest beside shuffled CV, as the metadata records it.
+    assert meta.backtest is not None
+    loss = meta.backtest["log_loss"]
+    assert (f"next class (grad_year 2024-2026): log loss {loss['mean']:.3f} ± "
+            f"{loss['std']:.3f}; shuffled CV agrees") in section
 
 
 def test_failed_and_never_released_runs_are_shown_as_such(models_dir, tmp_path):

@@ -216,6 +216,9 @@ class ModelMetadata(_Doc):
     input_profile: dict[str, NumericProfile | StateProfile] | None = None
     #: Share of the training rows in each division; absent like ``input_profile``.
     division_mix: dict[str, float] | None = None
+    #: The rolling-origin backtest by class year and its comparison with shuffled CV;
+    #: absent without a class-year input with three classes, and before it was recorded.
+    backtest: dict[str, Any] | None = None
     estimator: Estimator
     seed: int | None = None
     timings: dict[str, float | None] = Field(default_factory=dict)
@@ -419,7 +422,8 @@ def _partial_profiles(result: Any) -> dict[str, Any]:
 
 def _training_profile(result: Any) -> dict[str, Any]:
     # A result made without a profile (an older one, say) exports without these fields.
-    fields = {name: getattr(result, name, None) for name in ("input_profile", "division_mix")}
+    fields = {name: getattr(result, name, None)
+              for name in ("input_profile", "division_mix", "backtest")}
     return {name: _jsonable(value) for name, value in fields.items() if value}
 
 

@@ -2,7 +2,8 @@
 
 ``[sample]`` holds what the positions share (level priors, combine attendance, junior
 missing rates, state-tier probabilities per level, the correlation table, the
-level-independent draws and missing-at-random rates); ``[positions.X.sample]`` holds a
+level-independent draws and missing-at-random rates; optionally ``year_priors``, the
+level priors per class year: a level mix that drifts by class); ``[positions.X.sample]`` holds a
 position's latent coordinates, its level-dependent categorical inputs, its recipes for
 the level-independent "noise" columns and the measured Bayes ceiling.  Any shared key
 may be given again by a position; ``[sample.positions.X]`` replaces a position's own
@@ -24,7 +25,7 @@ from .problems import Problems, as_number, as_strings, as_table, check_keys
 from .spec import PositionSpec
 
 _SHARED = {"priors", "combine_attendance", "test_recorded", "junior_missing", "state_tiers",
-           "correlations", "draws", "missing_at_random"}
+           "correlations", "draws", "missing_at_random", "year_priors"}
 _TOP_KEYS = _SHARED | {"positions"}
 _POSITION_KEYS = _SHARED | {"latent", "levelled", "recipes", "ceiling"}
 #: Recipe kind -> (required parameters, optional parameters, parameters naming a variable).
@@ -93,6 +94,8 @@ class PositionSample:
     recipes: tuple[Recipe, ...] = ()
     missing_at_random: tuple[tuple[str, float], ...] = ()
     ceiling: Mapping[str, float] = field(default_factory=dict)
+    #: Level priors per class year (a drifting level mix): (year, priors) in year order.
+    year_priors: tuple[tuple[float, tuple[float, ...]], ...] = ()
 
 
 class _Reader:
@@ -244,6 +247,34 @@ def _levelled(r: _Reader, raw: Any) -> tuple[Levelled, ...]:
     return tuple(out)
 
 
+def _year_priors(r: _Reader, raw: Any,
+                 draws: tuple[Draw, ...]) -> tuple[tuple[float, tuple[float, ...]], ...]:
+    """``year_priors = { 2019 = [...], ... }``: the level mix of each drawn class year."""
+    if raw is None:
+        return ()
+    table = as_table(raw, f"{r.where}.year_priors", r.problems)
+    year = r.spec.class_year
+    draw = next((d for d in draws if d.name == year), None)
+    if year is None or draw is None:
+        r.add("year_priors", "needs a class-year input (class_year = true) drawn in draws")
+        return ()
+    out = []
+    for key, row in table.items():
+        try:
+            value = float(key)
+        except ValueError:
+            r.add(f"year_priors.{key}", "expected a class year as the key")
+            continue
+        p = r.distribution(row, f"year_priors.{key}", r.n)
+        if p:
+            out.append((value, p))
+    missing = sorted(set(draw.values) - {v for v, _ in out})
+    if missing:
+        r.add("year_priors", f"no priors for the drawn class years {missing}")
+        return ()
+    return tuple(sorted(out))
+
+
 def _recipes(r: _Reader, raw: Any, known: set[str]) -> tuple[Recipe, ...]:
     """The noise recipes in draw order; each may use variables drawn before it."""
     out = []
@@ -347,6 +378,7 @@ def _position(spec: PositionSpec, section: Mapping[str, Any], where: str,
                                 if isinstance(v, int | float) and 0 <= v < 1),
         ceiling={k: float(v) for k, v in as_table(section.get("ceiling"), f"{where}.ceiling",
                                                   problems).items()},
+        year_priors=_year_priors(r, section.get("year_priors"), draws),
     )
     return sample if _complete(r, sample, combine, junior) else None
 

@@ -90,13 +90,27 @@ def _render_metadata(meta: ModelMetadata) -> str:
         columns[name] = dict(values)
     if metrics.bayes_ceiling:
         columns["bayes ceiling"] = dict(metrics.bayes_ceiling)
+    if meta.backtest:
+        columns["next class"] = {m: meta.backtest.get(m) for m in ("exact_accuracy", "log_loss")}
     names = ("exact_accuracy", "within_one_accuracy", "macro_f1", "quadratic_weighted_kappa",
              "log_loss", "expected_calibration_error")
     rows = [[name] + [format_metric(col.get(name)) for col in columns.values()] for name in names
             if any(name in col for col in columns.values())]
     if rows:
         lines += ["", format_table(["metric", *columns], rows)]
-    return "\n".join(lines)
+    return "\n".join(lines + _backtest_lines(meta.backtest))
+
+
+def _backtest_lines(backtest: dict[str, Any] | None) -> list[str]:
+    """The next-class backtest per class and its verdict beside shuffled CV."""
+    from recruit_reveal.reporting.tables import format_metric
+
+    if not backtest:
+        return []
+    per_class = ", ".join(f"{c['year']} {format_metric(c['log_loss'])}"
+                          for c in backtest.get("classes", []))
+    return ["", f"next class (backtest by {backtest.get('class_year')}, log loss): {per_class}",
+            str(backtest.get("comparison", {}).get("verdict", ""))]
 
 
 def _catalog_line(meta: ModelMetadata) -> str:

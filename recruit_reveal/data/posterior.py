@@ -89,6 +89,22 @@ def _log_categorical(model: PositionModel, frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _log_prior(model: PositionModel, frame: pd.DataFrame) -> np.ndarray:
+    """log P(level), (n, L): the class year's priors when the sample gives them per year
+    (a row whose year is missing or not drawn falls back to the year-weighted mix)."""
+    base = np.log(model.priors)[None, :].repeat(len(frame), axis=0)
+    year = model.spec.class_year
+    if not model.sample.year_priors or year is None or year not in frame.columns:
+        return base
+    table = dict(model.sample.year_priors)
+    draw = next(d for d in model.sample.draws if d.name == year)
+    weights = np.array(draw.p) if draw.p else np.full(len(draw.values), 1 / len(draw.values))
+    mixed = np.log(weights @ np.array([table[v] for v in draw.values]))
+    years = pd.to_numeric(frame[year], errors="coerce").to_numpy(dtype=float)
+    rows = np.array([np.log(table[y]) if y in table else mixed for y in years])
+    return rows.reshape(len(frame), model.n_levels)
+
+
 def true_proba(frame: pd.DataFrame, position: PositionLike,
                catalog: Catalog | None = None) -> np.ndarray:
     """Exact ``P(level | observed columns)`` under the generator, shape (n, levels), ladder order.
@@ -110,7 +126,7 @@ def true_proba(frame: pd.DataFrame, position: PositionLike,
     observed = ~np.isnan(x)
     latent = np.where(observed, to_latent(np.nan_to_num(x, nan=0.5 * (model.low + model.high)),
                                           model.low, model.high), np.nan)
-    logp = np.log(model.priors)[None, :] + _log_missingness(model, observed)
+    logp = _log_prior(model, frame) + _log_missingness(model, observed)
     logp = logp + _log_gaussian(model, latent, observed) + _log_categorical(model, frame)
     logp -= logp.max(axis=1, keepdims=True)
     proba = np.exp(logp)

@@ -51,13 +51,17 @@ def _generate(position: PositionLike, n: int, seed: int,
         raise DataValidationError(Problem(f"row count must be >= 0, got {n}",
                                           expected="a non-negative number of rows"))
     rng = np.random.default_rng([int(seed), cat.keys.index(spec.key)])
-    k = rng.choice(m.n_levels, size=n, p=m.priors)
+    col: dict[str, np.ndarray] = {}
+    if m.sample.year_priors:
+        k = _level_by_year(m, n, col, rng)
+    else:  # the stationary draw, unchanged: the default sample's bytes depend on it
+        k = rng.choice(m.n_levels, size=n, p=m.priors)
     eps = rng.standard_normal((n, len(m.columns)))
     u = m.mean[k] + np.einsum("nij,nj->ni", m.chol[k], eps)
     exact = from_latent(u, m.low, m.high)
     values = np.round(_round_to(exact, m.step), 2)  # second round strips float noise (73.50000001)
     values = np.clip(values, m.low, m.high)  # only reachable through rounding at a bound
-    col = dict(zip(m.columns, values.T, strict=True))
+    col.update(zip(m.columns, values.T, strict=True))
     _blank_by_level(m, k, col, rng)
     _levelled_draws(m, k, col, rng)
     _level_independent_draws(m, n, col, rng)
@@ -73,6 +77,18 @@ def _generate(position: PositionLike, n: int, seed: int,
     frame.insert(1, POSITION_COLUMN, spec.key)
     frame.insert(2, TARGET_COLUMN, np.array(spec.levels, dtype=object)[k])
     return frame, exact
+
+
+def _level_by_year(m: PositionModel, n: int, col: dict[str, np.ndarray],
+                   rng: np.random.Generator) -> np.ndarray:
+    """A drifting level mix: the class year first (its draw), then the level from that
+    year's priors; the class year is then not drawn again with the other draws."""
+    year = m.spec.class_year
+    draw = next(d for d in m.sample.draws if d.name == year)
+    col[str(year)] = rng.choice(np.array(draw.values), size=n,
+                                p=np.array(draw.p) if draw.p else None).astype(float)
+    table = dict(m.sample.year_priors)
+    return _categorical(rng, np.array([table[y] for y in col[str(year)]]))
 
 
 def _blank_by_level(m: PositionModel, k: np.ndarray, col: dict[str, np.ndarray],
@@ -117,7 +133,7 @@ def _level_independent_draws(m: PositionModel, n: int, col: dict[str, np.ndarray
     used = set(m.spec.feature_names) | {
         str(v) for r in m.sample.recipes for v in r.params.values() if isinstance(v, str)}
     for draw in m.sample.draws:
-        if draw.name in used:
+        if draw.name in used and draw.name not in col:
             # rng.choice without p draws differently from a uniform p: keep them apart.
             p = np.array(draw.p) if draw.p else None
             col[draw.name] = rng.choice(np.array(draw.values), size=n, p=p).astype(float)

@@ -60,6 +60,10 @@ class TrainingResult:
     division_mix: dict[str, float] = field(default_factory=dict)
     #: The ladder's levels, lowest first (the model's probability columns; the spec's).
     classes: tuple[str, ...] = ()
+    #: The rolling-origin backtest by class year with its comparison with shuffled CV
+    #: (:mod:`recruit_reveal.modeling.backtest`); None without a class-year input with
+    #: at least three classes.
+    backtest: dict[str, Any] | None = None
     oof_proba: np.ndarray | None = field(default=None, repr=False)
     #: Ordinal codes (0 = the lowest level) of the rows behind ``oof_proba``,
     #: for the calibration figure.  Like ``oof_proba``, never written to an artifact.
@@ -175,7 +179,8 @@ def _is_synthetic(data) -> bool:
 
 def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_folds: int = 5,
                    params: dict[str, Any] | None = None, estimator: str | None = None,
-                   n_jobs: int = 1, bayes: bool | None = None) -> TrainingResult:
+                   n_jobs: int = 1, bayes: bool | None = None,
+                   backtest_classes: int = 3) -> TrainingResult:
     """Cross-validate, score baselines and the ceiling, then fit the final model of a position.
 
     ``data`` is a CSV path (loaded with :func:`recruit_reveal.data.loading.load_training_data`)
@@ -185,7 +190,11 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
     :data:`recruit_reveal.modeling.estimators.DEFAULT_ESTIMATOR`.  ``n_jobs`` runs CV
     folds in parallel and never changes the results.  ``bayes`` forces
     (True) or skips (False) the Bayes ceiling; by default it is computed
-    when the CSV is the synthetic sample.
+    when the CSV is the synthetic sample.  ``backtest_classes``: how many of the last
+    class years the rolling-origin backtest scores (it never changes the final model).
+    ``params["recency_half_life"]`` (years) weights the backtest's fits and the final fit
+    by class age (:func:`recruit_reveal.modeling.backtest.recency_weights`); shuffled CV
+    stays unweighted, so judge the option by the backtest.
 
     ``position`` is a key of the active catalog, a spec or its plain data, resolved
     once here; the result's ``spec`` is the spec the model was trained with.
@@ -197,6 +206,8 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
 
     spec = schema.spec_of(position)
     estimator, params = _choose_estimator(estimator, params)
+    # Recency weighting rides in params like the estimator (the runner passes only params).
+    half_life = params.pop("recency_half_life", None)
     timings: dict[str, float] = {}
 
     # Parameters are checked before the (possibly slow) load, so a typo fails fast.
@@ -222,13 +233,78 @@ def train_position(data, position: schema.PositionLike, *, seed: int = 42, cv_fo
     warnings += _recall_warnings(cv.metrics, rows_per_division)
 
     baselines, ceiling = _references(data, given, cv.folds, bayes, timings)
-    _final_fit(pipeline, frame, target, given, timings)
+    with _timed(timings, "backtest"):
+        backtest = _backtest(pipeline, data, spec, backtest_classes, ceiling is not None,
+                             cv.metrics, half_life)
+    _final_fit(pipeline, frame, target, given, timings, _final_weights(frame, spec, half_life))
 
     for message in warnings:
         logger.warning(message)
     _log_outcome(spec.key, cv.metrics, baselines)
-    return _result(data, spec, pipeline, estimator, resolved, seed, cv_folds, cv, baselines,
-                   ceiling, rows_per_division, timings, loader_warnings + warnings)
+    result = _result(data, spec, pipeline, estimator, resolved, seed, cv_folds, cv, baselines,
+                     ceiling, rows_per_division, timings, loader_warnings + warnings)
+    if backtest is not None:
+        _class_year_verdict(backtest, any(str(spec.class_year) in str(name)
+                                          for name in result.features))
+    result.backtest = backtest
+    return result
+
+
+def _final_weights(frame: Any, spec: PositionSpec, half_life: Any) -> Any:
+    """Recency weights for the served model (None without a half-life): the newest class
+    counts fully; a row without a class year counts like the oldest class."""
+    if half_life is None:
+        return None
+    from recruit_reveal.modeling.backtest import class_years, recency_weights
+
+    years = class_years(frame, spec)
+    if years is None or np.isnan(years).all():
+        raise TrainingError(f"recency_half_life needs a class-year input with values "
+                            f"({spec.key} has {spec.class_year or 'none'})")
+    years = np.where(np.isnan(years), np.nanmin(years), years)
+    return recency_weights(years, float(years.max()), half_life)
+
+
+def _backtest(pipeline: Any, data: Any, spec: PositionSpec, classes: int, bayes: bool,
+              cv_metrics: dict[str, Any], half_life: Any = None) -> dict[str, Any] | None:
+    """The next-class backtest beside shuffled CV (the ceiling per class when the
+    generator's posterior applies, as for the CV ceiling)."""
+    from recruit_reveal.modeling.backtest import backtest, class_year_trial, compare_with_cv
+
+    posterior = None
+    if bayes:
+        from recruit_reveal.data.posterior import true_proba
+
+        def posterior(rows: Any) -> Any:
+            return true_proba(rows, spec.key)
+    result = backtest(pipeline, data.frame, data.target, spec, classes=classes,
+                      half_life=half_life, posterior=posterior)
+    if result is not None:
+        result["comparison"] = compare_with_cv(result, cv_metrics)
+        result["class_year_trial"] = class_year_trial(
+            pipeline, data.frame, data.target, spec, classes=classes, half_life=half_life)
+    return result
+
+
+def _class_year_verdict(backtest: dict[str, Any], in_model: bool) -> None:
+    """Whether the class year is a model input, and whether the backtest says it should be
+    (the served model is not changed by it: the record states the evidence)."""
+    backtest["class_year_in_model"] = in_model
+    trial = backtest.get("class_year_trial")
+    if not trial:
+        return
+    mine = [c["log_loss"] for c in backtest["classes"]]
+    with_year, without = ((backtest, trial) if in_model else (trial, backtest))
+    pairs = zip(mine, trial["class_log_loss"], strict=True)
+    # Helps only when it lowers the log loss of every backtested class: a mean gain
+    # inside the class-to-class noise is no evidence.
+    helps = all((a < b) if in_model else (b < a) for a, b in pairs)
+    backtest["class_year_helps"] = bool(helps)
+    backtest["class_year_verdict"] = (
+        f"with the class year as an input the next-class log loss is "
+        f"{with_year['log_loss']['mean']:.3f}, without it {without['log_loss']['mean']:.3f}: "
+        f"it {'helps' if helps else 'does not help'} in every backtested class; the model "
+        f"{'uses' if in_model else 'leaves out'} the class year")
 
 
 def _references(data: Any, position: schema.PositionLike, folds: Any, bayes: bool | None,
@@ -247,13 +323,16 @@ def _references(data: Any, position: schema.PositionLike, folds: Any, bayes: boo
 
 
 def _final_fit(pipeline: Any, frame: Any, target: Any, position: schema.PositionLike,
-               timings: dict[str, float]) -> None:
+               timings: dict[str, float], weights: Any = None) -> None:
     """Fit the served model on every row, and what it needs for athletes whose per-game
     production is unknown (the measurables-only model and the games histogram)."""
     from recruit_reveal.modeling.partial_profiles import fit_partial_profiles
 
     with _timed(timings, "final_fit"):
-        pipeline.fit(frame, target)
+        if weights is None:  # the default fit, unchanged
+            pipeline.fit(frame, target)
+        else:
+            pipeline.fit(frame, target, classifier__sample_weight=weights)
     with _timed(timings, "partial_profiles"):
         fit_partial_profiles(pipeline, frame, target, position)
 

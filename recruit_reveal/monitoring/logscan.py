@@ -133,6 +133,9 @@ class StreamSummary:
     unusual_by_input: dict[str, int] = field(default_factory=dict)
     integrated_by_input: dict[str, int] = field(default_factory=dict)
     inputs: dict[str, InputHistogram] = field(default_factory=dict)
+    #: Per probability column, its sum over the records (with ``records``: the mean
+    #: predicted level mix, which a calibrated model keeps at the training mix).
+    probability_sums: dict[str, float] = field(default_factory=dict)
 
 
 def _histograms(reference: ReleaseReference, rng: np.random.Generator
@@ -164,6 +167,9 @@ def _count_lists(column: pa.ChunkedArray, into: dict[str, int]) -> int:
 
 def _add_stream(stream: StreamSummary, table: pa.Table) -> None:
     stream.records += table.num_rows
+    for name in (c for c in table.column_names if c.startswith(PROBABILITY_PREFIX)):
+        total = pc.sum(table[name]).as_py()
+        stream.probability_sums[name] = stream.probability_sums.get(name, 0.0) + (total or 0.0)
     stream.unusual_records += _count_lists(table["unusual_inputs"], stream.unusual_by_input)
     stream.integrated_records += _count_lists(table["integrated_inputs"],
                                               stream.integrated_by_input)
@@ -216,6 +222,7 @@ class _Scan:
             for (position, version), mask in _pair_masks(table):
                 stream = self.stream(position, version)
                 needed = ["unusual_inputs", "integrated_inputs",
+                          *(c for c in table.column_names if c.startswith(PROBABILITY_PREFIX)),
                           *(c for c in (input_column(n) for n in stream.inputs)
                             if c in table.column_names)]
                 _add_stream(stream, table.select(needed).filter(mask))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..catalog.spec import probability_columns
 from ..storage.locations import Location
 from .accuracy import LiveAccuracy, join_outcomes, live_accuracy, read_outcomes
 from .drift import (
@@ -31,6 +32,7 @@ from .drift import (
     psi_band,
     state_expected,
 )
+from .level_mix import MixShift, mix_shift
 from .logscan import InputHistogram, StreamSummary, scan_log, summary_inputs
 from .training_profile import ReleaseReference, load_reference
 
@@ -84,6 +86,12 @@ class StreamReport:
     integrated_by_input: dict[str, int]
     division_mix: pd.DataFrame
     accuracy: LiveAccuracy | None
+    #: The predicted, then (with outcomes) the observed level mix against training.
+    level_mix: list[MixShift] = field(default_factory=list)
+
+    @property
+    def mix_shifted(self) -> list[str]:
+        return [m.kind for m in self.level_mix if m.shifted]
 
     @property
     def drifted(self) -> list[str]:
@@ -125,7 +133,21 @@ def stream_report(stream: StreamSummary, traffic: pd.DataFrame, joined: pd.DataF
         reference_source=reference.source, drift=drift, rates=summary_inputs(stream),
         unusual_by_input=stream.unusual_by_input,
         integrated_by_input=stream.integrated_by_input, division_mix=_mix(mine, reference),
-        accuracy=live_accuracy(rows, reference.cv, reference.levels, seed))
+        accuracy=live_accuracy(rows, reference.cv, reference.levels, seed),
+        level_mix=_level_mix(stream, rows, reference))
+
+
+def _level_mix(stream: StreamSummary, joined: pd.DataFrame,
+               reference: ReleaseReference) -> list[MixShift]:
+    """The mean predicted probabilities of the traffic (not the argmax counts, which
+    differ from the training mix even when nothing moved), then the observed levels."""
+    training = {d: float(v) for d, v in reference.division_mix.items() if v is not None}
+    columns = dict(zip(reference.levels, probability_columns(reference.levels), strict=True))
+    sums = [stream.probability_sums.get(columns.get(d, ""), 0.0) for d in training]
+    shifts = [mix_shift("predicted", [], training, sums) if sum(sums) > 0 else None]
+    if len(joined) and "division" in joined:
+        shifts.append(mix_shift("observed", joined["division"].tolist(), training))
+    return [s for s in shifts if s is not None]
 
 
 @dataclass
@@ -149,12 +171,14 @@ class MonitorReport:
         drifted = {f"{s.position} {s.version}": s.drifted for s in self.streams if s.drifted}
         accuracy = [f"{s.position} {s.version}" for s in self.streams
                     if s.accuracy is not None and s.accuracy.alert]
+        mixes = {f"{s.position} {s.version}": s.mix_shifted for s in self.streams
+                 if s.mix_shifted}
         return {"position": self.position, "since": self.since,
                 "records": int(sum(s.records for s in self.streams)),
                 "drifted": drifted, "accuracy_alerts": accuracy,
                 "live_exact": {f"{s.position} {s.version}": s.accuracy.exact
                                for s in self.streams if s.accuracy is not None},
-                "alert": bool(drifted or accuracy)}
+                "level_mix_shifts": mixes, "alert": bool(drifted or accuracy or mixes)}
 
 
 def build_report(log: Location, models_dir: Location, position: str = "all",
@@ -231,6 +255,9 @@ def show_stream(stream: StreamReport) -> None:
             show(plot_input_shift(drift, label))
     show(plot_division_mix(stream.division_mix, label))
     display(table(_shares(stream.division_mix, ["live share", "training share"])))
+    for mix in stream.level_mix:
+        colour = ' style="color:#b00020"' if mix.shifted else ""
+        display(_Html(f"<p{colour}>{mix.line()}</p>", mix.line()))
     rates = stream.input_rates()
     display(table(_shares(pd.DataFrame([stream.rates]),
                           ["unusual-input rate", "integrated-input rate"])))
@@ -258,6 +285,8 @@ class VerdictView:
         lines = [f"{status}: {v['records']:,} records"]
         lines += [f"drifted {k}: {', '.join(names)}" for k, names in v["drifted"].items()]
         lines += [f"live accuracy below CV: {k}" for k in v["accuracy_alerts"]]
+        lines += [f"level mix shifted {k}: {', '.join(kinds)}"
+                  for k, kinds in v.get("level_mix_shifts", {}).items()]
         html = "<br>".join(lines)
         return {"text/plain": "\n".join(lines), "text/html": f"<p>{html}</p>",
                 VERDICT_MIME: v}

@@ -352,6 +352,17 @@ def _metrics(meta_a: Any, meta_b: Any) -> list[MetricChange]:
                 label, _finite(getattr(sa, "mean", None)), _finite(getattr(sb, "mean", None)),
                 _finite(getattr(sa, "std", None)), _finite(getattr(sb, "std", None)),
                 higher_is_better=name not in LOWER_IS_BETTER))
+    return out + _next_class(meta_a.backtest or {}, meta_b.backtest or {})
+
+
+def _next_class(a: dict[str, Any], b: dict[str, Any]) -> list[MetricChange]:
+    """The next-class backtest's figures beside the CV ones (std: over the classes)."""
+    out = []
+    for name in ("exact_accuracy", "log_loss") if a or b else ():
+        sa, sb = a.get(name) or {}, b.get(name) or {}
+        out.append(MetricChange(f"next class {name}", _finite(sa.get("mean")),
+                                _finite(sb.get("mean")), _finite(sa.get("std")),
+                                _finite(sb.get("std")), name not in LOWER_IS_BETTER))
     return out
 
 

@@ -17,7 +17,7 @@ import datetime as _dt
 import json
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..artifacts import layout
@@ -185,7 +185,20 @@ def _position_row(position: str, version: str, before: str | None, metadata: _Me
         row.data_changed = data.content_digest != old.data_fingerprint.content_digest
     row.rows, row.rows_rejected = data.rows, data.rows_rejected
     row.changelog = meta.changelog
+    row.next_class = _next_class(meta.backtest)
     return row
+
+
+def _next_class(backtest: dict[str, Any] | None) -> str | None:
+    """"next class (grad_year 2024-2026): log loss 0.832 ± 0.086; CV agrees"."""
+    if not backtest or not backtest.get("classes"):
+        return None
+    years = [c["year"] for c in backtest["classes"]]
+    loss = backtest["log_loss"]
+    flatters = (backtest.get("comparison") or {}).get("cv_flatters")
+    return (f"next class ({backtest.get('class_year')} {years[0]}-{years[-1]}): log loss "
+            f"{loss['mean']:.3f} ± {loss['std']:.3f}; "
+            + ("shuffled CV flatters the model" if flatters else "shuffled CV agrees"))
 
 
 def _record_links(version: str, position: str, files: set[str]) -> list[Link]:

@@ -47,6 +47,8 @@ class PositionRow:
     rows: int | None = None
     rows_rejected: int | None = None
     changelog: str | None = None
+    #: The next-class backtest beside shuffled CV, one line (None: no backtest recorded).
+    next_class: str | None = None
     links: list[Link] = field(default_factory=list)
     #: Why the metadata could not be read (the row then shows only the version).
     error: str | None = None
@@ -188,7 +190,8 @@ _TEMPLATE = """<!DOCTYPE html>
 <td><code title="{{ p.data_sha256 or '' }}">{{ (p.data_sha256 or '-')[:12] }}</code>
  {{ p.data_file or '' }}{% if p.data_changed %} <strong>(data changed)</strong>{% endif %}
 {%- if p.data_source %}<br><small><code>{{ p.data_source }}</code></small>{% endif %}<br><small>{{ p.rows | thousands }} rows used
-{%- if p.rows_rejected is not none %}, {{ p.rows_rejected }} rejected{% endif %}</small></td>
+{%- if p.rows_rejected is not none %}, {{ p.rows_rejected }} rejected{% endif %}</small>
+{%- if p.next_class %}<br><small class="next-class">{{ p.next_class }}</small>{% endif %}</td>
 <td>{{ p.changelog or '-' }}</td>
 {% endif %}
 <td>{% for link in p.links %}<a href="{{ link.href }}">{{ link.label }}</a>
