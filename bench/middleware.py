@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from ._common import Goal, Section, table
+from ._common import Goal, Section, stop_server, table
 from .serving import ROOT, _free_port
 
 #: Product GET health throughput with all middleware, as a share of a bare Starlette GET.
@@ -96,15 +95,6 @@ def _bare() -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 def _wrk(port: int, seconds: int) -> float:
     """Requests per second `wrk` saw; its errors (non-2xx, socket errors) fail the run."""
     out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s",
@@ -136,7 +126,7 @@ def run(smoke: bool = False) -> Section:
                     runs[name].append(_wrk(servers[name][1], seconds))
         finally:
             for proc, _ in servers.values():
-                _stop(proc)
+                stop_server(proc)
     product, bare = statistics.median(runs["product"]), statistics.median(runs["bare"])
     share = product / bare
     rows = [[label, f"{statistics.median(runs[name]):.0f}",

@@ -11,7 +11,6 @@ and scoring time are recorded.
 from __future__ import annotations
 
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 from pydantic_core import to_json
 
-from ._common import Goal, Section, table
+from ._common import Goal, Section, stop_server, table
 from .serving import QB, ROOT, _free_port, _models_dir, _request, _run_load
 
 #: Throughput with metrics on, as a share of the throughput with them off.
@@ -53,15 +52,6 @@ def _serve(models: Path, **env_vars: str) -> tuple[subprocess.Popen[bytes], int]
             time.sleep(0.1)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 def _throughput(port: int, per_client: int) -> float:
     _, wall = _run_load(port, _request("POST", "/predict", port, to_json(QB)), CLIENTS,
                         per_client)
@@ -83,7 +73,7 @@ def run(smoke: bool = False) -> Section:
             assert scraped.status_code == 200 and "recruit_reveal_predictions_total" in scraped.text
         finally:
             for proc, _ in servers.values():
-                _stop(proc)
+                stop_server(proc)
     on, off = statistics.median(runs["on"]), statistics.median(runs["off"])
     share = on / off
     rows = [[name, f"{statistics.median(v):.0f}", ", ".join(f"{x:.0f}" for x in v)]
