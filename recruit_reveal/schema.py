@@ -72,18 +72,6 @@ def normalize_position(value: object) -> str | None:
     return key if key in active_catalog().positions else None
 
 
-def division_index(label: str, position: PositionLike | None = None) -> int:
-    """Ordinal index of a level (0 = the lowest) on the ladder of ``position``."""
-    ladder = resolve(position).ladder if position is not None else active_catalog().ladder
-    return ladder.index(label)
-
-
-def state_tier(state: object, position: PositionLike | None = None) -> int | None:
-    """Talent tier 1 (elite) .. last of a state code, ``None`` if unknown/missing."""
-    spec = resolve(position) if position is not None else _DEFAULT.positions[POSITIONS[0]]
-    return spec.state_tier(state)
-
-
 #: Header spellings of columns that are not inputs (compared after :func:`header_key`).
 STRUCTURAL_SPELLINGS: dict[str, tuple[str, ...]] = {
     TARGET_COLUMN: ("level", "college_level", "college_division", "div", "division_level"),
@@ -184,11 +172,6 @@ def input_schema(position: PositionLike) -> dict:
         ],
         "required": spec.required,
     }
-
-
-def canonical_column_name(raw: str) -> str:
-    """A column name matched as a header is (:func:`resolve_header`), whatever the position."""
-    return resolve_header(raw)
 
 
 _HEIGHT_FEET_INCHES = re.compile(

@@ -126,7 +126,7 @@ def test_state_tiers_read_codes_as_the_features_do():
     codes = sorted(schema.US_STATES)
     odd = ["tx", " oh ", "", "XX", None, np.nan, float("nan"), 5]
     tiers = scoring.state_tiers(np.array(codes + odd, dtype=object))
-    expected = [schema.state_tier(c) if isinstance(c, str) else None for c in codes + odd]
+    expected = [default_catalog().position("qb").state_tier(c) if isinstance(c, str) else None for c in codes + odd]
     assert [None if np.isnan(t) else int(t) for t in tiers] == expected
     assert scoring.state_tiers(np.array([], dtype=object)).shape == (0,)
 
@@ -145,7 +145,7 @@ def test_reference_rows_are_deterministic_valid_and_cover_the_branches(position)
         assert np.isnan(x[:, j]).any() and values.size > 0
         if col.kind == "int":
             assert np.all(values == np.round(values)), col.name
-    tiers = {schema.state_tier(s) for s in state}
+    tiers = {default_catalog().position("qb").state_tier(s) for s in state}
     assert tiers == {1, 2, 3, 4, None}
     combine = [probabilities.numeric_names(position).index(c) for c in schema.spec_of(position).combine]
     patterns = {tuple(row) for row in np.isnan(x[:, combine])}
