@@ -100,7 +100,8 @@ def _against_ceiling(smoke: bool) -> tuple[str, list[Goal]]:
 def run(smoke: bool = False) -> Section:
     identical, goal = _identical()
     ceiling, goals = _against_ceiling(smoke)
-    return Section("## The catalog\n\n" + identical + "\n\n" + ceiling, (goal, *goals))
+    return Section("## The catalog\n\n" + identical + "\n\n" + ceiling
+                   + "\n\nReproduce: `python -m bench.catalog`", (goal, *goals))
 
 
 def _use_tree(tree: str) -> None:

@@ -87,9 +87,20 @@ def test_em_recovers_the_level_mix_of_unlabelled_rows_from_exact_posteriors():
 def test_recency_weights_halve_every_half_life():
     weights = bt.recency_weights(np.array([2020.0, 2022.0, 2024.0]), 2024.0, 2.0)
     np.testing.assert_allclose(weights, [0.25, 0.5, 1.0])
-    np.testing.assert_allclose(bt.recency_weights(np.array([2020.0]), 2024.0, None), [1.0])
+    assert bt.recency_weights(np.array([2020.0]), 2024.0, None) is None  # an unweighted fit
     with pytest.raises(TrainingError, match="half_life"):
         bt.recency_weights(np.array([2020.0]), 2024.0, 0)
+
+
+def test_an_estimator_without_sample_weights_is_named_when_weighted():
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.pipeline import Pipeline
+
+    pipeline = Pipeline([("classifier", LinearDiscriminantAnalysis())])
+    x, y = np.arange(12.0).reshape(6, 2), np.array([0, 1] * 3)
+    assert bt.fit_weighted(pipeline, x, y, None) is pipeline  # the plain fit
+    with pytest.raises(TrainingError, match="LinearDiscriminantAnalysis takes no sample weights"):
+        bt.fit_weighted(pipeline, x, y, np.ones(6))
 
 
 def test_recency_weighting_runs_in_the_backtest():

@@ -184,7 +184,7 @@ def test_state_tier_features_match_schema_row_by_row():
     model = DerivedFeatures(position="qb").fit(raw)
     names = list(model.get_feature_names_out())
     tiers = model.transform(raw)[:, names.index("state_tier")]
-    expected = [schema.state_tier(s) for s in raw["state"]]
+    expected = [schema.spec_of("qb").state_tier(s) for s in raw["state"]]
     assert [None if np.isnan(t) else int(t) for t in tiers] == expected
 
 

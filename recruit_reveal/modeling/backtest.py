@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.utils.validation import has_fit_parameter
 
 from ..catalog import PositionSpec
 from ..errors import TrainingError
@@ -37,15 +38,30 @@ MIN_CLASSES = 3
 PRIOR_SHIFT_OPTIONS = (None, "em")
 
 
-def recency_weights(years: np.ndarray, origin: float, half_life: float | None) -> np.ndarray:
+def recency_weights(years: np.ndarray, origin: float, half_life: float | None
+                    ) -> np.ndarray | None:
     """Sample weights that halve every ``half_life`` years of class age before ``origin``
-    (all ones without a half-life)."""
+    (None without a half-life: every row counts alike, and the fit takes no weights)."""
     years = np.asarray(years, dtype=float)
     if half_life is None:
-        return np.ones(len(years))
+        return None
     if not half_life > 0:
         raise TrainingError(f"half_life must be a positive number of years, got {half_life!r}")
     return np.power(0.5, np.maximum(origin - years, 0.0) / float(half_life))
+
+
+def fit_weighted(pipeline: Any, frame: Any, target: Any, weights: np.ndarray | None) -> Any:
+    """``pipeline`` fitted with sample weights (none: the plain fit, unchanged); an
+    estimator that takes no weights (LDA) is a TrainingError naming it."""
+    if weights is None:
+        return pipeline.fit(frame, target)
+    step = pipeline.steps[-1][1]
+    inner = getattr(step, "estimator", step)
+    if not has_fit_parameter(inner, "sample_weight"):
+        raise TrainingError(f"recency_half_life weights the rows, and the estimator "
+                            f"{type(inner).__name__} takes no sample weights; choose "
+                            "another estimator or leave recency_half_life unset")
+    return pipeline.fit(frame, target, classifier__sample_weight=weights)
 
 
 def shift_priors(proba: np.ndarray, train_mix: np.ndarray, target_mix: np.ndarray) -> np.ndarray:
@@ -138,7 +154,7 @@ def _one_class(pipeline: Any, frame: pd.DataFrame, target: pd.Series, spec: Posi
         raise TrainingError(f"backtest of class {year:g}: the classes before it hold only "
                             "one level; a classifier needs at least two")
     weights = recency_weights(years[train], year, half_life)
-    model = clone(pipeline).fit(frame[train], target[train], classifier__sample_weight=weights)
+    model = fit_weighted(clone(pipeline), frame[train], target[train], weights)
     proba = np.asarray(model.predict_proba(frame[test]), dtype=float)
     if prior_shift == "em":
         # The class's own rows, unlabelled, stand in for the traffic of the next class.

@@ -326,13 +326,11 @@ def _final_fit(pipeline: Any, frame: Any, target: Any, position: schema.Position
                timings: dict[str, float], weights: Any = None) -> None:
     """Fit the served model on every row, and what it needs for athletes whose per-game
     production is unknown (the measurables-only model and the games histogram)."""
+    from recruit_reveal.modeling.backtest import fit_weighted
     from recruit_reveal.modeling.partial_profiles import fit_partial_profiles
 
     with _timed(timings, "final_fit"):
-        if weights is None:  # the default fit, unchanged
-            pipeline.fit(frame, target)
-        else:
-            pipeline.fit(frame, target, classifier__sample_weight=weights)
+        fit_weighted(pipeline, frame, target, weights)
     with _timed(timings, "partial_profiles"):
         fit_partial_profiles(pipeline, frame, target, position)
 
