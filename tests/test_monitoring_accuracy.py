@@ -34,10 +34,6 @@ def test_live_accuracy_alerts_only_when_clearly_below_cv():
     assert accuracy.live_accuracy(_joined(2, 10), cv, LEVELS).alert is False  # too few outcomes
 
 
-# modeling.metrics still encodes four classes on this branch (issue-25-model generalises it):
-# strict, so the merge that fixes it turns this into a failure until the mark goes.
-@pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="modeling.metrics encodes four classes until issue-25-model")
 def test_live_accuracy_reads_the_probability_columns_of_a_five_level_ladder():
     # A TE model of the five-level catalog logs p_d3 .. p_g5, p_p4: one column per level.
     n = 40

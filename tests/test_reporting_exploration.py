@@ -291,10 +291,6 @@ def test_junior_inputs_come_from_the_spec():
                                                                "junior_tds"]
 
 
-# The pooled row scores modeling.metrics, which encodes four classes on this branch
-# (issue-25-model generalises it): strict, so the fixing merge drops this mark.
-@pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="modeling.metrics encodes four classes until issue-25-model")
 def test_the_calibration_table_of_a_five_level_ladder():
     te, _, oos = _five_level_oos()
     table = exploration.calibration_table(oos)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..catalog import Ladder
 from ..catalog.spec import probability_columns
 from ..modeling.metrics import (
     exact_accuracy,
@@ -69,10 +70,11 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     return float(centre - half), float(centre + half)
 
 
-def _bootstrap_ece(truth: np.ndarray, proba: np.ndarray, seed: int) -> tuple[float, float]:
+def _bootstrap_ece(truth: np.ndarray, proba: np.ndarray, seed: int,
+                   ladder: Ladder) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     n = len(truth)
-    values = [expected_calibration_error(truth[i], proba[i])
+    values = [expected_calibration_error(truth[i], proba[i], ladder=ladder)
               for i in (rng.integers(0, n, n) for _ in range(BOOTSTRAP_ROUNDS))]
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
@@ -132,11 +134,13 @@ def live_accuracy(joined: pd.DataFrame, cv: dict[str, CvFigure], levels: Sequenc
     truth = joined["division"].map(codes).to_numpy(dtype="int64")
     predicted = joined["predicted"].map(codes).to_numpy(dtype="int64")
     proba = joined[list(probability_columns(levels))].to_numpy(dtype="float64")
-    exact = exact_accuracy(truth, predicted)
-    within = within_one_accuracy(truth, predicted)
+    ladder = Ladder(tuple(levels))  # the model's own: never the active catalog's
+    exact = exact_accuracy(truth, predicted, ladder)
+    within = within_one_accuracy(truth, predicted, ladder)
     return LiveAccuracy(
         outcomes=n, exact=exact, exact_ci=wilson(round(exact * n), n),
         within_one=within, within_one_ci=wilson(round(within * n), n),
-        ece=expected_calibration_error(truth, proba), ece_ci=_bootstrap_ece(truth, proba, seed),
+        ece=expected_calibration_error(truth, proba, ladder=ladder),
+        ece_ci=_bootstrap_ece(truth, proba, seed, ladder),
         cv_exact=cv.get("exact_accuracy"), cv_within_one=cv.get("within_one_accuracy"),
         cv_ece=cv.get("expected_calibration_error"))

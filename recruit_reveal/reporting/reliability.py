@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from recruit_reveal.catalog import Ladder
 from recruit_reveal.modeling import metrics
 
 #: One colour per level of a four-level ladder, lowest first (colour-blind safe).
@@ -75,11 +76,13 @@ def calibration_table(oos: Any, reliability: pd.DataFrame | None = None
                           "Brier": float(np.mean((oos.proba[:, k] - hit) ** 2)),
                           "calibration error": float((gap * bins["rows"]).sum() / len(hit))}
     confidence = oos.proba.max(axis=1)
+    ladder = Ladder(tuple(oos.levels))  # the model's own: never the active catalog's
     rows["largest P (pooled)"] = {
         "rows": len(oos.target), "mean predicted P": confidence.mean(),
-        "observed share": metrics.exact_accuracy(oos.target, oos.proba.argmax(axis=1)),
+        "observed share": metrics.exact_accuracy(oos.target, oos.proba.argmax(axis=1), ladder),
         "Brier": float("nan"),
-        "calibration error": metrics.expected_calibration_error(oos.target, oos.proba)}
+        "calibration error": metrics.expected_calibration_error(oos.target, oos.proba,
+                                                                ladder=ladder)}
     return pd.DataFrame.from_dict(rows, orient="index").astype({"rows": int}).round(3)
 
 
