@@ -4,7 +4,7 @@ The synthetic sample (all three positions, typed as pandas reads the CSV) is
 written once as a CSV file, a Parquet file and a Delta table.  Each load is
 ``load_training_data(SOURCE, "qb")`` to the validated frame, in a fresh
 interpreter, so its wall time and peak memory (``VmHWM``) are its own.
-Goals (issue 26): Parquet and Delta at least 3x faster than CSV, and peak
+Goals: Parquet and Delta at least 3x faster than CSV, and peak
 memory no higher than CSV's.
 """
 

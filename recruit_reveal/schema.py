@@ -61,7 +61,8 @@ def position_label(value: object) -> str | None:
 
 
 def normalize_position(value: object) -> str | None:
-    """``'QB'``, ``' qb '`` -> ``'qb'`` when the active catalog has it; anything else -> ``None``.
+    """A key of the active catalog in any case, spaces around it (``' Te '`` -> ``'te'``);
+    anything else -> ``None``.
 
     Strict on purpose: positions name files and routes.  Spellings found in
     data files (``'Quarterback'``) are :func:`position_label`'s business.

@@ -59,7 +59,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     ``settings`` defaults to :func:`~recruit_reveal.settings.load_settings` (the
     environment); a path in its place is taken as ``models_dir`` (the earlier
     ``create_app("models")``).  ``models_dir``, ``versions`` (e.g.
-    ``{"qb": "1.0.0"}``) and keyword ``overrides`` (any Settings field, e.g.
+    ``{position: "1.0.0"}``) and keyword ``overrides`` (any Settings field, e.g.
     ``admin_token=``) replace what the settings say.  Models are loaded when the
     app starts (its lifespan), not here.
     """

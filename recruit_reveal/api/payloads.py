@@ -38,7 +38,7 @@ VERSION_PATTERN = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8
 
 
 def casings(code: str) -> list[str]:
-    """Every upper/lower-case spelling of ``code`` ("qb" -> qb, qB, Qb, QB)."""
+    """Every upper/lower-case spelling of ``code`` ("ab" -> ab, aB, Ab, AB)."""
     out = [""]
     for ch in code:
         out = [s + c for s in out for c in dict.fromkeys((ch.lower(), ch.upper()))]
@@ -220,7 +220,7 @@ def request_model(position: PositionLike) -> type[BaseModel]:
 def _request_model(position: PositionSpec) -> type[BaseModel]:
     key = position.key
     fields: dict[str, Any] = {
-        POSITION_COLUMN: (Literal.__getitem__(tuple(casings(key))),  # Literal["qb", "qB", ...]
+        POSITION_COLUMN: (Literal.__getitem__(tuple(casings(key))),  # Literal of every casing of the key
                           Field(description=f"{key}, any case")),
     }
     rule = rate_of(position)

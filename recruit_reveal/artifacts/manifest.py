@@ -5,7 +5,7 @@ A models folder holds one manifest, ``releases.json``::
     {"schema_version": 1, "current": 3,
      "releases": [{"id": 1, "when": "2026-11-27T06:00:00Z", "by": "ana", "how": "train",
                    "action": "release", "reason": "weekly retrain",
-                   "versions": {"qb": "1.0.0", "rb": "1.0.0", "wr": "1.0.0"},
+                   "versions": {POSITION: "1.0.0", ...},
                    "previous": null, "restores": null}, ...]}
 
 Entries are only ever appended; the last one is the current release.  Every

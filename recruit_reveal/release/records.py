@@ -74,7 +74,7 @@ def read_record_stamp(runs: Location, name: str) -> dict[str, Any] | None:
     """The outcome stamped into the record ``name`` of the runs folder ``runs``, or None.
 
     ``runs`` is a local folder, a URL or a store; ``name`` is e.g.
-    ``record_name("1.0.0", "qb")``.  None when the record does not exist or
+    ``record_name("1.0.0", position)``.  None when the record does not exist or
     carries no stamp (unreadable, or its run was killed).  A successful run's
     stamp names the model it made: ``status`` ("succeeded" or "failed"),
     ``finished_at``, ``error``, and for a successful training run
